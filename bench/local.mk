@@ -1,0 +1,1 @@
+# bench: sources, tests and data of this folder (see ../Makefile.am).

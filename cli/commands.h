@@ -1,0 +1,17 @@
+/* cli/commands.h: the subcommands of `tetri`, one file each in cli/.
+ * defines: cmd_* entry points (argc/argv start at the subcommand's name), cli_usage_error. */
+#ifndef TETRI_CLI_COMMANDS_H
+#define TETRI_CLI_COMMANDS_H
+
+int cmd_workload(int argc, char **argv);  /* cli/cmd_workload.c: generate or check a trace */
+int cmd_sim(int argc, char **argv);       /* cli/cmd_sim.c: simulate runs or sweeps into a results db */
+int cmd_report(int argc, char **argv);    /* cli/cmd_report.c: tables and CSV from a results db */
+int cmd_plot(int argc, char **argv);      /* cli/cmd_plot.c: gnuplot figures from a results db */
+int cmd_profile(int argc, char **argv);   /* cli/cmd_profile.c: show, check or generate profiles */
+int cmd_demo(int argc, char **argv);      /* cli/cmd_demo.c: the paper's scenario end to end */
+int cmd_policies(int argc, char **argv);  /* cli/cmd_policies.c: every policy and its options */
+#ifdef TETRI_HAVE_CUDA
+int cmd_bench_step(int argc, char **argv); /* cli/cmd_bench_step.c: GPU per-step latency */
+#endif
+
+#endif

@@ -1,0 +1,1 @@
+# kernels: sources, tests and data of this folder (see ../Makefile.am).

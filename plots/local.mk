@@ -1,0 +1,1 @@
+# plots: sources, tests and data of this folder (see ../Makefile.am).

@@ -1,0 +1,1 @@
+# profiles: sources, tests and data of this folder (see ../Makefile.am).

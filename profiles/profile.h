@@ -1,0 +1,57 @@
+/* profiles/profile.h: the cost model. Per-step latency profiles kept in SQLite, loaded once.
+ * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
+ *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees.
+ *
+ * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
+ * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
+ * interpolated over token count and flagged; a degree that was not measured is an error unless the
+ * caller opened with TETRI_PROFILE_ANALYTIC_FALLBACK. */
+#ifndef TETRI_PROFILES_PROFILE_H
+#define TETRI_PROFILES_PROFILE_H
+
+#include "sched/error.h"
+#include "sched/types.h"
+
+typedef struct tetri_profile tetri_profile;
+
+#define TETRI_PROFILE_SCHEMA_VERSION 1
+
+enum {
+    TETRI_PROFILE_ANALYTIC_FALLBACK = 1 << 0, /* unmeasured degrees come from the analytic model */
+};
+
+typedef struct tetri_step_cost {
+    tetri_ns median_ns, p10_ns, p90_ns;
+    double cv;             /* coefficient of variation of one step's time (jitter) */
+    int interpolated;      /* resolution not in the profile: interpolated over tokens */
+    int analytic;          /* row(s) behind it came from the analytic model, not measurement */
+} tetri_step_cost;
+
+/* Opens `path` and loads the rows of `hardware` (NULL: the database's only hardware, or its
+ * first by name). Errors name the file: missing, not a tetri profile, newer schema, unknown
+ * hardware (listing the known ones). Returns 0 or -1 with err. */
+int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err);
+void profile_close(tetri_profile *p);
+
+/* The hardware's GPUs and fast-link domains. */
+const tetri_cluster *profile_cluster(const tetri_profile *p);
+const char *profile_hardware(const tetri_profile *p);
+/* The path it was opened from. */
+const char *profile_path(const tetri_profile *p);
+
+/* Median time of one denoising step of a batch of `batch` identical requests at sequence-parallel
+ * degree `degree` over link class `link`. O(1) and allocation-free for measured resolutions.
+ * Returns -1 when (model, degree, batch, link) has no row (and no fallback). */
+tetri_ns profile_lookup_step_ns(const tetri_profile *p, tetri_model model, int width, int height,
+                                int degree, int batch, tetri_link link);
+/* The full record behind a lookup. Returns 0, or -1 with err naming what is missing. */
+int profile_step_cost(const tetri_profile *p, tetri_model model, int width, int height, int degree,
+                      int batch, tetri_link link, tetri_step_cost *out, tetri_error *err);
+/* Cost of moving a request's state (latent, text embeddings) to a different GPU set. */
+tetri_ns profile_migration_ns(const tetri_profile *p, tetri_model model, int width, int height, tetri_link link);
+/* Degrees with rows for this model, ascending (1, 2, 4, 8 ...). Returns how many (<= max). */
+int profile_degrees(const tetri_profile *p, tetri_model model, int *degrees, int max);
+/* Largest batch size with a row at this model/resolution/degree (1 when only single requests). */
+int profile_max_batch(const tetri_profile *p, tetri_model model, int width, int height, int degree);
+
+#endif

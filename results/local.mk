@@ -1,0 +1,1 @@
+# results: sources, tests and data of this folder (see ../Makefile.am).

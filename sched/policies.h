@@ -1,0 +1,16 @@
+/* sched/policies.h: the ops of every registered policy (one line each in sched/registry.c).
+ * defines: TETRI_POLICY_LIST and the extern ops it names. */
+#ifndef TETRI_SCHED_POLICIES_H
+#define TETRI_SCHED_POLICIES_H
+
+#include "sched/policy.h"
+
+extern const tetri_policy_ops tetri_policy_xdit_sp1, tetri_policy_xdit_sp2, tetri_policy_xdit_sp4,
+    tetri_policy_xdit_sp8;
+
+/* The registry's order is the order `tetri policies` lists them. */
+#define TETRI_POLICY_LIST \
+    &tetri_policy_xdit_sp1, &tetri_policy_xdit_sp2, &tetri_policy_xdit_sp4, &tetri_policy_xdit_sp8, \
+    /* rssp lands with sched/rssp.c */
+
+#endif

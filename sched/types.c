@@ -1,0 +1,73 @@
+/* sched/types.c: names of models, links and outcomes; cluster topology helpers. */
+#include "sched/types.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <string.h>
+#include <strings.h>
+
+static const char *const model_names[TETRI_MODEL_COUNT] = {"flux-dev", "sd3-medium"};
+
+const char *tetri_model_name(tetri_model m)
+{
+    return (unsigned)m < TETRI_MODEL_COUNT ? model_names[m] : "?";
+}
+
+int tetri_model_parse(const char *name, tetri_model *out)
+{
+    static const struct { const char *alias; tetri_model m; } aliases[] = {
+        {"flux-dev", TETRI_MODEL_FLUX_DEV},   {"flux", TETRI_MODEL_FLUX_DEV},
+        {"FLUX.1-dev", TETRI_MODEL_FLUX_DEV}, {"flux1-dev", TETRI_MODEL_FLUX_DEV},
+        {"sd3-medium", TETRI_MODEL_SD3_MEDIUM}, {"sd3", TETRI_MODEL_SD3_MEDIUM},
+        {"SD3-medium", TETRI_MODEL_SD3_MEDIUM}, {"stable-diffusion-3-medium", TETRI_MODEL_SD3_MEDIUM},
+    };
+    if (!name) return -1;
+    for (size_t i = 0; i < sizeof aliases / sizeof aliases[0]; i++)
+        if (strcasecmp(name, aliases[i].alias) == 0) {
+            *out = aliases[i].m;
+            return 0;
+        }
+    return -1;
+}
+
+const char *tetri_link_name(tetri_link l)
+{
+    return l == TETRI_LINK_FAST ? "nvlink" : l == TETRI_LINK_SLOW ? "pcie" : "?";
+}
+
+int tetri_link_parse(const char *name, tetri_link *out)
+{
+    if (strcasecmp(name, "nvlink") == 0 || strcasecmp(name, "fast") == 0) *out = TETRI_LINK_FAST;
+    else if (strcasecmp(name, "pcie") == 0 || strcasecmp(name, "slow") == 0) *out = TETRI_LINK_SLOW;
+    else return -1;
+    return 0;
+}
+
+const char *tetri_outcome_name(tetri_outcome o)
+{
+    switch (o) {
+    case TETRI_MET: return "met";
+    case TETRI_LATE: return "late";
+    case TETRI_DROPPED: return "dropped";
+    }
+    return "?";
+}
+
+tetri_link tetri_cluster_link(const tetri_cluster *c, tetri_gpuset set)
+{
+    if (set == 0) return TETRI_LINK_FAST;
+    int first = __builtin_ctzll(set);
+    int dom = c->fast_domain[first];
+    for (tetri_gpuset s = set & (set - 1); s; s &= s - 1)
+        if (c->fast_domain[__builtin_ctzll(s)] != dom) return TETRI_LINK_SLOW;
+    return TETRI_LINK_FAST;
+}
+
+void tetri_cluster_init(tetri_cluster *c, const char *hardware, int n_gpus, int domain_size)
+{
+    assert(n_gpus >= 1 && n_gpus <= TETRI_MAX_GPUS && domain_size >= 1);
+    memset(c, 0, sizeof *c);
+    c->n_gpus = n_gpus;
+    for (int g = 0; g < n_gpus; g++) c->fast_domain[g] = g / domain_size;
+    snprintf(c->hardware, sizeof c->hardware, "%s", hardware ? hardware : "");
+}

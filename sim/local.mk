@@ -1,0 +1,1 @@
+# sim: sources, tests and data of this folder (see ../Makefile.am).

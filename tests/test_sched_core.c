@@ -1,0 +1,129 @@
+/* tests/test_sched_core.c: option parsing, plan invariants, cluster topology. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <string.h>
+
+#include "sched/options.h"
+#include "sched/policy.h"
+
+static const tetri_option_spec spec[] = {
+    {"g", TETRI_OPT_INT, "5", "1..100", "round length in steps"},
+    {"elastic", TETRI_OPT_BOOL, "on", NULL, "elastic scale-up"},
+    {"order", TETRI_OPT_ENUM, "last", "first|last", "high-degree steps first or last"},
+    {"x", TETRI_OPT_DOUBLE, "0.5", NULL, "a number"},
+    {NULL, 0, NULL, NULL, NULL},
+};
+
+static void options_defaults_and_values(void **state)
+{
+    (void)state;
+    tetri_options o;
+    tetri_error err = {{0}};
+    assert_int_equal(tetri_options_parse(spec, "", &o, &err), 0);
+    assert_int_equal(tetri_options_int(&o, "g"), 5);
+    assert_true(tetri_options_bool(&o, "elastic"));
+    assert_int_equal(tetri_options_parse(spec, "g=10,elastic=off,order=first,x=1e-3", &o, &err), 0);
+    assert_int_equal(tetri_options_int(&o, "g"), 10);
+    assert_false(tetri_options_bool(&o, "elastic"));
+    assert_string_equal(tetri_options_str(&o, "order"), "first");
+    assert_true(tetri_options_double(&o, "x") == 1e-3);
+    char buf[128];
+    tetri_options_format(&o, buf, sizeof buf);
+    assert_string_equal(buf, "g=10,elastic=off,order=first,x=0.001");
+}
+
+static void options_errors_name_the_key(void **state)
+{
+    (void)state;
+    tetri_options o;
+    tetri_error err = {{0}};
+    assert_int_equal(tetri_options_parse(spec, "h=1", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown option 'h'"));
+    assert_non_null(strstr(err.msg, "g, elastic, order, x"));
+    assert_int_equal(tetri_options_parse(spec, "g=abc", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "option g"));
+    assert_int_equal(tetri_options_parse(spec, "g=0", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "outside"));
+    assert_int_equal(tetri_options_parse(spec, "order=middle", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "first|last"));
+    assert_int_equal(tetri_options_parse(spec, "elastic=maybe", &o, &err), -1);
+    assert_int_equal(tetri_options_parse(spec, "g", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "no value"));
+    assert_int_equal(tetri_options_parse(spec, "g=1,g=2", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "twice"));
+    assert_int_equal(tetri_options_parse(spec, "g=1,", &o, &err), -1);
+    assert_int_equal(tetri_options_parse(spec, ",", &o, &err), -1);
+}
+
+static void cluster_links(void **state)
+{
+    (void)state;
+    tetri_cluster a40;
+    tetri_cluster_init(&a40, "a40x4", 4, 2);
+    assert_int_equal(tetri_cluster_link(&a40, 0x3), TETRI_LINK_FAST);
+    assert_int_equal(tetri_cluster_link(&a40, 0xc), TETRI_LINK_FAST);
+    assert_int_equal(tetri_cluster_link(&a40, 0x6), TETRI_LINK_SLOW);
+    assert_int_equal(tetri_cluster_link(&a40, 0xf), TETRI_LINK_SLOW);
+    assert_int_equal(tetri_cluster_link(&a40, 0x4), TETRI_LINK_FAST);
+    tetri_cluster h;
+    tetri_cluster_init(&h, "h100x8", 8, 8);
+    assert_int_equal(tetri_cluster_link(&h, 0xff), TETRI_LINK_FAST);
+    assert_int_equal(tetri_gpuset_block(4, 4), 0xf0ULL);
+    assert_int_equal(tetri_gpuset_count(0xf0), 4);
+}
+
+static void plan_invariants(void **state)
+{
+    (void)state;
+    tetri_cluster c;
+    tetri_cluster_init(&c, "h100x8", 8, 8);
+    tetri_request r[3] = {
+        {.id = 0, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps_total = 20, .state = TETRI_REQ_WAITING},
+        {.id = 1, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps_total = 20, .steps_done = 18, .state = TETRI_REQ_WAITING},
+        {.id = 2, .model = TETRI_MODEL_FLUX_DEV, .width = 512, .height = 512, .steps_total = 20, .state = TETRI_REQ_RUNNING},
+    };
+    const tetri_request *ptrs[3] = {&r[0], &r[1], &r[2]};
+    tetri_view v = {.now = 0, .cluster = &c, .busy = 0x80, .requests = ptrs, .n_requests = 3};
+    int32_t drops[3];
+    tetri_plan p = {.drop = drops};
+    tetri_error err = {{0}};
+    tetri_plan_clear(&p);
+    p.assign[p.n_assign++] = (tetri_assignment){.req = {0}, .n_req = 1, .gpus = 0x3, .steps = 5};
+    p.assign[p.n_assign++] = (tetri_assignment){.req = {1}, .n_req = 1, .gpus = 0x4, .steps = 2};
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
+    p.assign[1].steps = 3; /* more than request 1 has left */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "has 2 left"));
+    p.assign[1].steps = 2;
+    p.assign[1].gpus = 0x2; /* GPU 1 twice */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    p.assign[1].gpus = 0x80; /* busy GPU */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "busy"));
+    p.assign[1].gpus = 0x100; /* GPU 8 does not exist */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    p.assign[1] = (tetri_assignment){.req = {0}, .n_req = 1, .gpus = 0x4, .steps = 1}; /* request twice */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "twice"));
+    p.assign[1] = (tetri_assignment){.req = {2}, .n_req = 1, .gpus = 0x4, .steps = 1}; /* running */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    p.n_assign = 1;
+    p.assign[0] = (tetri_assignment){.req = {0, 1}, .n_req = 2, .gpus = 0x1, .steps = 2}; /* batch ok */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
+    p.drop[p.n_drop++] = 1; /* dropped and assigned */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(options_defaults_and_values),
+        cmocka_unit_test(options_errors_name_the_key),
+        cmocka_unit_test(cluster_links),
+        cmocka_unit_test(plan_invariants),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

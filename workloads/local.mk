@@ -1,0 +1,1 @@
+# workloads: sources, tests and data of this folder (see ../Makefile.am).
