@@ -7,10 +7,14 @@
 
 extern const tetri_policy_ops tetri_policy_xdit_sp1, tetri_policy_xdit_sp2, tetri_policy_xdit_sp4,
     tetri_policy_xdit_sp8;
+extern const tetri_policy_ops tetri_policy_rssp; /* sched/rssp.c */
+/* rssp's degree rule for one resolution (see sched/rssp.c), for reports. */
+int rssp_degree(const struct tetri_profile *profile, const tetri_cluster *cluster, tetri_model model, int width,
+                int height, double eff);
 
 /* The registry's order is the order `tetri policies` lists them. */
 #define TETRI_POLICY_LIST \
     &tetri_policy_xdit_sp1, &tetri_policy_xdit_sp2, &tetri_policy_xdit_sp4, &tetri_policy_xdit_sp8, \
-    /* rssp lands with sched/rssp.c */
+    &tetri_policy_rssp,
 
 #endif

@@ -1,1 +1,2 @@
-# sim: sources, tests and data of this folder (see ../Makefile.am).
+# sim/: the discrete-event simulator and sweeps (policies x mixes x SLO scales x seeds x rates).
+libtetri_a_SOURCES += sim/sim.h sim/sim.c sim/sweep.h sim/sweep.c

@@ -1,0 +1,73 @@
+/* sim/sweep.h: sweeps, the grid of simulated runs behind every figure.
+ * defines: sweep_spec, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_run, sweep_run_key.
+ *
+ * A sweep = policies x rates x mixes x SLO scales x seeds for one model and hardware (or
+ * policies x seeds over one replayed trace). Every (rate, mix, scale, seed) generates its trace
+ * once (workload_generate), and every policy runs on that same trace. Each run goes to the results
+ * database in one transaction under a run key made of all its parameters; a run whose key is
+ * already complete is skipped, so a sweep killed midway and started again finishes the grid
+ * without losing or duplicating a run, and gives the same rows as one uninterrupted sweep. */
+#ifndef TETRI_SIM_SWEEP_H
+#define TETRI_SIM_SWEEP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "profiles/profile.h"
+#include "results/results.h"
+#include "workloads/trace.h"
+#include "workloads/workload.h"
+
+/* What the progress callback hears after each run (written or skipped). */
+typedef struct sweep_run_report {
+    const char *policy;               /* canonical "name:key=value,..." */
+    const char *mix;                  /* "uniform" ... or "trace" */
+    double slo_scale, rate_per_min;   /* of the generated workload (trace: 0) */
+    uint64_t seed;
+    const char *run_key;
+    int skipped;                      /* 1: already complete in the database, not run again */
+    const tetri_run_summary *summary; /* NULL when skipped */
+} sweep_run_report;
+
+typedef void (*sweep_progress_fn)(void *ctx, const sweep_run_report *r);
+
+typedef struct sweep_spec {
+    const tetri_profile *profile;
+    const char *const *policies;      /* policy specs, e.g. "rssp:backfill=on" */
+    size_t n_policies;
+    /* The workload: `base` gives every field; a non-empty list below replaces its field. */
+    workload_spec base;
+    const tetri_mix_kind *mixes;  size_t n_mixes;
+    const double *slo_scales;     size_t n_slo_scales;
+    const double *rates;          size_t n_rates;       /* requests per minute */
+    const uint64_t *seeds;        size_t n_seeds;       /* workload and jitter seeds */
+    /* Replay instead of generating (mixes, scales and rates are then ignored; seeds only feed
+     * the jitter generator). trace_name goes into run keys and rows. */
+    const tetri_trace *trace;
+    const char *trace_name;
+    int jitter, check_plans;
+    tetri_ns timeline_period;
+    const char *experiment;           /* results experiment name */
+    const char *config_text;          /* stored with a new experiment */
+    long stop_after;                  /* > 0: stop after writing this many runs (resume tests) */
+    sweep_progress_fn progress;
+    void *progress_ctx;
+} sweep_spec;
+
+typedef struct sweep_stats {
+    long runs_total;      /* the grid's size */
+    long runs_written;
+    long runs_skipped;    /* already complete */
+    int stopped_early;    /* stop_after reached before the end */
+} sweep_stats;
+
+/* The run key of one run: canonical policy, canonical workload (or trace name and seed), jitter
+ * and timeline settings, hardware. */
+void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
+                   const sweep_spec *s, uint64_t seed);
+
+/* Runs the sweep into `db`. Policies are checked (and made canonical) before any run. Returns 0,
+ * or -1 with err naming the run that failed. */
+int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err);
+
+#endif
