@@ -1,5 +1,7 @@
 /* workloads/workload.h: the paper's workload generator (DESIGN section 7).
- * defines: workload_spec, workload_spec_default, workload_generate, workload_slo_base_ns,
+ * defines: workload_spec, workload_spec_default, workload_spec_validate, workload_generate,
+ *          workload_slo_base_ns, workload_mix_shares, workload_spec_format, workload_spec_parse,
+ *          workload_spec_set,
  *          tetri_arrival_kind, tetri_mix_kind and their names.
  *
  * Same spec and seed: the same trace, byte for byte, on every machine (GSL's generator, seeded). */
@@ -18,6 +20,8 @@ int tetri_arrival_parse(const char *s, tetri_arrival_kind *out);
 int tetri_mix_parse(const char *s, tetri_mix_kind *out);
 
 #define TETRI_MAX_RESOLUTIONS 16
+/* GSL's mt19937 takes 32-bit seeds and maps 0 to its default; seeds are 0..2^32-2, used + 1. */
+#define WORKLOAD_MAX_SEED 4294967294ULL
 
 typedef struct workload_spec {
     tetri_model model;
@@ -38,12 +42,29 @@ typedef struct workload_spec {
 /* The paper's preset: FLUX.1-dev, 20 steps, uniform over 256/512/1024/2048, Poisson at 12/min,
  * SLO scale 1.0, 300 requests, seed 1. */
 void workload_spec_default(workload_spec *s);
-/* Generates the trace. Returns 0, or -1 with err naming the bad field. */
+/* Checks every field (ranges, resolutions multiples of 16, rate/scale/cv positive and finite...).
+ * Returns 0, or -1 with err starting with the field's name as workload_spec_format writes it. */
+int workload_spec_validate(const workload_spec *s, tetri_error *err);
+/* Generates the trace. Returns 0, or -1 with err naming the bad field.
+ * Draw order: every inter-arrival gap, then every resolution, so for one seed the arrivals do not
+ * depend on the mix or the SLO scale. The first request arrives one gap after t = 0. */
 int workload_generate(const workload_spec *s, tetri_trace *out, tetri_error *err);
 /* The SLO base of a w x h image: 1.5 / 2.0 / 3.0 / 5.0 s at 256 / 512 / 1024 / 2048 squared,
  * linearly interpolated over tokens between them (clamped extrapolation outside). */
 tetri_ns workload_slo_base_ns(int32_t width, int32_t height);
-/* A one-line canonical description of the spec (for result rows): "mix=uniform,rate=12,...". */
+/* The expected share of each resolution of the mix (homogeneous: one share of 1). Returns how many
+ * (<= TETRI_MAX_RESOLUTIONS; shares[] gets at most max), or -1 with err for an invalid spec. */
+int workload_mix_shares(const workload_spec *s, double *shares, int max, tetri_error *err);
+/* A one-line canonical description of the spec (for result rows): "model=flux-dev,steps=20,
+ * mix=uniform,resolutions=256/512/1024/2048,arrival=poisson,rate=12,slo_scale=1,seed=1,n=300".
+ * Fields that do not apply (alpha unless skewed, cv unless gamma) are left out. */
 void workload_spec_format(const workload_spec *s, char *buf, size_t len);
+/* The inverse: parses "key=value,..." (keys as above, any order, any subset) over *s, which the
+ * caller initialises (e.g. workload_spec_default). Unknown keys and bad values are errors naming
+ * the key. Does not validate the result: call workload_spec_validate. Returns 0 or -1 with err. */
+int workload_spec_parse(const char *text, workload_spec *s, tetri_error *err);
+/* Sets one field from text, as workload_spec_parse does for one "key=value" (resolutions here may
+ * also be separated by commas). Returns 0, or -1 with err naming the key. */
+int workload_spec_set(workload_spec *s, const char *key, const char *value, tetri_error *err);
 
 #endif
