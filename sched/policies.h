@@ -7,6 +7,9 @@
 
 extern const tetri_policy_ops tetri_policy_xdit_sp1, tetri_policy_xdit_sp2, tetri_policy_xdit_sp4,
     tetri_policy_xdit_sp8;
+/* sched/tetriserve.c, sched/edf_dyn.c, sched/optimal.c, sched/least_slack.c */
+extern const tetri_policy_ops tetri_policy_tetriserve, tetri_policy_edf_dyn, tetri_policy_optimal,
+    tetri_policy_least_slack;
 extern const tetri_policy_ops tetri_policy_rssp; /* sched/rssp.c */
 /* rssp's degree rule for one resolution (see sched/rssp.c), for reports. */
 int rssp_degree(const struct tetri_profile *profile, const tetri_cluster *cluster, tetri_model model, int width,
@@ -15,6 +18,7 @@ int rssp_degree(const struct tetri_profile *profile, const tetri_cluster *cluste
 /* The registry's order is the order `tetri policies` lists them. */
 #define TETRI_POLICY_LIST \
     &tetri_policy_xdit_sp1, &tetri_policy_xdit_sp2, &tetri_policy_xdit_sp4, &tetri_policy_xdit_sp8, \
-    &tetri_policy_rssp,
+    &tetri_policy_rssp, \
+    &tetri_policy_tetriserve, &tetri_policy_edf_dyn, &tetri_policy_optimal, &tetri_policy_least_slack,
 
 #endif
