@@ -24,7 +24,7 @@
 #include "profiles/profile.h"
 
 static const tetri_option_spec rssp_options[] = {
-    {"eff", TETRI_OPT_DOUBLE, "0.5", "0..1", "parallel efficiency T(1)/(k T(k)) the chosen degree k must keep"},
+    {"eff", TETRI_OPT_DOUBLE, "0.5", "0.0..1.0", "parallel efficiency T(1)/(k T(k)) the chosen degree k must keep"},
     {"backfill", TETRI_OPT_BOOL, "off", NULL, "let later requests start when the head of the queue cannot"},
     {"place", TETRI_OPT_ENUM, "buddy", "buddy|first", "which free aligned block: keep large blocks whole, or the lowest"},
     {NULL, 0, NULL, NULL, NULL},

@@ -485,6 +485,23 @@ static int check_trace(const tetri_trace *t, tetri_error *err)
     return 0;
 }
 
+/* The registry's policy, or cfg->policy_ops with cfg->policy_spec as its option text. */
+static int create_policy(tetri_policy *p, const sim_config *cfg, const tetri_cluster *cluster, tetri_error *err)
+{
+    const char *spec = cfg->policy_spec ? cfg->policy_spec : "";
+    if (!cfg->policy_ops) return tetri_policy_create(p, spec, cfg->profile, cluster, err);
+    memset(p, 0, sizeof *p);
+    const tetri_policy_ops *ops = cfg->policy_ops;
+    if (tetri_options_parse(ops->options, spec, &p->options, err)) return tetri_error_prefix(err, "policy %s", ops->name);
+    char opts[160];
+    tetri_options_format(&p->options, opts, sizeof opts);
+    snprintf(p->spec, sizeof p->spec, "%.63s%s%s", ops->name, opts[0] ? ":" : "", opts);
+    p->ops = ops;
+    p->self = ops->create(&p->options, cfg->profile, cluster, err);
+    if (!p->self) return tetri_error_prefix(err, "policy %s", ops->name);
+    return 0;
+}
+
 void sim_result_free(sim_result *r)
 {
     if (!r) return;
@@ -503,7 +520,7 @@ int sim_run(const sim_config *cfg, const tetri_trace *trace, sim_result *out, te
 
     sim s = {.cfg = cfg, .trace = trace, .profile = cfg->profile, .err = err, .n = trace->n, .wake_at = TETRI_NS_NEVER};
     s.cluster = profile_cluster(cfg->profile);
-    if (tetri_policy_create(&s.policy, cfg->policy_spec ? cfg->policy_spec : "", cfg->profile, s.cluster, err)) return -1;
+    if (create_policy(&s.policy, cfg, s.cluster, err)) return -1;
     snprintf(out->policy_spec, sizeof out->policy_spec, "%s", s.policy.spec);
 
     int rc = -1;

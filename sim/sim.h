@@ -31,6 +31,9 @@
 typedef struct sim_config {
     const tetri_profile *profile;
     const char *policy_spec;     /* "name:key=value,..." */
+    /* Optional: run these ops instead of the registry's entry of that name (a policy under
+     * development, or a test's deliberately broken one); policy_spec then carries only options. */
+    const tetri_policy_ops *policy_ops;
     int jitter;                  /* 0: step times are the profile's median; 1: drawn from its CV */
     uint64_t seed;               /* jitter's generator */
     int check_plans;             /* validate every plan (tetri_plan_validate); abort the run on a broken one */
