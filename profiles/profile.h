@@ -1,6 +1,8 @@
 /* profiles/profile.h: the cost model. Per-step latency profiles kept in SQLite, loaded once.
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
- *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees.
+ *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees,
+ *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
+ *          profile_hardware_count/at.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
  * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
@@ -25,10 +27,19 @@ typedef struct tetri_step_cost {
     double cv;             /* coefficient of variation of one step's time (jitter) */
     int interpolated;      /* resolution not in the profile: interpolated over tokens */
     int analytic;          /* row(s) behind it came from the analytic model, not measurement */
+    int extrapolated;      /* outside the measured token range: nearest row scaled by the analytic
+                            * model's ratio (implies interpolated) */
+    int fallback;          /* no row for the degree: computed by the analytic model
+                            * (TETRI_PROFILE_ANALYTIC_FALLBACK) */
 } tetri_step_cost;
 
-/* Opens `path` and loads the rows of `hardware` (NULL: the database's only hardware, or its
- * first by name). Errors name the file: missing, not a tetri profile, newer schema, unknown
+/* The profile a command uses when given none: $TETRI_PROFILE when set and non-empty, else
+ * PKGDATADIR/default.db when installed, else the source tree's profiles/default.db (compiled in),
+ * else the installed path (so the "no such file" error names where it was expected). */
+const char *profile_default_path(void);
+
+/* Opens `path` and loads the rows of `hardware` (NULL: the one its meta 'default_hardware'
+ * names, else its first by name). Errors name the file: missing, not a tetri profile, newer schema, unknown
  * hardware (listing the known ones). Returns 0 or -1 with err. */
 int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err);
 void profile_close(tetri_profile *p);
@@ -51,6 +62,25 @@ int profile_step_cost(const tetri_profile *p, tetri_model model, int width, int 
 tetri_ns profile_migration_ns(const tetri_profile *p, tetri_model model, int width, int height, tetri_link link);
 /* Degrees with rows for this model, ascending (1, 2, 4, 8 ...). Returns how many (<= max). */
 int profile_degrees(const tetri_profile *p, tetri_model model, int *degrees, int max);
+/* The loaded step rows of this hardware, sorted by model, tokens, width, degree, batch, link. */
+typedef struct tetri_profile_row {
+    tetri_model model;
+    int width, height, degree, ulysses, ring, batch;
+    tetri_link link;
+    tetri_step_cost cost;
+    int samples;
+} tetri_profile_row;
+int profile_row_count(const tetri_profile *p);
+const tetri_profile_row *profile_row_at(const tetri_profile *p, int i);
+
+/* Every hardware the database holds (not only the loaded one), sorted by name. */
+typedef struct tetri_profile_hw {
+    char name[48], gpu[64];
+    int n_gpus, fast_domain_size, rows;
+} tetri_profile_hw;
+int profile_hardware_count(const tetri_profile *p);
+const tetri_profile_hw *profile_hardware_at(const tetri_profile *p, int i);
+
 /* Largest batch size with a row at this model/resolution/degree (1 when only single requests). */
 int profile_max_batch(const tetri_profile *p, tetri_model model, int width, int height, int degree);
 
