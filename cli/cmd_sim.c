@@ -1,9 +1,497 @@
-/* cli/cmd_sim.c: `tetri sim`. PLACEHOLDER until its module lands. */
+/* cli/cmd_sim.c: `tetri sim`: one simulated run or a sweep (policies x mixes x SLO scales x
+ * rates x seeds) into a results database. Argument parsing and printing only; the engine and
+ * sweeps live in sim/. */
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
 #include "cli/commands.h"
+#include "profiles/profile.h"
+#include "results/results.h"
+#include "sched/policy.h"
+#include "sim/sweep.h"
+#include "workloads/workload.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tetri sim [options]\n"
+            "\n"
+            "Simulates scheduling policies on the paper's workload (or a trace file) against a latency\n"
+            "profile, and writes every run (one row per request, a timeline) to a results database that\n"
+            "`tetri report` and `tetri plot` read. Lists make a sweep: every policy runs on the same\n"
+            "generated trace for each (rate, mix, SLO scale, seed). A run already in the database (same\n"
+            "experiment and parameters) is skipped, so an interrupted sweep resumes where it stopped.\n"
+            "\n"
+            "what to run:\n"
+            "  --policy SPEC       a policy, \"name\" or \"name:key=value,...\"; repeat for several;\n"
+            "                      \"all\" = every registered one (list: tetri policies). Default rssp\n"
+            "  --mix LIST          uniform, skewed, homogeneous, comma-separated (default uniform)\n"
+            "  --slo-scale LIST    deadline multipliers: 1.0,1.2 or a range FROM:TO:STEP like 1.0:1.5:0.1\n"
+            "                      (default 1.0)\n"
+            "  --rate LIST         arrivals per minute, a list or FROM:TO:STEP range (default 12)\n"
+            "  --seeds LIST        workload (and jitter) seeds: 1-5, 1,4,9 or 1-3,10 (default 1)\n"
+            "  -n N                requests per run (default 300)\n"
+            "  --model NAME        flux-dev (default) or sd3-medium\n"
+            "  --steps N           denoising steps per request (default 20)\n"
+            "  --resolutions LIST  square sides (default 256,512,1024,2048); --res SIDE for homogeneous\n"
+            "  --alpha X           skew of --mix skewed (default 1)\n"
+            "  --arrival KIND      poisson (default) or gamma (bursty; --cv X, default 2)\n"
+            "  --trace FILE        replay this CSV trace instead of generating (tetri workload writes one);\n"
+            "                      --seeds then only seed the jitter\n"
+            "\n"
+            "the model of the machine:\n"
+            "  --profile FILE      latency profile (default: %s)\n"
+            "  --hardware NAME     hardware in the profile (default: the profile's default, e.g. h100x8)\n"
+            "  --analytic          use the analytic model for degrees the profile did not measure\n"
+            "  --jitter            draw each block's time from the profile's CV (seeded; default off)\n"
+            "  --check-plans       validate every plan against the policy invariants (slower)\n"
+            "  --timeline SEC      timeline sampling period, 0 for none (default 1)\n"
+            "\n"
+            "where results go:\n"
+            "  --db FILE           results database, created if missing (default results.db)\n"
+            "  --experiment NAME   experiment name inside it (default sim)\n"
+            "  --stop-after N      stop after writing N runs (to test resuming; default: no limit)\n"
+            "  -q, --quiet         no per-run lines\n"
+            "\n"
+            "examples:\n"
+            "  tetri sim --policy xdit-sp4 --policy rssp                 one run each, paper workload\n"
+            "  tetri sim --policy all --mix uniform,skewed --slo-scale 1.0:1.5:0.1 --seeds 1-5 \\\n"
+            "            --db sweep.db --experiment paper && tetri report --db sweep.db\n"
+            "  tetri sim --policy 'rssp:backfill=on' --trace my-trace.csv --jitter --seeds 1-3\n"
+            "\n"
+            "Each run prints: policy, mix, SLO scale, rate, seed and SLO attainment (met / requests).\n"
+            "Exit status: 0 ok, 1 a run or file failed, 2 bad options.\n",
+            profile_default_path());
+}
+
+static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int usage_error(const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "tetri sim: ");
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(tetri sim --help for the options)\n");
+    return 2;
+}
+
+/* ---- what the options collect ------------------------------------------------------------------ */
+
+typedef struct sim_args {
+    char **policies;
+    size_t n_policies;
+    tetri_mix_kind mixes[8];
+    size_t n_mixes;
+    double *scales, *rates;
+    size_t n_scales, n_rates;
+    uint64_t *seeds;
+    size_t n_seeds;
+    workload_spec base;
+    int jitter, check_plans;
+} sim_args;
+
+static void sim_args_init(sim_args *a)
+{
+    memset(a, 0, sizeof *a);
+    workload_spec_default(&a->base);
+}
+
+static void sim_args_free(sim_args *a)
+{
+    for (size_t i = 0; i < a->n_policies; i++) free(a->policies[i]);
+    free(a->policies);
+    free(a->scales);
+    free(a->rates);
+    free(a->seeds);
+    memset(a, 0, sizeof *a);
+}
+
+static int push_policy(sim_args *a, const char *spec, tetri_error *err)
+{
+    char **p = realloc(a->policies, (a->n_policies + 1) * sizeof *p);
+    if (!p) return tetri_errorf(err, "out of memory");
+    a->policies = p;
+    if (!(p[a->n_policies] = strdup(spec))) return tetri_errorf(err, "out of memory");
+    a->n_policies++;
+    return 0;
+}
+
+/* "all" adds every registered policy with its defaults. */
+static int sim_args_add_policy(sim_args *a, const char *spec, tetri_error *err)
+{
+    if (!*spec) return tetri_errorf(err, "--policy needs a name (tetri policies lists them)");
+    if (strcmp(spec, "all") != 0) return push_policy(a, spec, err);
+    for (size_t i = 0; i < tetri_policy_registry_len; i++)
+        if (push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
+    return 0;
+}
+
+static int sim_args_parse_mixes(sim_args *a, const char *text, tetri_error *err)
+{
+    a->n_mixes = 0;
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        tetri_mix_kind m;
+        if (tetri_mix_parse(tok, &m)) return tetri_errorf(err, "--mix: '%s' is not uniform, skewed or homogeneous", tok);
+        for (size_t i = 0; i < a->n_mixes; i++)
+            if (a->mixes[i] == m) return tetri_errorf(err, "--mix: '%s' given twice", tok);
+        a->mixes[a->n_mixes++] = m;
+    }
+    if (a->n_mixes == 0) return tetri_errorf(err, "--mix: empty list");
+    return 0;
+}
+
+static int parse_double(const char *s, double *out)
+{
+    char *end;
+    errno = 0;
+    *out = strtod(s, &end);
+    return !*s || *end || errno || !isfinite(*out) ? -1 : 0;
+}
+
+/* "1.0,1.2" or "FROM:TO:STEP" (inclusive; values rounded to 1e-9 so 1.0:1.5:0.1 gives 1.3, not
+ * 1.3000000000000003, in run keys and tables). */
+static int sim_args_parse_doubles(const char *text, const char *opt, double **out, size_t *n, tetri_error *err)
+{
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    const char *c1 = strchr(text, ':');
+    if (c1) {
+        char buf[128];
+        snprintf(buf, sizeof buf, "%s", text);
+        char *p1 = strchr(buf, ':'), *p2 = p1 ? strchr(p1 + 1, ':') : NULL;
+        double from, to, step;
+        if (!p2) return tetri_errorf(err, "%s: '%s' is not FROM:TO:STEP", opt, text);
+        *p1 = *p2 = 0;
+        if (parse_double(buf, &from) || parse_double(p1 + 1, &to) || parse_double(p2 + 1, &step))
+            return tetri_errorf(err, "%s: '%s' is not FROM:TO:STEP (three numbers)", opt, text);
+        if (!(step > 0) || to < from) return tetri_errorf(err, "%s: '%s' needs STEP > 0 and TO >= FROM", opt, text);
+        double count = floor((to - from) / step + 1e-9) + 1;
+        if (count > 10000) return tetri_errorf(err, "%s: '%s' makes %.0f values (at most 10000)", opt, text, count);
+        *out = calloc((size_t)count, sizeof **out);
+        if (!*out) return tetri_errorf(err, "out of memory");
+        for (size_t i = 0; i < (size_t)count; i++) (*out)[i] = round((from + (double)i * step) * 1e9) / 1e9;
+        *n = (size_t)count;
+        return 0;
+    }
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    size_t cap = 1;
+    for (const char *q = text; *q; q++) cap += *q == ',';
+    *out = calloc(cap, sizeof **out);
+    if (!*out) return tetri_errorf(err, "out of memory");
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        double v;
+        if (parse_double(tok, &v)) return tetri_errorf(err, "%s: '%s' is not a number", opt, tok);
+        (*out)[(*n)++] = v;
+    }
+    if (*n == 0) return tetri_errorf(err, "%s: empty list", opt);
+    return 0;
+}
+
+static int parse_seed(const char *s, uint64_t *out)
+{
+    char *end;
+    errno = 0;
+    unsigned long long v = strtoull(s, &end, 10);
+    if (!*s || *end || errno || *s == '-' || v > WORKLOAD_MAX_SEED) return -1;
+    *out = v;
+    return 0;
+}
+
+/* "1-5", "1,4,9", "1-3,10". */
+static int sim_args_parse_seeds(const char *text, uint64_t **out, size_t *n, tetri_error *err)
+{
+    free(*out);
+    *out = NULL;
+    *n = 0;
+    size_t cap = 0;
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", text);
+    for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+        uint64_t lo, hi;
+        char *dash = strchr(tok, '-');
+        if (dash) *dash = 0;
+        if (parse_seed(tok, &lo) || (dash && parse_seed(dash + 1, &hi)))
+            return tetri_errorf(err, "--seeds: '%s%s%s' is not a seed (0 to %llu) or a range A-B", tok, dash ? "-" : "",
+                                dash ? dash + 1 : "", (unsigned long long)WORKLOAD_MAX_SEED);
+        if (!dash) hi = lo;
+        if (hi < lo) return tetri_errorf(err, "--seeds: range %s-%s runs backwards", tok, dash + 1);
+        if (hi - lo >= 100000 || *n + (hi - lo + 1) > 100000) return tetri_errorf(err, "--seeds: more than 100000 seeds");
+        if (*n + (size_t)(hi - lo + 1) > cap) {
+            cap = (*n + (size_t)(hi - lo + 1)) * 2;
+            uint64_t *p = realloc(*out, cap * sizeof *p);
+            if (!p) return tetri_errorf(err, "out of memory");
+            *out = p;
+        }
+        for (uint64_t v = lo; v <= hi; v++) (*out)[(*n)++] = v;
+    }
+    if (*n == 0) return tetri_errorf(err, "--seeds: empty list");
+    return 0;
+}
+
+/* Every workload of the grid is valid (checked before anything runs or any file is touched). */
+static int sim_args_check_workloads(const sim_args *a, tetri_error *err)
+{
+    workload_spec w = a->base;
+    for (size_t i = 0; i < (a->n_mixes ? a->n_mixes : 1); i++)
+        for (size_t j = 0; j < (a->n_scales ? a->n_scales : 1); j++)
+            for (size_t k = 0; k < (a->n_rates ? a->n_rates : 1); k++) {
+                if (a->n_mixes) w.mix = a->mixes[i];
+                if (a->n_scales) w.slo_scale = a->scales[j];
+                if (a->n_rates) w.rate_per_min = a->rates[k];
+                if (workload_spec_validate(&w, err)) return -1;
+            }
+    return 0;
+}
+
+static void sim_args_fill_sweep(const sim_args *a, sweep_spec *s)
+{
+    s->policies = (const char *const *)a->policies;
+    s->n_policies = a->n_policies;
+    s->base = a->base;
+    s->mixes = a->mixes;
+    s->n_mixes = a->n_mixes;
+    s->slo_scales = a->scales;
+    s->n_slo_scales = a->n_scales;
+    s->rates = a->rates;
+    s->n_rates = a->n_rates;
+    s->seeds = a->seeds;
+    s->n_seeds = a->n_seeds;
+    s->jitter = a->jitter;
+    s->check_plans = a->check_plans;
+}
+
+/* The experiment's config text: the command line and the profile it resolved to. */
+static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, const char *profile, const char *hw)
+{
+    size_t used = (size_t)snprintf(buf, len, "tetri");
+    for (int i = 0; i < argc && used < len; i++) used += (size_t)snprintf(buf + used, len - used, " %s", argv[i]);
+    if (used < len) snprintf(buf + used, len - used, "\nprofile=%s hardware=%s", profile, hw);
+}
+
+typedef struct print_ctx {
+    int quiet;
+    int policy_width; /* the longest canonical policy, so columns line up */
+} print_ctx;
+
+static void print_run(void *ctx, const sweep_run_report *r)
+{
+    const print_ctx *pc = ctx;
+    if (pc->quiet) return;
+    char what[96];
+    if (strcmp(r->mix, "trace") == 0)
+        snprintf(what, sizeof what, "trace  seed %llu", (unsigned long long)r->seed);
+    else
+        snprintf(what, sizeof what, "%-11s scale %.2f  rate %g  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
+                 (unsigned long long)r->seed);
+    if (r->skipped) {
+        printf("  %-*s  %s  already in the database, skipped\n", pc->policy_width, r->policy, what);
+    } else {
+        const tetri_run_summary *s = r->summary;
+        printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us\n",
+               pc->policy_width, r->policy, what,
+               s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n, (double)s->decide_median_ns / 1e3);
+    }
+    fflush(stdout);
+}
+
+enum {
+    OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
+    OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
+    /* workload fields, set through workload_spec_set */
+    OPT_MODEL, OPT_STEPS, OPT_RESOLUTIONS, OPT_RES, OPT_ALPHA, OPT_ARRIVAL, OPT_CV,
+};
+
 int cmd_sim(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "tetri sim: not built yet\n");
-    return 1;
+    static const struct option long_options[] = {
+        {"policy", required_argument, NULL, OPT_POLICY},
+        {"mix", required_argument, NULL, OPT_MIX},
+        {"slo-scale", required_argument, NULL, OPT_SLO_SCALE},
+        {"rate", required_argument, NULL, OPT_RATE},
+        {"seeds", required_argument, NULL, OPT_SEEDS},
+        {"seed", required_argument, NULL, OPT_SEEDS},
+        {"trace", required_argument, NULL, OPT_TRACE},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"hardware", required_argument, NULL, OPT_HARDWARE},
+        {"analytic", no_argument, NULL, OPT_ANALYTIC},
+        {"jitter", no_argument, NULL, OPT_JITTER},
+        {"check-plans", no_argument, NULL, OPT_CHECK_PLANS},
+        {"timeline", required_argument, NULL, OPT_TIMELINE},
+        {"db", required_argument, NULL, OPT_DB},
+        {"experiment", required_argument, NULL, OPT_EXPERIMENT},
+        {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+        {"model", required_argument, NULL, OPT_MODEL},
+        {"steps", required_argument, NULL, OPT_STEPS},
+        {"resolutions", required_argument, NULL, OPT_RESOLUTIONS},
+        {"res", required_argument, NULL, OPT_RES},
+        {"alpha", required_argument, NULL, OPT_ALPHA},
+        {"arrival", required_argument, NULL, OPT_ARRIVAL},
+        {"cv", required_argument, NULL, OPT_CV},
+        {"quiet", no_argument, NULL, 'q'},
+        {"help", no_argument, NULL, 'h'},
+        {NULL, 0, NULL, 0},
+    };
+    sim_args a;
+    sim_args_init(&a);
+    const char *trace_path = NULL, *profile_path_arg = NULL, *hardware = NULL, *db_path = "results.db",
+               *experiment = "sim";
+    int analytic = 0, quiet = 0, mix_given = 0, scale_given = 0, rate_given = 0;
+    double timeline_s = 1.0;
+    long stop_after = 0;
+    tetri_error err = {{0}};
+    int rc = 2;
+
+    optind = 1;
+    opterr = 0;
+    int c;
+    while ((c = getopt_long(argc, argv, ":hqn:", long_options, NULL)) != -1) {
+        const char *opt = argv[optind - 1];
+        switch (c) {
+        case 'h': usage(stdout); sim_args_free(&a); return 0;
+        case 'q': quiet = 1; break;
+        case OPT_POLICY:
+            if (sim_args_add_policy(&a, optarg, &err)) goto bad;
+            break;
+        case OPT_MIX: mix_given = 1; if (sim_args_parse_mixes(&a, optarg, &err)) goto bad; break;
+        case OPT_SLO_SCALE: scale_given = 1; if (sim_args_parse_doubles(optarg, "--slo-scale", &a.scales, &a.n_scales, &err)) goto bad; break;
+        case OPT_RATE: rate_given = 1; if (sim_args_parse_doubles(optarg, "--rate", &a.rates, &a.n_rates, &err)) goto bad; break;
+        case OPT_SEEDS: if (sim_args_parse_seeds(optarg, &a.seeds, &a.n_seeds, &err)) goto bad; break;
+        case OPT_TRACE: trace_path = optarg; break;
+        case OPT_PROFILE: profile_path_arg = optarg; break;
+        case OPT_HARDWARE: hardware = optarg; break;
+        case OPT_ANALYTIC: analytic = 1; break;
+        case OPT_JITTER: a.jitter = 1; break;
+        case OPT_CHECK_PLANS: a.check_plans = 1; break;
+        case OPT_TIMELINE: {
+            char *end;
+            errno = 0;
+            timeline_s = strtod(optarg, &end);
+            if (!*optarg || *end || errno || !(timeline_s >= 0) || timeline_s > 1e6) {
+                tetri_errorf(&err, "--timeline: '%s' is not a period in seconds (0 for none)", optarg);
+                goto bad;
+            }
+            break;
+        }
+        case OPT_DB: db_path = optarg; break;
+        case OPT_EXPERIMENT: experiment = optarg; break;
+        case OPT_STOP_AFTER: {
+            char *end;
+            errno = 0;
+            stop_after = strtol(optarg, &end, 10);
+            if (!*optarg || *end || errno || stop_after < 1) {
+                tetri_errorf(&err, "--stop-after: '%s' is not a positive count", optarg);
+                goto bad;
+            }
+            break;
+        }
+        case 'n': case OPT_MODEL: case OPT_STEPS: case OPT_RESOLUTIONS: case OPT_RES: case OPT_ALPHA:
+        case OPT_ARRIVAL: case OPT_CV: {
+            static const char *const keys[] = {"model", "steps", "resolutions", "res", "alpha", "arrival", "cv"};
+            const char *key = c == 'n' ? "n" : keys[c - OPT_MODEL];
+            if (workload_spec_set(&a.base, key, optarg, &err)) {
+                const char *why = strchr(err.msg, ':');
+                tetri_errorf(&err, "%s: %s", opt, why ? why + 2 : err.msg);
+                goto bad;
+            }
+            if (c == OPT_RES) {
+                if (mix_given && !(a.n_mixes == 1 && a.mixes[0] == TETRI_MIX_HOMOGENEOUS)) {
+                    tetri_errorf(&err, "--res is the side of --mix homogeneous");
+                    goto bad;
+                }
+                if (!mix_given) sim_args_parse_mixes(&a, "homogeneous", &err);
+            }
+            break;
+        }
+        case ':': tetri_errorf(&err, "%s needs a value", opt); goto bad;
+        default: tetri_errorf(&err, "unknown option '%s'", opt); goto bad;
+        }
+    }
+    if (optind < argc) {
+        tetri_errorf(&err, "unexpected argument '%s'", argv[optind]);
+        goto bad;
+    }
+    if (trace_path && (mix_given || scale_given || rate_given)) {
+        tetri_errorf(&err, "--trace replays a file: --mix, --slo-scale and --rate do not apply to it");
+        goto bad;
+    }
+    if (a.n_policies == 0 && sim_args_add_policy(&a, "rssp", &err)) goto bad;
+    if (sim_args_check_workloads(&a, &err)) goto bad;
+
+    /* Files: failures here are exit 1. */
+    rc = 1;
+    const char *profile_file = profile_path_arg ? profile_path_arg : profile_default_path();
+    tetri_profile *profile = NULL;
+    results_db *db = NULL;
+    tetri_trace trace = {0};
+    if (profile_open(profile_file, hardware, analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err)) {
+        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        goto out;
+    }
+    /* Policies are options too: an unknown one or a bad option is a usage error. */
+    print_ctx pc = {.quiet = quiet};
+    for (size_t p = 0; p < a.n_policies; p++) {
+        tetri_policy pol;
+        if (tetri_policy_create(&pol, a.policies[p], profile, profile_cluster(profile), &err)) {
+            tetri_error_prefix(&err, "--policy %s", a.policies[p]);
+            rc = usage_error("%s", err.msg);
+            goto out;
+        }
+        int w = (int)strlen(pol.spec);
+        if (w > pc.policy_width) pc.policy_width = w;
+        tetri_policy_destroy(&pol);
+    }
+    if (trace_path && trace_read_csv(trace_path, &trace, &err)) {
+        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        goto out;
+    }
+    if (results_open(db_path, &db, &err)) {
+        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        goto out;
+    }
+
+    char config[2048];
+    sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
+    sweep_spec s = {0};
+    sim_args_fill_sweep(&a, &s);
+    s.profile = profile;
+    s.trace = trace_path ? &trace : NULL;
+    s.trace_name = trace_path;
+    s.timeline_period = (tetri_ns)llround(timeline_s * TETRI_NS_PER_S);
+    s.experiment = experiment;
+    s.config_text = config;
+    s.stop_after = stop_after;
+    s.progress = print_run;
+    s.progress_ctx = &pc;
+    if (!quiet)
+        printf("tetri sim: %s on %s (%s), %zu polic%s\n", trace_path ? trace_path : "generated workloads",
+               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies");
+    sweep_stats st;
+    if (sweep_run(&s, db, &st, &err)) {
+        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        goto out;
+    }
+    printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
+           st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
+           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", db_path, experiment);
+    if (!quiet) printf("next: tetri report --db %s --experiment %s\n", db_path, experiment);
+    rc = 0;
+out:
+    results_close(db);
+    tetri_trace_free(&trace);
+    profile_close(profile);
+    sim_args_free(&a);
+    return rc;
+bad:
+    sim_args_free(&a);
+    return usage_error("%s", err.msg);
 }
