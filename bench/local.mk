@@ -1,1 +1,16 @@
-# bench: sources, tests and data of this folder (see ../Makefile.am).
+# bench/: `make bench` builds every benchmark program (with -O2, against libtetri.a) and runs it;
+# each prints its figures next to its targets (docs: bench/bench_sim.c's header).
+# A new benchmark bench/NAME.c is one line here: TETRI_BENCHES += bench/NAME
+TETRI_BENCHES = bench/bench_sim
+
+EXTRA_DIST += $(TETRI_BENCHES:=.c)
+CLEANFILES += $(TETRI_BENCHES)
+bench: libtetri.a
+	@$(MKDIR_P) bench
+	@for b in $(TETRI_BENCHES); do \
+	  echo "  CC       $$b"; \
+	  $(CC) $(DEFS) $(DEFAULT_INCLUDES) $(AM_CPPFLAGS) $(CPPFLAGS) $(AM_CFLAGS) $(CFLAGS) -O2 -o $$b$(EXEEXT) \
+	    $(srcdir)/$$b.c libtetri.a $(TETRI_GPU_LIBS) $(TETRI_LIBS) $(LIBS) || exit 1; \
+	done
+	@for b in $(TETRI_BENCHES); do echo "== $$b"; ./$$b$(EXEEXT) $(BENCH_ARGS) || exit 1; done
+.PHONY: bench
