@@ -25,7 +25,7 @@
  *
  * Limits: at most 8 GPUs (create refuses more), at most max_requests live requests and max_nodes
  * search nodes per plan; beyond them the policy stops and reports "instance too large" through
- * optimal_failure() (the run ends with that message) rather than running for hours. */
+ * the ops' failure hook (the host ends the run with that message) rather than running for hours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -123,8 +123,8 @@ static void *optimal_create(const tetri_options *opts, const struct tetri_profil
     return o;
 }
 
-/* Why the last decide() gave up (NULL when it did not). */
-const char *optimal_failure(const void *self)
+/* Why the last decide() gave up (NULL when it did not): the ops' failure hook. */
+static const char *optimal_failure(const void *self)
 {
     const optimal *o = self;
     return o->too_large ? o->failure : NULL;
@@ -363,4 +363,5 @@ const tetri_policy_ops tetri_policy_optimal = {
     .create = optimal_create,
     .decide = optimal_decide,
     .destroy = optimal_destroy,
+    .failure = optimal_failure,
 };

@@ -71,6 +71,10 @@ typedef struct tetri_policy_ops {
     /* Fills `plan` (already cleared) for `view`. */
     void (*decide)(void *self, const tetri_view *view, tetri_plan *plan);
     void (*destroy)(void *self);
+    /* Optional (NULL: never fails). Why the policy could not decide, e.g. "instance too large"
+     * for an exhaustive search; NULL while all is well. Hosts check it after decide() and end the
+     * run with the message, instead of serving a plan the policy could not make. */
+    const char *(*failure)(const void *self);
 } tetri_policy_ops;
 
 /* A policy instance as a host holds it. */

@@ -5,7 +5,7 @@
  *  1. each waiting request's cheapest plan (GPU-seconds) that meets its deadline with at most two
  *     degrees (tetriserve_cheapest_plan);
  *  2. its options this round: wait, or run q = min(planned steps at degree k, floor(tau / T(k)))
- *     steps at k; an option "survives" when after it the rest still fits at the fastest degree
+ *     steps at k (at least one: a round cannot split a step); an option "survives" when after it the rest still fits at the fastest degree
  *     (t_next + remaining x T_min <= deadline, t_next = the round's end; a block that finishes
  *     the request survives when it ends by the deadline);
  *  3. a group knapsack (sched/knapsack.c) over requests, GPU counts and survival picks one option
@@ -399,9 +399,11 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
                     if (d != phase) planned = 0;
                 }
             }
+            if (planned < 1) continue;
+            /* A step longer than what is left of the round still runs alone: a round cannot split
+             * a step, and refusing would starve a request whose plan is a slow degree. */
             int64_t fit = tau / t;
-            int32_t q = (int32_t)(planned < fit ? planned : fit);
-            if (q < 1) continue;
+            int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
             tetri_ns end = now + migration_if(c, g->prev, degree) + q * t;
             bool survive = q == n ? end <= g->deadline
                                   : (end > t_next ? end : t_next) + (n - q) * c->t_min <= g->deadline;

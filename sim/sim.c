@@ -368,6 +368,8 @@ static int decide(sim *s, tetri_ns now)
     clock_gettime(CLOCK_MONOTONIC, &t1);
     if (grow((void **)&s->decide_ns, &s->cap_decide, sizeof *s->decide_ns, s->n_decide + 1, s->err)) return -1;
     s->decide_ns[s->n_decide++] = (t1.tv_sec - t0.tv_sec) * TETRI_NS_PER_S + (t1.tv_nsec - t0.tv_nsec);
+    const char *why = s->policy.ops->failure ? s->policy.ops->failure(s->policy.self) : NULL;
+    if (why) return tetri_errorf(s->err, "policy %s at t=%.9f s: %s", s->policy.spec, (double)now / TETRI_NS_PER_S, why);
     return apply_plan(s, now);
 }
 

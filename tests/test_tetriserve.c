@@ -1,0 +1,286 @@
+/* tests/test_tetriserve.c: tetriserve's steps on hand-built views, and every policy in the
+ * simulator on random workloads with every plan validated (no GPU in two assignments, no more
+ * GPUs than exist, no request in two places, steps never above what remains), on a fully
+ * connected cluster and on a40x4's NVLink pairs; determinism (same inputs, same results). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "profiles/profile.h"
+#include "sched/policies.h"
+#include "sim/sim.h"
+#include "tests/sched_fixture.h"
+#include "workloads/workload.h"
+
+static tetri_profile *h100, *a40;
+
+static int setup(void **state)
+{
+    (void)state;
+    fixture_profile_spec hs = {"h100x8", 8, 8, 2.0, 4}, as = {"a40x4", 4, 2, 2.0, 4};
+    tetri_error err = {{0}};
+    if (fixture_make_profile("test_tetriserve_h100.db", &hs) || fixture_make_profile("test_tetriserve_a40.db", &as)) return -1;
+    if (profile_open("test_tetriserve_h100.db", NULL, 0, &h100, &err) ||
+        profile_open("test_tetriserve_a40.db", NULL, 0, &a40, &err)) {
+        fprintf(stderr, "%s\n", err.msg);
+        return -1;
+    }
+    return 0;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    profile_close(h100);
+    profile_close(a40);
+    remove("test_tetriserve_h100.db");
+    remove("test_tetriserve_a40.db");
+    return 0;
+}
+
+/* A hand-built view: requests[] with given sides and deadlines, all waiting at t = 0. */
+typedef struct scene {
+    tetri_request req[32];
+    const tetri_request *ptr[32];
+    int32_t drop[32];
+    tetri_view view;
+    tetri_plan plan;
+} scene;
+
+static void scene_init(scene *s, const tetri_cluster *c)
+{
+    memset(s, 0, sizeof *s);
+    s->view.cluster = c;
+    s->view.requests = s->ptr;
+    s->plan.drop = s->drop;
+}
+
+static void scene_add(scene *s, int side, int steps, double deadline_s)
+{
+    int i = s->view.n_requests++;
+    s->req[i] = (tetri_request){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = side, .height = side,
+                                .steps_total = steps, .deadline = (tetri_ns)(deadline_s * TETRI_NS_PER_S),
+                                .state = TETRI_REQ_WAITING};
+    s->ptr[i] = &s->req[i];
+}
+
+static void scene_decide(scene *s, const char *spec, const tetri_profile *p)
+{
+    tetri_policy pol;
+    tetri_error err = {{0}};
+    if (tetri_policy_create(&pol, spec, p, s->view.cluster, &err)) fail_msg("%s", err.msg);
+    tetri_policy_decide(&pol, &s->view, &s->plan);
+    if (tetri_plan_validate(&s->plan, &s->view, &err)) fail_msg("%s: %s", spec, err.msg);
+    tetri_policy_destroy(&pol);
+}
+
+static int gpus_of(const scene *s, int id)
+{
+    for (int a = 0; a < s->plan.n_assign; a++)
+        for (int k = 0; k < s->plan.assign[a].n_req; k++)
+            if (s->plan.assign[a].req[k] == id) return tetri_gpuset_count(s->plan.assign[a].gpus);
+    return 0;
+}
+
+/* A 2048 request whose deadline only degree 8 meets gets all 8 GPUs; with a loose deadline the
+ * cheapest plan is one GPU, and elastic scale-up (on by default) still fills the idle ones. */
+static void degree_follows_deadline(void **state)
+{
+    (void)state;
+    scene s;
+    const tetri_cluster *c = profile_cluster(h100);
+    scene_init(&s, c);
+    /* 2048: T1 = 829.2 ms, T8 = 829.2 x 0.25625 + 2 = 214.5 ms; 20 steps at 8: 4.29 s; at 4: 5.9 s. */
+    scene_add(&s, 2048, 20, 4.5);
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(gpus_of(&s, 0), 8);
+    assert_int_equal(s.plan.assign[0].steps, 5); /* tau = 5 x T8: five steps fit the round */
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
+
+    scene_init(&s, c);
+    scene_add(&s, 1024, 20, 100.0);
+    scene_decide(&s, "tetriserve:elastic=off", h100);
+    assert_int_equal(gpus_of(&s, 0), 1);
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(gpus_of(&s, 0), 8);
+}
+
+/* The DP: survivors first. Two 2048 requests that each need all 8 GPUs now: one gets them, the
+ * other nothing (4 + 4 would keep both busy but neither on track). Then ties: four 1024
+ * requests whose plans use degrees 1 and 2 fill the 8 GPUs at degree 2 (more GPUs busy). */
+static void knapsack_survivors_then_gpus(void **state)
+{
+    (void)state;
+    scene s;
+    scene_init(&s, profile_cluster(h100));
+    scene_add(&s, 2048, 20, 4.5);
+    scene_add(&s, 2048, 20, 4.5);
+    scene_decide(&s, "tetriserve:elastic=off", h100);
+    assert_int_equal(gpus_of(&s, 0), 8); /* equal slack: the lower index ranks more urgent */
+    assert_int_equal(gpus_of(&s, 1), 0);
+
+    /* 1024: T1 = 214.8 ms, T2 = 125.5 ms; 20 steps by 2.7 s: 18 at degree 2, 2 at degree 1. */
+    scene_init(&s, profile_cluster(h100));
+    for (int i = 0; i < 4; i++) scene_add(&s, 1024, 20, 2.7);
+    scene_decide(&s, "tetriserve:elastic=off", h100);
+    for (int i = 0; i < 4; i++) assert_int_equal(gpus_of(&s, i), 2);
+}
+
+/* Late requests: one GPU, best effort; drop=on drops them. */
+static void late_requests(void **state)
+{
+    (void)state;
+    scene s;
+    scene_init(&s, profile_cluster(h100));
+    scene_add(&s, 2048, 20, 1.0); /* needs 4.3 s at best */
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(gpus_of(&s, 0), 1);
+    assert_int_equal(s.plan.assign[0].steps, 1);
+    assert_int_equal(s.plan.n_drop, 0);
+    scene_decide(&s, "tetriserve:drop=on", h100);
+    assert_int_equal(s.plan.n_assign, 0);
+    assert_int_equal(s.plan.n_drop, 1);
+    assert_int_equal(s.plan.drop[0], 0);
+}
+
+/* Selective batching: with more small identical requests than free GPUs, they share blocks. */
+static void selective_batching(void **state)
+{
+    (void)state;
+    scene s;
+    scene_init(&s, profile_cluster(h100));
+    for (int i = 0; i < 16; i++) scene_add(&s, 256, 20, 20.0);
+    scene_decide(&s, "tetriserve", h100);
+    int batched = 0, served = 0;
+    for (int a = 0; a < s.plan.n_assign; a++) {
+        batched |= s.plan.assign[a].n_req > 1;
+        assert_true(s.plan.assign[a].n_req <= 4); /* the profile's largest batch */
+        served += s.plan.assign[a].n_req;
+    }
+    assert_true(batched);
+    assert_true(served > 8);
+    scene_decide(&s, "tetriserve:batching=off", h100);
+    for (int a = 0; a < s.plan.n_assign; a++) assert_int_equal(s.plan.assign[a].n_req, 1);
+}
+
+/* a40x4: two requests that want two GPUs each land on the two NVLink pairs. */
+static void topology_prefers_nvlink_pairs(void **state)
+{
+    (void)state;
+    const char *const specs[] = {"tetriserve:elastic=off", "edf-dyn", "tetriserve:placement=off,elastic=off"};
+    for (size_t p = 0; p < sizeof specs / sizeof specs[0]; p++) {
+        scene s;
+        scene_init(&s, profile_cluster(a40));
+        scene_add(&s, 1024, 20, 3.0);
+        scene_add(&s, 1024, 20, 3.0);
+        scene_decide(&s, specs[p], a40);
+        assert_int_equal(s.plan.n_assign, 2);
+        for (int a = 0; a < 2; a++) {
+            tetri_gpuset g = s.plan.assign[a].gpus;
+            assert_true(g == 0x3 || g == 0xc);
+        }
+    }
+}
+
+/* Placement preservation: a request that ran on GPUs 4,5 keeps them when its degree stays. */
+static void placement_is_preserved(void **state)
+{
+    (void)state;
+    scene s;
+    scene_init(&s, profile_cluster(h100));
+    scene_add(&s, 1024, 20, 2.7);
+    scene_add(&s, 1024, 20, 2.7);
+    s.req[1].last_gpus = 0x30;
+    s.req[1].steps_done = 2;
+    s.req[1].steps_total = 22;
+    scene_decide(&s, "tetriserve:elastic=off", h100);
+    for (int a = 0; a < s.plan.n_assign; a++)
+        if (s.plan.assign[a].req[0] == 1) assert_int_equal(s.plan.assign[a].gpus, 0x30);
+}
+
+/* Every policy, random workloads, plans validated on every call, every request accounted for. */
+static void run_policy(const char *spec, const tetri_profile *p, uint64_t seed, double scale, tetri_mix_kind mix,
+                       double rate, sim_result *out)
+{
+    workload_spec w;
+    workload_spec_default(&w);
+    w.seed = seed;
+    w.n_requests = 80;
+    w.slo_scale = scale;
+    w.mix = mix;
+    w.rate_per_min = rate;
+    tetri_trace tr;
+    tetri_error err = {{0}};
+    if (workload_generate(&w, &tr, &err)) fail_msg("%s", err.msg);
+    sim_config cfg = {.profile = p, .policy_spec = spec, .jitter = (int)(seed & 1), .seed = seed, .check_plans = 1};
+    if (sim_run(&cfg, &tr, out, &err)) fail_msg("%s (seed %llu): %s", spec, (unsigned long long)seed, err.msg);
+    assert_int_equal(out->n_requests, tr.n);
+    assert_int_equal(out->summary.met + out->summary.late + out->summary.dropped, (int)tr.n);
+    tetri_trace_free(&tr);
+}
+
+static void every_policy_keeps_plan_invariants(void **state)
+{
+    (void)state;
+    const char *const specs[] = {
+        "tetriserve", "tetriserve:midround=fill", "tetriserve:placement=off,elastic=off,batching=off",
+        "tetriserve:drop=on,order=first,round_options=all,tie=slack-gpus", "tetriserve:g=1,tau_from=pending",
+        "edf-dyn", "edf-dyn:backfill=off,drop=on", "least-slack", "xdit-sp1", "xdit-sp4", "rssp",
+    };
+    const tetri_profile *profiles[] = {h100, a40};
+    for (size_t p = 0; p < 2; p++)
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+            for (uint64_t seed = 1; seed <= 3; seed++) {
+                sim_result r;
+                run_policy(specs[i], profiles[p], seed, 1.0 + 0.25 * (double)seed, seed == 2 ? TETRI_MIX_SKEWED : TETRI_MIX_UNIFORM,
+                           p == 0 ? 12.0 + 6.0 * (double)seed : 6.0 * (double)seed, &r);
+                sim_result_free(&r);
+            }
+}
+
+static void same_inputs_same_results(void **state)
+{
+    (void)state;
+    const char *const specs[] = {"tetriserve", "tetriserve:midround=fill", "edf-dyn"};
+    for (size_t i = 0; i < 3; i++) {
+        sim_result a, b;
+        run_policy(specs[i], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &a);
+        run_policy(specs[i], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &b);
+        assert_int_equal(a.n_requests, b.n_requests);
+        assert_memory_equal(a.requests, b.requests, a.n_requests * sizeof *a.requests);
+        sim_result_free(&a);
+        sim_result_free(&b);
+    }
+}
+
+/* Bad options name the key; a profile whose degrees do not fit is refused at create. */
+static void option_errors(void **state)
+{
+    (void)state;
+    tetri_policy pol;
+    tetri_error err = {{0}};
+    assert_int_equal(tetri_policy_create(&pol, "tetriserve:g=0", h100, profile_cluster(h100), &err), -1);
+    assert_non_null(strstr(err.msg, "g"));
+    assert_int_equal(tetri_policy_create(&pol, "tetriserve:midround=sometimes", h100, profile_cluster(h100), &err), -1);
+    assert_non_null(strstr(err.msg, "wait|fill"));
+    assert_int_equal(tetri_policy_create(&pol, "edf-dyn:bogus=1", h100, profile_cluster(h100), &err), -1);
+    assert_non_null(strstr(err.msg, "bogus"));
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(degree_follows_deadline),
+        cmocka_unit_test(knapsack_survivors_then_gpus),
+        cmocka_unit_test(late_requests),
+        cmocka_unit_test(selective_batching),
+        cmocka_unit_test(topology_prefers_nvlink_pairs),
+        cmocka_unit_test(placement_is_preserved),
+        cmocka_unit_test(every_policy_keeps_plan_invariants),
+        cmocka_unit_test(same_inputs_same_results),
+        cmocka_unit_test(option_errors),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
