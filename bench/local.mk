@@ -2,6 +2,7 @@
 # each prints its figures next to its targets (docs: bench/bench_sim.c's header).
 # A new benchmark bench/NAME.c is one line here: TETRI_BENCHES += bench/NAME
 TETRI_BENCHES = bench/bench_sim
+TETRI_BENCHES += bench/bench_sched
 
 EXTRA_DIST += $(TETRI_BENCHES:=.c)
 CLEANFILES += $(TETRI_BENCHES)
