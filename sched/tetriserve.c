@@ -5,7 +5,8 @@
  *  1. each waiting request's cheapest plan (GPU-seconds) that meets its deadline with at most two
  *     degrees (tetriserve_cheapest_plan);
  *  2. its options this round: wait, or run q = min(planned steps at degree k, floor(tau / T(k)))
- *     steps at k (at least one: a round cannot split a step); an option "survives" when after it the rest still fits at the fastest degree
+ *     steps at k, at least one (a round cannot split a step); when no planned degree fits the
+ *     free GPUs, the smallest degree whose step fits the round is offered instead; an option "survives" when after it the rest still fits at the fastest degree
  *     (t_next + remaining x T_min <= deadline, t_next = the round's end; a block that finishes
  *     the request survives when it ends by the deadline);
  *  3. a group knapsack (sched/knapsack.c) over requests, GPU counts and survival picks one option
@@ -400,14 +401,27 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
                 }
             }
             if (planned < 1) continue;
-            /* A step longer than what is left of the round still runs alone: a round cannot split
-             * a step, and refusing would starve a request whose plan is a slow degree. */
+            /* A step longer than what is left of the round still runs once: a round cannot split
+             * a step (the block overruns the boundary by less than one step). */
             int64_t fit = tau / t;
             int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
             tetri_ns end = now + migration_if(c, g->prev, degree) + q * t;
             bool survive = q == n ? end <= g->deadline
                                   : (end > t_next ? end : t_next) + (n - q) * c->t_min <= g->deadline;
             o[k] = (knap_option){degree, (survive ? w_surv * g->n_member : 0) + w_gpu * degree + w_urg * g->urgency};
+            m[k++] = (opt_meta){d, q};
+        }
+        /* No plan degree fits the free GPUs (or the profile lacks its batch row): offer the
+         * smallest degree whose step fits the round, so the request is not starved. */
+        for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= n_free; d++) {
+            tetri_ns t = group_step_ns(s, g, d);
+            if (t <= 0 || t > tau) continue;
+            int64_t fit = tau / t;
+            int32_t q = (int32_t)(n < fit ? n : fit);
+            tetri_ns end = now + migration_if(c, g->prev, s->table.degree[d]) + q * t;
+            bool survive = q == n ? end <= g->deadline
+                                  : (end > t_next ? end : t_next) + (n - q) * c->t_min <= g->deadline;
+            o[k] = (knap_option){s->table.degree[d], (survive ? w_surv * g->n_member : 0) + w_gpu * s->table.degree[d] + w_urg * g->urgency};
             m[k++] = (opt_meta){d, q};
         }
         s->n_opts[gi] = k;
