@@ -355,7 +355,7 @@ int cmd_sim(int argc, char **argv)
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":hqn:", long_options, NULL)) != -1) {
-        const char *opt = argv[optind - 1];
+        const char *opt = argv[optind - 1]; /* for errors about the option itself */
         switch (c) {
         case 'h': usage(stdout); sim_args_free(&a); return 0;
         case 'q': quiet = 1; break;
@@ -399,8 +399,11 @@ int cmd_sim(int argc, char **argv)
             static const char *const keys[] = {"model", "steps", "resolutions", "res", "alpha", "arrival", "cv"};
             const char *key = c == 'n' ? "n" : keys[c - OPT_MODEL];
             if (workload_spec_set(&a.base, key, optarg, &err)) {
+                /* err starts with the spec's key; name the option the user typed instead */
                 const char *why = strchr(err.msg, ':');
-                tetri_errorf(&err, "%s: %s", opt, why ? why + 2 : err.msg);
+                char msg[sizeof err.msg];
+                snprintf(msg, sizeof msg, "%s", why ? why + 2 : err.msg);
+                tetri_errorf(&err, "%s%s: %s", c == 'n' ? "-" : "--", c == 'n' ? "n" : keys[c - OPT_MODEL], msg);
                 goto bad;
             }
             if (c == OPT_RES) {

@@ -13,3 +13,6 @@ tests_test_md1_SOURCES = tests/test_md1.c tests/sim_fixture.h
 tests_test_md1_CFLAGS = $(TEST_CFLAGS)
 tests_test_md1_LDADD = $(TEST_LDADD)
 endif
+
+TESTS += tests/cli_sim.sh tests/cli_demo.sh
+EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh

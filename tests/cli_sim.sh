@@ -1,0 +1,103 @@
+#!/bin/sh
+# tests/cli_sim.sh: `tetri sim` end to end: single runs and sweeps into a results database,
+# reproducibility, resuming an interrupted sweep, trace replay, jitter, and bad options and files
+# (exit code 2 for options, 1 for files, and a message naming what is wrong).
+set -u
+: "${TETRI:?run through make check (TETRI is the built binary)}"
+: "${TETRI_SRCDIR:?run through make check}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_sim.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+profile="$TETRI_SRCDIR/profiles/default.db"
+
+# expect CODE FRAGMENT -- ARGS: runs tetri sim ARGS; checks the exit code and that stderr has FRAGMENT.
+expect() {
+    want=$1 frag=$2
+    shift 3
+    (cd "$tmp" && "$TETRI" sim "$@") >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "tetri sim $*: exit $got, want $want ($(cat "$tmp/err"))"
+    grep -qF -- "$frag" "$tmp/err" || fail "tetri sim $*: stderr lacks '$frag': $(cat "$tmp/err")"
+}
+
+# ---- help ----
+"$TETRI" sim --help >"$tmp/help" || fail "--help exits non-zero"
+for w in --policy --mix --slo-scale --seeds --rate --trace --profile --hardware --db --experiment \
+         --jitter --check-plans 1.0:1.5:0.1 "tetri policies" "tetri report"; do
+    grep -qF -- "$w" "$tmp/help" || fail "--help does not mention $w"
+done
+
+# ---- one run per policy, paper workload ----
+"$TETRI" sim --profile "$profile" --policy xdit-sp4 --policy rssp --db "$tmp/one.db" >"$tmp/one.out" 2>&1 ||
+    fail "single runs failed: $(cat "$tmp/one.out")"
+[ "$(grep -c 'attainment' "$tmp/one.out")" -eq 2 ] || fail "want one line per run: $(cat "$tmp/one.out")"
+grep -q '^  xdit-sp4 .*uniform .*scale 1.00 .*rate 12 .*seed 1 .*attainment 0\.[0-9]* ([0-9]* met, [0-9]* late, [0-9]* dropped of 300)' \
+    "$tmp/one.out" || fail "run line format: $(cat "$tmp/one.out")"
+grep -qF "$tmp/one.db" "$tmp/one.out" || fail "does not say where the db is"
+"$TETRI" report --db "$tmp/one.db" --csv - >"$tmp/one.csv" || fail "report of the sim db failed"
+[ "$(wc -l <"$tmp/one.csv")" -eq 3 ] || fail "want a header and 2 runs in the csv: $(cat "$tmp/one.csv")"
+
+# ---- reproducible: same inputs, same rows ----
+"$TETRI" sim --profile "$profile" --policy xdit-sp4 --policy rssp --db "$tmp/two.db" -q >/dev/null || fail "rerun failed"
+"$TETRI" report --db "$tmp/two.db" --csv - >"$tmp/two.csv"
+cmp -s "$tmp/one.csv" "$tmp/two.csv" || fail "same inputs, different results: $(diff "$tmp/one.csv" "$tmp/two.csv")"
+
+# ---- a sweep, interrupted and resumed, equals one uninterrupted ----
+sweep="--profile $profile --policy xdit-sp2 --policy rssp:backfill=on --mix uniform,skewed --slo-scale 1.0:1.2:0.1 --seeds 1-2 -n 80"
+# shellcheck disable=SC2086
+"$TETRI" sim $sweep --db "$tmp/full.db" --experiment s -q >"$tmp/full.out" || fail "sweep failed"
+grep -q '^24 runs (24 written, 0 already there)' "$tmp/full.out" || fail "sweep summary: $(cat "$tmp/full.out")"
+# shellcheck disable=SC2086
+"$TETRI" sim $sweep --db "$tmp/part.db" --experiment s -q --stop-after 7 >"$tmp/p1.out" || fail "partial sweep failed"
+grep -q '24 runs (7 written, 0 already there), stopped early' "$tmp/p1.out" || fail "stop-after: $(cat "$tmp/p1.out")"
+# shellcheck disable=SC2086
+"$TETRI" sim $sweep --db "$tmp/part.db" --experiment s >"$tmp/p2.out" || fail "resumed sweep failed"
+grep -q '^24 runs (17 written, 7 already there)' "$tmp/p2.out" || fail "resume: $(tail -2 "$tmp/p2.out")"
+[ "$(grep -c 'already in the database, skipped' "$tmp/p2.out")" -eq 7 ] || fail "resume does not list 7 skipped runs"
+"$TETRI" report --db "$tmp/full.db" --csv - >"$tmp/full.csv"
+"$TETRI" report --db "$tmp/part.db" --csv - >"$tmp/part.csv"
+[ "$(wc -l <"$tmp/part.csv")" -eq 25 ] || fail "resumed db does not hold 24 runs"
+cmp -s "$tmp/full.csv" "$tmp/part.csv" || fail "resumed sweep differs from an uninterrupted one"
+"$TETRI" report --db "$tmp/full.db" >"$tmp/table" || fail "report table failed"
+grep -q "1.0 .*1.1 .*1.2" "$tmp/table" || fail "table lacks the scale columns: $(cat "$tmp/table")"
+
+# ---- trace replay, jitter, plan checking ----
+"$TETRI" workload -n 50 --rate 20 --seed 4 -o "$tmp/t.csv" || fail "tetri workload failed"
+"$TETRI" sim --profile "$profile" --policy all --trace "$tmp/t.csv" --check-plans --db "$tmp/t.db" >"$tmp/t.out" 2>&1 ||
+    fail "trace replay of every policy failed: $(cat "$tmp/t.out")"
+grep -q "trace  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
+[ "$("$TETRI" policies 2>/dev/null | grep -c '^[a-z]')" -ge 5 ] 2>/dev/null || true
+"$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/t.csv" --jitter --seeds 1-2 --db "$tmp/j.db" >"$tmp/j.out" ||
+    fail "jitter failed"
+"$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/t.csv" --jitter --seeds 1-2 --db "$tmp/j2.db" -q >/dev/null
+"$TETRI" report --db "$tmp/j.db" --csv - >"$tmp/j.csv"
+"$TETRI" report --db "$tmp/j2.db" --csv - >"$tmp/j2.csv"
+cmp -s "$tmp/j.csv" "$tmp/j2.csv" || fail "jitter with the same seeds is not reproducible"
+
+# ---- bad options: exit 2, the option named ----
+expect 2 "unknown option '--bogus'" -- --bogus
+expect 2 "unknown policy 'nonesuch'" -- --profile "$profile" --policy nonesuch
+expect 2 "unknown option 'zap'" -- --profile "$profile" --policy rssp:zap=1
+expect 2 "is not FROM:TO:STEP" -- --slo-scale 1.0:1.5
+expect 2 "needs STEP > 0" -- --slo-scale 1.5:1.0:0.1
+expect 2 "--rate: 'fast' is not a number" -- --rate fast
+expect 2 "--seeds: 'x' is not a seed" -- --seeds x
+expect 2 "runs backwards" -- --seeds 5-1
+expect 2 "--mix: 'lumpy' is not" -- --mix lumpy
+expect 2 "--trace replays a file" -- --trace x.csv --mix skewed
+expect 2 "-n" -- -n 0
+expect 2 "--policy needs a value" -- --policy
+expect 2 "unexpected argument 'extra'" -- extra
+expect 2 "degree 8 is more than" -- --profile "$profile" --hardware a40x4 --policy xdit-sp8
+
+# ---- bad files: exit 1, the file named ----
+expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"
+expect 1 "nope.csv" -- --profile "$profile" --trace nope.csv
+printf 'id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,abc,1\n' >"$tmp/bad.csv"
+expect 1 "bad.csv:2" -- --profile "$profile" --trace "$tmp/bad.csv"
+echo "not a database" >"$tmp/junk.db"
+expect 1 "junk.db" -- --profile "$profile" --db "$tmp/junk.db"
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "cli_sim: all passed"
