@@ -29,3 +29,7 @@ tests_test_profiles_LDADD = $(TEST_LDADD)
 endif
 TESTS += tests/cli_profile.sh
 EXTRA_DIST += tests/cli_profile.sh
+
+# make fuzz (tests/fuzz/local.mk, which lists tests/fuzz/fuzz_profile.c) compiles the library's
+# sources itself, so it needs the generated schema header first.
+fuzz: profiles/schema_sql.h

@@ -297,6 +297,12 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
             why = "batch outside 1..16";
         } else if (!link || tetri_link_parse(link, &r->link) < 0) {
             why = "link must be 'nvlink' or 'pcie'";
+        } else if (degree == 1 && r->link != TETRI_LINK_FAST) {
+            why = "a single GPU has no link: degree-1 rows say nvlink";
+        } else if (r->link == TETRI_LINK_FAST && degree > p->fast_domain_size) {
+            why = "nvlink row wider than the hardware's fast domain (fast_domain_size)";
+        } else if (r->link == TETRI_LINK_SLOW && p->fast_domain_size >= p->cluster.n_gpus) {
+            why = "pcie row, but every GPU of the hardware shares fast links (fast_domain_size >= n_gpus)";
         } else if (med <= 0 || med > 3600 * TETRI_NS_PER_S) {
             why = "median_ns must be in (0, 1 hour]";
         } else if ((has_p10 && (p10 <= 0 || p10 > med)) || (has_p90 && p90 < med)) {
@@ -460,17 +466,20 @@ static int load_migration(tetri_profile *p, sqlite3 *db, tetri_error *err)
         else if (!link || tetri_link_parse(link, &li) < 0) why = "link must be 'nvlink' or 'pcie'";
         else if (ns < 0 || ns > 3600 * TETRI_NS_PER_S) why = "median_ns must be in [0, 1 hour]";
         if (why) {
+            /* Format before finalizing: the column texts belong to the statement. */
+            tetri_errorf(err, "profile %s: migration row (%s %s %dx%d %s): %s", p->path, p->hardware, model ? model : "NULL", w, h,
+                         link ? link : "NULL", why);
             sqlite3_finalize(st);
-            return tetri_errorf(err, "profile %s: migration row (%s %s %dx%d %s): %s", p->path, p->hardware, model ? model : "NULL",
-                                w, h, link ? link : "NULL", why);
+            return -1;
         }
         model_table *m = &p->models[mo];
         int n = m->n_mig[li];
         double t = tokens_of(w, h);
         if (n > 0 && m->mig_tokens[li][n - 1] == t) continue; /* same tokens: the first aspect ratio stands */
         if (n == MAX_RES) {
+            tetri_errorf(err, "profile %s: more than %d migration rows for %s %s", p->path, MAX_RES, model, link);
             sqlite3_finalize(st);
-            return tetri_errorf(err, "profile %s: more than %d migration rows for %s %s", p->path, MAX_RES, model, link);
+            return -1;
         }
         m->mig_tokens[li][n] = t;
         m->mig_ns[li][n] = (double)ns;

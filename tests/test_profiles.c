@@ -151,6 +151,9 @@ static void impossible_values_name_the_row(void **state)
         {"UPDATE step_latency SET source = 'guessed' WHERE hardware = 'h100x8' AND width = 1024 AND degree = 2;", "source"},
         {"UPDATE migration SET median_ns = -1 WHERE hardware = 'h100x8' AND width = 1024;", "migration row"},
         {"UPDATE hardware SET n_gpus = 0 WHERE name = 'h100x8';", "n_gpus 0"},
+        {"UPDATE step_latency SET link = 'pcie' WHERE hardware = 'h100x8' AND width = 1024 AND degree = 1;", "single GPU has no link"},
+        {"UPDATE step_latency SET link = 'pcie' WHERE hardware = 'h100x8' AND width = 1024 AND degree = 4;", "pcie row"},
+        {"UPDATE hardware SET fast_domain_size = 2 WHERE name = 'h100x8';", "wider than the hardware's fast domain"},
         {"DELETE FROM step_latency WHERE hardware = 'h100x8';", "no step_latency rows"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
