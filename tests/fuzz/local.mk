@@ -6,6 +6,7 @@
 #   3. add:  FUZZ_TARGET_SOURCES += tests/fuzz/fuzz_NAME.c
 # make check then replays its corpus (tests/fuzz/replay), and make fuzz builds fuzz/bin/fuzz_NAME.
 FUZZ_TARGET_SOURCES = tests/fuzz/fuzz_trace.c
+FUZZ_TARGET_SOURCES += tests/fuzz/fuzz_profile.c
 
 # Corpus replay: every target, plain main(), linked against libtetri.a; part of make check.
 check_PROGRAMS += tests/fuzz/replay
