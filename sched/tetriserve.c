@@ -12,6 +12,9 @@
  *  3. a group knapsack (sched/knapsack.c) over requests, GPU counts and survival picks one option
  *     per request: most survivors, then (tie=, which the paper leaves open) most GPUs busy, then
  *     the least-slack requests served;
+ *     With extend=on (an open point settled here), a chosen block shorter than the round runs
+ *     more steps at its degree up to the round's end: its GPUs would otherwise idle until the
+ *     boundary, which step 5's "no GPU idles in a round" rules out;
  *  4. requests that can no longer meet their deadline get one GPU each, best effort, from what is
  *     left (drop=on drops them instead);
  *  5. elastic scale-up (elastic=on): GPUs still idle go to this round's blocks whose step time
@@ -53,6 +56,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {"drop", TETRI_OPT_BOOL, "off", NULL, "drop requests that can no longer meet their deadline (else one GPU, best effort)"},
     {"placement", TETRI_OPT_BOOL, "on", NULL, "placement preservation and fragmentation-aware sets (off: first fit)"},
     {"elastic", TETRI_OPT_BOOL, "on", NULL, "elastic scale-up: idle GPUs go to blocks whose step time drops"},
+    {"extend", TETRI_OPT_BOOL, "on", NULL, "a block shorter than the round runs more steps at its degree, up to the round's end"},
     {"batching", TETRI_OPT_BOOL, "on", NULL, "selective batching of identical small requests under pressure"},
     {"batch_max_side", TETRI_OPT_INT, "512", "16..65536", "largest width or height that may be batched"},
     {NULL, 0, NULL, NULL, NULL},
@@ -89,7 +93,7 @@ typedef struct slack_rank { tetri_ns slack; int32_t g; } slack_rank;
 typedef struct tetriserve {
     int g, tau_from, midround, order_first, round_options, tie;
     tetri_ns tau_fixed;
-    bool drop, placement, elastic, batching;
+    bool drop, placement, elastic, batching, extend;
     int32_t batch_max_side;
     const tetri_cluster *cluster;
     step_table table;
@@ -199,6 +203,7 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     s->placement = tetri_options_bool(o, "placement");
     s->elastic = tetri_options_bool(o, "elastic");
     s->batching = tetri_options_bool(o, "batching");
+    s->extend = tetri_options_bool(o, "extend");
     s->batch_max_side = (int32_t)tetri_options_int(o, "batch_max_side");
     s->cluster = cluster;
     knapsack_init(&s->ks);
@@ -440,6 +445,16 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
         used += s->table.degree[m->d];
     }
     assert(used <= n_free);
+
+    /* Step 3b (extend=on): the plan caps a block at its planned steps at that degree (say one
+     * step at degree 8 before the rest at 4), which would leave its GPUs idle for the rest of the
+     * round; run more steps at the same degree instead, up to the round's end. */
+    for (int32_t b = 0; s->extend && b < n_blocks; b++) {
+        const group *g = &s->groups[blocks[b].group];
+        int64_t fit = tau / group_step_ns(s, g, blocks[b].d);
+        int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
+        if (q > blocks[b].steps) blocks[b].steps = q;
+    }
 
     /* Step 4: late requests, one GPU each (the smallest degree), oldest first; or dropped. */
     for (int32_t j = 0; j < n_late; j++) {
