@@ -1,0 +1,127 @@
+#!/bin/sh
+# tests/cli_profile.sh: `tetri profile` end to end: showing, lookups (exact, interpolated,
+# extrapolated, fallback), generation and its determinism against the shipped default profile,
+# and every kind of bad profile and bad option through the command (exit code and the reason).
+set -u
+: "${TETRI:?run through make check (TETRI is the built binary)}"
+: "${TETRI_SRCDIR:?run through make check}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_profile.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+shipped=$TETRI_SRCDIR/profiles/default.db
+unset TETRI_PROFILE
+
+# expect CODE FRAGMENT... -- ARGS: runs tetri profile ARGS, checks the exit code and that stdout
+# plus stderr contain every fragment.
+expect() {
+    want=$1; shift
+    frags=
+    while [ "$1" != -- ]; do frags="$frags
+$1"; shift; done
+    shift
+    "$TETRI" profile "$@" >"$tmp/out" 2>&1
+    got=$?
+    [ "$got" -eq "$want" ] || fail "tetri profile $*: exit $got, want $want ($(cat "$tmp/out"))"
+    printf '%s\n' "$frags" | {
+        while IFS= read -r frag; do
+            [ -z "$frag" ] && continue
+            grep -qF -- "$frag" "$tmp/out" || echo "tetri profile $*: output lacks '$frag': $(head -c 600 "$tmp/out")"
+        done
+    } >"$tmp/missing"
+    [ -s "$tmp/missing" ] && fail "$(cat "$tmp/missing")"
+    return 0
+}
+
+# ---- help ----
+expect 0 --lookup --analytic --hardware TETRI_PROFILE docs/profiles.md "h100x8, h200x8, a40x4" examples -- --help
+
+# ---- show ----
+expect 0 "profile $shipped" "h100x8" "<- shown" "deg 8" "flux-dev   2048x2048" "sd3-medium" "analytic" -- --db "$shipped"
+expect 0 "a40x4" "pcie" "deg 4" -- --db "$shipped" --hardware a40x4
+# The default lookup: $TETRI_PROFILE first.
+TETRI_PROFILE=$shipped "$TETRI" profile >"$tmp/env" 2>&1 || fail "TETRI_PROFILE=default.db tetri profile: $(cat "$tmp/env")"
+grep -qF "profile $shipped" "$tmp/env" || fail "tetri profile ignores TETRI_PROFILE"
+TETRI_PROFILE=$tmp/nowhere.db "$TETRI" profile >"$tmp/env" 2>&1 && fail "a TETRI_PROFILE that does not exist is accepted"
+grep -qF "$tmp/nowhere.db" "$tmp/env" || fail "the missing TETRI_PROFILE is not named: $(cat "$tmp/env")"
+
+# ---- lookups ----
+expect 0 "1280x1280 (6400 tokens) degree 2" "interpolated over tokens" "analytic" -- \
+    --db "$shipped" --lookup --model flux-dev --res 1280 --degree 2
+expect 0 "1024x1024" "exact: a profiled resolution" -- --db "$shipped" --lookup --model flux --res 1024 --degree 8
+expect 0 "1280x720" "interpolated" -- --db "$shipped" --lookup --model sd3 --res 1280x720 --degree 1
+expect 0 "extrapolated beyond" -- --db "$shipped" --lookup --model flux-dev --res 4096 --degree 8
+expect 0 "batch 3" "interpolated" -- --db "$shipped" --lookup --model flux-dev --res 384 --degree 1 --batch 3
+expect 0 "pcie" "exact" -- --db "$shipped" --hardware a40x4 --lookup --model flux-dev --res 1024 --degree 4 --link pcie
+expect 0 "degree 3" "the analytic model's prediction" -- \
+    --db "$shipped" --lookup --model flux-dev --res 1024 --degree 3 --analytic-fallback
+# The interpolated value lies between its neighbours.
+ms() { "$TETRI" profile --db "$shipped" --lookup --model flux-dev --degree 2 --res "$1" | sed -n 's/.*: \([0-9.]*\) ms per step.*/\1/p'; }
+lo=$(ms 1024) mid=$(ms 1280) hi=$(ms 1536)
+awk -v a="$lo" -v b="$mid" -v c="$hi" 'BEGIN { exit !(a + 0 < b + 0 && b + 0 < c + 0) }' ||
+    fail "interpolated 1280 ($mid ms) not between 1024 ($lo) and 1536 ($hi)"
+
+# ---- missing rows ----
+expect 1 "hardware h100x8" "model flux-dev" "degree 3" "degree not profiled" "degrees profiled: 1, 2, 4, 8" -- \
+    --db "$shipped" --lookup --model flux-dev --res 1024 --degree 3
+expect 1 "degree 16" "exceeds" -- --db "$shipped" --lookup --model flux-dev --res 1024 --degree 16
+expect 1 "no set of that many GPUs shares fast links" -- \
+    --db "$shipped" --hardware a40x4 --lookup --model flux-dev --res 1024 --degree 4
+expect 1 "batch 2" "batch size profiled only at other resolutions" -- \
+    --db "$shipped" --lookup --model flux-dev --res 2048 --degree 1 --batch 2
+
+# ---- bad profiles ----
+expect 1 "$tmp/absent.db" "No such file" "TETRI_PROFILE" -- --db "$tmp/absent.db"
+[ -e "$tmp/absent.db" ] && fail "opening a missing profile created it"
+printf 'id,model,width\n0,flux-dev,1024\n' >"$tmp/trace.csv"
+expect 1 "$tmp/trace.csv" "not an SQLite database" -- --db "$tmp/trace.csv"
+expect 1 "unknown hardware 'b200x8'" "known: a40x4, h100x8, h200x8" -- --db "$shipped" --hardware b200x8
+if command -v sqlite3 >/dev/null 2>&1; then
+    sqlite3 "$tmp/other.db" "CREATE TABLE runs (id INTEGER);"
+    expect 1 "not a tetri profile" "no meta table" -- --db "$tmp/other.db"
+    cp "$shipped" "$tmp/newer.db" && chmod u+w "$tmp/newer.db"
+    sqlite3 "$tmp/newer.db" "UPDATE meta SET value = '7' WHERE key = 'schema_version';"
+    expect 1 "schema version 7 is newer than this tetri reads (1)" -- --db "$tmp/newer.db"
+    cp "$shipped" "$tmp/bad.db" && chmod u+w "$tmp/bad.db"
+    sqlite3 "$tmp/bad.db" "PRAGMA ignore_check_constraints = ON;
+        UPDATE step_latency SET median_ns = -5 WHERE hardware = 'h100x8' AND model = 'flux-dev' AND width = 512 AND degree = 2 AND batch = 1;"
+    expect 1 "$tmp/bad.db" "step_latency row" "flux-dev 512x512 degree 2 batch 1" "median_ns must be" -- --db "$tmp/bad.db"
+    expect 0 "a40x4" -- --db "$tmp/bad.db" --hardware a40x4
+else
+    echo "SKIP: sqlite3 command absent: the no-meta, newer-schema and bad-row cases (tests/test_profiles covers them)"
+fi
+
+# ---- generation ----
+expect 0 "calibration against" "measured predicted" "h200x8   2xH200 SP table" "rms log error" "wrote $tmp/gen.db" -- \
+    --analytic --out "$tmp/gen.db"
+# Same rows as the shipped default, and byte-identical when generated again.
+for hw in h100x8 h200x8 a40x4; do
+    "$TETRI" profile --db "$shipped" --hardware "$hw" | sed 1d >"$tmp/shipped.$hw"
+    "$TETRI" profile --db "$tmp/gen.db" --hardware "$hw" | sed 1d >"$tmp/gen.$hw"
+    cmp -s "$tmp/shipped.$hw" "$tmp/gen.$hw" ||
+        fail "profiles/default.db ($hw) differs from a fresh tetri profile --analytic: regenerate it"
+done
+"$TETRI" profile --analytic --out "$tmp/gen2.db" >/dev/null || fail "second generation failed"
+cmp -s "$tmp/gen.db" "$tmp/gen2.db" || fail "two generations are not byte-identical"
+expect 0 "wrote $tmp/h100.db (h100x8)" -- --analytic --out "$tmp/h100.db" --hardware h100x8
+expect 1 "unknown hardware 'a40x4'" "known: h100x8" -- --db "$tmp/h100.db" --hardware a40x4
+expect 0 "refitted (rms log error 0.08" -- --calibration --fit
+
+# ---- bad options ----
+expect 2 "no analytic model for 'b200x8'" "known: h100x8, h200x8, a40x4" -- --analytic --out "$tmp/x.db" --hardware b200x8
+[ -e "$tmp/x.db" ] && fail "a failed generation left a file"
+expect 2 "--analytic needs --out" -- --analytic
+expect 2 "--lookup needs --model, --res and --degree" -- --lookup --model flux-dev
+expect 2 "--res '1000'" -- --lookup --model flux-dev --res 1000 --degree 1
+expect 2 "--res '64x'" -- --lookup --model flux-dev --res 64x --degree 1
+expect 2 "--degree '0'" -- --lookup --model flux-dev --res 1024 --degree 0
+expect 2 "--model 'sdxl'" -- --lookup --model sdxl --res 1024 --degree 1
+expect 2 "--link 'ib'" -- --lookup --model flux-dev --res 1024 --degree 2 --link ib
+expect 2 "go with --lookup" -- --degree 2
+expect 2 "separate modes" -- --lookup --analytic
+expect 2 "unknown option '--frobnicate'" -- --frobnicate
+expect 2 "--db needs a value" -- --db
+expect 2 "unexpected argument 'extra'" -- extra
+
+[ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
+echo "cli_profile: all passed"
