@@ -89,6 +89,8 @@ int main(int argc, char **argv)
             sim_result res;
             double t0 = now_s();
             if (sim_run(&cfg, &trace, &res, &err)) {
+                sim_result_free(&res);
+                if (exhaustive) break; /* it may refuse an instance this large: say so below */
                 fprintf(stderr, "bench_sim: %s: %s\n", name, err.msg);
                 return 1;
             }
@@ -96,6 +98,10 @@ int main(int argc, char **argv)
             spent += times[reps++];
             sar = (double)res.summary.met / res.summary.n;
             sim_result_free(&res);
+        }
+        if (reps == 0) {
+            printf("  %-12s %12s %10s %8s   (refused: %s)\n", name, "-", "-", "-", err.msg);
+            continue;
         }
         qsort(times, (size_t)reps, sizeof times[0], cmp_double);
         double med = 1e3 * times[(reps - 1) / 2];
