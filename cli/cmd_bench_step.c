@@ -1,9 +1,289 @@
-/* cli/cmd_bench_step.c: `tetri bench-step`. PLACEHOLDER until the executor lands. */
+/* cli/cmd_bench_step.c: `tetri bench-step`: time real DiT denoising steps on this GPU, or run steps
+ * on given inputs (--inputs/--output safetensors) for checking against other implementations. */
+#include "config.h"
+
+#include <getopt.h>
 #include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cuda_runtime.h>
+
 #include "cli/commands.h"
+#include "exec/cpu_ref.h"
+#include "exec/dit_gpu.h"
+#include "exec/safetensors.h"
+#include "sched/types.h"
+
+static void usage(FILE *f)
+{
+    fprintf(f,
+            "usage: tetri bench-step [options]\n"
+            "  Times one denoising step (transformer forward + Euler update) of FLUX.1-dev or SD3-medium on\n"
+            "  this GPU: median of --iters CUDA-graph replays after --warmup, CUDA events.\n\n"
+            "  --model NAME        flux-dev (default) or sd3-medium\n"
+            "  --res LIST          square resolutions in pixels, multiples of 16 (default 256,512,1024,2048)\n"
+            "  --batch N           samples per step (default 1)\n"
+            "  --text-tokens N     text tokens (default 512 for FLUX, 333 for SD3)\n"
+            "  --warmup N          untimed replays first (default 3)\n"
+            "  --iters N           timed replays (default 20)\n"
+            "  --seed N            weights and inputs seed (default 42)\n"
+            "  --config FILE       a diffusers config.json: random weights of its shapes\n"
+            "  --weights DIR       a diffusers transformer folder (config.json + safetensors [+ index])\n"
+            "  --tiny              the tiny test configuration of the model\n"
+            "  --attention NAME    flash (ours, default) or oracle (fp32 cuBLAS; memory grows as L^2)\n"
+            "  --eager             also time the step without the graph (launch by launch)\n"
+            "  --inputs FILE       run on these inputs instead of timing: latent [B, H/16, W/16, 64] (packed),\n"
+            "                      text [B, T, text_dim], pooled [B, pooled_dim], optional sigmas [steps + 1]\n"
+            "                      and guidance [B] (FLUX, default 3.5)\n"
+            "  --steps N           with --inputs: 0 = one forward, writes velocity; N = N Euler steps, writes\n"
+            "                      latent (default 0)\n"
+            "  --output FILE       with --inputs: safetensors file to write\n");
+}
+
+static int parse_res_list(const char *s, int *res, int max)
+{
+    int n = 0;
+    const char *p = s;
+    while (*p) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 16 || v > 8192 || v % 16 || n == max) return -1;
+        res[n++] = (int)v;
+        p = end;
+        if (*p == ',') p++;
+        else if (*p) return -1;
+    }
+    return n;
+}
+
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* Median (and p10, p90) of n timed launches of fn, CUDA events around each. */
+static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, int warmup, int iters, float out[3],
+                         tetri_error *err)
+{
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    float *ms = calloc((size_t)iters, sizeof *ms);
+    int rc = 0;
+    for (int i = 0; i < warmup + iters && !rc; i++) {
+        cudaEventRecord(a, stream);
+        rc = use_graph ? dit_gpu_step_replay(st, err) : dit_gpu_step_denoise(st, 1, err);
+        cudaEventRecord(b, stream);
+        cudaError_t e = cudaEventSynchronize(b);
+        if (e != cudaSuccess) rc = tetri_errorf(err, "timing: %s", cudaGetErrorString(e));
+        if (!rc && i >= warmup) cudaEventElapsedTime(&ms[i - warmup], a, b);
+    }
+    if (!rc) {
+        qsort(ms, (size_t)iters, sizeof *ms, cmp_float);
+        out[0] = ms[iters / 2];
+        out[1] = ms[iters / 10];
+        out[2] = ms[iters - 1 - iters / 10];
+    }
+    free(ms);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return rc;
+}
+
+static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, const char *output, int steps, int text_tokens_opt,
+                      tetri_error *err)
+{
+    (void)text_tokens_opt;
+    const dit_config *c = &L->cfg;
+    st_file f;
+    if (st_open(inputs, &f, err)) return -1;
+    int rc = -1;
+    float *lat = NULL, *txt = NULL, *pooled = NULL, *sig = NULL, *guid = NULL, *res = NULL;
+    dit_gpu_step *st = NULL;
+    int il = st_find(&f, "latent"), it = st_find(&f, "text"), ip = st_find(&f, "pooled"), is = st_find(&f, "sigmas"),
+        ig = st_find(&f, "guidance");
+    if (il < 0 || it < 0 || ip < 0) { tetri_errorf(err, "%s: needs tensors 'latent', 'text' and 'pooled'", inputs); goto done; }
+    const st_tensor *tl = &f.t[il], *tt = &f.t[it], *tp = &f.t[ip];
+    if (tl->ndim != 4 || tl->shape[3] != dit_token_in(c)) {
+        tetri_errorf(err, "%s: 'latent' must be [B, H/16, W/16, %d] (packed tokens)", inputs, dit_token_in(c));
+        goto done;
+    }
+    const int B = (int)tl->shape[0], gh = (int)tl->shape[1], gw = (int)tl->shape[2];
+    if (tt->ndim != 3 || tt->shape[0] != B || tt->shape[2] != c->text_dim) {
+        tetri_errorf(err, "%s: 'text' must be [%d, T, %d]", inputs, B, c->text_dim);
+        goto done;
+    }
+    const int T = (int)tt->shape[1];
+    if (tp->ndim != 2 || tp->shape[0] != B || tp->shape[1] != c->pooled_dim) {
+        tetri_errorf(err, "%s: 'pooled' must be [%d, %d]", inputs, B, c->pooled_dim);
+        goto done;
+    }
+    const int n_steps = steps > 0 ? steps : 1;
+    if (is >= 0 && (f.t[is].ndim != 1 || f.t[is].shape[0] < n_steps + 1)) {
+        tetri_errorf(err, "%s: 'sigmas' must be a vector of at least %d values (steps + 1)", inputs, n_steps + 1);
+        goto done;
+    }
+    if (ig >= 0 && (f.t[ig].ndim != 1 || f.t[ig].shape[0] != B)) { tetri_errorf(err, "%s: 'guidance' must be [%d]", inputs, B); goto done; }
+    lat = malloc((size_t)tl->numel * 4);
+    txt = malloc((size_t)tt->numel * 4);
+    pooled = malloc((size_t)tp->numel * 4);
+    sig = malloc(((size_t)(is >= 0 ? f.t[is].numel : n_steps + 1)) * 4);
+    guid = malloc((size_t)B * 4);
+    res = malloc((size_t)tl->numel * 4);
+    if (!lat || !txt || !pooled || !sig || !guid || !res) { tetri_errorf(err, "out of memory"); goto done; }
+    if (st_read_f32(&f, il, lat, err) || st_read_f32(&f, it, txt, err) || st_read_f32(&f, ip, pooled, err)) goto done;
+    if (is >= 0) { if (st_read_f32(&f, is, sig, err)) goto done; }
+    else dit_sigma_schedule(c, gh * gw, n_steps, sig);
+    for (int b = 0; b < B; b++) guid[b] = 3.5f;
+    if (ig >= 0 && st_read_f32(&f, ig, guid, err)) goto done;
+    if (dit_gpu_step_create(gm, B, T, gh, gw, n_steps, &st, err)) goto done;
+    dit_step_inputs in = {.batch = B, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = lat, .text = txt, .pooled = pooled,
+                          .sigma = NULL, .guidance = c->guidance ? guid : NULL};
+    if (dit_gpu_step_set_inputs(st, &in, sig, err)) goto done;
+    const char *what;
+    if (steps == 0) {
+        if (dit_gpu_step_forward(st, err) || dit_gpu_step_read_velocity(st, res, err)) goto done;
+        what = "velocity";
+    } else {
+        if (dit_gpu_step_capture(st, err) || dit_gpu_step_set_inputs(st, &in, sig, err) || dit_gpu_step_denoise(st, steps, err) ||
+            dit_gpu_step_read_latent(st, res, err))
+            goto done;
+        what = "latent";
+    }
+    if (output) {
+        st_out_tensor o = {.name = what, .dtype = ST_F32, .ndim = 4, .shape = {B, gh, gw, dit_token_out(c)}, .data = res};
+        char nsteps[16];
+        snprintf(nsteps, sizeof nsteps, "%d", steps);
+        const char *meta[] = {"producer", "tetri bench-step", "steps", nsteps, "layout", "packed tokens (c, py, px)"};
+        if (st_write(output, &o, 1, meta, 3, err)) goto done;
+        printf("wrote %s [%d, %d, %d, %d] to %s\n", what, B, gh, gw, dit_token_out(c), output);
+    }
+    rc = 0;
+done:
+    dit_gpu_step_destroy(st);
+    st_close(&f);
+    free(lat); free(txt); free(pooled); free(sig); free(guid); free(res);
+    return rc;
+}
+
 int cmd_bench_step(int argc, char **argv)
 {
-    (void)argc; (void)argv;
-    fprintf(stderr, "tetri bench-step: not built yet\n");
-    return 1;
+    static const struct option longopts[] = {
+        {"model", required_argument, 0, 'm'}, {"res", required_argument, 0, 'r'},     {"batch", required_argument, 0, 'b'},
+        {"text-tokens", required_argument, 0, 't'}, {"warmup", required_argument, 0, 'w'}, {"iters", required_argument, 0, 'i'},
+        {"seed", required_argument, 0, 's'},  {"config", required_argument, 0, 'c'},  {"weights", required_argument, 0, 'W'},
+        {"tiny", no_argument, 0, 'T'},        {"attention", required_argument, 0, 'a'}, {"eager", no_argument, 0, 'e'},
+        {"inputs", required_argument, 0, 'I'}, {"steps", required_argument, 0, 'n'},  {"output", required_argument, 0, 'o'},
+        {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
+    const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "flash";
+    const char *inputs = NULL, *output = NULL;
+    int batch = 1, text_tokens = -1, warmup = 3, iters = 20, tiny = 0, eager = 0, steps = 0;
+    long long seed = 42;
+    optind = 1;
+    int ch;
+    while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
+        switch (ch) {
+        case 'm': model = optarg; break;
+        case 'r': res_list = optarg; break;
+        case 'b': batch = atoi(optarg); break;
+        case 't': text_tokens = atoi(optarg); break;
+        case 'w': warmup = atoi(optarg); break;
+        case 'i': iters = atoi(optarg); break;
+        case 's': seed = atoll(optarg); break;
+        case 'c': config = optarg; break;
+        case 'W': weights = optarg; break;
+        case 'T': tiny = 1; break;
+        case 'a': attn = optarg; break;
+        case 'e': eager = 1; break;
+        case 'I': inputs = optarg; break;
+        case 'n': steps = atoi(optarg); break;
+        case 'o': output = optarg; break;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) { fprintf(stderr, "tetri bench-step: unexpected argument '%s'\n", argv[optind]); return 2; }
+    if (batch < 1 || batch > 64 || warmup < 0 || iters < 1 || steps < 0) {
+        fprintf(stderr, "tetri bench-step: --batch must be 1..64, --iters positive, --warmup and --steps non-negative\n");
+        return 2;
+    }
+    dit_attn_backend backend;
+    if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
+    else if (strcmp(attn, "oracle") == 0) backend = DIT_ATTN_ORACLE;
+    else { fprintf(stderr, "tetri bench-step: --attention must be flash or oracle, not '%s'\n", attn); return 2; }
+    tetri_model tm;
+    if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
+    int res[32];
+    int n_res = parse_res_list(res_list, res, 32);
+    if (n_res <= 0) { fprintf(stderr, "tetri bench-step: --res '%s': a comma-separated list of multiples of 16\n", res_list); return 2; }
+
+    tetri_error err = {{0}};
+    dit_config cfg;
+    char path[2048];
+    if (weights) {
+        snprintf(path, sizeof path, "%s/config.json", weights);
+        if (dit_config_from_json(path, &cfg, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
+    } else if (config) {
+        if (dit_config_from_json(config, &cfg, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
+    } else if (tiny) {
+        dit_config_tiny(tm == TETRI_MODEL_FLUX_DEV ? DIT_ARCH_FLUX : DIT_ARCH_SD3, &cfg);
+    } else if (tm == TETRI_MODEL_FLUX_DEV) {
+        dit_config_flux_dev(&cfg);
+    } else {
+        dit_config_sd3_medium(&cfg);
+    }
+    if (text_tokens < 0) text_tokens = cfg.arch == DIT_ARCH_FLUX ? 512 : 333;
+    dit_layout L;
+    if (dit_layout_build(&cfg, &L, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
+    struct cudaDeviceProp prop;
+    if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
+        fprintf(stderr, "tetri bench-step: no usable CUDA device\n");
+        dit_layout_free(&L);
+        return 1;
+    }
+    dit_gpu *gm = NULL;
+    int rc = 1;
+    if (dit_gpu_create(&L, &gm, &err)) goto fail;
+    if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
+    if (inputs) {
+        if (run_inputs(gm, &L, inputs, output, steps, text_tokens, &err)) goto fail;
+        rc = 0;
+        goto fail;
+    }
+    printf("# tetri bench-step: %s (%s weights, %.2f B parameters, %.1f GiB), %s, batch %d, %d text tokens, attention %s\n",
+           cfg.arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", weights ? "loaded" : "random", (double)L.n_weights / 1e9,
+           (double)dit_gpu_weight_bytes(gm) / (1 << 30), prop.name, batch, text_tokens, attn);
+    printf("# step = transformer forward + Euler update, CUDA graph replay; median (p10-p90) of %d after %d warm-up\n", iters, warmup);
+    printf("%6s %14s %10s %18s %9s %10s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", eager ? "  eager ms" : "");
+    for (int r = 0; r < n_res; r++) {
+        const int g = res[r] / 16;
+        dit_gpu_step *st = NULL;
+        size_t free0, total;
+        if (dit_gpu_step_create(gm, batch, text_tokens, g, g, 1000, &st, &err)) goto fail;
+        dit_gpu_step_set_attention(st, backend);
+        float t[3], te[3] = {0, 0, 0};
+        if (dit_gpu_step_random_inputs(st, (uint64_t)seed + 1, &err) || dit_gpu_step_capture(st, &err) ||
+            time_launches(st, dit_gpu_stream(gm), 1, warmup, iters, t, &err) ||
+            (eager && time_launches(st, dit_gpu_stream(gm), 0, warmup, iters, te, &err))) {
+            dit_gpu_step_destroy(st);
+            goto fail;
+        }
+        cudaMemGetInfo(&free0, &total);
+        const double tflops = dit_gpu_step_flops(st) / (t[0] * 1e-3) / 1e12;
+        char tok[32], spread[32];
+        snprintf(tok, sizeof tok, "%d+%d", g * g, text_tokens);
+        snprintf(spread, sizeof spread, "%.2f-%.2f", t[1], t[2]);
+        printf("%6d %14s %10.2f %18s %9.1f %10.2f", res[r], tok, t[0], spread, tflops, (double)(total - free0) / (1 << 30));
+        if (eager) printf("  %8.2f", te[0]);
+        printf("\n");
+        fflush(stdout);
+        dit_gpu_step_destroy(st);
+    }
+    rc = 0;
+fail:
+    if (rc) fprintf(stderr, "tetri bench-step: %s\n", err.msg);
+    dit_gpu_destroy(gm);
+    dit_layout_free(&L);
+    return rc;
 }

@@ -1,4 +1,36 @@
-# exec/: the live executor (GPU workers, NCCL groups, DiT model). Built only with CUDA.
-if HAVE_CUDA
-tetri_SOURCES += cli/cmd_bench_step.c
+# exec/: the DiT model (shapes, weight layout, safetensors, CPU reference) and the GPU step runner.
+# The model table, the safetensors code and the CPU reference are plain C and build everywhere
+# (CI runs their tests); the runner and the cuBLASLt wrapper need CUDA.
+if HAVE_JANSSON
+AM_CPPFLAGS += -DTETRI_HAVE_JANSSON
 endif
+libtetri_a_SOURCES += exec/model.h exec/model.c exec/step_inputs.h exec/safetensors.h exec/safetensors.c \
+  exec/cpu_ref.h exec/cpu_ref.c
+if HAVE_CUDA
+libtetri_gpu_a_SOURCES += exec/gemm.h exec/gemm.c exec/dit_gpu.h exec/dit_gpu.c
+tetri_SOURCES += cli/cmd_bench_step.c
+# libtetri_gpu.a calls back into libtetri.a (safetensors, model table): scan libtetri.a once more.
+tetri_LDADD += libtetri.a $(TETRI_LIBS)
+endif
+
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_exec_cpu
+TESTS += tests/test_exec_cpu
+tests_test_exec_cpu_SOURCES = tests/test_exec_cpu.c
+tests_test_exec_cpu_CFLAGS = $(TEST_CFLAGS)
+tests_test_exec_cpu_LDADD = $(TEST_LDADD)
+endif
+
+# make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU.
+if HAVE_CUDA
+EXTRA_PROGRAMS = tests/gpu/test_gpu
+tests_gpu_test_gpu_SOURCES = tests/gpu/test_gpu.c
+tests_gpu_test_gpu_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
+CLEANFILES += tests/gpu/test_gpu
+check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT)
+	./tests/gpu/test_gpu
+else
+check-gpu:
+	@echo "check-gpu: built without CUDA, nothing to run"
+endif
+.PHONY: check-gpu

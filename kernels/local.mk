@@ -1,1 +1,6 @@
-# kernels: sources, tests and data of this folder (see ../Makefile.am).
+# kernels/: CUDA kernels with extern "C" launchers, one file per op family (see kernels/kernels.h).
+EXTRA_DIST += kernels/kernels.h kernels/init_values.h
+if HAVE_CUDA
+libtetri_gpu_a_SOURCES += kernels/init.cu kernels/norm.cu kernels/elementwise.cu kernels/attention.cu \
+  kernels/attention_oracle.cu
+endif

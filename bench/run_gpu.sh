@@ -1,0 +1,19 @@
+#!/bin/bash
+# bench/run_gpu.sh: what one device call runs, on the GPU machine, from the repository root:
+# make check-gpu's program, then `tetri bench-step` for FLUX.1-dev and SD3-medium, then the PyTorch
+# eager reference (bench/reference/dit_bench.py, a copy of ../shared/reference/dit_bench.py) on the
+# same GPU, so the ratio table compares like with like. Logs go to $OUT (default /tmp/tetri-out).
+# Usage: bench/run_gpu.sh [BUILD_DIR] [checks|bench|ref|all]...
+set -u
+B=${1:-build-gpu}; shift || true
+WHAT=${*:-all}
+OUT=${OUT:-/tmp/tetri-out}; mkdir -p "$OUT"
+[ -f .gpu-deps/env.sh ] && . .gpu-deps/env.sh
+nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+has() { case " $WHAT " in *" $1 "*|*" all "*) return 0;; esac; return 1; }
+if has checks; then "$B/tests/gpu/test_gpu" 2>&1 | tee "$OUT/check_gpu.log"; fi
+if has bench; then
+  "$B/tetri" bench-step --model flux-dev --res 256,512,1024,2048 --eager 2>&1 | tee "$OUT/bench_flux.txt"
+  "$B/tetri" bench-step --model sd3-medium --res 256,512,1024,2048 --eager 2>&1 | tee "$OUT/bench_sd3.txt"
+fi
+if has ref; then PYTHONUNBUFFERED=1 python3 bench/reference/dit_bench.py flux,sd3 2>&1 | tee "$OUT/torch_ref.txt"; fi

@@ -1,0 +1,512 @@
+/* exec/dit_gpu.c: the GPU step runner (see dit_gpu.h). All device memory is allocated up front
+ * (weights: one allocation; activations: one arena per step shape); a step allocates nothing. */
+#include "exec/dit_gpu.h"
+
+#include <assert.h>
+#include <cublas_v2.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "exec/gemm.h"
+#include "exec/safetensors.h"
+#include "kernels/kernels.h"
+
+struct dit_gpu {
+    const dit_layout *L;
+    cudaStream_t stream;
+    dit_gemm_ctx *gemm;
+    cublasHandle_t cublas;
+    void *w; /* bf16 [L->total] */
+};
+
+struct dit_gpu_step {
+    dit_gpu *m;
+    int B, T, gh, gw, N, Lt, n_steps;
+    dit_attn_backend attn;
+    double flops;
+    /* device buffers, carved from one arena */
+    void *arena;
+    float *lat, *vel, *sigmas, *guid, *rope_cos, *rope_sin, *oracle_ws;
+    int *step;
+    void *lat16, *txt, *pooled, *tproj, *e1, *e2, *temb, *mod, *h, *nrm, *qkv, *att, *y, *big, *out;
+    cudaGraph_t graph;
+    cudaGraphExec_t exec;
+};
+
+#define CU(call, what)                                                                                         \
+    do {                                                                                                       \
+        cudaError_t e_ = (call);                                                                               \
+        if (e_ != cudaSuccess) return tetri_errorf(err, "%s: %s", what, cudaGetErrorString(e_));              \
+    } while (0)
+#define KL(call, what)                                                                                         \
+    do {                                                                                                       \
+        int e_ = (call);                                                                                       \
+        if (e_) return tetri_errorf(err, "kernel %s: %s", what, cudaGetErrorString((cudaError_t)e_));         \
+    } while (0)
+
+static inline void *wptr(const dit_gpu *m, int64_t off) { return off < 0 ? NULL : (char *)m->w + off * 2; }
+static inline void *bptr(void *base, int64_t elems) { return (char *)base + elems * 2; }
+
+int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
+{
+    dit_gpu *m = calloc(1, sizeof *m);
+    if (!m) return tetri_errorf(err, "out of memory");
+    m->L = L;
+    cudaError_t e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
+    if (e != cudaSuccess) { free(m); return tetri_errorf(err, "cudaStreamCreate: %s (is there a GPU?)", cudaGetErrorString(e)); }
+    e = cudaMalloc(&m->w, (size_t)L->total * 2);
+    if (e != cudaSuccess) {
+        cudaStreamDestroy(m->stream);
+        free(m);
+        return tetri_errorf(err, "cannot allocate %.2f GiB of weights: %s", (double)L->total * 2 / (1 << 30), cudaGetErrorString(e));
+    }
+    if (dit_gemm_create(m->stream, &m->gemm, err) || cublasCreate(&m->cublas) != CUBLAS_STATUS_SUCCESS) {
+        dit_gpu_destroy(m);
+        return tetri_errorf(err, "cannot create the cuBLAS handles");
+    }
+    *out = m;
+    return 0;
+}
+
+void dit_gpu_destroy(dit_gpu *m)
+{
+    if (!m) return;
+    if (m->gemm) dit_gemm_destroy(m->gemm);
+    if (m->cublas) cublasDestroy(m->cublas);
+    cudaFree(m->w);
+    cudaStreamDestroy(m->stream);
+    free(m);
+}
+
+size_t dit_gpu_weight_bytes(const dit_gpu *m) { return (size_t)m->L->n_weights * 2; }
+cudaStream_t dit_gpu_stream(const dit_gpu *m) { return m->stream; }
+void *dit_gpu_cublas(const dit_gpu *m) { return m->cublas; }
+
+int dit_gpu_init_random(dit_gpu *m, uint64_t seed, tetri_error *err)
+{
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    CU(cudaMemsetAsync(m->w, 0, (size_t)L->total * 2, m->stream), "clearing the weights");
+    for (int p = 0; p < L->n_params; p++) {
+        const dit_param *P = &L->params[p];
+        KL(tk_init_param(wptr(m, P->offset), P->numel, seed, p, (int)P->init, P->fan_in, L->D, c->pos_embed_max,
+                         c->patch ? c->sample_size / c->patch : 0, m->stream),
+           "init_param");
+    }
+    CU(cudaStreamSynchronize(m->stream), "initialising the weights");
+    return 0;
+}
+
+static int upload_sink(void *ctx, int64_t offset, const uint16_t *bf16, int64_t n, tetri_error *err)
+{
+    dit_gpu *m = ctx;
+    CU(cudaMemcpy((char *)m->w + offset * 2, bf16, (size_t)n * 2, cudaMemcpyHostToDevice), "uploading weights");
+    return 0;
+}
+
+int dit_gpu_load_weights(dit_gpu *m, const char *dir, tetri_error *err)
+{
+    CU(cudaMemset(m->w, 0, (size_t)m->L->total * 2), "clearing the weights");
+    return dit_load_weights_dir(dir, m->L, upload_sink, m, err);
+}
+
+/* ---- step ------------------------------------------------------------------------------------- */
+
+typedef struct arena {
+    char *base;
+    size_t used;
+} arena;
+static void *take(arena *a, size_t bytes)
+{
+    void *p = a->base ? a->base + a->used : NULL;
+    a->used += (bytes + 255) & ~(size_t)255;
+    return p;
+}
+
+/* Two passes: the first (base NULL) measures, the second carves. */
+static void carve(dit_gpu_step *s, arena *a)
+{
+    const dit_layout *L = s->m->L;
+    const dit_config *c = &L->cfg;
+    const size_t B = (size_t)s->B, D = (size_t)L->D, Lt = (size_t)s->Lt, N = (size_t)s->N, M = (size_t)c->mlp_ratio * D;
+    const size_t tin = (size_t)dit_token_in(c), tout = (size_t)dit_token_out(c), hd = (size_t)c->head_dim;
+    s->lat = take(a, B * N * tin * 4);
+    s->vel = take(a, B * N * tout * 4);
+    s->sigmas = take(a, ((size_t)s->n_steps + 1) * 4);
+    s->guid = take(a, B * 4);
+    s->rope_cos = take(a, Lt * hd / 2 * 4);
+    s->rope_sin = take(a, Lt * hd / 2 * 4);
+    s->step = take(a, 4);
+    s->lat16 = take(a, B * N * tin * 2);
+    s->txt = take(a, B * (size_t)s->T * (size_t)c->text_dim * 2);
+    s->pooled = take(a, B * (size_t)c->pooled_dim * 2);
+    s->tproj = take(a, B * 256 * 2);
+    s->e1 = take(a, B * D * 2);
+    s->e2 = take(a, B * D * 2);
+    s->temb = take(a, B * D * 2);
+    s->mod = take(a, B * (size_t)L->mod_total * 2);
+    s->h = take(a, B * Lt * D * 2);
+    s->nrm = take(a, B * Lt * D * 2);
+    s->qkv = take(a, B * Lt * 3 * D * 2);
+    s->att = take(a, B * Lt * D * 2);
+    s->y = take(a, B * Lt * D * 2);
+    s->big = take(a, B * Lt * (D + M) * 2);
+    s->out = take(a, B * N * tout * 2);
+}
+
+int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, dit_gpu_step **out,
+                        tetri_error *err)
+{
+    const dit_config *c = &m->L->cfg;
+    if (batch < 1 || text_tokens < 1 || grid_h < 1 || grid_w < 1 || n_steps < 1)
+        return tetri_errorf(err, "step: batch, text tokens, image grid and steps must be positive");
+    if (c->arch == DIT_ARCH_SD3 && (grid_h > c->pos_embed_max || grid_w > c->pos_embed_max))
+        return tetri_errorf(err, "step: image grid %dx%d exceeds SD3's pos_embed_max_size %d", grid_h, grid_w, c->pos_embed_max);
+    if (dit_token_in(c) != dit_token_out(c))
+        return tetri_errorf(err, "step: the Euler update needs in_channels x patch^2 (%d) = out_channels x patch^2 (%d)",
+                            dit_token_in(c), dit_token_out(c));
+    dit_gpu_step *s = calloc(1, sizeof *s);
+    if (!s) return tetri_errorf(err, "out of memory");
+    s->m = m;
+    s->B = batch;
+    s->T = text_tokens;
+    s->gh = grid_h;
+    s->gw = grid_w;
+    s->N = grid_h * grid_w;
+    s->Lt = s->T + s->N;
+    s->n_steps = n_steps;
+    arena a = {0};
+    carve(s, &a);
+    cudaError_t e = cudaMalloc(&s->arena, a.used);
+    if (e != cudaSuccess) {
+        free(s);
+        return tetri_errorf(err, "step: cannot allocate %.2f GiB of activations: %s", (double)a.used / (1 << 30), cudaGetErrorString(e));
+    }
+    a = (arena){.base = s->arena};
+    carve(s, &a);
+    /* Poison everything: a buffer a kernel should have written and did not reads as NaN. */
+    tk_poison(s->arena, (int64_t)a.used, m->stream);
+    if (c->arch == DIT_ARCH_FLUX) {
+        size_t n = (size_t)s->Lt * c->head_dim / 2;
+        float *cs = malloc(n * 4), *sn = malloc(n * 4);
+        if (!cs || !sn) abort();
+        dit_rope_table(c, s->T, grid_h, grid_w, cs, sn);
+        e = cudaMemcpy(s->rope_cos, cs, n * 4, cudaMemcpyHostToDevice);
+        if (e == cudaSuccess) e = cudaMemcpy(s->rope_sin, sn, n * 4, cudaMemcpyHostToDevice);
+        free(cs);
+        free(sn);
+        if (e != cudaSuccess) { dit_gpu_step_destroy(s); return tetri_errorf(err, "step: uploading the RoPE table: %s", cudaGetErrorString(e)); }
+    }
+    *out = s;
+    return 0;
+}
+
+void dit_gpu_step_destroy(dit_gpu_step *s)
+{
+    if (!s) return;
+    if (s->exec) cudaGraphExecDestroy(s->exec);
+    if (s->graph) cudaGraphDestroy(s->graph);
+    cudaFree(s->oracle_ws);
+    cudaFree(s->arena);
+    free(s);
+}
+
+void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b) { s->attn = b; }
+int dit_gpu_step_image_tokens(const dit_gpu_step *s) { return s->N; }
+double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
+
+static int upload_bf16(void *dst, const float *src, size_t n, cudaStream_t st, tetri_error *err)
+{
+    uint16_t *tmp = malloc(n * 2 + 2);
+    if (!tmp) return tetri_errorf(err, "out of memory");
+    for (size_t i = 0; i < n; i++) tmp[i] = dit_f32_to_bf16_bits(src[i]);
+    cudaError_t e = cudaMemcpyAsync(dst, tmp, n * 2, cudaMemcpyHostToDevice, st);
+    if (e == cudaSuccess) e = cudaStreamSynchronize(st);
+    free(tmp);
+    if (e != cudaSuccess) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
+    return 0;
+}
+
+int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const float *sigmas, tetri_error *err)
+{
+    const dit_config *c = &s->m->L->cfg;
+    cudaStream_t st = s->m->stream;
+    if (in->batch != s->B || in->text_tokens != s->T || in->grid_h != s->gh || in->grid_w != s->gw)
+        return tetri_errorf(err, "step inputs: batch %d, %d text tokens, grid %dx%d do not match the step's %d, %d, %dx%d",
+                            in->batch, in->text_tokens, in->grid_h, in->grid_w, s->B, s->T, s->gh, s->gw);
+    const size_t nl = (size_t)s->B * s->N * dit_token_in(c);
+    float *sig = malloc(((size_t)s->n_steps + 1) * 4);
+    if (!sig) return tetri_errorf(err, "out of memory");
+    if (sigmas) memcpy(sig, sigmas, ((size_t)s->n_steps + 1) * 4);
+    else dit_sigma_schedule(c, s->N, s->n_steps, sig);
+    float guid[64];
+    for (int b = 0; b < s->B && b < 64; b++) guid[b] = in->guidance ? in->guidance[b] : 0.f;
+    if (s->B > 64) { free(sig); return tetri_errorf(err, "step inputs: batch above 64"); }
+    int zero = 0;
+    cudaError_t e = cudaMemcpy(s->lat, in->latent, nl * 4, cudaMemcpyHostToDevice);
+    if (!e) e = cudaMemcpy(s->sigmas, sig, ((size_t)s->n_steps + 1) * 4, cudaMemcpyHostToDevice);
+    if (!e) e = cudaMemcpy(s->guid, guid, (size_t)s->B * 4, cudaMemcpyHostToDevice);
+    if (!e) e = cudaMemcpy(s->step, &zero, 4, cudaMemcpyHostToDevice);
+    free(sig);
+    if (e) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
+    KL(tk_f32_to_bf16(s->lat, s->lat16, (int64_t)nl, st), "f32_to_bf16");
+    if (upload_bf16(s->txt, in->text, (size_t)s->B * s->T * c->text_dim, st, err) ||
+        upload_bf16(s->pooled, in->pooled, (size_t)s->B * c->pooled_dim, st, err))
+        return -1;
+    /* sigma of the step: the caller's in->sigma wins for a single forward (step 0) */
+    if (in->sigma) {
+        e = cudaMemcpy(s->sigmas, in->sigma, 4, cudaMemcpyHostToDevice);
+        if (e) return tetri_errorf(err, "uploading sigma: %s", cudaGetErrorString(e));
+    }
+    return 0;
+}
+
+int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err)
+{
+    const dit_config *c = &s->m->L->cfg;
+    cudaStream_t st = s->m->stream;
+    const int64_t nl = (int64_t)s->B * s->N * dit_token_in(c);
+    /* U(-sqrt 3, sqrt 3): unit variance like the Gaussian latent the pipeline starts from */
+    KL(tk_fill_uniform_f32(s->lat, nl, seed, 1, 1.7320508f, st), "fill latent");
+    KL(tk_f32_to_bf16(s->lat, s->lat16, nl, st), "f32_to_bf16");
+    KL(tk_fill_uniform_bf16(s->txt, (int64_t)s->B * s->T * c->text_dim, seed, 2, 1.0f, st), "fill text");
+    KL(tk_fill_uniform_bf16(s->pooled, (int64_t)s->B * c->pooled_dim, seed, 3, 1.0f, st), "fill pooled");
+    float *sig = malloc(((size_t)s->n_steps + 1) * 4), guid[64];
+    if (!sig || s->B > 64) { free(sig); return tetri_errorf(err, "step: out of memory or batch above 64"); }
+    dit_sigma_schedule(c, s->N, s->n_steps, sig);
+    for (int b = 0; b < s->B; b++) guid[b] = 3.5f;
+    int zero = 0;
+    cudaError_t e = cudaMemcpy(s->sigmas, sig, ((size_t)s->n_steps + 1) * 4, cudaMemcpyHostToDevice);
+    if (!e) e = cudaMemcpy(s->guid, guid, (size_t)s->B * 4, cudaMemcpyHostToDevice);
+    if (!e) e = cudaMemcpy(s->step, &zero, 4, cudaMemcpyHostToDevice);
+    free(sig);
+    if (e) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
+    CU(cudaStreamSynchronize(st), "random inputs");
+    return 0;
+}
+
+/* One linear layer on rows [X, X + rows) through the wrapper, counting its FLOPs. */
+static int lin(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
+               dit_gemm_epilogue epi, float beta, tetri_error *err)
+{
+    assert(l->w >= 0 && l->b >= 0);
+    s->flops += 2.0 * rows * l->out * l->in;
+    return dit_gemm_run(s->m->gemm, rows, l->out, l->in, X, ldx, wptr(s->m, l->w), wptr(s->m, l->b), Y, ldy, epi, beta, err);
+}
+
+static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_error *err)
+{
+    const dit_layout *L = s->m->L;
+    const int D = L->D, H = L->cfg.n_heads, hd = L->cfg.head_dim, Lt = s->Lt;
+    s->flops += 4.0 * s->B * (double)Lt * Lt * D;
+    const int64_t ld = 3 * D, bs = (int64_t)Lt * 3 * D, obs = (int64_t)Lt * ldo;
+    if (s->attn == DIT_ATTN_ORACLE) {
+        if (!s->oracle_ws) CU(cudaMalloc((void **)&s->oracle_ws, ((size_t)3 * Lt * hd + (size_t)Lt * Lt) * 4), "oracle workspace");
+        KL(tk_attention_oracle(s->m->cublas, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
+                               s->oracle_ws, s->m->stream),
+           "attention_oracle");
+        return 0;
+    }
+    KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
+    return 0;
+}
+
+/* The modulation rows that normalise the input of the block after double block i (or of
+ * norm_out): shift/scale for text rows and image rows. */
+static void next_norm_mods(const dit_gpu_step *s, int next_double, int next_single, tk_mod_rows *txt, tk_mod_rows *img)
+{
+    const dit_layout *L = s->m->L;
+    const int64_t D = L->D;
+    void *mod = s->mod;
+    if (next_double >= 0) {
+        const dit_double_block *b = &L->dbl[next_double];
+        void *mx = bptr(mod, b->mod_x_off), *mc = bptr(mod, b->mod_c_off);
+        img->shift = mx;
+        img->scale = bptr(mx, D);
+        if (b->mod_c_chunks == 6) { txt->shift = mc; txt->scale = bptr(mc, D); }
+        else { txt->scale = mc; txt->shift = bptr(mc, D); } /* AdaLayerNormContinuous: scale, shift */
+    } else if (next_single >= 0) {
+        void *m = bptr(mod, L->sgl[next_single].mod_off);
+        img->shift = txt->shift = m;
+        img->scale = txt->scale = bptr(m, D);
+    } else {
+        void *mo = bptr(mod, L->norm_out_off);
+        img->scale = mo;
+        img->shift = bptr(mo, D);
+        txt->shift = txt->scale = NULL; /* text rows are not needed after the last block */
+    }
+}
+
+/* Enqueues one transformer forward on the model's stream (no synchronisation). */
+static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const int B = s->B, T = s->T, N = s->N, Lt = s->Lt, D = L->D, M = c->mlp_ratio * D, H = c->n_heads, hd = c->head_dim;
+    const int tin = dit_token_in(c), tout = dit_token_out(c), flux = c->arch == DIT_ARCH_FLUX;
+    const int64_t mt = L->mod_total;
+    cudaStream_t st = m->stream;
+    s->flops = 0;
+
+    /* temb = timestep embedding (+ guidance) + pooled projection; then every block's modulation. */
+    KL(tk_timestep_proj(s->sigmas, s->step, 0, s->tproj, B, st), "timestep_proj");
+    if (lin(s, &L->t_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+    if (lin(s, &L->t_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    if (L->g_l1.w >= 0) {
+        KL(tk_timestep_proj(s->guid, NULL, 1, s->tproj, B, st), "timestep_proj");
+        if (lin(s, &L->g_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+        if (lin(s, &L->g_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+    }
+    if (lin(s, &L->p_l1, B, s->pooled, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+    if (lin(s, &L->p_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+    CU(cudaMemcpyAsync(s->e2, s->temb, (size_t)B * D * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
+    KL(tk_silu(s->e2, (int64_t)B * D, st), "silu");
+    dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)mt, .in = D};
+    if (lin(s, &all_mod, B, s->e2, D, s->mod, mt, DIT_EPI_BIAS, 0.f, err)) return -1;
+
+    /* Joint hidden state: text rows, then image rows (+ SD3's positional table). */
+    for (int b = 0; b < B; b++) {
+        if (lin(s, &L->ctx_embed, T, bptr(s->txt, (int64_t)b * T * c->text_dim), c->text_dim, bptr(s->h, (int64_t)b * Lt * D), D,
+                DIT_EPI_BIAS, 0.f, err) ||
+            lin(s, &L->x_embed, N, bptr(s->lat16, (int64_t)b * N * tin), tin, bptr(s->h, ((int64_t)b * Lt + T) * D), D,
+                DIT_EPI_BIAS, 0.f, err))
+            return -1;
+    }
+    if (!flux) KL(tk_add_pos_embed(s->h, wptr(m, L->pos_table), B, Lt, T, s->gh, s->gw, c->pos_embed_max, D, st), "add_pos_embed");
+    const float *rc = flux ? s->rope_cos : NULL, *rs = flux ? s->rope_sin : NULL;
+
+    tk_mod_rows txt = {0}, img = {0};
+    next_norm_mods(s, c->n_double ? 0 : -1, c->n_double ? -1 : 0, &txt, &img);
+    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, st), "ln_mod");
+
+    for (int i = 0; i < c->n_double; i++) {
+        const dit_double_block *blk = &L->dbl[i];
+        void *mx = bptr(s->mod, blk->mod_x_off), *mc = bptr(s->mod, blk->mod_c_off);
+        const int pre = blk->context_pre_only;
+        for (int b = 0; b < B; b++) {
+            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
+            if (lin(s, &blk->qkv_c, T, bptr(s->nrm, r0 * D), D, bptr(s->qkv, r0 * 3 * D), 3 * D, DIT_EPI_BIAS, 0.f, err) ||
+                lin(s, &blk->qkv_x, N, bptr(s->nrm, ri * D), D, bptr(s->qkv, ri * 3 * D), 3 * D, DIT_EPI_BIAS, 0.f, err))
+                return -1;
+        }
+        KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_added_q), wptr(m, blk->norm_added_k),
+                           wptr(m, blk->norm_q), wptr(m, blk->norm_k), rc, rs, st),
+           "qk_norm_rope");
+        if (attention(s, s->qkv, s->att, D, err)) return -1;
+        for (int b = 0; b < B; b++) {
+            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
+            if (lin(s, &blk->out_x, N, bptr(s->att, ri * D), D, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err)) return -1;
+            if (!pre && lin(s, &blk->out_c, T, bptr(s->att, r0 * D), D, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        }
+        tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
+        tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, st), "residual_ln_mod");
+        for (int b = 0; b < B; b++) {
+            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
+            if (lin(s, &blk->ff1_x, N, bptr(s->nrm, ri * D), D, bptr(s->big, ri * M), M, DIT_EPI_GELU_BIAS, 0.f, err) ||
+                lin(s, &blk->ff2_x, N, bptr(s->big, ri * M), M, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err))
+                return -1;
+            if (!pre && (lin(s, &blk->ff1_c, T, bptr(s->nrm, r0 * D), D, bptr(s->big, r0 * M), M, DIT_EPI_GELU_BIAS, 0.f, err) ||
+                         lin(s, &blk->ff2_c, T, bptr(s->big, r0 * M), M, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, 0.f, err)))
+                return -1;
+        }
+        tk_mod_rows t2 = {0}, i2 = {0};
+        next_norm_mods(s, i + 1 < c->n_double ? i + 1 : -1, i + 1 < c->n_double ? -1 : (c->n_single ? 0 : -1), &t2, &i2);
+        t2.gate = pre ? NULL : bptr(mc, 5 * D);
+        if (pre) t2.shift = t2.scale = NULL;
+        i2.gate = bptr(mx, 5 * D);
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, st), "residual_ln_mod");
+    }
+    for (int j = 0; j < c->n_single; j++) {
+        const dit_single_block *blk = &L->sgl[j];
+        void *mm = bptr(s->mod, blk->mod_off);
+        const int rows = B * Lt;
+        if (lin(s, &blk->qkv, rows, s->nrm, D, s->qkv, 3 * D, DIT_EPI_BIAS, 0.f, err) ||
+            lin(s, &blk->mlp, rows, s->nrm, D, bptr(s->big, D), D + M, DIT_EPI_GELU_BIAS, 0.f, err))
+            return -1;
+        KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_q), wptr(m, blk->norm_k), wptr(m, blk->norm_q),
+                           wptr(m, blk->norm_k), rc, rs, st),
+           "qk_norm_rope");
+        if (attention(s, s->qkv, s->big, D + M, err)) return -1;
+        if (lin(s, &blk->out, rows, s->big, D + M, s->y, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        tk_mod_rows t2 = {0}, i2 = {0};
+        next_norm_mods(s, -1, j + 1 < c->n_single ? j + 1 : -1, &t2, &i2);
+        t2.gate = i2.gate = bptr(mm, 2 * D);
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, st), "residual_ln_mod");
+    }
+    for (int b = 0; b < B; b++)
+        if (lin(s, &L->proj_out, N, bptr(s->nrm, ((int64_t)b * Lt + T) * D), D, bptr(s->out, (int64_t)b * N * tout), tout,
+                DIT_EPI_BIAS, 0.f, err))
+            return -1;
+    KL(tk_velocity_packed(s->out, s->vel, B, N, tout, flux ? 0 : c->out_channels, st), "velocity_packed");
+    return 0;
+}
+
+static int enqueue_denoise_step(dit_gpu_step *s, tetri_error *err)
+{
+    const int64_t n = (int64_t)s->B * s->N * dit_token_in(&s->m->L->cfg);
+    if (enqueue_forward(s, err)) return -1;
+    KL(tk_euler_update(s->lat, s->lat16, s->vel, n, s->sigmas, s->step, s->m->stream), "euler_update");
+    KL(tk_step_advance(s->step, s->n_steps, s->m->stream), "step_advance");
+    return 0;
+}
+
+int dit_gpu_step_forward(dit_gpu_step *s, tetri_error *err)
+{
+    if (enqueue_forward(s, err)) return -1;
+    CU(cudaStreamSynchronize(s->m->stream), "forward");
+    return 0;
+}
+
+int dit_gpu_step_capture(dit_gpu_step *s, tetri_error *err)
+{
+    /* One eager forward first: cuBLASLt plans and kernel attributes are made outside the capture. */
+    if (dit_gpu_step_forward(s, err)) return -1;
+    if (s->exec) { cudaGraphExecDestroy(s->exec); s->exec = NULL; }
+    if (s->graph) { cudaGraphDestroy(s->graph); s->graph = NULL; }
+    CU(cudaStreamBeginCapture(s->m->stream, cudaStreamCaptureModeThreadLocal), "begin capture");
+    int rc = enqueue_denoise_step(s, err);
+    cudaError_t e = cudaStreamEndCapture(s->m->stream, &s->graph);
+    if (rc) return -1;
+    if (e != cudaSuccess) return tetri_errorf(err, "end capture: %s", cudaGetErrorString(e));
+    CU(cudaGraphInstantiate(&s->exec, s->graph, 0), "graph instantiate");
+    return 0;
+}
+
+int dit_gpu_step_replay(dit_gpu_step *s, tetri_error *err)
+{
+    if (!s->exec) return tetri_errorf(err, "step: no captured graph");
+    CU(cudaGraphLaunch(s->exec, s->m->stream), "graph launch");
+    return 0;
+}
+
+int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err)
+{
+    int zero = 0;
+    CU(cudaMemcpyAsync(s->step, &zero, 4, cudaMemcpyHostToDevice, s->m->stream), "reset step");
+    for (int i = 0; i < n; i++) {
+        if (s->exec) { CU(cudaGraphLaunch(s->exec, s->m->stream), "graph launch"); }
+        else if (enqueue_denoise_step(s, err)) return -1;
+    }
+    CU(cudaStreamSynchronize(s->m->stream), "denoise");
+    return 0;
+}
+
+int dit_gpu_step_read_velocity(dit_gpu_step *s, float *host, tetri_error *err)
+{
+    const size_t n = (size_t)s->B * s->N * dit_token_out(&s->m->L->cfg);
+    CU(cudaMemcpy(host, s->vel, n * 4, cudaMemcpyDeviceToHost), "reading the velocity");
+    return 0;
+}
+
+int dit_gpu_step_read_latent(dit_gpu_step *s, float *host, tetri_error *err)
+{
+    const size_t n = (size_t)s->B * s->N * dit_token_in(&s->m->L->cfg);
+    CU(cudaMemcpy(host, s->lat, n * 4, cudaMemcpyDeviceToHost), "reading the latent");
+    return 0;
+}

@@ -1,0 +1,28 @@
+/* exec/gemm.h: the one wrapper through which every linear layer runs: cuBLASLt, bf16 operands,
+ * fp32 accumulation, bias or bias + GELU-tanh fused in the epilogue.
+ * defines: dit_gemm_ctx, dit_gemm_epilogue, dit_gemm_create, dit_gemm_destroy, dit_linear_run.
+ *
+ * Row-major: Y[M, N] = beta Y + X[M, K] W[N, K]^T (+ bias[N]) (then GELU), X rows ldx apart, Y rows
+ * ldy apart (so a GEMM can write a column slice of a wider buffer, e.g. the MLP half of FLUX's
+ * single-block concat). Algorithms come from cuBLASLt's heuristic once per shape and are cached;
+ * the cache lookup is the only host work on a repeated shape. The GELU epilogue takes beta = 0 only. */
+#ifndef TETRI_EXEC_GEMM_H
+#define TETRI_EXEC_GEMM_H
+
+#include <stdint.h>
+#include <cuda_runtime.h>
+
+#include "sched/error.h"
+
+typedef enum dit_gemm_epilogue { DIT_EPI_NONE = 0, DIT_EPI_BIAS, DIT_EPI_GELU_BIAS } dit_gemm_epilogue;
+
+typedef struct dit_gemm_ctx dit_gemm_ctx;
+
+int dit_gemm_create(cudaStream_t stream, dit_gemm_ctx **out, tetri_error *err);
+void dit_gemm_destroy(dit_gemm_ctx *g);
+void dit_gemm_set_stream(dit_gemm_ctx *g, cudaStream_t stream);
+
+int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ldx, const void *W, const void *bias,
+                 void *Y, int64_t ldy, dit_gemm_epilogue epi, float beta, tetri_error *err);
+
+#endif

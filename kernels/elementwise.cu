@@ -1,0 +1,107 @@
+/* kernels/elementwise.cu: the small per-element stages of a step: SiLU, the sinusoidal timestep
+ * projection, SD3's positional table, the velocity reorder and the flow-matching Euler update. */
+#include "kernels/common.cuh"
+#include "kernels/kernels.h"
+
+static inline unsigned blocks_for(int64_t n, int per_block)
+{
+    int64_t b = (n + per_block - 1) / per_block;
+    return (unsigned)(b < 65535 * 16 ? (b ? b : 1) : 65535 * 16);
+}
+
+__global__ void silu_kernel(bf16 *x, int64_t n)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        float v = __bfloat162float(x[i]);
+        x[i] = __float2bfloat16_rn(v / (1.f + __expf(-v)));
+    }
+}
+extern "C" int tk_silu(void *x, int64_t n, cudaStream_t s)
+{
+    silu_kernel<<<blocks_for(n, 256), 256, 0, s>>>((bf16 *)x, n);
+    return LAUNCH_RESULT();
+}
+
+/* Same float arithmetic as dit_timestep_proj (exec/cpu_ref.c). */
+__global__ void timestep_proj_kernel(const float *values, const int *index, int value_stride, bf16 *out)
+{
+    const int b = blockIdx.x, i = threadIdx.x; /* 128 threads */
+    const float t = values ? values[(int64_t)b * value_stride + (index ? *index : 0)] * 1000.f : 0.f;
+    const float freq = expf(-logf(10000.0f) * (float)i / 128.0f);
+    const float arg = t * freq;
+    out[(int64_t)b * 256 + i] = __float2bfloat16_rn(cosf(arg));
+    out[(int64_t)b * 256 + 128 + i] = __float2bfloat16_rn(sinf(arg));
+}
+extern "C" int tk_timestep_proj(const float *values, const int *index, int value_stride, void *out, int batch, cudaStream_t s)
+{
+    timestep_proj_kernel<<<(unsigned)batch, 128, 0, s>>>(values, index, value_stride, (bf16 *)out);
+    return LAUNCH_RESULT();
+}
+
+__global__ void add_pos_embed_kernel(bf16 *h, const bf16 *table, int L, int T, int grid_w, int M, int top, int left, int D)
+{
+    const int n = blockIdx.x, b = blockIdx.y;
+    const int64_t src = ((int64_t)(top + n / grid_w) * M + left + n % grid_w) * D;
+    bf16 *dst = h + ((int64_t)b * L + T + n) * D;
+    for (int c = threadIdx.x * 8; c < D; c += blockDim.x * 8) {
+        float a[8], p[8];
+        load8(dst + c, a);
+        load8(table + src + c, p);
+#pragma unroll
+        for (int i = 0; i < 8; i++) a[i] += p[i];
+        store8(dst + c, a);
+    }
+}
+extern "C" int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int grid_h, int grid_w, int M, int D,
+                                cudaStream_t s)
+{
+    if (D % 8 || grid_h > M || grid_w > M) return (int)cudaErrorInvalidValue;
+    dim3 grid((unsigned)(grid_h * grid_w), (unsigned)batch);
+    add_pos_embed_kernel<<<grid, 128, 0, s>>>((bf16 *)h, (const bf16 *)table, L, T, grid_w, M, (M - grid_h) / 2,
+                                             (M - grid_w) / 2, D);
+    return LAUNCH_RESULT();
+}
+
+__global__ void velocity_packed_kernel(const bf16 *out, float *vel, int64_t n, int width, int perm_C)
+{
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t tok = i / width;
+        const int j = (int)(i % width); /* packed index: c * p^2 + pp */
+        int src = j;
+        if (perm_C > 0) {
+            const int pp2 = width / perm_C, c = j / pp2, pp = j % pp2;
+            src = pp * perm_C + c;
+        }
+        vel[i] = __bfloat162float(out[tok * width + src]);
+    }
+}
+extern "C" int tk_velocity_packed(const void *out, float *vel, int batch, int N, int width, int perm_C, cudaStream_t s)
+{
+    const int64_t n = (int64_t)batch * N * width;
+    velocity_packed_kernel<<<blocks_for(n, 256), 256, 0, s>>>((const bf16 *)out, vel, n, width, perm_C);
+    return LAUNCH_RESULT();
+}
+
+__global__ void euler_kernel(float *lat, bf16 *lat16, const float *vel, int64_t n, const float *sigmas, const int *step)
+{
+    const int k = *step;
+    const float dt = sigmas[k + 1] - sigmas[k];
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const float x = lat[i] + dt * vel[i];
+        lat[i] = x;
+        lat16[i] = __float2bfloat16_rn(x);
+    }
+}
+extern "C" int tk_euler_update(float *latent, void *latent_bf16, const float *vel, int64_t n, const float *sigmas,
+                               const int *step, cudaStream_t s)
+{
+    euler_kernel<<<blocks_for(n, 256), 256, 0, s>>>(latent, (bf16 *)latent_bf16, vel, n, sigmas, step);
+    return LAUNCH_RESULT();
+}
+
+__global__ void step_advance_kernel(int *step, int n_steps) { *step = (*step + 1) % n_steps; }
+extern "C" int tk_step_advance(int *step, int n_steps, cudaStream_t s)
+{
+    step_advance_kernel<<<1, 1, 0, s>>>(step, n_steps);
+    return LAUNCH_RESULT();
+}

@@ -1,0 +1,88 @@
+/* kernels/kernels.h: C launchers of tetri's CUDA kernels (extern "C"; one .cu file per op family).
+ * defines: tk_init_param, tk_fill_uniform_bf16, tk_poison, tk_f32_to_bf16, tk_bf16_to_f32,
+ *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
+ *          tk_add_pos_embed, tk_euler_update, tk_velocity_packed, tk_step_advance, tk_attention,
+ *          tk_attention_oracle.
+ *
+ * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
+ * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
+ * Activations are row-major [rows, features]; a "joint" buffer holds, per sample, the T text rows
+ * first and then the N image rows (L = T + N), the order FLUX concatenates them in. */
+#ifndef TETRI_KERNELS_KERNELS_H
+#define TETRI_KERNELS_KERNELS_H
+
+#include <stdint.h>
+#include <cuda_runtime.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- init.cu ---- */
+/* Fills n bf16 weights with dit_param_init_value (kind as dit_init_kind; D, M, base for the SD3
+ * sin-cos table), rounded to nearest even. */
+int tk_init_param(void *w, int64_t n, uint64_t seed, int param_index, int kind, int64_t fan_in, int D, int M,
+                  int base, cudaStream_t s);
+/* n values scale x U[-1, 1) from (seed, stream_id), as bf16 or float. */
+int tk_fill_uniform_bf16(void *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
+int tk_fill_uniform_f32(float *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
+/* Writes a NaN bit pattern over n_bytes, so that an output element no kernel wrote shows up. */
+int tk_poison(void *p, int64_t n_bytes, cudaStream_t s);
+int tk_f32_to_bf16(const float *x, void *y, int64_t n, cudaStream_t s);
+int tk_bf16_to_f32(const void *x, float *y, int64_t n, cudaStream_t s);
+
+/* ---- norm.cu ---- */
+/* Modulation for a range of rows, pointers into the step's modulation vector (bf16, one row per
+ * sample, mod_stride elements apart). gate NULL: rows keep h; shift NULL: no normalised output. */
+typedef struct tk_mod_rows {
+    const void *gate, *shift, *scale;
+} tk_mod_rows;
+/* Per row r of each sample (rows < split take txt, the rest img):
+ *   h = h + gate * y          (when y and gate are given; h rounded to bf16)
+ *   out = LayerNorm(h) * (1 + scale) + shift   (eps 1e-6, no affine; when shift is given)
+ * h, y, out: [batch, L, D] contiguous (y may be NULL). D a multiple of 8, at most 4096. */
+int tk_residual_ln_mod(void *h, const void *y, void *out, int batch, int L, int split, int D, tk_mod_rows txt,
+                       tk_mod_rows img, int64_t mod_stride, cudaStream_t s);
+/* In place on qkv [batch, L, row stride ld] holding q | k | v of H heads of hd (64 or 128):
+ * RMSNorm (eps 1e-6) of each q and k head with gains g*_txt for rows < split, g*_img after (NULL
+ * gains: no norm), then RoPE on pairs with cos/sin [L, hd / 2] (NULL: none). */
+int tk_qk_norm_rope(void *qkv, int batch, int L, int split, int H, int hd, int64_t ld, const void *gq_txt,
+                    const void *gk_txt, const void *gq_img, const void *gk_img, const float *cos_t, const float *sin_t,
+                    cudaStream_t s);
+
+/* ---- elementwise.cu ---- */
+int tk_silu(void *x, int64_t n, cudaStream_t s);
+/* out[b, 0:256] = diffusers Timesteps(256, flip_sin_to_cos) of t = values[b * value_stride + *index] x 1000;
+ * index may be NULL (0). values == NULL: t = 0. */
+int tk_timestep_proj(const float *values, const int *index, int value_stride, void *out, int batch, cudaStream_t s);
+/* Adds SD3's positional table, centre-cropped to grid_h x grid_w from M x M, to the image rows. */
+int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int grid_h, int grid_w, int M, int D,
+                     cudaStream_t s);
+/* Velocity in packed token order (float) from proj_out's bf16 output [batch, N, C p^2]; perm_C > 0
+ * reorders SD3's (py, px, c) into (c, py, px) for C = perm_C channels. */
+int tk_velocity_packed(const void *out, float *vel, int batch, int N, int width, int perm_C, cudaStream_t s);
+/* latent += (sigmas[*step + 1] - sigmas[*step]) * vel, and the bf16 copy of the new latent. */
+int tk_euler_update(float *latent, void *latent_bf16, const float *vel, int64_t n, const float *sigmas, const int *step,
+                    cudaStream_t s);
+/* *step = (*step + 1) mod n_steps (one thread): the step counter a replayed graph reads its sigma
+ * from, wrapping so that a benchmark can replay the graph any number of times. */
+int tk_step_advance(int *step, int n_steps, cudaStream_t s);
+
+/* ---- attention.cu ---- */
+/* Softmax(Q K^T / sqrt(hd)) V for every head, flash style (the L x L scores never leave the
+ * chip): q, k, v rows of stride ld, head h at column h x hd, samples bs elements apart; out rows of
+ * stride ldo, samples obs apart. hd 64 or 128; ld, ldo multiples of 8. */
+int tk_attention(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
+                 int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
+
+/* ---- attention_oracle.cu ---- */
+/* The same result the plain way, in fp32 through cuBLAS (scores in device memory): the flash
+ * kernel's test oracle. Needs workspace of (3 L hd + L L) floats; cublas_handle a cublasHandle_t. */
+int tk_attention_oracle(void *cublas_handle, const void *q, const void *k, const void *v, int64_t ld, int64_t bs,
+                        void *out, int64_t ldo, int64_t obs, int batch, int L, int H, int hd, float *workspace,
+                        cudaStream_t s);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

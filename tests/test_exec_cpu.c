@@ -1,0 +1,549 @@
+/* tests/test_exec_cpu.c: the executor's CPU side, in CI without a GPU: the model tables against the
+ * published parameter counts, config.json parsing, safetensors reading/writing and folder loading
+ * with their errors, and properties of the fp32 reference forward of the tiny configurations. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "exec/cpu_ref.h"
+#include "exec/model.h"
+#include "exec/safetensors.h"
+
+static char tmpdir[256];
+
+static int setup_tmp(void **state)
+{
+    (void)state;
+    snprintf(tmpdir, sizeof tmpdir, "/tmp/tetri-exec-test-XXXXXX");
+    return mkdtemp(tmpdir) ? 0 : -1;
+}
+static int teardown_tmp(void **state)
+{
+    (void)state;
+    char cmd[300];
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", tmpdir);
+    return system(cmd) == 0 ? 0 : -1;
+}
+static void write_text(const char *path, const char *text)
+{
+    FILE *f = fopen(path, "w");
+    assert_non_null(f);
+    fputs(text, f);
+    fclose(f);
+}
+
+/* ---- layout ---- */
+
+static void layout_flux_dev_matches_published_count(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_flux_dev(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    assert_true(L.n_weights == 11901408320LL); /* FLUX.1-dev transformer: 11,901,408,320 parameters */
+    int i = dit_layout_find(&L, "single_transformer_blocks.37.proj_out.weight");
+    assert_true(i >= 0);
+    assert_true(L.params[i].shape[0] == 3072 && L.params[i].shape[1] == 15360);
+    i = dit_layout_find(&L, "transformer_blocks.18.attn.norm_added_k.weight");
+    assert_true(i >= 0 && L.params[i].shape[0] == 128);
+    i = dit_layout_find(&L, "time_text_embed.guidance_embedder.linear_1.weight");
+    assert_true(i >= 0 && L.params[i].shape[1] == 256);
+    assert_int_equal(dit_layout_find(&L, "pos_embed.pos_embed"), -1);
+    /* modulation: 19 x (6 + 6) + 38 x 3 + 2 chunks of D, one GEMM */
+    assert_true(L.mod_total == (19 * 12 + 38 * 3 + 2) * 3072LL);
+    dit_layout_free(&L);
+}
+
+static void layout_sd3_medium_matches_published_count(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_sd3_medium(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    int pe = dit_layout_find(&L, "pos_embed.pos_embed");
+    assert_true(pe >= 0);
+    /* SD3-medium: 2,028,328,000 parameters, plus the 192 x 192 x 1536 positional buffer */
+    assert_true(L.n_weights - L.params[pe].numel == 2028328000LL);
+    assert_true(L.dbl[23].context_pre_only && !L.dbl[22].context_pre_only);
+    assert_int_equal(dit_layout_find(&L, "transformer_blocks.23.attn.to_add_out.weight"), -1);
+    assert_int_equal(dit_layout_find(&L, "transformer_blocks.23.ff_context.net.2.weight"), -1);
+    int i = dit_layout_find(&L, "transformer_blocks.23.norm1_context.linear.weight");
+    assert_true(i >= 0 && L.params[i].shape[0] == 2 * 1536);
+    i = dit_layout_find(&L, "pos_embed.proj.weight");
+    assert_true(i >= 0 && L.params[i].ndim == 4 && L.params[i].shape[1] == 16 && L.params[i].shape[3] == 2);
+    assert_int_equal(dit_layout_find(&L, "transformer_blocks.0.attn.norm_q.weight"), -1);
+    dit_layout_free(&L);
+}
+
+static int cmp_offset(const void *a, const void *b)
+{
+    const dit_param *x = a, *y = b;
+    return (x->offset > y->offset) - (x->offset < y->offset);
+}
+
+static void check_layout_invariants(const dit_config *c)
+{
+    dit_layout L;
+    tetri_error err = {{0}};
+    assert_int_equal(dit_layout_build(c, &L, &err), 0);
+    const int64_t D = L.D;
+    /* no two tensors overlap, all inside the allocation */
+    dit_param *p = malloc((size_t)L.n_params * sizeof *p);
+    memcpy(p, L.params, (size_t)L.n_params * sizeof *p);
+    qsort(p, (size_t)L.n_params, sizeof *p, cmp_offset);
+    for (int i = 0; i + 1 < L.n_params; i++) assert_true(p[i].offset + p[i].numel <= p[i + 1].offset);
+    assert_true(p[L.n_params - 1].offset + p[L.n_params - 1].numel <= L.total);
+    free(p);
+    /* fused q|k|v: adjacent weights and biases; every GEMM operand 16-byte aligned */
+    for (int i = 0; i < c->n_double; i++) {
+        char n[96];
+        snprintf(n, sizeof n, "transformer_blocks.%d.attn.to_k.weight", i);
+        assert_true(L.params[dit_layout_find(&L, n)].offset == L.dbl[i].qkv_x.w + D * D);
+        snprintf(n, sizeof n, "transformer_blocks.%d.attn.add_v_proj.bias", i);
+        assert_true(L.params[dit_layout_find(&L, n)].offset == L.dbl[i].qkv_c.b + 2 * D);
+        assert_true(L.dbl[i].qkv_x.w % 8 == 0 && L.dbl[i].ff2_x.b % 8 == 0 && L.dbl[i].out_x.w % 8 == 0);
+        snprintf(n, sizeof n, "transformer_blocks.%d.norm1_context.linear.weight", i);
+        /* modulation rows of block i's context sit at its offset in the one modulation GEMM */
+        assert_true(L.params[dit_layout_find(&L, n)].offset == L.mod_w + L.dbl[i].mod_c_off * D);
+        snprintf(n, sizeof n, "transformer_blocks.%d.norm1.linear.bias", i);
+        assert_true(L.params[dit_layout_find(&L, n)].offset == L.mod_b + L.dbl[i].mod_x_off);
+    }
+    for (int i = 0; i < c->n_single; i++) {
+        char n[96];
+        snprintf(n, sizeof n, "single_transformer_blocks.%d.norm.linear.bias", i);
+        assert_true(L.params[dit_layout_find(&L, n)].offset == L.mod_b + L.sgl[i].mod_off);
+        assert_true(L.sgl[i].mlp.w % 8 == 0 && L.sgl[i].out.w % 8 == 0);
+    }
+    assert_true(L.params[dit_layout_find(&L, "norm_out.linear.bias")].offset == L.mod_b + L.norm_out_off);
+    dit_layout_free(&L);
+}
+
+static void layout_offsets_disjoint_fused_aligned(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_config_flux_dev(&c);
+    check_layout_invariants(&c);
+    dit_config_sd3_medium(&c);
+    check_layout_invariants(&c);
+    dit_config_tiny(DIT_ARCH_FLUX, &c);
+    check_layout_invariants(&c);
+    dit_config_tiny(DIT_ARCH_SD3, &c);
+    check_layout_invariants(&c);
+}
+
+/* ---- config.json ---- */
+
+static const char *flux_json =
+    "{\"_class_name\": \"FluxTransformer2DModel\", \"_diffusers_version\": \"0.30.0.dev0\", \"attention_head_dim\": 128,"
+    " \"axes_dims_rope\": [16, 56, 56], \"guidance_embeds\": true, \"in_channels\": 64, \"joint_attention_dim\": 4096,"
+    " \"num_attention_heads\": 24, \"num_layers\": 19, \"num_single_layers\": 38, \"patch_size\": 1, \"pooled_projection_dim\": 768}";
+static const char *sd3_json =
+    "{\"_class_name\": \"SD3Transformer2DModel\", \"attention_head_dim\": 64, \"caption_projection_dim\": 1536,"
+    " \"in_channels\": 16, \"joint_attention_dim\": 4096, \"num_attention_heads\": 24, \"num_layers\": 24,"
+    " \"out_channels\": 16, \"patch_size\": 2, \"pooled_projection_dim\": 2048, \"pos_embed_max_size\": 192, \"sample_size\": 128}";
+
+static void config_json_published_files(void **state)
+{
+    (void)state;
+    char path[300];
+    dit_config c, want;
+    tetri_error err = {{0}};
+    snprintf(path, sizeof path, "%s/flux.json", tmpdir);
+    write_text(path, flux_json);
+    assert_int_equal(dit_config_from_json(path, &c, &err), 0);
+    dit_config_flux_dev(&want);
+    assert_memory_equal(&c, &want, sizeof c);
+    snprintf(path, sizeof path, "%s/sd3.json", tmpdir);
+    write_text(path, sd3_json);
+    assert_int_equal(dit_config_from_json(path, &c, &err), 0);
+    dit_config_sd3_medium(&want);
+    assert_memory_equal(&c, &want, sizeof c);
+}
+
+static void config_json_errors_name_the_field(void **state)
+{
+    (void)state;
+    char path[300];
+    dit_config c;
+    tetri_error err = {{0}};
+    snprintf(path, sizeof path, "%s/bad.json", tmpdir);
+    write_text(path, "{\"_class_name\": \"FluxTransformer2DModel\", \"num_attention_heads\": 24}");
+    assert_int_equal(dit_config_from_json(path, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "num_layers"));
+    assert_non_null(strstr(err.msg, path));
+    write_text(path, "{\"_class_name\": \"UNet2DConditionModel\"}");
+    assert_int_equal(dit_config_from_json(path, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "UNet2DConditionModel"));
+    char buf[1024];
+    snprintf(buf, sizeof buf, "%s", flux_json);
+    char *p = strstr(buf, "\"attention_head_dim\": 128");
+    memcpy(p, "\"attention_head_dim\":  96", 25);
+    write_text(path, buf);
+    assert_int_equal(dit_config_from_json(path, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "attention_head_dim 96"));
+    write_text(path, "{\"_class_name\": ");
+    assert_int_equal(dit_config_from_json(path, &c, &err), -1);
+    assert_non_null(strstr(err.msg, path));
+}
+
+/* ---- safetensors ---- */
+
+static void safetensors_round_trip_is_exact_and_reproducible(void **state)
+{
+    (void)state;
+    char path[300], path2[300];
+    tetri_error err = {{0}};
+    float a[6] = {1.5f, -2.25f, 3.0f, 1e-3f, -7.0f, 0.0f};
+    uint16_t b[4];
+    for (int i = 0; i < 4; i++) b[i] = dit_f32_to_bf16_bits(0.1f * (float)(i + 1));
+    st_out_tensor t[2] = {{.name = "a.weight", .dtype = ST_F32, .ndim = 2, .shape = {2, 3}, .data = a},
+                          {.name = "b", .dtype = ST_BF16, .ndim = 1, .shape = {4}, .data = b}};
+    const char *meta[] = {"format", "pt"};
+    snprintf(path, sizeof path, "%s/x.safetensors", tmpdir);
+    snprintf(path2, sizeof path2, "%s/y.safetensors", tmpdir);
+    assert_int_equal(st_write(path, t, 2, meta, 1, &err), 0);
+    assert_int_equal(st_write(path2, t, 2, meta, 1, &err), 0);
+    /* byte-identical output for identical input */
+    FILE *f1 = fopen(path, "rb"), *f2 = fopen(path2, "rb");
+    int c1, c2, same = 1;
+    do { c1 = fgetc(f1); c2 = fgetc(f2); same &= c1 == c2; } while (c1 != EOF && c2 != EOF);
+    fclose(f1);
+    fclose(f2);
+    assert_true(same);
+    st_file f;
+    assert_int_equal(st_open(path, &f, &err), 0);
+    assert_int_equal(f.n, 2);
+    int ia = st_find(&f, "a.weight"), ib = st_find(&f, "b");
+    assert_true(ia >= 0 && ib >= 0);
+    assert_int_equal(f.t[ia].dtype, ST_F32);
+    assert_true(f.t[ia].shape[0] == 2 && f.t[ia].shape[1] == 3);
+    float ra[6], rb[4];
+    uint16_t rb16[6];
+    assert_int_equal(st_read_f32(&f, ia, ra, &err), 0);
+    assert_memory_equal(ra, a, sizeof a);
+    assert_int_equal(st_read_f32(&f, ib, rb, &err), 0);
+    for (int i = 0; i < 4; i++) assert_true(rb[i] == dit_bf16_bits_to_f32(b[i]));
+    assert_int_equal(st_read_bf16(&f, ia, rb16, &err), 0); /* F32 -> BF16 conversion rounds to nearest even */
+    for (int i = 0; i < 6; i++) assert_int_equal(rb16[i], dit_f32_to_bf16_bits(a[i]));
+    st_close(&f);
+}
+
+static void safetensors_rejects_damaged_files(void **state)
+{
+    (void)state;
+    char path[300];
+    tetri_error err = {{0}};
+    st_file f;
+    snprintf(path, sizeof path, "%s/bad.safetensors", tmpdir);
+    /* header length past the end */
+    FILE *fp = fopen(path, "wb");
+    uint64_t big = 1000;
+    fwrite(&big, 8, 1, fp);
+    fputs("{}", fp);
+    fclose(fp);
+    assert_int_equal(st_open(path, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "header length"));
+    /* data offsets past the data: a truncated file */
+    const char *hdr = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
+    uint64_t n = strlen(hdr);
+    fp = fopen(path, "wb");
+    fwrite(&n, 8, 1, fp);
+    fputs(hdr, fp);
+    fwrite("12345678", 1, 8, fp);
+    fclose(fp);
+    assert_int_equal(st_open(path, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "truncated"));
+    assert_non_null(strstr(err.msg, "'w'"));
+    /* byte count disagreeing with the shape */
+    hdr = "{\"w\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,4]}}";
+    n = strlen(hdr);
+    fp = fopen(path, "wb");
+    fwrite(&n, 8, 1, fp);
+    fputs(hdr, fp);
+    fwrite("12345678", 1, 8, fp);
+    fclose(fp);
+    assert_int_equal(st_open(path, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "4 bytes of data for 4 elements"));
+    /* not JSON */
+    hdr = "{\"w\": [1, 2";
+    n = strlen(hdr);
+    fp = fopen(path, "wb");
+    fwrite(&n, 8, 1, fp);
+    fputs(hdr, fp);
+    fclose(fp);
+    assert_int_equal(st_open(path, &f, &err), -1);
+    assert_non_null(strstr(err.msg, "not a JSON object"));
+}
+
+/* A diffusers folder of the tiny FLUX, in two shards with an index; half the tensors F32, half BF16. */
+static void write_tiny_folder(const dit_layout *L, const float *w, const char *dir, const char *skip, const char *reshape,
+                              const char *extra)
+{
+    mkdir(dir, 0755);
+    char path[400];
+    snprintf(path, sizeof path, "%s/config.json", dir);
+    write_text(path, "{}");
+    int n = L->n_params;
+    st_out_tensor *t = calloc((size_t)2 * n + 2, sizeof *t);
+    void **bufs = calloc((size_t)n, sizeof *bufs);
+    int k[2] = {0, 0};
+    st_out_tensor *shard[2] = {t, t + n + 1};
+    FILE *idx;
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors.index.json", dir);
+    idx = fopen(path, "w");
+    fprintf(idx, "{\"metadata\": {}, \"weight_map\": {");
+    int first = 1;
+    for (int i = 0; i < n; i++) {
+        const dit_param *p = &L->params[i];
+        if (skip && strcmp(p->name, skip) == 0) continue;
+        int s = i % 2;
+        st_out_tensor *o = &shard[s][k[s]++];
+        o->name = p->name;
+        o->ndim = p->ndim;
+        memcpy(o->shape, p->shape, sizeof o->shape);
+        if (reshape && strcmp(p->name, reshape) == 0) o->shape[0] += 1;
+        if (s == 0) {
+            o->dtype = ST_F32;
+            o->data = w + p->offset;
+        } else {
+            o->dtype = ST_BF16;
+            uint16_t *b16 = malloc((size_t)p->numel * 2 + 2);
+            for (int64_t e = 0; e < p->numel; e++) b16[e] = dit_f32_to_bf16_bits(w[p->offset + e]);
+            o->data = bufs[i] = b16;
+        }
+        if (reshape && strcmp(p->name, reshape) == 0) {
+            free(bufs[i]);
+            o->data = bufs[i] = calloc((size_t)(p->numel + p->numel / p->shape[0]), 4);
+        }
+        fprintf(idx, "%s\"%s\": \"shard-%d.safetensors\"", first ? "" : ", ", p->name, s);
+        first = 0;
+    }
+    static float extra_data[2] = {1, 2};
+    if (extra) shard[1][k[1]++] = (st_out_tensor){.name = extra, .dtype = ST_F32, .ndim = 1, .shape = {2}, .data = extra_data};
+    fprintf(idx, "}}\n");
+    fclose(idx);
+    tetri_error err = {{0}};
+    for (int s = 0; s < 2; s++) {
+        snprintf(path, sizeof path, "%s/shard-%d.safetensors", dir, s);
+        assert_int_equal(st_write(path, shard[s], k[s], NULL, 0, &err), 0);
+    }
+    for (int i = 0; i < n; i++) free(bufs[i]);
+    free(bufs);
+    free(t);
+}
+
+static int sink_to_array(void *ctx, int64_t offset, const uint16_t *bf16, int64_t n, tetri_error *err)
+{
+    (void)err;
+    float *dst = ctx;
+    for (int64_t i = 0; i < n; i++) dst[offset + i] = dit_bf16_bits_to_f32(bf16[i]);
+    return 0;
+}
+
+static void load_weights_folder_with_shards(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_tiny(DIT_ARCH_FLUX, &c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    float *w = malloc((size_t)L.total * 4), *got = calloc((size_t)L.total, 4);
+    dit_cpu_init_weights(&L, 99, w);
+    char dir[300];
+    snprintf(dir, sizeof dir, "%s/ok", tmpdir);
+    write_tiny_folder(&L, w, dir, NULL, NULL, NULL);
+    assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), 0);
+    assert_memory_equal(got, w, (size_t)L.total * 4);
+
+    snprintf(dir, sizeof dir, "%s/missing", tmpdir);
+    write_tiny_folder(&L, w, dir, "transformer_blocks.1.attn.to_k.bias", NULL, NULL);
+    assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), -1);
+    assert_non_null(strstr(err.msg, "'transformer_blocks.1.attn.to_k.bias' is missing"));
+
+    snprintf(dir, sizeof dir, "%s/shape", tmpdir);
+    write_tiny_folder(&L, w, dir, NULL, "single_transformer_blocks.0.proj_mlp.weight", NULL);
+    assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), -1);
+    assert_non_null(strstr(err.msg, "'single_transformer_blocks.0.proj_mlp.weight' has shape [1025, 256], the config implies [1024, 256]"));
+
+    snprintf(dir, sizeof dir, "%s/extra", tmpdir);
+    write_tiny_folder(&L, w, dir, NULL, NULL, "transformer_blocks.2.norm1.linear.bias");
+    assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), -1);
+    assert_non_null(strstr(err.msg, "'transformer_blocks.2.norm1.linear.bias' is not part of this FLUX model"));
+
+    snprintf(dir, sizeof dir, "%s/empty", tmpdir);
+    mkdir(dir, 0755);
+    assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), -1);
+    assert_non_null(strstr(err.msg, "diffusion_pytorch_model.safetensors"));
+    free(w);
+    free(got);
+    dit_layout_free(&L);
+}
+
+/* ---- CPU reference ---- */
+
+typedef struct tiny_case {
+    dit_layout L;
+    float *w, *lat, *txt, *pooled;
+    float sigma[2], guid[2];
+    dit_step_inputs in;
+} tiny_case;
+
+static void tiny_case_make(tiny_case *tc, dit_arch arch, int batch)
+{
+    dit_config c;
+    tetri_error err = {{0}};
+    dit_config_tiny(arch, &c);
+    assert_int_equal(dit_layout_build(&c, &tc->L, &err), 0);
+    const int T = 9, gh = 4, gw = 3, N = gh * gw;
+    tc->w = malloc((size_t)tc->L.total * 4);
+    dit_cpu_init_weights(&tc->L, 5, tc->w);
+    tc->lat = malloc((size_t)batch * N * 64 * 4);
+    tc->txt = malloc((size_t)batch * T * c.text_dim * 4);
+    tc->pooled = malloc((size_t)batch * c.pooled_dim * 4);
+    uint64_t s = 77;
+    for (int i = 0; i < batch * N * 64; i++) { s = s * 6364136223846793005ULL + 1; tc->lat[i] = (float)((s >> 40) & 0xffff) / 32768.f - 1.f; }
+    for (int i = 0; i < batch * T * c.text_dim; i++) { s = s * 6364136223846793005ULL + 1; tc->txt[i] = (float)((s >> 40) & 0xffff) / 32768.f - 1.f; }
+    for (int i = 0; i < batch * c.pooled_dim; i++) { s = s * 6364136223846793005ULL + 1; tc->pooled[i] = (float)((s >> 40) & 0xffff) / 32768.f - 1.f; }
+    tc->sigma[0] = tc->sigma[1] = 0.6f;
+    tc->guid[0] = tc->guid[1] = 3.5f;
+    tc->in = (dit_step_inputs){.batch = batch, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = tc->lat, .text = tc->txt,
+                               .pooled = tc->pooled, .sigma = tc->sigma, .guidance = tc->guid};
+}
+static void tiny_case_free(tiny_case *tc)
+{
+    free(tc->w); free(tc->lat); free(tc->txt); free(tc->pooled);
+    dit_layout_free(&tc->L);
+}
+static double rel_diff(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) { num += ((double)a[i] - b[i]) * ((double)a[i] - b[i]); den += (double)b[i] * b[i]; }
+    return sqrt(num / den);
+}
+
+static void reference_properties(dit_arch arch)
+{
+    tiny_case tc;
+    tiny_case_make(&tc, arch, 2);
+    tetri_error err = {{0}};
+    const int N = 12, W = 64, T = 9, TD = tc.L.cfg.text_dim;
+    float *out = malloc(2 * N * W * 4), *out2 = malloc(2 * N * W * 4), *one = malloc(N * W * 4);
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, out, &err), 0);
+    double norm = 0;
+    for (int i = 0; i < 2 * N * W; i++) { assert_true(isfinite(out[i])); norm += (double)out[i] * out[i]; }
+    assert_true(norm > 1e-3); /* a real signal, not zeros */
+    /* deterministic */
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, out2, &err), 0);
+    assert_memory_equal(out, out2, 2 * N * W * 4);
+    /* the batch's second sample alone gives the same output as within the batch */
+    dit_step_inputs in1 = tc.in;
+    in1.batch = 1;
+    in1.latent += N * W;
+    in1.text += T * TD;
+    in1.pooled += tc.L.cfg.pooled_dim;
+    in1.sigma += 1;
+    in1.guidance += 1;
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &in1, one, &err), 0);
+    assert_memory_equal(one, out + N * W, N * W * 4);
+    /* text tokens carry no position (FLUX's text ids are 0; SD3 adds none): permuting them leaves the image output alone */
+    float *perm = malloc((size_t)2 * T * TD * 4);
+    for (int b = 0; b < 2; b++)
+        for (int t = 0; t < T; t++) memcpy(perm + ((size_t)b * T + t) * TD, tc.txt + ((size_t)b * T + (t * 4 + 1) % T) * TD, TD * 4);
+    dit_step_inputs inp = tc.in;
+    inp.text = perm;
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &inp, out2, &err), 0);
+    assert_true(rel_diff(out2, out, 2 * N * W) < 1e-5);
+    /* but the output depends on the text, on sigma and on the latent */
+    perm[3] += 1.0f;
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &inp, out2, &err), 0);
+    assert_true(rel_diff(out2, out, 2 * N * W) > 1e-6);
+    tc.sigma[0] = 0.2f;
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, out2, &err), 0);
+    assert_true(rel_diff(out2, out, N * W) > 1e-4);
+    /* image tokens do carry position: swapping two latent tokens changes more than their two rows */
+    tc.sigma[0] = 0.6f;
+    float tmp[64];
+    memcpy(tmp, tc.lat, sizeof tmp);
+    memcpy(tc.lat, tc.lat + 5 * W, sizeof tmp);
+    memcpy(tc.lat + 5 * W, tmp, sizeof tmp);
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, out2, &err), 0);
+    assert_true(rel_diff(out2 + 2 * W, out + 2 * W, W) > 1e-4);
+    free(perm); free(out); free(out2); free(one);
+    tiny_case_free(&tc);
+}
+static void reference_flux_properties(void **state) { (void)state; reference_properties(DIT_ARCH_FLUX); }
+static void reference_sd3_properties(void **state) { (void)state; reference_properties(DIT_ARCH_SD3); }
+
+static void reference_rejects_bad_shapes(void **state)
+{
+    (void)state;
+    tiny_case tc;
+    tiny_case_make(&tc, DIT_ARCH_SD3, 1);
+    tetri_error err = {{0}};
+    float out[64];
+    tc.in.grid_h = 13; /* above the tiny pos_embed_max_size 12 */
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, out, &err), -1);
+    assert_non_null(strstr(err.msg, "pos_embed_max_size"));
+    tiny_case_free(&tc);
+}
+
+static void rope_and_schedule(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_config_flux_dev(&c);
+    const int T = 3, gh = 4, gw = 5, half = 64, L = T + gh * gw;
+    float *cs = malloc((size_t)L * half * 4), *sn = malloc((size_t)L * half * 4);
+    dit_rope_table(&c, T, gh, gw, cs, sn);
+    for (int i = 0; i < T * half; i++) assert_true(cs[i] == 1.f && sn[i] == 0.f); /* text ids (0, 0, 0) */
+    /* image token (row 2, col 3): axis 1's first pair turns by 2 rad, axis 2's by 3 rad; axis 0 not at all */
+    const int r = T + 2 * gw + 3;
+    assert_true(fabsf(cs[r * half + 0] - 1.f) < 1e-7f);
+    assert_true(fabsf(sn[r * half + 8] - sinf(2.f)) < 1e-6f);
+    assert_true(fabsf(sn[r * half + 8 + 28] - sinf(3.f)) < 1e-6f);
+    free(cs);
+    free(sn);
+    float sig[29];
+    dit_sigma_schedule(&c, 4096, 28, sig);
+    assert_true(sig[0] == 1.f && sig[28] == 0.f);
+    for (int i = 0; i < 28; i++) assert_true(sig[i + 1] < sig[i]);
+    /* 4096 tokens: mu = 1.15; the last nonzero sigma is shift(1/28) with shift = e^1.15 */
+    const double sh = exp(1.15), s = 1.0 / 28;
+    assert_true(fabs(sig[27] - sh * s / (1 + (sh - 1) * s)) < 1e-6);
+    float ts[256];
+    dit_timestep_proj(0.f, ts);
+    assert_true(ts[0] == 1.f && ts[127] == 1.f && ts[128] == 0.f); /* cos half first */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(layout_flux_dev_matches_published_count),
+        cmocka_unit_test(layout_sd3_medium_matches_published_count),
+        cmocka_unit_test(layout_offsets_disjoint_fused_aligned),
+        cmocka_unit_test(config_json_published_files),
+        cmocka_unit_test(config_json_errors_name_the_field),
+        cmocka_unit_test(safetensors_round_trip_is_exact_and_reproducible),
+        cmocka_unit_test(safetensors_rejects_damaged_files),
+        cmocka_unit_test(load_weights_folder_with_shards),
+        cmocka_unit_test(reference_flux_properties),
+        cmocka_unit_test(reference_sd3_properties),
+        cmocka_unit_test(reference_rejects_bad_shapes),
+        cmocka_unit_test(rope_and_schedule),
+    };
+    return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
+}
