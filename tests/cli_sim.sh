@@ -59,6 +59,17 @@ grep -q '^24 runs (17 written, 7 already there)' "$tmp/p2.out" || fail "resume: 
 "$TETRI" report --db "$tmp/part.db" --csv - >"$tmp/part.csv"
 [ "$(wc -l <"$tmp/part.csv")" -eq 25 ] || fail "resumed db does not hold 24 runs"
 cmp -s "$tmp/full.csv" "$tmp/part.csv" || fail "resumed sweep differs from an uninterrupted one"
+# A real kill: SIGKILL partway (wherever it lands, even mid-transaction), then resume.
+# shellcheck disable=SC2086
+"$TETRI" sim $sweep --db "$tmp/kill.db" --experiment s -q >/dev/null 2>&1 &
+pid=$!
+sleep 0.1
+kill -9 "$pid" 2>/dev/null
+wait "$pid" 2>/dev/null
+# shellcheck disable=SC2086
+"$TETRI" sim $sweep --db "$tmp/kill.db" --experiment s -q >"$tmp/k.out" || fail "sweep after kill -9 failed: $(cat "$tmp/k.out")"
+"$TETRI" report --db "$tmp/kill.db" --csv - >"$tmp/kill.csv"
+cmp -s "$tmp/full.csv" "$tmp/kill.csv" || fail "sweep resumed after kill -9 differs: $(cat "$tmp/k.out")"
 "$TETRI" report --db "$tmp/full.db" >"$tmp/table" || fail "report table failed"
 grep -q "1.0 .*1.1 .*1.2" "$tmp/table" || fail "table lacks the scale columns: $(cat "$tmp/table")"
 
