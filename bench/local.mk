@@ -3,6 +3,7 @@
 # A new benchmark bench/NAME.c is one line here: TETRI_BENCHES += bench/NAME
 TETRI_BENCHES = bench/bench_sim
 TETRI_BENCHES += bench/bench_sched
+TETRI_BENCHES += bench/bench_profile
 
 EXTRA_DIST += $(TETRI_BENCHES:=.c)
 CLEANFILES += $(TETRI_BENCHES)

@@ -291,7 +291,7 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
             why = "width and height must be multiples of 16 in 16..16384";
         } else if (degree < 1 || degree > p->cluster.n_gpus) {
             why = "degree outside 1..n_gpus of its hardware";
-        } else if (uly < 1 || ring < 1 || uly * ring != degree) {
+        } else if (uly < 1 || ring < 1 || uly > degree || ring > degree || uly * ring != degree) {
             why = "ulysses x ring must equal degree";
         } else if (batch < 1 || batch > MAX_BATCH) {
             why = "batch outside 1..16";
@@ -305,8 +305,8 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
             why = "pcie row, but every GPU of the hardware shares fast links (fast_domain_size >= n_gpus)";
         } else if (med <= 0 || med > 3600 * TETRI_NS_PER_S) {
             why = "median_ns must be in (0, 1 hour]";
-        } else if ((has_p10 && (p10 <= 0 || p10 > med)) || (has_p90 && p90 < med)) {
-            why = "p10_ns <= median_ns <= p90_ns violated";
+        } else if ((has_p10 && (p10 <= 0 || p10 > med)) || (has_p90 && (p90 < med || p90 / 1000 > med))) {
+            why = "0 < p10_ns <= median_ns <= p90_ns <= 1000 x median_ns violated";
         } else if (!(cv >= 0 && cv <= 10)) {
             why = "cv outside 0..10";
         } else if (!source || (strcmp(source, "measured") != 0 && strcmp(source, "analytic") != 0)) {
@@ -645,7 +645,8 @@ static int series_cost(const tetri_profile *p, const series *s, tetri_model mode
 static int lookup(const tetri_profile *p, tetri_model model, int width, int height, int degree, int batch, tetri_link link,
                   tetri_step_cost *out, const char **why)
 {
-    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || batch < 1 || (unsigned)link >= TETRI_LINK_COUNT) {
+    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || width > 16384 || height > 16384 || batch < 1 ||
+        (unsigned)link >= TETRI_LINK_COUNT) {
         *why = "invalid request";
         return -1;
     }
