@@ -1,1 +1,18 @@
-# results: sources, tests and data of this folder (see ../Makefile.am).
+# results/: the results database (schema, writer, reader) and the tables and CSV of `tetri report`.
+libtetri_a_SOURCES += results/results.h results/db_internal.h results/db.c results/read.c \
+  results/report.h results/report.c
+dist_doc_DATA += docs/results.md
+
+# Synthetic runs with known outcomes, shared by the unit test and the CLI tests' db builder.
+check_PROGRAMS += tests/make_results_db
+tests_make_results_db_SOURCES = tests/make_results_db.c tests/results_fixture.c tests/results_fixture.h
+tests_make_results_db_LDADD = libtetri.a $(TETRI_LIBS)
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_results
+TESTS += tests/test_results
+tests_test_results_SOURCES = tests/test_results.c tests/results_fixture.c tests/results_fixture.h
+tests_test_results_CFLAGS = $(TEST_CFLAGS)
+tests_test_results_LDADD = $(TEST_LDADD)
+endif
+TESTS += tests/cli_report.sh
+EXTRA_DIST += tests/cli_report.sh

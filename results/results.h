@@ -1,6 +1,9 @@
 /* results/results.h: the results database (DESIGN section 6) that sim and exec both write.
  * defines: tetri_request_result, tetri_timeline_sample, tetri_run_info, tetri_run_summary,
- *          results_db, results_open/close, results_experiment, results_run_done, results_write_run.
+ *          results_db, results_open/close, results_experiment, results_run_done, results_write_run,
+ *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
+ *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
+ *          results_load_requests, results_load_timeline and their frees.
  *
  * A run is written in one transaction (its row, every request row, its timeline), keyed by
  * (experiment, run_key): a sweep killed midway resumes by skipping the keys already done, so no
@@ -10,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include "sched/error.h"
 #include "sched/types.h"
@@ -71,5 +75,55 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
 int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info,
                       const tetri_run_summary *sum, const tetri_request_result *req, size_t n_req,
                       const tetri_timeline_sample *tl, size_t n_tl, tetri_error *err);
+
+/* Writes the deterministic content of run `run_key` as canonical text: the run's identity, its
+ * counts and makespan, every request row and every timeline sample, in a fixed order and format
+ * (doubles as %.17g). Host measurements (wall time, decide timings) are left out, so two runs of the
+ * same inputs and seed dump byte-identical text. Returns 0, or -1 (no such run, I/O). */
+int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FILE *out, tetri_error *err);
+
+/* ---- reader (tetri report, tetri plot) --------------------------------------------------------- */
+
+/* Opens an existing results database for reading only: a missing file is an error (never created). */
+int results_open_readonly(const char *path, results_db **out, tetri_error *err);
+
+typedef struct results_experiment_info {
+    int64_t id;
+    char *name;
+    char *config;               /* the full config text given when it was created */
+    int64_t n_runs;
+} results_experiment_info;
+
+/* Every experiment, by name. Free with results_experiments_free. */
+int results_list_experiments(results_db *db, results_experiment_info **out, size_t *n, tetri_error *err);
+void results_experiments_free(results_experiment_info *e, size_t n);
+/* The id of experiment `name`; -1 with an error that lists the known names when there is none. */
+int results_find_experiment(results_db *db, const char *name, int64_t *id, tetri_error *err);
+
+/* One run as read back, with the statistics report and plot need, derived from its request rows. */
+typedef struct results_run {
+    int64_t id;                 /* row id, for results_load_requests / results_load_timeline */
+    int64_t experiment_id;
+    char *experiment;
+    char *run_key, *policy, *policy_name, *workload, *mix, *backend, *hardware, *model, *status;
+    double slo_scale, rate_per_min;
+    uint64_t seed;
+    tetri_run_summary sum;
+    double attainment;          /* met / n (0 when n = 0) */
+    /* Latency = finish - arrival, over every request; a dropped request counts as +infinity, so a
+     * quantile that lands on one is INFINITY (printed "inf"). Nearest-rank quantiles. */
+    double p50_latency_s, p99_latency_s;
+    double mean_degree;         /* time average of the timeline's mean degree while a GPU is busy; NAN: no timeline */
+    double gpu_seconds;         /* sum of the requests' GPU time */
+} results_run;
+
+/* The runs of `experiment` (-1: every experiment), ordered by experiment, model, hardware, mix,
+ * policy, SLO scale, rate, seed, backend, run key (a fixed order: reports are reproducible). */
+int results_load_runs(results_db *db, int64_t experiment, results_run **out, size_t *n, tetri_error *err);
+void results_runs_free(results_run *runs, size_t n);
+/* The request rows of a run (by results_run.id), in id order. Free with free(). */
+int results_load_requests(results_db *db, int64_t run_id, tetri_request_result **out, size_t *n, tetri_error *err);
+/* The timeline of a run, in time order. Free with free(). */
+int results_load_timeline(results_db *db, int64_t run_id, tetri_timeline_sample **out, size_t *n, tetri_error *err);
 
 #endif

@@ -1,0 +1,329 @@
+/* results/read.c: reading a results database back: experiments, runs with their derived statistics
+ * (attainment, latency quantiles, mean degree, GPU-seconds), request rows, timelines. */
+#include "results/db_internal.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static char *dup_column(sqlite3_stmt *st, int col)
+{
+    const char *s = (const char *)sqlite3_column_text(st, col);
+    return strdup(s ? s : "");
+}
+
+void results_experiments_free(results_experiment_info *e, size_t n)
+{
+    if (!e) return;
+    for (size_t i = 0; i < n; i++) {
+        free(e[i].name);
+        free(e[i].config);
+    }
+    free(e);
+}
+
+int results_list_experiments(results_db *db, results_experiment_info **out, size_t *n, tetri_error *err)
+{
+    assert(db && out && n);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql,
+                           "SELECT e.id, e.name, e.config, (SELECT count(*) FROM run r WHERE r.experiment_id = e.id) "
+                           "FROM experiment e ORDER BY e.name",
+                           -1, &st, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot list experiments");
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 8;
+            results_experiment_info *grown = realloc(*out, cap * sizeof **out);
+            if (!grown) break;
+            *out = grown;
+        }
+        results_experiment_info *e = &(*out)[(*n)++];
+        e->id = sqlite3_column_int64(st, 0);
+        e->name = dup_column(st, 1);
+        e->config = dup_column(st, 2);
+        e->n_runs = sqlite3_column_int64(st, 3);
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        results_experiments_free(*out, *n);
+        *out = NULL;
+        *n = 0;
+        return rc == SQLITE_ROW ? tetri_errorf(err, "%s: out of memory listing experiments", db->path)
+                                : results_sql_error(db, err, "cannot list experiments");
+    }
+    return 0;
+}
+
+int results_find_experiment(results_db *db, const char *name, int64_t *id, tetri_error *err)
+{
+    results_experiment_info *e;
+    size_t n;
+    if (results_list_experiments(db, &e, &n, err)) return -1;
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0) {
+            *id = e[i].id;
+            results_experiments_free(e, n);
+            return 0;
+        }
+    char known[512] = "";
+    size_t used = 0;
+    for (size_t i = 0; i < n && used < sizeof known; i++)
+        used += (size_t)snprintf(known + used, sizeof known - used, "%s%s", i ? ", " : "", e[i].name);
+    results_experiments_free(e, n);
+    if (n == 0) return tetri_errorf(err, "%s: no experiment '%s' (the database has no experiments)", db->path, name);
+    return tetri_errorf(err, "%s: no experiment '%s'; known: %s", db->path, name, known);
+}
+
+void results_runs_free(results_run *runs, size_t n)
+{
+    if (!runs) return;
+    for (size_t i = 0; i < n; i++) {
+        results_run *r = &runs[i];
+        char *strs[] = {r->experiment, r->run_key, r->policy, r->policy_name, r->workload,
+                        r->mix,        r->backend, r->hardware, r->model,     r->status};
+        for (size_t k = 0; k < sizeof strs / sizeof strs[0]; k++) free(strs[k]);
+    }
+    free(runs);
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+/* Nearest-rank quantile of sorted v[0..n-1]: the smallest value with at least p of the mass at or below. */
+static double quantile_sorted(const double *v, size_t n, double p)
+{
+    if (n == 0) return NAN;
+    size_t rank = (size_t)ceil(p * (double)n);
+    if (rank < 1) rank = 1;
+    if (rank > n) rank = n;
+    return v[rank - 1];
+}
+
+/* Fills the statistics of r derived from its request and timeline rows. */
+static int derive_stats(results_db *db, results_run *r, tetri_error *err)
+{
+    tetri_request_result *req = NULL;
+    tetri_timeline_sample *tl = NULL;
+    size_t n_req = 0, n_tl = 0;
+    if (results_load_requests(db, r->id, &req, &n_req, err)) return -1;
+    if (results_load_timeline(db, r->id, &tl, &n_tl, err)) {
+        free(req);
+        return -1;
+    }
+    double *lat = malloc((n_req ? n_req : 1) * sizeof *lat);
+    if (!lat) {
+        free(req);
+        free(tl);
+        return tetri_errorf(err, "%s: out of memory", db->path);
+    }
+    int64_t gpu_ns = 0;
+    for (size_t i = 0; i < n_req; i++) {
+        lat[i] = req[i].outcome == TETRI_DROPPED || req[i].finish < 0 ? INFINITY
+                                                                      : (double)(req[i].finish - req[i].arrival) / 1e9;
+        gpu_ns += req[i].gpu_ns;
+    }
+    qsort(lat, n_req, sizeof *lat, compare_double);
+    r->p50_latency_s = quantile_sorted(lat, n_req, 0.50);
+    r->p99_latency_s = quantile_sorted(lat, n_req, 0.99);
+    r->gpu_seconds = (double)gpu_ns / 1e9;
+    r->attainment = r->sum.n > 0 ? (double)r->sum.met / r->sum.n : 0.0;
+    double degree_sum = 0;
+    size_t busy = 0;
+    for (size_t i = 0; i < n_tl; i++)
+        if (tl[i].busy_gpus > 0) {
+            degree_sum += tl[i].mean_degree;
+            busy++;
+        }
+    r->mean_degree = n_tl == 0 ? NAN : busy ? degree_sum / (double)busy : 0.0;
+    free(lat);
+    free(req);
+    free(tl);
+    return 0;
+}
+
+int results_load_runs(results_db *db, int64_t experiment, results_run **out, size_t *n, tetri_error *err)
+{
+    assert(db && out && n);
+    *out = NULL;
+    *n = 0;
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql,
+                           "SELECT r.id, r.experiment_id, e.name, r.run_key, r.policy, r.policy_name, r.workload, r.mix, "
+                           "r.backend, r.hardware, r.model, r.status, r.slo_scale, r.rate_per_min, r.seed, r.n_requests, "
+                           "r.met, r.late, r.dropped, r.wall_s, r.decide_calls, r.decide_median_ns, r.decide_p99_ns, "
+                           "r.decide_max_ns, r.makespan_ns FROM run r JOIN experiment e ON e.id = r.experiment_id "
+                           "WHERE ?1 < 0 OR r.experiment_id = ?1 "
+                           "ORDER BY e.name, r.model, r.hardware, r.mix, r.policy, r.slo_scale, r.rate_per_min, r.seed, "
+                           "r.backend, r.run_key",
+                           -1, &st, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot read the runs");
+    sqlite3_bind_int64(st, 1, experiment);
+    size_t cap = 0;
+    int rc;
+    results_run *runs = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 32;
+            results_run *grown = realloc(runs, cap * sizeof *runs);
+            if (!grown) break;
+            runs = grown;
+        }
+        results_run *r = &runs[(*n)++];
+        memset(r, 0, sizeof *r);
+        int k = 0;
+        r->id = sqlite3_column_int64(st, k++);
+        r->experiment_id = sqlite3_column_int64(st, k++);
+        r->experiment = dup_column(st, k++);
+        r->run_key = dup_column(st, k++);
+        r->policy = dup_column(st, k++);
+        r->policy_name = dup_column(st, k++);
+        r->workload = dup_column(st, k++);
+        r->mix = dup_column(st, k++);
+        r->backend = dup_column(st, k++);
+        r->hardware = dup_column(st, k++);
+        r->model = dup_column(st, k++);
+        r->status = dup_column(st, k++);
+        r->slo_scale = sqlite3_column_double(st, k++);
+        r->rate_per_min = sqlite3_column_double(st, k++);
+        r->seed = (uint64_t)sqlite3_column_int64(st, k++);
+        r->sum.n = sqlite3_column_int(st, k++);
+        r->sum.met = sqlite3_column_int(st, k++);
+        r->sum.late = sqlite3_column_int(st, k++);
+        r->sum.dropped = sqlite3_column_int(st, k++);
+        r->sum.wall_s = sqlite3_column_double(st, k++);
+        r->sum.decide_calls = sqlite3_column_int64(st, k++);
+        r->sum.decide_median_ns = sqlite3_column_int64(st, k++);
+        r->sum.decide_p99_ns = sqlite3_column_int64(st, k++);
+        r->sum.decide_max_ns = sqlite3_column_int64(st, k++);
+        r->sum.makespan = sqlite3_column_int64(st, k++);
+        if (!r->experiment || !r->run_key || !r->policy || !r->policy_name || !r->workload || !r->mix || !r->backend ||
+            !r->hardware || !r->model || !r->status)
+            break;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) {
+        results_runs_free(runs, *n);
+        *n = 0;
+        return rc == SQLITE_ROW ? tetri_errorf(err, "%s: out of memory reading runs", db->path)
+                                : results_sql_error(db, err, "cannot read the runs");
+    }
+    for (size_t i = 0; i < *n; i++)
+        if (derive_stats(db, &runs[i], err)) {
+            tetri_error_prefix(err, "run '%s'", runs[i].run_key);
+            results_runs_free(runs, *n);
+            *n = 0;
+            return -1;
+        }
+    *out = runs;
+    return 0;
+}
+
+int results_load_requests(results_db *db, int64_t run_id, tetri_request_result **out, size_t *n, tetri_error *err)
+{
+    assert(db && out && n);
+    *out = NULL;
+    *n = 0;
+    if (results_prepare(db, &db->select_requests,
+                        "SELECT id, model, width, height, steps, arrival_ns, deadline_ns, first_start_ns, finish_ns, "
+                        "outcome, gpu_ns, degree_changes, migrations, max_degree FROM request WHERE run_id = ? ORDER BY id",
+                        err))
+        return -1;
+    sqlite3_stmt *st = db->select_requests;
+    sqlite3_bind_int64(st, 1, run_id);
+    size_t cap = 0;
+    int rc, bad = 0;
+    tetri_request_result *rows = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            tetri_request_result *grown = realloc(rows, cap * sizeof *rows);
+            if (!grown) break;
+            rows = grown;
+        }
+        tetri_request_result *r = &rows[(*n)++];
+        memset(r, 0, sizeof *r);
+        r->id = sqlite3_column_int(st, 0);
+        const char *model = (const char *)sqlite3_column_text(st, 1);
+        const char *outcome = (const char *)sqlite3_column_text(st, 9);
+        if (!model || tetri_model_parse(model, &r->model) != 0) bad = 1;
+        r->width = sqlite3_column_int(st, 2);
+        r->height = sqlite3_column_int(st, 3);
+        r->steps = sqlite3_column_int(st, 4);
+        r->arrival = sqlite3_column_int64(st, 5);
+        r->deadline = sqlite3_column_int64(st, 6);
+        r->first_start = sqlite3_column_int64(st, 7);
+        r->finish = sqlite3_column_int64(st, 8);
+        if (outcome && strcmp(outcome, "met") == 0) r->outcome = TETRI_MET;
+        else if (outcome && strcmp(outcome, "late") == 0) r->outcome = TETRI_LATE;
+        else if (outcome && strcmp(outcome, "dropped") == 0) r->outcome = TETRI_DROPPED;
+        else bad = 1;
+        r->gpu_ns = sqlite3_column_int64(st, 10);
+        r->degree_changes = sqlite3_column_int(st, 11);
+        r->migrations = sqlite3_column_int(st, 12);
+        r->max_degree = sqlite3_column_int(st, 13);
+        if (bad) {
+            int id = r->id;
+            sqlite3_reset(st);
+            free(rows);
+            *n = 0;
+            return tetri_errorf(err, "%s: request %d of run %" PRId64 " has an unknown model '%s' or outcome '%s'", db->path,
+                                id, run_id, model ? model : "", outcome ? outcome : "");
+        }
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        *n = 0;
+        return rc == SQLITE_ROW ? tetri_errorf(err, "%s: out of memory reading requests", db->path)
+                                : results_sql_error(db, err, "cannot read request rows");
+    }
+    *out = rows;
+    return 0;
+}
+
+int results_load_timeline(results_db *db, int64_t run_id, tetri_timeline_sample **out, size_t *n, tetri_error *err)
+{
+    assert(db && out && n);
+    *out = NULL;
+    *n = 0;
+    if (results_prepare(db, &db->select_timeline,
+                        "SELECT t_ns, busy_gpus, mean_degree, pending FROM timeline WHERE run_id = ? ORDER BY t_ns", err))
+        return -1;
+    sqlite3_stmt *st = db->select_timeline;
+    sqlite3_bind_int64(st, 1, run_id);
+    size_t cap = 0;
+    int rc;
+    tetri_timeline_sample *rows = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            tetri_timeline_sample *grown = realloc(rows, cap * sizeof *rows);
+            if (!grown) break;
+            rows = grown;
+        }
+        tetri_timeline_sample *s = &rows[(*n)++];
+        s->t = sqlite3_column_int64(st, 0);
+        s->busy_gpus = sqlite3_column_int(st, 1);
+        s->mean_degree = sqlite3_column_double(st, 2);
+        s->pending = sqlite3_column_int(st, 3);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        *n = 0;
+        return rc == SQLITE_ROW ? tetri_errorf(err, "%s: out of memory reading the timeline", db->path)
+                                : results_sql_error(db, err, "cannot read the timeline");
+    }
+    *out = rows;
+    return 0;
+}

@@ -1,0 +1,378 @@
+/* results/report.c: attainment tables, per-run detail and long-format CSV (see report.h). */
+#include "results/report.h"
+
+#include <assert.h>
+#include <inttypes.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const dim_names[REPORT_DIM_COUNT] = {"experiment", "model", "hardware", "backend",
+                                                        "mix",        "rate",  "scale",    "policy"};
+
+const char *report_dim_name(report_dim d)
+{
+    assert((unsigned)d < REPORT_DIM_COUNT);
+    return dim_names[d];
+}
+
+int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error *err)
+{
+    char buf[256];
+    snprintf(buf, sizeof buf, "%s", text ? text : "");
+    int n = 0;
+    char *save = NULL;
+    for (char *w = strtok_r(buf, ",", &save); w; w = strtok_r(NULL, ",", &save)) {
+        int found = -1;
+        for (int d = 0; d < REPORT_DIM_COUNT; d++)
+            if (strcmp(w, dim_names[d]) == 0 || (d == REPORT_DIM_SCALE && strcmp(w, "slo_scale") == 0)) found = d;
+        if (found < 0)
+            return tetri_errorf(err, "--by: unknown dimension '%s' (choose from experiment, model, hardware, backend, mix, "
+                                     "rate, scale, policy)", w);
+        for (int i = 0; i < n; i++)
+            if ((int)dims[i] == found) return tetri_errorf(err, "--by: dimension '%s' given twice", w);
+        dims[n++] = (report_dim)found;
+    }
+    if (n < 2) return tetri_errorf(err, "--by '%s': name at least two dimensions (..., columns, rows), e.g. mix,scale,policy", text ? text : "");
+    *n_dims = n;
+    return 0;
+}
+
+const char *report_policy_label(const results_run *r, const results_run *all, size_t n_all)
+{
+    for (size_t i = 0; i < n_all; i++)
+        if (strcmp(all[i].policy_name, r->policy_name) == 0 && strcmp(all[i].policy, r->policy) != 0) return r->policy;
+    return r->policy_name;
+}
+
+void report_dim_value(const results_run *r, report_dim d, const results_run *all, size_t n_all, char *buf, size_t len)
+{
+    switch (d) {
+    case REPORT_DIM_EXPERIMENT: snprintf(buf, len, "%s", r->experiment); break;
+    case REPORT_DIM_MODEL: snprintf(buf, len, "%s", r->model); break;
+    case REPORT_DIM_HARDWARE: snprintf(buf, len, "%s", r->hardware); break;
+    case REPORT_DIM_BACKEND: snprintf(buf, len, "%s", r->backend); break;
+    case REPORT_DIM_MIX: snprintf(buf, len, "%s", r->mix); break;
+    case REPORT_DIM_RATE: snprintf(buf, len, "%g", r->rate_per_min); break;
+    case REPORT_DIM_SCALE:
+        /* "1.0", "1.25": SLO scales read as multipliers, never as a bare "1". */
+        if (r->slo_scale * 10 == floor(r->slo_scale * 10)) snprintf(buf, len, "%.1f", r->slo_scale);
+        else snprintf(buf, len, "%g", r->slo_scale);
+        break;
+    case REPORT_DIM_POLICY: snprintf(buf, len, "%s", report_policy_label(r, all, n_all)); break;
+    default: assert(0 && "unknown dimension");
+    }
+}
+
+int report_dim_compare(const results_run *a, const results_run *b, report_dim d)
+{
+    switch (d) {
+    case REPORT_DIM_EXPERIMENT: return strcmp(a->experiment, b->experiment);
+    case REPORT_DIM_MODEL: return strcmp(a->model, b->model);
+    case REPORT_DIM_HARDWARE: return strcmp(a->hardware, b->hardware);
+    case REPORT_DIM_BACKEND: return strcmp(a->backend, b->backend);
+    case REPORT_DIM_MIX: return strcmp(a->mix, b->mix);
+    case REPORT_DIM_RATE: return (a->rate_per_min > b->rate_per_min) - (a->rate_per_min < b->rate_per_min);
+    case REPORT_DIM_SCALE: return (a->slo_scale > b->slo_scale) - (a->slo_scale < b->slo_scale);
+    case REPORT_DIM_POLICY: return strcmp(a->policy, b->policy);
+    default: assert(0 && "unknown dimension"); return 0;
+    }
+}
+
+/* The order tables are split in, then columns, then rows; qsort has no context argument, so the
+ * comparator reads it from here (report_print_tables is not reentrant). */
+static struct {
+    const results_run *runs;
+    report_dim order[REPORT_DIM_COUNT];
+    int n_order;
+} sort_ctx;
+
+static int compare_run_index(const void *pa, const void *pb)
+{
+    const results_run *a = &sort_ctx.runs[*(const size_t *)pa], *b = &sort_ctx.runs[*(const size_t *)pb];
+    for (int i = 0; i < sort_ctx.n_order; i++) {
+        int c = report_dim_compare(a, b, sort_ctx.order[i]);
+        if (c) return c;
+    }
+    return (a->seed > b->seed) - (a->seed < b->seed);
+}
+
+/* Whether runs differ along d. */
+static int dim_varies(const results_run *runs, size_t n, report_dim d)
+{
+    for (size_t i = 1; i < n; i++)
+        if (report_dim_compare(&runs[0], &runs[i], d) != 0) return 1;
+    return 0;
+}
+
+typedef struct cell {
+    int count;
+    double sum, min, max;
+    int repeated_seed;          /* two runs of one seed in this cell */
+} cell;
+
+/* Prints one table over idx[0..n-1] (runs sharing every table dimension). */
+static int print_one_table(FILE *out, const results_run *runs, size_t n_runs, const size_t *idx, size_t n, report_dim col_dim,
+                           report_dim row_dim, int *any_repeated, tetri_error *err)
+{
+    /* Distinct column and row representatives, in sorted order. */
+    size_t *cols = malloc(n * sizeof *cols), *rows = malloc(n * sizeof *rows);
+    cell *cells = NULL;
+    if (!cols || !rows) goto oom;
+    size_t n_cols = 0, n_rows = 0;
+    for (size_t i = 0; i < n; i++) {
+        const results_run *r = &runs[idx[i]];
+        size_t c = 0;
+        while (c < n_cols && report_dim_compare(&runs[cols[c]], r, col_dim) != 0) c++;
+        if (c == n_cols) {
+            size_t at = n_cols++;
+            while (at > 0 && report_dim_compare(&runs[cols[at - 1]], r, col_dim) > 0) {
+                cols[at] = cols[at - 1];
+                at--;
+            }
+            cols[at] = idx[i];
+        }
+        size_t k = 0;
+        while (k < n_rows && report_dim_compare(&runs[rows[k]], r, row_dim) != 0) k++;
+        if (k == n_rows) {
+            size_t at = n_rows++;
+            while (at > 0 && report_dim_compare(&runs[rows[at - 1]], r, row_dim) > 0) {
+                rows[at] = rows[at - 1];
+                at--;
+            }
+            rows[at] = idx[i];
+        }
+    }
+    cells = calloc(n_cols * n_rows, sizeof *cells);
+    if (!cells) goto oom;
+    for (size_t i = 0; i < n; i++) {
+        const results_run *r = &runs[idx[i]];
+        size_t c = 0, k = 0;
+        while (report_dim_compare(&runs[cols[c]], r, col_dim) != 0) c++;
+        while (report_dim_compare(&runs[rows[k]], r, row_dim) != 0) k++;
+        cell *x = &cells[k * n_cols + c];
+        /* idx is sorted with seed last, so a repeated seed sits right after its twin. */
+        if (i > 0) {
+            const results_run *p = &runs[idx[i - 1]];
+            if (p->seed == r->seed && report_dim_compare(p, r, col_dim) == 0 && report_dim_compare(p, r, row_dim) == 0)
+                x->repeated_seed = 1, *any_repeated = 1;
+        }
+        x->min = x->count ? fmin(x->min, r->attainment) : r->attainment;
+        x->max = x->count ? fmax(x->max, r->attainment) : r->attainment;
+        x->sum += r->attainment;
+        x->count++;
+    }
+    /* Cell texts and column widths. */
+    enum { CELL_TEXT = 48 };
+    char text[CELL_TEXT], label[256];
+    int row_w = (int)strlen(report_dim_name(row_dim));
+    for (size_t k = 0; k < n_rows; k++) {
+        report_dim_value(&runs[rows[k]], row_dim, runs, n_runs, label, sizeof label);
+        if ((int)strlen(label) > row_w) row_w = (int)strlen(label);
+    }
+    int *col_w = calloc(n_cols, sizeof *col_w);
+    if (!col_w) goto oom;
+    for (size_t c = 0; c < n_cols; c++) {
+        report_dim_value(&runs[cols[c]], col_dim, runs, n_runs, label, sizeof label);
+        col_w[c] = (int)strlen(label);
+        for (size_t k = 0; k < n_rows; k++) {
+            const cell *x = &cells[k * n_cols + c];
+            if (!x->count) snprintf(text, sizeof text, "-");
+            else if (x->count == 1) snprintf(text, sizeof text, "%.3f (1)", x->sum);
+            else snprintf(text, sizeof text, "%.3f (%d; %.3f..%.3f)", x->sum / x->count, x->count, x->min, x->max);
+            if ((int)strlen(text) > col_w[c]) col_w[c] = (int)strlen(text);
+        }
+    }
+    fprintf(out, "%-*s", row_w, report_dim_name(row_dim));
+    for (size_t c = 0; c < n_cols; c++) {
+        report_dim_value(&runs[cols[c]], col_dim, runs, n_runs, label, sizeof label);
+        if (c + 1 == n_cols) fprintf(out, "  %s", label);
+        else fprintf(out, "  %-*s", col_w[c], label);
+    }
+    fputc('\n', out);
+    for (size_t k = 0; k < n_rows; k++) {
+        report_dim_value(&runs[rows[k]], row_dim, runs, n_runs, label, sizeof label);
+        fprintf(out, "%-*s", row_w, label);
+        for (size_t c = 0; c < n_cols; c++) {
+            const cell *x = &cells[k * n_cols + c];
+            if (!x->count) snprintf(text, sizeof text, "-");
+            else if (x->count == 1) snprintf(text, sizeof text, "%.3f (1)", x->sum);
+            else snprintf(text, sizeof text, "%.3f (%d; %.3f..%.3f)", x->sum / x->count, x->count, x->min, x->max);
+            /* No trailing blanks after the last column. */
+            if (c + 1 == n_cols) fprintf(out, "  %s", text);
+            else fprintf(out, "  %-*s", col_w[c], text);
+        }
+        fputc('\n', out);
+    }
+    free(col_w);
+    free(cells);
+    free(cols);
+    free(rows);
+    return 0;
+oom:
+    free(cells);
+    free(cols);
+    free(rows);
+    return tetri_errorf(err, "out of memory printing a report table");
+}
+
+int report_print_tables(FILE *out, const results_run *runs, size_t n, const report_options *opt, tetri_error *err)
+{
+    assert(opt->n_by >= 2);
+    if (n == 0) {
+        fprintf(out, "(no runs)\n");
+        return 0;
+    }
+    report_dim row_dim = opt->by[opt->n_by - 1], col_dim = opt->by[opt->n_by - 2];
+    /* Table dimensions, in split order: the context (experiment, model, hardware) when it varies,
+     * then what --by names before its columns, then every other dimension that varies. */
+    report_dim table_dims[REPORT_DIM_COUNT];
+    int n_table = 0, named[REPORT_DIM_COUNT] = {0};
+    for (int i = 0; i < opt->n_by; i++) named[opt->by[i]] = 1;
+    for (int d = REPORT_DIM_EXPERIMENT; d <= REPORT_DIM_HARDWARE; d++)
+        if (!named[d] && dim_varies(runs, n, (report_dim)d)) table_dims[n_table++] = (report_dim)d;
+    for (int i = 0; i < opt->n_by - 2; i++) table_dims[n_table++] = opt->by[i];
+    for (int d = REPORT_DIM_HARDWARE + 1; d < REPORT_DIM_COUNT; d++)
+        if (!named[d] && dim_varies(runs, n, (report_dim)d)) table_dims[n_table++] = (report_dim)d;
+    size_t *idx = malloc(n * sizeof *idx);
+    if (!idx) return tetri_errorf(err, "out of memory printing a report");
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    sort_ctx.runs = runs;
+    sort_ctx.n_order = 0;
+    for (int i = 0; i < n_table; i++) sort_ctx.order[sort_ctx.n_order++] = table_dims[i];
+    sort_ctx.order[sort_ctx.n_order++] = row_dim;
+    sort_ctx.order[sort_ctx.n_order++] = col_dim;
+    qsort(idx, n, sizeof *idx, compare_run_index);
+
+    int any_repeated = 0, rc = 0;
+    char value[256];
+    for (size_t start = 0; start < n && rc == 0;) {
+        size_t end = start + 1;
+        while (end < n) {
+            int same = 1;
+            for (int i = 0; i < n_table && same; i++) same = report_dim_compare(&runs[idx[start]], &runs[idx[end]], table_dims[i]) == 0;
+            if (!same) break;
+            end++;
+        }
+        /* Title: the table dimensions, then the ones every run shares (what the numbers are of). */
+        const results_run *first = &runs[idx[start]];
+        fprintf(out, "%s==", start ? "\n" : "");
+        for (int i = 0; i < n_table; i++) {
+            report_dim_value(first, table_dims[i], runs, n, value, sizeof value);
+            fprintf(out, " %s %s", report_dim_name(table_dims[i]), value);
+        }
+        for (int d = 0; d < REPORT_DIM_COUNT; d++) {
+            int shown = (int)row_dim == d || (int)col_dim == d;
+            for (int i = 0; i < n_table; i++) shown |= (int)table_dims[i] == d;
+            if (shown) continue;
+            report_dim_value(first, (report_dim)d, runs, n, value, sizeof value);
+            fprintf(out, " %s %s", report_dim_name((report_dim)d), value);
+        }
+        fprintf(out, " ==\nSLO attainment (met/n): rows %s, columns %s; mean over seeds (seeds; min..max)\n",
+                report_dim_name(row_dim), report_dim_name(col_dim));
+        rc = print_one_table(out, runs, n, idx + start, end - start, col_dim, row_dim, &any_repeated, err);
+        start = end;
+    }
+    if (any_repeated)
+        fprintf(out, "\nnote: some cells average several runs of the same seed: they differ in something no table "
+                     "dimension shows (workload options?); see --runs\n");
+    free(idx);
+    return rc;
+}
+
+/* "inf" for a dropped-dominated quantile, "-" for an absent value. */
+static void format_seconds(char *buf, size_t len, double s)
+{
+    if (isinf(s)) snprintf(buf, len, "inf");
+    else if (isnan(s)) snprintf(buf, len, "-");
+    else snprintf(buf, len, "%.3f", s);
+}
+
+void report_print_runs(FILE *out, const results_run *runs, size_t n)
+{
+    int policy_w = 6, key_w = 7;
+    for (size_t i = 0; i < n; i++) {
+        if ((int)strlen(runs[i].policy) > policy_w) policy_w = (int)strlen(runs[i].policy);
+        if ((int)strlen(runs[i].run_key) > key_w) key_w = (int)strlen(runs[i].run_key);
+    }
+    fprintf(out, "%-*s  %-*s  %-11s %-5s %6s %4s %-4s %4s %4s %4s %4s %6s %8s %8s %6s %9s %9s %10s\n", key_w, "run_key",
+            policy_w, "policy", "mix", "scale", "rate", "seed", "bknd", "n", "met", "late", "drop", "SAR", "p50_s",
+            "p99_s", "degree", "gpu_s", "wall_ms", "decide_p99");
+    for (size_t i = 0; i < n; i++) {
+        const results_run *r = &runs[i];
+        char p50[32], p99[32], degree[32];
+        format_seconds(p50, sizeof p50, r->p50_latency_s);
+        format_seconds(p99, sizeof p99, r->p99_latency_s);
+        if (isnan(r->mean_degree)) snprintf(degree, sizeof degree, "-");
+        else snprintf(degree, sizeof degree, "%.2f", r->mean_degree);
+        fprintf(out, "%-*s  %-*s  %-11s %-5g %6g %4" PRIu64 " %-4s %4d %4d %4d %4d %6.3f %8s %8s %6s %9.1f %9.2f %8.1fus\n",
+                key_w, r->run_key, policy_w, r->policy, r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend,
+                r->sum.n, r->sum.met, r->sum.late, r->sum.dropped, r->attainment, p50, p99, degree, r->gpu_seconds,
+                r->sum.wall_s * 1e3, (double)r->sum.decide_p99_ns / 1e3);
+    }
+}
+
+void report_csv_field(FILE *out, const char *s)
+{
+    if (!strpbrk(s, ",\"\r\n")) {
+        fputs(s, out);
+        return;
+    }
+    fputc('"', out);
+    for (; *s; s++) {
+        if (*s == '"') fputc('"', out);
+        fputc(*s, out);
+    }
+    fputc('"', out);
+}
+
+/* A CSV number: "inf" for infinity, empty for an absent value (NaN), else %.6g... rounded to a fixed
+ * number of decimals so the text does not depend on the last bits of a sum. */
+static void csv_number(FILE *out, double v, int decimals)
+{
+    if (isnan(v)) return;
+    if (isinf(v)) fputs(v > 0 ? "inf" : "-inf", out);
+    else fprintf(out, "%.*f", decimals, v);
+}
+
+void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing)
+{
+    fputs("experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,"
+          "attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key",
+          out);
+    if (with_timing) fputs(",wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us", out);
+    fputc('\n', out);
+    for (size_t i = 0; i < n; i++) {
+        const results_run *r = &runs[i];
+        report_csv_field(out, r->experiment);
+        fputc(',', out);
+        report_csv_field(out, r->model);
+        fputc(',', out);
+        report_csv_field(out, r->hardware);
+        fputc(',', out);
+        report_csv_field(out, r->backend);
+        fputc(',', out);
+        report_csv_field(out, r->mix);
+        fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
+        report_csv_field(out, r->policy_name);
+        fputc(',', out);
+        report_csv_field(out, r->policy);
+        fprintf(out, ",%" PRIu64 ",%d,%d,%d,%d,", r->seed, r->sum.n, r->sum.met, r->sum.late, r->sum.dropped);
+        csv_number(out, r->attainment, 6);
+        fputc(',', out);
+        csv_number(out, r->p50_latency_s, 6);
+        fputc(',', out);
+        csv_number(out, r->p99_latency_s, 6);
+        fputc(',', out);
+        csv_number(out, r->mean_degree, 4);
+        fputc(',', out);
+        csv_number(out, r->gpu_seconds, 6);
+        fputc(',', out);
+        report_csv_field(out, r->run_key);
+        if (with_timing)
+            fprintf(out, ",%.6f,%" PRId64 ",%.3f,%.3f,%.3f", r->sum.wall_s, r->sum.decide_calls,
+                    (double)r->sum.decide_median_ns / 1e3, (double)r->sum.decide_p99_ns / 1e3,
+                    (double)r->sum.decide_max_ns / 1e3);
+        fputc('\n', out);
+    }
+}

@@ -1,0 +1,61 @@
+/* results/report.h: the tables and CSV of `tetri report`, over runs read by results_load_runs.
+ * defines: report_dim, report_dim_name, report_parse_by, report_dim_value, report_dim_compare,
+ *          report_policy_label, report_options, report_print_tables, report_print_runs, report_write_csv,
+ *          report_csv_field.
+ *
+ * A table shows SLO attainment (met / n) for one value of every dimension that is not its rows or
+ * columns; so a cell only ever averages runs that differ in seed, and its text says how many and
+ * their range. */
+#ifndef TETRI_RESULTS_REPORT_H
+#define TETRI_RESULTS_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "results/results.h"
+
+typedef enum report_dim {
+    REPORT_DIM_EXPERIMENT = 0,
+    REPORT_DIM_MODEL,
+    REPORT_DIM_HARDWARE,
+    REPORT_DIM_BACKEND,
+    REPORT_DIM_MIX,
+    REPORT_DIM_RATE,
+    REPORT_DIM_SCALE,
+    REPORT_DIM_POLICY,
+    REPORT_DIM_COUNT
+} report_dim;
+
+/* "experiment", "model", "hardware", "backend", "mix", "rate", "scale", "policy". */
+const char *report_dim_name(report_dim d);
+
+/* Parses "--by" text: comma-separated dimension names, at least two, none twice; the last names the
+ * rows, the one before it the columns, earlier ones the order in which tables are split.
+ * Returns 0, or -1 with err naming the bad word and the choices. */
+int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error *err);
+
+/* The value of dimension d of run r as text ("%g" for numbers; the policy as report_policy_label). */
+void report_dim_value(const results_run *r, report_dim d, const results_run *all, size_t n_all, char *buf, size_t len);
+/* Orders runs along d: numbers numerically, text by strcmp. */
+int report_dim_compare(const results_run *a, const results_run *b, report_dim d);
+/* The short name of r's policy ("tetriserve") when every run of `all` with that name has the same
+ * options, else the full canonical text ("tetriserve:g=5,..."), so two variants never share a label. */
+const char *report_policy_label(const results_run *r, const results_run *all, size_t n_all);
+
+typedef struct report_options {
+    report_dim by[REPORT_DIM_COUNT];
+    int n_by;
+} report_options;
+
+/* Attainment tables, one per value of the table dimensions. Returns 0 or -1 (out of memory). */
+int report_print_tables(FILE *out, const results_run *runs, size_t n, const report_options *opt, tetri_error *err);
+/* One line per run: identity, counts, attainment, latency quantiles, mean degree, GPU-seconds and
+ * (measurements) wall time and decision time. */
+void report_print_runs(FILE *out, const results_run *runs, size_t n);
+/* Long-format CSV, one row per run. with_timing adds the host measurements (wall time, decision
+ * times), which differ between two runs of the same inputs; without it the CSV is reproducible. */
+void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing);
+/* Writes s as one CSV field (quoted when it holds a comma, quote or line break). */
+void report_csv_field(FILE *out, const char *s);
+
+#endif
