@@ -2,7 +2,7 @@
  * best schedule on small instances (DESIGN section 8).
  *
  * What "optimal" means here, precisely. Time is cut into rounds of tau (the same tau as
- * tetriserve: g x the largest fastest step time over the resolutions seen, or tau_ms), starting
+ * tetriserve: g x the largest fastest step time over the profile's resolutions, or tau_ms), starting
  * at the first call. In each round every request either waits or runs one block of
  * q = min(steps left, floor((tau - migration) / T(k))) steps at degree k (a power of two the
  * profile has), the degrees of a round summing to at most the free GPUs. Migration is charged
@@ -253,7 +253,7 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
         o->late = grown;
         o->cap_late = v->n_requests * 2;
     }
-    /* tau: as tetriserve's tau_from=seen. */
+    /* tau: as tetriserve's default (tau_from=profile). */
     int32_t n_late = 0;
     o->m = 0;
     for (int32_t i = 0; i < v->n_requests; i++) {
@@ -262,8 +262,11 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
         if (cls < 0) return;
     }
     tetri_ns slowest = 0;
-    for (int32_t i = 0; i < o->table.n_cls; i++)
+    for (int32_t i = 0; i < o->table.n_cls; i++) {
+        tetri_ns p = o->table.profile_slowest_fastest[o->table.cls[i].model];
+        if (p > slowest) slowest = p;
         if (o->table.cls[i].t_min > slowest) slowest = o->table.cls[i].t_min;
+    }
     o->tau = o->tau_fixed > 0 ? o->tau_fixed : slowest > 0 ? o->g * slowest : TETRI_NS_PER_S;
     if (now >= o->round_end || !o->started) {
         o->round_start = now;

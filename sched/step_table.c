@@ -43,6 +43,22 @@ int step_table_init(step_table *t, const struct tetri_profile *profile, const te
     if (t->n_degrees == 0)
         return tetri_errorf(err, "profile %s has no degree that fits the %d GPUs of %s", profile_path(profile),
                             cluster->n_gpus, cluster->hardware);
+    /* Rows come sorted by model, tokens, width: one pass finds each resolution's fastest step. */
+    for (int i = 0, n = profile_row_count(profile); i < n;) {
+        const tetri_profile_row *r = profile_row_at(profile, i);
+        tetri_ns fastest = 0;
+        int j = i;
+        for (; j < n; j++) {
+            const tetri_profile_row *q = profile_row_at(profile, j);
+            if (q->model != r->model || q->width != r->width || q->height != r->height) break;
+            int d = step_table_degree_index(t, q->degree);
+            if (d < 0 || q->batch != 1 || q->link != t->best_link[d]) continue;
+            if (!fastest || q->cost.median_ns < fastest) fastest = q->cost.median_ns;
+        }
+        if ((unsigned)r->model < TETRI_MODEL_COUNT && fastest > t->profile_slowest_fastest[r->model])
+            t->profile_slowest_fastest[r->model] = fastest;
+        i = j;
+    }
     t->cap_cls = 8;
     t->cls = calloc((size_t)t->cap_cls, sizeof *t->cls);
     if (!t->cls) return tetri_errorf(err, "out of memory");

@@ -40,6 +40,9 @@ typedef struct step_table {
     step_class *cls;
     int32_t n_cls, cap_cls;
     int32_t last_hit;                              /* the class found last: runs repeat them */
+    /* Per model: the largest, over the profile's resolutions, of the fastest batch-1 step
+     * (degrees of this table, their best link); 0 when the profile has no row of that model. */
+    tetri_ns profile_slowest_fastest[TETRI_MODEL_COUNT];
 } step_table;
 
 /* Reads the degrees the profile has (every model's, merged) that fit the cluster. Returns 0, or -1 with err when the profile has no usable degree. */

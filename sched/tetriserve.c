@@ -47,7 +47,7 @@
 
 static const tetri_option_spec tetriserve_options[] = {
     {"g", TETRI_OPT_INT, "5", "1..1000", "round length tau in steps of the slowest resolution's fastest step"},
-    {"tau_from", TETRI_OPT_ENUM, "seen", "seen|pending", "resolutions tau is taken over: all seen so far in the run, or those pending now"},
+    {"tau_from", TETRI_OPT_ENUM, "profile", "profile|seen|pending", "resolutions tau is taken over: the profile's (of the models seen), all seen in the run, or those pending now"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds (0: from g)"},
     {"midround", TETRI_OPT_ENUM, "wait", "wait|fill", "calls inside a round: wait for the boundary, or fill idle GPUs with the same rules"},
     {"order", TETRI_OPT_ENUM, "last", "last|first", "in a two-degree plan, the high-degree steps run last (scale up later) or first"},
@@ -62,7 +62,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-enum { TAU_SEEN, TAU_PENDING };
+enum { TAU_PROFILE, TAU_SEEN, TAU_PENDING };
 enum { MID_WAIT, MID_FILL };
 enum { OPTS_PLAN, OPTS_PHASE, OPTS_ALL };
 enum { TIE_GPUS_SLACK, TIE_SLACK_GPUS, TIE_NONE };
@@ -191,7 +191,8 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     tetriserve *s = calloc(1, sizeof *s);
     if (!s) return tetri_errorf(err, "out of memory"), NULL;
     s->g = (int)tetri_options_int(o, "g");
-    s->tau_from = strcmp(tetri_options_str(o, "tau_from"), "pending") == 0 ? TAU_PENDING : TAU_SEEN;
+    const char *tf = tetri_options_str(o, "tau_from");
+    s->tau_from = strcmp(tf, "pending") == 0 ? TAU_PENDING : strcmp(tf, "seen") == 0 ? TAU_SEEN : TAU_PROFILE;
     s->tau_fixed = (tetri_ns)(tetri_options_double(o, "tau_ms") * TETRI_NS_PER_MS);
     s->midround = strcmp(tetri_options_str(o, "midround"), "fill") == 0 ? MID_FILL : MID_WAIT;
     s->order_first = strcmp(tetri_options_str(o, "order"), "first") == 0;
@@ -271,7 +272,15 @@ static tetri_ns round_length(tetriserve *s, const tetri_view *v)
 {
     if (s->tau_fixed > 0) return s->tau_fixed;
     tetri_ns slowest = 0;
-    if (s->tau_from == TAU_SEEN) {
+    if (s->tau_from == TAU_PROFILE) {
+        /* The profile's resolutions of every model this run has shown so far (a resolution the
+         * profile lacks, interpolated, counts too). */
+        for (int32_t i = 0; i < s->table.n_cls; i++) {
+            tetri_ns p = s->table.profile_slowest_fastest[s->table.cls[i].model];
+            if (p > slowest) slowest = p;
+            if (s->table.cls[i].t_min > slowest) slowest = s->table.cls[i].t_min;
+        }
+    } else if (s->tau_from == TAU_SEEN) {
         for (int32_t i = 0; i < s->table.n_cls; i++)
             if (s->table.cls[i].t_min > slowest) slowest = s->table.cls[i].t_min;
     } else {
