@@ -352,6 +352,8 @@ static void spec_text_round_trip_and_errors(void **state)
     assert_int_equal(workload_spec_set(&back, "resolutions", "256,768", &err), 0);
     assert_int_equal(back.n_resolutions, 2);
     assert_int_equal(back.resolutions[1], 768);
+    assert_int_equal(workload_spec_set(&back, "rate", "1\r", &err), -1);
+    assert_string_equal(err.msg, "rate: the value contains a control character (byte 0x0d)");
 
     const struct { const char *text, *frag; } bad[] = {
         {"colour=red", "unknown workload key 'colour'"}, {"rate=fast", "rate: 'fast' is not a number"},
@@ -360,6 +362,8 @@ static void spec_text_round_trip_and_errors(void **state)
         {"resolutions=256//512", "resolutions"}, {"model=dalle", "model: 'dalle' is unknown"},
         {"seed=-1", "seed"}, {"rate", "not key=value"}, {"rate=12,", "trailing ','"},
         {"arrival=uniform", "arrival: 'uniform' is unknown"},
+        /* Messages echo the text, so control bytes are refused up front (found by fuzz_workload). */
+        {"rate=12,seed\nx=1", "byte 0x0a at offset 12 is a control character"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
         workload_spec_default(&back);

@@ -343,9 +343,22 @@ static int parse_resolutions(const char *v, workload_spec *s, tetri_error *err)
     return 0;
 }
 
+/* Index of the first control byte of s, or -1: messages echo user text, and must stay one line. */
+static long first_control_byte(const char *s)
+{
+    for (const char *p = s; *p; p++)
+        if ((unsigned char)*p < 0x20 || *p == 0x7f) return (long)(p - s);
+    return -1;
+}
+
 int workload_spec_set(workload_spec *s, const char *key, const char *v, tetri_error *err)
 {
     assert(s && key && v);
+    long bad_key = first_control_byte(key), bad_value = first_control_byte(v);
+    if (bad_key >= 0)
+        return tetri_errorf(err, "workload key contains a control character (byte 0x%02x)", (unsigned char)key[bad_key]);
+    if (bad_value >= 0)
+        return tetri_errorf(err, "%.40s: the value contains a control character (byte 0x%02x)", key, (unsigned char)v[bad_value]);
     long long x;
     if (strcmp(key, "model") == 0) {
         if (tetri_model_parse(v, &s->model) < 0)
@@ -392,6 +405,10 @@ int workload_spec_parse(const char *text, workload_spec *s, tetri_error *err)
 {
     assert(s);
     if (!text) return 0;
+    long bad = first_control_byte(text);
+    if (bad >= 0)
+        return tetri_errorf(err, "workload: byte 0x%02x at offset %ld is a control character (the spec is one line of key=value pairs)",
+                            (unsigned char)text[bad], bad);
     const char *p = text;
     while (*p) {
         size_t len = strcspn(p, ",");

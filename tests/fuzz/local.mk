@@ -1,4 +1,4 @@
-# tests/fuzz/: libFuzzer targets for the trace and profile readers (make fuzz), and their corpus replayed by make check.
+# tests/fuzz/: libFuzzer targets (trace reader, workload spec and generator, profile reader; make fuzz), and their corpora replayed by make check.
 #
 # Adding a target NAME (one line here):
 #   1. write tests/fuzz/fuzz_NAME.c with `TETRI_FUZZ_TARGET(NAME) { ... }` (tests/fuzz/fuzz.h);
@@ -6,6 +6,7 @@
 #   3. add:  FUZZ_TARGET_SOURCES += tests/fuzz/fuzz_NAME.c
 # make check then replays its corpus (tests/fuzz/replay), and make fuzz builds fuzz/bin/fuzz_NAME.
 FUZZ_TARGET_SOURCES = tests/fuzz/fuzz_trace.c
+FUZZ_TARGET_SOURCES += tests/fuzz/fuzz_workload.c
 FUZZ_TARGET_SOURCES += tests/fuzz/fuzz_profile.c
 
 # Corpus replay: every target, plain main(), linked against libtetri.a; part of make check.
