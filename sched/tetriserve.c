@@ -297,18 +297,19 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
     tetriserve *s = self;
     const tetri_ns now = v->now;
     if (v->n_requests == 0) return; /* idle: the next arrival starts a fresh round */
+    const bool new_round = now >= s->round_end;
+    if (!new_round && now != s->round_start && s->midround == MID_WAIT) {
+        plan->wake_at = s->round_end; /* inside a round: wait for its boundary */
+        return;
+    }
     if (reserve(s, v->n_requests)) return;
     for (int32_t i = 0; i < v->n_requests; i++) {
         s->cls_of[i] = step_table_find_request(&s->table, v->requests[i]);
         if (s->cls_of[i] < 0) return; /* out of memory: no plan this call */
     }
-
-    if (now >= s->round_end) {
+    if (new_round) {
         s->round_start = now;
         s->round_end = now + round_length(s, v);
-    } else if (now != s->round_start && s->midround == MID_WAIT) {
-        plan->wake_at = s->round_end;
-        return;
     }
     plan->wake_at = s->round_end;
     const tetri_ns tau = s->round_end - now;
