@@ -308,7 +308,11 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
            "attention_oracle");
         return 0;
     }
-    KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
+    if (s->attn == DIT_ATTN_FLASH_MMA)
+        KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
+    else
+        KL(tk_attention_wgmma(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
+           "attention_wgmma");
     return 0;
 }
 

@@ -2,7 +2,7 @@
  * defines: tk_init_param, tk_fill_uniform_bf16, tk_poison, tk_f32_to_bf16, tk_bf16_to_f32,
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_euler_update, tk_velocity_packed, tk_step_advance, tk_attention,
- *          tk_attention_oracle.
+ *          tk_attention_wgmma, tk_attention_oracle.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -74,6 +74,11 @@ int tk_step_advance(int *step, int n_steps, cudaStream_t s);
  * stride ldo, samples obs apart. hd 64 or 128; ld, ldo multiples of 8. */
 int tk_attention(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
+
+/* ---- attention_wgmma.cu ---- */
+/* The same contract as tk_attention, on Hopper's warpgroup MMA (sm_90a): the fast path. */
+int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
+                       int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
 
 /* ---- attention_oracle.cu ---- */
 /* The same result the plain way, in fp32 through cuBLAS (scores in device memory): the flash

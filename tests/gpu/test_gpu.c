@@ -190,14 +190,14 @@ static void test_qk_norm_rope(int hd)
 }
 
 /* Flash attention against fp64 on the CPU (small L) and against the cuBLAS oracle (large L). */
-static void test_attention(int hd, int L, int H, int B, int vs_cpu, cublasHandle_t cb)
+static void test_attention(int wgmma, int hd, int L, int H, int B, int vs_cpu, cublasHandle_t cb)
 {
     const int D = H * hd;
     const size_t n = (size_t)B * L * 3 * D, no = (size_t)B * L * D;
     float *qkv = rand_bf16_host(n, 2.f);
     void *dq = to_dev_bf16(qkv, n), *dout = dev_poisoned(no * 2), *dref = dev_poisoned(no * 2);
-    int e = tk_attention(dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, B, L, H,
-                         hd, 0);
+    int e = (wgmma ? tk_attention_wgmma : tk_attention)(dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout,
+                                                       D, (int64_t)L * D, B, L, H, hd, 0);
     if (e || sync_check("attention")) { printf("FAIL attention launch: %s\n", cudaGetErrorString((cudaError_t)e)); failures++; return; }
     float *got = from_dev_bf16(dout, no), *want = malloc(no * 4);
     char name[96];
@@ -223,7 +223,7 @@ static void test_attention(int hd, int L, int H, int B, int vs_cpu, cublasHandle
                     }
                 }
         free(sc);
-        snprintf(name, sizeof name, "flash attention vs CPU fp64: hd %d, L %d, H %d, B %d", hd, L, H, B);
+        snprintf(name, sizeof name, "%s attention vs CPU fp64: hd %d, L %d, H %d, B %d", wgmma ? "wgmma" : "mma.sync", hd, L, H, B);
     } else {
         float *ws;
         cudaMalloc((void **)&ws, ((size_t)3 * L * hd + (size_t)L * L) * 4);
@@ -233,7 +233,7 @@ static void test_attention(int hd, int L, int H, int B, int vs_cpu, cublasHandle
         cudaFree(ws);
         free(want);
         want = from_dev_bf16(dref, no);
-        snprintf(name, sizeof name, "flash attention vs cuBLAS oracle: hd %d, L %d, H %d", hd, L, H);
+        snprintf(name, sizeof name, "%s attention vs cuBLAS oracle: hd %d, L %d, H %d", wgmma ? "wgmma" : "mma.sync", hd, L, H);
     }
     check(name, got, want, no, 1e-2);
     free(qkv); free(got); free(want);
@@ -278,6 +278,10 @@ static void test_step(dit_arch arch)
     dit_gpu_step_set_attention(st, DIT_ATTN_ORACLE);
     if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
     snprintf(name, sizeof name, "%s tiny step, cuBLAS-oracle attention vs CPU", nm);
+    check(name, got2, want, nv, 1e-2);
+    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH_MMA);
+    if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
+    snprintf(name, sizeof name, "%s tiny step, mma.sync attention vs CPU", nm);
     check(name, got2, want, nv, 1e-2);
     dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
     /* graph: capture, re-upload (the eager warm-up forward does not move the latent), one Euler step */
@@ -337,6 +341,38 @@ static void test_init_matches_cpu(void)
     dit_layout_free(&L);
 }
 
+/* Not a check: the attention kernels' rate at FLUX's sequence lengths (24 heads of 128), for the notes. */
+static void time_attention(int L)
+{
+    const int H = 24, hd = 128, D = H * hd;
+    void *dq, *dout;
+    cudaMalloc(&dq, (size_t)L * 3 * D * 2);
+    cudaMalloc(&dout, (size_t)L * D * 2);
+    tk_fill_uniform_bf16(dq, (int64_t)L * 3 * D, 11, 1, 2.f, 0);
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    for (int wg = 0; wg < 2; wg++) {
+        float best = 1e30f;
+        for (int it = 0; it < 12; it++) {
+            cudaEventRecord(a, 0);
+            (wg ? tk_attention_wgmma : tk_attention)(dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D,
+                                                     (int64_t)L * D, 1, L, H, hd, 0);
+            cudaEventRecord(b, 0);
+            cudaEventSynchronize(b);
+            float ms;
+            cudaEventElapsedTime(&ms, a, b);
+            if (it >= 2 && ms < best) best = ms;
+        }
+        printf("TIME attention %-8s L %5d, 24 heads of 128: %7.3f ms, %5.0f TFLOP/s\n", wg ? "wgmma" : "mma.sync", L, best,
+               4.0 * L * (double)L * D / (best * 1e-3) / 1e12);
+    }
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    cudaFree(dq);
+    cudaFree(dout);
+}
+
 int main(void)
 {
     int n_dev = 0;
@@ -355,14 +391,20 @@ int main(void)
     test_ln_mod();
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
-    test_attention(128, 200, 2, 2, 1, cb);
-    test_attention(64, 333 + 64, 2, 1, 1, cb);
-    test_attention(128, 64, 1, 1, 1, cb);
-    test_attention(128, 4608, 24, 1, 0, cb);
-    test_attention(64, 4096 + 333, 24, 1, 0, cb);
+    for (int wg = 0; wg < 2; wg++) {
+        test_attention(wg, 128, 200, 2, 2, 1, cb);
+        test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
+        test_attention(wg, 128, 64, 1, 1, 1, cb);
+        test_attention(wg, 128, 300, 3, 1, 1, cb);
+        test_attention(wg, 128, 4608, 24, 1, 0, cb);
+        test_attention(wg, 64, 4096 + 333, 24, 1, 0, cb);
+    }
     test_init_matches_cpu();
     test_step(DIT_ARCH_FLUX);
     test_step(DIT_ARCH_SD3);
+    time_attention(768);
+    time_attention(4608);
+    time_attention(16896);
     dit_gemm_destroy(g);
     cublasDestroy(cb);
     printf("%s: %d check(s) failed\n", failures ? "FAILED" : "ALL PASSED", failures);

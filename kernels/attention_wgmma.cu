@@ -1,0 +1,240 @@
+/* kernels/attention_wgmma.cu: the Hopper path of the fused attention: warpgroup MMA (wgmma,
+ * sm_90a) reading K and V straight from shared memory through matrix descriptors.
+ *
+ * A block of two warpgroups takes 128 query rows of one head (64 per warpgroup); K and V stream
+ * through shared memory 128 keys at a time, double-buffered with cp.async. Tiles are stored in the
+ * 128-byte-swizzle layout the descriptors describe: 64-column blocks of 128-byte rows, 16-byte chunk
+ * c of row r at chunk c ^ (r mod 8), 1024-byte aligned atoms of 8 rows. S = Q K^T is one
+ * m64n128k16 per 16 of head dim (both operands K-major); P goes from the S accumulators into
+ * register A fragments (same layout as mma.sync's), and O += P V is m64n64k16 per 64 columns of
+ * head dim with V read transposed (MN-major), so V needs no transposition in memory and one
+ * 64-column block per instruction keeps the descriptors' leading offset out of play. Scores never
+ * reach device memory. The softmax is the same online base-2 softmax as attention.cu's. */
+#include "kernels/common.cuh"
+#include "kernels/kernels.h"
+
+#define WG_BM 128 /* query rows per block: 2 warpgroups x 64 */
+#define WG_BN 128 /* keys per tile */
+#define WG_THREADS 256
+
+__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
+
+__device__ __forceinline__ void cp_async16_zfill(uint32_t dst, const void *src, bool valid)
+{
+    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
+}
+
+/* Matrix descriptor: start address, leading and stride byte offsets, 128-byte swizzle. */
+__device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
+{
+    return (uint64_t)((addr & 0x3FFFF) >> 4) | (uint64_t)((lbo >> 4) & 0x3FFF) << 16 | (uint64_t)((sbo >> 4) & 0x3FFF) << 32 |
+           (uint64_t)1 << 62;
+}
+
+__device__ __forceinline__ void wgmma_fence() { asm volatile("wgmma.fence.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_commit() { asm volatile("wgmma.commit_group.sync.aligned;\n" ::: "memory"); }
+__device__ __forceinline__ void wgmma_wait0() { asm volatile("wgmma.wait_group.sync.aligned 0;\n" ::: "memory"); }
+
+__device__ __forceinline__ void wgmma_m64n128k16_ss(float (&d)[16][4], uint64_t da, uint64_t db, int accumulate)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %66, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n128k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31,%32,%33,%34,%35,%36,%37,%38,%39,%40,%41,%42,%43,%44,%45,%46,%47,%48,%49,%50,%51,%52,%53,%54,%55,%56,%57,%58,%59,%60,%61,%62,%63}, %64, %65, p, 1, 1, 0, 0;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3]), "+f"(d[8][0]), "+f"(d[8][1]), "+f"(d[8][2]), "+f"(d[8][3]), "+f"(d[9][0]), "+f"(d[9][1]), "+f"(d[9][2]), "+f"(d[9][3]), "+f"(d[10][0]), "+f"(d[10][1]), "+f"(d[10][2]), "+f"(d[10][3]), "+f"(d[11][0]), "+f"(d[11][1]), "+f"(d[11][2]), "+f"(d[11][3]), "+f"(d[12][0]), "+f"(d[12][1]), "+f"(d[12][2]), "+f"(d[12][3]), "+f"(d[13][0]), "+f"(d[13][1]), "+f"(d[13][2]), "+f"(d[13][3]), "+f"(d[14][0]), "+f"(d[14][1]), "+f"(d[14][2]), "+f"(d[14][3]), "+f"(d[15][0]), "+f"(d[15][1]), "+f"(d[15][2]), "+f"(d[15][3])
+                 : "l"(da), "l"(db), "r"(accumulate));
+}
+__device__ __forceinline__ void wgmma_m64n64k16_rs_tb(float (&d)[8][4], const uint32_t (&a)[4], uint64_t db)
+{
+    asm volatile("{\n.reg .pred p;\nsetp.ne.b32 p, %37, 0;\n"
+                 "wgmma.mma_async.sync.aligned.m64n64k16.f32.bf16.bf16 {%0,%1,%2,%3,%4,%5,%6,%7,%8,%9,%10,%11,%12,%13,%14,%15,%16,%17,%18,%19,%20,%21,%22,%23,%24,%25,%26,%27,%28,%29,%30,%31}, {%32,%33,%34,%35}, %36, p, 1, 1, 1;\n}\n"
+                 : "+f"(d[0][0]), "+f"(d[0][1]), "+f"(d[0][2]), "+f"(d[0][3]), "+f"(d[1][0]), "+f"(d[1][1]), "+f"(d[1][2]), "+f"(d[1][3]), "+f"(d[2][0]), "+f"(d[2][1]), "+f"(d[2][2]), "+f"(d[2][3]), "+f"(d[3][0]), "+f"(d[3][1]), "+f"(d[3][2]), "+f"(d[3][3]), "+f"(d[4][0]), "+f"(d[4][1]), "+f"(d[4][2]), "+f"(d[4][3]), "+f"(d[5][0]), "+f"(d[5][1]), "+f"(d[5][2]), "+f"(d[5][3]), "+f"(d[6][0]), "+f"(d[6][1]), "+f"(d[6][2]), "+f"(d[6][3]), "+f"(d[7][0]), "+f"(d[7][1]), "+f"(d[7][2]), "+f"(d[7][3])
+                 : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
+}
+
+__device__ __forceinline__ uint32_t pack2(float lo, float hi)
+{
+    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
+    return *reinterpret_cast<uint32_t *>(&v);
+}
+__device__ __forceinline__ float ex2(float x)
+{
+    float y;
+    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
+    return y;
+}
+
+/* Rows [row0, row0 + ROWS) of one head into a swizzled tile of HD / 64 column blocks. */
+template <int HD, int ROWS>
+__device__ __forceinline__ void load_sw128(uint32_t tile, const bf16 *base, int64_t ld, int row0, int L)
+{
+    constexpr int CHUNKS = HD / 8;
+    for (int i = threadIdx.x; i < ROWS * CHUNKS; i += WG_THREADS) {
+        const int r = i / CHUNKS, c = i % CHUNKS;
+        const bool valid = row0 + r < L;
+        const bf16 *src = base + (int64_t)(valid ? row0 + r : 0) * ld + c * 8;
+        const uint32_t dst = tile + (c >> 3) * (ROWS * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4);
+        cp_async16_zfill(dst, src, valid);
+    }
+}
+
+template <int HD>
+__global__ void __launch_bounds__(WG_THREADS, 1)
+    flash_wgmma_kernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t ld, int64_t bs, bf16 *out, int64_t ldo, int64_t obs,
+                       int L, float scale_log2)
+{
+    extern __shared__ unsigned char smem_raw[];
+    /* descriptors want 1024-byte aligned atoms */
+    const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
+    constexpr uint32_t Q_BYTES = WG_BM * HD * 2, KV_BYTES = WG_BN * HD * 2;
+    const uint32_t Qs = base, Ks = base + Q_BYTES, Vs = Ks + 2 * KV_BYTES;
+    const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
+    const int g = lane >> 2, t = lane & 3;
+    const int m0 = blockIdx.x * WG_BM, head = blockIdx.y, b = blockIdx.z;
+    const int64_t hoff = (int64_t)b * bs + (int64_t)head * HD;
+    const bf16 *qb = q + hoff, *kb = k + hoff, *vb = v + hoff;
+    const int n_tiles = (L + WG_BN - 1) / WG_BN;
+
+    load_sw128<HD, WG_BM>(Qs, qb, ld, m0, L);
+    load_sw128<HD, WG_BN>(Ks, kb, ld, 0, L);
+    load_sw128<HD, WG_BN>(Vs, vb, ld, 0, L);
+    asm volatile("cp.async.commit_group;\n" ::);
+
+    float o[HD / 64][8][4];
+#pragma unroll
+    for (int db = 0; db < HD / 64; db++)
+#pragma unroll
+        for (int c = 0; c < 8; c++) o[db][c][0] = o[db][c][1] = o[db][c][2] = o[db][c][3] = 0.f;
+    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f};
+    float s[WG_BN / 8][4];
+
+    for (int j = 0; j < n_tiles; j++) {
+        const int stage = j & 1;
+        if (j + 1 < n_tiles) {
+            load_sw128<HD, WG_BN>(Ks + (stage ^ 1) * KV_BYTES, kb, ld, (j + 1) * WG_BN, L);
+            load_sw128<HD, WG_BN>(Vs + (stage ^ 1) * KV_BYTES, vb, ld, (j + 1) * WG_BN, L);
+            asm volatile("cp.async.commit_group;\n" ::);
+            asm volatile("cp.async.wait_group 1;\n" ::);
+        } else {
+            asm volatile("cp.async.wait_group 0;\n" ::);
+        }
+        /* cp.async wrote through the generic proxy; wgmma reads through the async proxy */
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        __syncthreads();
+        const uint32_t Kt = Ks + stage * KV_BYTES, Vt = Vs + stage * KV_BYTES;
+
+        /* S = Q K^T for this warpgroup's 64 rows. */
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < HD / 16; kk++) {
+            const uint64_t da = make_desc(Qs + (kk >> 2) * (WG_BM * 128) + wg * 64 * 128 + (kk & 3) * 32, 16, 1024);
+            const uint64_t dk = make_desc(Kt + (kk >> 2) * (WG_BN * 128) + (kk & 3) * 32, 16, 1024);
+            wgmma_m64n128k16_ss(s, da, dk, kk > 0);
+        }
+        wgmma_commit();
+        wgmma_wait0();
+
+        const bool tail = (j + 1) * WG_BN > L;
+        float mx[2] = {-INFINITY, -INFINITY};
+#pragma unroll
+        for (int c = 0; c < WG_BN / 8; c++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                float x = s[c][e] * scale_log2;
+                if (tail && j * WG_BN + c * 8 + 2 * t + (e & 1) >= L) x = -INFINITY;
+                s[c][e] = x;
+                mx[e >> 1] = fmaxf(mx[e >> 1], x);
+            }
+        float corr[2];
+#pragma unroll
+        for (int r = 0; r < 2; r++) {
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
+            mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
+            const float m_new = fmaxf(row_max[r], mx[r]);
+            corr[r] = ex2(row_max[r] - m_new);
+            row_max[r] = m_new;
+            row_sum[r] *= corr[r];
+        }
+#pragma unroll
+        for (int c = 0; c < WG_BN / 8; c++)
+#pragma unroll
+            for (int e = 0; e < 4; e++) {
+                const float p = ex2(s[c][e] - row_max[e >> 1]);
+                s[c][e] = p;
+                row_sum[e >> 1] += p;
+            }
+#pragma unroll
+        for (int db = 0; db < HD / 64; db++)
+#pragma unroll
+            for (int c = 0; c < 8; c++) {
+                o[db][c][0] *= corr[0];
+                o[db][c][1] *= corr[0];
+                o[db][c][2] *= corr[1];
+                o[db][c][3] *= corr[1];
+            }
+        /* O += P V: 16 keys per k-step, one m64n64k16 per 64 columns of head dim. P is packed into A
+         * fragments before the fence, so no register is written between the wgmmas. */
+        uint32_t pa[WG_BN / 16][4];
+#pragma unroll
+        for (int kk = 0; kk < WG_BN / 16; kk++) {
+            pa[kk][0] = pack2(s[2 * kk][0], s[2 * kk][1]);
+            pa[kk][1] = pack2(s[2 * kk][2], s[2 * kk][3]);
+            pa[kk][2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[kk][3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+        }
+        wgmma_fence();
+#pragma unroll
+        for (int kk = 0; kk < WG_BN / 16; kk++)
+#pragma unroll
+            for (int db = 0; db < HD / 64; db++)
+                wgmma_m64n64k16_rs_tb(o[db], pa[kk], make_desc(Vt + db * (WG_BN * 128) + kk * 16 * 128, 1024, 1024));
+        wgmma_commit();
+        wgmma_wait0();
+        __syncthreads(); /* this stage is refilled by the next iteration's prefetch */
+    }
+#pragma unroll
+    for (int r = 0; r < 2; r++) {
+        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
+        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
+        row_sum[r] = 1.f / row_sum[r];
+    }
+    const int row0 = m0 + wg * 64 + warp * 16 + g;
+    bf16 *ob = out + (int64_t)b * obs + (int64_t)head * HD;
+#pragma unroll
+    for (int db = 0; db < HD / 64; db++)
+#pragma unroll
+        for (int c = 0; c < 8; c++) {
+            const int col = db * 64 + c * 8 + 2 * t;
+            if (row0 < L)
+                *reinterpret_cast<__nv_bfloat162 *>(ob + (int64_t)row0 * ldo + col) =
+                    __floats2bfloat162_rn(o[db][c][0] * row_sum[0], o[db][c][1] * row_sum[0]);
+            if (row0 + 8 < L)
+                *reinterpret_cast<__nv_bfloat162 *>(ob + (int64_t)(row0 + 8) * ldo + col) =
+                    __floats2bfloat162_rn(o[db][c][2] * row_sum[1], o[db][c][3] * row_sum[1]);
+        }
+}
+
+template <int HD>
+static int launch_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo, int64_t obs,
+                        int batch, int L, int H, cudaStream_t s)
+{
+    const size_t smem = (size_t)(WG_BM + 4 * WG_BN) * HD * 2 + 1024;
+    static bool attr_set = false;
+    if (!attr_set) {
+        cudaError_t e = cudaFuncSetAttribute(flash_wgmma_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
+        if (e != cudaSuccess) return (int)e;
+        attr_set = true;
+    }
+    dim3 grid((unsigned)((L + WG_BM - 1) / WG_BM), (unsigned)H, (unsigned)batch);
+    const float scale_log2 = 1.4426950408889634f / sqrtf((float)HD);
+    flash_wgmma_kernel<HD><<<grid, WG_THREADS, smem, s>>>((const bf16 *)q, (const bf16 *)k, (const bf16 *)v, ld, bs, (bf16 *)out, ldo,
+                                                          obs, L, scale_log2);
+    return LAUNCH_RESULT();
+}
+
+extern "C" int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
+                                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
+{
+    if (ld % 8 || ldo % 8 || bs % 8 || L < 1) return (int)cudaErrorInvalidValue;
+    if (hd == 128) return launch_wgmma<128>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
+    if (hd == 64) return launch_wgmma<64>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
+    return (int)cudaErrorInvalidValue;
+}
