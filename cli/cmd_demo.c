@@ -12,6 +12,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "plots/plot.h"
 #include "profiles/profile.h"
 #include "results/report.h"
 #include "results/results.h"
@@ -80,19 +81,43 @@ static int make_dirs(const char *path)
     return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
 }
 
-static int print_table(const char *db_path, tetri_error *err)
+/* The table (report module) and the SLO-attainment figures (plots module) of the demo's runs. */
+static int table_and_plots(const char *db_path, const char *out_dir, tetri_error *err)
 {
     results_db *db;
     if (results_open_readonly(db_path, &db, err)) return -1;
     int64_t id;
     results_run *runs = NULL;
     size_t n = 0;
+    plot_set set = {0};
     int rc = -1;
     report_options opt = {.by = {REPORT_DIM_MIX, REPORT_DIM_SCALE, REPORT_DIM_POLICY}, .n_by = 3};
-    if (results_find_experiment(db, DEMO_EXPERIMENT, &id, err) == 0 && results_load_runs(db, id, &runs, &n, err) == 0) {
-        printf("\nSLO attainment (fraction of requests finished by their deadline):\n");
-        rc = report_print_tables(stdout, runs, n, &opt, err);
+    if (results_find_experiment(db, DEMO_EXPERIMENT, &id, err) || results_load_runs(db, id, &runs, &n, err)) goto done;
+    printf("\nSLO attainment (fraction of requests finished by their deadline):\n");
+    if (report_print_tables(stdout, runs, n, &opt, err)) goto done;
+    printf("\nresults database: %s\n", db_path);
+
+    plot_options po = {.out_dir = out_dir, .kinds = "attainment_vs_scale"};
+    char scripts[4096], gnuplot[4096];
+    if (plot_prepare(db, runs, n, &po, &set, err) || plot_scripts_dir(scripts, sizeof scripts, err) ||
+        plot_write_scripts(&set, scripts, out_dir, err))
+        goto done;
+    if (!plot_gnuplot_program(gnuplot, sizeof gnuplot)) {
+        /* Still useful without gnuplot: the data and the scripts are there to draw later. */
+        printf("plots: gnuplot is not installed, so no images; their data and %s/plot.sh are written\n"
+               "       (install gnuplot, e.g. with scripts/install-deps, then: cd %s && sh plot.sh)\n",
+               out_dir, out_dir);
+        rc = 0;
+        goto done;
     }
+    printf("SLO-attainment plots:\n");
+    for (size_t i = 0; i < set.n; i++) {
+        if (plot_render(&set.figures[i], gnuplot, out_dir, err)) goto done;
+        printf("  %s/%s.png  (%s)\n", out_dir, set.figures[i].base, set.figures[i].title);
+    }
+    rc = 0;
+done:
+    plot_set_free(&set);
     results_runs_free(runs, n);
     results_close(db);
     return rc;
@@ -201,24 +226,12 @@ int cmd_demo(int argc, char **argv)
     results_close(db);
     db = NULL;
     printf("%ld runs simulated\n", st.runs_written);
-    if (print_table(db_path, &err)) {
+    if (table_and_plots(db_path, out_dir, &err)) {
         fprintf(stderr, "tetri demo: %s\n", err.msg);
         goto out;
     }
-    printf("\nresults database: %s\n", db_path);
-    fflush(stdout);
-
-    /* The figures: tetri plot's SLO-attainment plots, into the same folder. */
-    char *plot_argv[] = {"plot", "--db", db_path, "--experiment", DEMO_EXPERIMENT, "--figure", "slo-scale",
-                         "--out", (char *)out_dir, NULL};
-    int plot_rc = cmd_plot((int)(sizeof plot_argv / sizeof plot_argv[0]) - 1, plot_argv);
-    if (plot_rc) {
-        fprintf(stderr, "tetri demo: the plots were not made (tetri plot exited %d); the table and %s are complete\n",
-                plot_rc, db_path);
-        goto out;
-    }
-    printf("next: tetri report --db %s   (more tables, --csv), tetri plot --db %s --out DIR (every figure)\n",
-           db_path, db_path);
+    printf("next: tetri report --db %s (more tables, --csv), tetri plot (every figure), tetri sim (your sweeps)\n",
+           db_path);
     rc = 0;
 out:
     results_close(db);
