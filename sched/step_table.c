@@ -76,15 +76,16 @@ static void fill_class(const step_table *t, step_class *c)
 {
     c->t_min = -1;
     c->fastest = -1;
+    c->batch_limit = 1;
     for (int d = 0; d < t->n_degrees; d++) {
         int k = t->degree[d];
         for (int l = 0; l < TETRI_LINK_COUNT; l++)
             for (int b = 0; b <= TETRI_MAX_BATCH; b++)
                 c->t[d][l][b] = b == 0 ? -1 : profile_lookup_step_ns(t->profile, c->model, c->width, c->height, k, b, (tetri_link)l);
         c->t_best[d] = step_class_ns(c, d, t->best_link[d], 1);
-        c->max_batch[d] = 1;
-        for (int b = 2; b <= TETRI_MAX_BATCH; b++)
-            if (step_class_ns(c, d, t->best_link[d], b) > 0) c->max_batch[d] = b;
+        int mb = profile_max_batch(t->profile, c->model, c->width, c->height, k);
+        c->max_batch[d] = mb < 1 ? 1 : mb > TETRI_MAX_BATCH ? TETRI_MAX_BATCH : mb;
+        if (c->max_batch[d] > c->batch_limit) c->batch_limit = c->max_batch[d];
         if (c->t_best[d] > 0 && (c->t_min < 0 || c->t_best[d] < c->t_min)) {
             c->t_min = c->t_best[d];
             c->fastest = d;

@@ -24,7 +24,8 @@ typedef struct step_class {
     tetri_ns t[TETRI_STEP_MAX_DEGREES][TETRI_LINK_COUNT][TETRI_MAX_BATCH + 1];
     /* Batch 1 over the best link a set of that degree can have on this cluster (-1: no row). */
     tetri_ns t_best[TETRI_STEP_MAX_DEGREES];
-    int32_t max_batch[TETRI_STEP_MAX_DEGREES]; /* largest batch with a row (best link), >= 1 */
+    int32_t max_batch[TETRI_STEP_MAX_DEGREES]; /* profile_max_batch at that degree, 1..TETRI_MAX_BATCH */
+    int32_t batch_limit;                       /* the largest of them */
     tetri_ns t_min;      /* fastest batch-1 step over degrees (best link); -1: no degree at all */
     int32_t fastest;     /* degree index of t_min */
     tetri_ns migration_ns[TETRI_LINK_COUNT];

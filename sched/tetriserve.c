@@ -351,7 +351,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             int32_t ob = s->open_batch[s->cls_of[i]];
             if (ob >= 0) {
                 group *b = &s->groups[ob];
-                if (b->steps_left == left && b->n_member < TETRI_MAX_BATCH && b->prev == r->last_gpus) {
+                if (b->steps_left == left && b->n_member < c->batch_limit && b->prev == r->last_gpus) {
                     group trial = *b;
                     trial.member[trial.n_member++] = r->id;
                     if (r->deadline < trial.deadline) trial.deadline = r->deadline;
