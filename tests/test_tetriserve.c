@@ -99,6 +99,17 @@ static void degree_follows_deadline(void **state)
     assert_int_equal(s.plan.assign[0].steps, 5); /* tau = 5 x T8: five steps fit the round */
     assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
 
+    /* tau: over the profile's resolutions by default (the 2048 step sets it even for a lone 256
+     * request); over the resolutions seen so far with tau_from=seen; fixed with tau_ms. */
+    scene_init(&s, c);
+    scene_add(&s, 256, 20, 100.0);
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
+    scene_decide(&s, "tetriserve:tau_from=seen,g=3", h100);
+    assert_int_equal(s.plan.wake_at, 3 * (tetri_ns)(fixture_step_ms(256, 8, 1, 0) * 1e6));
+    scene_decide(&s, "tetriserve:tau_ms=250", h100);
+    assert_int_equal(s.plan.wake_at, 250 * TETRI_NS_PER_MS);
+
     scene_init(&s, c);
     scene_add(&s, 1024, 20, 100.0);
     scene_decide(&s, "tetriserve:elastic=off", h100);
