@@ -1,0 +1,742 @@
+/* plots/plot.c: CSV data for every figure of `tetri plot`, and running gnuplot over the plots/ scripts
+ * (see plot.h and docs/results.md). */
+#include "config.h"
+
+#include "plots/plot.h"
+
+#include <assert.h>
+#include <errno.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "plots/plot_dirs.h"
+#include "results/report.h"
+
+#define DIM_BIT(d) (1u << (d))
+#define ALL_DIMS ((1u << REPORT_DIM_COUNT) - 1)
+
+/* ---- grouping ---------------------------------------------------------------------------------- */
+
+/* Sort order for qsort, which has no context argument (plot_prepare is not reentrant). */
+static struct {
+    const results_run *runs;
+    report_dim order[REPORT_DIM_COUNT];
+    int n_order;
+} sort_ctx;
+
+static int compare_index(const void *pa, const void *pb)
+{
+    const results_run *a = &sort_ctx.runs[*(const size_t *)pa], *b = &sort_ctx.runs[*(const size_t *)pb];
+    for (int i = 0; i < sort_ctx.n_order; i++) {
+        int c = report_dim_compare(a, b, sort_ctx.order[i]);
+        if (c) return c;
+    }
+    return (a->seed > b->seed) - (a->seed < b->seed);
+}
+
+/* Sorts idx by the dims of `group` (enum order), then policy, then `x` (if >= 0), then seed. */
+static void sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned group, int x)
+{
+    sort_ctx.runs = runs;
+    sort_ctx.n_order = 0;
+    for (int d = 0; d < REPORT_DIM_COUNT; d++)
+        if (group & DIM_BIT(d)) sort_ctx.order[sort_ctx.n_order++] = (report_dim)d;
+    sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_POLICY;
+    if (x >= 0) sort_ctx.order[sort_ctx.n_order++] = (report_dim)x;
+    qsort(idx, n, sizeof *idx, compare_index);
+}
+
+static int same_group(const results_run *a, const results_run *b, unsigned group)
+{
+    for (int d = 0; d < REPORT_DIM_COUNT; d++)
+        if ((group & DIM_BIT(d)) && report_dim_compare(a, b, (report_dim)d) != 0) return 0;
+    return 1;
+}
+
+/* Whether the runs differ along d (such a dimension goes into file names). */
+static int dim_varies(const results_run *runs, size_t n, report_dim d)
+{
+    for (size_t i = 1; i < n; i++)
+        if (report_dim_compare(&runs[0], &runs[i], d) != 0) return 1;
+    return 0;
+}
+
+/* Keeps [A-Za-z0-9.+-]; anything else becomes '_' (file names from policy or mix names). */
+static void append_slug(char *buf, size_t len, const char *word)
+{
+    size_t used = strlen(buf);
+    if (used + 1 < len) buf[used++] = '-';
+    for (const char *p = word; *p && used + 1 < len; p++) {
+        char c = *p;
+        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '.' || c == '+' || c == '-';
+        buf[used++] = ok ? c : '_';
+    }
+    buf[used] = 0;
+}
+
+typedef struct plot_ctx {
+    results_db *db;
+    const results_run *runs;
+    size_t n_runs;
+    const plot_options *opt;
+    plot_set *set;
+    tetri_error *err;
+} plot_ctx;
+
+static int kind_wanted(const plot_ctx *c, const char *kind)
+{
+    if (!c->opt->kinds) return 1;
+    size_t len = strlen(kind);
+    for (const char *p = c->opt->kinds; *p;) {
+        size_t w = strcspn(p, ",");
+        if (w == len && strncmp(p, kind, len) == 0) return 1;
+        p += w;
+        if (*p == ',') p++;
+    }
+    return 0;
+}
+
+/* Starts a figure for the group of run r: its file base, title and the CSV file (open, header
+ * written). Returns the file, or NULL with c->err set. */
+static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const results_run *r, unsigned group,
+                          const char *header)
+{
+    memset(f, 0, sizeof *f);
+    snprintf(f->kind, sizeof f->kind, "%s", kind);
+    snprintf(f->base, sizeof f->base, "%s", kind);
+    char value[256];
+    /* File name: the group's dimensions that vary across the database, so names stay short. */
+    for (int d = 0; d < REPORT_DIM_COUNT; d++) {
+        if (!(group & DIM_BIT(d)) || !dim_varies(c->runs, c->n_runs, (report_dim)d)) continue;
+        report_dim_value(r, (report_dim)d, c->runs, c->n_runs, value, sizeof value);
+        char word[300];
+        snprintf(word, sizeof word, "%s%s", d == REPORT_DIM_SCALE ? "s" : d == REPORT_DIM_RATE ? "r" : "", value);
+        append_slug(f->base, sizeof f->base, word);
+    }
+    /* Title: every dimension of the group, in words. */
+    size_t used = 0;
+#define TITLE(...) used += (size_t)snprintf(f->title + used, used < sizeof f->title ? sizeof f->title - used : 0, __VA_ARGS__)
+    if (group & DIM_BIT(REPORT_DIM_MIX)) TITLE("%s mix", r->mix);
+    if (group & DIM_BIT(REPORT_DIM_RATE)) TITLE("%s%g req/min", used ? ", " : "", r->rate_per_min);
+    if (group & DIM_BIT(REPORT_DIM_SCALE)) {
+        report_dim_value(r, REPORT_DIM_SCALE, c->runs, c->n_runs, value, sizeof value);
+        TITLE("%sSLO scale %s", used ? ", " : "", value);
+    }
+    TITLE("%s%s on %s", used ? ", " : "", r->model, r->hardware);
+    if (group & DIM_BIT(REPORT_DIM_BACKEND)) TITLE(", %s", strcmp(r->backend, "exec") == 0 ? "real (exec)" : "simulated");
+    if ((group & DIM_BIT(REPORT_DIM_EXPERIMENT)) && dim_varies(c->runs, c->n_runs, REPORT_DIM_EXPERIMENT))
+        TITLE(" [%s]", r->experiment);
+#undef TITLE
+    char path[1024];
+    snprintf(path, sizeof path, "%s/%s.csv", c->opt->out_dir, f->base);
+    FILE *out = fopen(path, "w");
+    if (!out) {
+        tetri_errorf(c->err, "%s: cannot write: %s", path, strerror(errno));
+        return NULL;
+    }
+    fprintf(out, "%s\n", header);
+    return out;
+}
+
+/* Adds policy label `label` to the figure's list (space-separated: labels have no blanks). */
+static void figure_add_policy(plot_figure *f, const char *label)
+{
+    size_t used = strlen(f->policies);
+    snprintf(f->policies + used, sizeof f->policies - used, "%s%s", used ? " " : "", label);
+    for (char *p = f->policies + used + (used ? 1 : 0); *p; p++)
+        if (*p == ' ' || *p == '\t' || *p == '\'' || *p == '"') *p = '_';
+    f->n_policies++;
+}
+
+static int figure_end(plot_ctx *c, plot_figure *f, FILE *out)
+{
+    if (fclose(out) != 0) return tetri_errorf(c->err, "%s/%s.csv: cannot write: %s", c->opt->out_dir, f->base, strerror(errno));
+    plot_set *s = c->set;
+    if (s->n == s->cap) {
+        size_t cap = s->cap ? 2 * s->cap : 16;
+        plot_figure *grown = realloc(s->figures, cap * sizeof *grown);
+        if (!grown) return tetri_errorf(c->err, "out of memory");
+        s->figures = grown;
+        s->cap = cap;
+    }
+    s->figures[s->n++] = *f;
+    return 0;
+}
+
+/* Writes one CSV field (the policy label may hold commas). */
+static void csv_last_field(FILE *out, const char *s)
+{
+    report_csv_field(out, s);
+    fputc('\n', out);
+}
+
+/* ---- attainment against a run parameter (scale, rate) and sim vs real -------------------------- */
+
+/* Attainment of the runs idx[from..to) (seeds of one policy at one x): mean, min, max. */
+static void attainment_stats(const results_run *runs, const size_t *idx, size_t from, size_t to, double *mean,
+                             double *min, double *max)
+{
+    double sum = 0;
+    *min = INFINITY;
+    *max = -INFINITY;
+    for (size_t k = from; k < to; k++) {
+        double a = runs[idx[k]].attainment;
+        sum += a;
+        *min = fmin(*min, a);
+        *max = fmax(*max, a);
+    }
+    *mean = sum / (double)(to - from);
+}
+
+/* One figure per group (every dimension but policy, x and seed) with two x values or more:
+ * attainment vs x, a line per policy. */
+static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
+{
+    if (!kind_wanted(c, kind)) return 0;
+    unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(x);
+    sort_runs(c->runs, idx, c->n_runs, group, x);
+    const results_run *runs = c->runs;
+    for (size_t start = 0, end; start < c->n_runs; start = end) {
+        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        /* Distinct x values in the group (it is sorted by policy first, so collect them). */
+        double xs[64];
+        int n_x = 0;
+        for (size_t k = start; k < end && n_x < 64; k++) {
+            double v = x == REPORT_DIM_SCALE ? runs[idx[k]].slo_scale : runs[idx[k]].rate_per_min;
+            int seen = 0;
+            for (int j = 0; j < n_x; j++) seen |= xs[j] == v;
+            if (!seen) xs[n_x++] = v;
+        }
+        if (n_x < 2) continue; /* one point is not a curve */
+        double lo = xs[0], hi = xs[0];
+        for (int j = 1; j < n_x; j++) lo = fmin(lo, xs[j]), hi = fmax(hi, xs[j]);
+        double pad = hi > lo ? 0.05 * (hi - lo) : 0.05 * fabs(lo) + 0.05;
+        plot_figure f;
+        const char *xname = x == REPORT_DIM_SCALE ? "slo_scale" : "rate_per_min";
+        char header[160];
+        snprintf(header, sizeof header, "policy_id,%s,attainment_mean,attainment_min,attainment_max,seeds,policy", xname);
+        FILE *out = figure_begin(c, &f, kind, &runs[idx[start]], group, header);
+        if (!out) return -1;
+        for (size_t p = start, p_end; p < end; p = p_end) {
+            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            figure_add_policy(&f, label);
+            for (size_t q = p, q_end; q < p_end; q = q_end) {
+                for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], x) == 0;) q_end++;
+                double mean, min, max;
+                attainment_stats(runs, idx, q, q_end, &mean, &min, &max);
+                fprintf(out, "%d,%g,%.6f,%.6f,%.6f,%zu,", f.n_policies,
+                        x == REPORT_DIM_SCALE ? runs[idx[q]].slo_scale : runs[idx[q]].rate_per_min, mean, min, max, q_end - q);
+                csv_last_field(out, label);
+            }
+        }
+        snprintf(f.extra, sizeof f.extra, "xname='%s'; xlo=%.6g; xhi=%.6g", xname, lo - pad, hi + pad);
+        if (figure_end(c, &f, out)) return -1;
+    }
+    return 0;
+}
+
+/* Groups holding both backends: attainment vs SLO scale, sim dashed and exec solid, per policy. */
+static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
+{
+    if (!kind_wanted(c, "sim_vs_real")) return 0;
+    unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(REPORT_DIM_SCALE) & ~DIM_BIT(REPORT_DIM_BACKEND);
+    const results_run *runs = c->runs;
+    sort_runs(runs, idx, c->n_runs, group, REPORT_DIM_BACKEND);
+    for (size_t start = 0, end; start < c->n_runs; start = end) {
+        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        int has_sim = 0, has_exec = 0;
+        for (size_t k = start; k < end; k++) {
+            has_exec |= strcmp(runs[idx[k]].backend, "exec") == 0;
+            has_sim |= strcmp(runs[idx[k]].backend, "sim") == 0;
+        }
+        if (!has_sim || !has_exec) continue; /* (and at least one policy with both: checked below) */
+        /* Within the group: policy, backend, then scale. */
+        sort_ctx.n_order = 0;
+        sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_POLICY;
+        sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_BACKEND;
+        sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_SCALE;
+        qsort(idx + start, end - start, sizeof *idx, compare_index);
+        plot_figure f;
+        FILE *out = figure_begin(c, &f, "sim_vs_real", &runs[idx[start]], group,
+                                 "policy_id,backend_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,backend,policy");
+        if (!out) return -1;
+        for (size_t p = start, p_end; p < end; p = p_end) {
+            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            /* Only policies that ran on both: a sim line with no real one to compare is noise here. */
+            /* Backends sort "exec" < "sim": a policy with both starts with exec and ends with sim. */
+            if (strcmp(runs[idx[p]].backend, "exec") != 0 || strcmp(runs[idx[p_end - 1]].backend, "sim") != 0) continue;
+            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            figure_add_policy(&f, label);
+            for (size_t q = p, q_end; q < p_end; q = q_end) {
+                for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_BACKEND) == 0 &&
+                                    report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_SCALE) == 0;)
+                    q_end++;
+                double mean, min, max;
+                attainment_stats(runs, idx, q, q_end, &mean, &min, &max);
+                const results_run *r = &runs[idx[q]];
+                fprintf(out, "%d,%d,%g,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, strcmp(r->backend, "exec") == 0, r->slo_scale,
+                        mean, min, max, q_end - q, r->backend);
+                csv_last_field(out, label);
+            }
+        }
+        if (f.n_policies == 0) { /* no policy ran on both backends */
+            fclose(out);
+            char path[1024];
+            snprintf(path, sizeof path, "%s/%s.csv", c->opt->out_dir, f.base);
+            unlink(path);
+            continue;
+        }
+        if (figure_end(c, &f, out)) return -1;
+    }
+    return 0;
+}
+
+/* ---- per-request figures: one per group including SLO scale, seeds pooled ---------------------- */
+
+typedef struct pooled {
+    tetri_request_result *req;
+    size_t n, cap;
+} pooled;
+
+/* Appends the request rows of runs idx[from..to) to p. */
+static int pool_requests(plot_ctx *c, const size_t *idx, size_t from, size_t to, pooled *p)
+{
+    p->n = 0;
+    for (size_t k = from; k < to; k++) {
+        tetri_request_result *rows;
+        size_t n;
+        if (results_load_requests(c->db, c->runs[idx[k]].id, &rows, &n, c->err)) return -1;
+        if (p->n + n > p->cap) {
+            size_t cap = (p->n + n) * 2;
+            tetri_request_result *grown = realloc(p->req, cap * sizeof *grown);
+            if (!grown) {
+                free(rows);
+                return tetri_errorf(c->err, "out of memory");
+            }
+            p->req = grown;
+            p->cap = cap;
+        }
+        if (n) memcpy(p->req + p->n, rows, n * sizeof *rows);
+        p->n += n;
+        free(rows);
+    }
+    return 0;
+}
+
+static int compare_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static int compare_tokens(const void *a, const void *b)
+{
+    const int32_t *x = a, *y = b;
+    int64_t tx = (int64_t)x[0] * x[1], ty = (int64_t)y[0] * y[1];
+    if (tx != ty) return (tx > ty) - (tx < ty);
+    return (x[0] > y[0]) - (x[0] < y[0]);
+}
+
+/* Latency CDF of one policy: every request of every seed; dropped ones count in n but never
+ * finish, so the curve ends below 1 by the dropped fraction. */
+static int write_latency_cdf(FILE *out, const pooled *p, int policy_id, const char *label, size_t *points)
+{
+    double *lat = malloc((p->n ? p->n : 1) * sizeof *lat);
+    if (!lat) return -1;
+    size_t n_fin = 0;
+    for (size_t i = 0; i < p->n; i++)
+        if (p->req[i].outcome != TETRI_DROPPED && p->req[i].finish >= 0)
+            lat[n_fin++] = (double)(p->req[i].finish - p->req[i].arrival) / 1e9;
+    qsort(lat, n_fin, sizeof *lat, compare_double);
+    for (size_t i = 0; i < n_fin; i++) {
+        fprintf(out, "%d,%.6f,%.6f,", policy_id, lat[i], (double)(i + 1) / (double)p->n);
+        csv_last_field(out, label);
+    }
+    *points = n_fin > *points ? n_fin : *points;
+    free(lat);
+    return 0;
+}
+
+static int write_per_resolution(FILE *out, const pooled *p, const int32_t (*res)[2], int n_res, int policy_id,
+                                const char *label)
+{
+    for (int k = 0; k < n_res; k++) {
+        int met = 0, n = 0;
+        for (size_t i = 0; i < p->n; i++)
+            if (p->req[i].width == res[k][0] && p->req[i].height == res[k][1]) {
+                n++;
+                met += p->req[i].outcome == TETRI_MET;
+            }
+        if (!n) continue;
+        fprintf(out, "%d,%d,%dx%d,%d,%d,%.6f,", policy_id, k, res[k][0], res[k][1], met, n, (double)met / n);
+        csv_last_field(out, label);
+    }
+    return 0;
+}
+
+/* Attainment of the requests that arrived in each bin of `bin_ns`. */
+static int write_over_time(FILE *out, const pooled *p, tetri_ns bin_ns, int policy_id, const char *label)
+{
+    tetri_ns last = 0;
+    for (size_t i = 0; i < p->n; i++) last = p->req[i].arrival > last ? p->req[i].arrival : last;
+    size_t n_bins = (size_t)(last / bin_ns) + 1;
+    int *met = calloc(n_bins, sizeof *met), *n = calloc(n_bins, sizeof *n);
+    if (!met || !n) {
+        free(met);
+        free(n);
+        return -1;
+    }
+    for (size_t i = 0; i < p->n; i++) {
+        size_t b = (size_t)(p->req[i].arrival / bin_ns);
+        n[b]++;
+        met[b] += p->req[i].outcome == TETRI_MET;
+    }
+    for (size_t b = 0; b < n_bins; b++) {
+        if (!n[b]) continue;
+        fprintf(out, "%d,%.3f,%.3f,%d,%d,%.6f,", policy_id, (double)((tetri_ns)b * bin_ns) / 1e9,
+                ((double)b + 0.5) * (double)bin_ns / 1e9, met[b], n[b], (double)met[b] / n[b]);
+        csv_last_field(out, label);
+    }
+    free(met);
+    free(n);
+    return 0;
+}
+
+/* A round bin width: the smallest of 10 s .. 30 min that gives at most ~24 bins. */
+static tetri_ns choose_bin(tetri_ns span)
+{
+    static const int widths_s[] = {10, 15, 30, 60, 120, 300, 600, 900, 1800};
+    for (size_t i = 0; i < sizeof widths_s / sizeof widths_s[0]; i++)
+        if (span / ((tetri_ns)widths_s[i] * TETRI_NS_PER_S) < 24) return (tetri_ns)widths_s[i] * TETRI_NS_PER_S;
+    return 1800 * TETRI_NS_PER_S;
+}
+
+enum { PER_CDF, PER_RES, PER_TIME, PER_DEGREE, PER_COUNT };
+static const char *const per_kind[PER_COUNT] = {"latency_cdf", "attainment_per_resolution", "attainment_over_time",
+                                                "degree_over_time"};
+static const char *const per_header[PER_COUNT] = {
+    "policy_id,latency_s,cumulative_fraction,policy",
+    "policy_id,resolution_index,resolution,met,n,attainment,policy",
+    "policy_id,bin_start_s,bin_mid_s,met,n,attainment,policy",
+    "policy_id,t_s,mean_degree,busy_gpus,pending,policy",
+};
+
+/* One group (every dimension but policy; seeds pooled): the four per-request figures. */
+static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_t end, unsigned group, pooled *pool)
+{
+    const results_run *runs = c->runs;
+    if (c->opt->only_scale > 0 && fabs(runs[idx[start]].slo_scale - c->opt->only_scale) > 1e-9) return 0;
+    /* Resolutions (by token count) and the arrival span, over the whole group. */
+    int32_t res[64][2];
+    int n_res = 0;
+    tetri_ns span = 0;
+    int any_timeline = 0;
+    for (size_t k = start; k < end; k++) {
+        if (pool_requests(c, idx, k, k + 1, pool)) return -1;
+        for (size_t i = 0; i < pool->n; i++) {
+            int seen = 0;
+            for (int j = 0; j < n_res; j++) seen |= res[j][0] == pool->req[i].width && res[j][1] == pool->req[i].height;
+            if (!seen && n_res < 64) res[n_res][0] = pool->req[i].width, res[n_res++][1] = pool->req[i].height;
+            span = pool->req[i].arrival > span ? pool->req[i].arrival : span;
+        }
+        any_timeline |= !isnan(runs[idx[k]].mean_degree);
+    }
+    qsort(res, (size_t)n_res, sizeof res[0], compare_tokens);
+    tetri_ns bin = choose_bin(span);
+
+    for (int kind = 0; kind < PER_COUNT; kind++) {
+        if (!kind_wanted(c, per_kind[kind])) continue;
+        if (kind == PER_DEGREE && !any_timeline) continue;
+        plot_figure f;
+        FILE *out = figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, per_header[kind]);
+        if (!out) return -1;
+        size_t points = 0;
+        for (size_t p = start, p_end; p < end; p = p_end) {
+            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            figure_add_policy(&f, label);
+            int rc = 0;
+            if (kind == PER_DEGREE) {
+                /* One run's timeline: the lowest seed (idx is sorted by seed last). Timelines of
+                 * different seeds have different events, so averaging them would blur both. */
+                tetri_timeline_sample *tl;
+                size_t n_tl;
+                if (results_load_timeline(c->db, runs[idx[p]].id, &tl, &n_tl, c->err)) rc = -1;
+                else {
+                    for (size_t i = 0; i < n_tl; i++) {
+                        fprintf(out, "%d,%.3f,%.4f,%d,%d,", f.n_policies, (double)tl[i].t / 1e9, tl[i].mean_degree,
+                                tl[i].busy_gpus, tl[i].pending);
+                        csv_last_field(out, label);
+                    }
+                    points = n_tl > points ? n_tl : points;
+                    free(tl);
+                }
+            } else if (pool_requests(c, idx, p, p_end, pool)) {
+                rc = -1;
+            } else if (kind == PER_CDF) {
+                rc = write_latency_cdf(out, pool, f.n_policies, label, &points);
+            } else if (kind == PER_RES) {
+                rc = write_per_resolution(out, pool, (const int32_t(*)[2])res, n_res, f.n_policies, label);
+            } else {
+                rc = write_over_time(out, pool, bin, f.n_policies, label);
+            }
+            if (rc) {
+                fclose(out);
+                return c->err->msg[0] ? -1 : tetri_errorf(c->err, "out of memory writing %s", f.base);
+            }
+        }
+        /* Point markers every ~12th sample on dense lines, so policies stay apart in print. */
+        size_t pi = points / 12 > 1 ? points / 12 : 1;
+        if (kind == PER_DEGREE && runs[idx[start]].seed != runs[idx[end - 1]].seed)
+            snprintf(f.title + strlen(f.title), sizeof f.title - strlen(f.title), ", seed %llu",
+                     (unsigned long long)runs[idx[start]].seed);
+        char reslabels[160] = "";
+        for (int k = 0; k < n_res && kind == PER_RES; k++)
+            snprintf(reslabels + strlen(reslabels), sizeof reslabels - strlen(reslabels), "%s%dx%d", k ? " " : "", res[k][0],
+                     res[k][1]);
+        snprintf(f.extra, sizeof f.extra, "ptint=%zu; nres=%d; reslabels='%s'; binmin=%g", pi, n_res, reslabels,
+                 (double)bin / 60e9);
+        if (figure_end(c, &f, out)) return -1;
+    }
+    return 0;
+}
+
+static int figures_per_request(plot_ctx *c, size_t *idx)
+{
+    int any = 0;
+    for (int k = 0; k < PER_COUNT; k++) any |= kind_wanted(c, per_kind[k]);
+    if (!any) return 0;
+    unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY);
+    sort_runs(c->runs, idx, c->n_runs, group, -1);
+    pooled pool = {NULL, 0, 0};
+    int rc = 0;
+    for (size_t start = 0, end; start < c->n_runs && rc == 0; start = end) {
+        for (end = start + 1; end < c->n_runs && same_group(&c->runs[idx[start]], &c->runs[idx[end]], group);) end++;
+        rc = figures_per_group(c, idx, start, end, group, &pool);
+    }
+    free(pool.req);
+    return rc;
+}
+
+/* ---- entry points ------------------------------------------------------------------------------ */
+
+static int make_dir(const char *path, tetri_error *err)
+{
+    if (mkdir(path, 0777) == 0 || errno == EEXIST) {
+        struct stat sb;
+        if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 0;
+        return tetri_errorf(err, "%s: exists and is not a directory", path);
+    }
+    return tetri_errorf(err, "%s: cannot create directory: %s", path, strerror(errno));
+}
+
+int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_options *opt, plot_set *set,
+                 tetri_error *err)
+{
+    assert(db && opt && opt->out_dir && set);
+    memset(set, 0, sizeof *set);
+    if (opt->kinds) {
+        for (const char *p = opt->kinds; *p;) {
+            size_t w = strcspn(p, ",");
+            char word[64];
+            snprintf(word, sizeof word, "%.*s", (int)(w < 63 ? w : 63), p);
+            char padded[sizeof PLOT_KINDS + 2];
+            snprintf(padded, sizeof padded, ",%s,", PLOT_KINDS);
+            char needle[80];
+            snprintf(needle, sizeof needle, ",%s,", word);
+            if (!w || !strstr(padded, needle))
+                return tetri_errorf(err, "--figures: unknown figure '%s' (choose from %s)", word, PLOT_KINDS);
+            p += w;
+            if (*p == ',') p++;
+        }
+    }
+    if (make_dir(opt->out_dir, err)) return -1;
+    size_t *idx = malloc((n ? n : 1) * sizeof *idx);
+    if (!idx) return tetri_errorf(err, "out of memory");
+    for (size_t i = 0; i < n; i++) idx[i] = i;
+    plot_ctx c = {db, runs, n, opt, set, err};
+    int rc = n == 0 ? 0
+                    : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) ||
+                              figures_vs(&c, idx, "attainment_vs_rate", REPORT_DIM_RATE) ||
+                              figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx)
+                          ? -1
+                          : 0;
+    free(idx);
+    if (rc) plot_set_free(set);
+    return rc;
+}
+
+void plot_set_free(plot_set *set)
+{
+    free(set->figures);
+    memset(set, 0, sizeof *set);
+}
+
+/* A gnuplot single-quoted string: ' doubles. */
+static void gp_quote(char *buf, size_t len, const char *s)
+{
+    size_t used = 0;
+    if (used + 1 < len) buf[used++] = '\'';
+    for (; *s && used + 3 < len; s++) {
+        if (*s == '\'') buf[used++] = '\'';
+        buf[used++] = *s;
+    }
+    buf[used++] = '\'';
+    buf[used] = 0;
+}
+
+/* The -e argument of gnuplot for figure f (paths relative to OUT). */
+static void gnuplot_assignments(const plot_figure *f, char *buf, size_t len)
+{
+    char title[600], policies[2100], base[420];
+    gp_quote(title, sizeof title, f->title);
+    gp_quote(policies, sizeof policies, f->policies);
+    gp_quote(base, sizeof base, f->base);
+    snprintf(buf, len, "outbase=%s; datafile=%s.'.csv'; plottitle=%s; policies=%s; npol=%d; scriptdir='scripts'%s%s", base,
+             base, title, policies, f->n_policies, f->extra[0] ? "; " : "", f->extra);
+}
+
+static int copy_file(const char *from, const char *to, tetri_error *err)
+{
+    FILE *in = fopen(from, "rb");
+    if (!in) return tetri_errorf(err, "%s: cannot read plot script: %s", from, strerror(errno));
+    FILE *out = fopen(to, "wb");
+    if (!out) {
+        fclose(in);
+        return tetri_errorf(err, "%s: cannot write: %s", to, strerror(errno));
+    }
+    char buf[8192];
+    size_t got;
+    while ((got = fread(buf, 1, sizeof buf, in)) > 0)
+        if (fwrite(buf, 1, got, out) != got) break;
+    int bad = ferror(in) || ferror(out);
+    fclose(in);
+    if (fclose(out) != 0 || bad) return tetri_errorf(err, "%s: cannot copy from %s", to, from);
+    return 0;
+}
+
+int plot_write_scripts(const plot_set *set, const char *scripts_dir, const char *out_dir, tetri_error *err)
+{
+    char path[1024], from[1024];
+    snprintf(path, sizeof path, "%s/scripts", out_dir);
+    if (make_dir(path, err)) return -1;
+    const char *shared[] = {"common.gp", "svg.gp"};
+    for (size_t i = 0; i < 2; i++) {
+        snprintf(from, sizeof from, "%s/%s", scripts_dir, shared[i]);
+        snprintf(path, sizeof path, "%s/scripts/%s", out_dir, shared[i]);
+        if (copy_file(from, path, err)) return -1;
+    }
+    char kinds[] = PLOT_KINDS;
+    char *save = NULL;
+    for (char *k = strtok_r(kinds, ",", &save); k; k = strtok_r(NULL, ",", &save)) {
+        snprintf(from, sizeof from, "%s/%s.gp", scripts_dir, k);
+        snprintf(path, sizeof path, "%s/scripts/%s.gp", out_dir, k);
+        if (copy_file(from, path, err)) return -1;
+    }
+    snprintf(path, sizeof path, "%s/plot.sh", out_dir);
+    FILE *sh = fopen(path, "w");
+    if (!sh) return tetri_errorf(err, "%s: cannot write: %s", path, strerror(errno));
+    fprintf(sh, "#!/bin/sh\n# Redraws every figure of this folder (written by tetri plot): PNG and SVG from the CSV files.\n"
+                "# Edit scripts/*.gp to restyle. Needs gnuplot 5.2 or newer.\nset -e\ncd \"$(dirname \"$0\")\"\n"
+                "GNUPLOT=${GNUPLOT:-gnuplot}\n");
+    for (size_t i = 0; i < set->n; i++) {
+        char assign[4096];
+        gnuplot_assignments(&set->figures[i], assign, sizeof assign);
+        /* Shell single quotes around the assignments: ' becomes '\''. */
+        fputs("\"$GNUPLOT\" -e '", sh);
+        for (const char *p = assign; *p; p++) {
+            if (*p == '\'') fputs("'\\''", sh);
+            else fputc(*p, sh);
+        }
+        fprintf(sh, "' scripts/%s.gp\n", set->figures[i].kind);
+    }
+    if (fclose(sh) != 0) return tetri_errorf(err, "%s: cannot write: %s", path, strerror(errno));
+    chmod(path, 0755);
+    return 0;
+}
+
+static int nonempty_file(const char *path)
+{
+    struct stat sb;
+    return stat(path, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size > 0;
+}
+
+int plot_render(const plot_figure *f, const char *gnuplot, const char *out_dir, tetri_error *err)
+{
+    char assign[4096], script[128], png[1024], svg[1024];
+    gnuplot_assignments(f, assign, sizeof assign);
+    snprintf(script, sizeof script, "scripts/%s.gp", f->kind);
+    snprintf(png, sizeof png, "%s/%s.png", out_dir, f->base);
+    snprintf(svg, sizeof svg, "%s/%s.svg", out_dir, f->base);
+    unlink(png);
+    unlink(svg);
+    fflush(NULL);
+    pid_t pid = fork();
+    if (pid < 0) return tetri_errorf(err, "cannot start %s: %s", gnuplot, strerror(errno));
+    if (pid == 0) {
+        if (chdir(out_dir) != 0) _exit(126);
+        char *argv[] = {(char *)gnuplot, "-e", assign, script, NULL};
+        execvp(gnuplot, argv);
+        _exit(127);
+    }
+    int status;
+    while (waitpid(pid, &status, 0) < 0)
+        if (errno != EINTR) return tetri_errorf(err, "waiting for %s: %s", gnuplot, strerror(errno));
+    if (!WIFEXITED(status) || WEXITSTATUS(status) != 0)
+        return tetri_errorf(err, "%s failed on %s (%s %d); its messages are above", gnuplot, f->base,
+                            WIFEXITED(status) ? "exit status" : "signal",
+                            WIFEXITED(status) ? WEXITSTATUS(status) : WTERMSIG(status));
+    if (!nonempty_file(png) || !nonempty_file(svg))
+        return tetri_errorf(err, "%s ran on %s but did not write %s and %s", gnuplot, f->base, png, svg);
+    return 0;
+}
+
+int plot_scripts_dir(char *buf, size_t len, tetri_error *err)
+{
+    const char *env = getenv("TETRI_PLOTS_DIR");
+    const char *tried[3];
+    int n_tried = 0;
+    const char *candidates[3] = {env && env[0] ? env : NULL, TETRI_PLOTS_SRCDIR, TETRI_PLOTS_INSTALLDIR};
+    for (int i = 0; i < 3; i++) {
+        if (!candidates[i]) continue;
+        char probe[1024];
+        snprintf(probe, sizeof probe, "%s/attainment_vs_scale.gp", candidates[i]);
+        if (nonempty_file(probe)) {
+            snprintf(buf, len, "%s", candidates[i]);
+            return 0;
+        }
+        tried[n_tried++] = candidates[i];
+        if (i == 0) break; /* an explicit TETRI_PLOTS_DIR that lacks the scripts is an error, not a hint */
+    }
+    return tetri_errorf(err, "no gnuplot scripts (attainment_vs_scale.gp, ...) in %s%s%s%s%s; set TETRI_PLOTS_DIR",
+                        tried[0], n_tried > 1 ? " or " : "", n_tried > 1 ? tried[1] : "", n_tried > 2 ? " or " : "",
+                        n_tried > 2 ? tried[2] : "");
+}
+
+int plot_gnuplot_program(char *buf, size_t len)
+{
+    const char *env = getenv("TETRI_GNUPLOT");
+    const char *prog = env && env[0] ? env : TETRI_GNUPLOT;
+    if (strchr(prog, '/')) {
+        snprintf(buf, len, "%s", prog);
+        return access(prog, X_OK) == 0;
+    }
+    const char *path = getenv("PATH");
+    if (!path) return 0;
+    for (const char *p = path; *p;) {
+        size_t w = strcspn(p, ":");
+        snprintf(buf, len, "%.*s/%s", (int)w, p, prog);
+        if (w && access(buf, X_OK) == 0) return 1;
+        p += w;
+        if (*p == ':') p++;
+    }
+    snprintf(buf, len, "%s", prog);
+    return 0;
+}
