@@ -269,10 +269,21 @@ static void xdit_fcfs_by_hand(void **state)
     int side[] = {1024, 1024, 1024, 256}, steps[] = {20, 20, 20, 20};
     tetri_ns arr[] = {0, 0, 0, 1 * SEC}, dl[] = {3 * SEC, 3 * SEC, 4 * SEC, 2 * SEC};
     tetri_trace t = fixture_trace(4, side, steps, arr, dl);
-    sim_config cfg = {.profile = prof8, .policy_spec = "xdit-sp4", .check_plans = 1};
+    sim_config cfg = {.profile = prof8, .policy_spec = "xdit-sp4", .check_plans = 1, .timeline_period = SEC};
     sim_result res;
     run_ok(&cfg, &t, &res);
     const tetri_ns blk = 20 * 120 * MS;
+    /* Timeline, sampled at 0..4 s: both groups busy until 2.4 s (3, then 4 requests pending), then
+     * only request 2's group once request 3 ends at 2.9 s; the run ends at 4.8 s. */
+    const tetri_timeline_sample want_tl[] = {{0, 8, 4.0, 3}, {SEC, 8, 4.0, 4}, {2 * SEC, 8, 4.0, 4},
+                                             {3 * SEC, 4, 4.0, 1}, {4 * SEC, 4, 4.0, 1}};
+    assert_int_equal(res.n_timeline, 5);
+    for (int k = 0; k < 5; k++) {
+        assert_int_equal(res.timeline[k].t, want_tl[k].t);
+        assert_int_equal(res.timeline[k].busy_gpus, want_tl[k].busy_gpus);
+        assert_true(res.timeline[k].mean_degree == want_tl[k].mean_degree);
+        assert_int_equal(res.timeline[k].pending, want_tl[k].pending);
+    }
     assert_int_equal(res.requests[0].first_start, 0);
     assert_int_equal(res.requests[1].first_start, 0);
     assert_int_equal(res.requests[2].first_start, blk);
