@@ -63,7 +63,7 @@ static void print_run(void *ctx, const sweep_run_report *r)
     (void)ctx;
     const tetri_run_summary *s = r->summary;
     if (!s) return;
-    printf("  %-12s %-8s scale %.1f seed %llu: %3d/%d met\n", r->policy, r->mix, r->slo_scale,
+    printf("  %-12s %-8s scale %.1f seed %llu: %3d/%d met\n", r->policy_given, r->mix, r->slo_scale,
            (unsigned long long)r->seed, s->met, s->n);
 }
 

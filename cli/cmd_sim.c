@@ -280,7 +280,7 @@ static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, c
 
 typedef struct print_ctx {
     int quiet;
-    int policy_width; /* the longest canonical policy, so columns line up */
+    int policy_width; /* the longest policy as given, so columns line up */
 } print_ctx;
 
 static void print_run(void *ctx, const sweep_run_report *r)
@@ -294,11 +294,11 @@ static void print_run(void *ctx, const sweep_run_report *r)
         snprintf(what, sizeof what, "%-11s scale %.2f  rate %g  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
                  (unsigned long long)r->seed);
     if (r->skipped) {
-        printf("  %-*s  %s  already in the database, skipped\n", pc->policy_width, r->policy, what);
+        printf("  %-*s  %s  already in the database, skipped\n", pc->policy_width, r->policy_given, what);
     } else {
         const tetri_run_summary *s = r->summary;
         printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us\n",
-               pc->policy_width, r->policy, what,
+               pc->policy_width, r->policy_given, what,
                s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n, (double)s->decide_median_ns / 1e3);
     }
     fflush(stdout);
@@ -440,6 +440,9 @@ int cmd_sim(int argc, char **argv)
         fprintf(stderr, "tetri sim: %s\n", err.msg);
         goto out;
     }
+    if (!quiet)
+        printf("tetri sim: %s on %s (%s), %zu polic%s\n", trace_path ? trace_path : "generated workloads",
+               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies");
     /* Policies are options too: an unknown one or a bad option is a usage error. */
     print_ctx pc = {.quiet = quiet};
     for (size_t p = 0; p < a.n_policies; p++) {
@@ -449,8 +452,9 @@ int cmd_sim(int argc, char **argv)
             rc = usage_error("%s", err.msg);
             goto out;
         }
-        int w = (int)strlen(pol.spec);
+        int w = (int)strlen(a.policies[p]);
         if (w > pc.policy_width) pc.policy_width = w;
+        if (!quiet) printf("  policy %s = %s\n", a.policies[p], pol.spec);
         tetri_policy_destroy(&pol);
     }
     if (trace_path && trace_read_csv(trace_path, &trace, &err)) {
@@ -475,9 +479,6 @@ int cmd_sim(int argc, char **argv)
     s.stop_after = stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
-    if (!quiet)
-        printf("tetri sim: %s on %s (%s), %zu polic%s\n", trace_path ? trace_path : "generated workloads",
-               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies");
     sweep_stats st;
     if (sweep_run(&s, db, &st, &err)) {
         fprintf(stderr, "tetri sim: %s\n", err.msg);

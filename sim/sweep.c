@@ -54,7 +54,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
     for (size_t p = 0; p < s->n_policies; p++) {
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
-        sweep_run_report rep = {.policy = c->canon[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
+        sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
                                 .seed = seed, .run_key = key};
         int done = results_run_done(c->db, c->experiment, key, c->err);
         if (done < 0) return -1;

@@ -21,6 +21,7 @@
 /* What the progress callback hears after each run (written or skipped). */
 typedef struct sweep_run_report {
     const char *policy;               /* canonical "name:key=value,..." */
+    const char *policy_given;         /* the spec as the sweep was given it (short, for display) */
     const char *mix;                  /* "uniform" ... or "trace" */
     double slo_scale, rate_per_min;   /* of the generated workload (trace: 0) */
     uint64_t seed;
