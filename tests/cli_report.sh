@@ -1,2 +1,79 @@
 #!/bin/sh
-exit 77
+# tests/cli_report.sh: `tetri report` over a results database with known outcomes (written by
+# tests/make_results_db from the formula in tests/results_fixture.h): tables, CSV, --by, --runs,
+# and the errors a user can cause (missing db, unknown experiment, not a results db, bad --by).
+set -u
+: "${TETRI:?}" "${TETRI_BUILDDIR:?}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/tetri-cli-report.XXXXXX") || exit 99
+trap 'rm -rf "$tmp"' EXIT
+fail() { echo "FAIL: $*" >&2; exit 1; }
+# expect_in FILE TEXT: the file contains the fixed string.
+expect_in() { grep -qF -- "$2" "$1" || { echo "--- $1:" >&2; cat "$1" >&2; fail "expected '$2' in $1"; }; }
+
+db=$tmp/results.db
+"$TETRI_BUILDDIR/tests/make_results_db" "$db" || fail "make_results_db"
+
+# Default: one table per mix (and backend, which differs in experiment 'paper'), rows policy, columns scale.
+"$TETRI" report --db "$db" --experiment paper >"$tmp/table" 2>"$tmp/err" || fail "report exited $?"
+expect_in "$tmp/table" "== mix uniform backend sim"
+expect_in "$tmp/table" "== mix skewed backend sim"
+expect_in "$tmp/table" "== mix uniform backend exec"
+expect_in "$tmp/table" "policy      1.0                      1.2                      1.5"
+# tetriserve, uniform, scale 1.0: seeds met 14 and 13 of 20.
+expect_in "$tmp/table" "tetriserve  0.675 (2; 0.650..0.700)  0.825 (2; 0.800..0.850)  0.975 (2; 0.950..1.000)"
+# xdit-sp1, skewed, scale 1.5: 12 - 2 and 10 - 2 of 20.
+expect_in "$tmp/table" "0.450 (2; 0.400..0.500)"
+# exec: one seed.
+expect_in "$tmp/table" "tetriserve  0.700 (1)  0.850 (1)  1.000 (1)"
+[ -s "$tmp/err" ] && fail "stderr not empty: $(cat "$tmp/err")"
+
+# Attainment vs rate: experiment 'rates', columns rate.
+"$TETRI" report --db "$db" --experiment rates --by rate,policy >"$tmp/rates" || fail "report --by rate,policy"
+expect_in "$tmp/rates" "columns rate"
+expect_in "$tmp/rates" "tetriserve  0.800 (1)  0.700 (1)  0.600 (1)"
+expect_in "$tmp/rates" "xdit-sp1    0.500 (1)  0.400 (1)  0.300 (1)"
+
+# Every experiment at once: experiment splits the tables.
+"$TETRI" report --db "$db" >"$tmp/all" || fail "report (all experiments)"
+expect_in "$tmp/all" "== experiment paper mix uniform backend sim"
+grep -qF "== experiment rates mix skewed" "$tmp/all" && fail "rates has no skewed mix"
+expect_in "$tmp/all" "== experiment rates mix uniform backend sim rate 6 "
+
+# CSV: long format, one row per run, reproducible byte for byte.
+"$TETRI" report --db "$db" --csv - >"$tmp/a.csv" || fail "report --csv -"
+[ "$(wc -l <"$tmp/a.csv")" -eq 34 ] || fail "CSV has $(wc -l <"$tmp/a.csv") lines, expected 33 runs + header"
+head -1 "$tmp/a.csv" | grep -q '^experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key$' \
+  || fail "CSV header: $(head -1 "$tmp/a.csv")"
+expect_in "$tmp/a.csv" "paper,flux-dev,h100x8,sim,skewed,12,1.5,xdit-sp1,xdit-sp1,2,20,8,"
+"$TETRI" report --db "$db" --csv "$tmp/b.csv" >"$tmp/out" || fail "report --csv FILE"
+expect_in "$tmp/out" "wrote $tmp/b.csv (33 runs)"
+cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "CSV differs between two reports of one db"
+"$TETRI" report --db "$db" --csv - --timing | head -1 | grep -q ',wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us$' \
+  || fail "--timing columns"
+
+# Per-run detail and the experiment list.
+"$TETRI" report --db "$db" --experiment rates --runs >"$tmp/runs" || fail "--runs"
+expect_in "$tmp/runs" "run_key"
+expect_in "$tmp/runs" "xdit-sp1|mix=uniform,rate=18,scale=1,n=20,seed=1|sim"
+"$TETRI" report --db "$db" --list >"$tmp/list" || fail "--list"
+grep -Eq '^paper +27$' "$tmp/list" || fail "--list: $(cat "$tmp/list")"
+grep -Eq '^rates +6$' "$tmp/list" || fail "--list: $(cat "$tmp/list")"
+
+# Errors: non-zero exit and a message that names the problem.
+"$TETRI" report --db "$tmp/none.db" >/dev/null 2>"$tmp/err" && fail "missing db accepted"
+expect_in "$tmp/err" "$tmp/none.db: cannot open results database: No such file or directory"
+[ -e "$tmp/none.db" ] && fail "report created the missing db"
+"$TETRI" report --db "$db" --experiment nope >/dev/null 2>"$tmp/err" && fail "unknown experiment accepted"
+expect_in "$tmp/err" "no experiment 'nope'; known: paper, rates"
+printf 'policy,scale\nnot,a database at all, just a CSV file that is long enough\n' >"$tmp/text.db"
+"$TETRI" report --db "$tmp/text.db" >/dev/null 2>"$tmp/err" && fail "text file accepted"
+expect_in "$tmp/err" "$tmp/text.db: not a tetri results database (not an SQLite file)"
+"$TETRI" report --db "$db" --by mix,speed,policy >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] || fail "bad --by: exit status"
+expect_in "$tmp/err" "unknown dimension 'speed'"
+"$TETRI" report >/dev/null 2>"$tmp/err"
+[ $? -eq 2 ] || fail "no --db: exit status"
+expect_in "$tmp/err" "--db FILE is required"
+"$TETRI" report --db "$db" --bogus >/dev/null 2>"$tmp/err" && fail "unknown option accepted"
+expect_in "$tmp/err" "unknown argument '--bogus'"
+exit 0
