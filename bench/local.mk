@@ -7,7 +7,7 @@ TETRI_BENCHES += bench/bench_profile
 
 EXTRA_DIST += $(TETRI_BENCHES:=.c)
 CLEANFILES += $(TETRI_BENCHES)
-bench: libtetri.a
+bench: $(noinst_LIBRARIES)
 	@$(MKDIR_P) bench
 	@for b in $(TETRI_BENCHES); do \
 	  echo "  CC       $$b"; \
