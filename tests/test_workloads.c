@@ -310,6 +310,14 @@ static void spec_validation_names_the_field(void **state)
     s = d, s.rate_per_min = -3, expect_invalid(&s, "rate");
     s = d, s.slo_scale = 0, expect_invalid(&s, "slo_scale");
     s = d, s.slo_scale = INFINITY, expect_invalid(&s, "slo_scale");
+    /* So small that the deadline would round onto the arrival (found by fuzz_workload). */
+    s = d, s.slo_scale = 8e-11, expect_invalid(&s, "slo_scale");
+    s = d, s.slo_scale = 0.001;
+    tetri_trace t;
+    tetri_error e;
+    assert_int_equal(workload_generate(&s, &t, &e), 0);
+    assert_int_equal(t.entries[0].deadline - t.entries[0].arrival, workload_slo_base_ns(t.entries[0].width, t.entries[0].width) / 1000);
+    tetri_trace_free(&t);
     s = d, s.resolutions[1] = 500, expect_invalid(&s, "resolutions");
     s = d, s.resolutions[1] = 256, expect_invalid(&s, "resolutions"); /* listed twice */
     s = d, s.n_resolutions = 0, expect_invalid(&s, "resolutions");

@@ -154,8 +154,10 @@ int workload_spec_validate(const workload_spec *s, tetri_error *err)
         return tetri_errorf(err, "rate: %g requests per minute must be a positive number", s->rate_per_min);
     if (s->arrival == TETRI_ARRIVAL_GAMMA && !(finite_positive(s->gamma_cv) && s->gamma_cv <= 100))
         return tetri_errorf(err, "cv: %g must be a positive number up to 100 (1 is Poisson-like, larger is burstier)", s->gamma_cv);
-    if (!(finite_positive(s->slo_scale) && s->slo_scale <= 1000))
-        return tetri_errorf(err, "slo_scale: %g must be a positive number up to 1000", s->slo_scale);
+    /* From 0.001 (so every deadline is at least 1.5 ms after its arrival, never rounded onto it)
+     * to 1000 (so deadlines stay far inside the trace's time limit). */
+    if (!(s->slo_scale >= 0.001 && s->slo_scale <= 1000))
+        return tetri_errorf(err, "slo_scale: %g is out of range (0.001 to 1000)", s->slo_scale);
     return 0;
 }
 
