@@ -639,6 +639,41 @@ static void sweep_resumes_without_loss_or_duplicates(void **state)
     unlink(part_db);
 }
 
+/* The acceptance check: the same inputs and seed write byte-identical result rows (jitter on, so
+ * the seed matters); another seed writes different ones. */
+static void same_seed_byte_identical_rows(void **state)
+{
+    (void)state;
+    const char *policies[] = {"rssp", "xdit-sp2"};
+    const uint64_t seeds[2][1] = {{9}, {10}};
+    char *dump[3];
+    for (int k = 0; k < 3; k++) {
+        sweep_spec s = {.profile = prof8, .policies = policies, .n_policies = 2, .seeds = seeds[k == 2], .n_seeds = 1,
+                        .jitter = 1, .timeline_period = SEC, .experiment = "det"};
+        workload_spec_default(&s.base);
+        char db_path[256], txt[256];
+        fixture_tmp_path(db_path, sizeof db_path, k ? "test_sim-det-b" : "test_sim-det-a", "db");
+        fixture_tmp_path(txt, sizeof txt, "test_sim-det", "txt");
+        unlink(db_path);
+        results_db *db;
+        sweep_stats st;
+        tetri_error err = {{0}};
+        if (results_open(db_path, &db, &err)) fail_msg("%s", err.msg);
+        if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(st.runs_written, 2);
+        dump_all(db, "det", txt);
+        results_close(db);
+        dump[k] = fixture_read_file(txt);
+        assert_non_null(dump[k]);
+        unlink(txt);
+        unlink(db_path);
+    }
+    assert_true(strlen(dump[0]) > 10000); /* 600 request rows and two timelines */
+    assert_string_equal(dump[0], dump[1]);
+    assert_true(strcmp(dump[0], dump[2]) != 0);
+    for (int k = 0; k < 3; k++) free(dump[k]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +689,7 @@ int main(void)
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),
         cmocka_unit_test(sweep_resumes_without_loss_or_duplicates),
+        cmocka_unit_test(same_seed_byte_identical_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
