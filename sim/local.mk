@@ -15,4 +15,4 @@ tests_test_md1_LDADD = $(TEST_LDADD)
 endif
 
 TESTS += tests/cli_sim.sh tests/cli_demo.sh
-EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh
+EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh docs/simulator.md
