@@ -448,8 +448,9 @@ int cmd_sim(int argc, char **argv)
     for (size_t p = 0; p < a.n_policies; p++) {
         tetri_policy pol;
         if (tetri_policy_create(&pol, a.policies[p], profile, profile_cluster(profile), &err)) {
-            tetri_error_prefix(&err, "--policy %s", a.policies[p]);
-            rc = usage_error("%s", err.msg);
+            /* "policy NAME: why" reads best as the option: "--policy NAME: why" */
+            if (strncmp(err.msg, "policy ", 7) == 0) rc = usage_error("--%s", err.msg);
+            else rc = usage_error("--policy %s: %s", a.policies[p], err.msg);
             goto out;
         }
         int w = (int)strlen(a.policies[p]);
