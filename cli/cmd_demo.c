@@ -85,7 +85,8 @@ static int make_dirs(const char *path)
 static int table_and_plots(const char *db_path, const char *out_dir, tetri_error *err)
 {
     results_db *db;
-    if (results_open_readonly(db_path, &db, err)) return -1;
+    /* Read-write on purpose: a read-only SQLite connection leaves -wal/-shm files behind it. */
+    if (results_open(db_path, &db, err)) return -1;
     int64_t id;
     results_run *runs = NULL;
     size_t n = 0;
