@@ -3,7 +3,7 @@
 # Lines: one per policy, each its own colour (Okabe-Ito, readable with colour blindness) AND its own
 # point type, so figures survive black-and-white printing.
 # Set by `tetri plot` (gnuplot -e, see OUT/plot.sh): outbase, datafile, plottitle, policies (line
-# titles, space-separated, in policy_id order), npol, scriptdir, and per figure ptint, nres,
+# titles, space-separated, in policy_id order), npol, scriptdir, and per figure nres,
 # reslabels, binmin, xname.
 if (strstrt(GPVAL_TERMINALS, " pngcairo ") > 0 || strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
     set terminal pngcairo size 960,600 enhanced font "Sans,13" linewidth 1.5

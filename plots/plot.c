@@ -345,8 +345,10 @@ static int compare_tokens(const void *a, const void *b)
 }
 
 /* Latency CDF of one policy: every request of every seed; dropped ones count in n but never
- * finish, so the curve ends below 1 by the dropped fraction. */
-static int write_latency_cdf(FILE *out, const pooled *p, int policy_id, const char *label, size_t *points)
+ * finish, so the curve ends below 1 by the dropped fraction. Rows marked 1 carry the point markers:
+ * 8 per curve at evenly spaced quantiles, staggered by policy so markers of close curves do not
+ * sit on one another. Returns 0, or -1 when out of memory. */
+static int write_latency_cdf(FILE *out, const pooled *p, int policy_id, const char *label)
 {
     double *lat = malloc((p->n ? p->n : 1) * sizeof *lat);
     if (!lat) return -1;
@@ -355,13 +357,66 @@ static int write_latency_cdf(FILE *out, const pooled *p, int policy_id, const ch
         if (p->req[i].outcome != TETRI_DROPPED && p->req[i].finish >= 0)
             lat[n_fin++] = (double)(p->req[i].finish - p->req[i].arrival) / 1e9;
     qsort(lat, n_fin, sizeof *lat, compare_double);
+    enum { MARKERS = 8 };
+    int next_marker = 0;
+    double stagger = 0.25 + 0.5 * (double)((policy_id - 1) % 4) / 4.0;
     for (size_t i = 0; i < n_fin; i++) {
-        fprintf(out, "%d,%.6f,%.6f,", policy_id, lat[i], (double)(i + 1) / (double)p->n);
+        int marker = 0;
+        while (next_marker < MARKERS && (double)(i + 1) / (double)n_fin >= (next_marker + stagger) / MARKERS) {
+            marker = 1;
+            next_marker++;
+        }
+        fprintf(out, "%d,%.6f,%.6f,%d,", policy_id, lat[i], (double)(i + 1) / (double)p->n, marker);
         csv_last_field(out, label);
     }
-    *points = n_fin > *points ? n_fin : *points;
     free(lat);
     return 0;
+}
+
+/* Mean SP degree over time of runs idx[from..to) (one policy, its seeds), in bins of bin_ns: the
+ * average of the timeline's mean degree over the samples with a busy GPU (idle samples have no
+ * degree), and the mean number of busy GPUs over all samples. Raw samples (one per second) jump
+ * between 0 and k at every block boundary; bins show the trend. Returns 0 or -1 with err. */
+static int write_degree_over_time(plot_ctx *c, FILE *out, const size_t *idx, size_t from, size_t to, tetri_ns last_sample,
+                                  tetri_ns bin_ns, int policy_id,
+                                  const char *label)
+{
+    size_t n_bins = (size_t)(last_sample / bin_ns) + 1;
+    double *degree = calloc(n_bins, sizeof *degree), *busy = calloc(n_bins, sizeof *busy);
+    int *n_busy = calloc(n_bins, sizeof *n_busy), *n_all = calloc(n_bins, sizeof *n_all);
+    int rc = degree && busy && n_busy && n_all ? 0 : tetri_errorf(c->err, "out of memory");
+    for (size_t k = from; k < to && rc == 0; k++) {
+        tetri_timeline_sample *tl;
+        size_t n_tl;
+        if (results_load_timeline(c->db, c->runs[idx[k]].id, &tl, &n_tl, c->err)) {
+            rc = -1;
+            break;
+        }
+        for (size_t i = 0; i < n_tl; i++) {
+            if (tl[i].t < 0) continue;
+            size_t b = (size_t)(tl[i].t / bin_ns);
+            assert(b < n_bins);
+            n_all[b]++;
+            busy[b] += tl[i].busy_gpus;
+            if (tl[i].busy_gpus > 0) {
+                n_busy[b]++;
+                degree[b] += tl[i].mean_degree;
+            }
+        }
+        free(tl);
+    }
+    for (size_t b = 0; b < n_bins && rc == 0; b++) {
+        if (!n_all[b]) continue;
+        fprintf(out, "%d,%.3f,", policy_id, ((double)b + 0.5) * (double)bin_ns / 1e9);
+        if (n_busy[b]) fprintf(out, "%.4f", degree[b] / n_busy[b]);
+        fprintf(out, ",%.4f,", busy[b] / n_all[b]);
+        csv_last_field(out, label);
+    }
+    free(degree);
+    free(busy);
+    free(n_busy);
+    free(n_all);
+    return rc;
 }
 
 static int write_per_resolution(FILE *out, const pooled *p, const int32_t (*res)[2], int n_res, int policy_id,
@@ -409,12 +464,12 @@ static int write_over_time(FILE *out, const pooled *p, tetri_ns bin_ns, int poli
     return 0;
 }
 
-/* A round bin width: the smallest of 10 s .. 30 min that gives at most ~24 bins. */
-static tetri_ns choose_bin(tetri_ns span)
+/* A round bin width: the smallest of 5 s .. 30 min that gives at most `max_bins` bins over span. */
+static tetri_ns choose_bin(tetri_ns span, int max_bins)
 {
-    static const int widths_s[] = {10, 15, 30, 60, 120, 300, 600, 900, 1800};
+    static const int widths_s[] = {5, 10, 15, 30, 60, 120, 300, 600, 900, 1800};
     for (size_t i = 0; i < sizeof widths_s / sizeof widths_s[0]; i++)
-        if (span / ((tetri_ns)widths_s[i] * TETRI_NS_PER_S) < 24) return (tetri_ns)widths_s[i] * TETRI_NS_PER_S;
+        if (span / ((tetri_ns)widths_s[i] * TETRI_NS_PER_S) < max_bins) return (tetri_ns)widths_s[i] * TETRI_NS_PER_S;
     return 1800 * TETRI_NS_PER_S;
 }
 
@@ -422,10 +477,10 @@ enum { PER_CDF, PER_RES, PER_TIME, PER_DEGREE, PER_COUNT };
 static const char *const per_kind[PER_COUNT] = {"latency_cdf", "attainment_per_resolution", "attainment_over_time",
                                                 "degree_over_time"};
 static const char *const per_header[PER_COUNT] = {
-    "policy_id,latency_s,cumulative_fraction,policy",
+    "policy_id,latency_s,cumulative_fraction,marker,policy",
     "policy_id,resolution_index,resolution,met,n,attainment,policy",
     "policy_id,bin_start_s,bin_mid_s,met,n,attainment,policy",
-    "policy_id,t_s,mean_degree,busy_gpus,pending,policy",
+    "policy_id,bin_mid_s,mean_degree,mean_busy_gpus,policy",
 };
 
 /* One group (every dimension but policy; seeds pooled): the four per-request figures. */
@@ -449,7 +504,16 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         any_timeline |= !isnan(runs[idx[k]].mean_degree);
     }
     qsort(res, (size_t)n_res, sizeof res[0], compare_tokens);
-    tetri_ns bin = choose_bin(span);
+    tetri_ns bin = choose_bin(span, 24), last_sample = 0;
+    /* The degree bins span the group's last timeline sample (the same bins for every policy). */
+    for (size_t k = start; k < end && any_timeline && kind_wanted(c, "degree_over_time"); k++) {
+        tetri_timeline_sample *tl;
+        size_t n_tl;
+        if (results_load_timeline(c->db, runs[idx[k]].id, &tl, &n_tl, c->err)) return -1;
+        if (n_tl && tl[n_tl - 1].t > last_sample) last_sample = tl[n_tl - 1].t;
+        free(tl);
+    }
+    tetri_ns degree_bin = choose_bin(last_sample, 40);
 
     for (int kind = 0; kind < PER_COUNT; kind++) {
         if (!kind_wanted(c, per_kind[kind])) continue;
@@ -457,52 +521,28 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         plot_figure f;
         FILE *out = figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, per_header[kind]);
         if (!out) return -1;
-        size_t points = 0;
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
             const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
             figure_add_policy(&f, label);
             int rc = 0;
-            if (kind == PER_DEGREE) {
-                /* One run's timeline: the lowest seed (idx is sorted by seed last). Timelines of
-                 * different seeds have different events, so averaging them would blur both. */
-                tetri_timeline_sample *tl;
-                size_t n_tl;
-                if (results_load_timeline(c->db, runs[idx[p]].id, &tl, &n_tl, c->err)) rc = -1;
-                else {
-                    for (size_t i = 0; i < n_tl; i++) {
-                        fprintf(out, "%d,%.3f,%.4f,%d,%d,", f.n_policies, (double)tl[i].t / 1e9, tl[i].mean_degree,
-                                tl[i].busy_gpus, tl[i].pending);
-                        csv_last_field(out, label);
-                    }
-                    points = n_tl > points ? n_tl : points;
-                    free(tl);
-                }
-            } else if (pool_requests(c, idx, p, p_end, pool)) {
-                rc = -1;
-            } else if (kind == PER_CDF) {
-                rc = write_latency_cdf(out, pool, f.n_policies, label, &points);
-            } else if (kind == PER_RES) {
-                rc = write_per_resolution(out, pool, (const int32_t(*)[2])res, n_res, f.n_policies, label);
-            } else {
-                rc = write_over_time(out, pool, bin, f.n_policies, label);
-            }
+            if (kind == PER_DEGREE) rc = write_degree_over_time(c, out, idx, p, p_end, last_sample, degree_bin, f.n_policies, label);
+            else if (pool_requests(c, idx, p, p_end, pool)) rc = -1;
+            else if ((kind == PER_CDF && write_latency_cdf(out, pool, f.n_policies, label)) ||
+                     (kind == PER_RES && write_per_resolution(out, pool, (const int32_t(*)[2])res, n_res, f.n_policies, label)) ||
+                     (kind == PER_TIME && write_over_time(out, pool, bin, f.n_policies, label)))
+                rc = tetri_errorf(c->err, "out of memory writing %s", f.base);
             if (rc) {
                 fclose(out);
-                return c->err->msg[0] ? -1 : tetri_errorf(c->err, "out of memory writing %s", f.base);
+                return -1;
             }
         }
-        /* Point markers every ~12th sample on dense lines, so policies stay apart in print. */
-        size_t pi = points / 12 > 1 ? points / 12 : 1;
-        if (kind == PER_DEGREE && runs[idx[start]].seed != runs[idx[end - 1]].seed)
-            snprintf(f.title + strlen(f.title), sizeof f.title - strlen(f.title), ", seed %llu",
-                     (unsigned long long)runs[idx[start]].seed);
         char reslabels[160] = "";
         for (int k = 0; k < n_res && kind == PER_RES; k++)
             snprintf(reslabels + strlen(reslabels), sizeof reslabels - strlen(reslabels), "%s%dx%d", k ? " " : "", res[k][0],
                      res[k][1]);
-        snprintf(f.extra, sizeof f.extra, "ptint=%zu; nres=%d; reslabels='%s'; binmin=%g", pi, n_res, reslabels,
-                 (double)bin / 60e9);
+        snprintf(f.extra, sizeof f.extra, "nres=%d; reslabels='%s'; binmin=%g", n_res, reslabels,
+                 (double)(kind == PER_DEGREE ? degree_bin : bin) / 60e9);
         if (figure_end(c, &f, out)) return -1;
     }
     return 0;

@@ -261,6 +261,8 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
             report_dim_value(first, table_dims[i], runs, n, value, sizeof value);
             fprintf(out, " %s %s", report_dim_name(table_dims[i]), value);
         }
+        /* "|" parts what splits the tables from what all their runs share. */
+        if (n_table) fputs(" |", out);
         for (int d = 0; d < REPORT_DIM_COUNT; d++) {
             int shown = (int)row_dim == d || (int)col_dim == d;
             for (int i = 0; i < n_table; i++) shown |= (int)table_dims[i] == d;
@@ -290,14 +292,14 @@ static void format_seconds(char *buf, size_t len, double s)
 
 void report_print_runs(FILE *out, const results_run *runs, size_t n)
 {
-    int policy_w = 6, key_w = 7;
-    for (size_t i = 0; i < n; i++) {
-        if ((int)strlen(runs[i].policy) > policy_w) policy_w = (int)strlen(runs[i].policy);
-        if ((int)strlen(runs[i].run_key) > key_w) key_w = (int)strlen(runs[i].run_key);
-    }
-    fprintf(out, "%-*s  %-*s  %-11s %-5s %6s %4s %-4s %4s %4s %4s %4s %6s %8s %8s %6s %9s %9s %10s\n", key_w, "run_key",
-            policy_w, "policy", "mix", "scale", "rate", "seed", "bknd", "n", "met", "late", "drop", "SAR", "p50_s",
-            "p99_s", "degree", "gpu_s", "wall_ms", "decide_p99");
+    int policy_w = 6;
+    /* Policies by their short label (full options are in the run key and the CSV). */
+    for (size_t i = 0; i < n; i++)
+        if ((int)strlen(report_policy_label(&runs[i], runs, n)) > policy_w) policy_w = (int)strlen(report_policy_label(&runs[i], runs, n));
+    /* The run key last and unpadded: it is long, and only needed to find a run again. */
+    fprintf(out, "%-*s  %-11s %-5s %6s %4s %-4s %4s %4s %4s %4s %6s %8s %8s %6s %9s %9s %10s  %s\n", policy_w, "policy",
+            "mix", "scale", "rate", "seed", "bknd", "n", "met", "late", "drop", "SAR", "p50_s", "p99_s", "degree", "gpu_s",
+            "wall_ms", "decide_p99", "run_key");
     for (size_t i = 0; i < n; i++) {
         const results_run *r = &runs[i];
         char p50[32], p99[32], degree[32];
@@ -305,10 +307,10 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n)
         format_seconds(p99, sizeof p99, r->p99_latency_s);
         if (isnan(r->mean_degree)) snprintf(degree, sizeof degree, "-");
         else snprintf(degree, sizeof degree, "%.2f", r->mean_degree);
-        fprintf(out, "%-*s  %-*s  %-11s %-5g %6g %4" PRIu64 " %-4s %4d %4d %4d %4d %6.3f %8s %8s %6s %9.1f %9.2f %8.1fus\n",
-                key_w, r->run_key, policy_w, r->policy, r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend,
-                r->sum.n, r->sum.met, r->sum.late, r->sum.dropped, r->attainment, p50, p99, degree, r->gpu_seconds,
-                r->sum.wall_s * 1e3, (double)r->sum.decide_p99_ns / 1e3);
+        fprintf(out, "%-*s  %-11s %-5g %6g %4" PRIu64 " %-4s %4d %4d %4d %4d %6.3f %8s %8s %6s %9.1f %9.2f %8.1fus  %s\n",
+                policy_w, report_policy_label(r, runs, n), r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend, r->sum.n, r->sum.met,
+                r->sum.late, r->sum.dropped, r->attainment, p50, p99, degree, r->gpu_seconds, r->sum.wall_s * 1e3,
+                (double)r->sum.decide_p99_ns / 1e3, r->run_key);
     }
 }
 
