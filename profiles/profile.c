@@ -14,6 +14,7 @@
 
 #include <assert.h>
 #include <errno.h>
+#include <limits.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -82,7 +83,11 @@ const char *profile_default_path(void)
     static const char installed[] = TETRI_PKGDATADIR "/default.db";
     if (access(installed, R_OK) == 0) return installed;
     static const char source_tree[] = TETRI_SOURCE_PROFILE;
-    if (access(source_tree, R_OK) == 0) return source_tree;
+    if (access(source_tree, R_OK) == 0) {
+        /* Out-of-tree builds compile in "build/../profiles/default.db": say it plainly. */
+        static char resolved[PATH_MAX];
+        return realpath(source_tree, resolved) ? resolved : source_tree;
+    }
     return installed;
 }
 
