@@ -3,7 +3,7 @@
 # Lines: one per policy, each its own colour (Okabe-Ito, readable with colour blindness) AND its own
 # point type, so figures survive black-and-white printing.
 # Set by `tetri plot` (gnuplot -e, see OUT/plot.sh): outbase, datafile, plottitle, policies (line
-# titles, space-separated, in policy_id order), npol, scriptdir, and per figure nres,
+# titles, '|'-separated, in policy_id order), npol, scriptdir, and per figure nres,
 # reslabels, binmin, xname.
 if (strstrt(GPVAL_TERMINALS, " pngcairo ") > 0 || strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
     set terminal pngcairo size 960,600 enhanced font "Sans,13" linewidth 1.5
@@ -27,6 +27,8 @@ set linetype 6 lc rgb '#56B4E9' pt 4  ps 1.3 lw 2
 set linetype 7 lc rgb '#000000' pt 6  ps 1.3 lw 2
 set linetype 8 lc rgb '#999999' pt 8  ps 1.4 lw 2
 set linetype cycle 8
-policy(i) = word(policies, i)
+# The i-th '|'-separated field of s (gnuplot has no split; the recursion is lazy, via ?:).
+field(s, i) = (i <= 1) ? (strstrt(s, "|") > 0 ? s[1:strstrt(s, "|") - 1] : s) : field(s[strstrt(s, "|") + 1:], i - 1)
+policy(i) = field(policies, i)
 # A policy's rows are consecutive in every CSV; other rows map to NaN and are skipped.
 only(i, v) = (column(1) == i ? v : NaN)

@@ -3,7 +3,7 @@ libtetri_a_SOURCES += plots/plot.h plots/plot.c
 plotsdir = $(pkgdatadir)/plots
 dist_plots_DATA = plots/common.gp plots/svg.gp plots/attainment_vs_scale.gp plots/attainment_vs_rate.gp \
   plots/attainment_per_resolution.gp plots/latency_cdf.gp plots/attainment_over_time.gp \
-  plots/degree_over_time.gp plots/sim_vs_real.gp
+  plots/degree_over_time.gp plots/sim_vs_real.gp plots/attainment_vs_round.gp
 
 # Where `tetri plot` finds the scripts: the source tree (a build that is not installed), else the
 # installed copy. Generated, so the paths follow configure's prefix and the build's source dir.

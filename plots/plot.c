@@ -105,7 +105,7 @@ static int kind_wanted(const plot_ctx *c, const char *kind)
 /* Starts a figure for the group of run r: its file base, title and the CSV file (open, header
  * written). Returns the file, or NULL with c->err set. */
 static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const results_run *r, unsigned group,
-                          const char *header)
+                          const char *suffix, const char *header)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->kind, sizeof f->kind, "%s", kind);
@@ -114,18 +114,19 @@ static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const r
     /* File name: the group's dimensions that vary across the database, so names stay short. */
     for (int d = 0; d < REPORT_DIM_COUNT; d++) {
         if (!(group & DIM_BIT(d)) || !dim_varies(c->runs, c->n_runs, (report_dim)d)) continue;
-        report_dim_value(r, (report_dim)d, c->runs, c->n_runs, value, sizeof value);
+        report_dim_value(r, (report_dim)d, c->runs, NULL, c->n_runs, value, sizeof value);
         char word[300];
         snprintf(word, sizeof word, "%s%s", d == REPORT_DIM_SCALE ? "s" : d == REPORT_DIM_RATE ? "r" : "", value);
         append_slug(f->base, sizeof f->base, word);
     }
+    if (suffix) append_slug(f->base, sizeof f->base, suffix);
     /* Title: every dimension of the group, in words. */
     size_t used = 0;
 #define TITLE(...) used += (size_t)snprintf(f->title + used, used < sizeof f->title ? sizeof f->title - used : 0, __VA_ARGS__)
     if (group & DIM_BIT(REPORT_DIM_MIX)) TITLE("%s mix", r->mix);
     if (group & DIM_BIT(REPORT_DIM_RATE)) TITLE("%s%g req/min", used ? ", " : "", r->rate_per_min);
     if (group & DIM_BIT(REPORT_DIM_SCALE)) {
-        report_dim_value(r, REPORT_DIM_SCALE, c->runs, c->n_runs, value, sizeof value);
+        report_dim_value(r, REPORT_DIM_SCALE, c->runs, NULL, c->n_runs, value, sizeof value);
         TITLE("%sSLO scale %s", used ? ", " : "", value);
     }
     TITLE("%s%s on %s", used ? ", " : "", r->model, r->hardware);
@@ -144,13 +145,13 @@ static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const r
     return out;
 }
 
-/* Adds policy label `label` to the figure's list (space-separated: labels have no blanks). */
+/* Adds line title `label` to the figure's list ('|'-separated; a '|' inside a label becomes '/'). */
 static void figure_add_policy(plot_figure *f, const char *label)
 {
     size_t used = strlen(f->policies);
-    snprintf(f->policies + used, sizeof f->policies - used, "%s%s", used ? " " : "", label);
+    snprintf(f->policies + used, sizeof f->policies - used, "%s%s", used ? "|" : "", label);
     for (char *p = f->policies + used + (used ? 1 : 0); *p; p++)
-        if (*p == ' ' || *p == '\t' || *p == '\'' || *p == '"') *p = '_';
+        if (*p == '|' || *p == '\n') *p = '/';
     f->n_policies++;
 }
 
@@ -221,11 +222,12 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
         const char *xname = x == REPORT_DIM_SCALE ? "slo_scale" : "rate_per_min";
         char header[160];
         snprintf(header, sizeof header, "policy_id,%s,attainment_mean,attainment_min,attainment_max,seeds,policy", xname);
-        FILE *out = figure_begin(c, &f, kind, &runs[idx[start]], group, header);
+        FILE *out = figure_begin(c, &f, kind, &runs[idx[start]], group, NULL, header);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
-            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            char label[256];
+            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             figure_add_policy(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], x) == 0;) q_end++;
@@ -264,7 +266,7 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
         sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_SCALE;
         qsort(idx + start, end - start, sizeof *idx, compare_index);
         plot_figure f;
-        FILE *out = figure_begin(c, &f, "sim_vs_real", &runs[idx[start]], group,
+        FILE *out = figure_begin(c, &f, "sim_vs_real", &runs[idx[start]], group, NULL,
                                  "policy_id,backend_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,backend,policy");
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
@@ -272,7 +274,8 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
             /* Only policies that ran on both: a sim line with no real one to compare is noise here. */
             /* Backends sort "exec" < "sim": a policy with both starts with exec and ends with sim. */
             if (strcmp(runs[idx[p]].backend, "exec") != 0 || strcmp(runs[idx[p_end - 1]].backend, "sim") != 0) continue;
-            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            char label[256];
+            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             figure_add_policy(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_BACKEND) == 0 &&
@@ -296,6 +299,134 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
         if (figure_end(c, &f, out)) return -1;
     }
     return 0;
+}
+
+/* ---- round granularity: attainment vs the policy option g ------------------------------------- */
+
+/* The value of option g in a canonical policy text ("tetriserve:g=5,elastic=on"): 1 and *g when it
+ * has one; `variant` gets the text without it ("tetriserve:elastic=on"). */
+static int policy_round_g(const char *policy, long *g, char *variant, size_t len)
+{
+    const char *colon = strchr(policy, ':');
+    if (!colon) return 0;
+    for (const char *item = colon + 1; *item;) {
+        size_t w = strcspn(item, ",");
+        if (strncmp(item, "g=", 2) == 0) {
+            char *end;
+            long v = strtol(item + 2, &end, 10);
+            if (end != item + w) return 0;
+            *g = v;
+            /* The text before the item, then after it, without a doubled or dangling comma. */
+            size_t head = (size_t)(item - policy), tail_at = (size_t)(item - policy) + w;
+            if (policy[tail_at] == ',') tail_at++;
+            else if (head > 0 && policy[head - 1] == ',') head--;
+            snprintf(variant, len, "%.*s%s", (int)head, policy, policy + tail_at);
+            size_t vl = strlen(variant);
+            if (vl && variant[vl - 1] == ':') variant[vl - 1] = 0;
+            return 1;
+        }
+        item += w;
+        if (*item == ',') item++;
+    }
+    return 0;
+}
+
+typedef struct round_row {
+    size_t run;                 /* index in runs */
+    long g;
+    char variant[256];
+} round_row;
+
+static const results_run *round_runs;
+static unsigned round_group;
+
+/* Group dims, then variant, then scale (the line), then g (the x), then seed. */
+static int compare_round_row(const void *pa, const void *pb)
+{
+    const round_row *a = pa, *b = pb;
+    const results_run *ra = &round_runs[a->run], *rb = &round_runs[b->run];
+    for (int d = 0; d < REPORT_DIM_COUNT; d++) {
+        if (!(round_group & DIM_BIT(d))) continue;
+        int c = report_dim_compare(ra, rb, (report_dim)d);
+        if (c) return c;
+    }
+    int c = strcmp(a->variant, b->variant);
+    if (c) return c;
+    if ((c = report_dim_compare(ra, rb, REPORT_DIM_SCALE))) return c;
+    if (a->g != b->g) return (a->g > b->g) - (a->g < b->g);
+    return (ra->seed > rb->seed) - (ra->seed < rb->seed);
+}
+
+/* One figure per (group, policy variant) whose runs differ in g: attainment vs g, a line per SLO
+ * scale (the paper's round-granularity sweep). */
+static int figures_vs_round(plot_ctx *c)
+{
+    if (!kind_wanted(c, "attainment_vs_round")) return 0;
+    const results_run *runs = c->runs;
+    round_row *rows = malloc((c->n_runs ? c->n_runs : 1) * sizeof *rows);
+    if (!rows) return tetri_errorf(c->err, "out of memory");
+    size_t n = 0;
+    for (size_t i = 0; i < c->n_runs; i++)
+        if (policy_round_g(runs[i].policy, &rows[n].g, rows[n].variant, sizeof rows[n].variant)) rows[n++].run = i;
+    round_runs = runs;
+    round_group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(REPORT_DIM_SCALE);
+    qsort(rows, n, sizeof *rows, compare_round_row);
+    int rc = 0;
+    for (size_t start = 0, end; start < n && rc == 0; start = end) {
+        for (end = start + 1; end < n && same_group(&runs[rows[start].run], &runs[rows[end].run], round_group) &&
+                              strcmp(rows[start].variant, rows[end].variant) == 0;)
+            end++;
+        int varies = 0;
+        for (size_t k = start + 1; k < end; k++) varies |= rows[k].g != rows[start].g;
+        if (!varies) continue;
+        plot_figure f;
+        /* The policy name names the figure; when several variants (other options) of it sweep g in
+         * this group, each gets its ordinal in the file name and its whole text in the title. */
+        int n_variants = 0, variant_ordinal = 0;
+        const results_run *first = &runs[rows[start].run];
+        for (size_t k = 0; k < n; k++) {
+            const results_run *r = &runs[rows[k].run];
+            if (!same_group(first, r, round_group) || strcmp(r->policy_name, first->policy_name) != 0) continue;
+            if (k > 0 && same_group(&runs[rows[k - 1].run], r, round_group) && strcmp(rows[k - 1].variant, rows[k].variant) == 0)
+                continue; /* rows are sorted: a variant's rows are consecutive, count its first */
+            n_variants++;
+            if (k <= start) variant_ordinal++;
+        }
+        char slug[256];
+        snprintf(slug, sizeof slug, "%s", runs[rows[start].run].policy_name);
+        if (n_variants > 1) snprintf(slug + strlen(slug), sizeof slug - strlen(slug), "-v%d", variant_ordinal);
+        FILE *out = figure_begin(c, &f, "attainment_vs_round", &runs[rows[start].run], round_group, slug,
+                                 "line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy");
+        if (!out) {
+            rc = -1;
+            break;
+        }
+        snprintf(f.title + strlen(f.title), sizeof f.title - strlen(f.title), "; %s",
+                 n_variants > 1 ? rows[start].variant : runs[rows[start].run].policy_name);
+        for (size_t p = start, p_end; p < end; p = p_end) {
+            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[rows[p].run], &runs[rows[p_end].run], REPORT_DIM_SCALE) == 0;)
+                p_end++;
+            char label[64], scale[32];
+            report_dim_value(&runs[rows[p].run], REPORT_DIM_SCALE, runs, NULL, c->n_runs, scale, sizeof scale);
+            snprintf(label, sizeof label, "SLO scale %s", scale);
+            figure_add_policy(&f, label);
+            for (size_t q = p, q_end; q < p_end; q = q_end) {
+                double sum = 0, min = INFINITY, max = -INFINITY;
+                for (q_end = q; q_end < p_end && rows[q_end].g == rows[q].g; q_end++) {
+                    double a = runs[rows[q_end].run].attainment;
+                    sum += a;
+                    min = fmin(min, a);
+                    max = fmax(max, a);
+                }
+                fprintf(out, "%d,%ld,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, rows[q].g, sum / (double)(q_end - q), min, max,
+                        q_end - q, scale);
+                csv_last_field(out, rows[q].variant);
+            }
+        }
+        rc = figure_end(c, &f, out);
+    }
+    free(rows);
+    return rc;
 }
 
 /* ---- per-request figures: one per group including SLO scale, seeds pooled ---------------------- */
@@ -519,11 +650,12 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         if (!kind_wanted(c, per_kind[kind])) continue;
         if (kind == PER_DEGREE && !any_timeline) continue;
         plot_figure f;
-        FILE *out = figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, per_header[kind]);
+        FILE *out = figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, NULL, per_header[kind]);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
-            const char *label = report_policy_label(&runs[idx[p]], runs, c->n_runs);
+            char label[256];
+            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             figure_add_policy(&f, label);
             int rc = 0;
             if (kind == PER_DEGREE) rc = write_degree_over_time(c, out, idx, p, p_end, last_sample, degree_bin, f.n_policies, label);
@@ -605,7 +737,7 @@ int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_o
     int rc = n == 0 ? 0
                     : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) ||
                               figures_vs(&c, idx, "attainment_vs_rate", REPORT_DIM_RATE) ||
-                              figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx)
+                              figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx) || figures_vs_round(&c)
                           ? -1
                           : 0;
     free(idx);

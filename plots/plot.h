@@ -15,13 +15,13 @@
 
 /* Figure kinds, each drawn by plots/<name>.gp. */
 #define PLOT_KINDS "attainment_vs_scale,attainment_vs_rate,attainment_per_resolution,latency_cdf,"      \
-                   "attainment_over_time,degree_over_time,sim_vs_real"
+                   "attainment_over_time,degree_over_time,sim_vs_real,attainment_vs_round"
 
 typedef struct plot_figure {
     char kind[40];          /* "latency_cdf", ... = the script's name without .gp */
     char base[200];         /* output name without extension: OUT/<base>.csv, .png, .svg */
     char title[256];        /* what the figure shows: group and scale */
-    char policies[1024];    /* the line titles, space-separated, in policy_id order */
+    char policies[1024];    /* the line titles, '|'-separated, in policy_id order */
     int n_policies;
     char extra[256];        /* more gnuplot assignments for the script ("pi=12; ...") */
 } plot_figure;

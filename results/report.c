@@ -38,14 +38,48 @@ int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error
     return 0;
 }
 
-const char *report_policy_label(const results_run *r, const results_run *all, size_t n_all)
+/* Whether option item `item` (w bytes, "key=value") is in the option list of canonical policy text p. */
+static int policy_has_item(const char *p, const char *item, size_t w)
 {
-    for (size_t i = 0; i < n_all; i++)
-        if (strcmp(all[i].policy_name, r->policy_name) == 0 && strcmp(all[i].policy, r->policy) != 0) return r->policy;
-    return r->policy_name;
+    const char *opts = strchr(p, ':');
+    if (!opts) return 0;
+    for (opts++; *opts;) {
+        size_t n = strcspn(opts, ",");
+        if (n == w && strncmp(opts, item, w) == 0) return 1;
+        opts += n;
+        if (*opts == ',') opts++;
+    }
+    return 0;
 }
 
-void report_dim_value(const results_run *r, report_dim d, const results_run *all, size_t n_all, char *buf, size_t len)
+void report_policy_label(const results_run *r, const results_run *all, const size_t *among, size_t n_among, char *buf,
+                         size_t len)
+{
+#define AMONG(i) (&all[among ? among[i] : (i)])
+    int variants = 0;
+    for (size_t i = 0; i < n_among && !variants; i++)
+        variants = strcmp(AMONG(i)->policy_name, r->policy_name) == 0 && strcmp(AMONG(i)->policy, r->policy) != 0;
+    snprintf(buf, len, "%s", r->policy_name);
+    const char *opts = strchr(r->policy, ':');
+    if (!variants || !opts) return;
+    size_t used = strlen(buf);
+    int first = 1;
+    for (opts++; *opts;) {
+        size_t w = strcspn(opts, ",");
+        int common = 1;
+        for (size_t i = 0; i < n_among && common; i++)
+            if (strcmp(AMONG(i)->policy_name, r->policy_name) == 0) common = policy_has_item(AMONG(i)->policy, opts, w);
+        if (!common && used < len)
+            used += (size_t)snprintf(buf + used, len - used, "%s%.*s", first ? ":" : ",", (int)w, opts);
+        if (!common) first = 0;
+        opts += w;
+        if (*opts == ',') opts++;
+    }
+#undef AMONG
+}
+
+void report_dim_value(const results_run *r, report_dim d, const results_run *all, const size_t *among, size_t n_among,
+                      char *buf, size_t len)
 {
     switch (d) {
     case REPORT_DIM_EXPERIMENT: snprintf(buf, len, "%s", r->experiment); break;
@@ -59,9 +93,31 @@ void report_dim_value(const results_run *r, report_dim d, const results_run *all
         if (r->slo_scale * 10 == floor(r->slo_scale * 10)) snprintf(buf, len, "%.1f", r->slo_scale);
         else snprintf(buf, len, "%g", r->slo_scale);
         break;
-    case REPORT_DIM_POLICY: snprintf(buf, len, "%s", report_policy_label(r, all, n_all)); break;
+    case REPORT_DIM_POLICY: report_policy_label(r, all, among, n_among, buf, len); break;
     default: assert(0 && "unknown dimension");
     }
+}
+
+/* strcmp, except that runs of digits compare as numbers: "g=2" < "g=10", "xdit-sp2" < "xdit-sp8". */
+static int natural_compare(const char *a, const char *b)
+{
+    while (*a && *b) {
+        if (*a >= '0' && *a <= '9' && *b >= '0' && *b <= '9') {
+            while (*a == '0') a++;
+            while (*b == '0') b++;
+            size_t la = strspn(a, "0123456789"), lb = strspn(b, "0123456789");
+            if (la != lb) return la < lb ? -1 : 1;
+            int c = strncmp(a, b, la);
+            if (c) return c;
+            a += la;
+            b += lb;
+        } else {
+            if (*a != *b) return (unsigned char)*a < (unsigned char)*b ? -1 : 1;
+            a++;
+            b++;
+        }
+    }
+    return (*a != 0) - (*b != 0);
 }
 
 int report_dim_compare(const results_run *a, const results_run *b, report_dim d)
@@ -74,7 +130,10 @@ int report_dim_compare(const results_run *a, const results_run *b, report_dim d)
     case REPORT_DIM_MIX: return strcmp(a->mix, b->mix);
     case REPORT_DIM_RATE: return (a->rate_per_min > b->rate_per_min) - (a->rate_per_min < b->rate_per_min);
     case REPORT_DIM_SCALE: return (a->slo_scale > b->slo_scale) - (a->slo_scale < b->slo_scale);
-    case REPORT_DIM_POLICY: return strcmp(a->policy, b->policy);
+    case REPORT_DIM_POLICY: {
+        int c = natural_compare(a->policy, b->policy);
+        return c ? c : strcmp(a->policy, b->policy); /* "g=01" and "g=1" still differ */
+    }
     default: assert(0 && "unknown dimension"); return 0;
     }
 }
@@ -112,7 +171,7 @@ typedef struct cell {
 } cell;
 
 /* Prints one table over idx[0..n-1] (runs sharing every table dimension). */
-static int print_one_table(FILE *out, const results_run *runs, size_t n_runs, const size_t *idx, size_t n, report_dim col_dim,
+static int print_one_table(FILE *out, const results_run *runs, const size_t *idx, size_t n, report_dim col_dim,
                            report_dim row_dim, int *any_repeated, tetri_error *err)
 {
     /* Distinct column and row representatives, in sorted order. */
@@ -167,13 +226,13 @@ static int print_one_table(FILE *out, const results_run *runs, size_t n_runs, co
     char text[CELL_TEXT], label[256];
     int row_w = (int)strlen(report_dim_name(row_dim));
     for (size_t k = 0; k < n_rows; k++) {
-        report_dim_value(&runs[rows[k]], row_dim, runs, n_runs, label, sizeof label);
+        report_dim_value(&runs[rows[k]], row_dim, runs, idx, n, label, sizeof label);
         if ((int)strlen(label) > row_w) row_w = (int)strlen(label);
     }
     int *col_w = calloc(n_cols, sizeof *col_w);
     if (!col_w) goto oom;
     for (size_t c = 0; c < n_cols; c++) {
-        report_dim_value(&runs[cols[c]], col_dim, runs, n_runs, label, sizeof label);
+        report_dim_value(&runs[cols[c]], col_dim, runs, idx, n, label, sizeof label);
         col_w[c] = (int)strlen(label);
         for (size_t k = 0; k < n_rows; k++) {
             const cell *x = &cells[k * n_cols + c];
@@ -185,13 +244,13 @@ static int print_one_table(FILE *out, const results_run *runs, size_t n_runs, co
     }
     fprintf(out, "%-*s", row_w, report_dim_name(row_dim));
     for (size_t c = 0; c < n_cols; c++) {
-        report_dim_value(&runs[cols[c]], col_dim, runs, n_runs, label, sizeof label);
+        report_dim_value(&runs[cols[c]], col_dim, runs, idx, n, label, sizeof label);
         if (c + 1 == n_cols) fprintf(out, "  %s", label);
         else fprintf(out, "  %-*s", col_w[c], label);
     }
     fputc('\n', out);
     for (size_t k = 0; k < n_rows; k++) {
-        report_dim_value(&runs[rows[k]], row_dim, runs, n_runs, label, sizeof label);
+        report_dim_value(&runs[rows[k]], row_dim, runs, idx, n, label, sizeof label);
         fprintf(out, "%-*s", row_w, label);
         for (size_t c = 0; c < n_cols; c++) {
             const cell *x = &cells[k * n_cols + c];
@@ -258,7 +317,7 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
         const results_run *first = &runs[idx[start]];
         fprintf(out, "%s==", start ? "\n" : "");
         for (int i = 0; i < n_table; i++) {
-            report_dim_value(first, table_dims[i], runs, n, value, sizeof value);
+            report_dim_value(first, table_dims[i], runs, idx + start, end - start, value, sizeof value);
             fprintf(out, " %s %s", report_dim_name(table_dims[i]), value);
         }
         /* "|" parts what splits the tables from what all their runs share. */
@@ -267,12 +326,12 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
             int shown = (int)row_dim == d || (int)col_dim == d;
             for (int i = 0; i < n_table; i++) shown |= (int)table_dims[i] == d;
             if (shown) continue;
-            report_dim_value(first, (report_dim)d, runs, n, value, sizeof value);
+            report_dim_value(first, (report_dim)d, runs, idx + start, end - start, value, sizeof value);
             fprintf(out, " %s %s", report_dim_name((report_dim)d), value);
         }
         fprintf(out, " ==\nSLO attainment (met/n): rows %s, columns %s; mean over seeds (seeds; min..max)\n",
                 report_dim_name(row_dim), report_dim_name(col_dim));
-        rc = print_one_table(out, runs, n, idx + start, end - start, col_dim, row_dim, &any_repeated, err);
+        rc = print_one_table(out, runs, idx + start, end - start, col_dim, row_dim, &any_repeated, err);
         start = end;
     }
     if (any_repeated)
@@ -294,8 +353,11 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n)
 {
     int policy_w = 6;
     /* Policies by their short label (full options are in the run key and the CSV). */
-    for (size_t i = 0; i < n; i++)
-        if ((int)strlen(report_policy_label(&runs[i], runs, n)) > policy_w) policy_w = (int)strlen(report_policy_label(&runs[i], runs, n));
+    char label[256];
+    for (size_t i = 0; i < n; i++) {
+        report_policy_label(&runs[i], runs, NULL, n, label, sizeof label);
+        if ((int)strlen(label) > policy_w) policy_w = (int)strlen(label);
+    }
     /* The run key last and unpadded: it is long, and only needed to find a run again. */
     fprintf(out, "%-*s  %-11s %-5s %6s %4s %-4s %4s %4s %4s %4s %6s %8s %8s %6s %9s %9s %10s  %s\n", policy_w, "policy",
             "mix", "scale", "rate", "seed", "bknd", "n", "met", "late", "drop", "SAR", "p50_s", "p99_s", "degree", "gpu_s",
@@ -303,12 +365,13 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n)
     for (size_t i = 0; i < n; i++) {
         const results_run *r = &runs[i];
         char p50[32], p99[32], degree[32];
+        report_policy_label(r, runs, NULL, n, label, sizeof label);
         format_seconds(p50, sizeof p50, r->p50_latency_s);
         format_seconds(p99, sizeof p99, r->p99_latency_s);
         if (isnan(r->mean_degree)) snprintf(degree, sizeof degree, "-");
         else snprintf(degree, sizeof degree, "%.2f", r->mean_degree);
         fprintf(out, "%-*s  %-11s %-5g %6g %4" PRIu64 " %-4s %4d %4d %4d %4d %6.3f %8s %8s %6s %9.1f %9.2f %8.1fus  %s\n",
-                policy_w, report_policy_label(r, runs, n), r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend, r->sum.n, r->sum.met,
+                policy_w, label, r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend, r->sum.n, r->sum.met,
                 r->sum.late, r->sum.dropped, r->attainment, p50, p99, degree, r->gpu_seconds, r->sum.wall_s * 1e3,
                 (double)r->sum.decide_p99_ns / 1e3, r->run_key);
     }

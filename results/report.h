@@ -34,13 +34,18 @@ const char *report_dim_name(report_dim d);
  * Returns 0, or -1 with err naming the bad word and the choices. */
 int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error *err);
 
-/* The value of dimension d of run r as text ("%g" for numbers; the policy as report_policy_label). */
-void report_dim_value(const results_run *r, report_dim d, const results_run *all, size_t n_all, char *buf, size_t len);
-/* Orders runs along d: numbers numerically, text by strcmp. */
+/* The value of dimension d of run r as text ("%g" for numbers, "1.0" for scales; the policy as
+ * report_policy_label among the runs `among`). */
+void report_dim_value(const results_run *r, report_dim d, const results_run *all, const size_t *among, size_t n_among,
+                      char *buf, size_t len);
+/* Orders runs along d: numbers numerically, text by strcmp (policies with digit runs as numbers). */
 int report_dim_compare(const results_run *a, const results_run *b, report_dim d);
-/* The short name of r's policy ("tetriserve") when every run of `all` with that name has the same
- * options, else the full canonical text ("tetriserve:g=5,..."), so two variants never share a label. */
-const char *report_policy_label(const results_run *r, const results_run *all, size_t n_all);
+/* A short, unambiguous label of r's policy among the runs all[among[0..n_among)] (among NULL: all[0..
+ * n_among)), e.g. those of one table or figure: the name ("tetriserve") when every one of them with
+ * that name has the same options, else the name and the options that differ between them
+ * ("tetriserve:g=2,elastic=off"), so two variants never share a label and none is a paragraph. */
+void report_policy_label(const results_run *r, const results_run *all, const size_t *among, size_t n_among, char *buf,
+                         size_t len);
 
 typedef struct report_options {
     report_dim by[REPORT_DIM_COUNT];

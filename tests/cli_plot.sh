@@ -46,6 +46,15 @@ nonempty "$d/attainment_over_time-paper-sim-uniform-r12-s1.2.csv"
 expect_in "$d/sim_vs_real-paper-uniform-r12.csv" "1,1,1,0.700000,0.700000,0.700000,1,exec,tetriserve"
 grep -q 'xdit' "$d/sim_vs_real-paper-uniform-r12.csv" && fail "sim_vs_real has a policy without exec runs"
 
+# Round granularity: one line per SLO scale over g; g=1 at scale 1.0 meets 14 - 2 of 20.
+r=$d/attainment_vs_round-rounds-sim-uniform-r12-tetriserve.csv
+expect_in "$r" "line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy"
+expect_in "$r" "1,1,0.600000,0.600000,0.600000,1,1.0,"
+expect_in "$r" "2,10,0.900000,0.900000,0.900000,1,1.5,"
+[ "$(grep -c '^1,' "$r")" -eq 4 ] || fail "round figure: expected 4 g values on line 1"
+# Labels are per figure: in experiment paper tetriserve has one variant, so no options.
+expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" ",tetriserve"
+
 # Reproducible: the same db gives the same CSV files.
 TETRI_GNUPLOT=$tmp/no-such-gnuplot "$TETRI" plot --db "$db" --out "$tmp/again" --scale 1.2 >/dev/null 2>&1 || fail "second plot"
 for f in "$d"/*.csv; do cmp -s "$f" "$tmp/again/$(basename "$f")" || fail "$(basename "$f") differs between two runs"; done
@@ -58,7 +67,7 @@ expect_in "$tmp/err" "unknown figure 'latency'"
 "$TETRI" plot --db "$tmp/none.db" --out "$tmp/x" >/dev/null 2>"$tmp/err" && fail "missing db accepted"
 expect_in "$tmp/err" "$tmp/none.db: cannot open results database"
 "$TETRI" plot --db "$db" --experiment nope --out "$tmp/x" >/dev/null 2>"$tmp/err" && fail "unknown experiment accepted"
-expect_in "$tmp/err" "no experiment 'nope'; known: paper, rates"
+expect_in "$tmp/err" "no experiment 'nope'; known: paper, rates, rounds"
 TETRI_PLOTS_DIR=$tmp/empty "$TETRI" plot --db "$db" --out "$tmp/x" >/dev/null 2>"$tmp/err" && fail "missing scripts accepted"
 expect_in "$tmp/err" "no gnuplot scripts"
 : >"$tmp/file"
@@ -74,13 +83,14 @@ n=$(wc -l <"$tmp/out")
 for base in attainment_vs_scale-paper-sim-uniform-r12 attainment_vs_scale-paper-sim-skewed-r12 \
             latency_cdf-paper-sim-uniform-r12-s1.2 attainment_per_resolution-paper-sim-uniform-r12-s1.2 \
             degree_over_time-paper-sim-uniform-r12-s1.2 attainment_over_time-paper-sim-uniform-r12-s1.2 \
-            attainment_vs_rate-rates-sim-uniform-s1.0 sim_vs_real-paper-uniform-r12; do
+            attainment_vs_rate-rates-sim-uniform-s1.0 sim_vs_real-paper-uniform-r12 \
+            attainment_vs_round-rounds-sim-uniform-r12-tetriserve; do
   nonempty "$tmp/img/$base.png"
   nonempty "$tmp/img/$base.svg"
   expect_in "$tmp/out" "$tmp/img/$base.png $tmp/img/$base.svg"
   head -c 8 "$tmp/img/$base.png" | od -An -c | grep -q 'P   N   G' || fail "$base.png is not a PNG"
   expect_in "$tmp/img/$base.svg" "<svg"
-  expect_in "$tmp/img/$base.svg" "tetriserve"
+  grep -qE "tetriserve|SLO scale" "$tmp/img/$base.svg" || fail "$base.svg has no line titles"
 done
 # plot.sh redraws the same figures without tetri.
 rm "$tmp/img/latency_cdf-paper-sim-uniform-r12-s1.2.png"

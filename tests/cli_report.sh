@@ -33,6 +33,14 @@ expect_in "$tmp/rates" "columns rate"
 expect_in "$tmp/rates" "tetriserve  0.800 (1)  0.700 (1)  0.600 (1)"
 expect_in "$tmp/rates" "xdit-sp1    0.500 (1)  0.400 (1)  0.300 (1)"
 
+# Variants of one policy are labelled by the options that differ, and sorted numerically (g=2 < g=10).
+"$TETRI" report --db "$db" --experiment rounds >"$tmp/rounds" || fail "report rounds"
+expect_in "$tmp/rounds" "tetriserve:g=1   0.600 (1)  0.900 (1)"
+expect_in "$tmp/rounds" "tetriserve:g=10  0.600 (1)  0.900 (1)"
+expect_in "$tmp/rounds" "tetriserve:g=5   0.700 (1)  1.000 (1)"
+awk '/^tetriserve:g=/ { printf "%s ", $1 }' "$tmp/rounds" | grep -qx 'tetriserve:g=1 tetriserve:g=2 tetriserve:g=5 tetriserve:g=10 ' \
+  || fail "rows not in numeric g order: $(awk '/^tetriserve:g=/ { printf "%s ", $1 }' "$tmp/rounds")"
+
 # Every experiment at once: experiment splits the tables.
 "$TETRI" report --db "$db" >"$tmp/all" || fail "report (all experiments)"
 expect_in "$tmp/all" "== experiment paper mix uniform backend sim"
@@ -41,12 +49,12 @@ expect_in "$tmp/all" "== experiment rates mix uniform backend sim rate 6 "
 
 # CSV: long format, one row per run, reproducible byte for byte.
 "$TETRI" report --db "$db" --csv - >"$tmp/a.csv" || fail "report --csv -"
-[ "$(wc -l <"$tmp/a.csv")" -eq 34 ] || fail "CSV has $(wc -l <"$tmp/a.csv") lines, expected 33 runs + header"
+[ "$(wc -l <"$tmp/a.csv")" -eq 42 ] || fail "CSV has $(wc -l <"$tmp/a.csv") lines, expected 41 runs + header"
 head -1 "$tmp/a.csv" | grep -q '^experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key$' \
   || fail "CSV header: $(head -1 "$tmp/a.csv")"
 expect_in "$tmp/a.csv" "paper,flux-dev,h100x8,sim,skewed,12,1.5,xdit-sp1,xdit-sp1,2,20,8,"
 "$TETRI" report --db "$db" --csv "$tmp/b.csv" >"$tmp/out" || fail "report --csv FILE"
-expect_in "$tmp/out" "wrote $tmp/b.csv (33 runs)"
+expect_in "$tmp/out" "wrote $tmp/b.csv (41 runs)"
 cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "CSV differs between two reports of one db"
 "$TETRI" report --db "$db" --csv - --timing | head -1 | grep -q ',wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us$' \
   || fail "--timing columns"
@@ -58,13 +66,14 @@ expect_in "$tmp/runs" "xdit-sp1|mix=uniform,rate=18,scale=1,n=20,seed=1|sim"
 "$TETRI" report --db "$db" --list >"$tmp/list" || fail "--list"
 grep -Eq '^paper +27$' "$tmp/list" || fail "--list: $(cat "$tmp/list")"
 grep -Eq '^rates +6$' "$tmp/list" || fail "--list: $(cat "$tmp/list")"
+grep -Eq '^rounds +8$' "$tmp/list" || fail "--list: $(cat "$tmp/list")"
 
 # Errors: non-zero exit and a message that names the problem.
 "$TETRI" report --db "$tmp/none.db" >/dev/null 2>"$tmp/err" && fail "missing db accepted"
 expect_in "$tmp/err" "$tmp/none.db: cannot open results database: No such file or directory"
 [ -e "$tmp/none.db" ] && fail "report created the missing db"
 "$TETRI" report --db "$db" --experiment nope >/dev/null 2>"$tmp/err" && fail "unknown experiment accepted"
-expect_in "$tmp/err" "no experiment 'nope'; known: paper, rates"
+expect_in "$tmp/err" "no experiment 'nope'; known: paper, rates, rounds"
 printf 'policy,scale\nnot,a database at all, just a CSV file that is long enough\n' >"$tmp/text.db"
 "$TETRI" report --db "$tmp/text.db" >/dev/null 2>"$tmp/err" && fail "text file accepted"
 expect_in "$tmp/err" "$tmp/text.db: not a tetri results database (not an SQLite file)"

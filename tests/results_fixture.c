@@ -3,14 +3,17 @@
 
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
-int fixture_met(const char *policy_name, const char *mix, double scale, double rate, uint64_t seed)
+int fixture_met(const char *policy, const char *mix, double scale, double rate, uint64_t seed)
 {
     int level = scale >= 1.5 - 1e-9 ? 2 : scale >= 1.2 - 1e-9 ? 1 : 0;
     static const int tetriserve[3] = {14, 17, 20}, xdit[3] = {8, 10, 12};
-    int met = strcmp(policy_name, "tetriserve") == 0 ? tetriserve[level] - (seed == 2 ? 1 : 0)
+    int met = strncmp(policy, "tetriserve", 10) == 0 ? tetriserve[level] - (seed == 2 ? 1 : 0)
                                                      : xdit[level] - (seed == 2 ? 2 : 0);
+    const char *g = strstr(policy, "g=");
+    if (g && (g[-1] == ':' || g[-1] == ',')) met -= abs(atoi(g + 2) - 5) / 2;
     if (strcmp(mix, "skewed") == 0) met -= 2;
     met -= (int)lround((rate - 12.0) / 3.0);
     return met < 0 ? 0 : met > FIXTURE_N_REQUESTS ? FIXTURE_N_REQUESTS : met;
@@ -20,8 +23,6 @@ void fixture_build(fixture_run *f, const char *policy, const char *mix, double s
                    const char *backend)
 {
     memset(f, 0, sizeof *f);
-    char name[64];
-    snprintf(name, sizeof name, "%.*s", (int)strcspn(policy, ":"), policy);
     snprintf(f->policy, sizeof f->policy, "%s", policy);
     snprintf(f->mix, sizeof f->mix, "%s", mix);
     snprintf(f->backend, sizeof f->backend, "%s", backend);
@@ -31,7 +32,7 @@ void fixture_build(fixture_run *f, const char *policy, const char *mix, double s
     f->info = (tetri_run_info){.run_key = f->run_key, .policy = f->policy, .workload = f->workload, .mix = f->mix,
                                .slo_scale = scale, .rate_per_min = rate, .seed = seed, .backend = f->backend,
                                .hardware = "h100x8", .model = "flux-dev"};
-    int met = fixture_met(name, mix, scale, rate, seed);
+    int met = fixture_met(policy, mix, scale, rate, seed);
     int counts[3] = {0, 0, 0};
     for (int i = 0; i < FIXTURE_N_REQUESTS; i++) {
         tetri_request_result *r = &f->req[i];
@@ -98,5 +99,14 @@ int fixture_write_sweep(results_db *db, tetri_error *err)
     for (int p = 0; p < 2; p++)
         for (int r = 0; r < 3; r++)
             if (write_one(db, rates, policies[p], "uniform", 1.0, rate_values[r], 1, "sim", err)) return -1;
+    int64_t rounds;
+    if (results_experiment(db, "rounds", "fixture: tetriserve round granularity g x scales", &rounds, err)) return -1;
+    static const int gs[] = {1, 2, 5, 10};
+    for (int k = 0; k < 4; k++)
+        for (int s = 0; s < 3; s += 2) {
+            char policy[64];
+            snprintf(policy, sizeof policy, "tetriserve:g=%d,elastic=on", gs[k]);
+            if (write_one(db, rounds, policy, "uniform", scales[s], 12, 1, "sim", err)) return -1;
+        }
     return 0;
 }

@@ -24,8 +24,9 @@ typedef struct fixture_run {
 
 /* How many of the 20 requests meet their deadline: tetriserve 14/17/20 and xdit-sp1 8/10/12 at
  * SLO scale 1.0/1.2/1.5 with seed 1; one fewer (tetriserve) or two fewer (xdit-sp1) with seed 2;
- * two fewer again under the skewed mix; at rate r: minus (r - 12) / 3. */
-int fixture_met(const char *policy_name, const char *mix, double scale, double rate, uint64_t seed);
+ * two fewer again under the skewed mix; at rate r: minus (r - 12) / 3; with option g=G other than
+ * 5 in the policy text: minus |G - 5| / 2 (integer division). */
+int fixture_met(const char *policy, const char *mix, double scale, double rate, uint64_t seed);
 
 /* Fills one run: request i has side 256 << (i % 4), arrives at 5 i s; requests (i + seed) % 20 <
  * met are met, the others alternate late (finish 1 s after the deadline) and dropped. */
@@ -34,7 +35,8 @@ void fixture_build(fixture_run *f, const char *policy, const char *mix, double s
 
 /* Writes the sweep the CLI tests read: experiment "paper" (tetriserve and xdit-sp1 x uniform and
  * skewed x scales 1.0, 1.2, 1.5 x seeds 1, 2 at rate 12, sim; plus tetriserve uniform seed 1 on exec)
- * and experiment "rates" (both policies, uniform, scale 1.0, rates 6, 12, 18, seed 1). */
+ * experiment "rates" (both policies, uniform, scale 1.0, rates 6, 12, 18, seed 1) and experiment
+ * "rounds" (tetriserve:g=G,elastic=on for G = 1, 2, 5, 10, uniform, scales 1.0 and 1.5, seed 1). */
 int fixture_write_sweep(results_db *db, tetri_error *err);
 
 #endif

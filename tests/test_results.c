@@ -641,6 +641,45 @@ static void csv_fields_are_quoted(void **state)
     free(text);
 }
 
+static void policy_labels_are_short_and_ordered(void **state)
+{
+    (void)state;
+    results_run runs[4];
+    memset(runs, 0, sizeof runs);
+    char *policies[4] = {"tetriserve:g=10,elastic=on,order=last", "tetriserve:g=2,elastic=on,order=last",
+                         "tetriserve:g=2,elastic=off,order=last", "xdit-sp8"};
+    char *names[4] = {"tetriserve", "tetriserve", "tetriserve", "xdit-sp8"};
+    for (int i = 0; i < 4; i++) {
+        runs[i].policy = policies[i];
+        runs[i].policy_name = names[i];
+    }
+    char label[128];
+    /* Among all four: only the options that differ between the tetriserve variants. */
+    report_policy_label(&runs[0], runs, NULL, 4, label, sizeof label);
+    assert_string_equal(label, "tetriserve:g=10,elastic=on");
+    report_policy_label(&runs[2], runs, NULL, 4, label, sizeof label);
+    assert_string_equal(label, "tetriserve:g=2,elastic=off");
+    report_policy_label(&runs[3], runs, NULL, 4, label, sizeof label);
+    assert_string_equal(label, "xdit-sp8");
+    /* Among runs 0 and 1 (one table): elastic is common there. */
+    size_t among[2] = {0, 1};
+    report_policy_label(&runs[1], runs, among, 2, label, sizeof label);
+    assert_string_equal(label, "tetriserve:g=2");
+    /* Alone: just the name. */
+    report_policy_label(&runs[1], runs, among + 1, 1, label, sizeof label);
+    assert_string_equal(label, "tetriserve");
+    /* Digit runs order as numbers: g=2 before g=10. */
+    assert_true(report_dim_compare(&runs[1], &runs[0], REPORT_DIM_POLICY) < 0);
+    assert_true(report_dim_compare(&runs[0], &runs[1], REPORT_DIM_POLICY) > 0);
+    assert_true(report_dim_compare(&runs[0], &runs[0], REPORT_DIM_POLICY) == 0);
+    runs[0].slo_scale = 1.0;
+    runs[1].slo_scale = 1.25;
+    report_dim_value(&runs[0], REPORT_DIM_SCALE, runs, NULL, 4, label, sizeof label);
+    assert_string_equal(label, "1.0");
+    report_dim_value(&runs[1], REPORT_DIM_SCALE, runs, NULL, 4, label, sizeof label);
+    assert_string_equal(label, "1.25");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -654,6 +693,7 @@ int main(void)
         cmocka_unit_test(writing_300_requests_is_fast),
         cmocka_unit_test(report_tables_and_csv),
         cmocka_unit_test(csv_fields_are_quoted),
+        cmocka_unit_test(policy_labels_are_short_and_ordered),
     };
     return cmocka_run_group_tests(tests, setup_tmpdir, remove_tmpdir);
 }
