@@ -116,8 +116,9 @@ static void print_calibration(const analytic_params *prm)
     }
     printf("rms log error %.3f over %d rows; worst |error| at >= 1024: %.1f%%\n", sqrt(sum_sq / n), n, 100 * worst_big);
     printf("constants: launch %.2f us/kernel, all-to-all host %.1f us, element-wise efficiency %.3f (HBM3, GDDR6) / "
-           "%.3f (HBM3e), overlap p %.2f\n",
-           prm->launch_us, prm->coll_host_us, prm->ew_efficiency, prm->ew_efficiency_hbm3e, prm->overlap_p);
+           "%.3f (HBM3e), overlap p %.2f, attention at head dim 64 x%.3f\n",
+           prm->launch_us, prm->coll_host_us, prm->ew_efficiency, prm->ew_efficiency_hbm3e, prm->overlap_p,
+           prm->attn_head64_factor);
 }
 
 static int show(const tetri_profile *p)
@@ -269,8 +270,9 @@ int cmd_profile(int argc, char **argv)
         if (fit) {
             double rms = analytic_fit(&prm);
             printf("refitted (rms log error %.4f): launch_us %.3f, coll_host_us %.2f, ew_efficiency %.4f, ew_efficiency_hbm3e "
-                   "%.4f, overlap_p %.3f\n\n",
-                   rms, prm.launch_us, prm.coll_host_us, prm.ew_efficiency, prm.ew_efficiency_hbm3e, prm.overlap_p);
+                   "%.4f, overlap_p %.3f, attn_head64_factor %.4f\n\n",
+                   rms, prm.launch_us, prm.coll_host_us, prm.ew_efficiency, prm.ew_efficiency_hbm3e, prm.overlap_p,
+                   prm.attn_head64_factor);
         }
         print_calibration(&prm);
         if (!analytic) return 0;

@@ -67,11 +67,6 @@ static double attention_rate(double tokens)
     return attn_tflops[N_ATTN_POINTS - 1] * 1e12;
 }
 
-/* The table is for head dim 128. SD3-medium's heads are 64 wide: half the FLOPs per softmax
- * exponential, so the exponential units bind earlier; FlashAttention-3 (Shah et al. 2024, H100,
- * non-causal) reaches about 0.75 of its head-dim-128 rate at 64. Assumed, not measured here. */
-#define ATTN_HEAD_DIM_64_FACTOR 0.75
-
 static double gemm_rate(double rows) { return GEMM_PEAK_FLOPS * rows / (rows + GEMM_M_HALF); }
 
 /* ---- hardware -------------------------------------------------------------------------------- */
@@ -112,9 +107,10 @@ const analytic_hw *analytic_hardware_find(const char *name)
 static const analytic_params default_params = {
     .launch_us = 15.6,
     .coll_host_us = 184.0,
-    .ew_efficiency = 0.437,
-    .ew_efficiency_hbm3e = 0.345,
+    .ew_efficiency = 0.482,
+    .ew_efficiency_hbm3e = 0.385,
     .overlap_p = 16.0,
+    .attn_head64_factor = 0.578,
 };
 const analytic_params *analytic_default_params(void) { return &default_params; }
 
@@ -144,7 +140,7 @@ double analytic_step(const analytic_hw *hw, const analytic_params *prm, tetri_mo
     /* Attention: 4 D L^2 FLOPs over all tokens, 1/k of the heads on each rank. The rate is read at
      * b L / k tokens: the same number of query tiles as the full-head measurement there. */
     const double attn_flops = n_attn * 4.0 * D * all * all * b / k;
-    const double head_factor = D / s->heads < 128 ? ATTN_HEAD_DIM_64_FACTOR : 1.0;
+    const double head_factor = D / s->heads < 128 ? prm->attn_head64_factor : 1.0;
     const double attn_s = attn_flops / (attention_rate(b * all / k) * head_factor * hw->compute_scale);
     gemm_s /= hw->compute_scale;
 
@@ -231,8 +227,8 @@ double analytic_calibration_predict(const analytic_calib_row *row, const analyti
     return 1e3 * analytic_step(hw, prm, row->model, row->res, row->res, row->degree, 1, TETRI_LINK_FAST, NULL);
 }
 
-/* Parameters travel through the fit as logs so every one stays positive; the efficiency is capped
- * at 1 and p kept in [1, 16] (outside those the model means nothing). */
+/* Parameters travel through the fit as logs so every one stays positive; efficiencies and the
+ * head-dim factor are capped at 1 and p kept in [1, 16] (outside those the model means nothing). */
 static void params_from_vector(const gsl_vector *x, analytic_params *prm)
 {
     prm->launch_us = exp(gsl_vector_get(x, 0));
@@ -240,6 +236,7 @@ static void params_from_vector(const gsl_vector *x, analytic_params *prm)
     prm->ew_efficiency = fmin(1.0, exp(gsl_vector_get(x, 2)));
     prm->overlap_p = fmin(16.0, fmax(1.0, exp(gsl_vector_get(x, 3))));
     prm->ew_efficiency_hbm3e = fmin(1.0, exp(gsl_vector_get(x, 4)));
+    prm->attn_head64_factor = fmin(1.0, exp(gsl_vector_get(x, 5)));
 }
 
 static double mean_sq_log_error(const gsl_vector *x, void *unused)
@@ -258,13 +255,14 @@ static double mean_sq_log_error(const gsl_vector *x, void *unused)
 /* One Nelder-Mead descent from *prm. Returns the mean squared log error reached. */
 static double fit_once(analytic_params *prm)
 {
-    enum { N_FIT = 5 };
+    enum { N_FIT = 6 };
     gsl_vector *x = gsl_vector_alloc(N_FIT), *step = gsl_vector_alloc(N_FIT);
     gsl_vector_set(x, 0, log(prm->launch_us));
     gsl_vector_set(x, 1, log(prm->coll_host_us));
     gsl_vector_set(x, 2, log(prm->ew_efficiency));
     gsl_vector_set(x, 3, log(prm->overlap_p));
     gsl_vector_set(x, 4, log(prm->ew_efficiency_hbm3e));
+    gsl_vector_set(x, 5, log(prm->attn_head64_factor));
     gsl_vector_set_all(step, 0.3);
     gsl_multimin_function f = {.f = mean_sq_log_error, .n = N_FIT, .params = NULL};
     gsl_multimin_fminimizer *m = gsl_multimin_fminimizer_alloc(gsl_multimin_fminimizer_nmsimplex2, N_FIT);

@@ -29,6 +29,10 @@ typedef struct analytic_params {
                                  * the H100 where element-wise work is a third of the step, so the
                                  * 43% more bandwidth is not reached; fitted separately */
     double overlap_p;       /* the p of (H^p + G^p)^(1/p) */
+    double attn_head64_factor; /* attention rate at head dim 64 (SD3-medium) relative to the measured
+                                * head-dim-128 table: half the FLOPs per softmax exponential, so the
+                                * exponential units bind earlier. FlashAttention-3 reports ~0.6-0.77
+                                * on H100; fitted here */
 } analytic_params;
 
 enum { ANALYTIC_MEM_HBM3 = 0, ANALYTIC_MEM_HBM3E = 1, ANALYTIC_MEM_GDDR6 = 2 };
@@ -81,7 +85,7 @@ const analytic_calib_row *analytic_calibration_at(int i);
 /* Predicted milliseconds for a calibration row under prm. */
 double analytic_calibration_predict(const analytic_calib_row *row, const analytic_params *prm);
 
-/* Fits prm (Nelder-Mead, GSL, over log launch/collective/efficiency and p) to minimise the mean
+/* Fits prm (Nelder-Mead, GSL, over the logs of all six constants) to minimise the mean
  * squared log error over the calibration rows, starting from *prm. Returns the final RMS log error. */
 double analytic_fit(analytic_params *prm);
 

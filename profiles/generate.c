@@ -71,8 +71,9 @@ static int write_hardware(sqlite3 *db, const analytic_hw *hw, const analytic_par
     char method[512];
     snprintf(method, sizeof method,
              "analytic (eager Ulysses model, docs/profiles.md): launch %.1f us, all-to-all host %.0f us, element-wise "
-             "efficiency %.3f/%.3f, overlap p %.0f; calibrated %s; %s",
+             "efficiency %.3f/%.3f, overlap p %.0f, head-dim-64 attention x%.3f; calibrated %s; %s",
              prm->launch_us, prm->coll_host_us, prm->ew_efficiency, prm->ew_efficiency_hbm3e, prm->overlap_p,
+             prm->attn_head64_factor,
              hw->measured_basis ? "against this GPU's reference rows (MEASUREMENTS.md)" : "on H100/H200 only, datasheet rates here",
              hw->basis);
     for (int mi = 0; mi < TETRI_MODEL_COUNT; mi++) {

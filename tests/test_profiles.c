@@ -341,7 +341,7 @@ static void calibration_error_is_bounded(void **state)
 {
     (void)state;
     const analytic_params *prm = analytic_default_params();
-    double sum_sq = 0, worst_big = 0, worst = 0;
+    double sum_sq = 0, worst_big = 0, worst = 0, worst_largest = 0;
     int n = analytic_calibration_count();
     assert_int_equal(n, 32);
     for (int i = 0; i < n; i++) {
@@ -351,12 +351,15 @@ static void calibration_error_is_bounded(void **state)
         sum_sq += log(pred / r->measured_ms) * log(pred / r->measured_ms);
         if (rel > worst) worst = rel;
         if (r->res >= 1024 && rel > worst_big) worst_big = rel;
+        if (r->res >= 1536 && rel > worst_largest) worst_largest = rel;
     }
-    /* The numbers docs/profiles.md states: every row within 21%, every row >= 1024 within 19%,
-     * RMS log error 0.088. */
+    /* The numbers docs/profiles.md states: every row within 21%, every row >= 1024 within 19%
+     * (one noisy launch-bound row; the others within 6%), every arithmetic-bound row (>= 1536)
+     * within 4%, RMS log error 0.072. */
     assert_true(worst_big < 0.19);
+    assert_true(worst_largest < 0.04);
     assert_true(worst < 0.21);
-    assert_true(sqrt(sum_sq / n) < 0.09);
+    assert_true(sqrt(sum_sq / n) < 0.075);
 }
 
 static void refit_lands_on_the_frozen_constants(void **state)
@@ -365,14 +368,17 @@ static void refit_lands_on_the_frozen_constants(void **state)
     analytic_params prm = *analytic_default_params();
     double rms = analytic_fit(&prm);
     const analytic_params *frozen = analytic_default_params();
-    assert_true(rms < 0.09);
+    assert_true(rms < 0.075);
+    assert_true(fabs(prm.attn_head64_factor / frozen->attn_head64_factor - 1) < 0.02);
     assert_true(fabs(prm.launch_us / frozen->launch_us - 1) < 0.02);
     assert_true(fabs(prm.coll_host_us / frozen->coll_host_us - 1) < 0.02);
     assert_true(fabs(prm.ew_efficiency / frozen->ew_efficiency - 1) < 0.02);
     assert_true(fabs(prm.ew_efficiency_hbm3e / frozen->ew_efficiency_hbm3e - 1) < 0.02);
     /* From a poor start the fit still gets there (it is not the start that makes the numbers). */
-    analytic_params poor = {.launch_us = 5, .coll_host_us = 50, .ew_efficiency = 0.8, .ew_efficiency_hbm3e = 0.8, .overlap_p = 2};
-    assert_true(analytic_fit(&poor) < 0.095);
+    analytic_params poor = {.launch_us = 5, .coll_host_us = 50, .ew_efficiency = 0.8, .ew_efficiency_hbm3e = 0.8, .overlap_p = 2,
+                            .attn_head64_factor = 1.0};
+    assert_true(analytic_fit(&poor) < 0.075);
+    assert_true(fabs(poor.launch_us / frozen->launch_us - 1) < 0.02);
 }
 
 /* ---- the shipped default profile ------------------------------------------------------------ */
