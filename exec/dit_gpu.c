@@ -16,6 +16,11 @@ struct dit_gpu {
     const dit_layout *L;
     cudaStream_t stream;
     dit_gemm_ctx *gemm;
+    /* The text stream of the double blocks: its GEMMs run beside the image stream's (small M on
+     * each side underfills the GPU at 256-512 px); own cuBLASLt workspace, joined by events. */
+    cudaStream_t stream_txt;
+    dit_gemm_ctx *gemm_txt;
+    cudaEvent_t ev_fork, ev_join;
     cublasHandle_t cublas;
     void *w; /* bf16 [L->total] */
 };
@@ -61,9 +66,12 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
         free(m);
         return tetri_errorf(err, "cannot allocate %.2f GiB of weights: %s", (double)L->total * 2 / (1 << 30), cudaGetErrorString(e));
     }
-    if (dit_gemm_create(m->stream, &m->gemm, err) || cublasCreate(&m->cublas) != CUBLAS_STATUS_SUCCESS) {
+    if (cudaStreamCreateWithFlags(&m->stream_txt, cudaStreamNonBlocking) != cudaSuccess ||
+        cudaEventCreateWithFlags(&m->ev_fork, cudaEventDisableTiming) != cudaSuccess ||
+        cudaEventCreateWithFlags(&m->ev_join, cudaEventDisableTiming) != cudaSuccess || dit_gemm_create(m->stream, &m->gemm, err) ||
+        dit_gemm_create(m->stream_txt, &m->gemm_txt, err) || cublasCreate(&m->cublas) != CUBLAS_STATUS_SUCCESS) {
         dit_gpu_destroy(m);
-        return tetri_errorf(err, "cannot create the cuBLAS handles");
+        return tetri_errorf(err, "cannot create the streams, events and cuBLAS handles");
     }
     *out = m;
     return 0;
@@ -73,8 +81,12 @@ void dit_gpu_destroy(dit_gpu *m)
 {
     if (!m) return;
     if (m->gemm) dit_gemm_destroy(m->gemm);
+    if (m->gemm_txt) dit_gemm_destroy(m->gemm_txt);
     if (m->cublas) cublasDestroy(m->cublas);
+    if (m->ev_fork) cudaEventDestroy(m->ev_fork);
+    if (m->ev_join) cudaEventDestroy(m->ev_join);
     cudaFree(m->w);
+    if (m->stream_txt) cudaStreamDestroy(m->stream_txt);
     cudaStreamDestroy(m->stream);
     free(m);
 }
@@ -287,12 +299,36 @@ int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err)
 }
 
 /* One linear layer on rows [X, X + rows) through the wrapper, counting its FLOPs. */
-static int lin(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
-               dit_gemm_epilogue epi, float beta, tetri_error *err)
+static int lin_on(dit_gemm_ctx *g, dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
+                  dit_gemm_epilogue epi, float beta, tetri_error *err)
 {
     assert(l->w >= 0 && l->b >= 0);
     s->flops += 2.0 * rows * l->out * l->in;
-    return dit_gemm_run(s->m->gemm, rows, l->out, l->in, X, ldx, wptr(s->m, l->w), wptr(s->m, l->b), Y, ldy, epi, beta, err);
+    return dit_gemm_run(g, rows, l->out, l->in, X, ldx, wptr(s->m, l->w), wptr(s->m, l->b), Y, ldy, epi, beta, err);
+}
+
+static int lin(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
+               dit_gemm_epilogue epi, float beta, tetri_error *err)
+{
+    return lin_on(s->m->gemm, s, l, rows, X, ldx, Y, ldy, epi, beta, err);
+}
+/* Text-stream linear: on the second stream, between fork() and join(). */
+static int lin_txt(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
+                   dit_gemm_epilogue epi, tetri_error *err)
+{
+    return lin_on(s->m->gemm_txt, s, l, rows, X, ldx, Y, ldy, epi, 0.f, err);
+}
+static int fork_txt(dit_gpu *m, tetri_error *err)
+{
+    CU(cudaEventRecord(m->ev_fork, m->stream), "fork");
+    CU(cudaStreamWaitEvent(m->stream_txt, m->ev_fork, 0), "fork");
+    return 0;
+}
+static int join_txt(dit_gpu *m, tetri_error *err)
+{
+    CU(cudaEventRecord(m->ev_join, m->stream_txt), "join");
+    CU(cudaStreamWaitEvent(m->stream, m->ev_join, 0), "join");
+    return 0;
 }
 
 static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_error *err)
@@ -308,7 +344,10 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
            "attention_oracle");
         return 0;
     }
-    if (s->attn == DIT_ATTN_FLASH_MMA)
+    if (s->attn == DIT_ATTN_FLASH_3WG)
+        KL(tk_attention_wgmma3(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
+           "attention_wgmma3");
+    else if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
     else
         KL(tk_attention_wgmma(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
@@ -392,33 +431,39 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         const dit_double_block *blk = &L->dbl[i];
         void *mx = bptr(s->mod, blk->mod_x_off), *mc = bptr(s->mod, blk->mod_c_off);
         const int pre = blk->context_pre_only;
+        if (fork_txt(m, err)) return -1;
         for (int b = 0; b < B; b++) {
             const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
-            if (lin(s, &blk->qkv_c, T, bptr(s->nrm, r0 * D), D, bptr(s->qkv, r0 * 3 * D), 3 * D, DIT_EPI_BIAS, 0.f, err) ||
+            if (lin_txt(s, &blk->qkv_c, T, bptr(s->nrm, r0 * D), D, bptr(s->qkv, r0 * 3 * D), 3 * D, DIT_EPI_BIAS, err) ||
                 lin(s, &blk->qkv_x, N, bptr(s->nrm, ri * D), D, bptr(s->qkv, ri * 3 * D), 3 * D, DIT_EPI_BIAS, 0.f, err))
                 return -1;
         }
+        if (join_txt(m, err)) return -1;
         KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_added_q), wptr(m, blk->norm_added_k),
                            wptr(m, blk->norm_q), wptr(m, blk->norm_k), rc, rs, st),
            "qk_norm_rope");
         if (attention(s, s->qkv, s->att, D, err)) return -1;
+        if (fork_txt(m, err)) return -1;
         for (int b = 0; b < B; b++) {
             const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
             if (lin(s, &blk->out_x, N, bptr(s->att, ri * D), D, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err)) return -1;
-            if (!pre && lin(s, &blk->out_c, T, bptr(s->att, r0 * D), D, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, 0.f, err)) return -1;
+            if (!pre && lin_txt(s, &blk->out_c, T, bptr(s->att, r0 * D), D, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, err)) return -1;
         }
+        if (join_txt(m, err)) return -1;
         tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
         tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
         KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, st), "residual_ln_mod");
+        if (fork_txt(m, err)) return -1;
         for (int b = 0; b < B; b++) {
             const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
+            if (!pre && (lin_txt(s, &blk->ff1_c, T, bptr(s->nrm, r0 * D), D, bptr(s->big, r0 * M), M, DIT_EPI_GELU_BIAS, err) ||
+                         lin_txt(s, &blk->ff2_c, T, bptr(s->big, r0 * M), M, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, err)))
+                return -1;
             if (lin(s, &blk->ff1_x, N, bptr(s->nrm, ri * D), D, bptr(s->big, ri * M), M, DIT_EPI_GELU_BIAS, 0.f, err) ||
                 lin(s, &blk->ff2_x, N, bptr(s->big, ri * M), M, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err))
                 return -1;
-            if (!pre && (lin(s, &blk->ff1_c, T, bptr(s->nrm, r0 * D), D, bptr(s->big, r0 * M), M, DIT_EPI_GELU_BIAS, 0.f, err) ||
-                         lin(s, &blk->ff2_c, T, bptr(s->big, r0 * M), M, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, 0.f, err)))
-                return -1;
         }
+        if (join_txt(m, err)) return -1;
         tk_mod_rows t2 = {0}, i2 = {0};
         next_norm_mods(s, i + 1 < c->n_double ? i + 1 : -1, i + 1 < c->n_double ? -1 : (c->n_single ? 0 : -1), &t2, &i2);
         t2.gate = pre ? NULL : bptr(mc, 5 * D);

@@ -190,14 +190,15 @@ static void test_qk_norm_rope(int hd)
 }
 
 /* Flash attention against fp64 on the CPU (small L) and against the cuBLAS oracle (large L). */
-static void test_attention(int wgmma, int hd, int L, int H, int B, int vs_cpu, cublasHandle_t cb)
+static void test_attention(int variant, int hd, int L, int H, int B, int vs_cpu, cublasHandle_t cb)
 {
     const int D = H * hd;
     const size_t n = (size_t)B * L * 3 * D, no = (size_t)B * L * D;
     float *qkv = rand_bf16_host(n, 2.f);
     void *dq = to_dev_bf16(qkv, n), *dout = dev_poisoned(no * 2), *dref = dev_poisoned(no * 2);
-    int e = (wgmma ? tk_attention_wgmma : tk_attention)(dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout,
-                                                       D, (int64_t)L * D, B, L, H, hd, 0);
+    int e = (variant == 0 ? tk_attention : variant == 1 ? tk_attention_wgmma_simple : variant == 2 ? tk_attention_wgmma : tk_attention_wgmma3)(
+        dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, B, L, H, hd, 0);
+    const char *vname = variant == 0 ? "mma.sync" : variant == 1 ? "wgmma" : variant == 2 ? "wgmma-pipe" : "wgmma-3wg";
     if (e || sync_check("attention")) { printf("FAIL attention launch: %s\n", cudaGetErrorString((cudaError_t)e)); failures++; return; }
     float *got = from_dev_bf16(dout, no), *want = malloc(no * 4);
     char name[96];
@@ -223,7 +224,7 @@ static void test_attention(int wgmma, int hd, int L, int H, int B, int vs_cpu, c
                     }
                 }
         free(sc);
-        snprintf(name, sizeof name, "%s attention vs CPU fp64: hd %d, L %d, H %d, B %d", wgmma ? "wgmma" : "mma.sync", hd, L, H, B);
+        snprintf(name, sizeof name, "%s attention vs CPU fp64: hd %d, L %d, H %d, B %d", vname, hd, L, H, B);
     } else {
         float *ws;
         cudaMalloc((void **)&ws, ((size_t)3 * L * hd + (size_t)L * L) * 4);
@@ -233,7 +234,7 @@ static void test_attention(int wgmma, int hd, int L, int H, int B, int vs_cpu, c
         cudaFree(ws);
         free(want);
         want = from_dev_bf16(dref, no);
-        snprintf(name, sizeof name, "%s attention vs cuBLAS oracle: hd %d, L %d, H %d", wgmma ? "wgmma" : "mma.sync", hd, L, H);
+        snprintf(name, sizeof name, "%s attention vs cuBLAS oracle: hd %d, L %d, H %d", vname, hd, L, H);
     }
     check(name, got, want, no, 1e-2);
     free(qkv); free(got); free(want);
@@ -352,19 +353,22 @@ static void time_attention(int L)
     cudaEvent_t a, b;
     cudaEventCreate(&a);
     cudaEventCreate(&b);
-    for (int wg = 0; wg < 2; wg++) {
+    typedef int (*attn_fn)(const void *, const void *, const void *, int64_t, int64_t, void *, int64_t, int64_t, int, int, int, int,
+                           cudaStream_t);
+    const attn_fn fns[4] = {tk_attention, tk_attention_wgmma_simple, tk_attention_wgmma, tk_attention_wgmma3};
+    const char *names[4] = {"mma.sync", "wgmma", "wgmma-pipelined", "wgmma-3wg"};
+    for (int wg = 0; wg < 4; wg++) {
         float best = 1e30f;
         for (int it = 0; it < 12; it++) {
             cudaEventRecord(a, 0);
-            (wg ? tk_attention_wgmma : tk_attention)(dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D,
-                                                     (int64_t)L * D, 1, L, H, hd, 0);
+            fns[wg](dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, 1, L, H, hd, 0);
             cudaEventRecord(b, 0);
             cudaEventSynchronize(b);
             float ms;
             cudaEventElapsedTime(&ms, a, b);
             if (it >= 2 && ms < best) best = ms;
         }
-        printf("TIME attention %-8s L %5d, 24 heads of 128: %7.3f ms, %5.0f TFLOP/s\n", wg ? "wgmma" : "mma.sync", L, best,
+        printf("TIME attention %-16s L %5d, 24 heads of 128: %7.3f ms, %5.0f TFLOP/s\n", names[wg], L, best,
                4.0 * L * (double)L * D / (best * 1e-3) / 1e12);
     }
     cudaEventDestroy(a);
@@ -391,11 +395,13 @@ int main(void)
     test_ln_mod();
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
-    for (int wg = 0; wg < 2; wg++) {
+    for (int wg = 0; wg < 4; wg++) {
         test_attention(wg, 128, 200, 2, 2, 1, cb);
         test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
         test_attention(wg, 128, 64, 1, 1, 1, cb);
         test_attention(wg, 128, 300, 3, 1, 1, cb);
+        test_attention(wg, 64, 129, 2, 2, 1, cb);
+        test_attention(wg, 128, 1, 1, 1, 1, cb);
         test_attention(wg, 128, 4608, 24, 1, 0, cb);
         test_attention(wg, 64, 4096 + 333, 24, 1, 0, cb);
     }
