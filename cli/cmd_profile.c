@@ -18,8 +18,8 @@ static void usage(FILE *f)
             "usage: tetri profile [--db FILE] [--hardware NAME]          show a profile's rows\n"
             "       tetri profile --lookup --model M --res R --degree K [--batch B] [--link L]\n"
             "                     [--db FILE] [--hardware NAME] [--analytic-fallback]\n"
-            "       tetri profile --analytic --out FILE [--hardware LIST] [--fit]\n"
-            "       tetri profile --calibration [--fit]                  the calibration table only\n"
+            "       tetri profile --analytic --out FILE [--hardware LIST] [--fit] [--set K=V,...]\n"
+            "       tetri profile --calibration [--fit] [--set K=V,...]  the calibration table only\n"
             "\n"
             "A profile is an SQLite database of per-step latencies (one denoising step of a batch of\n"
             "identical requests at a sequence-parallel degree over a link class), keyed by hardware,\n"
@@ -52,12 +52,18 @@ static void usage(FILE *f)
             "  --hardware LIST     comma-separated, of: h100x8, h200x8, a40x4 (default: all)\n"
             "  --fit               refit the model's constants to the reference first (prints them;\n"
             "                      the shipped profile uses the frozen ones in profiles/analytic.c)\n"
+            "  --set K=V,...       override constants for a what-if profile (after --fit): launch_us,\n"
+            "                      coll_host_us, ew_efficiency, ew_efficiency_hbm3e, overlap_p,\n"
+            "                      attn_head64_factor. E.g. launch_us=1,coll_host_us=5: an executor\n"
+            "                      replaying CUDA graphs instead of launching eagerly. The rows'\n"
+            "                      method column records the constants used\n"
             "\n"
             "examples:\n"
             "  tetri profile                                    the default profile, first hardware\n"
             "  tetri profile --hardware a40x4\n"
             "  tetri profile --lookup --model flux-dev --res 1280 --degree 2\n"
             "  tetri profile --analytic --out my.db --hardware h100x8\n"
+            "  tetri profile --analytic --out graphs.db --set launch_us=1,coll_host_us=5\n"
             "\n"
             "The schema, the model and its calibration are in docs/profiles.md.\n"
             "Exit status: 0 ok, 1 bad profile or missing row, 2 bad options.\n",
@@ -202,7 +208,7 @@ static int show(const tetri_profile *p)
 int cmd_profile(int argc, char **argv)
 {
     enum { OPT_DB = 256, OPT_HW, OPT_LOOKUP, OPT_MODEL, OPT_RES, OPT_DEGREE, OPT_BATCH, OPT_LINK, OPT_FALLBACK,
-           OPT_ANALYTIC, OPT_OUT, OPT_FIT, OPT_CALIB };
+           OPT_ANALYTIC, OPT_OUT, OPT_FIT, OPT_CALIB, OPT_SET };
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"db", required_argument, NULL, OPT_DB},
@@ -218,9 +224,10 @@ int cmd_profile(int argc, char **argv)
         {"out", required_argument, NULL, OPT_OUT},
         {"fit", no_argument, NULL, OPT_FIT},
         {"calibration", no_argument, NULL, OPT_CALIB},
+        {"set", required_argument, NULL, OPT_SET},
         {NULL, 0, NULL, 0},
     };
-    const char *db = NULL, *hardware = NULL, *out = NULL;
+    const char *db = NULL, *hardware = NULL, *out = NULL, *set = NULL;
     int lookup = 0, analytic = 0, fit = 0, calib = 0, flags = 0, have_model = 0, width = 0, height = 0, degree = 0, batch = 1;
     tetri_model model = TETRI_MODEL_FLUX_DEV;
     tetri_link link = TETRI_LINK_FAST;
@@ -255,6 +262,7 @@ int cmd_profile(int argc, char **argv)
         case OPT_OUT: out = optarg; break;
         case OPT_FIT: fit = 1; break;
         case OPT_CALIB: calib = 1; break;
+        case OPT_SET: set = optarg; break;
         case ':': return usage_error("%s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -265,8 +273,9 @@ int cmd_profile(int argc, char **argv)
     if (analytic || calib) {
         if (db) return usage_error("%s", "--db is for reading; --analytic writes to --out");
         if (analytic && !out) return usage_error("%s", "--analytic needs --out FILE");
-        if (calib && (out || hardware)) return usage_error("%s", "--calibration takes only --fit");
+        if (calib && (out || hardware)) return usage_error("%s", "--calibration takes only --fit and --set");
         analytic_params prm = *analytic_default_params();
+        tetri_error err = {{0}};
         if (fit) {
             double rms = analytic_fit(&prm);
             printf("refitted (rms log error %.4f): launch_us %.3f, coll_host_us %.2f, ew_efficiency %.4f, ew_efficiency_hbm3e "
@@ -274,9 +283,15 @@ int cmd_profile(int argc, char **argv)
                    rms, prm.launch_us, prm.coll_host_us, prm.ew_efficiency, prm.ew_efficiency_hbm3e, prm.overlap_p,
                    prm.attn_head64_factor);
         }
+        if (set) {
+            if (analytic_params_set(&prm, set, &err) < 0) {
+                fprintf(stderr, "tetri profile: %s\n(tetri profile --help for the options)\n", err.msg);
+                return 2;
+            }
+            printf("constants overridden (--set %s): a what-if model, not the calibrated one\n\n", set);
+        }
         print_calibration(&prm);
         if (!analytic) return 0;
-        tetri_error err = {{0}};
         if (analytic_generate(out, hardware, &prm, &err) < 0) {
             fprintf(stderr, "tetri profile: %s\n", err.msg);
             return strstr(err.msg, "--hardware") ? 2 : 1;
@@ -284,7 +299,7 @@ int cmd_profile(int argc, char **argv)
         printf("\nwrote %s (%s)\n", out, hardware ? hardware : "h100x8, h200x8, a40x4");
         return 0;
     }
-    if (out || fit) return usage_error("%s", "--out and --fit go with --analytic");
+    if (out || fit || set) return usage_error("%s", "--out, --fit and --set go with --analytic or --calibration");
 
     if (lookup) {
         if (!have_model || !width || !degree) return usage_error("%s", "--lookup needs --model, --res and --degree");

@@ -3,9 +3,12 @@
  * datasheet, or the fit; each says which. */
 #include "profiles/analytic.h"
 
+#include "sched/options.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
+#include <stdio.h>
 #include <string.h>
 
 #include <gsl/gsl_errno.h>
@@ -113,6 +116,39 @@ static const analytic_params default_params = {
     .attn_head64_factor = 0.578,
 };
 const analytic_params *analytic_default_params(void) { return &default_params; }
+
+/* The settable constants, their fields and sane ranges (outside them the model means nothing).
+ * A range's lower end is written with a decimal point: the option parser reads "%lf..%lf", and
+ * "0..1" would scan as "0." and then miss the "..". */
+static const struct {
+    const char *name, *range, *help;
+    size_t offset;
+} settable[] = {
+    {"launch_us", "0.0..100000", "host time per kernel launch, us", offsetof(analytic_params, launch_us)},
+    {"coll_host_us", "0.0..1000000", "host time per all-to-all, us", offsetof(analytic_params, coll_host_us)},
+    {"ew_efficiency", "0.01..1", "element-wise fraction of HBM3/GDDR6 bandwidth", offsetof(analytic_params, ew_efficiency)},
+    {"ew_efficiency_hbm3e", "0.01..1", "the same on HBM3e", offsetof(analytic_params, ew_efficiency_hbm3e)},
+    {"overlap_p", "1.0..64", "host/GPU overlap exponent", offsetof(analytic_params, overlap_p)},
+    {"attn_head64_factor", "0.05..1", "attention rate at head dim 64 vs 128", offsetof(analytic_params, attn_head64_factor)},
+};
+#define N_SETTABLE (sizeof settable / sizeof settable[0])
+
+int analytic_params_set(analytic_params *prm, const char *text, tetri_error *err)
+{
+    /* The option parser wants textual defaults: the current values. */
+    char defaults[N_SETTABLE][32];
+    tetri_option_spec spec[N_SETTABLE + 1];
+    for (size_t i = 0; i < N_SETTABLE; i++) {
+        snprintf(defaults[i], sizeof defaults[i], "%.17g", *(const double *)((const char *)prm + settable[i].offset));
+        spec[i] = (tetri_option_spec){settable[i].name, TETRI_OPT_DOUBLE, defaults[i], settable[i].range, settable[i].help};
+    }
+    spec[N_SETTABLE] = (tetri_option_spec){NULL, 0, NULL, NULL, NULL};
+    tetri_options o;
+    if (tetri_options_parse(spec, text, &o, err) < 0) return tetri_error_prefix(err, "--set");
+    for (size_t i = 0; i < N_SETTABLE; i++)
+        *(double *)((char *)prm + settable[i].offset) = tetri_options_double(&o, settable[i].name);
+    return 0;
+}
 
 /* ---- the model --------------------------------------------------------------------------------- */
 

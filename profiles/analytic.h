@@ -1,7 +1,7 @@
 /* profiles/analytic.h: the analytic per-step latency model, its calibration against measured rows,
  * and the generator that writes a profile database from it.
  * defines: analytic_hw, analytic_params, analytic_breakdown, analytic_calib_row, analytic_hardware*,
- *          analytic_step, analytic_calibration*, analytic_fit, analytic_generate.
+ *          analytic_params_set, analytic_step, analytic_calibration*, analytic_fit, analytic_generate.
  *
  * The model (DESIGN section 3; docs/profiles.md derives it): one denoising step of a DiT in the
  * PyTorch-eager Ulysses style the reference measures (../shared/reference/MEASUREMENTS.md):
@@ -64,6 +64,10 @@ const analytic_hw *analytic_hardware_find(const char *name); /* NULL when unknow
 /* The calibrated constants (the result of analytic_fit over the reference, frozen in the source so
  * generated profiles do not move with floating-point details of the fit). */
 const analytic_params *analytic_default_params(void);
+/* Overrides constants of *prm from "name=value,..." (launch_us, coll_host_us, ew_efficiency,
+ * ew_efficiency_hbm3e, overlap_p, attn_head64_factor), for what-if profiles: e.g. a CUDA-graph
+ * executor without eager launch and collective host costs. Returns 0, or -1 with err naming the key. */
+int analytic_params_set(analytic_params *prm, const char *text, tetri_error *err);
 
 /* Step time of `batch` identical requests of model at w x h, Ulysses degree `degree` over `link`
  * (ignored at degree 1). Returns seconds (> 0); fills *out when non-NULL. Allocation-free. */

@@ -107,6 +107,22 @@ expect 0 "wrote $tmp/h100.db (h100x8)" -- --analytic --out "$tmp/h100.db" --hard
 expect 1 "unknown hardware 'a40x4'" "known: h100x8" -- --db "$tmp/h100.db" --hardware a40x4
 expect 0 "refitted (rms log error 0.07" "attn_head64_factor 0.57" -- --calibration --fit
 
+# ---- what-if constants ----
+expect 0 "constants overridden (--set launch_us=1,coll_host_us=5)" "launch 1.00 us/kernel" "wrote $tmp/graphs.db" -- \
+    --analytic --out "$tmp/graphs.db" --hardware h100x8 --set launch_us=1,coll_host_us=5
+# Without eager host costs a second GPU helps even at 256 (with them it hurts: checked above).
+ms_in() { "$TETRI" profile --db "$1" --lookup --model flux-dev --res 256 --degree "$2" | sed -n 's/.*: \([0-9.]*\) ms per step.*/\1/p'; }
+g1=$(ms_in "$tmp/graphs.db" 1) g2=$(ms_in "$tmp/graphs.db" 2) e1=$(ms_in "$shipped" 1) e2=$(ms_in "$shipped" 2)
+awk -v g1="$g1" -v g2="$g2" -v e1="$e1" -v e2="$e2" 'BEGIN { exit !(g2 + 0 < g1 + 0 && e2 + 0 > e1 + 0) }' ||
+    fail "what-if (graphs) 256: deg1 $g1 deg2 $g2 ms; eager: deg1 $e1 deg2 $e2 ms"
+if command -v sqlite3 >/dev/null 2>&1; then
+    sqlite3 "$tmp/graphs.db" "SELECT DISTINCT method FROM step_latency" | grep -qF "launch 1.0 us, all-to-all host 5 us" ||
+        fail "the what-if rows' method does not record the constants"
+fi
+expect 2 "--set: option launch_us: -1 is outside" -- --calibration --set launch_us=-1
+expect 2 "--set: unknown option 'warp'" "known: launch_us" -- --calibration --set warp=9
+expect 2 "go with --analytic or --calibration" -- --set launch_us=1
+
 # ---- bad options ----
 expect 2 "no analytic model for 'b200x8'" "known: h100x8, h200x8, a40x4" -- --analytic --out "$tmp/x.db" --hardware b200x8
 [ -e "$tmp/x.db" ] && fail "a failed generation left a file"

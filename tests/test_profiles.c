@@ -381,6 +381,25 @@ static void refit_lands_on_the_frozen_constants(void **state)
     assert_true(fabs(poor.launch_us / frozen->launch_us - 1) < 0.02);
 }
 
+static void constants_can_be_overridden_for_what_if_profiles(void **state)
+{
+    (void)state;
+    analytic_params prm = *analytic_default_params();
+    tetri_error err = {{0}};
+    assert_int_equal(analytic_params_set(&prm, "launch_us=1,coll_host_us=5", &err), 0);
+    assert_true(prm.launch_us == 1 && prm.coll_host_us == 5);
+    assert_true(prm.ew_efficiency == analytic_default_params()->ew_efficiency); /* untouched */
+    const analytic_hw *h100 = analytic_hardware_find("h100x8");
+    /* Without eager host costs a second GPU pays off even at 256. */
+    assert_true(analytic_step(h100, &prm, TETRI_MODEL_FLUX_DEV, 256, 256, 2, 1, TETRI_LINK_FAST, NULL) <
+                analytic_step(h100, &prm, TETRI_MODEL_FLUX_DEV, 256, 256, 1, 1, TETRI_LINK_FAST, NULL));
+    assert_int_equal(analytic_params_set(&prm, "overlap_p=0.5", &err), -1);
+    assert_non_null(strstr(err.msg, "overlap_p"));
+    assert_int_equal(analytic_params_set(&prm, "speed=2", &err), -1);
+    assert_non_null(strstr(err.msg, "unknown option 'speed'"));
+    assert_true(prm.overlap_p == analytic_default_params()->overlap_p); /* a failed set changes nothing */
+}
+
 /* ---- the shipped default profile ------------------------------------------------------------ */
 
 static void shipped_default_matches_the_generator(void **state)
@@ -448,6 +467,7 @@ int main(void)
         cmocka_unit_test(model_captures_launch_bound_sp_and_batching),
         cmocka_unit_test(calibration_error_is_bounded),
         cmocka_unit_test(refit_lands_on_the_frozen_constants),
+        cmocka_unit_test(constants_can_be_overridden_for_what_if_profiles),
         cmocka_unit_test(shipped_default_matches_the_generator),
         cmocka_unit_test(default_path_honours_the_environment),
     };
