@@ -38,9 +38,10 @@ typedef struct tetri_step_cost {
  * else the installed path (so the "no such file" error names where it was expected). */
 const char *profile_default_path(void);
 
-/* Opens `path` and loads the rows of `hardware` (NULL: the one its meta 'default_hardware'
- * names, else its first by name). Errors name the file: missing, not a tetri profile, newer schema, unknown
- * hardware (listing the known ones). Returns 0 or -1 with err. */
+/* Opens `path` read-only (never creating it) and loads the rows of `hardware` (NULL: the one its
+ * meta 'default_hardware' names, else its first by name). Errors name the file: missing, not
+ * SQLite, not a tetri profile, newer schema, unknown hardware (listing the known ones), a row with
+ * impossible values (naming the row and field). Returns 0 or -1 with err. */
 int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err);
 void profile_close(tetri_profile *p);
 
@@ -51,14 +52,19 @@ const char *profile_hardware(const tetri_profile *p);
 const char *profile_path(const tetri_profile *p);
 
 /* Median time of one denoising step of a batch of `batch` identical requests at sequence-parallel
- * degree `degree` over link class `link`. O(1) and allocation-free for measured resolutions.
- * Returns -1 when (model, degree, batch, link) has no row (and no fallback). */
+ * degree `degree` over link class `link` (ignored at degree 1). O(1) and allocation-free for
+ * profiled resolutions; others are interpolated over tokens (O(log resolutions), also
+ * allocation-free) or, beyond the profiled range and for batch 1, extrapolated. A loaded profile
+ * is read-only: threads may share it. Returns -1 when (model, degree, batch, link) has no row
+ * (and no fallback), or no set of `degree` GPUs has that link class on this hardware. */
 tetri_ns profile_lookup_step_ns(const tetri_profile *p, tetri_model model, int width, int height,
                                 int degree, int batch, tetri_link link);
 /* The full record behind a lookup. Returns 0, or -1 with err naming what is missing. */
 int profile_step_cost(const tetri_profile *p, tetri_model model, int width, int height, int degree,
                       int batch, tetri_link link, tetri_step_cost *out, tetri_error *err);
-/* Cost of moving a request's state (latent, text embeddings) to a different GPU set. */
+/* Cost of moving a request's state (latent, text embeddings) to a different GPU set: linear in
+ * tokens between migration rows; the nvlink rows when `link` has none; 0 when the profile has no
+ * migration rows for the model. */
 tetri_ns profile_migration_ns(const tetri_profile *p, tetri_model model, int width, int height, tetri_link link);
 /* Degrees with rows for this model, ascending (1, 2, 4, 8 ...). Returns how many (<= max). */
 int profile_degrees(const tetri_profile *p, tetri_model model, int *degrees, int max);
