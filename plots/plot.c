@@ -7,6 +7,7 @@
 #include <assert.h>
 #include <errno.h>
 #include <math.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -80,6 +81,18 @@ static void append_slug(char *buf, size_t len, const char *word)
     buf[used] = 0;
 }
 
+/* Appends formatted text to the string in buf (truncating at len). */
+static void append_text(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+static void append_text(char *buf, size_t len, const char *fmt, ...)
+{
+    size_t used = strnlen(buf, len);
+    if (used + 1 >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(buf + used, len - used, fmt, ap);
+    va_end(ap);
+}
+
 typedef struct plot_ctx {
     results_db *db;
     const results_run *runs;
@@ -121,19 +134,19 @@ static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const r
     }
     if (suffix) append_slug(f->base, sizeof f->base, suffix);
     /* Title: every dimension of the group, in words. */
-    size_t used = 0;
-#define TITLE(...) used += (size_t)snprintf(f->title + used, used < sizeof f->title ? sizeof f->title - used : 0, __VA_ARGS__)
-    if (group & DIM_BIT(REPORT_DIM_MIX)) TITLE("%s mix", r->mix);
-    if (group & DIM_BIT(REPORT_DIM_RATE)) TITLE("%s%g req/min", used ? ", " : "", r->rate_per_min);
+    char *t = f->title;
+    size_t tl = sizeof f->title;
+    if (group & DIM_BIT(REPORT_DIM_MIX)) append_text(t, tl, "%s mix", r->mix);
+    if (group & DIM_BIT(REPORT_DIM_RATE)) append_text(t, tl, "%s%g req/min", t[0] ? ", " : "", r->rate_per_min);
     if (group & DIM_BIT(REPORT_DIM_SCALE)) {
         report_dim_value(r, REPORT_DIM_SCALE, c->runs, NULL, c->n_runs, value, sizeof value);
-        TITLE("%sSLO scale %s", used ? ", " : "", value);
+        append_text(t, tl, "%sSLO scale %s", t[0] ? ", " : "", value);
     }
-    TITLE("%s%s on %s", used ? ", " : "", r->model, r->hardware);
-    if (group & DIM_BIT(REPORT_DIM_BACKEND)) TITLE(", %s", strcmp(r->backend, "exec") == 0 ? "real (exec)" : "simulated");
+    append_text(t, tl, "%s%s on %s", t[0] ? ", " : "", r->model, r->hardware);
+    if (group & DIM_BIT(REPORT_DIM_BACKEND))
+        append_text(t, tl, ", %s", strcmp(r->backend, "exec") == 0 ? "real (exec)" : "simulated");
     if ((group & DIM_BIT(REPORT_DIM_EXPERIMENT)) && dim_varies(c->runs, c->n_runs, REPORT_DIM_EXPERIMENT))
-        TITLE(" [%s]", r->experiment);
-#undef TITLE
+        append_text(t, tl, " [%s]", r->experiment);
     char path[1024];
     snprintf(path, sizeof path, "%s/%s.csv", c->opt->out_dir, f->base);
     FILE *out = fopen(path, "w");
@@ -205,18 +218,14 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
     const results_run *runs = c->runs;
     for (size_t start = 0, end; start < c->n_runs; start = end) {
         for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
-        /* Distinct x values in the group (it is sorted by policy first, so collect them). */
-        double xs[64];
-        int n_x = 0;
-        for (size_t k = start; k < end && n_x < 64; k++) {
+        /* The x range of the group; one x value is a point, not a curve: no figure. */
+        double lo = INFINITY, hi = -INFINITY;
+        for (size_t k = start; k < end; k++) {
             double v = x == REPORT_DIM_SCALE ? runs[idx[k]].slo_scale : runs[idx[k]].rate_per_min;
-            int seen = 0;
-            for (int j = 0; j < n_x; j++) seen |= xs[j] == v;
-            if (!seen) xs[n_x++] = v;
+            lo = fmin(lo, v);
+            hi = fmax(hi, v);
         }
-        if (n_x < 2) continue; /* one point is not a curve */
-        double lo = xs[0], hi = xs[0];
-        for (int j = 1; j < n_x; j++) lo = fmin(lo, xs[j]), hi = fmax(hi, xs[j]);
+        if (!(hi > lo)) continue;
         double pad = hi > lo ? 0.05 * (hi - lo) : 0.05 * fabs(lo) + 0.05;
         plot_figure f;
         const char *xname = x == REPORT_DIM_SCALE ? "slo_scale" : "rate_per_min";
@@ -394,15 +403,14 @@ static int figures_vs_round(plot_ctx *c)
         }
         char slug[256];
         snprintf(slug, sizeof slug, "%s", runs[rows[start].run].policy_name);
-        if (n_variants > 1) snprintf(slug + strlen(slug), sizeof slug - strlen(slug), "-v%d", variant_ordinal);
+        if (n_variants > 1) append_text(slug, sizeof slug, "-v%d", variant_ordinal);
         FILE *out = figure_begin(c, &f, "attainment_vs_round", &runs[rows[start].run], round_group, slug,
                                  "line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy");
         if (!out) {
             rc = -1;
             break;
         }
-        snprintf(f.title + strlen(f.title), sizeof f.title - strlen(f.title), "; %s",
-                 n_variants > 1 ? rows[start].variant : runs[rows[start].run].policy_name);
+        append_text(f.title, sizeof f.title, "; %s", n_variants > 1 ? rows[start].variant : runs[rows[start].run].policy_name);
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[rows[p].run], &runs[rows[p_end].run], REPORT_DIM_SCALE) == 0;)
                 p_end++;
@@ -671,8 +679,7 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         }
         char reslabels[160] = "";
         for (int k = 0; k < n_res && kind == PER_RES; k++)
-            snprintf(reslabels + strlen(reslabels), sizeof reslabels - strlen(reslabels), "%s%dx%d", k ? " " : "", res[k][0],
-                     res[k][1]);
+            append_text(reslabels, sizeof reslabels, "%s%dx%d", k ? " " : "", res[k][0], res[k][1]);
         snprintf(f.extra, sizeof f.extra, "nres=%d; reslabels='%s'; binmin=%g", n_res, reslabels,
                  (double)(kind == PER_DEGREE ? degree_bin : bin) / 60e9);
         if (figure_end(c, &f, out)) return -1;
