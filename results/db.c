@@ -83,7 +83,12 @@ static const char schema_sql[] =
 
 int results_sql_error(results_db *db, tetri_error *err, const char *what)
 {
-    return tetri_errorf(err, "%s: %s: %s", db->path, what, db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+    if (!db->sql) return tetri_errorf(err, "%s: %s: out of memory", db->path, what);
+    /* For file-system failures the OS's reason says more than SQLite's ("unable to open database file"). */
+    int code = sqlite3_errcode(db->sql), sys = sqlite3_system_errno(db->sql);
+    if (sys && (code == SQLITE_CANTOPEN || code == SQLITE_IOERR || code == SQLITE_READONLY || code == SQLITE_PERM))
+        return tetri_errorf(err, "%s: %s: %s (%s)", db->path, what, sqlite3_errmsg(db->sql), strerror(sys));
+    return tetri_errorf(err, "%s: %s: %s", db->path, what, sqlite3_errmsg(db->sql));
 }
 
 int results_prepare(results_db *db, sqlite3_stmt **stmt, const char *sql, tetri_error *err)
@@ -187,7 +192,7 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
      * each call; parallel sweeps open their own handles. */
     int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
     if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
-        tetri_errorf(err, "%s: cannot open results database: %s", path, db->sql ? sqlite3_errmsg(db->sql) : "out of memory");
+        results_sql_error(db, err, "cannot open results database");
         results_close(db);
         return -1;
     }

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "results/db_internal.h"
@@ -141,6 +142,12 @@ static void schema_created_and_checked(void **state)
     fclose(f);
     assert_int_equal(results_open_readonly(missing, &db, &err), -1);
     assert_non_null(strstr(err.msg, "empty"));
+    /* A folder that does not exist: the OS's reason is in the message. */
+    char nodir[600];
+    snprintf(nodir, sizeof nodir, "%s/no-such-dir/r.db", tmpdir);
+    assert_int_equal(results_open(nodir, &db, &err), -1);
+    assert_non_null(strstr(err.msg, nodir));
+    assert_non_null(strstr(err.msg, "No such file or directory"));
     /* A directory where the file should be. */
     assert_int_equal(results_open(tmpdir, &db, &err), -1);
     assert_non_null(strstr(err.msg, tmpdir));
@@ -432,6 +439,52 @@ static void write_is_atomic_when_disk_is_full(void **state)
     results_close(db);
 }
 
+/* Parallel sweeps writing one file: each process's transactions wait for the others' (busy
+ * timeout), none fails, nothing is lost. */
+static void parallel_writers_share_a_file(void **state)
+{
+    (void)state;
+    const char *path = tmp_path("parallel.db");
+    remove_db(path);
+    tetri_error err = {{0}};
+    results_db *db;
+    int64_t exp;
+    assert_int_equal(results_open(path, &db, &err), 0);
+    assert_int_equal(results_experiment(db, "par", "", &exp, &err), 0);
+    results_close(db);
+    enum { WRITERS = 3, RUNS = 15 };
+    pid_t pids[WRITERS];
+    for (int w = 0; w < WRITERS; w++) {
+        pids[w] = fork();
+        assert_true(pids[w] >= 0);
+        if (pids[w] == 0) {
+            static fixture_run f;
+            results_db *mine;
+            tetri_error e = {{0}};
+            if (results_open(path, &mine, &e)) _exit(10);
+            for (int k = 0; k < RUNS; k++) {
+                fixture_build(&f, "tetriserve", "uniform", 1.0, 12, (uint64_t)(w * 100 + k), "sim");
+                if (results_write_run(mine, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, &e)) {
+                    fprintf(stderr, "writer %d: %s\n", w, e.msg);
+                    _exit(11);
+                }
+            }
+            results_close(mine);
+            _exit(0);
+        }
+    }
+    for (int w = 0; w < WRITERS; w++) {
+        int status;
+        assert_int_equal(waitpid(pids[w], &status, 0), pids[w]);
+        assert_true(WIFEXITED(status));
+        assert_int_equal(WEXITSTATUS(status), 0);
+    }
+    assert_int_equal(results_open_readonly(path, &db, &err), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM run"), WRITERS * RUNS);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM request"), WRITERS * RUNS * FIXTURE_N_REQUESTS);
+    results_close(db);
+}
+
 static char *dump_to_string(results_db *db, int64_t exp, const char *key)
 {
     char *text = NULL;
@@ -689,6 +742,7 @@ int main(void)
         cmocka_unit_test(inconsistent_runs_are_refused),
         cmocka_unit_test(write_is_atomic_under_malloc_failure),
         cmocka_unit_test(write_is_atomic_when_disk_is_full),
+        cmocka_unit_test(parallel_writers_share_a_file),
         cmocka_unit_test(dump_is_canonical),
         cmocka_unit_test(writing_300_requests_is_fast),
         cmocka_unit_test(report_tables_and_csv),
