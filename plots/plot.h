@@ -1,7 +1,7 @@
 /* plots/plot.h: the figures of `tetri plot`: CSV data written from a results database, and gnuplot
  * run over the scripts in plots/ to draw each as PNG and SVG.
- * defines: plot_figure, plot_set, plot_options, plot_prepare, plot_render, plot_set_free,
- *          plot_scripts_dir, plot_gnuplot_program, plot_kind_names.
+ * defines: PLOT_KINDS, plot_figure, plot_set, plot_options, plot_prepare, plot_set_free,
+ *          plot_write_scripts, plot_render, plot_scripts_dir, plot_gnuplot_program.
  *
  * Every figure is one CSV file (plain, with a header) plus one gnuplot call; the calls are also
  * written to OUT/plot.sh next to a copy of the scripts, so the images can be redrawn (or restyled)
@@ -39,7 +39,9 @@ typedef struct plot_options {
 
 /* Writes the CSV of every figure the runs allow into opt->out_dir (created if missing) and lists them
  * in *set. Figures whose data is absent (no exec runs: no sim_vs_real; one rate: no
- * attainment_vs_rate; no timeline: no degree_over_time) are skipped. Returns 0 or -1 with err. */
+ * attainment_vs_rate; one SLO scale: no attainment_vs_scale; no timeline: no degree_over_time; no
+ * policy option g that varies: no attainment_vs_round) are skipped. Not reentrant (qsort context).
+ * Returns 0 or -1 with err (unknown kind in opt->kinds, I/O). */
 int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_options *opt, plot_set *set,
                  tetri_error *err);
 void plot_set_free(plot_set *set);

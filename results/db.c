@@ -189,8 +189,11 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
     snprintf(db->path, sizeof db->path, "%s", path);
     db->readonly = readonly;
     /* NOMUTEX: a results_db handle belongs to one thread (the sweep driver), so SQLite need not lock
-     * each call; parallel sweeps open their own handles. */
-    int flags = SQLITE_OPEN_NOMUTEX | (readonly ? SQLITE_OPEN_READONLY : (SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE));
+     * each call; parallel sweeps open their own handles. A reader opens read-write without CREATE
+     * and sets query_only: a SQLITE_OPEN_READONLY connection cannot checkpoint and remove the
+     * -wal/-shm files when it closes, so every report would leave them next to the database. (A
+     * write-protected file still opens, read-only.) */
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
     if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
         results_sql_error(db, err, "cannot open results database");
         results_close(db);
@@ -198,6 +201,10 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
     }
     sqlite3_extended_result_codes(db->sql, 0);
     sqlite3_busy_timeout(db->sql, 10000); /* parallel sweeps may write the same file */
+    if (readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) {
+        results_close(db);
+        return -1;
+    }
     if (create_or_check_schema(db, err)) {
         results_close(db);
         return -1;

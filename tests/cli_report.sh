@@ -26,6 +26,7 @@ expect_in "$tmp/table" "0.450 (2; 0.400..0.500)"
 # exec: one seed.
 expect_in "$tmp/table" "tetriserve  0.700 (1)  0.850 (1)  1.000 (1)"
 [ -s "$tmp/err" ] && fail "stderr not empty: $(cat "$tmp/err")"
+[ -e "$db-wal" ] || [ -e "$db-shm" ] && fail "report left WAL side files next to the database"
 
 # Attainment vs rate: experiment 'rates', columns rate.
 "$TETRI" report --db "$db" --experiment rates --by rate,policy >"$tmp/rates" || fail "report --by rate,policy"

@@ -94,6 +94,12 @@ static void schema_created_and_checked(void **state)
     results_close(db);
     assert_int_equal(results_open_readonly(path, &db, &err), 0);
     results_close(db);
+    /* Readers leave no WAL side files behind (report and plot run often, next to sweeps). */
+    char side[600];
+    snprintf(side, sizeof side, "%s-wal", path);
+    assert_int_equal(access(side, F_OK), -1);
+    snprintf(side, sizeof side, "%s-shm", path);
+    assert_int_equal(access(side, F_OK), -1);
 
     /* A profile database is not a results database. */
     const char *other = tmp_path("profile.db");
