@@ -13,7 +13,8 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tetri workload [options] [-o FILE]     generate a trace (CSV)\n"
-            "       tetri workload --check FILE            read a trace, print a summary or the error\n"
+            "       tetri workload --check FILE            read a trace (- for stdin), print a summary\n"
+            "                                              or the error (file:line: reason)\n"
             "\n"
             "Generates the TetriServe paper's workload: requests for one model at square resolutions,\n"
             "arriving as a Poisson (or bursty gamma) process, each with a deadline of\n"

@@ -458,6 +458,12 @@ static void reader_accepts_comments_blank_lines_crlf_and_no_header(void **state)
     assert_int_equal(t.entries[2].steps, 100000);
     assert_int_equal(t.entries[2].deadline - t.entries[2].arrival, 1);
     tetri_trace_free(&t);
+    /* A UTF-8 byte-order mark before the header (spreadsheet exports) is skipped. */
+    assert_int_equal(read_text("\xEF\xBB\xBF" HEADER "0,flux-dev,512,512,20,1,3\r\n", &t, &err), 0);
+    assert_int_equal(t.n, 1);
+    tetri_trace_free(&t);
+    /* ... but only at the start of the file. */
+    expect_rejected(HEADER "\xEF\xBB\xBF" "0,flux-dev,512,512,20,1,3\n", 2, "id '\\xef\\xbb\\xbf0' is not a whole number", NULL);
 }
 
 static void reader_missing_field(void **state)

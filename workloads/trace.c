@@ -312,13 +312,19 @@ int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_err
         size_t len = (size_t)got;
         if (len > 0 && buf[len - 1] == '\n') len--;
         if (len > 0 && buf[len - 1] == '\r') len--;
-        if (memchr(buf, '\0', len)) {
+        const char *text = buf;
+        /* A UTF-8 byte-order mark, as spreadsheet programs write, is not part of the header. */
+        if (line == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
+            text += 3;
+            len -= 3;
+        }
+        if (memchr(text, '\0', len)) {
             line_error(err, name, line, "line contains a NUL byte (is this a binary file?)");
             goto done;
         }
-        if (is_blank_or_comment(buf, len)) continue;
+        if (is_blank_or_comment(text, len)) continue;
         field fields[TRACE_N_FIELDS + 1];
-        int n = split_fields(buf, len, fields, TRACE_N_FIELDS + 1);
+        int n = split_fields(text, len, fields, TRACE_N_FIELDS + 1);
         if (!seen_content) {
             seen_content = 1;
             /* The header is optional; a first line whose first field is "id" is one. */
