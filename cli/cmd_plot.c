@@ -24,6 +24,8 @@ static void plot_usage(FILE *f)
             "  attainment_over_time       SLO attainment of the requests arriving in each time bin\n"
             "  degree_over_time           mean SP degree of running requests (runs with a timeline)\n"
             "  sim_vs_real                simulated vs real attainment (when runs with backend exec exist)\n"
+            "  attainment_vs_round        SLO attainment vs a policy's round granularity g, a line per SLO\n"
+            "                             scale (when runs of one policy differ in option g)\n"
             "\n"
             "  --db FILE          results database\n"
             "  --out DIR          output folder (created if missing)\n"
