@@ -3,6 +3,11 @@ libtetri_a_SOURCES += results/results.h results/db_internal.h results/db.c resul
   results/report.h results/report.c
 dist_doc_DATA += docs/results.md
 
+# The database's speed (write, resume check, read, dump): ./results/bench_results after make check.
+check_PROGRAMS += results/bench_results
+results_bench_results_SOURCES = results/bench_results.c
+results_bench_results_LDADD = libtetri.a $(TETRI_LIBS)
+
 # Synthetic runs with known outcomes, shared by the unit test and the CLI tests' db builder.
 check_PROGRAMS += tests/make_results_db
 tests_make_results_db_SOURCES = tests/make_results_db.c tests/results_fixture.c tests/results_fixture.h
