@@ -15,8 +15,6 @@ if has checks; then "$B/tests/gpu/test_gpu" 2>&1 | tee "$OUT/check_gpu.log"; fi
 if has bench; then
   "$B/tetri" bench-step --model flux-dev --res 256,512,1024,2048 --eager 2>&1 | tee "$OUT/bench_flux.txt"
   "$B/tetri" bench-step --model flux-dev --res 1024,2048 --attention flash-mma 2>&1 | tee "$OUT/bench_flux_mma.txt"
-  "$B/tetri" bench-step --model flux-dev --res 2048 --attention flash-3wg 2>&1 | tee "$OUT/bench_flux_3wg.txt"
-  "$B/tetri" bench-step --model sd3-medium --res 2048 --attention flash-3wg 2>&1 | tee "$OUT/bench_sd3_3wg.txt"
   "$B/tetri" bench-step --model sd3-medium --res 256,512,1024,2048 --eager 2>&1 | tee "$OUT/bench_sd3.txt"
 fi
 if has ref; then PYTHONUNBUFFERED=1 python3 bench/reference/dit_bench.py flux,sd3 2>&1 | tee "$OUT/torch_ref.txt"; fi

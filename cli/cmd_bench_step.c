@@ -30,8 +30,7 @@ static void usage(FILE *f)
             "  --config FILE       a diffusers config.json: random weights of its shapes\n"
             "  --weights DIR       a diffusers transformer folder (config.json + safetensors [+ index])\n"
             "  --tiny              the tiny test configuration of the model\n"
-            "  --attention NAME    flash (ours, wgmma, default), flash-3wg (wgmma, 192-row tiles), flash-mma\n"
-            "                      (ours, mma.sync) or oracle\n"
+            "  --attention NAME    flash (ours, wgmma, default), flash-mma (ours, mma.sync) or oracle\n"
             "                      (fp32 cuBLAS; memory grows as L^2)\n"
             "  --eager             also time the step without the graph (launch by launch)\n"
             "  --inputs FILE       run on these inputs instead of timing: latent [B, H/16, W/16, 64] (packed),\n"
@@ -213,9 +212,8 @@ int cmd_bench_step(int argc, char **argv)
     dit_attn_backend backend;
     if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
     else if (strcmp(attn, "flash-mma") == 0) backend = DIT_ATTN_FLASH_MMA;
-    else if (strcmp(attn, "flash-3wg") == 0) backend = DIT_ATTN_FLASH_3WG;
     else if (strcmp(attn, "oracle") == 0) backend = DIT_ATTN_ORACLE;
-    else { fprintf(stderr, "tetri bench-step: --attention must be flash, flash-3wg, flash-mma or oracle, not '%s'\n", attn); return 2; }
+    else { fprintf(stderr, "tetri bench-step: --attention must be flash, flash-mma or oracle, not '%s'\n", attn); return 2; }
     tetri_model tm;
     if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
     int res[32];
@@ -240,6 +238,11 @@ int cmd_bench_step(int argc, char **argv)
     if (text_tokens < 0) text_tokens = cfg.arch == DIT_ARCH_FLUX ? 512 : 333;
     dit_layout L;
     if (dit_layout_build(&cfg, &L, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
+    if (weights && dit_load_weights_dir(weights, &L, NULL, NULL, &err)) {
+        fprintf(stderr, "tetri bench-step: %s\n", err.msg);
+        dit_layout_free(&L);
+        return 1;
+    }
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
         fprintf(stderr, "tetri bench-step: no usable CUDA device\n");

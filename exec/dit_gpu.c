@@ -344,10 +344,7 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
            "attention_oracle");
         return 0;
     }
-    if (s->attn == DIT_ATTN_FLASH_3WG)
-        KL(tk_attention_wgmma3(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
-           "attention_wgmma3");
-    else if (s->attn == DIT_ATTN_FLASH_MMA)
+    if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
     else
         KL(tk_attention_wgmma(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),

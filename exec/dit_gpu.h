@@ -25,7 +25,6 @@ typedef struct dit_gpu_step dit_gpu_step;
 typedef enum dit_attn_backend {
     DIT_ATTN_FLASH = 0,  /* kernels/attention_wgmma.cu: ours on Hopper's wgmma, scores never in memory */
     DIT_ATTN_FLASH_MMA,  /* kernels/attention.cu: ours on mma.sync (any sm_80+ GPU), same contract */
-    DIT_ATTN_FLASH_3WG,  /* kernels/attention_wgmma.cu: 3 warpgroups (192 rows) per block, unpipelined */
     DIT_ATTN_ORACLE,     /* kernels/attention_oracle.cu: fp32 cuBLAS, for tests (memory grows as L^2) */
 } dit_attn_backend;
 

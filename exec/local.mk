@@ -21,6 +21,10 @@ tests_test_exec_cpu_CFLAGS = $(TEST_CFLAGS)
 tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
+TESTS += tests/cli_bench_step.sh
+EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
+  docs/executor.md docs/benchmarks.md
+
 # make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU.
 if HAVE_CUDA
 EXTRA_PROGRAMS = tests/gpu/test_gpu

@@ -316,6 +316,7 @@ int dit_load_weights_dir(const char *dir, const dit_layout *L, dit_weight_sink s
             }
             if (found[pi]) { tetri_errorf(err, "%s: tensor '%s' appears twice in the folder", path, t->name); st_close(&f); free(found); goto done; }
             found[pi] = 1;
+            if (!sink) continue; /* checking only: names, shapes and dtypes, no data read */
             uint16_t *buf = malloc((size_t)t->numel * 2 + 2);
             if (!buf) { tetri_errorf(err, "out of memory loading '%s'", t->name); st_close(&f); free(found); goto done; }
             int r = st_read_bf16(&f, ti, buf, err) || sink(ctx, p->offset, buf, p->numel, err);

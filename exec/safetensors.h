@@ -61,7 +61,8 @@ typedef int (*dit_weight_sink)(void *ctx, int64_t offset, const uint16_t *bf16, 
 /* Loads a diffusers transformer folder into the layout L (built from the folder's config.json by
  * the caller): diffusion_pytorch_model.safetensors, or the shards named by
  * diffusion_pytorch_model.safetensors.index.json. Every parameter of L must be present once, with
- * its exact shape and a float dtype; a tensor the layout does not know is an error too. */
+ * its exact shape and a float dtype; a tensor the layout does not know is an error too. sink NULL:
+ * check the headers only (no data is read), so a bad folder fails before any GPU memory is taken. */
 int dit_load_weights_dir(const char *dir, const dit_layout *L, dit_weight_sink sink, void *ctx, tetri_error *err);
 
 #endif

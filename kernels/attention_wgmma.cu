@@ -1,21 +1,25 @@
 /* kernels/attention_wgmma.cu: the Hopper path of the fused attention: warpgroup MMA (wgmma,
  * sm_90a) reading K and V straight from shared memory through matrix descriptors.
  *
- * A block of two warpgroups takes 128 query rows of one head (64 per warpgroup); K and V stream
- * through shared memory 128 keys at a time, double-buffered with cp.async. Tiles are stored in the
+ * A block of NWG warpgroups takes 64 x NWG query rows of one head (64 per warpgroup); K and V
+ * stream through shared memory 128 keys at a time, double-buffered with cp.async. Tiles are stored in the
  * 128-byte-swizzle layout the descriptors describe: 64-column blocks of 128-byte rows, 16-byte chunk
  * c of row r at chunk c ^ (r mod 8), 1024-byte aligned atoms of 8 rows. S = Q K^T is one
  * m64n128k16 per 16 of head dim (both operands K-major); P goes from the S accumulators into
  * register A fragments (same layout as mma.sync's), and O += P V is m64n64k16 per 64 columns of
  * head dim with V read transposed (MN-major), so V needs no transposition in memory and one
  * 64-column block per instruction keeps the descriptors' leading offset out of play. Scores never
- * reach device memory. The softmax is the same online base-2 softmax as attention.cu's. */
+ * reach device memory. The softmax is the same online base-2 softmax as attention.cu's.
+ *
+ * Measured on an H200 at L = 16896, 24 heads of 128 (docs/benchmarks.md): 3 warpgroups per block
+ * 424 TFLOP/s, 2 warpgroups 353, 2 warpgroups with the softmax of tile j+1 overlapped with P_j V_j
+ * (three smem stages; commit ae86ee7) 360, mma.sync 270. With one block per SM and a barrier per
+ * tile, more warpgroups is what lets one's softmax hide behind another's MMAs; 4 would need more
+ * than 65536 registers. */
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 
-#define WG_BM 128 /* query rows per block: 2 warpgroups x 64 */
 #define WG_BN 128 /* keys per tile */
-#define WG_THREADS 256
 
 __device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
 
@@ -133,32 +137,37 @@ __global__ void __launch_bounds__(NWG * 128, 1)
         wgmma_commit();
         wgmma_wait0();
 
-        const bool tail = (j + 1) * WG_BN > L;
+        /* Online softmax on raw scores: the max is taken unscaled and the scale folded into one FFMA
+         * per element, p = 2^(s scale - max scale); only the last tile pays for masking. */
+        if ((j + 1) * WG_BN > L) {
+#pragma unroll
+            for (int c = 0; c < WG_BN / 8; c++)
+#pragma unroll
+                for (int e = 0; e < 4; e++)
+                    if (j * WG_BN + c * 8 + 2 * t + (e & 1) >= L) s[c][e] = -INFINITY;
+        }
         float mx[2] = {-INFINITY, -INFINITY};
 #pragma unroll
-        for (int c = 0; c < WG_BN / 8; c++)
-#pragma unroll
-            for (int e = 0; e < 4; e++) {
-                float x = s[c][e] * scale_log2;
-                if (tail && j * WG_BN + c * 8 + 2 * t + (e & 1) >= L) x = -INFINITY;
-                s[c][e] = x;
-                mx[e >> 1] = fmaxf(mx[e >> 1], x);
-            }
-        float corr[2];
+        for (int c = 0; c < WG_BN / 8; c++) {
+            mx[0] = fmaxf(mx[0], fmaxf(s[c][0], s[c][1]));
+            mx[1] = fmaxf(mx[1], fmaxf(s[c][2], s[c][3]));
+        }
+        float corr[2], mb[2];
 #pragma unroll
         for (int r = 0; r < 2; r++) {
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-            const float m_new = fmaxf(row_max[r], mx[r]);
-            corr[r] = ex2(row_max[r] - m_new);
+            const float m_new = fmaxf(row_max[r], mx[r]); /* finite: every tile has a valid key */
+            corr[r] = ex2((row_max[r] - m_new) * scale_log2); /* 0 on the first tile (row_max = -inf) */
             row_max[r] = m_new;
             row_sum[r] *= corr[r];
+            mb[r] = m_new * scale_log2;
         }
 #pragma unroll
         for (int c = 0; c < WG_BN / 8; c++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const float p = ex2(s[c][e] - row_max[e >> 1]);
+                const float p = ex2(fmaf(s[c][e], scale_log2, -mb[e >> 1]));
                 s[c][e] = p;
                 row_sum[e >> 1] += p;
             }
@@ -231,17 +240,8 @@ static int launch_wgmma(const void *q, const void *k, const void *v, int64_t ld,
     return LAUNCH_RESULT();
 }
 
-extern "C" int tk_attention_wgmma_simple(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
-                                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
-{
-    if (ld % 8 || ldo % 8 || bs % 8 || L < 1) return (int)cudaErrorInvalidValue;
-    if (hd == 128) return launch_wgmma<128, 2>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
-    if (hd == 64) return launch_wgmma<64, 2>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
-    return (int)cudaErrorInvalidValue;
-}
-
-/* Three warpgroups (192 query rows) per block: more warps to hide each other's softmax. */
-extern "C" int tk_attention_wgmma3(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
+/* Three warpgroups (192 query rows) per block: the best of the tilings measured (see the header). */
+extern "C" int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
                                    int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
 {
     if (ld % 8 || ldo % 8 || bs % 8 || L < 1) return (int)cudaErrorInvalidValue;
@@ -250,218 +250,3 @@ extern "C" int tk_attention_wgmma3(const void *q, const void *k, const void *v, 
     return (int)cudaErrorInvalidValue;
 }
 
-/* ---- pipelined variant ------------------------------------------------------------------------
- * The same tiles, three shared-memory stages, and within each warpgroup the softmax of tile j+1
- * runs while the tensor cores do P_j V_j: per iteration, S_{j+1} = Q K_{j+1}^T and O += P_j V_j
- * are issued back to back, the warpgroup waits for S_{j+1} only, exponentiates it, then waits for
- * P_j V_j. The exponentials (MUFU, a sixteenth of the tensor rate here) no longer stall the MMAs. */
-#define WGP_STAGES 3
-
-/* Keeps the compiler from moving reads of these registers across an asynchronous wgmma wait. */
-__device__ __forceinline__ void fence_regs(float (&r)[WG_BN / 8][4])
-{
-#pragma unroll
-    for (int c = 0; c < WG_BN / 8; c++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) asm volatile("" : "+f"(r[c][e])::"memory");
-}
-
-template <int HD>
-__device__ __forceinline__ void softmax_tile(float (&s)[WG_BN / 8][4], float (&row_max)[2], float (&row_sum)[2], float (&corr)[2],
-                                             int key0, int L, int t, float scale_log2)
-{
-    const bool tail = key0 + WG_BN > L;
-    float mx[2] = {-INFINITY, -INFINITY};
-#pragma unroll
-    for (int c = 0; c < WG_BN / 8; c++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            float x = s[c][e] * scale_log2;
-            if (tail && key0 + c * 8 + 2 * t + (e & 1) >= L) x = -INFINITY;
-            s[c][e] = x;
-            mx[e >> 1] = fmaxf(mx[e >> 1], x);
-        }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
-        mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
-        const float m_new = fmaxf(row_max[r], mx[r]);
-        corr[r] = ex2(row_max[r] - m_new);
-        row_max[r] = m_new;
-        row_sum[r] *= corr[r];
-    }
-#pragma unroll
-    for (int c = 0; c < WG_BN / 8; c++)
-#pragma unroll
-        for (int e = 0; e < 4; e++) {
-            const float p = ex2(s[c][e] - row_max[e >> 1]);
-            s[c][e] = p;
-            row_sum[e >> 1] += p;
-        }
-}
-
-template <int HD>
-__device__ __forceinline__ void issue_s(float (&s)[WG_BN / 8][4], uint32_t Qs, uint32_t Kt, int wg)
-{
-#pragma unroll
-    for (int kk = 0; kk < HD / 16; kk++) {
-        const uint64_t da = make_desc(Qs + (kk >> 2) * (WG_BM * 128) + wg * 64 * 128 + (kk & 3) * 32, 16, 1024);
-        const uint64_t dk = make_desc(Kt + (kk >> 2) * (WG_BN * 128) + (kk & 3) * 32, 16, 1024);
-        wgmma_m64n128k16_ss(s, da, dk, kk > 0);
-    }
-}
-
-/* One iteration: P_j (in cur) times V_j, and S_{j+1} (into nxt) with its softmax. */
-template <int HD>
-__device__ __forceinline__ void pipe_iteration(int j, int n_tiles, float (&cur)[WG_BN / 8][4], float (&nxt)[WG_BN / 8][4],
-                                               float (&o)[HD / 64][8][4], float (&row_max)[2], float (&row_sum)[2], float (&corr)[2],
-                                               uint32_t Qs, uint32_t Ks, uint32_t Vs, const bf16 *kb, const bf16 *vb, int64_t ld,
-                                               int L, int wg, int t, float scale_log2)
-{
-    constexpr uint32_t KV_BYTES = WG_BN * HD * 2;
-    __syncthreads(); /* every warpgroup is done with tile j - 1: its stage takes tile j + 2 */
-    if (j + 2 < n_tiles) {
-        const int slot = (j + 2) % WGP_STAGES;
-        load_sw128<HD, WG_BN>(Ks + slot * KV_BYTES, kb, ld, (j + 2) * WG_BN, L);
-        load_sw128<HD, WG_BN>(Vs + slot * KV_BYTES, vb, ld, (j + 2) * WG_BN, L);
-    }
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 1;\n" ::); /* tile j + 1 has landed (this thread's part) */
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-    __syncthreads();
-    uint32_t pa[WG_BN / 16][4];
-#pragma unroll
-    for (int kk = 0; kk < WG_BN / 16; kk++) {
-        pa[kk][0] = pack2(cur[2 * kk][0], cur[2 * kk][1]);
-        pa[kk][1] = pack2(cur[2 * kk][2], cur[2 * kk][3]);
-        pa[kk][2] = pack2(cur[2 * kk + 1][0], cur[2 * kk + 1][1]);
-        pa[kk][3] = pack2(cur[2 * kk + 1][2], cur[2 * kk + 1][3]);
-    }
-#pragma unroll
-    for (int db = 0; db < HD / 64; db++)
-#pragma unroll
-        for (int c = 0; c < 8; c++) {
-            o[db][c][0] *= corr[0];
-            o[db][c][1] *= corr[0];
-            o[db][c][2] *= corr[1];
-            o[db][c][3] *= corr[1];
-        }
-    /* Issued and waited for unconditionally, so the compiler sees one straight pipeline stage; past
-     * the last tile S is computed on a stale stage and its softmax state is discarded. */
-    const bool more = j + 1 < n_tiles;
-    wgmma_fence();
-    issue_s<HD>(nxt, Qs, Ks + ((j + 1) % WGP_STAGES) * KV_BYTES, wg);
-    wgmma_commit();
-    const uint32_t Vt = Vs + (j % WGP_STAGES) * KV_BYTES;
-#pragma unroll
-    for (int kk = 0; kk < WG_BN / 16; kk++)
-#pragma unroll
-        for (int db = 0; db < HD / 64; db++)
-            wgmma_m64n64k16_rs_tb(o[db], pa[kk], make_desc(Vt + db * (WG_BN * 128) + kk * 16 * 128, 1024, 1024));
-    wgmma_commit();
-    asm volatile("wgmma.wait_group.sync.aligned 1;\n" ::: "memory"); /* S_{j+1} done; P_j V_j may run on */
-    fence_regs(nxt);
-    float keep_max[2] = {row_max[0], row_max[1]}, keep_sum[2] = {row_sum[0], row_sum[1]};
-    softmax_tile<HD>(nxt, row_max, row_sum, corr, (j + 1) * WG_BN, L, t, scale_log2);
-    if (!more) {
-        row_max[0] = keep_max[0]; row_max[1] = keep_max[1];
-        row_sum[0] = keep_sum[0]; row_sum[1] = keep_sum[1];
-    }
-    wgmma_wait0();
-}
-
-template <int HD>
-__global__ void __launch_bounds__(WG_THREADS, 1)
-    flash_wgmma_pipe_kernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t ld, int64_t bs, bf16 *out, int64_t ldo,
-                            int64_t obs, int L, float scale_log2)
-{
-    extern __shared__ unsigned char smem_raw[];
-    const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
-    constexpr uint32_t Q_BYTES = WG_BM * HD * 2, KV_BYTES = WG_BN * HD * 2;
-    const uint32_t Qs = base, Ks = base + Q_BYTES, Vs = Ks + WGP_STAGES * KV_BYTES;
-    const int wg = threadIdx.x >> 7, warp = (threadIdx.x >> 5) & 3, lane = threadIdx.x & 31;
-    const int g = lane >> 2, t = lane & 3;
-    const int m0 = blockIdx.x * WG_BM, head = blockIdx.y, b = blockIdx.z;
-    const int64_t hoff = (int64_t)b * bs + (int64_t)head * HD;
-    const bf16 *qb = q + hoff, *kb = k + hoff, *vb = v + hoff;
-    const int n_tiles = (L + WG_BN - 1) / WG_BN;
-
-    load_sw128<HD, WG_BM>(Qs, qb, ld, m0, L);
-    load_sw128<HD, WG_BN>(Ks, kb, ld, 0, L);
-    load_sw128<HD, WG_BN>(Vs, vb, ld, 0, L);
-    asm volatile("cp.async.commit_group;\n" ::);
-    if (n_tiles > 1) {
-        load_sw128<HD, WG_BN>(Ks + KV_BYTES, kb, ld, WG_BN, L);
-        load_sw128<HD, WG_BN>(Vs + KV_BYTES, vb, ld, WG_BN, L);
-    }
-    asm volatile("cp.async.commit_group;\n" ::);
-    asm volatile("cp.async.wait_group 1;\n" ::);
-    asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-    __syncthreads();
-
-    float o[HD / 64][8][4];
-#pragma unroll
-    for (int db = 0; db < HD / 64; db++)
-#pragma unroll
-        for (int c = 0; c < 8; c++) o[db][c][0] = o[db][c][1] = o[db][c][2] = o[db][c][3] = 0.f;
-    float row_max[2] = {-INFINITY, -INFINITY}, row_sum[2] = {0.f, 0.f}, corr[2];
-    float sa[WG_BN / 8][4], sb[WG_BN / 8][4];
-
-    wgmma_fence();
-    issue_s<HD>(sa, Qs, Ks, wg);
-    wgmma_commit();
-    wgmma_wait0();
-    softmax_tile<HD>(sa, row_max, row_sum, corr, 0, L, t, scale_log2);
-    for (int j = 0; j < n_tiles; j += 2) {
-        pipe_iteration<HD>(j, n_tiles, sa, sb, o, row_max, row_sum, corr, Qs, Ks, Vs, kb, vb, ld, L, wg, t, scale_log2);
-        if (j + 1 < n_tiles)
-            pipe_iteration<HD>(j + 1, n_tiles, sb, sa, o, row_max, row_sum, corr, Qs, Ks, Vs, kb, vb, ld, L, wg, t, scale_log2);
-    }
-#pragma unroll
-    for (int r = 0; r < 2; r++) {
-        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 1);
-        row_sum[r] += __shfl_xor_sync(0xffffffffu, row_sum[r], 2);
-        row_sum[r] = 1.f / row_sum[r];
-    }
-    const int row0 = m0 + wg * 64 + warp * 16 + g;
-    bf16 *ob = out + (int64_t)b * obs + (int64_t)head * HD;
-#pragma unroll
-    for (int db = 0; db < HD / 64; db++)
-#pragma unroll
-        for (int c = 0; c < 8; c++) {
-            const int col = db * 64 + c * 8 + 2 * t;
-            if (row0 < L)
-                *reinterpret_cast<__nv_bfloat162 *>(ob + (int64_t)row0 * ldo + col) =
-                    __floats2bfloat162_rn(o[db][c][0] * row_sum[0], o[db][c][1] * row_sum[0]);
-            if (row0 + 8 < L)
-                *reinterpret_cast<__nv_bfloat162 *>(ob + (int64_t)(row0 + 8) * ldo + col) =
-                    __floats2bfloat162_rn(o[db][c][2] * row_sum[1], o[db][c][3] * row_sum[1]);
-        }
-}
-
-template <int HD>
-static int launch_wgmma_pipe(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
-                             int64_t obs, int batch, int L, int H, cudaStream_t s)
-{
-    const size_t smem = (size_t)(WG_BM + 2 * WGP_STAGES * WG_BN) * HD * 2 + 1024;
-    static bool attr_set = false;
-    if (!attr_set) {
-        cudaError_t e = cudaFuncSetAttribute(flash_wgmma_pipe_kernel<HD>, cudaFuncAttributeMaxDynamicSharedMemorySize, (int)smem);
-        if (e != cudaSuccess) return (int)e;
-        attr_set = true;
-    }
-    dim3 grid((unsigned)((L + WG_BM - 1) / WG_BM), (unsigned)H, (unsigned)batch);
-    const float scale_log2 = 1.4426950408889634f / sqrtf((float)HD);
-    flash_wgmma_pipe_kernel<HD><<<grid, WG_THREADS, smem, s>>>((const bf16 *)q, (const bf16 *)k, (const bf16 *)v, ld, bs, (bf16 *)out,
-                                                               ldo, obs, L, scale_log2);
-    return LAUNCH_RESULT();
-}
-
-extern "C" int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
-                                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
-{
-    if (ld % 8 || ldo % 8 || bs % 8 || L < 1) return (int)cudaErrorInvalidValue;
-    if (hd == 128) return launch_wgmma_pipe<128>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
-    if (hd == 64) return launch_wgmma_pipe<64>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
-    return (int)cudaErrorInvalidValue;
-}

@@ -76,12 +76,7 @@ int tk_attention(const void *q, const void *k, const void *v, int64_t ld, int64_
                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
 
 /* ---- attention_wgmma.cu ---- */
-/* The same contract as tk_attention, on Hopper's warpgroup MMA (sm_90a): the fast path, softmax
- * overlapped with the P V products. _simple: the unpipelined version, kept for comparison. */
-int tk_attention_wgmma_simple(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
-                              int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
-int tk_attention_wgmma3(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
-                        int64_t obs, int batch, int L, int H, int hd, cudaStream_t s); /* 3 warpgroups, unpipelined */
+/* The same contract as tk_attention, on Hopper's warpgroup MMA (sm_90a): the fast path. */
 int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
                        int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
 

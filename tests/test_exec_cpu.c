@@ -369,10 +369,13 @@ static void load_weights_folder_with_shards(void **state)
     assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), 0);
     assert_memory_equal(got, w, (size_t)L.total * 4);
 
+    assert_int_equal(dit_load_weights_dir(dir, &L, NULL, NULL, &err), 0); /* header-only check */
+
     snprintf(dir, sizeof dir, "%s/missing", tmpdir);
     write_tiny_folder(&L, w, dir, "transformer_blocks.1.attn.to_k.bias", NULL, NULL);
     assert_int_equal(dit_load_weights_dir(dir, &L, sink_to_array, got, &err), -1);
     assert_non_null(strstr(err.msg, "'transformer_blocks.1.attn.to_k.bias' is missing"));
+    assert_int_equal(dit_load_weights_dir(dir, &L, NULL, NULL, &err), -1);
 
     snprintf(dir, sizeof dir, "%s/shape", tmpdir);
     write_tiny_folder(&L, w, dir, NULL, "single_transformer_blocks.0.proj_mlp.weight", NULL);

@@ -13,6 +13,7 @@
 #include "exec/cpu_ref.h"
 #include "exec/dit_gpu.h"
 #include "exec/gemm.h"
+#include "exec/safetensors.h"
 #include "kernels/kernels.h"
 
 static int failures = 0;
@@ -196,9 +197,9 @@ static void test_attention(int variant, int hd, int L, int H, int B, int vs_cpu,
     const size_t n = (size_t)B * L * 3 * D, no = (size_t)B * L * D;
     float *qkv = rand_bf16_host(n, 2.f);
     void *dq = to_dev_bf16(qkv, n), *dout = dev_poisoned(no * 2), *dref = dev_poisoned(no * 2);
-    int e = (variant == 0 ? tk_attention : variant == 1 ? tk_attention_wgmma_simple : variant == 2 ? tk_attention_wgmma : tk_attention_wgmma3)(
+    int e = (variant == 0 ? tk_attention : tk_attention_wgmma)(
         dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, B, L, H, hd, 0);
-    const char *vname = variant == 0 ? "mma.sync" : variant == 1 ? "wgmma" : variant == 2 ? "wgmma-pipe" : "wgmma-3wg";
+    const char *vname = variant == 0 ? "mma.sync" : "wgmma";
     if (e || sync_check("attention")) { printf("FAIL attention launch: %s\n", cudaGetErrorString((cudaError_t)e)); failures++; return; }
     float *got = from_dev_bf16(dout, no), *want = malloc(no * 4);
     char name[96];
@@ -342,10 +343,72 @@ static void test_init_matches_cpu(void)
     dit_layout_free(&L);
 }
 
-/* Not a check: the attention kernels' rate at FLUX's sequence lengths (24 heads of 128), for the notes. */
-static void time_attention(int L)
+/* `tetri bench-step --inputs/--output` end to end: one forward (velocity) and two Euler steps
+ * (latent) of the tiny FLUX, against the CPU reference on the same seeded weights. */
+static void test_cli_inputs(const char *tetri)
 {
-    const int H = 24, hd = 128, D = H * hd;
+    dit_config c;
+    dit_config_tiny(DIT_ARCH_FLUX, &c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_layout_build(&c, &L, &err);
+    const int B = 1, gh = 4, gw = 6, N = gh * gw, T = 16, W = 64;
+    float *w = malloc((size_t)L.total * 4);
+    dit_cpu_init_weights(&L, 77, w);
+    float *lat = malloc((size_t)N * W * 4), *txt = malloc((size_t)T * c.text_dim * 4), *pooled = malloc((size_t)c.pooled_dim * 4);
+    for (int i = 0; i < N * W; i++) lat[i] = dit_bf16_round(1.7f * frand());
+    for (int i = 0; i < T * c.text_dim; i++) txt[i] = frand();
+    for (int i = 0; i < c.pooled_dim; i++) pooled[i] = frand();
+    float sig[3] = {0.8f, 0.5f, 0.2f}, guid[1] = {3.0f};
+    st_out_tensor t[5] = {{.name = "latent", .dtype = ST_F32, .ndim = 4, .shape = {B, gh, gw, W}, .data = lat},
+                          {.name = "text", .dtype = ST_F32, .ndim = 3, .shape = {B, T, c.text_dim}, .data = txt},
+                          {.name = "pooled", .dtype = ST_F32, .ndim = 2, .shape = {B, c.pooled_dim}, .data = pooled},
+                          {.name = "sigmas", .dtype = ST_F32, .ndim = 1, .shape = {3}, .data = sig},
+                          {.name = "guidance", .dtype = ST_F32, .ndim = 1, .shape = {1}, .data = guid}};
+    char in_path[] = "/tmp/tetri-gpu-inputs.safetensors", out_path[] = "/tmp/tetri-gpu-output.safetensors", cmd[1024];
+    float *got = malloc((size_t)N * W * 4), *v0 = malloc((size_t)N * W * 4), *x1 = malloc((size_t)N * W * 4), *v1 = malloc((size_t)N * W * 4);
+    if (st_write(in_path, t, 5, NULL, 0, &err)) { printf("FAIL write inputs: %s\n", err.msg); failures++; goto done; }
+    for (int steps = 0; steps <= 2; steps += 2) {
+        snprintf(cmd, sizeof cmd, "%s bench-step --model flux-dev --tiny --seed 77 --inputs %s --output %s --steps %d >/dev/null", tetri,
+                 in_path, out_path, steps);
+        st_file f;
+        int idx;
+        if (system(cmd) != 0 || st_open(out_path, &f, &err) || (idx = st_find(&f, steps ? "latent" : "velocity")) < 0 ||
+            f.t[idx].numel != N * W || st_read_f32(&f, idx, got, &err)) {
+            printf("FAIL bench-step --inputs --steps %d: %s\n", steps, err.msg);
+            failures++;
+            goto done;
+        }
+        st_close(&f);
+        /* CPU: v0 = f(x0, 0.8); x1 = x0 - 0.3 v0; v1 = f(x1, 0.5); x2 = x1 - 0.3 v1 */
+        dit_step_inputs in = {.batch = 1, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = lat, .text = txt, .pooled = pooled,
+                              .sigma = &sig[0], .guidance = guid};
+        dit_cpu_forward(&L, w, &in, v0, &err);
+        if (steps == 0) {
+            check("bench-step --inputs: velocity vs CPU reference", got, v0, (size_t)N * W, 1e-2);
+            continue;
+        }
+        for (int i = 0; i < N * W; i++) x1[i] = lat[i] + (sig[1] - sig[0]) * v0[i];
+        in.latent = x1;
+        in.sigma = &sig[1];
+        dit_cpu_forward(&L, w, &in, v1, &err);
+        for (int i = 0; i < N * W; i++) {
+            got[i] -= lat[i]; /* compare the change, not the latent it starts from */
+            v1[i] = x1[i] + (sig[2] - sig[1]) * v1[i] - lat[i];
+        }
+        check("bench-step --inputs --steps 2: latent change vs CPU", got, v1, (size_t)N * W, 1e-2);
+    }
+done:
+    remove(in_path);
+    remove(out_path);
+    free(w); free(lat); free(txt); free(pooled); free(got); free(v0); free(x1); free(v1);
+    dit_layout_free(&L);
+}
+
+/* Not a check: the attention kernels' rate at FLUX's sequence lengths (24 heads of 128), for the notes. */
+static void time_attention(int L, int hd)
+{
+    const int H = 24, D = H * hd;
     void *dq, *dout;
     cudaMalloc(&dq, (size_t)L * 3 * D * 2);
     cudaMalloc(&dout, (size_t)L * D * 2);
@@ -355,9 +418,9 @@ static void time_attention(int L)
     cudaEventCreate(&b);
     typedef int (*attn_fn)(const void *, const void *, const void *, int64_t, int64_t, void *, int64_t, int64_t, int, int, int, int,
                            cudaStream_t);
-    const attn_fn fns[4] = {tk_attention, tk_attention_wgmma_simple, tk_attention_wgmma, tk_attention_wgmma3};
-    const char *names[4] = {"mma.sync", "wgmma", "wgmma-pipelined", "wgmma-3wg"};
-    for (int wg = 0; wg < 4; wg++) {
+    const attn_fn fns[2] = {tk_attention, tk_attention_wgmma};
+    const char *names[2] = {"mma.sync", "wgmma"};
+    for (int wg = 0; wg < 2; wg++) {
         float best = 1e30f;
         for (int it = 0; it < 12; it++) {
             cudaEventRecord(a, 0);
@@ -368,7 +431,7 @@ static void time_attention(int L)
             cudaEventElapsedTime(&ms, a, b);
             if (it >= 2 && ms < best) best = ms;
         }
-        printf("TIME attention %-16s L %5d, 24 heads of 128: %7.3f ms, %5.0f TFLOP/s\n", names[wg], L, best,
+        printf("TIME attention %-9s L %5d, 24 heads of %3d: %7.3f ms, %5.0f TFLOP/s\n", names[wg], L, hd, best,
                4.0 * L * (double)L * D / (best * 1e-3) / 1e12);
     }
     cudaEventDestroy(a);
@@ -377,8 +440,9 @@ static void time_attention(int L)
     cudaFree(dout);
 }
 
-int main(void)
+int main(int argc, char **argv)
 {
+    (void)argc;
     int n_dev = 0;
     if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
         printf("SKIP: no CUDA device\n");
@@ -395,7 +459,7 @@ int main(void)
     test_ln_mod();
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
-    for (int wg = 0; wg < 4; wg++) {
+    for (int wg = 0; wg < 2; wg++) {
         test_attention(wg, 128, 200, 2, 2, 1, cb);
         test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
         test_attention(wg, 128, 64, 1, 1, 1, cb);
@@ -408,9 +472,20 @@ int main(void)
     test_init_matches_cpu();
     test_step(DIT_ARCH_FLUX);
     test_step(DIT_ARCH_SD3);
-    time_attention(768);
-    time_attention(4608);
-    time_attention(16896);
+    /* the tetri binary: $TETRI, else three levels above this program (BUILD/tests/gpu/test_gpu) */
+    char tetri[1024];
+    if (getenv("TETRI")) snprintf(tetri, sizeof tetri, "%s", getenv("TETRI"));
+    else {
+        snprintf(tetri, sizeof tetri, "%s", argv[0]);
+        for (int up = 0; up < 3; up++) { char *sl = strrchr(tetri, '/'); if (sl) *sl = 0; else { strcpy(tetri, "."); break; } }
+        strncat(tetri, "/tetri", sizeof tetri - strlen(tetri) - 1);
+    }
+    test_cli_inputs(tetri);
+    time_attention(768, 128);
+    time_attention(4608, 128);
+    time_attention(16896, 128);
+    time_attention(4429, 64);
+    time_attention(16717, 64);
     dit_gemm_destroy(g);
     cublasDestroy(cb);
     printf("%s: %d check(s) failed\n", failures ? "FAILED" : "ALL PASSED", failures);
