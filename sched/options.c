@@ -26,6 +26,23 @@ static int parse_bool(const char *v, bool *out)
     return -1;
 }
 
+/* Reads a "min..max" range. Split at ".." first: sscanf("%lf..") would swallow "0." of "0..1". */
+static bool range_of(const char *choices, double *lo, double *hi)
+{
+    const char *dots = choices ? strstr(choices, "..") : NULL;
+    if (!dots) return false;
+    char *end;
+    char first[32];
+    size_t n = (size_t)(dots - choices);
+    if (n == 0 || n >= sizeof first) return false;
+    memcpy(first, choices, n);
+    first[n] = 0;
+    *lo = strtod(first, &end);
+    if (*end) return false;
+    *hi = strtod(dots + 2, &end);
+    return *end == 0;
+}
+
 /* Checks `v` against the spec entry and writes its canonical text to out. */
 static int canonical(const tetri_option_spec *s, const char *v, char *out, tetri_error *err)
 {
@@ -35,9 +52,9 @@ static int canonical(const tetri_option_spec *s, const char *v, char *out, tetri
         errno = 0;
         long x = strtol(v, &end, 10);
         if (!*v || *end || errno) return tetri_errorf(err, "option %s: '%s' is not an integer", s->name, v);
-        if (s->choices) {
-            long lo, hi;
-            if (sscanf(s->choices, "%ld..%ld", &lo, &hi) == 2 && (x < lo || x > hi))
+        double lo, hi;
+        if (range_of(s->choices, &lo, &hi)) {
+            if ((double)x < lo || (double)x > hi)
                 return tetri_errorf(err, "option %s: %ld is outside %s", s->name, x, s->choices);
         }
         snprintf(out, TETRI_OPTION_VALUE_MAX, "%ld", x);
@@ -48,9 +65,9 @@ static int canonical(const tetri_option_spec *s, const char *v, char *out, tetri
         double x = strtod(v, &end);
         if (!*v || *end || errno || !isfinite(x))
             return tetri_errorf(err, "option %s: '%s' is not a number", s->name, v);
-        if (s->choices) {
-            double lo, hi;
-            if (sscanf(s->choices, "%lf..%lf", &lo, &hi) == 2 && (x < lo || x > hi))
+        double lo, hi;
+        if (range_of(s->choices, &lo, &hi)) {
+            if (x < lo || x > hi)
                 return tetri_errorf(err, "option %s: %g is outside %s", s->name, x, s->choices);
         }
         snprintf(out, TETRI_OPTION_VALUE_MAX, "%.17g", x);

@@ -14,6 +14,7 @@ static const tetri_option_spec spec[] = {
     {"elastic", TETRI_OPT_BOOL, "on", NULL, "elastic scale-up"},
     {"order", TETRI_OPT_ENUM, "last", "first|last", "high-degree steps first or last"},
     {"x", TETRI_OPT_DOUBLE, "0.5", NULL, "a number"},
+    {"eff", TETRI_OPT_DOUBLE, "0.5", "0..1", "a fraction"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -32,7 +33,7 @@ static void options_defaults_and_values(void **state)
     assert_true(tetri_options_double(&o, "x") == 1e-3);
     char buf[128];
     tetri_options_format(&o, buf, sizeof buf);
-    assert_string_equal(buf, "g=10,elastic=off,order=first,x=0.001");
+    assert_string_equal(buf, "g=10,elastic=off,order=first,x=0.001,eff=0.5");
 }
 
 static void options_errors_name_the_key(void **state)
@@ -42,7 +43,7 @@ static void options_errors_name_the_key(void **state)
     tetri_error err = {{0}};
     assert_int_equal(tetri_options_parse(spec, "h=1", &o, &err), -1);
     assert_non_null(strstr(err.msg, "unknown option 'h'"));
-    assert_non_null(strstr(err.msg, "g, elastic, order, x"));
+    assert_non_null(strstr(err.msg, "g, elastic, order, x, eff"));
     assert_int_equal(tetri_options_parse(spec, "g=abc", &o, &err), -1);
     assert_non_null(strstr(err.msg, "option g"));
     assert_int_equal(tetri_options_parse(spec, "g=0", &o, &err), -1);
@@ -54,6 +55,10 @@ static void options_errors_name_the_key(void **state)
     assert_non_null(strstr(err.msg, "no value"));
     assert_int_equal(tetri_options_parse(spec, "g=1,g=2", &o, &err), -1);
     assert_non_null(strstr(err.msg, "twice"));
+    assert_int_equal(tetri_options_parse(spec, "eff=1.5", &o, &err), -1);
+    assert_non_null(strstr(err.msg, "outside 0..1"));
+    assert_int_equal(tetri_options_parse(spec, "eff=-0.1", &o, &err), -1);
+    assert_int_equal(tetri_options_parse(spec, "eff=1", &o, &err), 0);
     assert_int_equal(tetri_options_parse(spec, "g=1,", &o, &err), -1);
     assert_int_equal(tetri_options_parse(spec, ",", &o, &err), -1);
 }
