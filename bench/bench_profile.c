@@ -26,13 +26,18 @@ static double now_s(void)
  * elimination and doubles as a check that every lookup answered. */
 static double time_lookups(const tetri_profile *p, const int *sides, int n_sides, long n, int *failed)
 {
-    static const int degrees[] = {1, 2, 4, 8};
+    /* The profile's degrees, each over the link of the aligned block of that size (what a policy
+     * asks for), cycled with the models and sides. */
+    int degrees[16];
+    tetri_link links[16];
+    int n_deg = profile_degrees(p, TETRI_MODEL_FLUX_DEV, degrees, 16);
+    for (int d = 0; d < n_deg; d++) links[d] = tetri_cluster_link(profile_cluster(p), tetri_gpuset_block(0, degrees[d]));
     tetri_ns sum = 0;
     *failed = 0;
     double t0 = now_s();
     for (long i = 0; i < n; i++) {
-        int side = sides[i % n_sides];
-        tetri_ns t = profile_lookup_step_ns(p, (tetri_model)(i & 1), side, side, degrees[(i >> 1) & 3], 1, TETRI_LINK_FAST);
+        int side = sides[i % n_sides], d = (int)((i >> 1) % n_deg);
+        tetri_ns t = profile_lookup_step_ns(p, (tetri_model)(i & 1), side, side, degrees[d], 1, links[d]);
         if (t < 0) (*failed)++;
         sum += t;
     }
