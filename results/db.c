@@ -227,7 +227,7 @@ void results_close(results_db *db)
 {
     if (!db) return;
     sqlite3_stmt **stmts[] = {&db->insert_run,        &db->insert_request,    &db->insert_timeline, &db->select_run_done,
-                              &db->select_experiment, &db->insert_experiment, &db->select_requests, &db->select_timeline,
+                              &db->select_experiment, &db->insert_experiment, &db->select_requests, &db->select_timeline, &db->select_degree,
                               &db->begin_tx,          &db->commit_tx,         &db->rollback_tx};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) sqlite3_finalize(*stmts[i]);
     sqlite3_close(db->sql);

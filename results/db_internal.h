@@ -18,7 +18,7 @@ struct results_db {
     /* Prepared too, so ending a transaction after an out-of-memory error needs no new allocation. */
     sqlite3_stmt *begin_tx, *commit_tx, *rollback_tx;
     /* Reader statements, prepared on first use. */
-    sqlite3_stmt *select_requests, *select_timeline;
+    sqlite3_stmt *select_requests, *select_timeline, *select_degree;
 };
 
 /* "PATH: what: sqlite's message" into err. Returns -1. */
