@@ -102,8 +102,8 @@ static void print_summary(FILE *f, const char *name, const tetri_trace *t)
     fprintf(f, "\n  steps:        %d", (int)min_steps);
     if (max_steps != min_steps) fprintf(f, " to %d", (int)max_steps);
     fprintf(f, "\n  arrivals:     %.3f s to %.3f s (span %.3f s)", first, last, last - first);
-    /* n arrivals over the span from t = 0 (the generator's origin) to the last one. */
-    if (last > 0) fprintf(f, ", %.2f requests/min", (double)t->n * 60.0 / last);
+    /* n - 1 gaps over the span: independent of where the trace's clock starts. */
+    if (last > first) fprintf(f, ", %.2f requests/min", (double)(t->n - 1) * 60.0 / (last - first));
     fprintf(f, "\n  SLO (deadline - arrival): %.3f s to %.3f s, mean %.3f s\n", (double)min_slo / 1e9, (double)max_slo / 1e9,
             sum_slo / (double)t->n / 1e9);
     fprintf(f, "  resolutions:\n");
@@ -122,7 +122,7 @@ static int check_trace(const char *path)
         fprintf(stderr, "tetri workload: %s\n", err.msg);
         return 1;
     }
-    print_summary(stdout, path, &t);
+    print_summary(stdout, strcmp(path, "-") == 0 ? "(stdin)" : path, &t);
     tetri_trace_free(&t);
     return 0;
 }
