@@ -12,10 +12,11 @@
 static void report_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tetri report --db FILE [--experiment NAME] [--by DIMS] [--runs] [--csv FILE|-] [--timing]\n"
+            "usage: tetri report --db FILE [--experiment NAME] [--by DIMS] [--metric M] [--runs] [--csv FILE|-]\n"
+            "                    [--timing]\n"
             "       tetri report --db FILE --list\n"
             "\n"
-            "Prints SLO attainment (met / n) tables from a results database: by default one table per mix\n"
+            "Prints SLO attainment (met / n) tables from a results database (or another --metric): one per mix\n"
             "(and per model, hardware, backend, rate or experiment when those differ), rows policy, columns\n"
             "SLO scale; each cell is the mean over seeds, with the number of seeds and min..max.\n"
             "\n"
@@ -24,6 +25,8 @@ static void report_usage(FILE *f)
             "  --by DIMS          table split, columns, rows: comma list of experiment, model, hardware,\n"
             "                     backend, mix, rate, scale, policy; the last two are columns and rows\n"
             "                     (default mix,scale,policy; e.g. mix,rate,policy for attainment vs rate)\n"
+            "  --metric M         what the cells show: attainment (default), p50 or p99 (latency, s),\n"
+            "                     degree (mean SP degree), gpu_s (GPU-seconds), dropped (requests)\n"
             "  --runs             also one line per run (counts, latency p50/p99, mean degree, GPU-s, times)\n"
             "  --csv FILE|-       write long-format CSV, one row per run (\"-\": stdout, no table)\n"
             "  --timing           add host measurements to the CSV (wall time, decision times; these\n"
@@ -54,7 +57,7 @@ static int list_experiments(results_db *db, tetri_error *err)
 
 int cmd_report(int argc, char **argv)
 {
-    const char *db_path = NULL, *experiment = NULL, *csv_path = NULL, *by = "mix,scale,policy";
+    const char *db_path = NULL, *experiment = NULL, *csv_path = NULL, *by = "mix,scale,policy", *metric = "attainment";
     int show_runs = 0, with_timing = 0, list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -74,6 +77,8 @@ int cmd_report(int argc, char **argv)
             csv_path = argv[++i];
         } else if (strcmp(a, "--by") == 0) {
             if (!(by = option_value(argc, argv, &i))) return 2;
+        } else if (strcmp(a, "--metric") == 0) {
+            if (!(metric = option_value(argc, argv, &i))) return 2;
         } else if (strcmp(a, "--runs") == 0) {
             show_runs = 1;
         } else if (strcmp(a, "--timing") == 0) {
@@ -93,7 +98,7 @@ int cmd_report(int argc, char **argv)
     }
     tetri_error err = {{0}};
     report_options opt;
-    if (report_parse_by(by, opt.by, &opt.n_by, &err)) {
+    if (report_parse_by(by, opt.by, &opt.n_by, &err) || report_parse_metric(metric, &opt.metric, &err)) {
         fprintf(stderr, "tetri report: %s\n", err.msg);
         return 2;
     }

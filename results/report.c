@@ -38,6 +38,56 @@ int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error
     return 0;
 }
 
+static const char *const metric_names[REPORT_METRIC_COUNT] = {"attainment", "p50", "p99", "degree", "gpu_s", "dropped"};
+/* What a table of each metric shows, for its title line. */
+static const char *const metric_titles[REPORT_METRIC_COUNT] = {
+    "SLO attainment (met/n)",
+    "p50 latency, arrival to finish (s; inf: half the requests dropped)",
+    "p99 latency, arrival to finish (s; inf: over 1% of the requests dropped)",
+    "mean SP degree of running requests (GPUs; -: no timeline)",
+    "GPU-seconds used",
+    "dropped requests",
+};
+
+const char *report_metric_name(report_metric m)
+{
+    assert((unsigned)m < REPORT_METRIC_COUNT);
+    return metric_names[m];
+}
+
+int report_parse_metric(const char *text, report_metric *out, tetri_error *err)
+{
+    for (int m = 0; m < REPORT_METRIC_COUNT; m++)
+        if (text && strcmp(text, metric_names[m]) == 0) {
+            *out = (report_metric)m;
+            return 0;
+        }
+    return tetri_errorf(err, "--metric: unknown metric '%s' (choose from attainment, p50, p99, degree, gpu_s, dropped)",
+                        text ? text : "");
+}
+
+double report_metric_value(const results_run *r, report_metric m)
+{
+    switch (m) {
+    case REPORT_METRIC_ATTAINMENT: return r->attainment;
+    case REPORT_METRIC_P50: return r->p50_latency_s;
+    case REPORT_METRIC_P99: return r->p99_latency_s;
+    case REPORT_METRIC_DEGREE: return r->mean_degree;
+    case REPORT_METRIC_GPU_SECONDS: return r->gpu_seconds;
+    case REPORT_METRIC_DROPPED: return (double)r->sum.dropped;
+    default: assert(0 && "unknown metric"); return NAN;
+    }
+}
+
+/* A metric's value as table text: a precision that suits it; "inf"; "-" for none. */
+static void format_metric(char *buf, size_t len, report_metric m, double v)
+{
+    static const int decimals[REPORT_METRIC_COUNT] = {3, 2, 2, 2, 1, 1};
+    if (isnan(v)) snprintf(buf, len, "-");
+    else if (isinf(v)) snprintf(buf, len, "inf");
+    else snprintf(buf, len, "%.*f", decimals[m], v);
+}
+
 /* Whether option item `item` (w bytes, "key=value") is in the option list of canonical policy text p. */
 static int policy_has_item(const char *p, const char *item, size_t w)
 {
@@ -165,14 +215,33 @@ static int dim_varies(const results_run *runs, size_t n, report_dim d)
 }
 
 typedef struct cell {
-    int count;
+    int count;                  /* runs (seeds) */
+    int n_values;               /* of them, with a value (a metric may be NAN) */
     double sum, min, max;
     int repeated_seed;          /* two runs of one seed in this cell */
 } cell;
 
+/* "mean (seeds; min..max)", "value (1)", or "-" for an empty cell. */
+static void format_cell(char *buf, size_t len, const cell *x, report_metric m)
+{
+    char mean[32], min[32], max[32];
+    if (!x->count) {
+        snprintf(buf, len, "-");
+        return;
+    }
+    format_metric(mean, sizeof mean, m, x->n_values ? x->sum / x->n_values : NAN);
+    if (x->count == 1) {
+        snprintf(buf, len, "%s (1)", mean);
+        return;
+    }
+    format_metric(min, sizeof min, m, x->n_values ? x->min : NAN);
+    format_metric(max, sizeof max, m, x->n_values ? x->max : NAN);
+    snprintf(buf, len, "%s (%d; %s..%s)", mean, x->count, min, max);
+}
+
 /* Prints one table over idx[0..n-1] (runs sharing every table dimension). */
 static int print_one_table(FILE *out, const results_run *runs, const size_t *idx, size_t n, report_dim col_dim,
-                           report_dim row_dim, int *any_repeated, tetri_error *err)
+                           report_dim row_dim, report_metric metric, int *any_repeated, tetri_error *err)
 {
     /* Distinct column and row representatives, in sorted order. */
     size_t *cols = malloc(n * sizeof *cols), *rows = malloc(n * sizeof *rows);
@@ -216,13 +285,16 @@ static int print_one_table(FILE *out, const results_run *runs, const size_t *idx
             if (p->seed == r->seed && report_dim_compare(p, r, col_dim) == 0 && report_dim_compare(p, r, row_dim) == 0)
                 x->repeated_seed = 1, *any_repeated = 1;
         }
-        x->min = x->count ? fmin(x->min, r->attainment) : r->attainment;
-        x->max = x->count ? fmax(x->max, r->attainment) : r->attainment;
-        x->sum += r->attainment;
+        double v = report_metric_value(r, metric);
         x->count++;
+        if (isnan(v)) continue;
+        x->min = x->n_values ? fmin(x->min, v) : v;
+        x->max = x->n_values ? fmax(x->max, v) : v;
+        x->sum += v; /* inf stays inf: a mean over a seed that dropped is inf too */
+        x->n_values++;
     }
     /* Cell texts and column widths. */
-    enum { CELL_TEXT = 48 };
+    enum { CELL_TEXT = 112 }; /* three formatted numbers of up to 31 characters and the rest */
     char text[CELL_TEXT], label[256];
     int row_w = (int)strlen(report_dim_name(row_dim));
     for (size_t k = 0; k < n_rows; k++) {
@@ -235,10 +307,7 @@ static int print_one_table(FILE *out, const results_run *runs, const size_t *idx
         report_dim_value(&runs[cols[c]], col_dim, runs, idx, n, label, sizeof label);
         col_w[c] = (int)strlen(label);
         for (size_t k = 0; k < n_rows; k++) {
-            const cell *x = &cells[k * n_cols + c];
-            if (!x->count) snprintf(text, sizeof text, "-");
-            else if (x->count == 1) snprintf(text, sizeof text, "%.3f (1)", x->sum);
-            else snprintf(text, sizeof text, "%.3f (%d; %.3f..%.3f)", x->sum / x->count, x->count, x->min, x->max);
+            format_cell(text, sizeof text, &cells[k * n_cols + c], metric);
             if ((int)strlen(text) > col_w[c]) col_w[c] = (int)strlen(text);
         }
     }
@@ -253,10 +322,7 @@ static int print_one_table(FILE *out, const results_run *runs, const size_t *idx
         report_dim_value(&runs[rows[k]], row_dim, runs, idx, n, label, sizeof label);
         fprintf(out, "%-*s", row_w, label);
         for (size_t c = 0; c < n_cols; c++) {
-            const cell *x = &cells[k * n_cols + c];
-            if (!x->count) snprintf(text, sizeof text, "-");
-            else if (x->count == 1) snprintf(text, sizeof text, "%.3f (1)", x->sum);
-            else snprintf(text, sizeof text, "%.3f (%d; %.3f..%.3f)", x->sum / x->count, x->count, x->min, x->max);
+            format_cell(text, sizeof text, &cells[k * n_cols + c], metric);
             /* No trailing blanks after the last column. */
             if (c + 1 == n_cols) fprintf(out, "  %s", text);
             else fprintf(out, "  %-*s", col_w[c], text);
@@ -277,7 +343,7 @@ oom:
 
 int report_print_tables(FILE *out, const results_run *runs, size_t n, const report_options *opt, tetri_error *err)
 {
-    assert(opt->n_by >= 2);
+    assert(opt->n_by >= 2 && (unsigned)opt->metric < REPORT_METRIC_COUNT);
     if (n == 0) {
         fprintf(out, "(no runs)\n");
         return 0;
@@ -329,9 +395,9 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
             report_dim_value(first, (report_dim)d, runs, idx + start, end - start, value, sizeof value);
             fprintf(out, " %s %s", report_dim_name((report_dim)d), value);
         }
-        fprintf(out, " ==\nSLO attainment (met/n): rows %s, columns %s; mean over seeds (seeds; min..max)\n",
+        fprintf(out, " ==\n%s: rows %s, columns %s; mean over seeds (seeds; min..max)\n", metric_titles[opt->metric],
                 report_dim_name(row_dim), report_dim_name(col_dim));
-        rc = print_one_table(out, runs, idx + start, end - start, col_dim, row_dim, &any_repeated, err);
+        rc = print_one_table(out, runs, idx + start, end - start, col_dim, row_dim, opt->metric, &any_repeated, err);
         start = end;
     }
     if (any_repeated)

@@ -1,10 +1,10 @@
 /* results/report.h: the tables and CSV of `tetri report`, over runs read by results_load_runs.
  * defines: report_dim, report_dim_name, report_parse_by, report_dim_value, report_dim_compare,
- *          report_policy_label, report_options, report_print_tables, report_print_runs, report_write_csv,
- *          report_csv_field.
+ *          report_policy_label, report_metric (+ name, parse, value), report_options, report_print_tables,
+ *          report_print_runs, report_write_csv, report_csv_field.
  *
- * A table shows SLO attainment (met / n) for one value of every dimension that is not its rows or
- * columns; so a cell only ever averages runs that differ in seed, and its text says how many and
+ * A table shows a metric (SLO attainment, met / n, by default) for one value of every dimension that
+ * is not its rows or columns; so a cell only ever averages runs that differ in seed, and its text says how many and
  * their range. */
 #ifndef TETRI_RESULTS_REPORT_H
 #define TETRI_RESULTS_REPORT_H
@@ -47,12 +47,29 @@ int report_dim_compare(const results_run *a, const results_run *b, report_dim d)
 void report_policy_label(const results_run *r, const results_run *all, const size_t *among, size_t n_among, char *buf,
                          size_t len);
 
+/* What a table's cells show, per run, averaged over seeds. */
+typedef enum report_metric {
+    REPORT_METRIC_ATTAINMENT = 0, /* met / n */
+    REPORT_METRIC_P50,            /* p50 latency, s (inf when half the requests were dropped) */
+    REPORT_METRIC_P99,            /* p99 latency, s (inf when over 1% were dropped) */
+    REPORT_METRIC_DEGREE,         /* mean SP degree while busy */
+    REPORT_METRIC_GPU_SECONDS,    /* GPU-seconds used */
+    REPORT_METRIC_DROPPED,        /* dropped requests */
+    REPORT_METRIC_COUNT
+} report_metric;
+/* "attainment", "p50", "p99", "degree", "gpu_s", "dropped". */
+const char *report_metric_name(report_metric m);
+int report_parse_metric(const char *text, report_metric *out, tetri_error *err);
+/* The metric of one run (NAN when it has none: a mean degree without a timeline). */
+double report_metric_value(const results_run *r, report_metric m);
+
 typedef struct report_options {
     report_dim by[REPORT_DIM_COUNT];
     int n_by;
+    report_metric metric;       /* 0: attainment */
 } report_options;
 
-/* Attainment tables, one per value of the table dimensions. Returns 0 or -1 (out of memory). */
+/* Tables of opt->metric, one per value of the table dimensions. Returns 0 or -1 (out of memory). */
 int report_print_tables(FILE *out, const results_run *runs, size_t n, const report_options *opt, tetri_error *err);
 /* One line per run: identity, counts, attainment, latency quantiles, mean degree, GPU-seconds and
  * (measurements) wall time and decision time. */

@@ -602,7 +602,7 @@ static void writing_300_requests_is_fast(void **state)
 
 /* ---- report ------------------------------------------------------------------------------------- */
 
-static char *report_to_string(const results_run *runs, size_t n, const char *by, int csv)
+static char *report_metric_to_string(const results_run *runs, size_t n, const char *by, const char *metric, int csv)
 {
     char *text = NULL;
     size_t len = 0;
@@ -610,10 +610,16 @@ static char *report_to_string(const results_run *runs, size_t n, const char *by,
     tetri_error err = {{0}};
     report_options opt;
     assert_int_equal(report_parse_by(by, opt.by, &opt.n_by, &err), 0);
+    assert_int_equal(report_parse_metric(metric, &opt.metric, &err), 0);
     if (csv) report_write_csv(f, runs, n, 0);
     else assert_int_equal(report_print_tables(f, runs, n, &opt, &err), 0);
     fclose(f);
     return text;
+}
+
+static char *report_to_string(const results_run *runs, size_t n, const char *by, int csv)
+{
+    return report_metric_to_string(runs, n, by, "attainment", csv);
 }
 
 static void report_tables_and_csv(void **state)
@@ -673,9 +679,23 @@ static void report_tables_and_csv(void **state)
     snprintf(expect, sizeof expect, "%.3f (1)", fixture_met("xdit-sp1", "uniform", 1.0, 18, 1) / 20.0);
     assert_non_null(strstr(table, expect));
     free(table);
+    /* Other metrics: dropped requests and p99 latency, recounted from the fixture's rows. */
+    static fixture_run f6;
+    fixture_build(&f6, "tetriserve:g=5", "uniform", 1.0, 6, 1, "sim");
+    table = report_metric_to_string(runs, n, "rate,policy", "dropped", 0);
+    assert_non_null(strstr(table, "dropped requests: rows policy, columns rate"));
+    snprintf(expect, sizeof expect, "\ntetriserve  %.1f (1)", (double)f6.sum.dropped);
+    assert_non_null(strstr(table, expect));
+    free(table);
+    table = report_metric_to_string(runs, n, "rate,policy", "p99", 0);
+    assert_non_null(strstr(table, "\ntetriserve  inf (1)")); /* > 1% dropped */
+    free(table);
     results_runs_free(runs, n);
 
     report_options opt;
+    report_metric metric;
+    assert_int_equal(report_parse_metric("p95", &metric, &err), -1);
+    assert_non_null(strstr(err.msg, "unknown metric 'p95'"));
     assert_int_equal(report_parse_by("mix,speed,policy", opt.by, &opt.n_by, &err), -1);
     assert_non_null(strstr(err.msg, "unknown dimension 'speed'"));
     assert_int_equal(report_parse_by("policy", opt.by, &opt.n_by, &err), -1);
