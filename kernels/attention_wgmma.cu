@@ -113,17 +113,19 @@ __global__ void __launch_bounds__(NWG * 128, 1)
 
     for (int j = 0; j < n_tiles; j++) {
         const int stage = j & 1;
+        asm volatile("cp.async.wait_group 0;\n" ::); /* tile j, the only group in flight, has landed */
+        /* cp.async wrote through the generic proxy; wgmma reads through the async proxy */
+        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
+        /* One barrier per tile: past it, tile j is visible to all, and every warpgroup is done with
+         * tile j - 1, so its stage takes tile j + 1 now, a whole tile of work ahead. Without a
+         * second barrier at the end, the warpgroups drift apart within a tile and one's softmax
+         * overlaps another's MMAs. */
+        __syncthreads();
         if (j + 1 < n_tiles) {
             load_sw128<HD, WG_BN>(Ks + (stage ^ 1) * KV_BYTES, kb, ld, (j + 1) * WG_BN, L);
             load_sw128<HD, WG_BN>(Vs + (stage ^ 1) * KV_BYTES, vb, ld, (j + 1) * WG_BN, L);
             asm volatile("cp.async.commit_group;\n" ::);
-            asm volatile("cp.async.wait_group 1;\n" ::);
-        } else {
-            asm volatile("cp.async.wait_group 0;\n" ::);
         }
-        /* cp.async wrote through the generic proxy; wgmma reads through the async proxy */
-        asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
-        __syncthreads();
         const uint32_t Kt = Ks + stage * KV_BYTES, Vt = Vs + stage * KV_BYTES;
 
         /* S = Q K^T for this warpgroup's 64 rows. */
@@ -198,7 +200,6 @@ __global__ void __launch_bounds__(NWG * 128, 1)
                 wgmma_m64n64k16_rs_tb(o[db], pa[kk], make_desc(Vt + db * (WG_BN * 128) + kk * 16 * 128, 1024, 1024));
         wgmma_commit();
         wgmma_wait0();
-        __syncthreads(); /* this stage is refilled by the next iteration's prefetch */
     }
 #pragma unroll
     for (int r = 0; r < 2; r++) {
