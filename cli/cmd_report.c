@@ -13,7 +13,7 @@ static void report_usage(FILE *f)
 {
     fprintf(f,
             "usage: tetri report --db FILE [--experiment NAME] [--by DIMS] [--metric M] [--runs] [--csv FILE|-]\n"
-            "                    [--timing]\n"
+            "                    [--timing] [--requests FILE|-]\n"
             "       tetri report --db FILE --list\n"
             "\n"
             "Prints SLO attainment (met / n) tables from a results database (or another --metric): one per mix\n"
@@ -31,6 +31,7 @@ static void report_usage(FILE *f)
             "  --csv FILE|-       write long-format CSV, one row per run (\"-\": stdout, no table)\n"
             "  --timing           add host measurements to the CSV (wall time, decision times; these\n"
             "                     differ between repeated runs, the other columns do not)\n"
+            "  --requests FILE|-  write every request of the runs as CSV (times in s; \"-\": stdout, no table)\n"
             "  --list             list the experiments and their run counts\n");
 }
 
@@ -57,7 +58,8 @@ static int list_experiments(results_db *db, tetri_error *err)
 
 int cmd_report(int argc, char **argv)
 {
-    const char *db_path = NULL, *experiment = NULL, *csv_path = NULL, *by = "mix,scale,policy", *metric = "attainment";
+    const char *db_path = NULL, *experiment = NULL, *csv_path = NULL, *requests_path = NULL, *by = "mix,scale,policy",
+               *metric = "attainment";
     int show_runs = 0, with_timing = 0, list = 0;
     for (int i = 1; i < argc; i++) {
         const char *a = argv[i];
@@ -75,6 +77,12 @@ int cmd_report(int argc, char **argv)
                 return 2;
             }
             csv_path = argv[++i];
+        } else if (strcmp(a, "--requests") == 0) {
+            if (i + 1 >= argc) {
+                fprintf(stderr, "tetri report: option --requests needs a value (a file, or - for stdout)\n");
+                return 2;
+            }
+            requests_path = argv[++i];
         } else if (strcmp(a, "--by") == 0) {
             if (!(by = option_value(argc, argv, &i))) return 2;
         } else if (strcmp(a, "--metric") == 0) {
@@ -122,7 +130,12 @@ int cmd_report(int argc, char **argv)
         goto done;
     }
     int csv_to_stdout = csv_path && strcmp(csv_path, "-") == 0;
-    if (!csv_to_stdout) {
+    int requests_to_stdout = requests_path && strcmp(requests_path, "-") == 0;
+    if (csv_to_stdout && requests_to_stdout) {
+        tetri_errorf(&err, "--csv - and --requests - both want stdout; give one of them a file");
+        goto done;
+    }
+    if (!csv_to_stdout && !requests_to_stdout) {
         if (report_print_tables(stdout, runs, n_runs, &opt, &err)) goto done;
         if (show_runs) {
             printf("\n");
@@ -143,6 +156,20 @@ int cmd_report(int argc, char **argv)
             }
             printf("\nwrote %s (%zu runs)\n", csv_path, n_runs);
         }
+    }
+    if (requests_path) {
+        FILE *f = requests_to_stdout ? stdout : fopen(requests_path, "w");
+        if (!f) {
+            tetri_errorf(&err, "%s: cannot write CSV: %s", requests_path, strerror(errno));
+            goto done;
+        }
+        int bad = report_write_requests_csv(f, db, runs, n_runs, &err);
+        if (!requests_to_stdout && fclose(f) != 0 && !bad) {
+            tetri_errorf(&err, "%s: cannot write CSV: %s", requests_path, strerror(errno));
+            bad = 1;
+        }
+        if (bad) goto done;
+        if (!requests_to_stdout) printf("wrote %s (the requests of %zu runs)\n", requests_path, n_runs);
     }
     if (fflush(stdout) != 0) {
         tetri_errorf(&err, "cannot write to stdout: %s", strerror(errno));

@@ -507,3 +507,53 @@ void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_tim
         fputc('\n', out);
     }
 }
+
+/* Integer nanoseconds as exact decimal seconds ("12.345678901"); nothing for a negative time
+ * (the -1 of "never started" or "never finished"). */
+static void csv_seconds(FILE *out, tetri_ns t)
+{
+    if (t < 0) return;
+    fprintf(out, "%" PRId64 ".%09" PRId64, (int64_t)(t / TETRI_NS_PER_S), (int64_t)(t % TETRI_NS_PER_S));
+}
+
+int report_write_requests_csv(FILE *out, results_db *db, const results_run *runs, size_t n, tetri_error *err)
+{
+    fputs("experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy,seed,request_id,width,height,steps,"
+          "arrival_s,deadline_s,first_start_s,finish_s,latency_s,outcome,gpu_seconds,degree_changes,migrations,max_degree\n",
+          out);
+    for (size_t k = 0; k < n; k++) {
+        const results_run *r = &runs[k];
+        tetri_request_result *req;
+        size_t n_req;
+        if (results_load_requests(db, r->id, &req, &n_req, err)) return -1;
+        for (size_t i = 0; i < n_req; i++) {
+            const tetri_request_result *q = &req[i];
+            report_csv_field(out, r->experiment);
+            fputc(',', out);
+            report_csv_field(out, r->model);
+            fputc(',', out);
+            report_csv_field(out, r->hardware);
+            fputc(',', out);
+            report_csv_field(out, r->backend);
+            fputc(',', out);
+            report_csv_field(out, r->mix);
+            fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
+            report_csv_field(out, r->policy);
+            fprintf(out, ",%" PRIu64 ",%d,%d,%d,%d,", r->seed, q->id, q->width, q->height, q->steps);
+            csv_seconds(out, q->arrival);
+            fputc(',', out);
+            csv_seconds(out, q->deadline);
+            fputc(',', out);
+            csv_seconds(out, q->first_start);
+            fputc(',', out);
+            csv_seconds(out, q->finish);
+            fputc(',', out);
+            if (q->outcome != TETRI_DROPPED && q->finish >= 0) csv_seconds(out, q->finish - q->arrival);
+            fprintf(out, ",%s,", tetri_outcome_name(q->outcome));
+            csv_seconds(out, q->gpu_ns);
+            fprintf(out, ",%d,%d,%d\n", q->degree_changes, q->migrations, q->max_degree);
+        }
+        free(req);
+    }
+    return 0;
+}

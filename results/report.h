@@ -1,7 +1,7 @@
 /* results/report.h: the tables and CSV of `tetri report`, over runs read by results_load_runs.
  * defines: report_dim, report_dim_name, report_parse_by, report_dim_value, report_dim_compare,
  *          report_policy_label, report_metric (+ name, parse, value), report_options, report_print_tables,
- *          report_print_runs, report_write_csv, report_csv_field.
+ *          report_print_runs, report_write_csv, report_write_requests_csv, report_csv_field.
  *
  * A table shows a metric (SLO attainment, met / n, by default) for one value of every dimension that
  * is not its rows or columns; so a cell only ever averages runs that differ in seed, and its text says how many and
@@ -77,6 +77,10 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n);
 /* Long-format CSV, one row per run. with_timing adds the host measurements (wall time, decision
  * times), which differ between two runs of the same inputs; without it the CSV is reproducible. */
 void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing);
+/* Long-format CSV of every request of the runs: the run's identity, then the request's rows with
+ * times in seconds (exact: the integer nanoseconds printed with 9 decimals; empty for never
+ * started or never finished), latency (empty when dropped) and GPU-seconds. Returns 0 or -1. */
+int report_write_requests_csv(FILE *out, results_db *db, const results_run *runs, size_t n, tetri_error *err);
 /* Writes s as one CSV field (quoted when it holds a comma, quote or line break). */
 void report_csv_field(FILE *out, const char *s);
 

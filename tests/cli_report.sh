@@ -60,6 +60,17 @@ cmp -s "$tmp/a.csv" "$tmp/b.csv" || fail "CSV differs between two reports of one
 "$TETRI" report --db "$db" --csv - --timing | head -1 | grep -q ',wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us$' \
   || fail "--timing columns"
 
+# Every request as CSV: 41 runs x 20 requests; exact seconds; empty finish and latency when dropped.
+"$TETRI" report --db "$db" --requests - >"$tmp/req.csv" || fail "--requests -"
+[ "$(wc -l <"$tmp/req.csv")" -eq 821 ] || fail "--requests: $(wc -l <"$tmp/req.csv") lines, expected 820 + header"
+head -1 "$tmp/req.csv" | grep -q '^experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy,seed,request_id,width,height,steps,arrival_s,deadline_s,first_start_s,finish_s,latency_s,outcome,gpu_seconds,degree_changes,migrations,max_degree$' \
+  || fail "--requests header: $(head -1 "$tmp/req.csv")"
+# Request 3 of rates/tetriserve/6 per min: 2048x2048, arrives at 15 s, deadline 15 + 5 s, met at half the window.
+expect_in "$tmp/req.csv" "rates,flux-dev,h100x8,sim,uniform,6,1,tetriserve:g=5,1,3,2048,2048,20,15.000000000,20.000000000,15.100000000,17.500000000,2.500000000,met,"
+grep -q ',,,dropped,' "$tmp/req.csv" || fail "--requests: a dropped request has no empty finish/latency"
+"$TETRI" report --db "$db" --csv - --requests - >/dev/null 2>"$tmp/err" && fail "two CSVs on stdout accepted"
+expect_in "$tmp/err" "both want stdout"
+
 # Per-run detail and the experiment list.
 "$TETRI" report --db "$db" --experiment rates --runs >"$tmp/runs" || fail "--runs"
 expect_in "$tmp/runs" "run_key"
