@@ -327,6 +327,7 @@ static void inconsistent_runs_are_refused(void **state)
 
 static sqlite3_mem_methods real_mem;
 static long alloc_countdown = -1; /* -1: never fail */
+static int alloc_persistent;      /* 1: every call after the first failure fails too; 0: only that one */
 static long alloc_failures;
 
 static int should_fail(void)
@@ -334,7 +335,8 @@ static int should_fail(void)
     if (alloc_countdown < 0) return 0;
     if (alloc_countdown == 0) {
         alloc_failures++;
-        return 1; /* persistent: every later call fails too, until disarmed */
+        if (!alloc_persistent) alloc_countdown = -1;
+        return 1;
     }
     alloc_countdown--;
     return 0;
@@ -349,6 +351,56 @@ static void fixture_sweep_counts(results_db *db, int64_t *runs, int64_t *request
     *samples = count_rows(db, "SELECT count(*) FROM timeline");
 }
 
+/* Fails allocation number N of results_write_run (and, when persistent, every later one), for
+ * N = 0, 1, ... until the write makes fewer than N allocations. Whatever the call returns must be
+ * all or nothing: 0 with the whole run in the file, or -1 with a message and no row of it; after a
+ * failure the handle must write the same run completely. Counts the points that failed the write. */
+static void inject_allocation_failures(int persistent, int *failed_writes, int *points)
+{
+    static fixture_run f;
+    fixture_build(&f, "tetriserve", "uniform", 1.5, 12, 1, "sim");
+    const char *path = tmp_path("oom.db");
+    *failed_writes = *points = 0;
+    alloc_persistent = persistent;
+    for (long fail_at = 0; fail_at < 100000; fail_at++) {
+        tetri_error err = {{0}};
+        results_db *db;
+        remove_db(path);
+        alloc_countdown = -1;
+        assert_int_equal(results_open(path, &db, &err), 0);
+        int64_t exp;
+        assert_int_equal(results_experiment(db, "oom", "", &exp, &err), 0);
+        alloc_countdown = fail_at;
+        alloc_failures = 0;
+        int rc = results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, &err);
+        long failures = alloc_failures;
+        alloc_countdown = -1;
+        int64_t runs, requests, samples;
+        fixture_sweep_counts(db, &runs, &requests, &samples);
+        if (rc == 0) {
+            /* Succeeded (no failure reached it, or SQLite worked around one): the whole run is there. */
+            assert_int_equal(runs, 1);
+            assert_int_equal(requests, FIXTURE_N_REQUESTS);
+            assert_int_equal(samples, FIXTURE_N_TIMELINE);
+        } else {
+            /* Failed: because of the injection, with a message, and no row of the run at all. */
+            assert_true(failures > 0);
+            assert_true(err.msg[0] != 0);
+            assert_int_equal(runs + requests + samples, 0);
+            assert_int_equal(results_run_done(db, exp, f.run_key, &err), 0);
+            /* The handle stays usable: the same run writes completely once memory is back. */
+            assert_int_equal(
+                results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, &err), 0);
+            assert_int_equal(results_run_done(db, exp, f.run_key, &err), 1);
+            (*failed_writes)++;
+        }
+        results_close(db);
+        if (failures == 0) break; /* the write made fewer than fail_at allocations: every point is covered */
+        (*points)++;
+    }
+    remove_db(path);
+}
+
 static void write_is_atomic_under_malloc_failure(void **state)
 {
     (void)state;
@@ -360,50 +412,19 @@ static void write_is_atomic_under_malloc_failure(void **state)
     assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &failing), SQLITE_OK);
     assert_int_equal(sqlite3_initialize(), SQLITE_OK);
 
-    static fixture_run f;
-    fixture_build(&f, "tetriserve", "uniform", 1.5, 12, 1, "sim");
-    const char *path = tmp_path("oom.db");
-    int succeeded = 0, failed_cleanly = 0;
-    for (long fail_at = 0; fail_at < 5000 && !succeeded; fail_at++) {
-        tetri_error err = {{0}};
-        results_db *db;
-        remove_db(path);
-        alloc_countdown = -1;
-        assert_int_equal(results_open(path, &db, &err), 0);
-        int64_t exp;
-        assert_int_equal(results_experiment(db, "oom", "", &exp, &err), 0);
-        alloc_countdown = fail_at;
-        alloc_failures = 0;
-        int rc = results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, &err);
-        alloc_countdown = -1;
-        int64_t runs, requests, samples;
-        fixture_sweep_counts(db, &runs, &requests, &samples);
-        if (rc == 0) {
-            /* Enough allocations succeeded: the whole run is there. */
-            assert_int_equal(runs, 1);
-            assert_int_equal(requests, FIXTURE_N_REQUESTS);
-            assert_int_equal(samples, FIXTURE_N_TIMELINE);
-            succeeded = 1;
-        } else {
-            /* It failed: a message, and no row of the run at all. */
-            assert_true(alloc_failures > 0);
-            assert_true(err.msg[0] != 0);
-            assert_int_equal(runs + requests + samples, 0);
-            assert_int_equal(results_run_done(db, exp, f.run_key, &err), 0);
-            /* The handle stays usable: the same run writes completely once memory is back. */
-            assert_int_equal(
-                results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, &err), 0);
-            assert_int_equal(results_run_done(db, exp, f.run_key, &err), 1);
-            failed_cleanly++;
-        }
-        results_close(db);
-    }
-    assert_true(succeeded);
-    assert_true(failed_cleanly > 5); /* the injection did reach inside results_write_run */
+    int failed, points;
+    inject_allocation_failures(1, &failed, &points);
+    assert_true(failed > 5); /* the injection did reach inside results_write_run */
+    print_message("persistent allocation failure at each of %d allocations: %d writes failed, each rolled back cleanly\n",
+                  points, failed);
+    inject_allocation_failures(0, &failed, &points);
+    assert_true(failed > 5);
+    print_message("one-off allocation failure at each of %d allocations: %d writes failed, each rolled back cleanly\n",
+                  points, failed);
+
     sqlite3_shutdown();
     assert_int_equal(sqlite3_config(SQLITE_CONFIG_MALLOC, &real_mem), SQLITE_OK);
     assert_int_equal(sqlite3_initialize(), SQLITE_OK);
-    remove_db(path);
 }
 
 static void write_is_atomic_when_disk_is_full(void **state)
