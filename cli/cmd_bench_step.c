@@ -63,7 +63,8 @@ static int cmp_float(const void *a, const void *b)
     return (x > y) - (x < y);
 }
 
-/* Median (and p10, p90) of n timed launches of fn, CUDA events around each. */
+/* Median, p10 and p90 of `iters` timed step launches (graph replays, or eager steps), CUDA events
+ * around each, after `warmup` untimed ones. */
 static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, int warmup, int iters, float out[3],
                          tetri_error *err)
 {
@@ -92,10 +93,8 @@ static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, i
     return rc;
 }
 
-static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, const char *output, int steps, int text_tokens_opt,
-                      tetri_error *err)
+static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, const char *output, int steps, tetri_error *err)
 {
-    (void)text_tokens_opt;
     const dit_config *c = &L->cfg;
     st_file f;
     if (st_open(inputs, &f, err)) return -1;
@@ -254,7 +253,7 @@ int cmd_bench_step(int argc, char **argv)
     if (dit_gpu_create(&L, &gm, &err)) goto fail;
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
     if (inputs) {
-        if (run_inputs(gm, &L, inputs, output, steps, text_tokens, &err)) goto fail;
+        if (run_inputs(gm, &L, inputs, output, steps, &err)) goto fail;
         rc = 0;
         goto fail;
     }

@@ -247,6 +247,11 @@ int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const fl
     if (in->batch != s->B || in->text_tokens != s->T || in->grid_h != s->gh || in->grid_w != s->gw)
         return tetri_errorf(err, "step inputs: batch %d, %d text tokens, grid %dx%d do not match the step's %d, %d, %dx%d",
                             in->batch, in->text_tokens, in->grid_h, in->grid_w, s->B, s->T, s->gh, s->gw);
+    if (in->sigma)
+        for (int b = 1; b < s->B; b++)
+            if (in->sigma[b] != in->sigma[0])
+                return tetri_errorf(err, "step inputs: sample %d's sigma %g differs from sample 0's %g: the GPU step runs one "
+                                         "sigma schedule for the whole batch", b, (double)in->sigma[b], (double)in->sigma[0]);
     const size_t nl = (size_t)s->B * s->N * dit_token_in(c);
     float *sig = malloc(((size_t)s->n_steps + 1) * 4);
     if (!sig) return tetri_errorf(err, "out of memory");

@@ -42,8 +42,9 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
                         tetri_error *err);
 void dit_gpu_step_destroy(dit_gpu_step *s);
 void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b);
-/* Uploads the latent and conditioning; sigmas has n_steps + 1 values (NULL: dit_sigma_schedule).
- * Resets the step counter to 0. */
+/* Uploads the latent and conditioning; sigmas has n_steps + 1 values (NULL: dit_sigma_schedule),
+ * one schedule for the whole batch; in->sigma, when given, must be equal across the batch and
+ * replaces sigmas[0] (a single forward at that sigma). Resets the step counter to 0. */
 int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const float *sigmas, tetri_error *err);
 /* Seeded random latent (N(0,1)-like uniform of unit variance), text and pooled vectors, guidance 3.5. */
 int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err);

@@ -265,7 +265,7 @@ int dit_layout_build(const dit_config *c, dit_layout *L, tetri_error *err)
 
     /* 1. Every modulation linear: weights of all blocks back to back, then their biases. The same
      *    order in both passes puts block i's bias chunk at the same row as its weight rows. */
-    const char *dprefix = flux ? "transformer_blocks" : "transformer_blocks";
+    const char *dprefix = "transformer_blocks"; /* both architectures name their (double/joint) blocks so */
     char name[80];
     for (int pass = 0; pass < 2; pass++) {
         align_group(&b);

@@ -306,7 +306,8 @@ done:
     free(w); free(lat); free(txt); free(pooled); free(want); free(got); free(got2); free(lat_after);
 }
 
-/* Random weights of the full-size models: the GPU's bits equal the CPU's for sampled elements. */
+/* The weight initialiser kernel against dit_param_init_value for every 37th parameter of the full
+ * SD3-medium table (uniform, RMSNorm-free, and the sin-cos positional table), sampled elements. */
 static void test_init_matches_cpu(void)
 {
     dit_config c;
@@ -314,32 +315,25 @@ static void test_init_matches_cpu(void)
     dit_layout L;
     tetri_error err = {{0}};
     dit_layout_build(&c, &L, &err);
-    dit_gpu *g = NULL;
-    if (dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, 7, &err)) { printf("FAIL init: %s\n", err.msg); failures++; return; }
-    /* read back through a step-free path: copy a few parameters */
     int mism = 0, checked = 0;
-    void *w;
-    cudaMalloc(&w, 2);
     for (int p = 0; p < L.n_params; p += 37) {
         const dit_param *P = &L.params[p];
         uint16_t *t = malloc((size_t)P->numel * 2);
-        /* the weight buffer is private; re-create the values with tk_init_param into a scratch buffer */
         void *d;
         cudaMalloc(&d, (size_t)P->numel * 2);
         tk_init_param(d, P->numel, 7, p, (int)P->init, P->fan_in, L.D, c.pos_embed_max, c.sample_size / c.patch, 0);
         cudaMemcpy(t, d, (size_t)P->numel * 2, cudaMemcpyDeviceToHost);
         for (int64_t i = 0; i < P->numel; i += 997) {
             uint16_t want = dit_f32_to_bf16_bits(dit_param_init_value(7, p, P->init, P->fan_in, i, &c, P->shape));
+            /* the sin-cos table may differ by one bf16 ulp (device vs host sin/cos in double) */
             mism += t[i] != want && (abs((int)t[i] - (int)want) > 1 || P->init != DIT_INIT_SINCOS_2D);
             checked++;
         }
         cudaFree(d);
         free(t);
     }
-    cudaFree(w);
-    printf("%s GPU weight init matches the CPU's bits (%d sampled elements, %d mismatches)\n", mism ? "FAIL" : "PASS", checked, mism);
+    printf("%s GPU weight init gives the CPU's bits (%d sampled elements, %d mismatches)\n", mism ? "FAIL" : "PASS", checked, mism);
     failures += mism != 0;
-    dit_gpu_destroy(g);
     dit_layout_free(&L);
 }
 
