@@ -18,6 +18,7 @@ static void plot_usage(FILE *f)
             "then runs gnuplot to draw each figure as DIR/<figure>.png and .svg, and prints the paths.\n"
             "Figures (made when the data allows):\n"
             "  attainment_vs_scale        SLO attainment vs SLO scale, per mix (and model, hardware, rate, backend)\n"
+            "  attainment_vs_scale_panels the same, one panel per mix side by side (the paper's layout)\n"
             "  attainment_vs_rate         SLO attainment vs arrival rate (when runs differ in rate)\n"
             "  attainment_per_resolution  SLO attainment per resolution, per SLO scale\n"
             "  latency_cdf                CDF of latency, per SLO scale\n"

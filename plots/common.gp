@@ -4,12 +4,16 @@
 # point type, so figures survive black-and-white printing.
 # Set by `tetri plot` (gnuplot -e, see OUT/plot.sh): outbase, datafile, plottitle, policies (line
 # titles, '|'-separated, in policy_id order), npol, scriptdir, and per figure nres,
-# reslabels, binmin, xname.
-if (strstrt(GPVAL_TERMINALS, " pngcairo ") > 0 || strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
-    set terminal pngcairo size 960,600 enhanced font "Sans,13" linewidth 1.5
+# reslabels, binmin, xname, xlo, xhi, mixes, nmix. A script may set figw, figh (pixels) first.
+if (!exists("figw")) figw = 960
+if (!exists("figh")) figh = 600
+if (strstrt(GPVAL_TERMINALS, "pngcairo") > 0) {
+    set terminal pngcairo size figw,figh enhanced font "Sans,13" linewidth 1.5
 } else {
-    set terminal png size 960,600
+    set terminal png size figw,figh
 }
+# The SVG twin (svg.gp, or a multiplot script that must draw twice: replot cannot redo a multiplot).
+svg_terminal = sprintf("set terminal svg size %d,%d dynamic enhanced font 'Sans,13' linewidth 1.5 background rgb '#ffffff'", figw, figh)
 set output outbase.'.png'
 set datafile separator comma
 set title plottitle noenhanced

@@ -1,7 +1,8 @@
 # plots/: the gnuplot scripts (one per figure, installed and disted) and the C that writes their CSV.
 libtetri_a_SOURCES += plots/plot.h plots/plot.c
 plotsdir = $(pkgdatadir)/plots
-dist_plots_DATA = plots/common.gp plots/svg.gp plots/attainment_vs_scale.gp plots/attainment_vs_rate.gp \
+dist_plots_DATA = plots/common.gp plots/svg.gp plots/attainment_vs_scale.gp plots/attainment_vs_scale_panels.gp \
+  plots/attainment_vs_scale_panels_draw.gp plots/attainment_vs_rate.gp \
   plots/attainment_per_resolution.gp plots/latency_cdf.gp plots/attainment_over_time.gp \
   plots/degree_over_time.gp plots/sim_vs_real.gp plots/attainment_vs_round.gp
 

@@ -253,6 +253,90 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
     return 0;
 }
 
+/* The paper's layout: per group (every dimension but mix, policy, scale and seed) with two mixes or
+ * more and two scales or more, one panel per mix, attainment vs SLO scale, a line per policy with
+ * the same id (colour, point) in every panel. */
+static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
+{
+    if (!kind_wanted(c, "attainment_vs_scale_panels")) return 0;
+    unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(REPORT_DIM_SCALE) & ~DIM_BIT(REPORT_DIM_MIX);
+    const results_run *runs = c->runs;
+    sort_ctx.runs = runs;
+    sort_ctx.n_order = 0;
+    for (int d = 0; d < REPORT_DIM_COUNT; d++)
+        if (group & DIM_BIT(d)) sort_ctx.order[sort_ctx.n_order++] = (report_dim)d;
+    sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_MIX;
+    sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_POLICY;
+    sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_SCALE;
+    qsort(idx, c->n_runs, sizeof *idx, compare_index);
+    size_t *policies = malloc((c->n_runs ? c->n_runs : 1) * sizeof *policies); /* a run of each policy */
+    if (!policies) return tetri_errorf(c->err, "out of memory");
+    int rc = 0;
+    for (size_t start = 0, end; start < c->n_runs && rc == 0; start = end) {
+        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        int n_mix = 1;
+        double lo = runs[idx[start]].slo_scale, hi = lo;
+        for (size_t k = start + 1; k < end; k++) {
+            n_mix += report_dim_compare(&runs[idx[k - 1]], &runs[idx[k]], REPORT_DIM_MIX) != 0;
+            lo = fmin(lo, runs[idx[k]].slo_scale);
+            hi = fmax(hi, runs[idx[k]].slo_scale);
+        }
+        if (n_mix < 2 || !(hi > lo)) continue;
+        /* Policy ids over the whole group, in policy order, so a policy looks the same in every panel. */
+        size_t n_pol = 0;
+        for (size_t k = start; k < end; k++) {
+            size_t j = 0;
+            while (j < n_pol && report_dim_compare(&runs[policies[j]], &runs[idx[k]], REPORT_DIM_POLICY) != 0) j++;
+            if (j < n_pol) continue;
+            size_t at = n_pol++;
+            while (at > 0 && report_dim_compare(&runs[policies[at - 1]], &runs[idx[k]], REPORT_DIM_POLICY) > 0) {
+                policies[at] = policies[at - 1];
+                at--;
+            }
+            policies[at] = idx[k];
+        }
+        plot_figure f;
+        FILE *out = figure_begin(c, &f, "attainment_vs_scale_panels", &runs[idx[start]], group, NULL,
+                                 "mix_id,policy_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,mix,policy");
+        if (!out) {
+            rc = -1;
+            break;
+        }
+        char label[256], mixes[256] = "";
+        for (size_t j = 0; j < n_pol; j++) {
+            report_policy_label(&runs[policies[j]], runs, idx + start, end - start, label, sizeof label);
+            figure_add_policy(&f, label);
+        }
+        int mix_id = 0;
+        for (size_t q = start, q_end; q < end; q = q_end) {
+            /* One (mix, policy, scale) point: its seeds. */
+            for (q_end = q + 1; q_end < end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_MIX) == 0 &&
+                                report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_POLICY) == 0 &&
+                                report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_SCALE) == 0;)
+                q_end++;
+            const results_run *r = &runs[idx[q]];
+            if (q == start || report_dim_compare(&runs[idx[q - 1]], r, REPORT_DIM_MIX) != 0) {
+                mix_id++;
+                append_text(mixes, sizeof mixes, "%s%s", mix_id > 1 ? "|" : "", r->mix);
+            }
+            size_t j = 0;
+            while (report_dim_compare(&runs[policies[j]], r, REPORT_DIM_POLICY) != 0) j++;
+            double mean, min, max;
+            attainment_stats(runs, idx, q, q_end, &mean, &min, &max);
+            fprintf(out, "%d,%zu,%g,%.6f,%.6f,%.6f,%zu,", mix_id, j + 1, r->slo_scale, mean, min, max, q_end - q);
+            report_csv_field(out, r->mix);
+            fputc(',', out);
+            report_policy_label(r, runs, idx + start, end - start, label, sizeof label);
+            csv_last_field(out, label);
+        }
+        double pad = 0.05 * (hi - lo);
+        snprintf(f.extra, sizeof f.extra, "mixes='%s'; nmix=%d; xlo=%.6g; xhi=%.6g", mixes, n_mix, lo - pad, hi + pad);
+        rc = figure_end(c, &f, out);
+    }
+    free(policies);
+    return rc;
+}
+
 /* Groups holding both backends: attainment vs SLO scale, sim dashed and exec solid, per policy. */
 static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
 {
@@ -742,7 +826,7 @@ int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_o
     for (size_t i = 0; i < n; i++) idx[i] = i;
     plot_ctx c = {db, runs, n, opt, set, err};
     int rc = n == 0 ? 0
-                    : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) ||
+                    : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) || figures_vs_scale_panels(&c, idx) ||
                               figures_vs(&c, idx, "attainment_vs_rate", REPORT_DIM_RATE) ||
                               figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx) || figures_vs_round(&c)
                           ? -1
@@ -806,8 +890,8 @@ int plot_write_scripts(const plot_set *set, const char *scripts_dir, const char 
     char path[1024], from[1024];
     snprintf(path, sizeof path, "%s/scripts", out_dir);
     if (make_dir(path, err)) return -1;
-    const char *shared[] = {"common.gp", "svg.gp"};
-    for (size_t i = 0; i < 2; i++) {
+    const char *shared[] = {"common.gp", "svg.gp", "attainment_vs_scale_panels_draw.gp"};
+    for (size_t i = 0; i < sizeof shared / sizeof shared[0]; i++) {
         snprintf(from, sizeof from, "%s/%s", scripts_dir, shared[i]);
         snprintf(path, sizeof path, "%s/scripts/%s", out_dir, shared[i]);
         if (copy_file(from, path, err)) return -1;

@@ -14,7 +14,7 @@
 #include "results/results.h"
 
 /* Figure kinds, each drawn by plots/<name>.gp. */
-#define PLOT_KINDS "attainment_vs_scale,attainment_vs_rate,attainment_per_resolution,latency_cdf,"      \
+#define PLOT_KINDS "attainment_vs_scale,attainment_vs_scale_panels,attainment_vs_rate,attainment_per_resolution,latency_cdf,"      \
                    "attainment_over_time,degree_over_time,sim_vs_real,attainment_vs_round"
 
 typedef struct plot_figure {

@@ -30,6 +30,10 @@ d=$tmp/nogp
 expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "policy_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,policy"
 expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "1,1,0.675000,0.650000,0.700000,2,tetriserve"
 expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "2,1.5,0.550000,0.500000,0.600000,2,xdit-sp1"
+# The paper's layout: one panel per mix (skewed = 1, uniform = 2), policy ids shared by the panels.
+expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "1,1,1,0.575000,0.550000,0.600000,2,skewed,tetriserve"
+expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "2,2,1.5,0.550000,0.500000,0.600000,2,uniform,xdit-sp1"
+[ -e "$d/attainment_vs_scale_panels-paper-exec-r12.csv" ] && fail "panels for one mix"
 # Rates differ only in experiment 'rates': one attainment_vs_rate figure, xdit-sp1 at 18/min: 6 of 20.
 expect_in "$d/attainment_vs_rate-rates-sim-uniform-s1.0.csv" "2,18,0.300000,0.300000,0.300000,1,xdit-sp1"
 [ -e "$d/attainment_vs_rate-paper-sim-uniform-s1.0.csv" ] && fail "vs-rate figure for one rate"
@@ -84,7 +88,7 @@ for base in attainment_vs_scale-paper-sim-uniform-r12 attainment_vs_scale-paper-
             latency_cdf-paper-sim-uniform-r12-s1.2 attainment_per_resolution-paper-sim-uniform-r12-s1.2 \
             degree_over_time-paper-sim-uniform-r12-s1.2 attainment_over_time-paper-sim-uniform-r12-s1.2 \
             attainment_vs_rate-rates-sim-uniform-s1.0 sim_vs_real-paper-uniform-r12 \
-            attainment_vs_round-rounds-sim-uniform-r12-tetriserve; do
+            attainment_vs_round-rounds-sim-uniform-r12-tetriserve attainment_vs_scale_panels-paper-sim-r12; do
   nonempty "$tmp/img/$base.png"
   nonempty "$tmp/img/$base.svg"
   expect_in "$tmp/out" "$tmp/img/$base.png $tmp/img/$base.svg"
