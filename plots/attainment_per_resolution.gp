@@ -12,5 +12,8 @@ set grid noxtics
 set style fill solid 0.85 border lc rgb '#333333'
 bw = 0.8 / npol
 set boxwidth bw absolute
-plot for [i=1:npol] datafile skip 1 using ($2 + (i - (npol + 1) / 2.0) * bw):(only(i, $6)) with boxes lt i title policy(i) noenhanced
+bar_x(i) = column(2) + (i - (npol + 1) / 2.0) * bw
+# A bar of height 0 is invisible: a "0" marks it, so none met differs from no such requests.
+plot for [i=1:npol] datafile skip 1 using (bar_x(i)):(only(i, $6)) with boxes lt i title policy(i) noenhanced, \
+     for [i=1:npol] datafile skip 1 using (bar_x(i)):(only(i, $6) == 0 ? 0.02 : NaN):("0") with labels font ",10" notitle
 load scriptdir.'/svg.gp'
