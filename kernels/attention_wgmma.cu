@@ -9,13 +9,15 @@
  * register A fragments (same layout as mma.sync's), and O += P V is m64n64k16 per 64 columns of
  * head dim with V read transposed (MN-major), so V needs no transposition in memory and one
  * 64-column block per instruction keeps the descriptors' leading offset out of play. Scores never
- * reach device memory. The softmax is the same online base-2 softmax as attention.cu's.
+ * reach device memory. The softmax is online and in base 2, the scale folded into one FFMA per
+ * score.
  *
- * Measured on an H200 at L = 16896, 24 heads of 128 (docs/benchmarks.md): 3 warpgroups per block
- * 424 TFLOP/s, 2 warpgroups 353, 2 warpgroups with the softmax of tile j+1 overlapped with P_j V_j
- * (three smem stages; commit ae86ee7) 360, mma.sync 270. With one block per SM and a barrier per
- * tile, more warpgroups is what lets one's softmax hide behind another's MMAs; 4 would need more
- * than 65536 registers. */
+ * Measured on an H200 at L = 16896, 24 heads of 128 (docs/benchmarks.md has the whole history):
+ * 2 warpgroups per block 353 TFLOP/s; with the softmax of tile j+1 overlapped with P_j V_j (three
+ * smem stages; commit ae86ee7) 360; 3 warpgroups 424; + the FFMA softmax 435; + one barrier per tile
+ * instead of two 480 (mma.sync: 270). With one block per SM, what hides one warpgroup's softmax is
+ * another's MMAs, so more warpgroups and fewer barriers pay; 4 would need more than 65536 registers.
+ * Exponentials by a polynomial on the FMA pipe made it slower (the FP32 pipe is as busy as MUFU). */
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 
