@@ -55,6 +55,9 @@ int dit_config_check(const dit_config *c, tetri_error *err)
     if (c->head_dim != 64 && c->head_dim != 128)
         return tetri_errorf(err, "model config: attention_head_dim %d is not supported (the attention kernel "
                                  "is built for 64 and 128)", c->head_dim);
+    if (c->n_heads * c->head_dim % 64 || c->n_heads * c->head_dim > 4096)
+        return tetri_errorf(err, "model config: hidden size %d (heads x head dim) must be a multiple of 64 and at most 4096 "
+                                 "(the LayerNorm kernel keeps a row in registers)", c->n_heads * c->head_dim);
     if (c->patch < 1 || c->in_channels < 1 || c->out_channels < 1 || c->text_dim < 8 || c->pooled_dim < 8)
         return tetri_errorf(err, "model config: patch_size, in/out_channels, joint_attention_dim and "
                                  "pooled_projection_dim must be positive");

@@ -57,7 +57,8 @@ void dit_config_tiny(dit_arch arch, dit_config *c);
 /* Reads a diffusers transformer config.json ("_class_name" FluxTransformer2DModel or
  * SD3Transformer2DModel). Errors name the file and the field. */
 int dit_config_from_json(const char *path, dit_config *c, tetri_error *err);
-/* Checks the invariants the kernels rely on (head_dim 64 or 128, RoPE axes sum, even sizes). */
+/* Checks the invariants the kernels rely on (head_dim 64 or 128, hidden a multiple of 64 up to 4096,
+ * RoPE axes summing to head_dim, widths multiples of 8). */
 int dit_config_check(const dit_config *c, tetri_error *err);
 
 typedef enum dit_init_kind {

@@ -194,6 +194,12 @@ static void config_json_errors_name_the_field(void **state)
     write_text(path, buf);
     assert_int_equal(dit_config_from_json(path, &c, &err), -1);
     assert_non_null(strstr(err.msg, "attention_head_dim 96"));
+    snprintf(buf, sizeof buf, "%s", flux_json);
+    p = strstr(buf, "\"num_attention_heads\": 24");
+    memcpy(p, "\"num_attention_heads\": 40", 25); /* 40 x 128 = 5120 > 4096 */
+    write_text(path, buf);
+    assert_int_equal(dit_config_from_json(path, &c, &err), -1);
+    assert_non_null(strstr(err.msg, "hidden size 5120"));
     write_text(path, "{\"_class_name\": ");
     assert_int_equal(dit_config_from_json(path, &c, &err), -1);
     assert_non_null(strstr(err.msg, path));
