@@ -25,9 +25,11 @@ int placement_free_block_score(const tetri_cluster *c, tetri_gpuset free)
 static tetri_gpuset block_of(int g, int size) { return tetri_gpuset_block(g - g % size, size); }
 
 /* Grows `seed` to `degree` GPUs taken from `pool`, one at a time: a GPU in the fast domain of the
- * set so far, then one whose aligned block (of the size the set will have) is the most used, so
- * that large free blocks stay whole (best fit), then the lowest number. 0 when pool is too small. */
-static tetri_gpuset grow(const tetri_cluster *c, tetri_gpuset seed, tetri_gpuset pool, tetri_gpuset free, int degree)
+ * set so far, then (unless first_fit, the ablation) one whose aligned block (of the size the set
+ * will have) is the most used, so that large free blocks stay whole (best fit), then the lowest
+ * number. 0 when pool is too small. */
+static tetri_gpuset grow(const tetri_cluster *c, tetri_gpuset seed, tetri_gpuset pool, tetri_gpuset free, int degree,
+                         bool first_fit)
 {
     int fit = 1;
     while (fit < degree) fit *= 2;
@@ -40,7 +42,7 @@ static tetri_gpuset grow(const tetri_cluster *c, tetri_gpuset seed, tetri_gpuset
         for (tetri_gpuset s = pool; s; s &= s - 1) {
             int g = __builtin_ctzll(s);
             int same = anchor < 0 || c->fast_domain[g] == anchor;
-            int nfree = tetri_gpuset_count(free & block_of(g, fit));
+            int nfree = first_fit ? 0 : tetri_gpuset_count(free & block_of(g, fit));
             if (best < 0 || same > best_same || (same == best_same && nfree < best_free)) {
                 best = g;
                 best_same = same;
@@ -87,8 +89,8 @@ tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degre
     /* Ragged sets: when fragmentation leaves no aligned block, or to keep the previous set. */
     if (prev) {
         int p = tetri_gpuset_count(prev);
-        if (p <= degree && (prev & free) == prev) cand[n++] = grow(c, prev, free, free, degree);
-        if (p > degree) cand[n++] = grow(c, 0, prev & free, free, degree);
+        if (p <= degree && (prev & free) == prev) cand[n++] = grow(c, prev, free, free, degree, first_fit);
+        if (p > degree) cand[n++] = grow(c, 0, prev & free, free, degree, first_fit);
     }
     /* One seed per fast domain, so a fast set is found whenever one exists. */
     tetri_gpuset domains_done = 0;
@@ -99,10 +101,10 @@ tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degre
         for (int h = 0; h < c->n_gpus; h++)
             if (c->fast_domain[h] == c->fast_domain[g]) dom |= 1ULL << h;
         domains_done |= dom;
-        if (tetri_gpuset_count(dom & free) >= degree) cand[n++] = grow(c, 0, dom & free, free, degree);
+        if (tetri_gpuset_count(dom & free) >= degree) cand[n++] = grow(c, 0, dom & free, free, degree, first_fit);
         if (n >= TETRI_MAX_GPUS + 6) break;
     }
-    cand[n++] = grow(c, 0, free, free, degree);
+    cand[n++] = grow(c, 0, free, free, degree, first_fit);
 
     tetri_gpuset best_set = 0;
     score best = {0};

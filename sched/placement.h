@@ -11,7 +11,10 @@
  *  5. the set that leaves the largest aligned free blocks (then the most of them);
  *  6. the lowest GPU numbers (determinism).
  * With PLACEMENT_FIRST_FIT (the ablation "placement=off"), rules 2, 3 and 5 are skipped: the
- * first free aligned block (or the lowest free GPUs) on the best link wins.
+ * first free aligned block (or, when none is free, the lowest free GPUs, without the best-fit
+ * packing a ragged set otherwise gets) on the best link wins. Rules 1 and 4 stay: the link is
+ * the cost model's, which every policy obeys, and aligned blocks are what the executor has
+ * communicators for.
  * Cost: O(candidates x GPUs / 64) with at most N/degree + domains + 2 candidates; no allocation. */
 #ifndef TETRI_SCHED_PLACEMENT_H
 #define TETRI_SCHED_PLACEMENT_H

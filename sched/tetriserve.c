@@ -53,6 +53,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {"order", TETRI_OPT_ENUM, "last", "last|first", "in a two-degree plan, the high-degree steps run last (scale up later) or first"},
     {"round_options", TETRI_OPT_ENUM, "plan", "plan|phase|all", "degrees offered to the DP: both plan degrees, only the current phase's, or every degree"},
     {"tie", TETRI_OPT_ENUM, "gpus-slack", "gpus-slack|slack-gpus|none", "DP ties among equal survivors: more GPUs busy then less slack, the reverse, or none"},
+    {"survival", TETRI_OPT_ENUM, "steps", "steps|rounds", "an option survives if the rest fits at the fastest degree back to back (steps), or in whole rounds of floor(tau / T_min) steps (rounds)"},
     {"drop", TETRI_OPT_BOOL, "off", NULL, "drop requests that can no longer meet their deadline (else one GPU, best effort)"},
     {"placement", TETRI_OPT_BOOL, "on", NULL, "placement preservation and fragmentation-aware sets (off: first fit)"},
     {"elastic", TETRI_OPT_BOOL, "on", NULL, "elastic scale-up: idle GPUs go to blocks whose step time drops"},
@@ -66,6 +67,7 @@ enum { TAU_PROFILE, TAU_SEEN, TAU_PENDING };
 enum { MID_WAIT, MID_FILL };
 enum { OPTS_PLAN, OPTS_PHASE, OPTS_ALL };
 enum { TIE_GPUS_SLACK, TIE_SLACK_GPUS, TIE_NONE };
+enum { SURV_STEPS, SURV_ROUNDS };
 
 /* One knapsack group: a request, or a batch of identical ones. */
 typedef struct group {
@@ -91,7 +93,7 @@ typedef struct opt_meta { int32_t d, q; } opt_meta;
 typedef struct slack_rank { tetri_ns slack; int32_t g; } slack_rank;
 
 typedef struct tetriserve {
-    int g, tau_from, midround, order_first, round_options, tie;
+    int g, tau_from, midround, order_first, round_options, tie, survival;
     tetri_ns tau_fixed;
     bool drop, placement, elastic, batching, extend;
     int32_t batch_max_side;
@@ -200,6 +202,7 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     s->round_options = strcmp(ro, "all") == 0 ? OPTS_ALL : strcmp(ro, "phase") == 0 ? OPTS_PHASE : OPTS_PLAN;
     const char *tie = tetri_options_str(o, "tie");
     s->tie = strcmp(tie, "none") == 0 ? TIE_NONE : strcmp(tie, "slack-gpus") == 0 ? TIE_SLACK_GPUS : TIE_GPUS_SLACK;
+    s->survival = strcmp(tetri_options_str(o, "survival"), "rounds") == 0 ? SURV_ROUNDS : SURV_STEPS;
     s->drop = tetri_options_bool(o, "drop");
     s->placement = tetri_options_bool(o, "placement");
     s->elastic = tetri_options_bool(o, "elastic");
@@ -237,6 +240,35 @@ static two_degree_plan group_plan(const tetriserve *s, const group *g, tetri_ns 
     tetri_ns t[TETRI_STEP_MAX_DEGREES];
     for (int d = 0; d < s->table.n_degrees; d++) t[d] = group_step_ns(s, g, d);
     return tetriserve_cheapest_plan(t, s->table.degree, s->table.n_degrees, g->steps_left, g->deadline - now);
+}
+
+/* Time to run `rem` steps of class c at its fastest degree from a round boundary, for the
+ * survival test (DESIGN step 2). survival=steps (DESIGN): back to back, rem x T_min.
+ * survival=rounds, with fixed rounds (midround=wait): a request runs at most
+ * per = floor(tau / T_min) steps a round and then waits for the boundary, so all but the last
+ * round cost tau each; a step longer than the round overruns it and the next call, mid-round,
+ * waits for the following boundary, so such a step costs ceil(T_min / tau) rounds. */
+static tetri_ns finish_after(const tetriserve *s, const step_class *c, int32_t rem, tetri_ns tau)
+{
+    if (rem <= 0) return 0;
+    if (s->survival == SURV_STEPS || s->midround == MID_FILL || tau <= 0) return rem * c->t_min;
+    const int64_t per = tau / c->t_min;
+    if (per >= 1) {
+        const int64_t full = (rem - 1) / per;
+        return full * tau + (rem - full * per) * c->t_min;
+    }
+    const int64_t rounds_per_step = (c->t_min + tau - 1) / tau;
+    return (rem - 1) * rounds_per_step * tau + c->t_min;
+}
+
+/* When a request can run again after a block ending at `end` (t_next: this round's end). With
+ * survival=rounds and fixed rounds, a block that overruns the round is picked up at the first
+ * boundary after it ends (a call mid-round waits); otherwise as soon as both have passed. */
+static tetri_ns resume_at(const tetriserve *s, tetri_ns end, tetri_ns t_next, tetri_ns tau)
+{
+    if (end <= t_next) return t_next;
+    if (s->survival == SURV_STEPS || s->midround == MID_FILL || tau <= 0) return end;
+    return t_next + (end - t_next + tau - 1) / tau * tau;
 }
 
 static int cmp_slack(const void *a, const void *b)
@@ -313,6 +345,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
     }
     plan->wake_at = s->round_end;
     const tetri_ns tau = s->round_end - now;
+    const tetri_ns tau_round = s->round_end - s->round_start; /* the full round, for survival=rounds */
     const tetri_gpuset free = tetri_cluster_all(v->cluster) & ~v->busy;
     const int32_t n_free = tetri_gpuset_count(free);
     const int32_t nd = s->table.n_degrees;
@@ -396,7 +429,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
         knap_option *o = &s->opts[n_opt_total];
         opt_meta *m = &s->meta[n_opt_total];
         int32_t k = 0;
-        bool wait_ok = t_next + n * c->t_min <= g->deadline;
+        bool wait_ok = t_next + finish_after(s, c, n, tau_round) <= g->deadline;
         o[k] = (knap_option){0, wait_ok ? w_surv * g->n_member : 0};
         m[k++] = (opt_meta){-1, 0};
         two_degree_plan p = group_plan(s, g, now);
@@ -422,7 +455,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
             tetri_ns end = now + migration_if(c, g->prev, degree) + q * t;
             bool survive = q == n ? end <= g->deadline
-                                  : (end > t_next ? end : t_next) + (n - q) * c->t_min <= g->deadline;
+                                  : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
             o[k] = (knap_option){degree, (survive ? w_surv * g->n_member : 0) + w_gpu * degree + w_urg * g->urgency};
             m[k++] = (opt_meta){d, q};
         }
@@ -435,7 +468,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             int32_t q = (int32_t)(n < fit ? n : fit);
             tetri_ns end = now + migration_if(c, g->prev, s->table.degree[d]) + q * t;
             bool survive = q == n ? end <= g->deadline
-                                  : (end > t_next ? end : t_next) + (n - q) * c->t_min <= g->deadline;
+                                  : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
             o[k] = (knap_option){s->table.degree[d], (survive ? w_surv * g->n_member : 0) + w_gpu * s->table.degree[d] + w_urg * g->urgency};
             m[k++] = (opt_meta){d, q};
         }

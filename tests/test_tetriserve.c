@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "profiles/profile.h"
+#include "sched/placement.h"
 #include "sched/policies.h"
 #include "sim/sim.h"
 #include "tests/sched_fixture.h"
@@ -213,6 +214,51 @@ static void placement_is_preserved(void **state)
         if (s.plan.assign[a].req[0] == 1) assert_int_equal(s.plan.assign[a].gpus, 0x30);
 }
 
+/* placement=off is first fit: with no aligned block of 4 free on GPUs {1,2,3,5,6}, it takes the
+ * lowest free GPUs {1,2,3,5}; placement's best fit packs into the fuller block instead and keeps
+ * GPU 3 (the emptier block's) together with its block. Rule 1 (fast link) holds either way. */
+static void first_fit_takes_lowest_free(void **state)
+{
+    (void)state;
+    const tetri_cluster *c = profile_cluster(h100);
+    const tetri_gpuset free = 0x6e; /* GPUs 1,2,3,5,6 */
+    assert_int_equal(placement_pick(c, free, 4, 0, 0, PLACEMENT_FIRST_FIT), 0x2e);
+    tetri_gpuset best_fit = placement_pick(c, free, 4, 0, 0, 0);
+    assert_int_equal(tetri_gpuset_count(best_fit), 4);
+    assert_true(best_fit != 0x2e);
+    /* an aligned block, when one is free, is first fit's choice too: the first one */
+    assert_int_equal(placement_pick(c, 0xff, 2, 0xc0, 0, PLACEMENT_FIRST_FIT), 0x03);
+    assert_int_equal(placement_pick(c, 0xff, 2, 0xc0, 0, 0), 0xc0);
+    /* a40x4: first fit still puts a pair on an NVLink pair */
+    assert_int_equal(placement_pick(profile_cluster(a40), 0xe, 2, 0, 0, PLACEMENT_FIRST_FIT), 0xc);
+}
+
+/* survival=rounds: with fixed rounds a request runs at most floor(tau / T_min) steps a round.
+ * 1024 on the fixture: T8 = 57.04 ms, T4 = 79.9, T2 = 125.5; tau = 100 ms, so one step a round.
+ * Twenty steps by 2.0 s: DESIGN's survival (back to back at T_min: 100 + 20 x 57 = 1.24 s) lets
+ * it wait a round; counted in rounds (100 + 19 x 100 + 57 = 2.06 s) waiting misses and only
+ * running now (1 step, then 18 rounds and a step: 1.96 s) survives. tie=none, so the DP picks
+ * the lowest option among equal survivors: waiting, when waiting survives. */
+static void survival_counts_rounds(void **state)
+{
+    (void)state;
+    scene s;
+    scene_init(&s, profile_cluster(h100));
+    scene_add(&s, 1024, 20, 2.0);
+    scene_decide(&s, "tetriserve:tau_ms=100,tie=none,elastic=off", h100);
+    assert_int_equal(s.plan.n_assign, 0);
+    scene_decide(&s, "tetriserve:tau_ms=100,tie=none,elastic=off,survival=rounds", h100);
+    assert_int_equal(s.plan.n_assign, 1);
+    assert_int_equal(gpus_of(&s, 0), 4); /* the plan: 8 steps at 2, then 12 at 4 (order=last) */
+    /* midround=fill has no fixed rounds to wait for: rounds counts like steps */
+    scene_decide(&s, "tetriserve:tau_ms=100,tie=none,elastic=off,survival=rounds,midround=fill", h100);
+    assert_int_equal(s.plan.n_assign, 0);
+    /* a deadline rounds can meet by waiting: waiting again */
+    s.req[0].deadline = (tetri_ns)(2.1 * TETRI_NS_PER_S);
+    scene_decide(&s, "tetriserve:tau_ms=100,tie=none,elastic=off,survival=rounds", h100);
+    assert_int_equal(s.plan.n_assign, 0);
+}
+
 /* Every policy, random workloads, plans validated on every call, every request accounted for. */
 static void run_policy(const char *spec, const tetri_profile *p, uint64_t seed, double scale, tetri_mix_kind mix,
                        double rate, sim_result *out)
@@ -239,7 +285,7 @@ static void every_policy_keeps_plan_invariants(void **state)
     (void)state;
     const char *const specs[] = {
         "tetriserve", "tetriserve:midround=fill", "tetriserve:placement=off,elastic=off,batching=off",
-        "tetriserve:drop=on,order=first,round_options=all,tie=slack-gpus", "tetriserve:g=1,tau_from=pending",
+        "tetriserve:drop=on,order=first,round_options=all,tie=slack-gpus", "tetriserve:g=1,tau_from=pending", "tetriserve:g=1,survival=rounds",
         "edf-dyn", "edf-dyn:backfill=off,drop=on", "least-slack", "xdit-sp1", "xdit-sp4", "rssp",
     };
     const tetri_profile *profiles[] = {h100, a40};
@@ -291,6 +337,8 @@ int main(void)
         cmocka_unit_test(selective_batching),
         cmocka_unit_test(topology_prefers_nvlink_pairs),
         cmocka_unit_test(placement_is_preserved),
+        cmocka_unit_test(first_fit_takes_lowest_free),
+        cmocka_unit_test(survival_counts_rounds),
         cmocka_unit_test(every_policy_keeps_plan_invariants),
         cmocka_unit_test(same_inputs_same_results),
         cmocka_unit_test(option_errors),
