@@ -3,7 +3,7 @@
 # make check-gpu's program, then `tetri bench-step` for FLUX.1-dev and SD3-medium, then the PyTorch
 # eager reference (bench/reference/dit_bench.py, a copy of ../shared/reference/dit_bench.py) on the
 # same GPU, so the ratio table compares like with like. Logs go to $OUT (default /tmp/tetri-out).
-# Usage: bench/run_gpu.sh [BUILD_DIR] [checks|bench|ref|all]...
+# Usage: bench/run_gpu.sh [BUILD_DIR] [checks|crosscheck|bench|ref|all]...
 set -u
 B=${1:-build-gpu}; shift || true
 WHAT=${*:-all}
@@ -12,6 +12,10 @@ OUT=${OUT:-/tmp/tetri-out}; mkdir -p "$OUT"
 nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
 has() { case " $WHAT " in *" $1 "*|*" all "*) return 0;; esac; return 1; }
 if has checks; then "$B/tests/gpu/test_gpu" 2>&1 | tee "$OUT/check_gpu.log"; fi
+if has crosscheck; then  # tiny FLUX/SD3 against float64 PyTorch written from diffusers' modules
+  rm -rf /tmp/tetri-tiny && "$B/tests/gpu/test_gpu" --export /tmp/tetri-tiny &&
+    python3 bench/reference/tiny_diffusers_check.py /tmp/tetri-tiny 2>&1 | tee "$OUT/crosscheck.log"
+fi
 if has bench; then
   "$B/tetri" bench-step --model flux-dev --res 256,512,1024,2048 --eager 2>&1 | tee "$OUT/bench_flux.txt"
   "$B/tetri" bench-step --model flux-dev --res 1024,2048 --attention flash-mma 2>&1 | tee "$OUT/bench_flux_mma.txt"

@@ -399,6 +399,88 @@ done:
     dit_layout_free(&L);
 }
 
+/* Writes a tiny model as a diffusers folder (config.json + diffusion_pytorch_model.safetensors, bf16)
+ * and one step's case (inputs, the CPU reference's output, the GPU's output) under dir/<arch>/, for
+ * bench/reference/tiny_diffusers_check.py to recompute in float64 PyTorch, written from diffusers'
+ * modules rather than from our C. Returns the number of failures. */
+static int export_case(const char *dir, dit_arch arch)
+{
+    const char *nm = arch == DIT_ARCH_FLUX ? "flux" : "sd3";
+    dit_config c;
+    dit_config_tiny(arch, &c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    if (dit_layout_build(&c, &L, &err)) { printf("FAIL export: %s\n", err.msg); return 1; }
+    char path[1200], sub[1100];
+    snprintf(sub, sizeof sub, "mkdir -p '%s/%s'", dir, nm);
+    if (system(sub) != 0) { printf("FAIL export: cannot create %s/%s\n", dir, nm); return 1; }
+    snprintf(sub, sizeof sub, "%s/%s", dir, nm);
+    const uint64_t seed = 4242;
+    float *w = malloc((size_t)L.total * 4);
+    dit_cpu_init_weights(&L, seed, w);
+    /* the weights under diffusers' names, bf16 (exactly the values the CPU and GPU use) */
+    st_out_tensor *t = calloc((size_t)L.n_params, sizeof *t);
+    uint16_t *w16 = malloc((size_t)L.total * 2);
+    for (int64_t i = 0; i < L.total; i++) w16[i] = dit_f32_to_bf16_bits(w[i]);
+    for (int i = 0; i < L.n_params; i++) {
+        const dit_param *P = &L.params[i];
+        t[i] = (st_out_tensor){.name = P->name, .dtype = ST_BF16, .ndim = P->ndim, .data = w16 + P->offset};
+        memcpy(t[i].shape, P->shape, sizeof t[i].shape);
+    }
+    snprintf(path, sizeof path, "%s/diffusion_pytorch_model.safetensors", sub);
+    int rc = st_write(path, t, L.n_params, NULL, 0, &err);
+    snprintf(path, sizeof path, "%s/config.json", sub);
+    FILE *f = fopen(path, "w");
+    if (arch == DIT_ARCH_FLUX)
+        fprintf(f, "{\"_class_name\": \"FluxTransformer2DModel\", \"attention_head_dim\": %d, \"axes_dims_rope\": [%d, %d, %d], "
+                   "\"guidance_embeds\": true, \"in_channels\": %d, \"joint_attention_dim\": %d, \"num_attention_heads\": %d, "
+                   "\"num_layers\": %d, \"num_single_layers\": %d, \"patch_size\": 1, \"pooled_projection_dim\": %d}\n",
+                c.head_dim, c.rope_axes[0], c.rope_axes[1], c.rope_axes[2], c.in_channels, c.text_dim, c.n_heads, c.n_double, c.n_single,
+                c.pooled_dim);
+    else
+        fprintf(f, "{\"_class_name\": \"SD3Transformer2DModel\", \"attention_head_dim\": %d, \"caption_projection_dim\": %d, "
+                   "\"in_channels\": %d, \"joint_attention_dim\": %d, \"num_attention_heads\": %d, \"num_layers\": %d, "
+                   "\"out_channels\": %d, \"patch_size\": %d, \"pooled_projection_dim\": %d, \"pos_embed_max_size\": %d, "
+                   "\"sample_size\": %d}\n",
+                c.head_dim, c.n_heads * c.head_dim, c.in_channels, c.text_dim, c.n_heads, c.n_double, c.out_channels, c.patch, c.pooled_dim,
+                c.pos_embed_max, c.sample_size);
+    fclose(f);
+    /* one step's case: batch 2, different sigma per... one sigma (the GPU runs one schedule), two guidances */
+    const int B = 2, T = 11, gh = 5, gw = 7, N = gh * gw, W = 64;
+    float *lat = malloc((size_t)B * N * W * 4), *txt = malloc((size_t)B * T * c.text_dim * 4), *pooled = malloc((size_t)B * c.pooled_dim * 4);
+    for (int i = 0; i < B * N * W; i++) lat[i] = 1.7f * frand();
+    for (int i = 0; i < B * T * c.text_dim; i++) txt[i] = frand();
+    for (int i = 0; i < B * c.pooled_dim; i++) pooled[i] = frand();
+    float sigma[2] = {0.65f, 0.65f}, guid[2] = {3.5f, 1.5f}, grid[2] = {(float)gh, (float)gw};
+    float *cpu = malloc((size_t)B * N * W * 4), *gpu = malloc((size_t)B * N * W * 4);
+    dit_step_inputs in = {.batch = B, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = lat, .text = txt, .pooled = pooled,
+                          .sigma = sigma, .guidance = guid};
+    rc = rc || dit_cpu_forward(&L, w, &in, cpu, &err);
+    dit_gpu *g = NULL;
+    dit_gpu_step *st = NULL;
+    float sig3[2] = {0.65f, 0.f};
+    rc = rc || dit_gpu_create(&L, &g, &err) || dit_gpu_load_weights(g, sub, &err) || dit_gpu_step_create(g, B, T, gh, gw, 1, &st, &err) ||
+         dit_gpu_step_set_inputs(st, &in, sig3, &err) || dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, gpu, &err);
+    if (!rc) {
+        st_out_tensor ct[8] = {{.name = "latent", .dtype = ST_F32, .ndim = 3, .shape = {B, N, W}, .data = lat},
+                               {.name = "text", .dtype = ST_F32, .ndim = 3, .shape = {B, T, c.text_dim}, .data = txt},
+                               {.name = "pooled", .dtype = ST_F32, .ndim = 2, .shape = {B, c.pooled_dim}, .data = pooled},
+                               {.name = "sigma", .dtype = ST_F32, .ndim = 1, .shape = {B}, .data = sigma},
+                               {.name = "guidance", .dtype = ST_F32, .ndim = 1, .shape = {B}, .data = guid},
+                               {.name = "grid", .dtype = ST_F32, .ndim = 1, .shape = {2}, .data = grid},
+                               {.name = "cpu_out", .dtype = ST_F32, .ndim = 3, .shape = {B, N, W}, .data = cpu},
+                               {.name = "gpu_out", .dtype = ST_F32, .ndim = 3, .shape = {B, N, W}, .data = gpu}};
+        snprintf(path, sizeof path, "%s/case.safetensors", sub);
+        rc = st_write(path, ct, 8, NULL, 0, &err);
+    }
+    printf("%s export of the tiny %s model and case to %s%s%s\n", rc ? "FAIL" : "PASS", nm, sub, rc ? ": " : "", rc ? err.msg : "");
+    dit_gpu_step_destroy(st);
+    dit_gpu_destroy(g);
+    free(w); free(w16); free(t); free(lat); free(txt); free(pooled); free(cpu); free(gpu);
+    dit_layout_free(&L);
+    return rc != 0;
+}
+
 /* Not a check: the attention kernels' rate at FLUX's sequence lengths (24 heads of 128), for the notes. */
 static void time_attention(int L, int hd)
 {
@@ -436,7 +518,6 @@ static void time_attention(int L, int hd)
 
 int main(int argc, char **argv)
 {
-    (void)argc;
     int n_dev = 0;
     if (cudaGetDeviceCount(&n_dev) != cudaSuccess || n_dev == 0) {
         printf("SKIP: no CUDA device\n");
@@ -444,6 +525,8 @@ int main(int argc, char **argv)
     }
     struct cudaDeviceProp prop;
     cudaGetDeviceProperties(&prop, 0);
+    if (argc == 3 && strcmp(argv[1], "--export") == 0) /* for bench/reference/tiny_diffusers_check.py */
+        return export_case(argv[2], DIT_ARCH_FLUX) + export_case(argv[2], DIT_ARCH_SD3);
     printf("# check-gpu on %s\n", prop.name);
     dit_gemm_ctx *g;
     tetri_error err = {{0}};
