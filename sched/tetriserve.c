@@ -8,7 +8,9 @@
  *     steps at k, at least one (a round cannot split a step); when no planned degree fits the
  *     free GPUs, the smallest degree whose step fits the round is offered instead; an option "survives" when after it the rest still fits at the fastest degree
  *     (t_next + remaining x T_min <= deadline, t_next = the round's end; a block that finishes
- *     the request survives when it ends by the deadline);
+ *     the request survives when it ends by the deadline). survival=rounds (an open point; the
+ *     default "steps" is DESIGN's) counts the rest in fixed rounds instead: at most
+ *     floor(tau / T_min) steps a round, then a wait for the boundary (finish_after);
  *  3. a group knapsack (sched/knapsack.c) over requests, GPU counts and survival picks one option
  *     per request: most survivors, then (tie=, which the paper leaves open) most GPUs busy, then
  *     the least-slack requests served;
