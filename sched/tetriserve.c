@@ -40,6 +40,7 @@
 
 #include <assert.h>
 #include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "sched/knapsack.h"
@@ -62,6 +63,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {"extend", TETRI_OPT_BOOL, "on", NULL, "a block shorter than the round runs more steps at its degree, up to the round's end"},
     {"batching", TETRI_OPT_BOOL, "on", NULL, "selective batching of identical small requests under pressure"},
     {"batch_max_side", TETRI_OPT_INT, "512", "16..65536", "largest width or height that may be batched"},
+    {"trace", TETRI_OPT_INT, "-1", "-1..2147483647", "print this request id's plan, options and pick every round to stderr (-1: none)"},
     {NULL, 0, NULL, NULL, NULL},
 };
 
@@ -99,6 +101,7 @@ typedef struct tetriserve {
     tetri_ns tau_fixed;
     bool drop, placement, elastic, batching, extend;
     int32_t batch_max_side;
+    int32_t trace_id;       /* request to trace to stderr, -1: none */
     const tetri_cluster *cluster;
     step_table table;
     knapsack ks;
@@ -211,6 +214,7 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     s->batching = tetri_options_bool(o, "batching");
     s->extend = tetri_options_bool(o, "extend");
     s->batch_max_side = (int32_t)tetri_options_int(o, "batch_max_side");
+    s->trace_id = (int32_t)tetri_options_int(o, "trace");
     s->cluster = cluster;
     knapsack_init(&s->ks);
     if (step_table_init(&s->table, profile, cluster, err)) {
@@ -324,6 +328,38 @@ static tetri_ns round_length(tetriserve *s, const tetri_view *v)
         }
     }
     return slowest > 0 ? s->g * slowest : TETRI_NS_PER_S; /* nothing runnable: a 1 s heartbeat */
+}
+
+/* trace=ID: one line per round for the group holding request ID: its plan, every option the DP
+ * was offered (degree, steps, whether it survives) and the pick. For researchers following one
+ * request through the rounds (docs/scheduler-results.md, section 3); off, it costs one compare. */
+static void trace_options(const tetriserve *s, tetri_ns now, int32_t n_free, int32_t n_groups, int64_t w_surv)
+{
+    for (int32_t gi = 0; gi < n_groups; gi++) {
+        const group *g = &s->groups[gi];
+        bool hit = false;
+        for (int32_t m = 0; m < g->n_member; m++) hit |= g->member[m] == s->trace_id;
+        if (!hit) continue;
+        two_degree_plan p = group_plan(s, g, now);
+        fprintf(stderr, "tetriserve trace: request %d t=%.3f ms round [%.3f, %.3f] free %d, %d steps left, deadline %.3f",
+                s->trace_id, now / 1e6, s->round_start / 1e6, s->round_end / 1e6, n_free, g->steps_left, g->deadline / 1e6);
+        if (p.feasible && (p.lo == p.hi || p.steps_hi == 0))
+            fprintf(stderr, ", plan %d at %d", g->steps_left, s->table.degree[p.lo]);
+        else if (p.feasible)
+            fprintf(stderr, ", plan %d at %d then %d at %d (order=%s)", g->steps_left - p.steps_hi, s->table.degree[p.lo],
+                    p.steps_hi, s->table.degree[p.hi], s->order_first ? "first" : "last");
+        else
+            fprintf(stderr, ", no plan meets the deadline");
+        fprintf(stderr, "; options:");
+        for (int32_t j = 0; j < s->n_opts[gi]; j++) {
+            const knap_option *o = &s->opts[s->first[gi] + j];
+            const opt_meta *m = &s->meta[s->first[gi] + j];
+            if (m->d < 0) fprintf(stderr, " wait");
+            else fprintf(stderr, " %d step%s at %d", m->q, m->q == 1 ? "" : "s", o->weight);
+            fprintf(stderr, " (%s)%s", o->value >= w_surv ? "survives" : "dies", j + 1 < s->n_opts[gi] ? "," : "");
+        }
+        fprintf(stderr, "; picked %d\n", s->pick[gi]);
+    }
 }
 
 static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
@@ -480,6 +516,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
 
     /* Step 3: the knapsack. */
     knapsack_solve(&s->ks, n_groups, s->first, s->n_opts, s->opts, n_free, s->pick);
+    if (s->trace_id >= 0) trace_options(s, now, n_free, n_groups, w_surv);
     block blocks[TETRI_MAX_GPUS];
     int32_t n_blocks = 0, used = 0;
     for (int32_t gi = 0; gi < n_groups; gi++) {
@@ -587,6 +624,11 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             a->n_req = 1;
             a->req[0] = lr->id;
         }
+        for (int32_t m = 0; s->trace_id >= 0 && m < a->n_req; m++)
+            if (a->req[m] == s->trace_id)
+                fprintf(stderr, "tetriserve trace: request %d runs %d step%s on GPUs %#llx (degree %d%s%s)\n", s->trace_id,
+                        a->steps, a->steps == 1 ? "" : "s", (unsigned long long)a->gpus, degree, gi < 0 ? ", late: best effort" : "",
+                        a->n_req > 1 ? ", batched" : "");
     }
 }
 

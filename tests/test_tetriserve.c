@@ -299,14 +299,16 @@ static void every_policy_keeps_plan_invariants(void **state)
             }
 }
 
+/* Same inputs, same results; tracing a request (trace=ID, stderr) changes no decision. */
 static void same_inputs_same_results(void **state)
 {
     (void)state;
-    const char *const specs[] = {"tetriserve", "tetriserve:midround=fill", "edf-dyn"};
-    for (size_t i = 0; i < 3; i++) {
+    const char *const specs[][2] = {{"tetriserve", "tetriserve"}, {"tetriserve:midround=fill", "tetriserve:midround=fill"},
+                                    {"edf-dyn", "edf-dyn"}, {"tetriserve:g=1", "tetriserve:g=1,trace=5"}};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
         sim_result a, b;
-        run_policy(specs[i], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &a);
-        run_policy(specs[i], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &b);
+        run_policy(specs[i][0], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &a);
+        run_policy(specs[i][1], h100, 7, 1.2, TETRI_MIX_UNIFORM, 18.0, &b);
         assert_int_equal(a.n_requests, b.n_requests);
         assert_memory_equal(a.requests, b.requests, a.n_requests * sizeof *a.requests);
         sim_result_free(&a);
