@@ -34,6 +34,9 @@
  * midround=wait (the paper's fixed rounds: new work waits for the boundary), or, with
  * midround=fill, runs the same steps on the GPUs free now with the round's remaining length.
  *
+ * trace=ID prints one request's plan, options, survival, pick and block every round to stderr
+ * (trace_options), without changing any decision.
+ *
  * Cost per call: O(R log R + R x N x D) for R waiting requests, N free GPUs, D degrees; memory
  * comes from arrays sized at create and doubled when the pending count outgrows them. */
 #include "sched/tetriserve.h"
