@@ -466,6 +466,22 @@ static void csv_number(FILE *out, double v, int decimals)
     else fprintf(out, "%.*f", decimals, v);
 }
 
+/* The columns that say which run a CSV row belongs to, in both CSV forms:
+ * experiment,model,hardware,backend,mix,rate_per_min,slo_scale, (with the trailing comma). */
+static void csv_run_columns(FILE *out, const results_run *r)
+{
+    report_csv_field(out, r->experiment);
+    fputc(',', out);
+    report_csv_field(out, r->model);
+    fputc(',', out);
+    report_csv_field(out, r->hardware);
+    fputc(',', out);
+    report_csv_field(out, r->backend);
+    fputc(',', out);
+    report_csv_field(out, r->mix);
+    fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
+}
+
 void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing)
 {
     fputs("experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,"
@@ -475,16 +491,7 @@ void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_tim
     fputc('\n', out);
     for (size_t i = 0; i < n; i++) {
         const results_run *r = &runs[i];
-        report_csv_field(out, r->experiment);
-        fputc(',', out);
-        report_csv_field(out, r->model);
-        fputc(',', out);
-        report_csv_field(out, r->hardware);
-        fputc(',', out);
-        report_csv_field(out, r->backend);
-        fputc(',', out);
-        report_csv_field(out, r->mix);
-        fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
+        csv_run_columns(out, r);
         report_csv_field(out, r->policy_name);
         fputc(',', out);
         report_csv_field(out, r->policy);
@@ -528,16 +535,7 @@ int report_write_requests_csv(FILE *out, results_db *db, const results_run *runs
         if (results_load_requests(db, r->id, &req, &n_req, err)) return -1;
         for (size_t i = 0; i < n_req; i++) {
             const tetri_request_result *q = &req[i];
-            report_csv_field(out, r->experiment);
-            fputc(',', out);
-            report_csv_field(out, r->model);
-            fputc(',', out);
-            report_csv_field(out, r->hardware);
-            fputc(',', out);
-            report_csv_field(out, r->backend);
-            fputc(',', out);
-            report_csv_field(out, r->mix);
-            fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
+            csv_run_columns(out, r);
             report_csv_field(out, r->policy);
             fprintf(out, ",%" PRIu64 ",%d,%d,%d,%d,", r->seed, q->id, q->width, q->height, q->steps);
             csv_seconds(out, q->arrival);
