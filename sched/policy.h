@@ -1,6 +1,7 @@
 /* sched/policy.h: the plug point between a host (simulator or executor) and a scheduling policy.
  * defines: tetri_view, tetri_assignment, tetri_plan, tetri_policy_ops, tetri_policy,
- *          tetri_policy_create/decide/destroy, tetri_plan_validate, the policy registry.
+ *          TETRI_POLICY_SPEC_MAX, tetri_policy_create/decide/destroy, tetri_policy_format_spec,
+ *          tetri_plan_validate, the policy registry.
  *
  * A host owns the requests and GPUs. On every arrival, every block completion and at the time the
  * policy asked for, it builds a read-only view and calls decide(), which fills a plan: blocks of
@@ -77,16 +78,22 @@ typedef struct tetri_policy_ops {
     const char *(*failure)(const void *self);
 } tetri_policy_ops;
 
+/* Room for a canonical spec. tetriserve's defaults alone take 197 characters; a spec that would
+ * not fit is an error at create, never cut (the cut text is what a sweep re-parses and runs). */
+#define TETRI_POLICY_SPEC_MAX 512
+
 /* A policy instance as a host holds it. */
 typedef struct tetri_policy {
     const tetri_policy_ops *ops;
     void *self;
     tetri_options options;
-    char spec[256];   /* canonical "name:key=value,..." with every option, for result rows */
+    char spec[TETRI_POLICY_SPEC_MAX]; /* canonical "name:key=value,..." with every option, for result rows */
 } tetri_policy;
 
 /* Parses "name" or "name:key=value,..." (unknown names and options are errors that list what is
  * known), then creates the policy. Returns 0, or -1 with err. */
+/* Writes p->spec from `name` and p->options. Returns 0, or -1 with err when it does not fit. */
+int tetri_policy_format_spec(tetri_policy *p, const char *name, tetri_error *err);
 int tetri_policy_create(tetri_policy *p, const char *spec, const struct tetri_profile *profile,
                         const tetri_cluster *cluster, tetri_error *err);
 static inline void tetri_policy_decide(tetri_policy *p, const tetri_view *v, tetri_plan *plan)

@@ -39,12 +39,22 @@ int tetri_policy_create(tetri_policy *p, const char *spec, const struct tetri_pr
     }
     if (tetri_options_parse(ops->options, colon ? colon + 1 : NULL, &p->options, err))
         return tetri_error_prefix(err, "policy %s", name);
-    char opts[sizeof p->spec - 64];
-    tetri_options_format(&p->options, opts, sizeof opts);
-    snprintf(p->spec, sizeof p->spec, "%.63s%s%.190s", name, opts[0] ? ":" : "", opts);
+    if (tetri_policy_format_spec(p, name, err)) return -1;
     p->ops = ops;
     p->self = ops->create(&p->options, profile, cluster, err);
     if (!p->self) return tetri_error_prefix(err, "policy %s", name);
+    return 0;
+}
+
+int tetri_policy_format_spec(tetri_policy *p, const char *name, tetri_error *err)
+{
+    /* Room for every option at its longest, so the check below sees the whole text. */
+    char opts[TETRI_MAX_OPTIONS * (64 + TETRI_OPTION_VALUE_MAX)];
+    tetri_options_format(&p->options, opts, sizeof opts);
+    int w = snprintf(p->spec, sizeof p->spec, "%s%s%s", name, opts[0] ? ":" : "", opts);
+    if (w < 0 || (size_t)w >= sizeof p->spec)
+        return tetri_errorf(err, "policy %s: its options written out take %d characters, more than the %zu a run records; shorten the values",
+                            name, w, sizeof p->spec - 1);
     return 0;
 }
 

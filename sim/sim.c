@@ -495,9 +495,7 @@ static int create_policy(tetri_policy *p, const sim_config *cfg, const tetri_clu
     memset(p, 0, sizeof *p);
     const tetri_policy_ops *ops = cfg->policy_ops;
     if (tetri_options_parse(ops->options, spec, &p->options, err)) return tetri_error_prefix(err, "policy %s", ops->name);
-    char opts[160];
-    tetri_options_format(&p->options, opts, sizeof opts);
-    snprintf(p->spec, sizeof p->spec, "%.63s%s%s", ops->name, opts[0] ? ":" : "", opts);
+    if (tetri_policy_format_spec(p, ops->name, err)) return -1;
     p->ops = ops;
     p->self = ops->create(&p->options, cfg->profile, cluster, err);
     if (!p->self) return tetri_error_prefix(err, "policy %s", ops->name);

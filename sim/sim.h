@@ -46,7 +46,7 @@ typedef struct sim_result {
     tetri_timeline_sample *timeline;
     size_t n_timeline;
     tetri_run_summary summary;
-    char policy_spec[256];           /* canonical */
+    char policy_spec[TETRI_POLICY_SPEC_MAX]; /* canonical */
     /* Engine totals, for conservation checks: GPU time handed out (sum over blocks of degree x
      * block time; equals the sum of the requests' gpu_ns) and the number of blocks run. */
     tetri_ns gpu_busy_ns;

@@ -8,7 +8,8 @@
 
 #include "sim/sim.h"
 
-#define SWEEP_KEY_MAX 1024
+/* A canonical policy, a workload text (< 512) and the rest: never cut, so two runs never share a key. */
+#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + 1024)
 
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed)
@@ -21,9 +22,9 @@ void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const ch
 }
 
 /* Canonical text of every policy, checked against the profile's cluster before anything runs. */
-static char (*canonical_policies(const sweep_spec *s, tetri_error *err))[256]
+static char (*canonical_policies(const sweep_spec *s, tetri_error *err))[TETRI_POLICY_SPEC_MAX]
 {
-    char (*canon)[256] = calloc(s->n_policies ? s->n_policies : 1, sizeof *canon);
+    char (*canon)[TETRI_POLICY_SPEC_MAX] = calloc(s->n_policies ? s->n_policies : 1, sizeof *canon);
     if (!canon) return tetri_errorf(err, "out of memory"), NULL;
     for (size_t p = 0; p < s->n_policies; p++) {
         tetri_policy pol;
@@ -41,7 +42,7 @@ typedef struct sweep_ctx {
     const sweep_spec *s;
     results_db *db;
     int64_t experiment;
-    char (*canon)[256];
+    char (*canon)[TETRI_POLICY_SPEC_MAX];
     sweep_stats *stats;
     tetri_error *err;
 } sweep_ctx;
@@ -158,7 +159,7 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
     assert(s && s->profile && db && stats);
     memset(stats, 0, sizeof *stats);
     if (s->n_policies == 0) return tetri_errorf(err, "a sweep needs at least one policy");
-    char (*canon)[256] = canonical_policies(s, err);
+    char (*canon)[TETRI_POLICY_SPEC_MAX] = canonical_policies(s, err);
     if (!canon) return -1;
     sweep_ctx c = {.s = s, .db = db, .canon = canon, .stats = stats, .err = err};
     int rc = results_experiment(db, s->experiment ? s->experiment : "sim", s->config_text ? s->config_text : "",

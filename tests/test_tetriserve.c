@@ -316,6 +316,26 @@ static void same_inputs_same_results(void **state)
     }
 }
 
+/* The canonical spec a run records (and a sweep re-parses to run it) keeps every option whole,
+ * however long the values: a spec once cut at 190 characters of options lost "trace=-1" and
+ * part of batch_max_side, so "batch_max_side=512" silently became 51 (or the re-parse failed). */
+static void canonical_spec_keeps_every_option(void **state)
+{
+    (void)state;
+    tetri_policy a, b;
+    tetri_error err = {{0}};
+    const char *given = "tetriserve:g=1000,tau_ms=123.456789,survival=rounds,order=first,round_options=phase";
+    if (tetri_policy_create(&a, given, h100, profile_cluster(h100), &err)) fail_msg("%s", err.msg);
+    assert_non_null(strstr(a.spec, ",batch_max_side=512,trace=-1"));
+    assert_int_equal(a.spec[strlen(a.spec) - 1], '1');
+    /* Re-parsing the canonical text gives the same options and the same text. */
+    if (tetri_policy_create(&b, a.spec, h100, profile_cluster(h100), &err)) fail_msg("re-parsing %s: %s", a.spec, err.msg);
+    assert_string_equal(a.spec, b.spec);
+    assert_int_equal(tetri_options_int(&b.options, "batch_max_side"), 512);
+    tetri_policy_destroy(&a);
+    tetri_policy_destroy(&b);
+}
+
 /* Bad options name the key; a profile whose degrees do not fit is refused at create. */
 static void option_errors(void **state)
 {
@@ -344,6 +364,7 @@ int main(void)
         cmocka_unit_test(every_policy_keeps_plan_invariants),
         cmocka_unit_test(same_inputs_same_results),
         cmocka_unit_test(option_errors),
+        cmocka_unit_test(canonical_spec_keeps_every_option),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
