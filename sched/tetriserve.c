@@ -370,7 +370,12 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
     tetriserve *s = self;
     const tetri_ns now = v->now;
     if (v->n_requests == 0) return; /* idle: the next arrival starts a fresh round */
-    const bool new_round = now >= s->round_end;
+    /* Idle until now (nothing runs, every request arrived this instant): a host does not call a
+     * policy with nothing pending, so the round of the last work is stale and must not make the
+     * arrival wait for its boundary; a fresh round starts here. */
+    bool arrived_to_idle = v->busy == 0;
+    for (int32_t i = 0; arrived_to_idle && i < v->n_requests; i++) arrived_to_idle = v->requests[i]->arrival == now;
+    const bool new_round = now >= s->round_end || arrived_to_idle;
     if (!new_round && now != s->round_start && s->midround == MID_WAIT) {
         plan->wake_at = s->round_end; /* inside a round: wait for its boundary */
         return;

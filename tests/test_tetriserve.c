@@ -299,6 +299,33 @@ static void every_policy_keeps_plan_invariants(void **state)
             }
 }
 
+/* An arrival to an idle cluster starts a fresh round at once (fixed rounds, midround=wait): the
+ * host does not call a policy with nothing pending, so the round of the previous work is stale.
+ * Request 0 (256, fast) finishes well inside its round; request 1 arrives after that, before the
+ * stale round's end, and must start on arrival, not at that boundary. */
+static void arrival_to_idle_cluster_starts_a_round(void **state)
+{
+    (void)state;
+    const tetri_ns ms = TETRI_NS_PER_MS;
+    tetri_trace_entry e[2] = {
+        {.id = 0, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps = 20, .arrival = 0, .deadline = 1500 * ms},
+        {.id = 1, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps = 20, .arrival = 600 * ms, .deadline = 2100 * ms},
+    };
+    tetri_trace tr = {.entries = e, .n = 2};
+    const char *const specs[] = {"tetriserve", "tetriserve:midround=fill"};
+    for (size_t i = 0; i < 2; i++) {
+        sim_config cfg = {.profile = h100, .policy_spec = specs[i], .check_plans = 1};
+        sim_result r;
+        tetri_error err = {{0}};
+        if (sim_run(&cfg, &tr, &r, &err)) fail_msg("%s: %s", specs[i], err.msg);
+        /* the fixture's round: 5 x the 2048 step at degree 8 (214.5 ms), about 1.07 s */
+        assert_true(r.requests[0].finish < e[1].arrival);
+        assert_int_equal(r.requests[1].first_start, e[1].arrival);
+        assert_int_equal(r.requests[1].finish - r.requests[1].first_start, r.requests[0].finish);
+        sim_result_free(&r);
+    }
+}
+
 /* Same inputs, same results; tracing a request (trace=ID, stderr) changes no decision. */
 static void same_inputs_same_results(void **state)
 {
@@ -362,6 +389,7 @@ int main(void)
         cmocka_unit_test(first_fit_takes_lowest_free),
         cmocka_unit_test(survival_counts_rounds),
         cmocka_unit_test(every_policy_keeps_plan_invariants),
+        cmocka_unit_test(arrival_to_idle_cluster_starts_a_round),
         cmocka_unit_test(same_inputs_same_results),
         cmocka_unit_test(option_errors),
         cmocka_unit_test(canonical_spec_keeps_every_option),
