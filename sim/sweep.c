@@ -140,14 +140,32 @@ static int sweep_generated(sweep_ctx *c)
     return 0;
 }
 
+/* FNV-1a over every field of every entry, byte by byte of each value as a 64-bit integer (not
+ * the struct's bytes: padding), so the digest is the same on every machine. */
+static uint64_t trace_digest(const tetri_trace *t)
+{
+    uint64_t h = 0xcbf29ce484222325ULL;
+    for (size_t i = 0; i < t->n; i++) {
+        const tetri_trace_entry *e = &t->entries[i];
+        const int64_t v[] = {e->id, e->model, e->width, e->height, e->steps, e->arrival, e->deadline};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
+            for (int b = 0; b < 64; b += 8) h = (h ^ (((uint64_t)v[k] >> b) & 0xff)) * 0x100000001b3ULL;
+    }
+    return h;
+}
+
 static int sweep_trace(sweep_ctx *c)
 {
     const sweep_spec *s = c->s;
     const char *model = s->trace->n ? tetri_model_name(s->trace->entries[0].model) : "none";
+    /* The trace's content goes into the run key with its name: a file edited and replayed under
+     * the same name into the same database is a new run, not one "already there". */
+    const uint64_t digest = trace_digest(s->trace);
     for (size_t ei = 0; ei < (s->n_seeds ? s->n_seeds : 1); ei++) {
         uint64_t seed = s->n_seeds ? s->seeds[ei] : s->base.seed;
         char text[512];
-        snprintf(text, sizeof text, "trace=%s", s->trace_name ? s->trace_name : "(unnamed)");
+        snprintf(text, sizeof text, "trace=%.400s,digest=%016llx", s->trace_name ? s->trace_name : "(unnamed)",
+                 (unsigned long long)digest);
         int rc = run_policies(c, s->trace, text, "trace", 0.0, 0.0, seed, model);
         if (rc) return rc;
     }

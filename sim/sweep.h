@@ -62,8 +62,8 @@ typedef struct sweep_stats {
     int stopped_early;    /* stop_after reached before the end */
 } sweep_stats;
 
-/* The run key of one run: canonical policy, canonical workload (or trace name and seed), jitter
- * and timeline settings, hardware. */
+/* The run key of one run: canonical policy, canonical workload (or trace name, a digest of the
+ * trace's content, and seed), jitter and timeline settings, hardware. */
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed);
 

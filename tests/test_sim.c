@@ -555,6 +555,41 @@ static void dump_all(results_db *db, const char *experiment, const char *path)
     results_runs_free(runs, n);
 }
 
+/* A replayed trace is keyed by its content too: the same file name with other contents (a
+ * deadline edited) is a new run, not one "already there" with the old file's results. */
+static void sweep_keys_a_trace_by_its_content(void **state)
+{
+    (void)state;
+    const char *policies[] = {"xdit-sp1"};
+    int side[] = {256, 512};
+    int steps[] = {20, 20};
+    tetri_ns arrival[] = {0, SEC};
+    tetri_ns deadline[] = {2 * SEC, 3 * SEC};
+    tetri_trace tr = fixture_trace(2, side, steps, arrival, deadline);
+    sweep_spec s = {.profile = prof8, .policies = policies, .n_policies = 1, .trace = &tr, .trace_name = "same-name.csv",
+                    .experiment = "replay", .config_text = "test"};
+    workload_spec_default(&s.base);
+    char path[256];
+    fixture_tmp_path(path, sizeof path, "test_sim-replay", "db");
+    unlink(path);
+    tetri_error err = {{0}};
+    results_db *db;
+    sweep_stats st;
+    if (results_open(path, &db, &err)) fail_msg("%s", err.msg);
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(st.runs_written, 1);
+    tr.entries[1].deadline += 1; /* the file edited, replayed under the same name */
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(st.runs_written, 1);
+    assert_int_equal(st.runs_skipped, 0);
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg); /* unchanged: resumes as before */
+    assert_int_equal(st.runs_written, 0);
+    assert_int_equal(st.runs_skipped, 1);
+    results_close(db);
+    unlink(path);
+    tetri_trace_free(&tr);
+}
+
 static void sweep_resumes_without_loss_or_duplicates(void **state)
 {
     (void)state;
@@ -689,6 +724,7 @@ int main(void)
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),
         cmocka_unit_test(sweep_resumes_without_loss_or_duplicates),
+        cmocka_unit_test(sweep_keys_a_trace_by_its_content),
         cmocka_unit_test(same_seed_byte_identical_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
