@@ -237,6 +237,14 @@ static tetri_ns migration_if(const step_class *c, tetri_gpuset prev, int degree)
     return prev && tetri_gpuset_count(prev) != degree ? c->migration_ns[TETRI_LINK_FAST] : 0;
 }
 
+/* How many steps of `t` fit in `tau` after a migration of `mig` (the block pays the move first):
+ * a block sized without it overruns the round by the migration, and with fixed rounds its
+ * request then waits a whole round for the next boundary. May be 0. */
+static int64_t steps_fit(tetri_ns tau, tetri_ns mig, tetri_ns t)
+{
+    return tau > mig ? (tau - mig) / t : 0;
+}
+
 /* Step time of group g at degree index d over the best link, batch included. */
 static tetri_ns group_step_ns(const tetriserve *s, const group *g, int d)
 {
@@ -497,9 +505,10 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             if (planned < 1) continue;
             /* A step longer than what is left of the round still runs once: a round cannot split
              * a step (the block overruns the boundary by less than one step). */
-            int64_t fit = tau / t;
+            const tetri_ns mig = migration_if(c, g->prev, degree);
+            int64_t fit = steps_fit(tau, mig, t);
             int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
-            tetri_ns end = now + migration_if(c, g->prev, degree) + q * t;
+            tetri_ns end = now + mig + q * t;
             bool survive = q == n ? end <= g->deadline
                                   : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
             o[k] = (knap_option){degree, (survive ? w_surv * g->n_member : 0) + w_gpu * degree + w_urg * g->urgency};
@@ -509,10 +518,11 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
          * smallest degree whose step fits the round, so the request is not starved. */
         for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= n_free; d++) {
             tetri_ns t = group_step_ns(s, g, d);
-            if (t <= 0 || t > tau) continue;
-            int64_t fit = tau / t;
+            const tetri_ns mig = migration_if(c, g->prev, s->table.degree[d]);
+            if (t <= 0 || steps_fit(tau, mig, t) < 1) continue;
+            int64_t fit = steps_fit(tau, mig, t);
             int32_t q = (int32_t)(n < fit ? n : fit);
-            tetri_ns end = now + migration_if(c, g->prev, s->table.degree[d]) + q * t;
+            tetri_ns end = now + mig + q * t;
             bool survive = q == n ? end <= g->deadline
                                   : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
             o[k] = (knap_option){s->table.degree[d], (survive ? w_surv * g->n_member : 0) + w_gpu * s->table.degree[d] + w_urg * g->urgency};
@@ -541,7 +551,8 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
      * round; run more steps at the same degree instead, up to the round's end. */
     for (int32_t b = 0; s->extend && b < n_blocks; b++) {
         const group *g = &s->groups[blocks[b].group];
-        int64_t fit = tau / group_step_ns(s, g, blocks[b].d);
+        const step_class *c = step_table_class(&s->table, g->cls);
+        int64_t fit = steps_fit(tau, migration_if(c, g->prev, s->table.degree[blocks[b].d]), group_step_ns(s, g, blocks[b].d));
         int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
         if (q > blocks[b].steps) blocks[b].steps = q;
     }
@@ -555,7 +566,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
         int32_t d = 0;
         while (d < nd && c->t_best[d] <= 0) d++;
         if (d == nd || used + s->table.degree[d] > n_free) continue;
-        int64_t fit = tau / c->t_best[d];
+        int64_t fit = steps_fit(tau, migration_if(c, r->last_gpus, s->table.degree[d]), c->t_best[d]);
         int32_t left = tetri_request_steps_left(r);
         int32_t q = fit < 1 ? 1 : fit < left ? (int32_t)fit : left;
         blocks[n_blocks++] = (block){-1 - j, d, q, 0};
@@ -577,7 +588,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
                 if (k - k0 > n_free - used) break;
                 tetri_ns t = group_step_ns(s, g, d);
                 if (t <= 0 || t >= t0) continue;
-                int64_t fit = tau / t;
+                int64_t fit = steps_fit(tau, migration_if(c, g->prev, k), t);
                 int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
                 if (q < blocks[b].steps) q = blocks[b].steps;
                 tetri_ns saved = q * (t0 - t) - (migration_if(c, g->prev, k) - migration_if(c, g->prev, k0));
@@ -618,9 +629,11 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
         bl->gpus = placement_pick(v->cluster, left_free, degree, prev, want & ~prev, flags);
         if (!bl->gpus) continue; /* no set with a profile row: the request waits */
         left_free &= ~bl->gpus;
-        /* The cost model charges the set's real link: fewer steps fit when it is the slow one. */
+        /* The cost model charges the set's real link, and the move whenever the set differs
+         * from the previous one (same degree too): fewer steps fit when either applies. */
         tetri_ns t = step_class_ns(c, bl->d, tetri_cluster_link(v->cluster, bl->gpus), nb);
-        int64_t fit = t > 0 ? tau / t : bl->steps;
+        const tetri_ns mig = prev && prev != bl->gpus ? c->migration_ns[tetri_cluster_link(v->cluster, prev | bl->gpus)] : 0;
+        int64_t fit = t > 0 ? steps_fit(tau, mig, t) : bl->steps;
         if (fit < bl->steps) bl->steps = fit < 1 ? 1 : (int32_t)fit;
         tetri_assignment *a = &plan->assign[plan->n_assign++];
         a->gpus = bl->gpus;

@@ -214,6 +214,35 @@ static void placement_is_preserved(void **state)
         if (s.plan.assign[a].req[0] == 1) assert_int_equal(s.plan.assign[a].gpus, 0x30);
 }
 
+/* A block sized to the round pays its migration inside it: the fixture's round is exactly five
+ * 2048 steps at degree 8 (tau_from=profile, g=5), so a 2048 request moving from 4 GPUs to 8 can
+ * run only four of them plus the 2 ms move. A block of five overran the boundary by the move and,
+ * with fixed rounds, its request then waited a whole round for the next one. */
+static void blocks_fit_the_round_with_their_migration(void **state)
+{
+    (void)state;
+    const tetri_ns t8 = profile_lookup_step_ns(h100, TETRI_MODEL_FLUX_DEV, 2048, 2048, 8, 1, TETRI_LINK_FAST);
+    const tetri_ns mig = profile_migration_ns(h100, TETRI_MODEL_FLUX_DEV, 2048, 2048, TETRI_LINK_FAST);
+    const tetri_ns tau = 5 * t8;
+    assert_true(t8 > 0 && mig > 0);
+    const char *const specs[] = {"tetriserve", "tetriserve:elastic=off", "tetriserve:extend=off"};
+    for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++) {
+        scene s;
+        scene_init(&s, profile_cluster(h100));
+        scene_add(&s, 2048, 20, 4.4); /* 20 steps at 8 take 4.29 s: only degree 8 meets it */
+        s.req[0].last_gpus = 0x0f;
+        scene_decide(&s, specs[i], h100);
+        assert_int_equal(s.plan.n_assign, 1);
+        assert_int_equal(s.plan.assign[0].gpus, 0xff);
+        assert_int_equal(s.plan.assign[0].steps, 4);
+        assert_true(mig + s.plan.assign[0].steps * t8 <= tau);
+        /* on its own set (no move) the whole round is its: five steps */
+        s.req[0].last_gpus = 0xff;
+        scene_decide(&s, specs[i], h100);
+        assert_int_equal(s.plan.assign[0].steps, 5);
+    }
+}
+
 /* placement=off is first fit: with no aligned block of 4 free on GPUs {1,2,3,5,6}, it takes the
  * lowest free GPUs {1,2,3,5}; placement's best fit packs into the fuller block instead and keeps
  * GPU 3 (the emptier block's) together with its block. Rule 1 (fast link) holds either way. */
@@ -386,6 +415,7 @@ int main(void)
         cmocka_unit_test(selective_batching),
         cmocka_unit_test(topology_prefers_nvlink_pairs),
         cmocka_unit_test(placement_is_preserved),
+        cmocka_unit_test(blocks_fit_the_round_with_their_migration),
         cmocka_unit_test(first_fit_takes_lowest_free),
         cmocka_unit_test(survival_counts_rounds),
         cmocka_unit_test(every_policy_keeps_plan_invariants),
