@@ -4,8 +4,9 @@
  * GPUs:
  *  1. each waiting request's cheapest plan (GPU-seconds) that meets its deadline with at most two
  *     degrees (tetriserve_cheapest_plan);
- *  2. its options this round: wait, or run q = min(planned steps at degree k, floor(tau / T(k)))
- *     steps at k, at least one (a round cannot split a step); when no planned degree fits the
+ *  2. its options this round: wait, or run q = min(planned steps at degree k,
+ *     floor((tau - the block's migration) / T(k))) steps at k (the move is paid inside the
+ *     round), at least one (a round cannot split a step); when no planned degree fits the
  *     free GPUs, the smallest degree whose step fits the round is offered instead; an option "survives" when after it the rest still fits at the fastest degree
  *     (t_next + remaining x T_min <= deadline, t_next = the round's end; a block that finishes
  *     the request survives when it ends by the deadline). survival=rounds (an open point; the
@@ -29,8 +30,9 @@
  *     batch when the profile has that batch size and the batch's plan still meets the earliest
  *     member deadline; the batch is one knapsack group whose survival counts every member.
  *
- * Rounds: a round starts at the first call at or after the previous round's end and asks to be
- * woken at its end. A call inside a round (an arrival, a block ending early) does nothing with
+ * Rounds: a round starts at the first call at or after the previous round's end, or at an arrival
+ * to an idle cluster (no GPU busy, nothing else pending), and asks to be woken at its end. A
+ * call inside a round (an arrival, a block ending early) does nothing with
  * midround=wait (the paper's fixed rounds: new work waits for the boundary), or, with
  * midround=fill, runs the same steps on the GPUs free now with the round's remaining length.
  *
