@@ -29,7 +29,8 @@ static void usage(FILE *f)
             "\n"
             "what to run:\n"
             "  --policy SPEC       a policy, \"name\" or \"name:key=value,...\"; repeat for several;\n"
-            "                      \"all\" = every registered one (list: tetri policies). Default rssp\n"
+            "                      \"all\" = every registered one but optimal (exhaustive, for a handful\n"
+            "                      of requests: name it to add it; list: tetri policies). Default rssp\n"
             "  --mix LIST          uniform, skewed, homogeneous, comma-separated (default uniform)\n"
             "  --slo-scale LIST    deadline multipliers: 1.0,1.2 or a range FROM:TO:STEP like 1.0:1.5:0.1\n"
             "                      (default 1.0)\n"
@@ -122,13 +123,15 @@ static int push_policy(sim_args *a, const char *spec, tetri_error *err)
     return 0;
 }
 
-/* "all" adds every registered policy with its defaults. */
+/* "all" adds every registered policy with its defaults, except those that may refuse an instance
+ * (a failure hook: optimal, an exhaustive search for a handful of requests), which would stop a
+ * sweep of ordinary size; name them to add them. */
 static int sim_args_add_policy(sim_args *a, const char *spec, tetri_error *err)
 {
     if (!*spec) return tetri_errorf(err, "--policy needs a name (tetri policies lists them)");
     if (strcmp(spec, "all") != 0) return push_policy(a, spec, err);
     for (size_t i = 0; i < tetri_policy_registry_len; i++)
-        if (push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
+        if (!tetri_policy_registry[i]->failure && push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
     return 0;
 }
 

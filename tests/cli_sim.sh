@@ -79,6 +79,16 @@ grep -q "1.0 .*1.1 .*1.2" "$tmp/table" || fail "table lacks the scale columns: $
     fail "trace replay of every policy failed: $(cat "$tmp/t.out")"
 grep -q "trace  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
 [ "$("$TETRI" policies 2>/dev/null | grep -c '^[a-z]')" -ge 5 ] 2>/dev/null || true
+# "all" is every policy but optimal (exhaustive: it refuses the paper's 300 requests), so it runs
+# the paper workload; optimal still runs when named.
+"$TETRI" sim --profile "$profile" --policy all --slo-scale 1.0 --db "$tmp/all.db" -q >"$tmp/all.out" 2>&1 ||
+    fail "--policy all on the paper workload failed: $(cat "$tmp/all.out")"
+for p in xdit-sp1 xdit-sp8 rssp tetriserve edf-dyn least-slack; do
+    "$TETRI" report --db "$tmp/all.db" --csv - | grep -q ",$p," || fail "--policy all did not run $p"
+done
+"$TETRI" report --db "$tmp/all.db" --csv - | grep -q ",optimal," && fail "--policy all ran optimal"
+"$TETRI" sim --profile "$profile" --policy optimal --trace "$tmp/t.csv" --db "$tmp/opt.db" -q >"$tmp/opt.out" 2>&1 ||
+    fail "optimal by name on a small trace failed: $(cat "$tmp/opt.out")"
 "$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/t.csv" --jitter --seeds 1-2 --db "$tmp/j.db" >"$tmp/j.out" ||
     fail "jitter failed"
 "$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/t.csv" --jitter --seeds 1-2 --db "$tmp/j2.db" -q >/dev/null
