@@ -56,7 +56,7 @@
 static const tetri_option_spec tetriserve_options[] = {
     {"g", TETRI_OPT_INT, "5", "1..1000", "round length tau in steps of the slowest resolution's fastest step"},
     {"tau_from", TETRI_OPT_ENUM, "profile", "profile|seen|pending", "resolutions tau is taken over: the profile's (of the models seen), all seen in the run, or those pending now"},
-    {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds (0: from g)"},
+    {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds, 0 or >= 1 (0: from g)"},
     {"midround", TETRI_OPT_ENUM, "wait", "wait|fill", "calls inside a round: wait for the boundary, or fill idle GPUs with the same rules"},
     {"order", TETRI_OPT_ENUM, "last", "last|first", "in a two-degree plan, the high-degree steps run last (scale up later) or first"},
     {"round_options", TETRI_OPT_ENUM, "plan", "plan|phase|all", "degrees offered to the DP: both plan degrees, only the current phase's, or every degree"},
@@ -205,7 +205,14 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     s->g = (int)tetri_options_int(o, "g");
     const char *tf = tetri_options_str(o, "tau_from");
     s->tau_from = strcmp(tf, "pending") == 0 ? TAU_PENDING : strcmp(tf, "seen") == 0 ? TAU_SEEN : TAU_PROFILE;
-    s->tau_fixed = (tetri_ns)(tetri_options_double(o, "tau_ms") * TETRI_NS_PER_MS);
+    const double tau_ms = tetri_options_double(o, "tau_ms");
+    if (tau_ms > 0 && tau_ms < 1.0) {
+        /* A round shorter than a millisecond is shorter than any DiT step: every block overruns
+         * it and the policy is woken each tau while blocks run (1e11 wake-ups at 100 ns). */
+        free(s);
+        return tetri_errorf(err, "option tau_ms: %g ms is shorter than any denoising step; give 0 (tau from g) or at least 1", tau_ms), NULL;
+    }
+    s->tau_fixed = (tetri_ns)(tau_ms * TETRI_NS_PER_MS);
     s->midround = strcmp(tetri_options_str(o, "midround"), "fill") == 0 ? MID_FILL : MID_WAIT;
     s->order_first = strcmp(tetri_options_str(o, "order"), "first") == 0;
     const char *ro = tetri_options_str(o, "round_options");

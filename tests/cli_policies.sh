@@ -16,7 +16,7 @@ if "$TETRI" policies no-such-policy 2>"$tmp/err.txt"; then echo "unknown policy 
 grep -q "unknown policy 'no-such-policy'" "$tmp/err.txt" || { echo "no clear error for an unknown policy"; cat "$tmp/err.txt"; exit 1; }
 grep -q "tetriserve" "$tmp/err.txt" || { echo "the error does not list the known policies"; exit 1; }
 # The same option syntax and errors for every policy, through tetri sim.
-for bad in 'tetriserve:g=0' 'tetriserve:midround=sometimes' 'edf-dyn:bogus=1' 'optimal:max_requests=99'; do
+for bad in 'tetriserve:g=0' 'tetriserve:tau_ms=0.0001' 'tetriserve:midround=sometimes' 'edf-dyn:bogus=1' 'optimal:max_requests=99'; do
   if "$TETRI" sim --policy "$bad" -n 5 --db "$tmp/r.db" -q 2>"$tmp/err.txt"; then echo "tetri sim accepted $bad"; exit 1; fi
   key=${bad#*:}; key=${key%%=*}
   grep -q "$key" "$tmp/err.txt" || { echo "the error for $bad does not name '$key':"; cat "$tmp/err.txt"; exit 1; }
