@@ -240,6 +240,20 @@ static void format_cell(char *buf, size_t len, const cell *x, report_metric m)
 }
 
 /* Prints one table over idx[0..n-1] (runs sharing every table dimension). */
+/* Adds run `i` to `set` (run indices, one per distinct value of `dim`, kept sorted by it) unless a
+ * run with its value is already there. O(n) per call; tables have tens of rows and columns. */
+static void add_representative(size_t *set, size_t *n_set, const results_run *runs, size_t i, report_dim dim)
+{
+    for (size_t k = 0; k < *n_set; k++)
+        if (report_dim_compare(&runs[set[k]], &runs[i], dim) == 0) return;
+    size_t at = (*n_set)++;
+    while (at > 0 && report_dim_compare(&runs[set[at - 1]], &runs[i], dim) > 0) {
+        set[at] = set[at - 1];
+        at--;
+    }
+    set[at] = i;
+}
+
 static int print_one_table(FILE *out, const results_run *runs, const size_t *idx, size_t n, report_dim col_dim,
                            report_dim row_dim, report_metric metric, int *any_repeated, tetri_error *err)
 {
@@ -249,27 +263,8 @@ static int print_one_table(FILE *out, const results_run *runs, const size_t *idx
     if (!cols || !rows) goto oom;
     size_t n_cols = 0, n_rows = 0;
     for (size_t i = 0; i < n; i++) {
-        const results_run *r = &runs[idx[i]];
-        size_t c = 0;
-        while (c < n_cols && report_dim_compare(&runs[cols[c]], r, col_dim) != 0) c++;
-        if (c == n_cols) {
-            size_t at = n_cols++;
-            while (at > 0 && report_dim_compare(&runs[cols[at - 1]], r, col_dim) > 0) {
-                cols[at] = cols[at - 1];
-                at--;
-            }
-            cols[at] = idx[i];
-        }
-        size_t k = 0;
-        while (k < n_rows && report_dim_compare(&runs[rows[k]], r, row_dim) != 0) k++;
-        if (k == n_rows) {
-            size_t at = n_rows++;
-            while (at > 0 && report_dim_compare(&runs[rows[at - 1]], r, row_dim) > 0) {
-                rows[at] = rows[at - 1];
-                at--;
-            }
-            rows[at] = idx[i];
-        }
+        add_representative(cols, &n_cols, runs, idx[i], col_dim);
+        add_representative(rows, &n_rows, runs, idx[i], row_dim);
     }
     cells = calloc(n_cols * n_rows, sizeof *cells);
     if (!cells) goto oom;
