@@ -247,6 +247,18 @@ static void safetensors_round_trip_is_exact_and_reproducible(void **state)
     st_close(&f);
 }
 
+/* Writes a hand-made safetensors file: the 8-byte header length as given (it may lie), the header
+ * text, then `data` (NULL: none). */
+static void write_raw_safetensors(const char *path, uint64_t header_len, const char *header, const char *data)
+{
+    FILE *fp = fopen(path, "wb");
+    assert_non_null(fp);
+    fwrite(&header_len, 8, 1, fp);
+    fputs(header, fp);
+    if (data) fputs(data, fp);
+    fclose(fp);
+}
+
 static void safetensors_rejects_damaged_files(void **state)
 {
     (void)state;
@@ -255,41 +267,23 @@ static void safetensors_rejects_damaged_files(void **state)
     st_file f;
     snprintf(path, sizeof path, "%s/bad.safetensors", tmpdir);
     /* header length past the end */
-    FILE *fp = fopen(path, "wb");
-    uint64_t big = 1000;
-    fwrite(&big, 8, 1, fp);
-    fputs("{}", fp);
-    fclose(fp);
+    write_raw_safetensors(path, 1000, "{}", NULL);
     assert_int_equal(st_open(path, &f, &err), -1);
     assert_non_null(strstr(err.msg, "header length"));
     /* data offsets past the data: a truncated file */
     const char *hdr = "{\"w\":{\"dtype\":\"F32\",\"shape\":[4],\"data_offsets\":[0,16]}}";
-    uint64_t n = strlen(hdr);
-    fp = fopen(path, "wb");
-    fwrite(&n, 8, 1, fp);
-    fputs(hdr, fp);
-    fwrite("12345678", 1, 8, fp);
-    fclose(fp);
+    write_raw_safetensors(path, strlen(hdr), hdr, "12345678");
     assert_int_equal(st_open(path, &f, &err), -1);
     assert_non_null(strstr(err.msg, "truncated"));
     assert_non_null(strstr(err.msg, "'w'"));
     /* byte count disagreeing with the shape */
     hdr = "{\"w\":{\"dtype\":\"BF16\",\"shape\":[4],\"data_offsets\":[0,4]}}";
-    n = strlen(hdr);
-    fp = fopen(path, "wb");
-    fwrite(&n, 8, 1, fp);
-    fputs(hdr, fp);
-    fwrite("12345678", 1, 8, fp);
-    fclose(fp);
+    write_raw_safetensors(path, strlen(hdr), hdr, "12345678");
     assert_int_equal(st_open(path, &f, &err), -1);
     assert_non_null(strstr(err.msg, "4 bytes of data for 4 elements"));
     /* not JSON */
     hdr = "{\"w\": [1, 2";
-    n = strlen(hdr);
-    fp = fopen(path, "wb");
-    fwrite(&n, 8, 1, fp);
-    fputs(hdr, fp);
-    fclose(fp);
+    write_raw_safetensors(path, strlen(hdr), hdr, NULL);
     assert_int_equal(st_open(path, &f, &err), -1);
     assert_non_null(strstr(err.msg, "not a JSON object"));
 }
