@@ -9,6 +9,7 @@
 #include <cuda_runtime.h>
 
 #include "cli/commands.h"
+#include "exec/attention_cudnn.h"
 #include "exec/cpu_ref.h"
 #include "exec/dit_gpu.h"
 #include "exec/safetensors.h"
@@ -30,8 +31,9 @@ static void usage(FILE *f)
             "  --config FILE       a diffusers config.json: random weights of its shapes\n"
             "  --weights DIR       a diffusers transformer folder (config.json + safetensors [+ index])\n"
             "  --tiny              the tiny test configuration of the model\n"
-            "  --attention NAME    flash (ours, wgmma, default), flash-mma (ours, mma.sync) or oracle\n"
-            "                      (fp32 cuBLAS; memory grows as L^2)\n"
+            "  --attention NAME    flash (ours, wgmma, default), flash-mma (ours, mma.sync), cudnn (cuDNN's\n"
+            "                      fused attention, builds with cuDNN 9) or oracle (fp32 cuBLAS; memory\n"
+            "                      grows as L^2)\n"
             "  --eager             also time the step without the graph (launch by launch)\n"
             "  --inputs FILE       run on these inputs instead of timing: latent [B, H/16, W/16, 64] (packed),\n"
             "                      text [B, T, text_dim], pooled [B, pooled_dim], optional sigmas [steps + 1]\n"
@@ -212,7 +214,14 @@ int cmd_bench_step(int argc, char **argv)
     if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
     else if (strcmp(attn, "flash-mma") == 0) backend = DIT_ATTN_FLASH_MMA;
     else if (strcmp(attn, "oracle") == 0) backend = DIT_ATTN_ORACLE;
-    else { fprintf(stderr, "tetri bench-step: --attention must be flash, flash-mma or oracle, not '%s'\n", attn); return 2; }
+    else if (strcmp(attn, "cudnn") == 0) backend = DIT_ATTN_CUDNN;
+    else { fprintf(stderr, "tetri bench-step: --attention must be flash, flash-mma, cudnn or oracle, not '%s'\n", attn); return 2; }
+#ifndef HAVE_CUDNN
+    if (backend == DIT_ATTN_CUDNN) {
+        fprintf(stderr, "tetri bench-step: --attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)\n");
+        return 2;
+    }
+#endif
     tetri_model tm;
     if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
     int res[32];
@@ -260,6 +269,14 @@ int cmd_bench_step(int argc, char **argv)
     printf("# tetri bench-step: %s (%s weights, %.2f B parameters, %.1f GiB), %s, batch %d, %d text tokens, attention %s\n",
            cfg.arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", weights ? "loaded" : "random", (double)L.n_weights / 1e9,
            (double)dit_gpu_weight_bytes(gm) / (1 << 30), prop.name, batch, text_tokens, attn);
+#ifdef HAVE_CUDNN
+    if (backend == DIT_ATTN_CUDNN) {
+        long rt, built;
+        dit_cudnn_versions(&rt, &built);
+        printf("# cuDNN %ld.%ld.%ld at run time (built against %ld.%ld.%ld)\n", rt / 10000, rt / 100 % 100, rt % 100, built / 10000,
+               built / 100 % 100, built % 100);
+    }
+#endif
     printf("# step = transformer forward + Euler update, CUDA graph replay; median (p10-p90) of %d after %d warm-up\n", iters, warmup);
     printf("%6s %14s %10s %18s %9s %10s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", eager ? "  eager ms" : "");
     for (int r = 0; r < n_res; r++) {

@@ -1,5 +1,7 @@
 /* exec/dit_gpu.c: the GPU step runner (see dit_gpu.h). All device memory is allocated up front
  * (weights: one allocation; activations: one arena per step shape); a step allocates nothing. */
+#include "config.h"
+
 #include "exec/dit_gpu.h"
 
 #include <assert.h>
@@ -8,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "exec/attention_cudnn.h"
 #include "exec/gemm.h"
 #include "exec/safetensors.h"
 #include "kernels/kernels.h"
@@ -22,6 +25,7 @@ struct dit_gpu {
     dit_gemm_ctx *gemm_txt;
     cudaEvent_t ev_fork, ev_join;
     cublasHandle_t cublas;
+    dit_cudnn_attn_ctx *cudnn; /* --attention cudnn: made at its first call (eager), plans cached per shape */
     void *w; /* bf16 [L->total] */
 };
 
@@ -83,6 +87,9 @@ void dit_gpu_destroy(dit_gpu *m)
     if (m->gemm) dit_gemm_destroy(m->gemm);
     if (m->gemm_txt) dit_gemm_destroy(m->gemm_txt);
     if (m->cublas) cublasDestroy(m->cublas);
+#ifdef HAVE_CUDNN
+    dit_cudnn_attn_destroy(m->cudnn);
+#endif
     if (m->ev_fork) cudaEventDestroy(m->ev_fork);
     if (m->ev_join) cudaEventDestroy(m->ev_join);
     cudaFree(m->w);
@@ -348,6 +355,15 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
                                s->oracle_ws, s->m->stream),
            "attention_oracle");
         return 0;
+    }
+    if (s->attn == DIT_ATTN_CUDNN) {
+#ifdef HAVE_CUDNN
+        if (!s->m->cudnn && dit_cudnn_attn_create(&s->m->cudnn, err)) return -1;
+        return dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
+                                   s->m->stream, err) ? -1 : 0;
+#else
+        return tetri_errorf(err, "attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)");
+#endif
     }
     if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");

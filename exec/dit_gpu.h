@@ -26,6 +26,7 @@ typedef enum dit_attn_backend {
     DIT_ATTN_FLASH = 0,  /* kernels/attention_wgmma.cu: ours on Hopper's wgmma, scores never in memory */
     DIT_ATTN_FLASH_MMA,  /* kernels/attention.cu: ours on mma.sync (any sm_80+ GPU), same contract */
     DIT_ATTN_ORACLE,     /* kernels/attention_oracle.cu: fp32 cuBLAS, for tests (memory grows as L^2) */
+    DIT_ATTN_CUDNN,      /* exec/attention_cudnn.c: cuDNN's fused flash attention (builds with cuDNN 9 only) */
 } dit_attn_backend;
 
 int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err);

@@ -8,6 +8,10 @@ libtetri_a_SOURCES += exec/model.h exec/model.c exec/step_inputs.h exec/safetens
   exec/cpu_ref.h exec/cpu_ref.c
 if HAVE_CUDA
 libtetri_gpu_a_SOURCES += exec/gemm.h exec/gemm.c exec/dit_gpu.h exec/dit_gpu.c
+if HAVE_CUDNN
+# cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)
+libtetri_gpu_a_SOURCES += exec/attention_cudnn.h exec/attention_cudnn.c
+endif
 tetri_SOURCES += cli/cmd_bench_step.c
 # libtetri_gpu.a calls back into libtetri.a (safetensors, model table): scan libtetri.a once more.
 tetri_LDADD += libtetri.a $(TETRI_LIBS)
@@ -22,6 +26,7 @@ tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
 TESTS += tests/cli_bench_step.sh
+EXTRA_DIST += exec/attention_cudnn.h exec/attention_cudnn.c
 EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py \
   docs/executor.md docs/benchmarks.md

@@ -25,7 +25,11 @@ expect() { # expect CODE PATTERN ARGS...: exit code and a stderr line matching P
 expect 2 "unknown model 'sdxl'" --model sdxl
 expect 2 "--res '100,256'" --res 100,256
 expect 2 "--res 'abc'" --res abc
-expect 2 "flash, flash-mma or oracle, not 'fast'" --attention fast
+expect 2 "flash, flash-mma, cudnn or oracle, not 'fast'" --attention fast
+# a build without cuDNN refuses `--attention cudnn` by name before touching the GPU
+if ! grep -q '^#define HAVE_CUDNN 1' "${TETRI_BUILDDIR:-.}/config.h" 2>/dev/null; then
+    expect 2 "this build has no cuDNN" --attention cudnn
+fi
 expect 2 "--batch must be 1..64" --batch 0
 expect 2 "unexpected argument 'extra'" extra
 expect 1 "$tmp/none/config.json" --weights "$tmp/none"

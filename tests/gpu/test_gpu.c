@@ -3,6 +3,8 @@
  * (exec/cpu_ref.c). Outputs are poisoned (NaN) before every run; the bar is relative error
  * ||gpu - cpu|| / ||cpu|| under 1e-2 (bf16 operands, fp32 accumulation) and no NaN.
  * Exit status: number of failed checks (0 = all passed); 77 (skip) when there is no GPU. */
+#include "config.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -10,6 +12,7 @@
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
+#include "exec/attention_cudnn.h"
 #include "exec/cpu_ref.h"
 #include "exec/dit_gpu.h"
 #include "exec/gemm.h"
@@ -190,16 +193,46 @@ static void test_qk_norm_rope(int hd)
     cudaFree(dq); cudaFree(dg); cudaFree(dcs); cudaFree(dsn);
 }
 
-/* Flash attention against fp64 on the CPU (small L) and against the cuBLAS oracle (large L). */
+typedef int (*attn_fn)(const void *, const void *, const void *, int64_t, int64_t, void *, int64_t, int64_t, int, int, int, int,
+                       cudaStream_t);
+
+#ifdef HAVE_CUDNN
+/* cuDNN's attention behind the kernels' launcher signature: one context (plans cached per shape);
+ * the message of a failure in cudnn_err. */
+static dit_cudnn_attn_ctx *cudnn_ctx;
+static tetri_error cudnn_err;
+static int attention_cudnn_launch(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
+                                  int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
+{
+    return dit_cudnn_attention(cudnn_ctx, q, k, v, ld, bs, out, ldo, obs, batch, L, H, hd, s, &cudnn_err);
+}
+#define N_ATTN_VARIANTS 3
+static const attn_fn attn_fns[N_ATTN_VARIANTS] = {tk_attention, tk_attention_wgmma, attention_cudnn_launch};
+#else
+#define N_ATTN_VARIANTS 2
+static const attn_fn attn_fns[N_ATTN_VARIANTS] = {tk_attention, tk_attention_wgmma};
+#endif
+static const char *const attn_names[3] = {"mma.sync", "wgmma", "cudnn"};
+
+/* Flash attention against fp64 on the CPU (small L) and against the cuBLAS oracle (large L);
+ * variant: 0 mma.sync, 1 wgmma, 2 cuDNN (a shape cuDNN refuses is skipped, saying what it said). */
 static void test_attention(int variant, int hd, int L, int H, int B, int vs_cpu, cublasHandle_t cb)
 {
     const int D = H * hd;
     const size_t n = (size_t)B * L * 3 * D, no = (size_t)B * L * D;
     float *qkv = rand_bf16_host(n, 2.f);
     void *dq = to_dev_bf16(qkv, n), *dout = dev_poisoned(no * 2), *dref = dev_poisoned(no * 2);
-    int e = (variant == 0 ? tk_attention : tk_attention_wgmma)(
-        dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, B, L, H, hd, 0);
-    const char *vname = variant == 0 ? "mma.sync" : "wgmma";
+    int e = attn_fns[variant](dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, B, L,
+                              H, hd, 0);
+    const char *vname = attn_names[variant];
+#ifdef HAVE_CUDNN
+    if (variant == 2 && e) {
+        if (e == DIT_CUDNN_REFUSED) printf("SKIP cudnn attention hd %d, L %d, H %d, B %d: cuDNN refuses it: %s\n", hd, L, H, B, cudnn_err.msg);
+        else { printf("FAIL cudnn attention hd %d, L %d, H %d, B %d: %s\n", hd, L, H, B, cudnn_err.msg); failures++; }
+        free(qkv); cudaFree(dq); cudaFree(dout); cudaFree(dref);
+        return;
+    }
+#endif
     if (e || sync_check("attention")) { printf("FAIL attention launch: %s\n", cudaGetErrorString((cudaError_t)e)); failures++; return; }
     float *got = from_dev_bf16(dout, no), *want = malloc(no * 4);
     char name[96];
@@ -240,6 +273,40 @@ static void test_attention(int variant, int hd, int L, int H, int B, int vs_cpu,
     check(name, got, want, no, 1e-2);
     free(qkv); free(got); free(want);
     cudaFree(dq); cudaFree(dout); cudaFree(dref);
+}
+
+/* The tiny step with cuDNN's attention: eager against the CPU's velocity (want), then captured and
+ * replayed, which must give the eager velocity bit for bit. Leaves the step's graph a cuDNN one. */
+static void test_step_cudnn(dit_gpu_step *st, const dit_step_inputs *in, const float *sigmas, const float *want, size_t nv, const char *nm)
+{
+#ifdef HAVE_CUDNN
+    tetri_error err = {{0}};
+    char name[96];
+    float *eager = malloc(nv * 4), *replay = malloc(nv * 4);
+    dit_gpu_step_set_attention(st, DIT_ATTN_CUDNN);
+    if (dit_gpu_step_set_inputs(st, in, sigmas, &err) || dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, eager, &err)) {
+        printf("FAIL %s tiny step, cuDNN attention: %s\n", nm, err.msg);
+        failures++;
+    } else {
+        snprintf(name, sizeof name, "%s tiny step, cuDNN attention vs CPU", nm);
+        check(name, eager, want, nv, 1e-2);
+        if (dit_gpu_step_capture(st, &err) || dit_gpu_step_set_inputs(st, in, sigmas, &err) || dit_gpu_step_denoise(st, 1, &err) ||
+            dit_gpu_step_read_velocity(st, replay, &err)) {
+            printf("FAIL %s cuDNN graph: %s\n", nm, err.msg);
+            failures++;
+        } else {
+            int same = memcmp(eager, replay, nv * 4) == 0;
+            printf("%s %s graph replay with cuDNN attention gives its eager velocity bit for bit\n", same ? "PASS" : "FAIL", nm);
+            failures += !same;
+        }
+    }
+    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+    free(eager);
+    free(replay);
+#else
+    (void)st; (void)in; (void)sigmas; (void)want; (void)nv;
+    printf("SKIP %s tiny step with cuDNN attention: built without cuDNN\n", nm);
+#endif
 }
 
 /* A whole step of a tiny configuration: GPU (flash and oracle attention, eager and graph) vs CPU. */
@@ -296,6 +363,7 @@ static void test_step(dit_arch arch)
     int same = memcmp(got, got2, nv * 4) == 0;
     printf("%s %s graph replay gives the eager forward's velocity bit for bit\n", same ? "PASS" : "FAIL", nm);
     failures += !same;
+    test_step_cudnn(st, &in, sigmas, want, nv, nm);
     for (size_t i = 0; i < nv; i++) want[i] = lat[i] + (sigmas[1] - sigmas[0]) * got[i];
     snprintf(name, sizeof name, "%s Euler update x + (s1 - s0) v", nm);
     check(name, lat_after, want, nv, 1e-6);
@@ -492,8 +560,6 @@ static void time_attention(int L, int hd)
     cudaEvent_t a, b;
     cudaEventCreate(&a);
     cudaEventCreate(&b);
-    typedef int (*attn_fn)(const void *, const void *, const void *, int64_t, int64_t, void *, int64_t, int64_t, int, int, int, int,
-                           cudaStream_t);
     const attn_fn fns[2] = {tk_attention, tk_attention_wgmma};
     const char *names[2] = {"mma.sync", "wgmma"};
     for (int wg = 0; wg < 2; wg++) {
@@ -516,6 +582,54 @@ static void time_attention(int L, int hd)
     cudaFree(dout);
 }
 
+static int cmp_float(const void *a, const void *b)
+{
+    float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+/* `test_gpu --bench-attention`: our wgmma kernel against cuDNN's fused attention (where built), one
+ * sample of 24 heads on a q|k|v buffer as the step lays it out; median of 20 launches timed with
+ * CUDA events after 5 warm-up launches (the first of which builds cuDNN's plan). */
+static void bench_attention(int L, int hd)
+{
+    const int H = 24, D = H * hd, reps = 20, warm = 5;
+    void *dq, *dout;
+    cudaMalloc(&dq, (size_t)L * 3 * D * 2);
+    cudaMalloc(&dout, (size_t)L * D * 2);
+    tk_fill_uniform_bf16(dq, (int64_t)L * 3 * D, 11, 1, 2.f, 0);
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    printf("BENCH attention L %5d, 24 heads of %3d:", L, hd);
+    for (int variant = 1; variant < N_ATTN_VARIANTS; variant++) {
+        float ms[20];
+        int e = 0;
+        for (int it = 0; it < warm + reps && !e; it++) {
+            cudaEventRecord(a, 0);
+            e = attn_fns[variant](dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, 1, L,
+                                  H, hd, 0);
+            cudaEventRecord(b, 0);
+            cudaEventSynchronize(b);
+            if (it >= warm) cudaEventElapsedTime(&ms[it - warm], a, b);
+        }
+        if (e) {
+#ifdef HAVE_CUDNN
+            printf("  %s: failed (%s)", attn_names[variant], variant == 2 ? cudnn_err.msg : cudaGetErrorString((cudaError_t)e));
+#endif
+            continue;
+        }
+        qsort(ms, reps, sizeof ms[0], cmp_float);
+        const float med = 0.5f * (ms[reps / 2 - 1] + ms[reps / 2]);
+        printf("  %s %7.3f ms %5.0f TFLOP/s", attn_names[variant], med, 4.0 * L * (double)L * D / (med * 1e-3) / 1e12);
+    }
+    printf("\n");
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    cudaFree(dq);
+    cudaFree(dout);
+}
+
 int main(int argc, char **argv)
 {
     int n_dev = 0;
@@ -528,15 +642,32 @@ int main(int argc, char **argv)
     if (argc == 3 && strcmp(argv[1], "--export") == 0) /* for bench/reference/tiny_diffusers_check.py */
         return export_case(argv[2], DIT_ARCH_FLUX) + export_case(argv[2], DIT_ARCH_SD3);
     printf("# check-gpu on %s\n", prop.name);
-    dit_gemm_ctx *g;
     tetri_error err = {{0}};
+#ifdef HAVE_CUDNN
+    long cudnn_rt, cudnn_built;
+    dit_cudnn_versions(&cudnn_rt, &cudnn_built);
+    printf("# cuDNN %ld.%ld.%ld at run time, built against %ld.%ld.%ld\n", cudnn_rt / 10000, cudnn_rt / 100 % 100, cudnn_rt % 100,
+           cudnn_built / 10000, cudnn_built / 100 % 100, cudnn_built % 100);
+    if (dit_cudnn_attn_create(&cudnn_ctx, &cudnn_err)) { printf("FAIL %s\n", cudnn_err.msg); return 1; }
+#endif
+    if (argc == 2 && strcmp(argv[1], "--bench-attention") == 0) {
+        const int l128[4] = {768, 1536, 4608, 16896}, l64[4] = {589, 1357, 4429, 16717};
+        for (int i = 0; i < 4; i++) bench_attention(l128[i], 128);
+        for (int i = 0; i < 4; i++) bench_attention(l64[i], 64);
+#ifdef HAVE_CUDNN
+        printf("# cuDNN's last plan: %s\n", dit_cudnn_attn_plan_info(cudnn_ctx));
+        dit_cudnn_attn_destroy(cudnn_ctx);
+#endif
+        return 0;
+    }
+    dit_gemm_ctx *g;
     cublasHandle_t cb;
     if (dit_gemm_create(0, &g, &err) || cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) { printf("FAIL: %s\n", err.msg); return 1; }
     test_gemm(g);
     test_ln_mod();
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
-    for (int wg = 0; wg < 2; wg++) {
+    for (int wg = 0; wg < N_ATTN_VARIANTS; wg++) {
         test_attention(wg, 128, 200, 2, 2, 1, cb);
         test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
         test_attention(wg, 128, 64, 1, 1, 1, cb);
@@ -546,6 +677,9 @@ int main(int argc, char **argv)
         test_attention(wg, 128, 4608, 24, 1, 0, cb);
         test_attention(wg, 64, 4096 + 333, 24, 1, 0, cb);
     }
+#ifdef HAVE_CUDNN
+    printf("# cuDNN's last plan: %s\n", dit_cudnn_attn_plan_info(cudnn_ctx));
+#endif
     test_init_matches_cpu();
     test_step(DIT_ARCH_FLUX);
     test_step(DIT_ARCH_SD3);
@@ -565,6 +699,9 @@ int main(int argc, char **argv)
     time_attention(16717, 64);
     dit_gemm_destroy(g);
     cublasDestroy(cb);
+#ifdef HAVE_CUDNN
+    dit_cudnn_attn_destroy(cudnn_ctx);
+#endif
     printf("%s: %d check(s) failed\n", failures ? "FAILED" : "ALL PASSED", failures);
     return failures ? 1 : 0;
 }
