@@ -5,7 +5,7 @@ TETRI_BENCHES = bench/bench_sim
 TETRI_BENCHES += bench/bench_sched
 TETRI_BENCHES += bench/bench_profile
 
-EXTRA_DIST += $(TETRI_BENCHES:=.c)
+EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py
 CLEANFILES += $(TETRI_BENCHES)
 bench: $(noinst_LIBRARIES)
 	@$(MKDIR_P) bench

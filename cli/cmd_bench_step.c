@@ -31,10 +31,15 @@ static void usage(FILE *f)
             "  --config FILE       a diffusers config.json: random weights of its shapes\n"
             "  --weights DIR       a diffusers transformer folder (config.json + safetensors [+ index])\n"
             "  --tiny              the tiny test configuration of the model\n"
-            "  --attention NAME    flash (ours, wgmma, default), flash-mma (ours, mma.sync), cudnn (cuDNN's\n"
+            "  --attention NAME    auto (default: cudnn where built and the shape is taken, else flash),\n"
+            "                      flash (ours, wgmma), flash-mma (ours, mma.sync), cudnn (cuDNN's\n"
             "                      fused attention, builds with cuDNN 9) or oracle (fp32 cuBLAS; memory\n"
             "                      grows as L^2)\n"
             "  --eager             also time the step without the graph (launch by launch)\n"
+            "  --gemm NAME         how GEMM algorithms are chosen: heuristic (cuBLASLt's first choice, default),\n"
+            "                      identical (the fastest of its candidates whose output is bit-identical to\n"
+            "                      the heuristic's) or fastest (the fastest run-to-run reproducible candidate)\n"
+            "  --gemm-log          print each tuned GEMM shape (times, algorithms) to stderr\n"
             "  --inputs FILE       run on these inputs instead of timing: latent [B, H/16, W/16, 64] (packed),\n"
             "                      text [B, T, text_dim], pooled [B, pooled_dim], optional sigmas [steps + 1]\n"
             "                      and guidance [B] (FLUX, default 3.5)\n"
@@ -58,6 +63,11 @@ static int parse_res_list(const char *s, int *res, int max)
     }
     return n;
 }
+
+/* The schedule a timed step belongs to: FLUX.1-dev's and SD3's usual 28 steps (the graph's step
+ * counter wraps, so any number of replays is fine). */
+#define BENCH_STEPS 28
+#define BENCH_STEPS_STR "28"
 
 static int cmp_float(const void *a, const void *b)
 {
@@ -90,6 +100,21 @@ static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, i
         out[2] = ms[iters - 1 - iters / 10];
     }
     free(ms);
+    cudaEventDestroy(a);
+    cudaEventDestroy(b);
+    return rc;
+}
+
+/* A request's conditioning for the whole schedule, timed once more after the call that made it. */
+static int time_prepare(dit_gpu_step *st, cudaStream_t stream, float *ms, tetri_error *err)
+{
+    cudaEvent_t a, b;
+    cudaEventCreate(&a);
+    cudaEventCreate(&b);
+    cudaEventRecord(a, stream);
+    int rc = dit_gpu_step_prepare(st, err);
+    cudaEventRecord(b, stream);
+    if (!rc && cudaEventSynchronize(b) == cudaSuccess) cudaEventElapsedTime(ms, a, b);
     cudaEventDestroy(a);
     cudaEventDestroy(b);
     return rc;
@@ -177,9 +202,11 @@ int cmd_bench_step(int argc, char **argv)
         {"seed", required_argument, 0, 's'},  {"config", required_argument, 0, 'c'},  {"weights", required_argument, 0, 'W'},
         {"tiny", no_argument, 0, 'T'},        {"attention", required_argument, 0, 'a'}, {"eager", no_argument, 0, 'e'},
         {"inputs", required_argument, 0, 'I'}, {"steps", required_argument, 0, 'n'},  {"output", required_argument, 0, 'o'},
+        {"gemm", required_argument, 0, 'g'},   {"gemm-log", no_argument, 0, 'G'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
-    const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "flash";
-    const char *inputs = NULL, *output = NULL;
+    const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "auto";
+    const char *inputs = NULL, *output = NULL, *gemm = "heuristic";
+    int gemm_log = 0;
     int batch = 1, text_tokens = -1, warmup = 3, iters = 20, tiny = 0, eager = 0, steps = 0;
     long long seed = 42;
     optind = 1;
@@ -201,6 +228,8 @@ int cmd_bench_step(int argc, char **argv)
         case 'I': inputs = optarg; break;
         case 'n': steps = atoi(optarg); break;
         case 'o': output = optarg; break;
+        case 'g': gemm = optarg; break;
+        case 'G': gemm_log = 1; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -211,17 +240,23 @@ int cmd_bench_step(int argc, char **argv)
         return 2;
     }
     dit_attn_backend backend;
-    if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
+    if (strcmp(attn, "auto") == 0) backend = DIT_ATTN_AUTO;
+    else if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
     else if (strcmp(attn, "flash-mma") == 0) backend = DIT_ATTN_FLASH_MMA;
     else if (strcmp(attn, "oracle") == 0) backend = DIT_ATTN_ORACLE;
     else if (strcmp(attn, "cudnn") == 0) backend = DIT_ATTN_CUDNN;
-    else { fprintf(stderr, "tetri bench-step: --attention must be flash, flash-mma, cudnn or oracle, not '%s'\n", attn); return 2; }
+    else { fprintf(stderr, "tetri bench-step: --attention must be auto, flash, flash-mma, cudnn or oracle, not '%s'\n", attn); return 2; }
 #ifndef HAVE_CUDNN
     if (backend == DIT_ATTN_CUDNN) {
         fprintf(stderr, "tetri bench-step: --attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)\n");
         return 2;
     }
 #endif
+    dit_gemm_tuning tuning;
+    if (strcmp(gemm, "heuristic") == 0) tuning = DIT_GEMM_HEURISTIC;
+    else if (strcmp(gemm, "identical") == 0) tuning = DIT_GEMM_TUNE_IDENTICAL;
+    else if (strcmp(gemm, "fastest") == 0) tuning = DIT_GEMM_TUNE_FASTEST;
+    else { fprintf(stderr, "tetri bench-step: --gemm must be heuristic, identical or fastest, not '%s'\n", gemm); return 2; }
     tetri_model tm;
     if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
     int res[32];
@@ -260,17 +295,18 @@ int cmd_bench_step(int argc, char **argv)
     dit_gpu *gm = NULL;
     int rc = 1;
     if (dit_gpu_create(&L, &gm, &err)) goto fail;
+    dit_gpu_set_gemm_tuning(gm, tuning, gemm_log ? stderr : NULL);
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
     if (inputs) {
         if (run_inputs(gm, &L, inputs, output, steps, &err)) goto fail;
         rc = 0;
         goto fail;
     }
-    printf("# tetri bench-step: %s (%s weights, %.2f B parameters, %.1f GiB), %s, batch %d, %d text tokens, attention %s\n",
+    printf("# tetri bench-step: %s (%s weights, %.2f B parameters, %.1f GiB), %s, batch %d, %d text tokens, attention %s, gemm %s\n",
            cfg.arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", weights ? "loaded" : "random", (double)L.n_weights / 1e9,
-           (double)dit_gpu_weight_bytes(gm) / (1 << 30), prop.name, batch, text_tokens, attn);
+           (double)dit_gpu_weight_bytes(gm) / (1 << 30), prop.name, batch, text_tokens, attn, gemm);
 #ifdef HAVE_CUDNN
-    if (backend == DIT_ATTN_CUDNN) {
+    if (backend == DIT_ATTN_CUDNN || backend == DIT_ATTN_AUTO) {
         long rt, built;
         dit_cudnn_versions(&rt, &built);
         printf("# cuDNN %ld.%ld.%ld at run time (built against %ld.%ld.%ld)\n", rt / 10000, rt / 100 % 100, rt % 100, built / 10000,
@@ -278,15 +314,20 @@ int cmd_bench_step(int argc, char **argv)
     }
 #endif
     printf("# step = transformer forward + Euler update, CUDA graph replay; median (p10-p90) of %d after %d warm-up\n", iters, warmup);
-    printf("%6s %14s %10s %18s %9s %10s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", eager ? "  eager ms" : "");
+    printf("# prep = once per request: embeddings and every block's modulation for a %d-step schedule (dit_gpu_step_prepare)\n",
+           BENCH_STEPS);
+    printf("%6s %14s %10s %18s %9s %10s %9s %11s %9s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", "prep ms",
+           "+prep/" BENCH_STEPS_STR, "attention", eager ? "  eager ms" : "");
     for (int r = 0; r < n_res; r++) {
         const int g = res[r] / 16;
         dit_gpu_step *st = NULL;
         size_t free0, total;
-        if (dit_gpu_step_create(gm, batch, text_tokens, g, g, 1000, &st, &err)) goto fail;
+        if (dit_gpu_step_create(gm, batch, text_tokens, g, g, BENCH_STEPS, &st, &err)) goto fail;
         dit_gpu_step_set_attention(st, backend);
         float t[3], te[3] = {0, 0, 0};
-        if (dit_gpu_step_random_inputs(st, (uint64_t)seed + 1, &err) || dit_gpu_step_capture(st, &err) ||
+        float prep_ms = 0;
+        if (dit_gpu_step_random_inputs(st, (uint64_t)seed + 1, &err) || time_prepare(st, dit_gpu_stream(gm), &prep_ms, &err) ||
+            dit_gpu_step_capture(st, &err) ||
             time_launches(st, dit_gpu_stream(gm), 1, warmup, iters, t, &err) ||
             (eager && time_launches(st, dit_gpu_stream(gm), 0, warmup, iters, te, &err))) {
             dit_gpu_step_destroy(st);
@@ -297,7 +338,8 @@ int cmd_bench_step(int argc, char **argv)
         char tok[32], spread[32];
         snprintf(tok, sizeof tok, "%d+%d", g * g, text_tokens);
         snprintf(spread, sizeof spread, "%.2f-%.2f", t[1], t[2]);
-        printf("%6d %14s %10.2f %18s %9.1f %10.2f", res[r], tok, t[0], spread, tflops, (double)(total - free0) / (1 << 30));
+        printf("%6d %14s %10.2f %18s %9.1f %10.2f %9.2f %11.2f %9s", res[r], tok, t[0], spread, tflops, (double)(total - free0) / (1 << 30),
+               prep_ms, t[0] + prep_ms / BENCH_STEPS, dit_attn_backend_name(dit_gpu_step_attention(st)));
         if (eager) printf("  %8.2f", te[0]);
         printf("\n");
         fflush(stdout);

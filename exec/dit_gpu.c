@@ -77,6 +77,7 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
         dit_gpu_destroy(m);
         return tetri_errorf(err, "cannot create the streams, events and cuBLAS handles");
     }
+
     *out = m;
     return 0;
 }
@@ -96,6 +97,12 @@ void dit_gpu_destroy(dit_gpu *m)
     if (m->stream_txt) cudaStreamDestroy(m->stream_txt);
     cudaStreamDestroy(m->stream);
     free(m);
+}
+
+void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log)
+{
+    dit_gemm_set_tuning(m->gemm, t, log);
+    dit_gemm_set_tuning(m->gemm_txt, t, log);
 }
 
 size_t dit_gpu_weight_bytes(const dit_gpu *m) { return (size_t)m->L->n_weights * 2; }
@@ -162,9 +169,9 @@ static void carve(dit_gpu_step *s, arena *a)
     s->pooled = take(a, B * (size_t)c->pooled_dim * 2);
     s->tproj = take(a, B * 256 * 2);
     s->e1 = take(a, B * D * 2);
-    s->e2 = take(a, B * D * 2);
+    s->e2 = take(a, (size_t)s->n_steps * B * D * 2);
     s->temb = take(a, B * D * 2);
-    s->mod = take(a, B * (size_t)L->mod_total * 2);
+    s->mod = take(a, (size_t)s->n_steps * B * (size_t)L->mod_total * 2);
     s->h = take(a, B * Lt * D * 2);
     s->nrm = take(a, B * Lt * D * 2);
     s->qkv = take(a, B * Lt * 3 * D * 2);
@@ -195,6 +202,7 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
     s->N = grid_h * grid_w;
     s->Lt = s->T + s->N;
     s->n_steps = n_steps;
+    s->attn = DIT_ATTN_AUTO;
     arena a = {0};
     carve(s, &a);
     cudaError_t e = cudaMalloc(&s->arena, a.used);
@@ -232,6 +240,18 @@ void dit_gpu_step_destroy(dit_gpu_step *s)
 }
 
 void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b) { s->attn = b; }
+dit_attn_backend dit_gpu_step_attention(const dit_gpu_step *s) { return s->attn; }
+const char *dit_attn_backend_name(dit_attn_backend b)
+{
+    switch (b) {
+    case DIT_ATTN_FLASH: return "flash";
+    case DIT_ATTN_FLASH_MMA: return "flash-mma";
+    case DIT_ATTN_ORACLE: return "oracle";
+    case DIT_ATTN_CUDNN: return "cudnn";
+    case DIT_ATTN_AUTO: return "auto";
+    }
+    return "?";
+}
 int dit_gpu_step_image_tokens(const dit_gpu_step *s) { return s->N; }
 double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
 
@@ -283,7 +303,7 @@ int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const fl
         e = cudaMemcpy(s->sigmas, in->sigma, 4, cudaMemcpyHostToDevice);
         if (e) return tetri_errorf(err, "uploading sigma: %s", cudaGetErrorString(e));
     }
-    return 0;
+    return dit_gpu_step_prepare(s, err);
 }
 
 int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err)
@@ -307,7 +327,7 @@ int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err)
     free(sig);
     if (e) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
     CU(cudaStreamSynchronize(st), "random inputs");
-    return 0;
+    return dit_gpu_step_prepare(s, err);
 }
 
 /* One linear layer on rows [X, X + rows) through the wrapper, counting its FLOPs. */
@@ -356,6 +376,21 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
            "attention_oracle");
         return 0;
     }
+    if (s->attn == DIT_ATTN_AUTO) {
+        /* cuDNN's kernel is the faster at every shape measured (docs/benchmarks.md); ours takes any
+         * shape cuDNN refuses. Decided once per step, at its first (eager) forward, so the graph
+         * and every later replay run what was decided. */
+#ifdef HAVE_CUDNN
+        tetri_error why = {{0}};
+        if (s->m->cudnn || dit_cudnn_attn_create(&s->m->cudnn, &why) == 0) {
+            int rc = dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
+                                         s->m->stream, &why);
+            if (rc == 0) { s->attn = DIT_ATTN_CUDNN; return 0; }
+            if (rc != DIT_CUDNN_REFUSED) { *err = why; return -1; }
+        }
+#endif
+        s->attn = DIT_ATTN_FLASH;
+    }
     if (s->attn == DIT_ATTN_CUDNN) {
 #ifdef HAVE_CUDNN
         if (!s->m->cudnn && dit_cudnn_attn_create(&s->m->cudnn, err)) return -1;
@@ -399,6 +434,51 @@ static void next_norm_mods(const dit_gpu_step *s, int next_double, int next_sing
     }
 }
 
+/* The request's conditioning, once per schedule: temb = timestep embedding of sigma[k] (+
+ * guidance) + pooled projection for every step k, then every block's modulation for every step in
+ * one GEMM, mod[k, b, :] = W_mod silu(temb[k, b]) + b_mod. The modulation depends only on the step's
+ * sigma, the guidance and the pooled vector, all fixed when the request starts; reading its 6.5 GB
+ * of weights (FLUX) once per request instead of once per step saves about 1.5-2 ms a step, which
+ * is 4-5% of a step at 512 px. */
+static int enqueue_conditioning(dit_gpu_step *s, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const int B = s->B, D = L->D;
+    cudaStream_t st = m->stream;
+    const double flops = s->flops;
+    for (int k = 0; k < s->n_steps; k++) {
+        void *e2k = bptr(s->e2, (int64_t)k * B * D);
+        KL(tk_timestep_proj(s->sigmas + k, NULL, 0, s->tproj, B, st), "timestep_proj");
+        if (lin(s, &L->t_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+        if (lin(s, &L->t_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        if (L->g_l1.w >= 0) {
+            KL(tk_timestep_proj(s->guid, NULL, 1, s->tproj, B, st), "timestep_proj");
+            if (lin(s, &L->g_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+            KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+            if (lin(s, &L->g_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+        }
+        if (lin(s, &L->p_l1, B, s->pooled, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
+        if (lin(s, &L->p_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+        CU(cudaMemcpyAsync(e2k, s->temb, (size_t)B * D * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
+        KL(tk_silu(e2k, (int64_t)B * D, st), "silu");
+    }
+    dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
+    if (lin(s, &all_mod, s->n_steps * B, s->e2, D, s->mod, L->mod_total, DIT_EPI_BIAS, 0.f, err)) return -1;
+    s->flops = flops; /* a step's FLOPs are the forward's */
+    return 0;
+}
+
+int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err)
+{
+    if (enqueue_conditioning(s, err)) return -1;
+    CU(cudaStreamSynchronize(s->m->stream), "conditioning");
+    return 0;
+}
+
 /* Enqueues one transformer forward on the model's stream (no synchronisation). */
 static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
 {
@@ -410,25 +490,6 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
     const int64_t mt = L->mod_total;
     cudaStream_t st = m->stream;
     s->flops = 0;
-
-    /* temb = timestep embedding (+ guidance) + pooled projection; then every block's modulation. */
-    KL(tk_timestep_proj(s->sigmas, s->step, 0, s->tproj, B, st), "timestep_proj");
-    if (lin(s, &L->t_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-    KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-    if (lin(s, &L->t_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-    if (L->g_l1.w >= 0) {
-        KL(tk_timestep_proj(s->guid, NULL, 1, s->tproj, B, st), "timestep_proj");
-        if (lin(s, &L->g_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-        if (lin(s, &L->g_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
-    }
-    if (lin(s, &L->p_l1, B, s->pooled, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-    KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-    if (lin(s, &L->p_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
-    CU(cudaMemcpyAsync(s->e2, s->temb, (size_t)B * D * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
-    KL(tk_silu(s->e2, (int64_t)B * D, st), "silu");
-    dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)mt, .in = D};
-    if (lin(s, &all_mod, B, s->e2, D, s->mod, mt, DIT_EPI_BIAS, 0.f, err)) return -1;
 
     /* Joint hidden state: text rows, then image rows (+ SD3's positional table). */
     for (int b = 0; b < B; b++) {
@@ -443,7 +504,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
 
     tk_mod_rows txt = {0}, img = {0};
     next_norm_mods(s, c->n_double ? 0 : -1, c->n_double ? -1 : 0, &txt, &img);
-    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, st), "ln_mod");
+    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, s->step, (int64_t)B * mt, st), "ln_mod");
 
     for (int i = 0; i < c->n_double; i++) {
         const dit_double_block *blk = &L->dbl[i];
@@ -470,7 +531,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         if (join_txt(m, err)) return -1;
         tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
         tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
         if (fork_txt(m, err)) return -1;
         for (int b = 0; b < B; b++) {
             const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
@@ -487,7 +548,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         t2.gate = pre ? NULL : bptr(mc, 5 * D);
         if (pre) t2.shift = t2.scale = NULL;
         i2.gate = bptr(mx, 5 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
     }
     for (int j = 0; j < c->n_single; j++) {
         const dit_single_block *blk = &L->sgl[j];
@@ -504,7 +565,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         tk_mod_rows t2 = {0}, i2 = {0};
         next_norm_mods(s, -1, j + 1 < c->n_single ? j + 1 : -1, &t2, &i2);
         t2.gate = i2.gate = bptr(mm, 2 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
     }
     for (int b = 0; b < B; b++)
         if (lin(s, &L->proj_out, N, bptr(s->nrm, ((int64_t)b * Lt + T) * D), D, bptr(s->out, (int64_t)b * N * tout), tout,

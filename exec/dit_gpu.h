@@ -5,7 +5,8 @@
  *          dit_gpu_step_set_inputs, dit_gpu_step_random_inputs, dit_gpu_step_forward,
  *          dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise, dit_gpu_step_read_velocity,
  *          dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_weight_bytes, dit_gpu_stream,
- *          dit_gpu_cublas.
+ *          dit_gpu_cublas, dit_gpu_set_gemm_tuning, dit_gpu_step_prepare, dit_gpu_step_attention,
+ *          dit_attn_backend_name.
  *
  * A denoising step = the transformer forward (velocity) + the Euler update of the latent with the
  * schedule's sigmas; the step index lives in device memory, so one captured graph serves every step. */
@@ -15,6 +16,7 @@
 #include <stdint.h>
 #include <cuda_runtime.h>
 
+#include "exec/gemm.h"
 #include "exec/model.h"
 #include "exec/step_inputs.h"
 #include "sched/error.h"
@@ -27,6 +29,8 @@ typedef enum dit_attn_backend {
     DIT_ATTN_FLASH_MMA,  /* kernels/attention.cu: ours on mma.sync (any sm_80+ GPU), same contract */
     DIT_ATTN_ORACLE,     /* kernels/attention_oracle.cu: fp32 cuBLAS, for tests (memory grows as L^2) */
     DIT_ATTN_CUDNN,      /* exec/attention_cudnn.c: cuDNN's fused flash attention (builds with cuDNN 9 only) */
+    DIT_ATTN_AUTO,       /* the default: cuDNN where the build has it and it takes the step's shape, else
+                          * FLASH; resolved at the step's first forward (dit_gpu_step_attention) */
 } dit_attn_backend;
 
 int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err);
@@ -38,16 +42,28 @@ int dit_gpu_load_weights(dit_gpu *m, const char *dir, tetri_error *err);
 size_t dit_gpu_weight_bytes(const dit_gpu *m);
 cudaStream_t dit_gpu_stream(const dit_gpu *m);
 void *dit_gpu_cublas(const dit_gpu *m); /* the cublasHandle_t the oracle uses */
+/* How GEMM algorithms are chosen for shapes not seen yet (see dit_gemm_tuning); log: NULL or a
+ * stream for one line per tuned shape. */
+void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log);
 
 int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, dit_gpu_step **out,
                         tetri_error *err);
 void dit_gpu_step_destroy(dit_gpu_step *s);
 void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b);
+/* The backend the step runs (AUTO until its first forward has resolved it). */
+dit_attn_backend dit_gpu_step_attention(const dit_gpu_step *s);
+const char *dit_attn_backend_name(dit_attn_backend b);
 /* Uploads the latent and conditioning; sigmas has n_steps + 1 values (NULL: dit_sigma_schedule),
  * one schedule for the whole batch; in->sigma, when given, must be equal across the batch and
- * replaces sigmas[0] (a single forward at that sigma). Resets the step counter to 0. */
+ * replaces sigmas[0] (a single forward at that sigma). Resets the step counter to 0 and runs
+ * dit_gpu_step_prepare. */
 int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const float *sigmas, tetri_error *err);
-/* Seeded random latent (N(0,1)-like uniform of unit variance), text and pooled vectors, guidance 3.5. */
+/* The request's conditioning for the whole schedule: timestep, guidance and pooled embeddings
+ * and every block's modulation at every step's sigma (one [n_steps x B, mod_total] GEMM), which
+ * the steps then only read. set_inputs and random_inputs call it; call it again only to time it. */
+int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err);
+/* Seeded random latent (N(0,1)-like uniform of unit variance), text and pooled vectors, guidance 3.5;
+ * then dit_gpu_step_prepare. */
 int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err);
 /* Enqueues and waits for one transformer forward at the current step, without a graph. */
 int dit_gpu_step_forward(dit_gpu_step *s, tetri_error *err);

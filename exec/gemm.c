@@ -6,11 +6,16 @@
 #pragma GCC diagnostic ignored "-Wstrict-prototypes"
 #include <cublasLt.h>
 #pragma GCC diagnostic pop
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "kernels/kernels.h"
+
 #define GEMM_WORKSPACE (32u << 20)
 #define GEMM_CACHE 256
+#define GEMM_CANDIDATES 16 /* heuristic results the tuner times */
+#define GEMM_TUNE_REPS 10
 
 typedef struct gemm_key {
     int M, N, K, epi;
@@ -23,6 +28,8 @@ typedef struct gemm_plan {
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t a, b, c;
     cublasLtMatmulAlgo_t algo;
+    float heuristic_us, chosen_us; /* tuning: the heuristic's first choice and the chosen, per call */
+    int identical;                 /* tuning: the chosen gives the heuristic's bits */
 } gemm_plan;
 
 struct dit_gemm_ctx {
@@ -31,7 +38,15 @@ struct dit_gemm_ctx {
     void *workspace;
     gemm_plan plans[GEMM_CACHE];
     int n_plans;
+    dit_gemm_tuning tuning;
+    FILE *log;
 };
+
+void dit_gemm_set_tuning(dit_gemm_ctx *g, dit_gemm_tuning t, FILE *log)
+{
+    g->tuning = t;
+    g->log = log;
+}
 
 int dit_gemm_create(cudaStream_t stream, dit_gemm_ctx **out, tetri_error *err)
 {
@@ -67,7 +82,11 @@ void dit_gemm_set_stream(dit_gemm_ctx *g, cudaStream_t stream) { g->stream = str
 
 /* Builds the descriptors for a shape. Column-major view: Y^T[N, M] = W[N, K] X^T[K, M], so A is
  * W (stored K x N column-major, transposed), B is X (K x M column-major), C is Y (N x M, ld ldy). */
-static int make_plan(dit_gemm_ctx *g, const gemm_key *k, gemm_plan *p, tetri_error *err)
+static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found, const void *X,
+                     const void *W, const void *bias, void *Y, tetri_error *err);
+
+static int make_plan(dit_gemm_ctx *g, const gemm_key *k, gemm_plan *p, const void *X, const void *W, const void *bias, void *Y,
+                     tetri_error *err)
 {
     memset(p, 0, sizeof *p);
     p->key = *k;
@@ -93,15 +112,131 @@ static int make_plan(dit_gemm_ctx *g, const gemm_key *k, gemm_plan *p, tetri_err
     size_t ws = GEMM_WORKSPACE;
     cublasLtMatmulPreferenceCreate(&pref);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
-    cublasLtMatmulHeuristicResult_t res;
+    cublasLtMatmulHeuristicResult_t res[GEMM_CANDIDATES];
     int found = 0;
-    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(g->lt, p->op, p->a, p->b, p->c, p->c, pref, 1, &res, &found);
+    const int want = g->tuning == DIT_GEMM_HEURISTIC ? 1 : GEMM_CANDIDATES;
+    cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(g->lt, p->op, p->a, p->b, p->c, p->c, pref, want, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0)
         return tetri_errorf(err, "gemm: cuBLASLt has no algorithm for M=%d N=%d K=%d (ldx %lld, ldy %lld, epilogue %d)", k->M,
                             k->N, k->K, (long long)k->ldx, (long long)k->ldy, k->epi);
-    p->algo = res.algo;
+    p->algo = res[0].algo;
+    p->identical = 1;
+    enum cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
+    cudaStreamIsCapturing(g->stream, &cap);
+    /* Tuning runs the candidates on the real operands, so it needs Y to be pure output (beta 0)
+     * and cannot happen inside a graph capture (the step's eager forward makes every plan first). */
+    if (g->tuning != DIT_GEMM_HEURISTIC && found > 1 && !k->beta_nonzero && cap == cudaStreamCaptureStatusNone)
+        return tune_plan(g, p, res, found, X, W, bias, Y, err);
     return 0;
+}
+
+static void algo_describe(const cublasLtMatmulAlgo_t *a, char *buf, size_t n)
+{
+    int id = -1, splitk = 1;
+    uint32_t tile = 0, stages = 0, red = 0, cluster = 0;
+    size_t w;
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_ID, &id, sizeof id, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_TILE_ID, &tile, sizeof tile, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_STAGES_ID, &stages, sizeof stages, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red, &w);
+    cublasLtMatmulAlgoConfigGetAttribute(a, CUBLASLT_ALGO_CONFIG_CLUSTER_SHAPE_ID, &cluster, sizeof cluster, &w);
+    snprintf(buf, n, "algo %d tile %u stages %u splitk %d red %u cluster %u", id, tile, stages, splitk, red, cluster);
+}
+
+static cublasStatus_t run_algo(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulAlgo_t *algo, const void *X, const void *W,
+                               void *Y)
+{
+    const float alpha = 1.f, beta = 0.f;
+    return cublasLtMatmul(g->lt, p->op, &alpha, W, p->a, X, p->b, &beta, Y, p->c, Y, p->c, algo, g->workspace, GEMM_WORKSPACE,
+                          g->stream);
+}
+
+/* Times the heuristic's candidates on the real operands and keeps the fastest. Candidates whose
+ * split-K reduction uses atomics are skipped (their bits may change from run to run), so are those
+ * whose output changes between two runs; DIT_GEMM_TUNE_IDENTICAL also skips every candidate whose
+ * output differs by one bit from the heuristic's first choice, so the step's results stay those of
+ * the untuned executor. The heuristic's choice is kept unless another is at least 2% faster. */
+static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found, const void *X,
+                     const void *W, const void *bias, void *Y, tetri_error *err)
+{
+    const gemm_key *k = &p->key;
+    const int64_t words = (int64_t)(k->M - 1) * k->ldy + k->N; /* bf16 elements Y's rows span */
+    void *ref = NULL;
+    unsigned long long *count = NULL;
+    cudaEvent_t t0 = NULL, t1 = NULL;
+    int rc = 0;
+    if (k->epi != DIT_EPI_NONE)
+        cublasLtMatmulDescSetAttribute(p->op, CUBLASLT_MATMUL_DESC_BIAS_POINTER, &bias, sizeof bias);
+    if (cudaMalloc(&ref, (size_t)words * 2) != cudaSuccess || cudaMalloc((void **)&count, sizeof *count) != cudaSuccess ||
+        cudaEventCreate(&t0) != cudaSuccess || cudaEventCreate(&t1) != cudaSuccess) {
+        rc = tetri_errorf(err, "gemm tuning: cannot allocate %.1f MiB of scratch", (double)words * 2 / (1 << 20));
+        goto out;
+    }
+    int best = 0;
+    float best_us = 0, heur_us = 0;
+    int best_identical = 1;
+    for (int i = 0; i < found; i++) {
+        if (res[i].state != CUBLAS_STATUS_SUCCESS) continue;
+        int splitk = 1;
+        uint32_t red = 0;
+        size_t w;
+        cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk, &w);
+        cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red, &w);
+        if (i > 0 && splitk > 1 && red == CUBLASLT_REDUCTION_SCHEME_INPLACE) continue;
+        if (run_algo(g, p, &res[i].algo, X, W, Y) != CUBLAS_STATUS_SUCCESS) {
+            if (i == 0) { rc = tetri_errorf(err, "gemm tuning: the heuristic's first algorithm fails for M=%d N=%d K=%d", k->M, k->N, k->K); goto out; }
+            continue;
+        }
+        int identical = 1;
+        if (i == 0) {
+            cudaMemcpyAsync(ref, Y, (size_t)words * 2, cudaMemcpyDeviceToDevice, g->stream);
+        } else {
+            unsigned long long d1 = 0, d2 = 0;
+            tk_count_diff_u16(Y, ref, words, count, g->stream);
+            cudaMemcpyAsync(&d1, count, sizeof d1, cudaMemcpyDeviceToHost, g->stream);
+            run_algo(g, p, &res[i].algo, X, W, Y);
+            tk_count_diff_u16(Y, ref, words, count, g->stream);
+            cudaMemcpyAsync(&d2, count, sizeof d2, cudaMemcpyDeviceToHost, g->stream);
+            if (cudaStreamSynchronize(g->stream) != cudaSuccess) { rc = tetri_errorf(err, "gemm tuning: a candidate failed"); goto out; }
+            if (d1 != d2) continue; /* not reproducible from run to run */
+            identical = d1 == 0;
+            if (!identical && g->tuning == DIT_GEMM_TUNE_IDENTICAL) continue;
+        }
+        for (int r = 0; r < 2; r++) run_algo(g, p, &res[i].algo, X, W, Y);
+        cudaEventRecord(t0, g->stream);
+        for (int r = 0; r < GEMM_TUNE_REPS; r++) run_algo(g, p, &res[i].algo, X, W, Y);
+        cudaEventRecord(t1, g->stream);
+        float ms = 0;
+        if (cudaEventSynchronize(t1) != cudaSuccess || cudaEventElapsedTime(&ms, t0, t1) != cudaSuccess) {
+            rc = tetri_errorf(err, "gemm tuning: timing failed");
+            goto out;
+        }
+        const float us = ms * 1000.f / GEMM_TUNE_REPS;
+        if (i == 0) { heur_us = best_us = us; continue; }
+        if (us < 0.98f * heur_us && us < best_us) { best = i; best_us = us; best_identical = identical; }
+    }
+    p->algo = res[best].algo;
+    p->heuristic_us = heur_us;
+    p->chosen_us = best_us;
+    p->identical = best_identical;
+    if (g->log) {
+        char a0[128], a1[128];
+        algo_describe(&res[0].algo, a0, sizeof a0);
+        algo_describe(&res[best].algo, a1, sizeof a1);
+        fprintf(g->log, "gemm tune M=%d N=%d K=%d epi %d: heuristic %.1f us (%s); chosen #%d %.1f us (%s)%s; %.0f TFLOP/s\n", k->M,
+                k->N, k->K, k->epi, heur_us, a0, best, best_us, a1, best_identical ? "" : ", other bits",
+                2.0 * k->M * k->N * (double)k->K / (best_us * 1e-6) / 1e12);
+    }
+    /* Y now holds the chosen algorithm's output or a candidate's: recompute it with the choice. */
+    if (run_algo(g, p, &p->algo, X, W, Y) != CUBLAS_STATUS_SUCCESS) rc = tetri_errorf(err, "gemm tuning: rerun failed");
+out:
+    if (t0) cudaEventDestroy(t0);
+    if (t1) cudaEventDestroy(t1);
+    cudaFree(count);
+    cudaFree(ref);
+    return rc;
 }
 
 int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ldx, const void *W, const void *bias,
@@ -122,7 +257,7 @@ int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ld
     if (!p) {
         if (g->n_plans == GEMM_CACHE) return tetri_errorf(err, "gemm: more than %d distinct shapes", GEMM_CACHE);
         p = &g->plans[g->n_plans];
-        if (make_plan(g, &key, p, err)) return -1;
+        if (make_plan(g, &key, p, X, W, bias, Y, err)) return -1;
         g->n_plans++;
     }
     if (epi != DIT_EPI_NONE &&

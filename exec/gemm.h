@@ -10,6 +10,7 @@
 #define TETRI_EXEC_GEMM_H
 
 #include <stdint.h>
+#include <stdio.h>
 #include <cuda_runtime.h>
 
 #include "sched/error.h"
@@ -18,9 +19,16 @@ typedef enum dit_gemm_epilogue { DIT_EPI_NONE = 0, DIT_EPI_BIAS, DIT_EPI_GELU_BI
 
 typedef struct dit_gemm_ctx dit_gemm_ctx;
 
+/* How a shape's algorithm is chosen the first time it is seen: cuBLASLt's heuristic's first
+ * choice; or the fastest of its candidates timed on the real operands, among those whose output is
+ * bit-identical to the heuristic's (results unchanged) or among all run-to-run reproducible ones. */
+typedef enum dit_gemm_tuning { DIT_GEMM_HEURISTIC = 0, DIT_GEMM_TUNE_IDENTICAL, DIT_GEMM_TUNE_FASTEST } dit_gemm_tuning;
+
 int dit_gemm_create(cudaStream_t stream, dit_gemm_ctx **out, tetri_error *err);
 void dit_gemm_destroy(dit_gemm_ctx *g);
 void dit_gemm_set_stream(dit_gemm_ctx *g, cudaStream_t stream);
+/* log: one line per tuned shape (NULL: silent). */
+void dit_gemm_set_tuning(dit_gemm_ctx *g, dit_gemm_tuning t, FILE *log);
 
 int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ldx, const void *W, const void *bias,
                  void *Y, int64_t ldy, dit_gemm_epilogue epi, float beta, tetri_error *err);

@@ -59,6 +59,26 @@ extern "C" int tk_poison(void *p, int64_t n_bytes, cudaStream_t s)
     return (int)cudaMemsetAsync(p, 0xFF, (size_t)n_bytes, s);
 }
 
+/* Counts the 16-bit words where a and b differ (atomicAdd of per-block sums; the count is exact
+ * whatever the order). Used by the GEMM tuner to keep only algorithms whose output is bit-identical. */
+__global__ void count_diff_u16_kernel(const uint16_t *a, const uint16_t *b, int64_t n, unsigned long long *count)
+{
+    unsigned long long local = 0;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
+        local += a[i] != b[i];
+    for (int o = 16; o > 0; o >>= 1) local += __shfl_down_sync(0xffffffffu, local, o);
+    if ((threadIdx.x & 31) == 0 && local) atomicAdd(count, local);
+}
+
+extern "C" int tk_count_diff_u16(const void *a, const void *b, int64_t n, unsigned long long *count, cudaStream_t s)
+{
+    cudaError_t e = cudaMemsetAsync(count, 0, sizeof *count, s);
+    if (e != cudaSuccess) return (int)e;
+    int blocks = n > 0 ? (int)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096) : 1;
+    count_diff_u16_kernel<<<blocks, 256, 0, s>>>((const uint16_t *)a, (const uint16_t *)b, n, count);
+    return LAUNCH_RESULT();
+}
+
 __global__ void f32_to_bf16_kernel(const float *x, bf16 *y, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)

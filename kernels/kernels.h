@@ -2,7 +2,7 @@
  * defines: tk_init_param, tk_fill_uniform_bf16, tk_poison, tk_f32_to_bf16, tk_bf16_to_f32,
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_euler_update, tk_velocity_packed, tk_step_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_oracle.
+ *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -30,6 +30,8 @@ int tk_fill_uniform_f32(float *x, int64_t n, uint64_t seed, uint32_t stream_id, 
 int tk_poison(void *p, int64_t n_bytes, cudaStream_t s);
 int tk_f32_to_bf16(const float *x, void *y, int64_t n, cudaStream_t s);
 int tk_bf16_to_f32(const void *x, float *y, int64_t n, cudaStream_t s);
+/* *count = the number of 16-bit words among n where a and b differ (count: device memory). */
+int tk_count_diff_u16(const void *a, const void *b, int64_t n, unsigned long long *count, cudaStream_t s);
 
 /* ---- norm.cu ---- */
 /* Modulation for a range of rows, pointers into the step's modulation vector (bf16, one row per
@@ -40,9 +42,12 @@ typedef struct tk_mod_rows {
 /* Per row r of each sample (rows < split take txt, the rest img):
  *   h = h + gate * y          (when y and gate are given; h rounded to bf16)
  *   out = LayerNorm(h) * (1 + scale) + shift   (eps 1e-6, no affine; when shift is given)
- * h, y, out: [batch, L, D] contiguous (y may be NULL). D a multiple of 8, at most 4096. */
+ * h, y, out: [batch, L, D] contiguous (y may be NULL). D a multiple of 8, at most 4096. The
+ * modulation pointers are offset by b x mod_stride for sample b, plus (*step) x step_stride when
+ * step (device memory) is given: the per-step rows of a modulation table precomputed for a whole
+ * schedule, read at the step a replayed graph is at. */
 int tk_residual_ln_mod(void *h, const void *y, void *out, int batch, int L, int split, int D, tk_mod_rows txt,
-                       tk_mod_rows img, int64_t mod_stride, cudaStream_t s);
+                       tk_mod_rows img, int64_t mod_stride, const int *step, int64_t step_stride, cudaStream_t s);
 /* In place on qkv [batch, L, row stride ld] holding q | k | v of H heads of hd (64 or 128):
  * RMSNorm (eps 1e-6) of each q and k head with gains g*_txt for rows < split, g*_img after (NULL
  * gains: no norm), then RoPE on pairs with cos/sin [L, hd / 2] (NULL: none). */

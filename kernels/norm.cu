@@ -22,13 +22,14 @@ __device__ __forceinline__ float block_sum(float v, float *red)
 /* One block per row. */
 __global__ void __launch_bounds__(LN_THREADS) residual_ln_mod_kernel(bf16 *h, const bf16 *y, bf16 *out, int L, int split,
                                                                      int D, tk_mod_rows txt, tk_mod_rows img,
-                                                                     int64_t mod_stride)
+                                                                     int64_t mod_stride, const int *step,
+                                                                     int64_t step_stride)
 {
     __shared__ float red[LN_THREADS / 32];
     const int row = blockIdx.x, b = blockIdx.y;
     const tk_mod_rows m = row < split ? txt : img;
     const int64_t base = ((int64_t)b * L + row) * D;
-    const int64_t mb = (int64_t)b * mod_stride;
+    const int64_t mb = (int64_t)b * mod_stride + (step ? (int64_t)*step * step_stride : 0);
     const int nvec = D / 8;
     float x[LN_MAX_VEC][8];
     float sum = 0.f;
@@ -73,69 +74,77 @@ __global__ void __launch_bounds__(LN_THREADS) residual_ln_mod_kernel(bf16 *h, co
 }
 
 extern "C" int tk_residual_ln_mod(void *h, const void *y, void *out, int batch, int L, int split, int D, tk_mod_rows txt,
-                                  tk_mod_rows img, int64_t mod_stride, cudaStream_t s)
+                                  tk_mod_rows img, int64_t mod_stride, const int *step, int64_t step_stride,
+                                  cudaStream_t s)
 {
     if (D % 8 || D > LN_THREADS * LN_MAX_VEC * 8) return (int)cudaErrorInvalidValue;
     dim3 grid((unsigned)L, (unsigned)batch);
     residual_ln_mod_kernel<<<grid, LN_THREADS, 0, s>>>((bf16 *)h, (const bf16 *)y, (bf16 *)out, L, split, D, txt, img,
-                                                       mod_stride);
+                                                       mod_stride, step, step_stride);
     return LAUNCH_RESULT();
 }
 
-/* One warp per (row, head, q or k); each lane holds hd / 32 consecutive elements (2 or 4), so the
- * RoPE pairs (2i, 2i + 1) never straddle lanes. */
+/* One group of HD / 8 lanes per (row, q or k, head): each lane holds 8 consecutive elements (one
+ * 16-byte access, four whole RoPE pairs (2i, 2i + 1)), so a warp covers 256 / HD heads; the
+ * RMSNorm's sum is a shuffle reduction within the group. */
 template <int HD>
 __global__ void qk_norm_rope_kernel(bf16 *qkv, int L, int split, int H, int64_t ld, const bf16 *gq_txt,
                                     const bf16 *gk_txt, const bf16 *gq_img, const bf16 *gk_img, const float *cos_t,
-                                    const float *sin_t, int64_t total_warps)
+                                    const float *sin_t, int64_t total_units)
 {
-    constexpr int PER = HD / 32;
-    const int64_t wid = (blockIdx.x * (int64_t)blockDim.x + threadIdx.x) >> 5;
-    const int lane = threadIdx.x & 31;
-    if (wid >= total_warps) return;
-    const int which = (int)(wid % 2);          /* 0: q, 1: k */
-    const int head = (int)((wid / 2) % H);
-    const int64_t rowg = wid / (2 * H);        /* b * L + row */
+    constexpr int LANES = HD / 8; /* lanes per head: 16 (hd 128) or 8 (hd 64) */
+    const int64_t tid = blockIdx.x * (int64_t)blockDim.x + threadIdx.x;
+    const int64_t unit = tid / LANES;
+    const int sub = (int)(tid % LANES);
+    /* every lane of a full group takes part in the shuffles; groups never straddle a warp */
+    const bool live = unit < total_units;
+    const int64_t u = live ? unit : total_units - 1;
+    const int which = (int)(u % 2);          /* 0: q, 1: k */
+    const int head = (int)((u / 2) % H);
+    const int64_t rowg = u / (2 * H);        /* b * L + row */
     const int row = (int)(rowg % L);
-    bf16 *p = qkv + rowg * ld + (int64_t)which * H * HD + (int64_t)head * HD + lane * PER;
-    float x[PER];
-#pragma unroll
-    for (int i = 0; i < PER; i += 2) {
-        float2 t = __bfloat1622float2(*reinterpret_cast<const __nv_bfloat162 *>(p + i));
-        x[i] = t.x;
-        x[i + 1] = t.y;
-    }
+    bf16 *p = qkv + rowg * ld + (int64_t)which * H * HD + (int64_t)head * HD + sub * 8;
+    float x[8];
+    load8(p, x);
     const bf16 *g = row < split ? (which ? gk_txt : gq_txt) : (which ? gk_img : gq_img);
     if (g) {
         float ss = 0.f;
 #pragma unroll
-        for (int i = 0; i < PER; i++) ss += x[i] * x[i];
-        const float inv = rsqrtf(warp_sum(ss) / (float)HD + 1e-6f);
+        for (int i = 0; i < 8; i++) ss += x[i] * x[i];
 #pragma unroll
-        for (int i = 0; i < PER; i++) x[i] = x[i] * inv * __bfloat162float(g[lane * PER + i]);
+        for (int o = LANES / 2; o > 0; o >>= 1) ss += __shfl_xor_sync(0xffffffffu, ss, o);
+        const float inv = rsqrtf(ss / (float)HD + 1e-6f);
+        float gv[8];
+        load8(g + sub * 8, gv);
+#pragma unroll
+        for (int i = 0; i < 8; i++) x[i] = x[i] * inv * gv[i];
     }
     if (cos_t) {
+        const float4 c = *reinterpret_cast<const float4 *>(cos_t + (int64_t)row * (HD / 2) + sub * 4);
+        const float4 s = *reinterpret_cast<const float4 *>(sin_t + (int64_t)row * (HD / 2) + sub * 4);
+        const float cc[4] = {c.x, c.y, c.z, c.w}, sn[4] = {s.x, s.y, s.z, s.w};
 #pragma unroll
-        for (int i = 0; i < PER; i += 2) {
-            const int pair = (lane * PER + i) / 2;
-            const float c = cos_t[(int64_t)row * (HD / 2) + pair], s = sin_t[(int64_t)row * (HD / 2) + pair];
-            const float a = x[i], bb = x[i + 1];
-            x[i] = a * c - bb * s;
-            x[i + 1] = bb * c + a * s;
+        for (int i = 0; i < 4; i++) {
+            const float a = x[2 * i], bb = x[2 * i + 1];
+            x[2 * i] = a * cc[i] - bb * sn[i];
+            x[2 * i + 1] = bb * cc[i] + a * sn[i];
         }
     }
-#pragma unroll
-    for (int i = 0; i < PER; i += 2) *reinterpret_cast<__nv_bfloat162 *>(p + i) = __floats2bfloat162_rn(x[i], x[i + 1]);
+    if (live) store8(p, x);
 }
 
 extern "C" int tk_qk_norm_rope(void *qkv, int batch, int L, int split, int H, int hd, int64_t ld, const void *gq_txt,
                                const void *gk_txt, const void *gq_img, const void *gk_img, const float *cos_t,
                                const float *sin_t, cudaStream_t s)
 {
-    const int64_t warps = (int64_t)batch * L * H * 2;
-    const unsigned blocks = (unsigned)((warps * 32 + 255) / 256);
+    const int64_t units = (int64_t)batch * L * H * 2;
+    if (((uintptr_t)qkv | (uintptr_t)cos_t | (uintptr_t)sin_t | (uintptr_t)gq_txt | (uintptr_t)gk_txt | (uintptr_t)gq_img |
+         (uintptr_t)gk_img) % 16 || ld % 8)
+        return (int)cudaErrorMisalignedAddress;
+    const int64_t threads = units * (hd / 8);
+    const unsigned blocks = (unsigned)((threads + 255) / 256);
 #define QK_ARGS (bf16 *)qkv, L, split, H, ld, (const bf16 *)gq_txt, (const bf16 *)gk_txt, (const bf16 *)gq_img, \
-                (const bf16 *)gk_img, cos_t, sin_t, warps
+                (const bf16 *)gk_img, cos_t, sin_t, units
     if (hd == 128) qk_norm_rope_kernel<128><<<blocks, 256, 0, s>>>(QK_ARGS);
     else if (hd == 64) qk_norm_rope_kernel<64><<<blocks, 256, 0, s>>>(QK_ARGS);
     else return (int)cudaErrorInvalidValue;

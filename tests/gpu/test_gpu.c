@@ -122,20 +122,25 @@ static void test_gemm(dit_gemm_ctx *g)
         }
 }
 
-static void test_ln_mod(void)
+/* with_step: the modulation table holds 3 steps and the kernel reads step 2's rows through the
+ * device step index (how a replayed graph reads the precomputed schedule). */
+static void test_ln_mod(int with_step)
 {
-    const int B = 2, L = 37, split = 11, D = 3072;
+    const int B = 2, L = 37, split = 11, D = 3072, S = with_step ? 3 : 1, step = S - 1;
     const size_t n = (size_t)B * L * D;
-    float *h = rand_bf16_host(n, 2.f), *y = rand_bf16_host(n, 1.f), *mod = rand_bf16_host((size_t)B * 6 * D, 0.5f);
-    void *dh = to_dev_bf16(h, n), *dy = to_dev_bf16(y, n), *dm = to_dev_bf16(mod, (size_t)B * 6 * D), *dout = dev_poisoned(n * 2);
+    float *h = rand_bf16_host(n, 2.f), *y = rand_bf16_host(n, 1.f), *mod = rand_bf16_host((size_t)S * B * 6 * D, 0.5f);
+    void *dh = to_dev_bf16(h, n), *dy = to_dev_bf16(y, n), *dm = to_dev_bf16(mod, (size_t)S * B * 6 * D), *dout = dev_poisoned(n * 2);
+    int *dstep = NULL;
+    cudaMalloc((void **)&dstep, sizeof *dstep);
+    cudaMemcpy(dstep, &step, sizeof step, cudaMemcpyHostToDevice);
     /* text rows: gate chunk 0, shift 1, scale 2; image rows: 3, 4, 5 */
     tk_mod_rows txt = {dm, (char *)dm + 2 * D, (char *)dm + 4 * D}, img = {(char *)dm + 6 * D, (char *)dm + 8 * D, (char *)dm + 10 * D};
-    int e = tk_residual_ln_mod(dh, dy, dout, B, L, split, D, txt, img, 6 * D, 0);
+    int e = tk_residual_ln_mod(dh, dy, dout, B, L, split, D, txt, img, 6 * D, with_step ? dstep : NULL, (int64_t)B * 6 * D, 0);
     if (e || sync_check("residual_ln_mod")) { printf("FAIL residual_ln_mod launch %d\n", e); failures++; return; }
     float *wh = malloc(n * 4), *wo = malloc(n * 4);
     for (int b = 0; b < B; b++)
         for (int r = 0; r < L; r++) {
-            const float *m = mod + (size_t)b * 6 * D + (r < split ? 0 : 3 * D);
+            const float *m = mod + ((size_t)step * B + b) * 6 * D + (r < split ? 0 : 3 * D);
             const size_t o = ((size_t)b * L + r) * D;
             double mean = 0, var = 0;
             for (int k = 0; k < D; k++) { wh[o + k] = dit_bf16_round(h[o + k] + m[k] * y[o + k]); mean += wh[o + k]; }
@@ -145,10 +150,10 @@ static void test_ln_mod(void)
             for (int k = 0; k < D; k++) wo[o + k] = (float)((wh[o + k] - mean) * inv * (1 + m[2 * D + k]) + m[D + k]);
         }
     float *gh = from_dev_bf16(dh, n), *go = from_dev_bf16(dout, n);
-    check("residual + gate, D=3072", gh, wh, n, 1e-2);
-    check("layernorm + modulation (text/image rows), D=3072", go, wo, n, 1e-2);
+    check(with_step ? "residual + gate, D=3072, modulation of step 2 of 3" : "residual + gate, D=3072", gh, wh, n, 1e-2);
+    check(with_step ? "layernorm + modulation (text/image rows), step 2 of 3" : "layernorm + modulation (text/image rows), D=3072", go, wo, n, 1e-2);
     free(h); free(y); free(mod); free(wh); free(wo); free(gh); free(go);
-    cudaFree(dh); cudaFree(dy); cudaFree(dm); cudaFree(dout);
+    cudaFree(dh); cudaFree(dy); cudaFree(dm); cudaFree(dout); cudaFree(dstep);
 }
 
 static void test_qk_norm_rope(int hd)
@@ -664,7 +669,8 @@ int main(int argc, char **argv)
     cublasHandle_t cb;
     if (dit_gemm_create(0, &g, &err) || cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) { printf("FAIL: %s\n", err.msg); return 1; }
     test_gemm(g);
-    test_ln_mod();
+    test_ln_mod(0);
+    test_ln_mod(1);
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
     for (int wg = 0; wg < N_ATTN_VARIANTS; wg++) {
