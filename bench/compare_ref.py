@@ -11,28 +11,23 @@ usage: bench/compare_ref.py DIR
 """
 import json
 import os
-import re
 import sys
 
 TARGETS = {256: 0.5, 512: 0.5, 1024: 1.0, 2048: 1.0}
 
 
 def read_bench(path):
+    """{res: (ms, tokens)} from a bench-step table. Data rows are: res, tokens, ms/step, p10-p90,
+    TFLOP/s, mem GiB, prep ms, +prep/28, attention[, eager ms] (older logs: the first six)."""
     rows = {}
     if not os.path.exists(path):
         return rows
-    cols = None
     for line in open(path):
-        if line.startswith('#'):
-            continue
         f = line.split()
-        if f and f[0] == 'res':
-            cols = f
+        if not f or not f[0].isdigit():
             continue
-        if cols and f and f[0].isdigit():
-            d = dict(zip(cols, f))
-            ms = float(d.get('+prep/28', d['ms/step']))
-            rows[int(f[0])] = (ms, d['tokens'])
+        ms = float(f[7]) if len(f) >= 9 else float(f[2])
+        rows[int(f[0])] = (ms, f[1])
     return rows
 
 
