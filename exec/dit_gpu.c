@@ -344,11 +344,15 @@ static int lin(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, in
 {
     return lin_on(s->m->gemm, s, l, rows, X, ldx, Y, ldy, epi, beta, err);
 }
-/* Text-stream linear: on the second stream, between fork() and join(). */
-static int lin_txt(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
-                   dit_gemm_epilogue epi, tetri_error *err)
+/* The same linear on `rows` rows of every sample in one launch: sample b's rows start b x sx
+ * (X) and b x sy (Y) elements further on, e.g. each sample's text or image rows of a joint buffer. */
+static int lin_each(dit_gemm_ctx *g, dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, int64_t sx,
+                    void *Y, int64_t ldy, int64_t sy, dit_gemm_epilogue epi, tetri_error *err)
 {
-    return lin_on(s->m->gemm_txt, s, l, rows, X, ldx, Y, ldy, epi, 0.f, err);
+    assert(l->w >= 0 && l->b >= 0);
+    s->flops += 2.0 * s->B * rows * l->out * l->in;
+    return dit_gemm_run_batched(g, s->B, rows, l->out, l->in, X, ldx, sx, wptr(s->m, l->w), wptr(s->m, l->b), Y, ldy, sy, epi, 0.f,
+                                err);
 }
 static int fork_txt(dit_gpu *m, tetri_error *err)
 {
@@ -492,13 +496,10 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
     s->flops = 0;
 
     /* Joint hidden state: text rows, then image rows (+ SD3's positional table). */
-    for (int b = 0; b < B; b++) {
-        if (lin(s, &L->ctx_embed, T, bptr(s->txt, (int64_t)b * T * c->text_dim), c->text_dim, bptr(s->h, (int64_t)b * Lt * D), D,
-                DIT_EPI_BIAS, 0.f, err) ||
-            lin(s, &L->x_embed, N, bptr(s->lat16, (int64_t)b * N * tin), tin, bptr(s->h, ((int64_t)b * Lt + T) * D), D,
-                DIT_EPI_BIAS, 0.f, err))
-            return -1;
-    }
+    const int64_t sD = (int64_t)Lt * D; /* one sample's rows in the [B, Lt, D] buffers */
+    if (lin_each(m->gemm, s, &L->ctx_embed, T, s->txt, c->text_dim, (int64_t)T * c->text_dim, s->h, D, sD, DIT_EPI_BIAS, err) ||
+        lin_each(m->gemm, s, &L->x_embed, N, s->lat16, tin, (int64_t)N * tin, bptr(s->h, (int64_t)T * D), D, sD, DIT_EPI_BIAS, err))
+        return -1;
     if (!flux) KL(tk_add_pos_embed(s->h, wptr(m, L->pos_table), B, Lt, T, s->gh, s->gw, c->pos_embed_max, D, st), "add_pos_embed");
     const float *rc = flux ? s->rope_cos : NULL, *rs = flux ? s->rope_sin : NULL;
 
@@ -511,37 +512,34 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         void *mx = bptr(s->mod, blk->mod_x_off), *mc = bptr(s->mod, blk->mod_c_off);
         const int pre = blk->context_pre_only;
         if (fork_txt(m, err)) return -1;
-        for (int b = 0; b < B; b++) {
-            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
-            if (lin_txt(s, &blk->qkv_c, T, bptr(s->nrm, r0 * D), D, bptr(s->qkv, r0 * 3 * D), 3 * D, DIT_EPI_BIAS, err) ||
-                lin(s, &blk->qkv_x, N, bptr(s->nrm, ri * D), D, bptr(s->qkv, ri * 3 * D), 3 * D, DIT_EPI_BIAS, 0.f, err))
-                return -1;
-        }
+        if (lin_each(m->gemm_txt, s, &blk->qkv_c, T, s->nrm, D, sD, s->qkv, 3 * D, 3 * sD, DIT_EPI_BIAS, err) ||
+            lin_each(m->gemm, s, &blk->qkv_x, N, bptr(s->nrm, (int64_t)T * D), D, sD, bptr(s->qkv, (int64_t)T * 3 * D), 3 * D, 3 * sD,
+                     DIT_EPI_BIAS, err))
+            return -1;
         if (join_txt(m, err)) return -1;
         KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_added_q), wptr(m, blk->norm_added_k),
                            wptr(m, blk->norm_q), wptr(m, blk->norm_k), rc, rs, st),
            "qk_norm_rope");
         if (attention(s, s->qkv, s->att, D, err)) return -1;
         if (fork_txt(m, err)) return -1;
-        for (int b = 0; b < B; b++) {
-            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
-            if (lin(s, &blk->out_x, N, bptr(s->att, ri * D), D, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err)) return -1;
-            if (!pre && lin_txt(s, &blk->out_c, T, bptr(s->att, r0 * D), D, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, err)) return -1;
-        }
+        if (lin_each(m->gemm, s, &blk->out_x, N, bptr(s->att, (int64_t)T * D), D, sD, bptr(s->y, (int64_t)T * D), D, sD, DIT_EPI_BIAS,
+                     err) ||
+            (!pre && lin_each(m->gemm_txt, s, &blk->out_c, T, s->att, D, sD, s->y, D, sD, DIT_EPI_BIAS, err)))
+            return -1;
         if (join_txt(m, err)) return -1;
         tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
         tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
         KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
         if (fork_txt(m, err)) return -1;
-        for (int b = 0; b < B; b++) {
-            const int64_t r0 = (int64_t)b * Lt, ri = r0 + T;
-            if (!pre && (lin_txt(s, &blk->ff1_c, T, bptr(s->nrm, r0 * D), D, bptr(s->big, r0 * M), M, DIT_EPI_GELU_BIAS, err) ||
-                         lin_txt(s, &blk->ff2_c, T, bptr(s->big, r0 * M), M, bptr(s->y, r0 * D), D, DIT_EPI_BIAS, err)))
-                return -1;
-            if (lin(s, &blk->ff1_x, N, bptr(s->nrm, ri * D), D, bptr(s->big, ri * M), M, DIT_EPI_GELU_BIAS, 0.f, err) ||
-                lin(s, &blk->ff2_x, N, bptr(s->big, ri * M), M, bptr(s->y, ri * D), D, DIT_EPI_BIAS, 0.f, err))
-                return -1;
-        }
+        const int64_t sM = (int64_t)Lt * M;
+        if (!pre && (lin_each(m->gemm_txt, s, &blk->ff1_c, T, s->nrm, D, sD, s->big, M, sM, DIT_EPI_GELU_BIAS, err) ||
+                     lin_each(m->gemm_txt, s, &blk->ff2_c, T, s->big, M, sM, s->y, D, sD, DIT_EPI_BIAS, err)))
+            return -1;
+        if (lin_each(m->gemm, s, &blk->ff1_x, N, bptr(s->nrm, (int64_t)T * D), D, sD, bptr(s->big, (int64_t)T * M), M, sM,
+                     DIT_EPI_GELU_BIAS, err) ||
+            lin_each(m->gemm, s, &blk->ff2_x, N, bptr(s->big, (int64_t)T * M), M, sM, bptr(s->y, (int64_t)T * D), D, sD, DIT_EPI_BIAS,
+                     err))
+            return -1;
         if (join_txt(m, err)) return -1;
         tk_mod_rows t2 = {0}, i2 = {0};
         next_norm_mods(s, i + 1 < c->n_double ? i + 1 : -1, i + 1 < c->n_double ? -1 : (c->n_single ? 0 : -1), &t2, &i2);
@@ -567,10 +565,9 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         t2.gate = i2.gate = bptr(mm, 2 * D);
         KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
     }
-    for (int b = 0; b < B; b++)
-        if (lin(s, &L->proj_out, N, bptr(s->nrm, ((int64_t)b * Lt + T) * D), D, bptr(s->out, (int64_t)b * N * tout), tout,
-                DIT_EPI_BIAS, 0.f, err))
-            return -1;
+    if (lin_each(m->gemm, s, &L->proj_out, N, bptr(s->nrm, (int64_t)T * D), D, sD, s->out, tout, (int64_t)N * tout, DIT_EPI_BIAS,
+                 err))
+        return -1;
     KL(tk_velocity_packed(s->out, s->vel, B, N, tout, flux ? 0 : c->out_channels, st), "velocity_packed");
     return 0;
 }

@@ -18,8 +18,8 @@
 #define GEMM_TUNE_REPS 10
 
 typedef struct gemm_key {
-    int M, N, K, epi;
-    int64_t ldx, ldy;
+    int M, N, K, epi, batch;
+    int64_t ldx, ldy, sx, sy; /* sx, sy: elements between one batch entry's X (Y) and the next */
     int beta_nonzero;
 } gemm_key;
 
@@ -108,18 +108,33 @@ static int make_plan(dit_gemm_ctx *g, const gemm_key *k, gemm_plan *p, const voi
         cublasLtMatrixLayoutCreate(&p->b, CUDA_R_16BF, (uint64_t)k->K, (uint64_t)k->M, k->ldx) ||
         cublasLtMatrixLayoutCreate(&p->c, CUDA_R_16BF, (uint64_t)k->N, (uint64_t)k->M, k->ldy))
         return tetri_errorf(err, "gemm: cannot create the matrix layouts");
+    if (k->batch > 1) { /* the weights (A) are shared: batch stride 0 */
+        const int32_t n = k->batch;
+        const int64_t s0 = 0, sx = k->sx, sy = k->sy;
+        if (cublasLtMatrixLayoutSetAttribute(p->a, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof n) ||
+            cublasLtMatrixLayoutSetAttribute(p->a, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &s0, sizeof s0) ||
+            cublasLtMatrixLayoutSetAttribute(p->b, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof n) ||
+            cublasLtMatrixLayoutSetAttribute(p->b, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sx, sizeof sx) ||
+            cublasLtMatrixLayoutSetAttribute(p->c, CUBLASLT_MATRIX_LAYOUT_BATCH_COUNT, &n, sizeof n) ||
+            cublasLtMatrixLayoutSetAttribute(p->c, CUBLASLT_MATRIX_LAYOUT_STRIDED_BATCH_OFFSET, &sy, sizeof sy))
+            return tetri_errorf(err, "gemm: cannot set the batch of %d", k->batch);
+    }
     cublasLtMatmulPreference_t pref;
     size_t ws = GEMM_WORKSPACE;
     cublasLtMatmulPreferenceCreate(&pref);
     cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_MAX_WORKSPACE_BYTES, &ws, sizeof ws);
+    /* No split-K that reduces with atomics in the output: its bits change from run to run, and a
+     * step must give the same bits every time (graph replay = eager forward, byte-identical runs). */
+    const uint32_t schemes = CUBLASLT_REDUCTION_SCHEME_MASK & ~(uint32_t)CUBLASLT_REDUCTION_SCHEME_INPLACE;
+    cublasLtMatmulPreferenceSetAttribute(pref, CUBLASLT_MATMUL_PREF_REDUCTION_SCHEME_MASK, &schemes, sizeof schemes);
     cublasLtMatmulHeuristicResult_t res[GEMM_CANDIDATES];
     int found = 0;
     const int want = g->tuning == DIT_GEMM_HEURISTIC ? 1 : GEMM_CANDIDATES;
     cublasStatus_t st = cublasLtMatmulAlgoGetHeuristic(g->lt, p->op, p->a, p->b, p->c, p->c, pref, want, res, &found);
     cublasLtMatmulPreferenceDestroy(pref);
     if (st != CUBLAS_STATUS_SUCCESS || found == 0)
-        return tetri_errorf(err, "gemm: cuBLASLt has no algorithm for M=%d N=%d K=%d (ldx %lld, ldy %lld, epilogue %d)", k->M,
-                            k->N, k->K, (long long)k->ldx, (long long)k->ldy, k->epi);
+        return tetri_errorf(err, "gemm: cuBLASLt has no algorithm for M=%d N=%d K=%d (ldx %lld, ldy %lld, epilogue %d, batch %d)",
+                            k->M, k->N, k->K, (long long)k->ldx, (long long)k->ldy, k->epi, k->batch);
     p->algo = res[0].algo;
     p->identical = 1;
     enum cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
@@ -162,7 +177,7 @@ static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristi
                      const void *W, const void *bias, void *Y, tetri_error *err)
 {
     const gemm_key *k = &p->key;
-    const int64_t words = (int64_t)(k->M - 1) * k->ldy + k->N; /* bf16 elements Y's rows span */
+    const int64_t words = (int64_t)(k->batch - 1) * k->sy + (int64_t)(k->M - 1) * k->ldy + k->N; /* bf16 elements Y spans */
     void *ref = NULL;
     unsigned long long *count = NULL;
     cudaEvent_t t0 = NULL, t1 = NULL;
@@ -242,15 +257,28 @@ out:
 int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ldx, const void *W, const void *bias,
                  void *Y, int64_t ldy, dit_gemm_epilogue epi, float beta, tetri_error *err)
 {
-    if (M <= 0 || N <= 0 || K <= 0 || ldx < K || ldy < N)
-        return tetri_errorf(err, "gemm: bad shape M=%d N=%d K=%d ldx=%lld ldy=%lld", M, N, K, (long long)ldx, (long long)ldy);
-    if (((uintptr_t)X | (uintptr_t)W | (uintptr_t)Y | (uintptr_t)bias) % 16 || ldx % 8 || ldy % 8 || K % 8)
+    return dit_gemm_run_batched(g, 1, M, N, K, X, ldx, 0, W, bias, Y, ldy, 0, epi, beta, err);
+}
+
+int dit_gemm_run_batched(dit_gemm_ctx *g, int batch, int M, int N, int K, const void *X, int64_t ldx, int64_t sx, const void *W,
+                         const void *bias, void *Y, int64_t ldy, int64_t sy, dit_gemm_epilogue epi, float beta, tetri_error *err)
+{
+    if (M <= 0 || N <= 0 || K <= 0 || ldx < K || ldy < N || batch < 1)
+        return tetri_errorf(err, "gemm: bad shape M=%d N=%d K=%d ldx=%lld ldy=%lld batch=%d", M, N, K, (long long)ldx, (long long)ldy,
+                            batch);
+    if (batch > 1 && (sx < (int64_t)(M - 1) * ldx + K || sy < (int64_t)(M - 1) * ldy + N))
+        return tetri_errorf(err, "gemm: batch strides %lld / %lld overlap the M=%d rows of X / Y", (long long)sx, (long long)sy, M);
+    if (batch == 1) sx = sy = 0;
+    if (((uintptr_t)X | (uintptr_t)W | (uintptr_t)Y | (uintptr_t)bias) % 16 || ldx % 8 || ldy % 8 || K % 8 || sx % 8 || sy % 8)
         return tetri_errorf(err, "gemm: operands must be 16-byte aligned (M=%d N=%d K=%d)", M, N, K);
     if (epi != DIT_EPI_NONE && !bias) return tetri_errorf(err, "gemm: bias epilogue without a bias");
     /* cuBLASLt applies GELU to (X W^T + bias + beta Y), not GELU(X W^T + bias) + beta Y: refuse the
      * ambiguous combination rather than compute a surprise. */
     if (epi == DIT_EPI_GELU_BIAS && beta != 0.f) return tetri_errorf(err, "gemm: the GELU epilogue cannot accumulate (beta must be 0)");
-    gemm_key key = {M, N, K, (int)epi, ldx, ldy, beta != 0.f};
+    gemm_key key;
+    memset(&key, 0, sizeof key); /* compared with memcmp: no stray padding bytes */
+    key.M = M, key.N = N, key.K = K, key.epi = (int)epi, key.batch = batch;
+    key.ldx = ldx, key.ldy = ldy, key.sx = sx, key.sy = sy, key.beta_nonzero = beta != 0.f;
     gemm_plan *p = NULL;
     for (int i = 0; i < g->n_plans; i++)
         if (memcmp(&g->plans[i].key, &key, sizeof key) == 0) { p = &g->plans[i]; break; }

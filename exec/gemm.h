@@ -1,6 +1,7 @@
 /* exec/gemm.h: the one wrapper through which every linear layer runs: cuBLASLt, bf16 operands,
  * fp32 accumulation, bias or bias + GELU-tanh fused in the epilogue.
- * defines: dit_gemm_ctx, dit_gemm_epilogue, dit_gemm_create, dit_gemm_destroy, dit_linear_run.
+ * defines: dit_gemm_ctx, dit_gemm_epilogue, dit_gemm_tuning, dit_gemm_create, dit_gemm_destroy,
+ *          dit_gemm_set_stream, dit_gemm_set_tuning, dit_gemm_run, dit_gemm_run_batched.
  *
  * Row-major: Y[M, N] = beta Y + X[M, K] W[N, K]^T (+ bias[N]) (then GELU), X rows ldx apart, Y rows
  * ldy apart (so a GEMM can write a column slice of a wider buffer, e.g. the MLP half of FLUX's
@@ -32,5 +33,10 @@ void dit_gemm_set_tuning(dit_gemm_ctx *g, dit_gemm_tuning t, FILE *log);
 
 int dit_gemm_run(dit_gemm_ctx *g, int M, int N, int K, const void *X, int64_t ldx, const void *W, const void *bias,
                  void *Y, int64_t ldy, dit_gemm_epilogue epi, float beta, tetri_error *err);
+/* The same for `batch` independent (X, Y) pairs sharing W and the bias, in one launch: pair i's
+ * X starts i x sx elements after X, its Y i x sy after Y (a per-sample slice of a batched
+ * activation buffer, e.g. each sample's image rows). */
+int dit_gemm_run_batched(dit_gemm_ctx *g, int batch, int M, int N, int K, const void *X, int64_t ldx, int64_t sx, const void *W,
+                         const void *bias, void *Y, int64_t ldy, int64_t sy, dit_gemm_epilogue epi, float beta, tetri_error *err);
 
 #endif
