@@ -24,9 +24,16 @@ if [ -n "${CUDNN_LIB_DIR:-}" ] && [ -d "$CUDNN_LIB_DIR" ]; then
 fi
 has() { case " $WHAT " in *" $1 "*|*" all "*) return 0;; esac; return 1; }
 if has checks; then "$B/tests/gpu/test_gpu" 2>&1 | tee "$OUT/check_gpu.log"; fi
-if has crosscheck; then  # tiny FLUX/SD3 against float64 PyTorch written from diffusers' modules
+if has crosscheck; then  # tiny FLUX/SD3 against float64 PyTorch written from diffusers' modules, then diffusers itself
   rm -rf /tmp/tetri-tiny && "$B/tests/gpu/test_gpu" --export /tmp/tetri-tiny &&
     python3 bench/reference/tiny_diffusers_check.py /tmp/tetri-tiny 2>&1 | tee "$OUT/crosscheck.log"
+  # diffusers is not installed on the GPU machine: pure-Python wheels carried in .gpu-wheels/
+  # (`pip download diffusers importlib_metadata zipp --no-deps -d .gpu-wheels` where there is an index)
+  if ! python3 -c 'import diffusers' 2>/dev/null && ls .gpu-wheels/*.whl >/dev/null 2>&1; then
+    python3 -m pip install -q --no-deps --no-index --target /tmp/tetri-pydeps .gpu-wheels/*.whl &&
+      export PYTHONPATH=/tmp/tetri-pydeps${PYTHONPATH:+:$PYTHONPATH}
+  fi
+  python3 bench/reference/diffusers_check.py /tmp/tetri-tiny 2>&1 | tee "$OUT/diffusers_check.log"
 fi
 if has bench; then
   for m in flux-dev sd3-medium; do

@@ -28,7 +28,7 @@ endif
 TESTS += tests/cli_bench_step.sh
 EXTRA_DIST += exec/attention_cudnn.h exec/attention_cudnn.c
 EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
-  bench/reference/tiny_diffusers_check.py \
+  bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
 
 # make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU.
