@@ -36,9 +36,9 @@ struct dit_gpu_step {
     double flops;
     /* device buffers, carved from one arena */
     void *arena;
-    float *lat, *vel, *sigmas, *guid, *rope_cos, *rope_sin, *oracle_ws;
+    float *lat, *vel, *sigmas, *guid, *rope_cos, *rope_sin, *oracle_ws, *t_rows, *g_rows;
     int *step;
-    void *lat16, *txt, *pooled, *tproj, *e1, *e2, *temb, *mod, *h, *nrm, *qkv, *att, *y, *big, *out;
+    void *lat16, *txt, *pooled, *pooled_rows, *tproj, *e1, *e2, *temb, *mod, *h, *nrm, *qkv, *att, *y, *big, *out;
     cudaGraph_t graph;
     cudaGraphExec_t exec;
 };
@@ -167,10 +167,15 @@ static void carve(dit_gpu_step *s, arena *a)
     s->lat16 = take(a, B * N * tin * 2);
     s->txt = take(a, B * (size_t)s->T * (size_t)c->text_dim * 2);
     s->pooled = take(a, B * (size_t)c->pooled_dim * 2);
-    s->tproj = take(a, B * 256 * 2);
-    s->e1 = take(a, B * D * 2);
-    s->e2 = take(a, (size_t)s->n_steps * B * D * 2);
-    s->temb = take(a, B * D * 2);
+    /* the conditioning: one row per (step, sample) of the schedule */
+    const size_t R = (size_t)s->n_steps * B;
+    s->t_rows = take(a, R * 4);
+    s->g_rows = take(a, R * 4);
+    s->pooled_rows = take(a, R * (size_t)c->pooled_dim * 2);
+    s->tproj = take(a, R * 256 * 2);
+    s->e1 = take(a, R * D * 2);
+    s->e2 = take(a, R * D * 2);
+    s->temb = take(a, R * D * 2);
     s->mod = take(a, (size_t)s->n_steps * B * (size_t)L->mod_total * 2);
     s->h = take(a, B * Lt * D * 2);
     s->nrm = take(a, B * Lt * D * 2);
@@ -452,24 +457,26 @@ static int enqueue_conditioning(dit_gpu_step *s, tetri_error *err)
     const int B = s->B, D = L->D;
     cudaStream_t st = m->stream;
     const double flops = s->flops;
-    for (int k = 0; k < s->n_steps; k++) {
-        void *e2k = bptr(s->e2, (int64_t)k * B * D);
-        KL(tk_timestep_proj(s->sigmas + k, NULL, 0, s->tproj, B, st), "timestep_proj");
-        if (lin(s, &L->t_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-        if (lin(s, &L->t_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        if (L->g_l1.w >= 0) {
-            KL(tk_timestep_proj(s->guid, NULL, 1, s->tproj, B, st), "timestep_proj");
-            if (lin(s, &L->g_l1, B, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-            KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-            if (lin(s, &L->g_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
-        }
-        if (lin(s, &L->p_l1, B, s->pooled, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        KL(tk_silu(s->e1, (int64_t)B * D, st), "silu");
-        if (lin(s, &L->p_l2, B, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
-        CU(cudaMemcpyAsync(e2k, s->temb, (size_t)B * D * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
-        KL(tk_silu(e2k, (int64_t)B * D, st), "silu");
+    const int R = s->n_steps * B; /* rows k x B + b */
+    const int64_t RD = (int64_t)R * D;
+    KL(tk_cond_rows(s->sigmas, L->g_l1.w >= 0 ? s->guid : NULL, s->pooled, s->n_steps, B, c->pooled_dim, s->t_rows, s->g_rows,
+                    s->pooled_rows, st),
+       "cond_rows");
+    KL(tk_timestep_proj(s->t_rows, NULL, 1, s->tproj, R, st), "timestep_proj");
+    if (lin(s, &L->t_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(s->e1, RD, st), "silu");
+    if (lin(s, &L->t_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    if (L->g_l1.w >= 0) {
+        KL(tk_timestep_proj(s->g_rows, NULL, 1, s->tproj, R, st), "timestep_proj");
+        if (lin(s, &L->g_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        KL(tk_silu(s->e1, RD, st), "silu");
+        if (lin(s, &L->g_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
     }
+    if (lin(s, &L->p_l1, R, s->pooled_rows, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(s->e1, RD, st), "silu");
+    if (lin(s, &L->p_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+    CU(cudaMemcpyAsync(s->e2, s->temb, (size_t)RD * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
+    KL(tk_silu(s->e2, RD, st), "silu");
     dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
     if (lin(s, &all_mod, s->n_steps * B, s->e2, D, s->mod, L->mod_total, DIT_EPI_BIAS, 0.f, err)) return -1;
     s->flops = flops; /* a step's FLOPs are the forward's */

@@ -22,6 +22,32 @@ extern "C" int tk_silu(void *x, int64_t n, cudaStream_t s)
     return LAUNCH_RESULT();
 }
 
+/* The conditioning's rows r = k x B + b for every step k and sample b of a schedule: t_rows[r] =
+ * sigmas[k], g_rows[r] = guid[b] (guid may be NULL), pooled_rows[r] = pooled[b] (width w). */
+__global__ void cond_rows_kernel(const float *sigmas, const float *guid, const bf16 *pooled, int n_steps, int B, int w,
+                                 float *t_rows, float *g_rows, bf16 *pooled_rows)
+{
+    const int64_t R = (int64_t)n_steps * B, n = R * w;
+    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
+        const int64_t r = i / w, c = i % w;
+        const int b = (int)(r % B);
+        pooled_rows[i] = pooled[(int64_t)b * w + c];
+        if (c == 0) {
+            t_rows[r] = sigmas[r / B];
+            if (g_rows) g_rows[r] = guid ? guid[b] : 0.f;
+        }
+    }
+}
+extern "C" int tk_cond_rows(const float *sigmas, const float *guid, const void *pooled, int n_steps, int batch, int pooled_dim,
+                            float *t_rows, float *g_rows, void *pooled_rows, cudaStream_t s)
+{
+    if (n_steps < 1 || batch < 1 || pooled_dim < 1) return (int)cudaErrorInvalidValue;
+    const int64_t n = (int64_t)n_steps * batch * pooled_dim;
+    cond_rows_kernel<<<blocks_for(n, 256), 256, 0, s>>>(sigmas, guid, (const bf16 *)pooled, n_steps, batch, pooled_dim, t_rows, g_rows,
+                                                         (bf16 *)pooled_rows);
+    return LAUNCH_RESULT();
+}
+
 /* Same float arithmetic as dit_timestep_proj (exec/cpu_ref.c). */
 __global__ void timestep_proj_kernel(const float *values, const int *index, int value_stride, bf16 *out)
 {

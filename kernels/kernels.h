@@ -2,7 +2,7 @@
  * defines: tk_init_param, tk_fill_uniform_bf16, tk_poison, tk_f32_to_bf16, tk_bf16_to_f32,
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_euler_update, tk_velocity_packed, tk_step_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16.
+ *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -72,6 +72,10 @@ int tk_euler_update(float *latent, void *latent_bf16, const float *vel, int64_t 
 /* *step = (*step + 1) mod n_steps (one thread): the step counter a replayed graph reads its sigma
  * from, wrapping so that a benchmark can replay the graph any number of times. */
 int tk_step_advance(int *step, int n_steps, cudaStream_t s);
+/* A schedule's conditioning rows r = k x batch + b (step k, sample b): t_rows[r] = sigmas[k],
+ * g_rows[r] = guid[b] (0 without guid; g_rows may be NULL), pooled_rows[r, :] = pooled[b, :] (bf16). */
+int tk_cond_rows(const float *sigmas, const float *guid, const void *pooled, int n_steps, int batch, int pooled_dim, float *t_rows,
+                 float *g_rows, void *pooled_rows, cudaStream_t s);
 
 /* ---- attention.cu ---- */
 /* Softmax(Q K^T / sqrt(hd)) V for every head, flash style (the L x L scores never leave the
