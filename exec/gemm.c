@@ -28,8 +28,6 @@ typedef struct gemm_plan {
     cublasLtMatmulDesc_t op;
     cublasLtMatrixLayout_t a, b, c;
     cublasLtMatmulAlgo_t algo;
-    float heuristic_us, chosen_us; /* tuning: the heuristic's first choice and the chosen, per call */
-    int identical;                 /* tuning: the chosen gives the heuristic's bits */
 } gemm_plan;
 
 struct dit_gemm_ctx {
@@ -136,7 +134,6 @@ static int make_plan(dit_gemm_ctx *g, const gemm_key *k, gemm_plan *p, const voi
         return tetri_errorf(err, "gemm: cuBLASLt has no algorithm for M=%d N=%d K=%d (ldx %lld, ldy %lld, epilogue %d, batch %d)",
                             k->M, k->N, k->K, (long long)k->ldx, (long long)k->ldy, k->epi, k->batch);
     p->algo = res[0].algo;
-    p->identical = 1;
     enum cudaStreamCaptureStatus cap = cudaStreamCaptureStatusNone;
     cudaStreamIsCapturing(g->stream, &cap);
     /* Tuning runs the candidates on the real operands, so it needs Y to be pure output (beta 0)
@@ -168,9 +165,9 @@ static cublasStatus_t run_algo(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatm
                           g->stream);
 }
 
-/* Times the heuristic's candidates on the real operands and keeps the fastest. Candidates whose
- * split-K reduction uses atomics are skipped (their bits may change from run to run), so are those
- * whose output changes between two runs; DIT_GEMM_TUNE_IDENTICAL also skips every candidate whose
+/* Times the heuristic's candidates on the real operands and keeps the fastest. The heuristic
+ * offers no split-K with atomic reduction (make_plan's preference); candidates whose output still
+ * changes between two runs are skipped; DIT_GEMM_TUNE_IDENTICAL also skips every candidate whose
  * output differs by one bit from the heuristic's first choice, so the step's results stay those of
  * the untuned executor. The heuristic's choice is kept unless another is at least 2% faster. */
 static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristicResult_t *res, int found, const void *X,
@@ -194,12 +191,6 @@ static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristi
     int best_identical = 1;
     for (int i = 0; i < found; i++) {
         if (res[i].state != CUBLAS_STATUS_SUCCESS) continue;
-        int splitk = 1;
-        uint32_t red = 0;
-        size_t w;
-        cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_SPLITK_NUM, &splitk, sizeof splitk, &w);
-        cublasLtMatmulAlgoConfigGetAttribute(&res[i].algo, CUBLASLT_ALGO_CONFIG_REDUCTION_SCHEME, &red, sizeof red, &w);
-        if (i > 0 && splitk > 1 && red == CUBLASLT_REDUCTION_SCHEME_INPLACE) continue;
         if (run_algo(g, p, &res[i].algo, X, W, Y) != CUBLAS_STATUS_SUCCESS) {
             if (i == 0) { rc = tetri_errorf(err, "gemm tuning: the heuristic's first algorithm fails for M=%d N=%d K=%d", k->M, k->N, k->K); goto out; }
             continue;
@@ -233,9 +224,6 @@ static int tune_plan(dit_gemm_ctx *g, gemm_plan *p, const cublasLtMatmulHeuristi
         if (us < 0.98f * heur_us && us < best_us) { best = i; best_us = us; best_identical = identical; }
     }
     p->algo = res[best].algo;
-    p->heuristic_us = heur_us;
-    p->chosen_us = best_us;
-    p->identical = best_identical;
     if (g->log) {
         char a0[128], a1[128];
         algo_describe(&res[0].algo, a0, sizeof a0);
