@@ -77,7 +77,6 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
         dit_gpu_destroy(m);
         return tetri_errorf(err, "cannot create the streams, events and cuBLAS handles");
     }
-
     *out = m;
     return 0;
 }
@@ -176,7 +175,7 @@ static void carve(dit_gpu_step *s, arena *a)
     s->e1 = take(a, R * D * 2);
     s->e2 = take(a, R * D * 2);
     s->temb = take(a, R * D * 2);
-    s->mod = take(a, (size_t)s->n_steps * B * (size_t)L->mod_total * 2);
+    s->mod = take(a, R * (size_t)L->mod_total * 2);
     s->h = take(a, B * Lt * D * 2);
     s->nrm = take(a, B * Lt * D * 2);
     s->qkv = take(a, B * Lt * 3 * D * 2);
@@ -372,6 +371,24 @@ static int join_txt(dit_gpu *m, tetri_error *err)
     return 0;
 }
 
+/* cuDNN's fused attention (its context made at the first call): 0, DIT_CUDNN_REFUSED when this
+ * build or this GPU's cuDNN cannot take it (err says why), or -1 on any other failure. */
+static int attention_cudnn(dit_gpu_step *s, void *qkv, void *out, int64_t ld, int64_t bs, int64_t ldo, int64_t obs,
+                           tetri_error *err)
+{
+#ifdef HAVE_CUDNN
+    const dit_layout *L = s->m->L;
+    const int D = L->D;
+    if (!s->m->cudnn && dit_cudnn_attn_create(&s->m->cudnn, err)) return DIT_CUDNN_REFUSED;
+    return dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, s->Lt, L->cfg.n_heads,
+                               L->cfg.head_dim, s->m->stream, err);
+#else
+    (void)s, (void)qkv, (void)out, (void)ld, (void)bs, (void)ldo, (void)obs;
+    tetri_errorf(err, "attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)");
+    return DIT_CUDNN_REFUSED;
+#endif
+}
+
 static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_error *err)
 {
     const dit_layout *L = s->m->L;
@@ -389,26 +406,13 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
         /* cuDNN's kernel is the faster at every shape measured (docs/benchmarks.md); ours takes any
          * shape cuDNN refuses. Decided once per step, at its first (eager) forward, so the graph
          * and every later replay run what was decided. */
-#ifdef HAVE_CUDNN
         tetri_error why = {{0}};
-        if (s->m->cudnn || dit_cudnn_attn_create(&s->m->cudnn, &why) == 0) {
-            int rc = dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
-                                         s->m->stream, &why);
-            if (rc == 0) { s->attn = DIT_ATTN_CUDNN; return 0; }
-            if (rc != DIT_CUDNN_REFUSED) { *err = why; return -1; }
-        }
-#endif
+        const int rc = attention_cudnn(s, qkv, out, ld, bs, ldo, obs, &why);
+        if (rc == 0) { s->attn = DIT_ATTN_CUDNN; return 0; }
+        if (rc != DIT_CUDNN_REFUSED) { *err = why; return -1; }
         s->attn = DIT_ATTN_FLASH;
     }
-    if (s->attn == DIT_ATTN_CUDNN) {
-#ifdef HAVE_CUDNN
-        if (!s->m->cudnn && dit_cudnn_attn_create(&s->m->cudnn, err)) return -1;
-        return dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
-                                   s->m->stream, err) ? -1 : 0;
-#else
-        return tetri_errorf(err, "attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)");
-#endif
-    }
+    if (s->attn == DIT_ATTN_CUDNN) return attention_cudnn(s, qkv, out, ld, bs, ldo, obs, err) ? -1 : 0;
     if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
     else
@@ -462,12 +466,12 @@ static int enqueue_conditioning(dit_gpu_step *s, tetri_error *err)
     KL(tk_cond_rows(s->sigmas, L->g_l1.w >= 0 ? s->guid : NULL, s->pooled, s->n_steps, B, c->pooled_dim, s->t_rows, s->g_rows,
                     s->pooled_rows, st),
        "cond_rows");
-    KL(tk_timestep_proj(s->t_rows, NULL, 1, s->tproj, R, st), "timestep_proj");
+    KL(tk_timestep_proj(s->t_rows, s->tproj, R, st), "timestep_proj");
     if (lin(s, &L->t_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
     KL(tk_silu(s->e1, RD, st), "silu");
     if (lin(s, &L->t_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
     if (L->g_l1.w >= 0) {
-        KL(tk_timestep_proj(s->g_rows, NULL, 1, s->tproj, R, st), "timestep_proj");
+        KL(tk_timestep_proj(s->g_rows, s->tproj, R, st), "timestep_proj");
         if (lin(s, &L->g_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
         KL(tk_silu(s->e1, RD, st), "silu");
         if (lin(s, &L->g_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
@@ -478,7 +482,7 @@ static int enqueue_conditioning(dit_gpu_step *s, tetri_error *err)
     CU(cudaMemcpyAsync(s->e2, s->temb, (size_t)RD * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
     KL(tk_silu(s->e2, RD, st), "silu");
     dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
-    if (lin(s, &all_mod, s->n_steps * B, s->e2, D, s->mod, L->mod_total, DIT_EPI_BIAS, 0.f, err)) return -1;
+    if (lin(s, &all_mod, R, s->e2, D, s->mod, L->mod_total, DIT_EPI_BIAS, 0.f, err)) return -1;
     s->flops = flops; /* a step's FLOPs are the forward's */
     return 0;
 }

@@ -3,12 +3,6 @@
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 
-static inline unsigned blocks_for(int64_t n, int per_block)
-{
-    int64_t b = (n + per_block - 1) / per_block;
-    return (unsigned)(b < 65535 * 16 ? (b ? b : 1) : 65535 * 16);
-}
-
 __global__ void silu_kernel(bf16 *x, int64_t n)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
@@ -49,18 +43,18 @@ extern "C" int tk_cond_rows(const float *sigmas, const float *guid, const void *
 }
 
 /* Same float arithmetic as dit_timestep_proj (exec/cpu_ref.c). */
-__global__ void timestep_proj_kernel(const float *values, const int *index, int value_stride, bf16 *out)
+__global__ void timestep_proj_kernel(const float *values, bf16 *out)
 {
     const int b = blockIdx.x, i = threadIdx.x; /* 128 threads */
-    const float t = values ? values[(int64_t)b * value_stride + (index ? *index : 0)] * 1000.f : 0.f;
+    const float t = values ? values[b] * 1000.f : 0.f;
     const float freq = expf(-logf(10000.0f) * (float)i / 128.0f);
     const float arg = t * freq;
     out[(int64_t)b * 256 + i] = __float2bfloat16_rn(cosf(arg));
     out[(int64_t)b * 256 + 128 + i] = __float2bfloat16_rn(sinf(arg));
 }
-extern "C" int tk_timestep_proj(const float *values, const int *index, int value_stride, void *out, int batch, cudaStream_t s)
+extern "C" int tk_timestep_proj(const float *values, void *out, int batch, cudaStream_t s)
 {
-    timestep_proj_kernel<<<(unsigned)batch, 128, 0, s>>>(values, index, value_stride, (bf16 *)out);
+    timestep_proj_kernel<<<(unsigned)batch, 128, 0, s>>>(values, (bf16 *)out);
     return LAUNCH_RESULT();
 }
 

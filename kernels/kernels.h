@@ -57,9 +57,9 @@ int tk_qk_norm_rope(void *qkv, int batch, int L, int split, int H, int hd, int64
 
 /* ---- elementwise.cu ---- */
 int tk_silu(void *x, int64_t n, cudaStream_t s);
-/* out[b, 0:256] = diffusers Timesteps(256, flip_sin_to_cos) of t = values[b * value_stride + *index] x 1000;
- * index may be NULL (0). values == NULL: t = 0. */
-int tk_timestep_proj(const float *values, const int *index, int value_stride, void *out, int batch, cudaStream_t s);
+/* out[b, 0:256] = diffusers Timesteps(256, flip_sin_to_cos) of t = values[b] x 1000 for b < batch
+ * (values == NULL: t = 0). */
+int tk_timestep_proj(const float *values, void *out, int batch, cudaStream_t s);
 /* Adds SD3's positional table, centre-cropped to grid_h x grid_w from M x M, to the image rows. */
 int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int grid_h, int grid_w, int M, int D,
                      cudaStream_t s);
