@@ -23,13 +23,6 @@
 
 #define WG_BN 128 /* keys per tile */
 
-__device__ __forceinline__ uint32_t smem_addr(const void *p) { return (uint32_t)__cvta_generic_to_shared(p); }
-
-__device__ __forceinline__ void cp_async16_zfill(uint32_t dst, const void *src, bool valid)
-{
-    asm volatile("cp.async.cg.shared.global [%0], [%1], 16, %2;\n" ::"r"(dst), "l"(src), "r"(valid ? 16 : 0));
-}
-
 /* Matrix descriptor: start address, leading and stride byte offsets, 128-byte swizzle. */
 __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
 {
@@ -56,18 +49,6 @@ __device__ __forceinline__ void wgmma_m64n64k16_rs_tb(float (&d)[8][4], const ui
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
 }
 
-__device__ __forceinline__ uint32_t pack2(float lo, float hi)
-{
-    __nv_bfloat162 v = __floats2bfloat162_rn(lo, hi);
-    return *reinterpret_cast<uint32_t *>(&v);
-}
-__device__ __forceinline__ float ex2(float x)
-{
-    float y;
-    asm("ex2.approx.ftz.f32 %0, %1;\n" : "=f"(y) : "f"(x));
-    return y;
-}
-
 /* Rows [row0, row0 + ROWS) of one head into a swizzled tile of HD / 64 column blocks. */
 template <int HD, int ROWS>
 __device__ __forceinline__ void load_sw128(uint32_t tile, const bf16 *base, int64_t ld, int row0, int L)
@@ -78,7 +59,7 @@ __device__ __forceinline__ void load_sw128(uint32_t tile, const bf16 *base, int6
         const bool valid = row0 + r < L;
         const bf16 *src = base + (int64_t)(valid ? row0 + r : 0) * ld + c * 8;
         const uint32_t dst = tile + (c >> 3) * (ROWS * 128) + r * 128 + (((c & 7) ^ (r & 7)) << 4);
-        cp_async16_zfill(dst, src, valid);
+        cp_async16(dst, src, valid);
     }
 }
 
@@ -89,7 +70,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
 {
     extern __shared__ unsigned char smem_raw[];
     /* descriptors want 1024-byte aligned atoms */
-    const uint32_t base = (smem_addr(smem_raw) + 1023) & ~1023u;
+    const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
     constexpr int BM = NWG * 64;
     constexpr uint32_t Q_BYTES = BM * HD * 2, KV_BYTES = WG_BN * HD * 2;
     const uint32_t Qs = base, Ks = base + Q_BYTES, Vs = Ks + 2 * KV_BYTES;
@@ -103,7 +84,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
     load_sw128<HD, BM>(Qs, qb, ld, m0, L);
     load_sw128<HD, WG_BN>(Ks, kb, ld, 0, L);
     load_sw128<HD, WG_BN>(Vs, vb, ld, 0, L);
-    asm volatile("cp.async.commit_group;\n" ::);
+    cp_async_commit();
 
     float o[HD / 64][8][4];
 #pragma unroll
@@ -115,7 +96,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
 
     for (int j = 0; j < n_tiles; j++) {
         const int stage = j & 1;
-        asm volatile("cp.async.wait_group 0;\n" ::); /* tile j, the only group in flight, has landed */
+        cp_async_wait<0>(); /* tile j, the only group in flight, has landed */
         /* cp.async wrote through the generic proxy; wgmma reads through the async proxy */
         asm volatile("fence.proxy.async.shared::cta;\n" ::: "memory");
         /* One barrier per tile: past it, tile j is visible to all, and every warpgroup is done with
@@ -126,7 +107,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
         if (j + 1 < n_tiles) {
             load_sw128<HD, WG_BN>(Ks + (stage ^ 1) * KV_BYTES, kb, ld, (j + 1) * WG_BN, L);
             load_sw128<HD, WG_BN>(Vs + (stage ^ 1) * KV_BYTES, vb, ld, (j + 1) * WG_BN, L);
-            asm volatile("cp.async.commit_group;\n" ::);
+            cp_async_commit();
         }
         const uint32_t Kt = Ks + stage * KV_BYTES, Vt = Vs + stage * KV_BYTES;
 
@@ -162,7 +143,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 1));
             mx[r] = fmaxf(mx[r], __shfl_xor_sync(0xffffffffu, mx[r], 2));
             const float m_new = fmaxf(row_max[r], mx[r]); /* finite: every tile has a valid key */
-            corr[r] = ex2((row_max[r] - m_new) * scale_log2); /* 0 on the first tile (row_max = -inf) */
+            corr[r] = fast_exp2((row_max[r] - m_new) * scale_log2); /* 0 on the first tile (row_max = -inf) */
             row_max[r] = m_new;
             row_sum[r] *= corr[r];
             mb[r] = m_new * scale_log2;
@@ -171,7 +152,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
         for (int c = 0; c < WG_BN / 8; c++)
 #pragma unroll
             for (int e = 0; e < 4; e++) {
-                const float p = ex2(fmaf(s[c][e], scale_log2, -mb[e >> 1]));
+                const float p = fast_exp2(fmaf(s[c][e], scale_log2, -mb[e >> 1]));
                 s[c][e] = p;
                 row_sum[e >> 1] += p;
             }
@@ -189,10 +170,10 @@ __global__ void __launch_bounds__(NWG * 128, 1)
         uint32_t pa[WG_BN / 16][4];
 #pragma unroll
         for (int kk = 0; kk < WG_BN / 16; kk++) {
-            pa[kk][0] = pack2(s[2 * kk][0], s[2 * kk][1]);
-            pa[kk][1] = pack2(s[2 * kk][2], s[2 * kk][3]);
-            pa[kk][2] = pack2(s[2 * kk + 1][0], s[2 * kk + 1][1]);
-            pa[kk][3] = pack2(s[2 * kk + 1][2], s[2 * kk + 1][3]);
+            pa[kk][0] = pack_bf16(s[2 * kk][0], s[2 * kk][1]);
+            pa[kk][1] = pack_bf16(s[2 * kk][2], s[2 * kk][3]);
+            pa[kk][2] = pack_bf16(s[2 * kk + 1][0], s[2 * kk + 1][1]);
+            pa[kk][3] = pack_bf16(s[2 * kk + 1][2], s[2 * kk + 1][3]);
         }
         wgmma_fence();
 #pragma unroll

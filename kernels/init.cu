@@ -3,12 +3,6 @@
 #include "kernels/init_values.h"
 #include "kernels/kernels.h"
 
-static inline unsigned blocks_for(int64_t n, int per_block)
-{
-    int64_t b = (n + per_block - 1) / per_block;
-    return (unsigned)(b < 65535 * 16 ? (b ? b : 1) : 65535 * 16);
-}
-
 /* Same arithmetic as dit_param_init_value (exec/model.c); kinds as dit_init_kind. */
 __global__ void init_param_kernel(bf16 *w, int64_t n, uint64_t seed, int param_index, int kind, float bound, int D,
                                   int M, int base)
@@ -74,8 +68,7 @@ extern "C" int tk_count_diff_u16(const void *a, const void *b, int64_t n, unsign
 {
     cudaError_t e = cudaMemsetAsync(count, 0, sizeof *count, s);
     if (e != cudaSuccess) return (int)e;
-    int blocks = n > 0 ? (int)((n + 255) / 256 < 4096 ? (n + 255) / 256 : 4096) : 1;
-    count_diff_u16_kernel<<<blocks, 256, 0, s>>>((const uint16_t *)a, (const uint16_t *)b, n, count);
+    count_diff_u16_kernel<<<blocks_for(n, 256), 256, 0, s>>>((const uint16_t *)a, (const uint16_t *)b, n, count);
     return LAUNCH_RESULT();
 }
 
