@@ -621,49 +621,17 @@ static int export_case(const char *dir, dit_arch arch)
     return rc != 0;
 }
 
-/* Not a check: the attention kernels' rate at FLUX's sequence lengths (24 heads of 128), for the notes. */
-static void time_attention(int L, int hd)
-{
-    const int H = 24, D = H * hd;
-    void *dq, *dout;
-    cudaMalloc(&dq, (size_t)L * 3 * D * 2);
-    cudaMalloc(&dout, (size_t)L * D * 2);
-    tk_fill_uniform_bf16(dq, (int64_t)L * 3 * D, 11, 1, 2.f, 0);
-    cudaEvent_t a, b;
-    cudaEventCreate(&a);
-    cudaEventCreate(&b);
-    const attn_fn fns[2] = {tk_attention, tk_attention_wgmma};
-    const char *names[2] = {"mma.sync", "wgmma"};
-    for (int wg = 0; wg < 2; wg++) {
-        float best = 1e30f;
-        for (int it = 0; it < 12; it++) {
-            cudaEventRecord(a, 0);
-            fns[wg](dq, (char *)dq + D * 2, (char *)dq + 2 * D * 2, 3 * D, (int64_t)L * 3 * D, dout, D, (int64_t)L * D, 1, L, H, hd, 0);
-            cudaEventRecord(b, 0);
-            cudaEventSynchronize(b);
-            float ms;
-            cudaEventElapsedTime(&ms, a, b);
-            if (it >= 2 && ms < best) best = ms;
-        }
-        printf("TIME attention %-9s L %5d, 24 heads of %3d: %7.3f ms, %5.0f TFLOP/s\n", names[wg], L, hd, best,
-               4.0 * L * (double)L * D / (best * 1e-3) / 1e12);
-    }
-    cudaEventDestroy(a);
-    cudaEventDestroy(b);
-    cudaFree(dq);
-    cudaFree(dout);
-}
-
 static int cmp_float(const void *a, const void *b)
 {
     float x = *(const float *)a, y = *(const float *)b;
     return (x > y) - (x < y);
 }
 
-/* `test_gpu --bench-attention`: our wgmma kernel against cuDNN's fused attention (where built), one
- * sample of 24 heads on a q|k|v buffer as the step lays it out; median of 20 launches timed with
- * CUDA events after 5 warm-up launches (the first of which builds cuDNN's plan). */
-static void bench_attention(int L, int hd)
+/* Not a check: the attention kernels' rate, variants first.. (0 mma.sync, 1 wgmma, 2 cuDNN where
+ * built), one sample of 24 heads on a q|k|v buffer as the step lays it out; median of 20 launches
+ * timed with CUDA events after 5 warm-up launches (the first of which builds cuDNN's plan).
+ * `test_gpu --bench-attention` runs it from wgmma on; the check run from mma.sync on. */
+static void bench_attention(int L, int hd, int first)
 {
     const int H = 24, D = H * hd, reps = 20, warm = 5;
     void *dq, *dout;
@@ -674,7 +642,7 @@ static void bench_attention(int L, int hd)
     cudaEventCreate(&a);
     cudaEventCreate(&b);
     printf("BENCH attention L %5d, 24 heads of %3d:", L, hd);
-    for (int variant = 1; variant < N_ATTN_VARIANTS; variant++) {
+    for (int variant = first; variant < N_ATTN_VARIANTS; variant++) {
         float ms[20];
         int e = 0;
         for (int it = 0; it < warm + reps && !e; it++) {
@@ -686,9 +654,11 @@ static void bench_attention(int L, int hd)
             if (it >= warm) cudaEventElapsedTime(&ms[it - warm], a, b);
         }
         if (e) {
+            const char *why = cudaGetErrorString((cudaError_t)e);
 #ifdef HAVE_CUDNN
-            printf("  %s: failed (%s)", attn_names[variant], variant == 2 ? cudnn_err.msg : cudaGetErrorString((cudaError_t)e));
+            if (variant == 2) why = cudnn_err.msg;
 #endif
+            printf("  %s: failed (%s)", attn_names[variant], why);
             continue;
         }
         qsort(ms, reps, sizeof ms[0], cmp_float);
@@ -724,8 +694,8 @@ int main(int argc, char **argv)
 #endif
     if (argc == 2 && strcmp(argv[1], "--bench-attention") == 0) {
         const int l128[4] = {768, 1536, 4608, 16896}, l64[4] = {589, 1357, 4429, 16717};
-        for (int i = 0; i < 4; i++) bench_attention(l128[i], 128);
-        for (int i = 0; i < 4; i++) bench_attention(l64[i], 64);
+        for (int i = 0; i < 4; i++) bench_attention(l128[i], 128, 1);
+        for (int i = 0; i < 4; i++) bench_attention(l64[i], 64, 1);
 #ifdef HAVE_CUDNN
         printf("# cuDNN's last plan: %s\n", dit_cudnn_attn_plan_info(cudnn_ctx));
         dit_cudnn_attn_destroy(cudnn_ctx);
@@ -767,11 +737,11 @@ int main(int argc, char **argv)
         strncat(tetri, "/tetri", sizeof tetri - strlen(tetri) - 1);
     }
     test_cli_inputs(tetri);
-    time_attention(768, 128);
-    time_attention(4608, 128);
-    time_attention(16896, 128);
-    time_attention(4429, 64);
-    time_attention(16717, 64);
+    bench_attention(768, 128, 0);
+    bench_attention(4608, 128, 0);
+    bench_attention(16896, 128, 0);
+    bench_attention(4429, 64, 0);
+    bench_attention(16717, 64, 0);
     dit_gemm_destroy(g);
     cublasDestroy(cb);
 #ifdef HAVE_CUDNN
