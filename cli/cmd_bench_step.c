@@ -9,11 +9,11 @@
 #include <cuda_runtime.h>
 
 #include "cli/commands.h"
-#include "exec/attention_cudnn.h"
-#include "exec/cpu_ref.h"
-#include "exec/dit_gpu.h"
-#include "exec/safetensors.h"
-#include "sched/types.h"
+#include "dit/attention_cudnn.h"
+#include "dit/cpu_ref.h"
+#include "dit/dit_gpu.h"
+#include "dit/safetensors.h"
+#include "core/types.h"
 
 static void usage(FILE *f)
 {

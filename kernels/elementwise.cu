@@ -42,7 +42,7 @@ extern "C" int tk_cond_rows(const float *sigmas, const float *guid, const void *
     return LAUNCH_RESULT();
 }
 
-/* Same float arithmetic as dit_timestep_proj (exec/cpu_ref.c). */
+/* Same float arithmetic as dit_timestep_proj (dit/cpu_ref.c). */
 __global__ void timestep_proj_kernel(const float *values, bf16 *out)
 {
     const int b = blockIdx.x, i = threadIdx.x; /* 128 threads */

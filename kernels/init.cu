@@ -3,7 +3,7 @@
 #include "kernels/init_values.h"
 #include "kernels/kernels.h"
 
-/* Same arithmetic as dit_param_init_value (exec/model.c); kinds as dit_init_kind. */
+/* Same arithmetic as dit_param_init_value (dit/model.c); kinds as dit_init_kind. */
 __global__ void init_param_kernel(bf16 *w, int64_t n, uint64_t seed, int param_index, int kind, float bound, int D,
                                   int M, int base)
 {

@@ -3,7 +3,7 @@
  * datasheet, or the fit; each says which. */
 #include "profiles/analytic.h"
 
-#include "sched/options.h"
+#include "core/options.h"
 
 #include <assert.h>
 #include <math.h>

@@ -16,8 +16,8 @@
 #ifndef TETRI_PROFILES_ANALYTIC_H
 #define TETRI_PROFILES_ANALYTIC_H
 
-#include "sched/error.h"
-#include "sched/types.h"
+#include "core/error.h"
+#include "core/types.h"
 
 /* The calibrated constants, shared by every hardware (they describe the executor, not the GPU). */
 typedef struct analytic_params {

@@ -11,8 +11,8 @@
 #ifndef TETRI_PROFILES_PROFILE_H
 #define TETRI_PROFILES_PROFILE_H
 
-#include "sched/error.h"
-#include "sched/types.h"
+#include "core/error.h"
+#include "core/types.h"
 
 typedef struct tetri_profile tetri_profile;
 

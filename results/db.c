@@ -1,5 +1,5 @@
 /* results/db.c: the results database: schema, open/check, experiments, writing a run in one
- * transaction, resume checks and the canonical dump of a run (see results.h, docs/results.md). */
+ * transaction and resume checks (see results.h, docs/results.md). */
 #include "results/db_internal.h"
 
 #include <assert.h>
@@ -452,77 +452,5 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
         if (!sqlite3_get_autocommit(db->sql)) step_once(db->rollback_tx);
         return tetri_error_prefix(err, "run '%s' not written", info->run_key);
     }
-    return 0;
-}
-
-/* %.17g, with one spelling for special values so the dump never depends on the C library. */
-static void put_double(FILE *out, double v)
-{
-    if (v != v) fputs("nan", out);
-    else fprintf(out, "%.17g", v);
-}
-
-int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FILE *out, tetri_error *err)
-{
-    assert(db && run_key && out);
-    sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db->sql,
-                           "SELECT id, run_key, policy, workload, mix, slo_scale, rate_per_min, seed, backend, hardware, "
-                           "model, n_requests, met, late, dropped, makespan_ns, decide_calls, status FROM run "
-                           "WHERE experiment_id = ? AND run_key = ?",
-                           -1, &st, NULL) != SQLITE_OK)
-        return results_sql_error(db, err, "cannot read the run");
-    sqlite3_bind_int64(st, 1, experiment);
-    sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
-    if (rc != SQLITE_ROW) {
-        sqlite3_finalize(st);
-        if (rc == SQLITE_DONE)
-            return tetri_errorf(err, "%s: no run '%s' in experiment %" PRId64, db->path, run_key, experiment);
-        return results_sql_error(db, err, "cannot read the run");
-    }
-    int64_t run_id = sqlite3_column_int64(st, 0);
-    fprintf(out, "run %s\npolicy %s\nworkload %s\nmix %s\nslo_scale ", (const char *)sqlite3_column_text(st, 1),
-            (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
-            (const char *)sqlite3_column_text(st, 4));
-    put_double(out, sqlite3_column_double(st, 5));
-    fputs("\nrate_per_min ", out);
-    put_double(out, sqlite3_column_double(st, 6));
-    fprintf(out,
-            "\nseed %" PRIu64 "\nbackend %s\nhardware %s\nmodel %s\n"
-            "n %d met %d late %d dropped %d makespan_ns %" PRId64 " decide_calls %" PRId64 " status %s\n",
-            (uint64_t)sqlite3_column_int64(st, 7), (const char *)sqlite3_column_text(st, 8),
-            (const char *)sqlite3_column_text(st, 9), (const char *)sqlite3_column_text(st, 10),
-            sqlite3_column_int(st, 11), sqlite3_column_int(st, 12), sqlite3_column_int(st, 13),
-            sqlite3_column_int(st, 14), (int64_t)sqlite3_column_int64(st, 15), (int64_t)sqlite3_column_int64(st, 16),
-            (const char *)sqlite3_column_text(st, 17));
-    sqlite3_finalize(st);
-
-    tetri_request_result *req = NULL;
-    tetri_timeline_sample *tl = NULL;
-    size_t n_req = 0, n_tl = 0;
-    if (results_load_requests(db, run_id, &req, &n_req, err) || results_load_timeline(db, run_id, &tl, &n_tl, err)) {
-        free(req);
-        return -1;
-    }
-    fputs("# request id model width height steps arrival_ns deadline_ns first_start_ns finish_ns outcome gpu_ns "
-          "degree_changes migrations max_degree\n",
-          out);
-    for (size_t i = 0; i < n_req; i++) {
-        const tetri_request_result *r = &req[i];
-        fprintf(out, "request %d %s %d %d %d %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %s %" PRId64 " %d %d %d\n",
-                r->id, tetri_model_name(r->model), r->width, r->height, r->steps, r->arrival, r->deadline,
-                r->first_start, r->finish, tetri_outcome_name(r->outcome), r->gpu_ns, r->degree_changes, r->migrations,
-                r->max_degree);
-    }
-    fputs("# timeline t_ns busy_gpus mean_degree pending\n", out);
-    for (size_t i = 0; i < n_tl; i++) {
-        fprintf(out, "timeline %" PRId64 " %d ", tl[i].t, tl[i].busy_gpus);
-        put_double(out, tl[i].mean_degree);
-        fprintf(out, " %d\n", tl[i].pending);
-    }
-    free(req);
-    free(tl);
-    if (ferror(out)) return tetri_errorf(err, "cannot write the dump of run '%s': %s", run_key, strerror(errno));
     return 0;
 }

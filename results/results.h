@@ -15,8 +15,8 @@
 #include <stdint.h>
 #include <stdio.h>
 
-#include "sched/error.h"
-#include "sched/types.h"
+#include "core/error.h"
+#include "core/types.h"
 
 #define TETRI_RESULTS_SCHEMA_VERSION 1
 

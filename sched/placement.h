@@ -19,7 +19,7 @@
 #ifndef TETRI_SCHED_PLACEMENT_H
 #define TETRI_SCHED_PLACEMENT_H
 
-#include "sched/types.h"
+#include "core/types.h"
 
 enum placement_flags {
     PLACEMENT_FIRST_FIT = 1 << 0, /* ablation: ignore previous sets and fragmentation */

@@ -6,7 +6,7 @@
  * A host owns the requests and GPUs. On every arrival, every block completion and at the time the
  * policy asked for, it builds a read-only view and calls decide(), which fills a plan: blocks of
  * consecutive steps, each for one request (or a batch of identical ones) on an exact GPU set.
- * Nothing here knows whether it runs under sim/ or exec/.
+ * Nothing here knows whether it runs under sim/ or exec/ (the host, host/, calls it).
  *
  * A policy never sleeps, never allocates per call outside its own arena, and is deterministic
  * given its inputs: same view, same plan. */
@@ -15,9 +15,9 @@
 
 #include <stddef.h>
 
-#include "sched/error.h"
-#include "sched/options.h"
-#include "sched/types.h"
+#include "core/error.h"
+#include "core/options.h"
+#include "core/types.h"
 
 struct tetri_profile; /* profiles/profile.h: the cost model */
 

@@ -10,9 +10,9 @@
 #ifndef TETRI_SCHED_STEP_TABLE_H
 #define TETRI_SCHED_STEP_TABLE_H
 
-#include "sched/error.h"
+#include "core/error.h"
 #include "sched/policy.h"
-#include "sched/types.h"
+#include "core/types.h"
 
 #define TETRI_STEP_MAX_DEGREES 16
 

@@ -8,7 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 
-#include "sched/types.h"
+#include "core/types.h"
 
 /* The cheapest way to finish n steps within a time budget using at most two degrees (DESIGN
  * section 8, step 1): steps_hi steps at degree index hi, the other n - steps_hi at lo (lo <= hi

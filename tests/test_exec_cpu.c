@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "exec/cpu_ref.h"
-#include "exec/model.h"
-#include "exec/safetensors.h"
+#include "dit/cpu_ref.h"
+#include "dit/model.h"
+#include "dit/safetensors.h"
 
 static char tmpdir[256];
 

@@ -6,7 +6,7 @@
 #include <cmocka.h>
 #include <string.h>
 
-#include "sched/options.h"
+#include "core/options.h"
 #include "sched/policy.h"
 
 static const tetri_option_spec spec[] = {

@@ -10,8 +10,8 @@
 #include <stddef.h>
 #include <stdio.h>
 
-#include "sched/error.h"
-#include "sched/types.h"
+#include "core/error.h"
+#include "core/types.h"
 
 typedef struct tetri_trace_entry {
     int32_t id;             /* 0..n-1 in arrival order */

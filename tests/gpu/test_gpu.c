@@ -1,6 +1,6 @@
 /* tests/gpu/test_gpu.c: `make check-gpu`. Each kernel against a CPU computation on fresh random
  * inputs, then whole steps of tiny FLUX and SD3 configurations against the CPU reference
- * (exec/cpu_ref.c). Outputs are poisoned (NaN) before every run; the bar is relative error
+ * (dit/cpu_ref.c). Outputs are poisoned (NaN) before every run; the bar is relative error
  * ||gpu - cpu|| / ||cpu|| under 1e-2 (bf16 operands, fp32 accumulation) and no NaN.
  * Exit status: number of failed checks (0 = all passed); 77 (skip) when there is no GPU. */
 #include "config.h"
@@ -12,11 +12,11 @@
 #include <cuda_runtime.h>
 #include <cublas_v2.h>
 
-#include "exec/attention_cudnn.h"
-#include "exec/cpu_ref.h"
-#include "exec/dit_gpu.h"
-#include "exec/gemm.h"
-#include "exec/safetensors.h"
+#include "dit/attention_cudnn.h"
+#include "dit/cpu_ref.h"
+#include "dit/dit_gpu.h"
+#include "dit/gemm.h"
+#include "dit/safetensors.h"
 #include "kernels/kernels.h"
 
 static int failures = 0;

@@ -1,5 +1,5 @@
-/* sched/error.c: error messages (see error.h). */
-#include "sched/error.h"
+/* core/error.c: error messages (see error.h). */
+#include "core/error.h"
 
 #include <stdarg.h>
 #include <stdio.h>

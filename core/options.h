@@ -1,17 +1,17 @@
-/* sched/options.h: policy options, parsed the same way for every policy.
+/* core/options.h: policy options, parsed the same way for every policy.
  * defines: tetri_option_spec, tetri_options, tetri_options_parse, tetri_options_get_*,
  *          tetri_options_format.
  *
  * Text form: "key=value,key=value" (what follows "name:" in "--policy tetriserve:g=5,elastic=off").
  * Every key must be declared in the policy's spec; unknown keys, bad numbers and values outside an
  * enum's choices are errors that name the key. Booleans accept on/off, true/false, yes/no, 1/0. */
-#ifndef TETRI_SCHED_OPTIONS_H
-#define TETRI_SCHED_OPTIONS_H
+#ifndef TETRI_CORE_OPTIONS_H
+#define TETRI_CORE_OPTIONS_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
-#include "sched/error.h"
+#include "core/error.h"
 
 typedef enum tetri_opt_type { TETRI_OPT_INT, TETRI_OPT_DOUBLE, TETRI_OPT_BOOL, TETRI_OPT_ENUM } tetri_opt_type;
 

@@ -1,8 +1,8 @@
-/* exec/dit_gpu.c: the GPU step runner (see dit_gpu.h). All device memory is allocated up front
+/* dit/dit_gpu.c: the GPU step runner (see dit_gpu.h). All device memory is allocated up front
  * (weights: one allocation; activations: one arena per step shape); a step allocates nothing. */
 #include "config.h"
 
-#include "exec/dit_gpu.h"
+#include "dit/dit_gpu.h"
 
 #include <assert.h>
 #include <cublas_v2.h>
@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "exec/attention_cudnn.h"
-#include "exec/gemm.h"
-#include "exec/safetensors.h"
+#include "dit/attention_cudnn.h"
+#include "dit/gemm.h"
+#include "dit/safetensors.h"
 #include "kernels/kernels.h"
 
 struct dit_gpu {

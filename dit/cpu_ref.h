@@ -1,16 +1,16 @@
-/* exec/cpu_ref.h: the reference forward pass of one DiT step in plain C, fp32.
+/* dit/cpu_ref.h: the reference forward pass of one DiT step in plain C, fp32.
  * defines: dit_cpu_forward, dit_cpu_init_weights.
  *
  * Written for clarity, one sample and one operation at a time, straight from diffusers'
  * FluxTransformer2DModel and SD3Transformer2DModel; the GPU executor is checked against it on tiny
  * configurations (tests/gpu) and it runs in CI on its own (tests/test_exec_cpu.c). */
-#ifndef TETRI_EXEC_CPU_REF_H
-#define TETRI_EXEC_CPU_REF_H
+#ifndef TETRI_DIT_CPU_REF_H
+#define TETRI_DIT_CPU_REF_H
 
 #include <stdint.h>
 
-#include "exec/model.h"
-#include "exec/step_inputs.h"
+#include "dit/model.h"
+#include "dit/step_inputs.h"
 
 /* Fills w[L->total] with the seeded initial weights, rounded to bf16 (the values the GPU makes);
  * alignment padding is zero. */

@@ -1,5 +1,5 @@
-/* exec/safetensors.c: safetensors reader and writer, and the diffusers folder loader. */
-#include "exec/safetensors.h"
+/* dit/safetensors.c: safetensors reader and writer, and the diffusers folder loader. */
+#include "dit/safetensors.h"
 
 #include <assert.h>
 #include <errno.h>

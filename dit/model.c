@@ -1,5 +1,5 @@
-/* exec/model.c: model configurations, the parameter table and its offsets (see model.h). */
-#include "exec/model.h"
+/* dit/model.c: model configurations, the parameter table and its offsets (see model.h). */
+#include "dit/model.h"
 
 #include <assert.h>
 #include <math.h>

@@ -1,5 +1,5 @@
-/* sched/types.c: names of models, links and outcomes; cluster topology helpers. */
-#include "sched/types.h"
+/* core/types.c: names of models, links and outcomes; cluster topology helpers. */
+#include "core/types.h"
 
 #include <assert.h>
 #include <stdio.h>

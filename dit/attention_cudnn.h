@@ -1,4 +1,4 @@
-/* exec/attention_cudnn.h: cuDNN's fused flash attention as a second fast attention path, through the
+/* dit/attention_cudnn.h: cuDNN's fused flash attention as a second fast attention path, through the
  * cuDNN 9 backend graph API (the C API under cudnn-frontend's `sdpa` node).
  * defines: dit_cudnn_attn_ctx, dit_cudnn_attn_create, dit_cudnn_attn_destroy, dit_cudnn_attention,
  *          dit_cudnn_attn_plan_info, dit_cudnn_versions, DIT_CUDNN_REFUSED.
@@ -13,13 +13,13 @@
  * eagerly can then capture the calls into a CUDA graph: a call whose plan exists allocates nothing
  * and does not synchronise. This header does not include cudnn.h; it is compiled only where
  * configure found cuDNN (HAVE_CUDNN in config.h). */
-#ifndef TETRI_EXEC_ATTENTION_CUDNN_H
-#define TETRI_EXEC_ATTENTION_CUDNN_H
+#ifndef TETRI_DIT_ATTENTION_CUDNN_H
+#define TETRI_DIT_ATTENTION_CUDNN_H
 
 #include <stdint.h>
 #include <cuda_runtime.h>
 
-#include "sched/error.h"
+#include "core/error.h"
 
 typedef struct dit_cudnn_attn_ctx dit_cudnn_attn_ctx;
 

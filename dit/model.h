@@ -1,4 +1,4 @@
-/* exec/model.h: DiT shapes (FLUX.1-dev, SD3-medium, and any size of either architecture), the
+/* dit/model.h: DiT shapes (FLUX.1-dev, SD3-medium, and any size of either architecture), the
  * parameter table under diffusers' tensor names, and the offset table of the one weight allocation.
  * defines: dit_arch, dit_config, dit_init_kind, dit_param, dit_linear, dit_double_block,
  *          dit_single_block, dit_layout, dit_config_flux_dev, dit_config_sd3_medium,
@@ -12,12 +12,12 @@
  * biases, block after block), so that one GEMM per step computes every block's shift/scale/gate
  * from silu(temb); then each block's tensors, with to_q|to_k|to_v (and add_q|add_k|add_v) weights
  * adjacent and their biases adjacent, so that each is one fused [3D, D] linear. */
-#ifndef TETRI_EXEC_MODEL_H
-#define TETRI_EXEC_MODEL_H
+#ifndef TETRI_DIT_MODEL_H
+#define TETRI_DIT_MODEL_H
 
 #include <stdint.h>
 
-#include "sched/error.h"
+#include "core/error.h"
 
 typedef enum dit_arch { DIT_ARCH_FLUX = 0, DIT_ARCH_SD3 = 1 } dit_arch;
 

@@ -1,10 +1,10 @@
-/* sched/error.h: error messages that travel up to the command line.
+/* core/error.h: error messages that travel up to the command line.
  * defines: tetri_error, tetri_errorf, tetri_error_prefix.
  *
  * Every error a user can cause ends as one message naming the file, line or field and why; the
  * function that finds it fills a tetri_error, its callers return -1 and the command prints it. */
-#ifndef TETRI_SCHED_ERROR_H
-#define TETRI_SCHED_ERROR_H
+#ifndef TETRI_CORE_ERROR_H
+#define TETRI_CORE_ERROR_H
 
 #include <stddef.h>
 

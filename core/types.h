@@ -1,11 +1,11 @@
-/* sched/types.h: the core types every part of tetri shares.
+/* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
  *          tetri_outcome, gpuset helpers, model names.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
-#ifndef TETRI_SCHED_TYPES_H
-#define TETRI_SCHED_TYPES_H
+#ifndef TETRI_CORE_TYPES_H
+#define TETRI_CORE_TYPES_H
 
 #include <stdbool.h>
 #include <stdint.h>

@@ -1,4 +1,4 @@
-/* exec/gemm.h: the one wrapper through which every linear layer runs: cuBLASLt, bf16 operands,
+/* dit/gemm.h: the one wrapper through which every linear layer runs: cuBLASLt, bf16 operands,
  * fp32 accumulation, bias or bias + GELU-tanh fused in the epilogue.
  * defines: dit_gemm_ctx, dit_gemm_epilogue, dit_gemm_tuning, dit_gemm_create, dit_gemm_destroy,
  *          dit_gemm_set_stream, dit_gemm_set_tuning, dit_gemm_run, dit_gemm_run_batched.
@@ -7,14 +7,14 @@
  * ldy apart (so a GEMM can write a column slice of a wider buffer, e.g. the MLP half of FLUX's
  * single-block concat). Algorithms come from cuBLASLt's heuristic once per shape and are cached;
  * the cache lookup is the only host work on a repeated shape. The GELU epilogue takes beta = 0 only. */
-#ifndef TETRI_EXEC_GEMM_H
-#define TETRI_EXEC_GEMM_H
+#ifndef TETRI_DIT_GEMM_H
+#define TETRI_DIT_GEMM_H
 
 #include <stdint.h>
 #include <stdio.h>
 #include <cuda_runtime.h>
 
-#include "sched/error.h"
+#include "core/error.h"
 
 typedef enum dit_gemm_epilogue { DIT_EPI_NONE = 0, DIT_EPI_BIAS, DIT_EPI_GELU_BIAS } dit_gemm_epilogue;
 

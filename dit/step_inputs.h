@@ -1,14 +1,14 @@
-/* exec/step_inputs.h: what one denoising step of a DiT takes, on the host, in float.
+/* dit/step_inputs.h: what one denoising step of a DiT takes, on the host, in float.
  * defines: dit_step_inputs, dit_rope_table, dit_timestep_proj, dit_sigma_schedule.
  *
  * Shared by the CPU reference, the GPU step runner and the --inputs/--output files, so that all
  * three describe one step the same way. Latent tokens are "packed": token (y, x) of the (res/16)^2
  * grid holds the 2x2 patch of the 16-channel VAE latent in (channel, py, px) order, as FLUX's
  * _pack_latents and SD3's patch-embedding convolution both read it. */
-#ifndef TETRI_EXEC_STEP_INPUTS_H
-#define TETRI_EXEC_STEP_INPUTS_H
+#ifndef TETRI_DIT_STEP_INPUTS_H
+#define TETRI_DIT_STEP_INPUTS_H
 
-#include "exec/model.h"
+#include "dit/model.h"
 
 typedef struct dit_step_inputs {
     int batch;

@@ -1,4 +1,4 @@
-/* exec/dit_gpu.h: one DiT on one GPU: weights in one allocation, and a step runner per (batch,
+/* dit/dit_gpu.h: one DiT on one GPU: weights in one allocation, and a step runner per (batch,
  * text tokens, image grid) whose launches are captured once into a CUDA graph and replayed.
  * defines: dit_gpu, dit_gpu_step, dit_attn_backend, dit_gpu_create, dit_gpu_destroy,
  *          dit_gpu_init_random, dit_gpu_load_weights, dit_gpu_step_create, dit_gpu_step_destroy,
@@ -10,16 +10,16 @@
  *
  * A denoising step = the transformer forward (velocity) + the Euler update of the latent with the
  * schedule's sigmas; the step index lives in device memory, so one captured graph serves every step. */
-#ifndef TETRI_EXEC_DIT_GPU_H
-#define TETRI_EXEC_DIT_GPU_H
+#ifndef TETRI_DIT_DIT_GPU_H
+#define TETRI_DIT_DIT_GPU_H
 
 #include <stdint.h>
 #include <cuda_runtime.h>
 
-#include "exec/gemm.h"
-#include "exec/model.h"
-#include "exec/step_inputs.h"
-#include "sched/error.h"
+#include "dit/gemm.h"
+#include "dit/model.h"
+#include "dit/step_inputs.h"
+#include "core/error.h"
 
 typedef struct dit_gpu dit_gpu;
 typedef struct dit_gpu_step dit_gpu_step;
@@ -28,7 +28,7 @@ typedef enum dit_attn_backend {
     DIT_ATTN_FLASH = 0,  /* kernels/attention_wgmma.cu: ours on Hopper's wgmma, scores never in memory */
     DIT_ATTN_FLASH_MMA,  /* kernels/attention.cu: ours on mma.sync (any sm_80+ GPU), same contract */
     DIT_ATTN_ORACLE,     /* kernels/attention_oracle.cu: fp32 cuBLAS, for tests (memory grows as L^2) */
-    DIT_ATTN_CUDNN,      /* exec/attention_cudnn.c: cuDNN's fused flash attention (builds with cuDNN 9 only) */
+    DIT_ATTN_CUDNN,      /* dit/attention_cudnn.c: cuDNN's fused flash attention (builds with cuDNN 9 only) */
     DIT_ATTN_AUTO,       /* the default: cuDNN where the build has it and it takes the step's shape, else
                           * FLASH; resolved at the step's first forward (dit_gpu_step_attention) */
 } dit_attn_backend;

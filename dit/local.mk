@@ -1,16 +1,16 @@
-# exec/: the DiT model (shapes, weight layout, safetensors, CPU reference) and the GPU step runner.
+# dit/: the DiT model (shapes, weight layout, safetensors, CPU reference) and the GPU step runner.
 # The model table, the safetensors code and the CPU reference are plain C and build everywhere
 # (CI runs their tests); the runner and the cuBLASLt wrapper need CUDA.
 if HAVE_JANSSON
 AM_CPPFLAGS += -DTETRI_HAVE_JANSSON
 endif
-libtetri_a_SOURCES += exec/model.h exec/model.c exec/step_inputs.h exec/safetensors.h exec/safetensors.c \
-  exec/cpu_ref.h exec/cpu_ref.c
+libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
+  dit/cpu_ref.h dit/cpu_ref.c
 if HAVE_CUDA
-libtetri_gpu_a_SOURCES += exec/gemm.h exec/gemm.c exec/dit_gpu.h exec/dit_gpu.c
+libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c
 if HAVE_CUDNN
 # cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)
-libtetri_gpu_a_SOURCES += exec/attention_cudnn.h exec/attention_cudnn.c
+libtetri_gpu_a_SOURCES += dit/attention_cudnn.h dit/attention_cudnn.c
 endif
 tetri_SOURCES += cli/cmd_bench_step.c
 # libtetri_gpu.a calls back into libtetri.a (safetensors, model table): scan libtetri.a once more.
@@ -26,7 +26,7 @@ tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
 TESTS += tests/cli_bench_step.sh
-EXTRA_DIST += exec/attention_cudnn.h exec/attention_cudnn.c
+EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c
 EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md

@@ -1,4 +1,4 @@
-/* exec/attention_cudnn.c: cuDNN fused attention through the backend graph API (see attention_cudnn.h).
+/* dit/attention_cudnn.c: cuDNN fused attention through the backend graph API (see attention_cudnn.h).
  *
  * cuDNN has no "attention" call in C before 9.13; its fused flash-attention engines recognise an
  * operation graph of the shape cudnn-frontend's SDPA node emits (CompositeSDPANode, inference, no
@@ -17,7 +17,7 @@
  * the single CUDNN_BACKEND_OPERATION_SDPA_FWD_DESCRIPTOR operation; the first that gives an execution
  * plan is used, and dit_cudnn_attn_plan_info says which. K^T is K's descriptor with the last two
  * dimensions and strides swapped (no copy), as the frontend does. */
-#include "exec/attention_cudnn.h"
+#include "dit/attention_cudnn.h"
 
 #include <math.h>
 #include <stdbool.h>
@@ -27,7 +27,7 @@
 #include <cudnn.h>
 
 #if CUDNN_MAJOR < 9
-#error "exec/attention_cudnn.c needs cuDNN 9 (the backend graph API of cudnn_graph.h)"
+#error "dit/attention_cudnn.c needs cuDNN 9 (the backend graph API of cudnn_graph.h)"
 #endif
 
 /* Tensor UIDs of the variant pack (the real tensors) and of the virtual intermediates. */

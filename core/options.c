@@ -1,5 +1,5 @@
-/* sched/options.c: policy option parsing (see options.h). */
-#include "sched/options.h"
+/* core/options.c: policy option parsing (see options.h). */
+#include "core/options.h"
 
 #include <assert.h>
 #include <errno.h>

@@ -1,5 +1,5 @@
-/* exec/gemm.c: cuBLASLt wrapper (see gemm.h). */
-#include "exec/gemm.h"
+/* dit/gemm.c: cuBLASLt wrapper (see gemm.h). */
+#include "dit/gemm.h"
 
 /* cublasLt.h declares a function without a prototype; keep -Wstrict-prototypes for our code */
 #pragma GCC diagnostic push

@@ -1,4 +1,4 @@
-/* exec/safetensors.h: reading and writing safetensors files, and loading a diffusers transformer
+/* dit/safetensors.h: reading and writing safetensors files, and loading a diffusers transformer
  * folder (config.json, one or several safetensors files with their index) into the weight layout.
  * defines: st_dtype, st_tensor, st_file, st_open, st_close, st_find, st_read_f32, st_read_bf16,
  *          st_out_tensor, st_write, dit_weight_sink, dit_load_weights_dir, st_dtype_name.
@@ -6,14 +6,14 @@
  * Format: 8 bytes little-endian header length, a JSON header {name: {dtype, shape, data_offsets}},
  * then the data. The header is parsed with jansson; every offset is checked against the file size
  * before any data is read, and every error names the file and the tensor. */
-#ifndef TETRI_EXEC_SAFETENSORS_H
-#define TETRI_EXEC_SAFETENSORS_H
+#ifndef TETRI_DIT_SAFETENSORS_H
+#define TETRI_DIT_SAFETENSORS_H
 
 #include <stdint.h>
 #include <stdio.h>
 
-#include "exec/model.h"
-#include "sched/error.h"
+#include "dit/model.h"
+#include "core/error.h"
 
 typedef enum st_dtype { ST_F32 = 0, ST_F16, ST_BF16, ST_F64, ST_I32, ST_I64, ST_U8, ST_BOOL, ST_DTYPE_COUNT } st_dtype;
 const char *st_dtype_name(st_dtype d); /* "F32", "BF16", ... as in the header */

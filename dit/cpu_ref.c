@@ -1,5 +1,5 @@
-/* exec/cpu_ref.c: fp32 reference forward of one DiT step (see cpu_ref.h). Clarity over speed. */
-#include "exec/cpu_ref.h"
+/* dit/cpu_ref.c: fp32 reference forward of one DiT step (see cpu_ref.h). Clarity over speed. */
+#include "dit/cpu_ref.h"
 
 #include <assert.h>
 #include <math.h>
