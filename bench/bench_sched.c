@@ -14,6 +14,7 @@
 #include <time.h>
 
 #include "profiles/profile.h"
+#include "host/plan_check.h"
 #include "sched/policy.h"
 
 static uint64_t rng(uint64_t *s)
@@ -93,9 +94,13 @@ int main(int argc, char **argv)
                 struct timespec a, b, ca, cb;
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ca);
                 clock_gettime(CLOCK_MONOTONIC, &a);
-                tetri_policy_decide(&pol, &v, &plan);
+                int drc = tetri_policy_decide(&pol, &v, &plan, &err);
                 clock_gettime(CLOCK_MONOTONIC, &b);
                 clock_gettime(CLOCK_THREAD_CPUTIME_ID, &cb);
+                if (drc) {
+                    fprintf(stderr, "bench_sched: %s could not decide: %s\n", spec, err.msg);
+                    rc = 1;
+                }
                 t[it] = (b.tv_sec - a.tv_sec) * TETRI_NS_PER_S + (b.tv_nsec - a.tv_nsec);
                 cpu[it] = (cb.tv_sec - ca.tv_sec) * TETRI_NS_PER_S + (cb.tv_nsec - ca.tv_nsec);
                 if (tetri_plan_validate(&plan, &v, &err)) {

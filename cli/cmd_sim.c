@@ -124,14 +124,14 @@ static int push_policy(sim_args *a, const char *spec, tetri_error *err)
 }
 
 /* "all" adds every registered policy with its defaults, except those that may refuse an instance
- * (a failure hook: optimal, an exhaustive search for a handful of requests), which would stop a
+ * (may_refuse: optimal, an exhaustive search for a handful of requests), which would stop a
  * sweep of ordinary size; name them to add them. */
 static int sim_args_add_policy(sim_args *a, const char *spec, tetri_error *err)
 {
     if (!*spec) return tetri_errorf(err, "--policy needs a name (tetri policies lists them)");
     if (strcmp(spec, "all") != 0) return push_policy(a, spec, err);
     for (size_t i = 0; i < tetri_policy_registry_len; i++)
-        if (!tetri_policy_registry[i]->failure && push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
+        if (!tetri_policy_registry[i]->may_refuse && push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
     return 0;
 }
 

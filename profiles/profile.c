@@ -735,3 +735,24 @@ tetri_ns profile_migration_ns(const tetri_profile *p, tetri_model model, int wid
         ns = linear_at(xs, ys, n, t);
     return ns < 0 ? 0 : (tetri_ns)llround(ns);
 }
+
+int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int height, int steps, int batch,
+                       tetri_gpuset gpus, const tetri_gpuset *prev, int n_prev, tetri_block_cost *out, tetri_error *err)
+{
+    const tetri_cluster *c = &p->cluster;
+    tetri_step_cost step;
+    if (profile_step_cost(p, model, width, height, tetri_gpuset_count(gpus), batch, tetri_cluster_link(c, gpus), &step, err))
+        return -1;
+    tetri_ns by_link[TETRI_LINK_COUNT];
+    bool moves = false;
+    for (int k = 0; k < n_prev; k++) moves |= prev[k] != 0 && prev[k] != gpus;
+    for (int l = 0; l < TETRI_LINK_COUNT; l++)
+        by_link[l] = moves ? profile_migration_ns(p, model, width, height, (tetri_link)l) : 0;
+    *out = (tetri_block_cost){.step_ns = step.median_ns, .compute_ns = steps * step.median_ns, .step_cv = step.cv};
+    for (int k = 0; k < n_prev; k++) {
+        tetri_ns m = tetri_migration_rule_ns(c, prev[k], gpus, by_link);
+        if (m > out->migration_ns) out->migration_ns = m;
+    }
+    out->total_ns = out->compute_ns + out->migration_ns;
+    return 0;
+}

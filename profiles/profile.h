@@ -2,6 +2,7 @@
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
+ *          tetri_block_cost, profile_block_cost, tetri_migration_rule_ns, tetri_migration_estimate_ns,
  *          profile_hardware_count/at.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
@@ -66,6 +67,42 @@ int profile_step_cost(const tetri_profile *p, tetri_model model, int width, int 
  * tokens between migration rows; the nvlink rows when `link` has none; 0 when the profile has no
  * migration rows for the model. */
 tetri_ns profile_migration_ns(const tetri_profile *p, tetri_model model, int width, int height, tetri_link link);
+/* ---- the one block-cost rule ---------------------------------------------------------------------
+ * A block of q steps of a batch on GPU set G occupies G for q x T(model, size, |G|, batch, link(G))
+ * plus the migration of its members' state when G differs from where they last ran. Members move
+ * in parallel, so the block waits for the slowest move. The host (predicted block times, the
+ * simulator's and the emulated backend's block times) and every policy cost blocks by these. */
+
+/* The move a block pays for one member: none before its first block (prev = 0) or on the same set,
+ * else the migration cost over the link class that joins the two sets. `by_link`: that model and
+ * size's cost per link class (profile_migration_ns, or a policy's cached copy). */
+static inline tetri_ns tetri_migration_rule_ns(const tetri_cluster *c, tetri_gpuset prev, tetri_gpuset gpus,
+                                               const tetri_ns by_link[TETRI_LINK_COUNT])
+{
+    return prev == 0 || prev == gpus ? 0 : by_link[tetri_cluster_link(c, prev | gpus)];
+}
+/* The same rule when only the degree of the next set is known (before placement): placement keeps
+ * a request on its set when the degree does not change, so only a new degree is sure to move it,
+ * at least at the fast link's cost. A lower bound of tetri_migration_rule_ns once the set is chosen. */
+static inline tetri_ns tetri_migration_estimate_ns(tetri_gpuset prev, int degree, const tetri_ns by_link[TETRI_LINK_COUNT])
+{
+    return prev != 0 && tetri_gpuset_count(prev) != degree ? by_link[TETRI_LINK_FAST] : 0;
+}
+
+typedef struct tetri_block_cost {
+    tetri_ns step_ns;       /* one step at the set's degree, batch and link class */
+    tetri_ns compute_ns;    /* steps x step_ns */
+    tetri_ns migration_ns;  /* the slowest member's move (0: nobody moves) */
+    tetri_ns total_ns;      /* compute_ns + migration_ns: how long the block holds its GPUs */
+    double step_cv;         /* the step's coefficient of variation (0: unknown) */
+} tetri_block_cost;
+
+/* Costs a block of `steps` steps of `batch` requests of (model, width, height) on `gpus` whose
+ * members last ran on prev[0..n_prev-1] (0: never ran). Returns 0, or -1 with err naming what the
+ * profile lacks. */
+int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int height, int steps, int batch,
+                       tetri_gpuset gpus, const tetri_gpuset *prev, int n_prev, tetri_block_cost *out, tetri_error *err);
+
 /* Degrees with rows for this model, ascending (1, 2, 4, 8 ...). Returns how many (<= max). */
 int profile_degrees(const tetri_profile *p, tetri_model model, int *degrees, int max);
 /* The loaded step rows of this hardware, sorted by model, tokens, width, degree, batch, link. */

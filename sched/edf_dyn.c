@@ -83,12 +83,12 @@ static bool start(edf_dyn *e, const tetri_view *v, const tetri_request *r, const
     return true;
 }
 
-static void edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     edf_dyn *e = self;
     if (v->n_requests > e->cap) {
         edf_item *grown = realloc(e->items, (size_t)v->n_requests * 2 * sizeof *grown);
-        if (!grown) return;
+        if (!grown) return tetri_errorf(err, "out of memory");
         e->items = grown;
         e->cap = v->n_requests * 2;
     }
@@ -97,7 +97,7 @@ static void edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan)
         const tetri_request *r = v->requests[i];
         if (r->state != TETRI_REQ_WAITING) continue;
         int32_t cls = step_table_find_request(&e->table, r);
-        if (cls < 0) return;
+        if (cls < 0) return tetri_errorf(err, "out of memory");
         e->items[n++] = (edf_item){r->deadline, r->id, i, cls};
     }
     qsort(e->items, (size_t)n, sizeof *e->items, cmp_deadline);
@@ -126,9 +126,10 @@ static void edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan)
                 if (best < 0 || k * c->t_best[d] < e->table.degree[best] * c->t_best[best]) best = d;
             }
             if (best >= 0 && start(e, v, r, c, best, &free, plan)) continue;
-            if (!e->backfill) return; /* strict EDF: nobody passes the head */
+            if (!e->backfill) return 0; /* strict EDF: nobody passes the head */
         }
     }
+    return 0;
 }
 
 const tetri_policy_ops tetri_policy_edf_dyn = {

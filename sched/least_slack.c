@@ -55,12 +55,12 @@ static int by_slack(const void *a, const void *b)
     return (x->r->id > y->r->id) - (x->r->id < y->r->id);
 }
 
-static void least_slack_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int least_slack_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     least_slack *p = self;
     if (v->n_requests > p->cap) { /* rare: amortised growth, never per call */
         item *grown = realloc(p->items, 2 * (size_t)v->n_requests * sizeof *grown);
-        if (!grown) return;
+        if (!grown) return tetri_errorf(err, "out of memory");
         p->items = grown;
         p->cap = 2 * v->n_requests;
     }
@@ -87,6 +87,7 @@ static void least_slack_decide(void *self, const tetri_view *v, tetri_plan *plan
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = set, .steps = tetri_request_steps_left(r)};
     }
+    return 0;
 }
 
 const tetri_policy_ops tetri_policy_least_slack = {

@@ -1,6 +1,6 @@
 # sched/: core types, the policy interface and registry, every policy.
 libtetri_a_SOURCES += \
-  sched/policy.h sched/plan.c sched/policies.h sched/registry.c sched/xdit.c
+  sched/policy.h sched/policies.h sched/registry.c sched/xdit.c
 libtetri_a_SOURCES += sched/rssp.c
 # The scheduler part (issue 3): tetriserve, edf-dyn, optimal, least-slack and what they share.
 libtetri_a_SOURCES += sched/step_table.h sched/step_table.c sched/knapsack.h sched/knapsack.c \

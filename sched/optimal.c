@@ -24,8 +24,8 @@
  * (tests/test_optimal.c checks that on random instances).
  *
  * Limits: at most 8 GPUs (create refuses more), at most max_requests live requests and max_nodes
- * search nodes per plan; beyond them the policy stops and reports "instance too large" through
- * the ops' failure hook (the host ends the run with that message) rather than running for hours. */
+ * search nodes per plan; beyond them decide() returns the error "instance too large" (the host
+ * ends the run with that message) rather than running for hours. */
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -78,7 +78,6 @@ typedef struct optimal {
     memo_entry *memo;
     int32_t *late;
     int32_t cap_late;
-    char failure[256];
 } optimal;
 
 static void optimal_destroy(void *self)
@@ -121,13 +120,6 @@ static void *optimal_create(const tetri_options *opts, const struct tetri_profil
         return tetri_errorf(err, "out of memory"), NULL;
     }
     return o;
-}
-
-/* Why the last decide() gave up (NULL when it did not): the ops' failure hook. */
-static const char *optimal_failure(const void *self)
-{
-    const optimal *o = self;
-    return o->too_large ? o->failure : NULL;
 }
 
 typedef struct value { int32_t met; int64_t cost; } value;
@@ -238,18 +230,17 @@ static value search(optimal *o, int round, const state *s)
     return best;
 }
 
-static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     optimal *o = self;
     const tetri_ns now = v->now;
-    if (o->too_large) return;
-    if (o->started && now < o->round_end && now != o->round_start) {
+    if (o->started && now < o->round_end) {
         plan->wake_at = o->round_end;
-        return;
+        return 0;
     }
     if (v->n_requests > o->cap_late) {
         int32_t *grown = realloc(o->late, (size_t)v->n_requests * 2 * sizeof *grown);
-        if (!grown) return;
+        if (!grown) return tetri_errorf(err, "out of memory");
         o->late = grown;
         o->cap_late = v->n_requests * 2;
     }
@@ -259,7 +250,7 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
     for (int32_t i = 0; i < v->n_requests; i++) {
         const tetri_request *r = v->requests[i];
         int32_t cls = step_table_find_request(&o->table, r);
-        if (cls < 0) return;
+        if (cls < 0) return tetri_errorf(err, "out of memory");
     }
     tetri_ns slowest = 0;
     for (int32_t i = 0; i < o->table.n_cls; i++) {
@@ -291,13 +282,9 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
             continue;
         }
         if (o->m == o->max_requests) {
-            o->too_large = true;
-            snprintf(o->failure, sizeof o->failure,
-                     "instance too large: more than %d live requests at t=%.3f s x %d degrees x %d GPUs (max_requests=%d)",
-                     o->max_requests, (double)now / TETRI_NS_PER_S, o->table.n_degrees, v->cluster->n_gpus, o->max_requests);
-            plan->n_drop = 0;
-            plan->wake_at = TETRI_NS_NEVER;
-            return;
+            return tetri_errorf(err, "instance too large: more than %d live requests at t=%.3f s x %d degrees x %d GPUs (max_requests=%d)",
+                                o->max_requests, (double)now / TETRI_NS_PER_S, o->table.n_degrees, v->cluster->n_gpus,
+                                o->max_requests);
         }
         opt_req *q = &o->req[o->m];
         q->r = r;
@@ -320,14 +307,9 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
         value best = {-1, 0};
         for (int i = 0; i < o->m; i++) root[i] = -1;
         enumerate(o, 0, &s, 0, o->n_free, &next, (value){0, 0}, &best, choice, root);
-        if (o->too_large) {
-            snprintf(o->failure, sizeof o->failure,
-                     "instance too large: %d requests x %d degrees x %d GPUs needed more than %.0f search nodes (max_nodes)",
-                     o->m, o->table.n_degrees, v->cluster->n_gpus, o->max_nodes);
-            plan->n_drop = 0;
-            plan->wake_at = TETRI_NS_NEVER;
-            return;
-        }
+        if (o->too_large)
+            return tetri_errorf(err, "instance too large: %d requests x %d degrees x %d GPUs needed more than %.0f search nodes (max_nodes)",
+                                o->m, o->table.n_degrees, v->cluster->n_gpus, o->max_nodes);
     }
 
     /* Run the first round: largest blocks first, keeping previous sets where possible. */
@@ -357,6 +339,7 @@ static void optimal_decide(void *self, const tetri_view *v, tetri_plan *plan)
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = set, .steps = fit < 1 ? 1 : fit < left ? (int32_t)fit : left};
     }
+    return 0;
 }
 
 const tetri_policy_ops tetri_policy_optimal = {
@@ -366,5 +349,5 @@ const tetri_policy_ops tetri_policy_optimal = {
     .create = optimal_create,
     .decide = optimal_decide,
     .destroy = optimal_destroy,
-    .failure = optimal_failure,
+    .may_refuse = true,
 };

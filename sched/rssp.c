@@ -122,7 +122,7 @@ static tetri_gpuset rssp_find_block(const rssp *x, int k, tetri_gpuset occupied)
     return best;
 }
 
-static void rssp_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int rssp_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     rssp *x = self;
     tetri_gpuset occupied = v->busy;
@@ -134,13 +134,14 @@ static void rssp_decide(void *self, const tetri_view *v, tetri_plan *plan)
         tetri_gpuset b = rssp_find_block(x, k, occupied);
         if (!b) {
             if (x->backfill) continue;
-            return; /* strict FCFS: the head waits */
+            return 0; /* strict FCFS: the head waits */
         }
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = b, .steps = tetri_request_steps_left(r)};
         occupied |= b;
-        if (occupied == tetri_cluster_all(x->cluster)) return;
+        if (occupied == tetri_cluster_all(x->cluster)) return 0;
     }
+    return 0;
 }
 
 static void rssp_destroy(void *self) { free(self); }

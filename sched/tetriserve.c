@@ -26,12 +26,14 @@
  *     the previous set or one that contains it or is contained by it, leave the largest aligned
  *     free blocks. The DP works on GPU counts, elastic too; sets are chosen last, largest first.
  *  7. selective batching (batching=on): when there are more waiting requests than free GPUs,
- *     identical small requests (same model, size <= batch_max_side, same steps left) become one
+ *     identical small requests (same model, size <= batch_max_side, same steps done of the same
+ *     steps total: the executor runs a batch at one schedule position) become one
  *     batch when the profile has that batch size and the batch's plan still meets the earliest
  *     member deadline; the batch is one knapsack group whose survival counts every member.
  *
  * Rounds: a round starts at the first call at or after the previous round's end, or at an arrival
- * to an idle cluster (no GPU busy, nothing else pending), and asks to be woken at its end. A
+ * to an idle cluster (the view's idle_arrival: no GPU busy, nothing else pending), and asks to be
+ * woken at its end. A
  * call inside a round (an arrival, a block ending early) does nothing with
  * midround=wait (the paper's fixed rounds: new work waits for the boundary), or, with
  * midround=fill, runs the same steps on the GPUs free now with the round's remaining length.
@@ -84,6 +86,7 @@ typedef struct group {
     int32_t n_member;
     int32_t cls;            /* step table index */
     int32_t steps_left;
+    int32_t steps_total;    /* members share it and steps_left: the same schedule position */
     tetri_ns deadline;      /* the earliest member's */
     tetri_gpuset prev;      /* the first member's last set (batches form only from fresh requests) */
     tetri_ns slack;         /* deadline - now - steps_left x T_min */
@@ -382,25 +385,22 @@ static void trace_options(const tetriserve *s, tetri_ns now, int32_t n_free, int
     }
 }
 
-static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     tetriserve *s = self;
     const tetri_ns now = v->now;
-    if (v->n_requests == 0) return; /* idle: the next arrival starts a fresh round */
-    /* Idle until now (nothing runs, every request arrived this instant): a host does not call a
-     * policy with nothing pending, so the round of the last work is stale and must not make the
-     * arrival wait for its boundary; a fresh round starts here. */
-    bool arrived_to_idle = v->busy == 0;
-    for (int32_t i = 0; arrived_to_idle && i < v->n_requests; i++) arrived_to_idle = v->requests[i]->arrival == now;
-    const bool new_round = now >= s->round_end || arrived_to_idle;
-    if (!new_round && now != s->round_start && s->midround == MID_WAIT) {
+    if (v->n_requests == 0) return 0; /* idle: the next arrival starts a fresh round */
+    /* Arrivals to an idle cluster (a fact the host states): the round of the last work is stale
+     * and must not make the arrival wait for its boundary; a fresh round starts here. */
+    const bool new_round = now >= s->round_end || v->idle_arrival;
+    if (!new_round && s->midround == MID_WAIT) {
         plan->wake_at = s->round_end; /* inside a round: wait for its boundary */
-        return;
+        return 0;
     }
-    if (reserve(s, v->n_requests)) return;
+    if (reserve(s, v->n_requests)) return tetri_errorf(err, "out of memory for %d requests", v->n_requests);
     for (int32_t i = 0; i < v->n_requests; i++) {
         s->cls_of[i] = step_table_find_request(&s->table, v->requests[i]);
-        if (s->cls_of[i] < 0) return; /* out of memory: no plan this call */
+        if (s->cls_of[i] < 0) return tetri_errorf(err, "out of memory");
     }
     if (new_round) {
         s->round_start = now;
@@ -429,7 +429,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
     if (n_free == 0) {
         if (s->drop)
             for (int32_t j = 0; j < n_late; j++) plan->drop[plan->n_drop++] = v->requests[s->late[j]]->id;
-        return;
+        return 0;
     }
 
     /* Groups, batching identical small fresh requests when there are more of them than GPUs. */
@@ -447,7 +447,8 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             int32_t ob = s->open_batch[s->cls_of[i]];
             if (ob >= 0) {
                 group *b = &s->groups[ob];
-                if (b->steps_left == left && b->n_member < c->batch_limit && b->prev == r->last_gpus) {
+                if (b->steps_left == left && b->steps_total == r->steps_total && b->n_member < c->batch_limit &&
+                    b->prev == r->last_gpus) {
                     group trial = *b;
                     trial.member[trial.n_member++] = r->id;
                     if (r->deadline < trial.deadline) trial.deadline = r->deadline;
@@ -460,7 +461,8 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
             s->open_batch[s->cls_of[i]] = n_groups;
         }
         s->groups[n_groups++] = (group){.member = {r->id}, .n_member = 1, .cls = s->cls_of[i],
-                                        .steps_left = left, .deadline = r->deadline, .prev = r->last_gpus};
+                                        .steps_left = left, .steps_total = r->steps_total, .deadline = r->deadline,
+                                        .prev = r->last_gpus};
     }
 
     /* Urgency: rank by slack at the fastest degree (least slack: urgency n_groups). */
@@ -660,6 +662,7 @@ static void tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan)
                         a->steps, a->steps == 1 ? "" : "s", (unsigned long long)a->gpus, degree, gi < 0 ? ", late: best effort" : "",
                         a->n_req > 1 ? ", batched" : "");
     }
+    return 0;
 }
 
 const tetri_policy_ops tetri_policy_tetriserve = {

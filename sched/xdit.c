@@ -37,7 +37,7 @@ XDIT_CREATE(2)
 XDIT_CREATE(4)
 XDIT_CREATE(8)
 
-static void xdit_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int xdit_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     const xdit *x = self;
     int g = 0;
@@ -45,11 +45,12 @@ static void xdit_decide(void *self, const tetri_view *v, tetri_plan *plan)
         const tetri_request *r = v->requests[i];
         if (r->state != TETRI_REQ_WAITING) continue;
         while (g < x->n_groups && (x->group[g] & v->busy)) g++;
-        if (g == x->n_groups) return; /* strict FCFS: the head waits for a group */
+        if (g == x->n_groups) return 0; /* strict FCFS: the head waits for a group */
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = x->group[g], .steps = tetri_request_steps_left(r)};
         g++;
     }
+    return 0;
 }
 
 static void xdit_destroy(void *self) { free(self); }

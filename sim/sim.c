@@ -12,6 +12,8 @@
  * decide-time and timeline arrays geometrically when an estimate was short. */
 #include "sim/sim.h"
 
+#include "host/plan_check.h"
+
 #include <assert.h>
 #include <math.h>
 #include <stddef.h>
@@ -364,12 +366,11 @@ static int decide(sim *s, tetri_ns now)
     s->view.n_requests = s->n_pending;
     struct timespec t0, t1;
     clock_gettime(CLOCK_MONOTONIC, &t0);
-    tetri_policy_decide(&s->policy, &s->view, &s->plan);
+    int rc = tetri_policy_decide(&s->policy, &s->view, &s->plan, s->err);
     clock_gettime(CLOCK_MONOTONIC, &t1);
+    if (rc) return tetri_error_prefix(s->err, "policy %s at t=%.9f s", s->policy.spec, (double)now / TETRI_NS_PER_S);
     if (grow((void **)&s->decide_ns, &s->cap_decide, sizeof *s->decide_ns, s->n_decide + 1, s->err)) return -1;
     s->decide_ns[s->n_decide++] = (t1.tv_sec - t0.tv_sec) * TETRI_NS_PER_S + (t1.tv_nsec - t0.tv_nsec);
-    const char *why = s->policy.ops->failure ? s->policy.ops->failure(s->policy.self) : NULL;
-    if (why) return tetri_errorf(s->err, "policy %s at t=%.9f s: %s", s->policy.spec, (double)now / TETRI_NS_PER_S, why);
     return apply_plan(s, now);
 }
 
@@ -394,10 +395,13 @@ static int run_loop(sim *s)
             complete_block(s, heap_pop(s).slot, now);
             changed = true;
         }
+        const bool idle_before = s->n_live == 0 && s->view.busy == 0;
+        bool arrived = false;
         while (s->next_arrival < s->n && tr->entries[s->next_arrival].arrival == now) {
             arrive(s, s->next_arrival++);
-            changed = true;
+            changed = arrived = true;
         }
+        s->view.idle_arrival = idle_before && arrived;
         bool asked = s->wake_at == now;
         if (asked) s->wake_at = TETRI_NS_NEVER;
         if (!changed && !asked) continue;

@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "core/options.h"
+#include "host/plan_check.h"
 #include "sched/policy.h"
 
 static const tetri_option_spec spec[] = {
@@ -116,7 +117,13 @@ static void plan_invariants(void **state)
     p.assign[1] = (tetri_assignment){.req = {2}, .n_req = 1, .gpus = 0x4, .steps = 1}; /* running */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
     p.n_assign = 1;
-    p.assign[0] = (tetri_assignment){.req = {0, 1}, .n_req = 2, .gpus = 0x1, .steps = 2}; /* batch ok */
+    p.assign[0] = (tetri_assignment){.req = {0, 1}, .n_req = 2, .gpus = 0x1, .steps = 2}; /* steps 0 and 18 */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "same position of the same schedule"));
+    r[1].steps_done = 0;
+    r[1].steps_total = 28; /* same step, another schedule */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    r[1].steps_total = 20; /* batch ok */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
     p.drop[p.n_drop++] = 1; /* dropped and assigned */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);

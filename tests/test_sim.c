@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "results/results.h"
+#include "host/plan_check.h"
 #include "sched/policies.h"
 #include "sim/sim.h"
 #include "sim/sweep.h"
@@ -360,7 +361,7 @@ static void rssp_buddy_placement(void **state)
     for (int i = 0; i < 2; i++) {
         tetri_policy p;
         if (tetri_policy_create(&p, specs[i], prof8, c, &err)) fail_msg("%s", err.msg);
-        tetri_policy_decide(&p, &v, &plan);
+        assert_int_equal(tetri_policy_decide(&p, &v, &plan, &err), 0);
         assert_int_equal(plan.n_assign, 1);
         assert_int_equal(tetri_plan_validate(&plan, &v, &err), 0);
         /* buddy: GPUs 6-7, filling the 4-block that busy GPU 5 already breaks; first: GPUs 0-1 */
@@ -389,7 +390,7 @@ static void *probe_create(const tetri_options *o, const struct tetri_profile *p,
     (void)o; (void)p; (void)c; (void)e;
     return &the_probe;
 }
-static void probe_decide(void *self, const tetri_view *v, tetri_plan *plan)
+static int probe_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     probe *pr = self;
     if (pr->n_calls < 64) {
@@ -404,8 +405,8 @@ static void probe_decide(void *self, const tetri_view *v, tetri_plan *plan)
         case 0:
             if (!(v->busy & 1)) plan->assign[plan->n_assign++] = (tetri_assignment){.req = {r->id}, .n_req = 1, .gpus = 1, .steps = tetri_request_steps_left(r)};
             plan->wake_at = v->now < 5 * SEC ? 5 * SEC : TETRI_NS_NEVER;
-            return;
-        case 1: return;
+            return 0;
+        case 1: return 0;
         case 2: plan->assign[plan->n_assign++] = (tetri_assignment){.req = {r->id}, .n_req = 1, .gpus = 1, .steps = 1}; break;
         case 3: plan->drop[plan->n_drop++] = r->id; break;
         case 4: {
@@ -417,6 +418,7 @@ static void probe_decide(void *self, const tetri_view *v, tetri_plan *plan)
         }
         }
     }
+    return 0;
 }
 static void probe_destroy(void *self) { (void)self; }
 static const tetri_policy_ops probe_ops = {.name = "probe", .summary = "test probe", .create = probe_create,

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include "profiles/profile.h"
+#include "host/plan_check.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
 #include "sim/sim.h"
@@ -72,7 +73,7 @@ static void scene_decide(scene *s, const char *spec, const tetri_profile *p)
     tetri_policy pol;
     tetri_error err = {{0}};
     if (tetri_policy_create(&pol, spec, p, s->view.cluster, &err)) fail_msg("%s", err.msg);
-    tetri_policy_decide(&pol, &s->view, &s->plan);
+    if (tetri_policy_decide(&pol, &s->view, &s->plan, &err)) fail_msg("%s: %s", spec, err.msg);
     if (tetri_plan_validate(&s->plan, &s->view, &err)) fail_msg("%s: %s", spec, err.msg);
     tetri_policy_destroy(&pol);
 }
