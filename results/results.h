@@ -1,5 +1,5 @@
 /* results/results.h: the results database (DESIGN section 6) that sim and exec both write.
- * defines: tetri_request_result, tetri_timeline_sample, tetri_run_info, tetri_run_summary,
+ * defines: tetri_request_result, tetri_timeline_sample, tetri_block_result, tetri_run_info, tetri_run_summary,
  *          results_db, results_open/close, results_experiment, results_run_done, results_write_run,
  *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
  *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
@@ -16,6 +16,7 @@
 #include <stdio.h>
 
 #include "core/error.h"
+#include "core/plan.h"
 #include "core/types.h"
 
 #define TETRI_RESULTS_SCHEMA_VERSION 1
@@ -41,6 +42,21 @@ typedef struct tetri_timeline_sample {
     int32_t pending;            /* arrived, unfinished requests */
 } tetri_timeline_sample;
 
+/* One block as it ran: predicted by the host when it started it (the decision's time and the
+ * profile's block time, tetri_block_cost.total_ns) and as the backend ran it. In the simulator
+ * start equals pred_start, and end equals pred_end unless jitter is on. */
+typedef struct tetri_block_result {
+    int32_t seq;                    /* start order in the run, 0, 1, ... */
+    int32_t req[TETRI_MAX_BATCH];   /* request ids (a batch: several) */
+    int32_t n_req;
+    tetri_gpuset gpus;              /* its degree is the popcount */
+    int32_t steps;
+    tetri_ns pred_start, pred_end;
+    tetri_ns start, end;            /* as run; a failed block: when the failure was seen */
+    tetri_ns migration_ns;          /* the predicted part spent moving state (in pred_end - pred_start) */
+    int32_t failed;                 /* 1: the backend reported the block failed (its steps did not count) */
+} tetri_block_result;
+
 typedef struct tetri_run_info {
     const char *run_key;        /* unique in the experiment; derived from everything below */
     const char *policy;         /* canonical "name:key=value,..." */
@@ -49,7 +65,7 @@ typedef struct tetri_run_info {
     double slo_scale;
     double rate_per_min;
     uint64_t seed;
-    const char *backend;        /* "sim" or "exec" */
+    const char *backend;        /* "sim", "emulated" or "exec" */
     const char *hardware;
     const char *model;
 } tetri_run_info;
