@@ -254,7 +254,7 @@ static void jitter_statistics(void **state)
     printf("# jitter: mean factor %.4f, CV %.4f (expected 1 and %.4f), min %.3f\n", mean, cv, 0.2 / sqrt(STEPS), lo);
     assert_true(fabs(mean - 1.0) < 0.005);
     assert_true(fabs(cv - 0.2 / sqrt(STEPS)) < 0.1 * 0.2 / sqrt(STEPS));
-    assert_true(lo >= SIM_JITTER_FLOOR);
+    assert_true(lo >= HOST_JITTER_FLOOR);
     sim_result_free(&res);
     tetri_trace_free(&t);
 }
@@ -477,10 +477,10 @@ static void broken_policies_are_reported(void **state)
     assert_int_equal(run_probe(1, &t, &res, &err, 0), -1); /* stuck */
     assert_non_null(strstr(err.msg, "policy probe left 2 request(s) waiting"));
     sim_result_free(&res);
-    assert_int_equal(run_probe(2, &t, &res, &err, 0), -1); /* GPU 0 twice, caught without check_plans */
-    assert_non_null(strstr(err.msg, "busy GPUs"));
+    assert_int_equal(run_probe(2, &t, &res, &err, 0), -1); /* GPU 0 twice: the host checks every plan */
+    assert_non_null(strstr(err.msg, "reuses a GPU"));
     sim_result_free(&res);
-    assert_int_equal(run_probe(2, &t, &res, &err, 1), -1); /* and by tetri_plan_validate with it */
+    assert_int_equal(run_probe(2, &t, &res, &err, 1), -1); /* the same rule with check_plans */
     assert_non_null(strstr(err.msg, "reuses a GPU"));
     sim_result_free(&res);
     assert_int_equal(run_probe(3, &t, &res, &err, 1), 0); /* drops end as dropped */

@@ -1,0 +1,67 @@
+/* host/backend.h: what the serving host asks of a backend, in the manner of Redis's ae.c.
+ * defines: host_block, host_event_kind, host_event, host_backend_ops, host_backend.
+ *
+ * The host (host/host.c) owns the requests, the policy and the results; a backend owns time and
+ * the GPUs. Three implement this: the simulator's virtual clock over an event heap (sim/sim.c),
+ * the emulated real-time backend that "runs" a block by sleeping its time on a worker thread per
+ * GPU (exec/emulated.c), and the GPU backend (exec/, next). The host calls, from one thread:
+ *   now()                    the run's clock (ns since the run's start; virtual in the simulator);
+ *   start_block(block)       start this block now; it must not block for the block's duration;
+ *   wait_next(until, event)  the next block that ended or failed, waiting at most until `until`
+ *                            (TETRI_NS_NEVER: until one ends); when none ends by then, a TIMEOUT
+ *                            event whose `end` is the clock then (>= until).
+ * Every block started is reported exactly once, as DONE or FAILED. Arrivals and the policy's
+ * wake-ups are the host's: it passes their time as `until`. */
+#ifndef TETRI_HOST_BACKEND_H
+#define TETRI_HOST_BACKEND_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "core/plan.h"
+#include "core/types.h"
+
+/* A block as the host hands it over; valid only during start_block. */
+typedef struct host_block {
+    int32_t slot;                   /* the host's handle, echoed in the block's event */
+    const tetri_assignment *a;      /* requests, GPU set, steps */
+    tetri_ns pred_start;            /* the decision's time */
+    tetri_ns pred_ns;               /* the profile's time for it (steps x step + migration) */
+    /* What a backend that emulates the GPUs (simulator, emulated) takes: pred_ns, or with the
+     * host's jitter on, the compute part scaled by a draw from the profile's variance. Drawn by
+     * the host in start order, so the simulator and the emulated backend see the same draws. */
+    tetri_ns emulate_ns;
+} host_block;
+
+typedef enum host_event_kind {
+    HOST_EVENT_TIMEOUT = 0,         /* nothing ended by `until`; end = the clock */
+    HOST_EVENT_DONE,                /* block `slot` ran from start to end */
+    HOST_EVENT_FAILED,              /* block `slot` failed at end (why says how); its steps do not count */
+} host_event_kind;
+
+typedef struct host_event {
+    host_event_kind kind;
+    int32_t slot;
+    tetri_ns start, end;            /* as run, on the run's clock */
+    tetri_ns end_real_ns;           /* monotonic real time of the end (host overhead); 0 in the simulator */
+    tetri_ns start_real_ns;         /* monotonic real time of the start; 0 in the simulator */
+    char why[160];
+} host_event;
+
+typedef struct host_backend_ops {
+    const char *name;               /* "sim", "emulated" or "exec": the results' backend column */
+    tetri_ns (*now)(void *self);
+    int (*start_block)(void *self, const host_block *b, tetri_error *err);
+    int (*wait_next)(void *self, tetri_ns until, host_event *ev, tetri_error *err);
+} host_backend_ops;
+
+typedef struct host_backend {
+    const host_backend_ops *ops;
+    void *self;
+    /* One decision per instant: after an event at t, every event that ends by t + settle_ns joins
+     * the same decision. 0 in the simulator (exactly the same nanosecond); in real time, 0 takes
+     * what has already happened, a few microseconds also catch blocks ending together. */
+    tetri_ns settle_ns;
+} host_backend;
+
+#endif

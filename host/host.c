@@ -1,0 +1,584 @@
+/* host/host.c: the serving loop (contract in host/host.h).
+ *
+ * State: one tetri_request per arrival (the policy's view points into it), one
+ * tetri_request_result per arrival (what it became), the running blocks by slot (at most one per
+ * GPU, so TETRI_MAX_GPUS slots), and the record of every block started.
+ *
+ * Allocation: everything is sized from the arrivals before the loop; the loop only grows the
+ * decide-time, timeline, block-record and gap arrays geometrically when an estimate was short. */
+#include "host/host.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <gsl/gsl_randist.h>
+#include <gsl/gsl_rng.h>
+
+#include "host/plan_check.h"
+
+/* A running block: its record, and for the overhead measurement the completion it follows. */
+typedef struct running_block {
+    size_t rec;                /* index into host.blocks */
+    tetri_ns follows_real_ns;  /* real end of the completion that freed its GPUs this decision; 0: none */
+} running_block;
+
+typedef struct host {
+    const host_config *cfg;
+    const host_backend *be;
+    const host_arrival *arr;
+    const tetri_profile *profile;
+    const tetri_cluster *cluster;
+    tetri_policy policy;
+    tetri_error *err;
+
+    size_t n;
+    tetri_request *req;            /* one per arrival */
+    tetri_request_result *res;     /* what each became (out->requests) */
+    int32_t *failures;             /* failed blocks per request */
+    const tetri_request **pending; /* arrived and unfinished, in arrival order; compacted lazily */
+    int32_t n_pending;
+    int32_t n_live;                /* pending entries not yet finished */
+    size_t next_arrival;           /* cursor into the arrivals */
+
+    running_block run[TETRI_MAX_GPUS];
+    int32_t free_slot[TETRI_MAX_GPUS];
+    int32_t n_free_slots;
+    int32_t running_blocks;
+    int64_t running_degree_sum;
+
+    tetri_view view;               /* busy and gpu_busy_until are kept up to date in place */
+    tetri_plan plan;
+    int32_t *drop_buf;
+    unsigned char *check_scratch;  /* host_plan_check's */
+    tetri_ns wake_at;
+
+    /* Per GPU, for the overhead measurement: the real end of the completion that freed it in
+     * the decision now being made (0 when it was free before). */
+    tetri_ns freed_real_ns[TETRI_MAX_GPUS];
+
+    gsl_rng *rng;                  /* jitter only */
+
+    tetri_ns *decide_ns;
+    size_t n_decide, cap_decide;
+    tetri_timeline_sample *timeline;
+    size_t n_timeline, cap_timeline;
+    tetri_ns next_sample;
+    tetri_block_result *blocks;
+    size_t n_rec, cap_rec;
+    tetri_ns *gap_ns;
+    size_t n_gap, cap_gap;
+
+    tetri_ns gpu_busy_ns;
+    int64_t n_blocks, n_failed;
+    tetri_ns last_event;
+} host;
+
+/* ---- growable arrays (amortised; sized up front from the arrivals) ------------------------------ */
+
+static int grow(void **arr, size_t *cap, size_t elem, size_t need, tetri_error *err)
+{
+    if (need <= *cap) return 0;
+    size_t c = *cap ? *cap : 64;
+    while (c < need) c *= 2;
+    void *p = realloc(*arr, c * elem);
+    if (!p) return tetri_errorf(err, "out of memory (%zu elements)", c);
+    *arr = p;
+    *cap = c;
+    return 0;
+}
+
+static tetri_ns monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (tetri_ns)t.tv_sec * TETRI_NS_PER_S + t.tv_nsec;
+}
+
+/* ---- timeline ----------------------------------------------------------------------------------- */
+
+/* The state applied at the last instant holds until `t`: record every sample time before `t`. */
+static int sample_until(host *h, tetri_ns t, bool inclusive)
+{
+    tetri_ns period = h->cfg->timeline_period;
+    if (period <= 0) return 0;
+    while (h->next_sample < t || (inclusive && h->next_sample == t)) {
+        if (grow((void **)&h->timeline, &h->cap_timeline, sizeof *h->timeline, h->n_timeline + 1, h->err)) return -1;
+        h->timeline[h->n_timeline++] = (tetri_timeline_sample){
+            .t = h->next_sample,
+            .busy_gpus = tetri_gpuset_count(h->view.busy),
+            .mean_degree = h->running_blocks ? (double)h->running_degree_sum / h->running_blocks : 0.0,
+            .pending = h->n_live,
+        };
+        h->next_sample += period;
+    }
+    return 0;
+}
+
+/* ---- the request lifecycle ---------------------------------------------------------------------- */
+
+static void finish_request(host *h, tetri_request *r, tetri_ns t, tetri_outcome outcome)
+{
+    tetri_request_result *res = &h->res[r->id];
+    res->outcome = outcome;
+    if (outcome == TETRI_DROPPED) {
+        r->state = TETRI_REQ_DROPPED;
+        res->finish = -1;
+    } else {
+        r->state = TETRI_REQ_DONE;
+        res->finish = t;
+    }
+    h->n_live--;
+}
+
+static void arrive(host *h, size_t i)
+{
+    tetri_request *r = &h->req[i];
+    r->state = TETRI_REQ_WAITING;
+    h->pending[h->n_pending++] = r;
+    h->n_live++;
+}
+
+/* Drops finished requests from the pending list, keeping arrival order. O(pending), and only
+ * when something finished since the last decision. */
+static void compact_pending(host *h)
+{
+    if (h->n_live == h->n_pending) return;
+    int32_t w = 0;
+    for (int32_t i = 0; i < h->n_pending; i++) {
+        const tetri_request *r = h->pending[i];
+        if (r->state == TETRI_REQ_WAITING || r->state == TETRI_REQ_RUNNING) h->pending[w++] = r;
+    }
+    h->n_pending = w;
+    assert(w == h->n_live);
+}
+
+/* Frees the GPUs of the block in `slot`. */
+static void release_slot(host *h, int32_t slot, tetri_gpuset gpus)
+{
+    h->view.busy &= ~gpus;
+    h->running_blocks--;
+    h->running_degree_sum -= tetri_gpuset_count(gpus);
+    h->free_slot[h->n_free_slots++] = slot;
+}
+
+/* A block's end, as the backend reports it. Its requests move on (or, when it failed, go back to
+ * waiting with its steps not counted, or are dropped after too many failures). */
+static int end_block(host *h, const host_event *ev)
+{
+    if (ev->slot < 0 || ev->slot >= TETRI_MAX_GPUS || h->run[ev->slot].rec == SIZE_MAX)
+        return tetri_errorf(h->err, "backend %s reported block slot %d, which is not running", h->be->ops->name, ev->slot);
+    running_block *rb = &h->run[ev->slot];
+    tetri_block_result *b = &h->blocks[rb->rec];
+    const bool failed = ev->kind == HOST_EVENT_FAILED;
+    b->start = ev->start;
+    b->end = ev->end;
+    b->failed = failed;
+    if (rb->follows_real_ns > 0 && ev->start_real_ns > 0 && !failed) {
+        if (grow((void **)&h->gap_ns, &h->cap_gap, sizeof *h->gap_ns, h->n_gap + 1, h->err)) return -1;
+        h->gap_ns[h->n_gap++] = ev->start_real_ns - rb->follows_real_ns;
+    }
+    /* GPU time as run (failed blocks held their GPUs too). A batch shares it; the first member
+     * takes the remainder, so the requests' sum is exactly the GPUs' busy time. */
+    const tetri_ns gpu_ns = (ev->end - ev->start) * tetri_gpuset_count(b->gpus);
+    h->gpu_busy_ns += gpu_ns;
+    for (int32_t k = 0; k < b->n_req; k++) {
+        tetri_request *r = &h->req[b->req[k]];
+        assert(r->state == TETRI_REQ_RUNNING);
+        h->res[r->id].gpu_ns += gpu_ns / b->n_req + (k == 0 ? gpu_ns % b->n_req : 0);
+        r->state = TETRI_REQ_WAITING;
+        if (failed) {
+            if (++h->failures[r->id] > h->cfg->max_failures) finish_request(h, r, ev->end, TETRI_DROPPED);
+            continue;
+        }
+        r->steps_done += b->steps;
+        assert(r->steps_done <= r->steps_total);
+        if (r->steps_done == r->steps_total) finish_request(h, r, ev->end, ev->end <= r->deadline ? TETRI_MET : TETRI_LATE);
+    }
+    if (failed) h->n_failed++;
+    for (tetri_gpuset g = b->gpus; g; g &= g - 1) h->freed_real_ns[__builtin_ctzll(g)] = ev->end_real_ns;
+    release_slot(h, ev->slot, b->gpus);
+    rb->rec = SIZE_MAX;
+    return 0;
+}
+
+/* ---- starting blocks ---------------------------------------------------------------------------- */
+
+static double jitter_factor(host *h, double step_cv, int steps)
+{
+    if (step_cv <= 0) return 1.0;
+    double cv = step_cv / sqrt((double)steps);
+    double sigma2 = log1p(cv * cv);
+    double f = gsl_ran_lognormal(h->rng, -0.5 * sigma2, sqrt(sigma2)); /* mean exactly 1 */
+    return f < HOST_JITTER_FLOOR ? HOST_JITTER_FLOOR : f;
+}
+
+/* The block's cost from the profile, with the message a user needs when a row is missing. */
+static int cost_block(host *h, const tetri_assignment *a, tetri_block_cost *cost)
+{
+    const tetri_request *r0 = &h->req[a->req[0]];
+    tetri_gpuset prev[TETRI_MAX_BATCH];
+    for (int32_t k = 0; k < a->n_req; k++) prev[k] = h->req[a->req[k]].last_gpus;
+    tetri_error why;
+    if (profile_block_cost(h->profile, r0->model, r0->width, r0->height, a->steps, a->n_req, a->gpus, prev, a->n_req,
+                           cost, &why) == 0 && cost->step_ns > 0)
+        return 0;
+    const int degree = tetri_gpuset_count(a->gpus);
+    return tetri_errorf(h->err, "profile %s has no step time for %s %dx%d at degree %d, batch %d, over %s (hardware %s; policy %s, request %d)",
+                        profile_path(h->profile), tetri_model_name(r0->model), r0->width, r0->height, degree, a->n_req,
+                        tetri_link_name(tetri_cluster_link(h->cluster, a->gpus)), h->cluster->hardware, h->policy.spec, r0->id);
+}
+
+/* Records the block, updates the requests' results and the view, and hands it to the backend. */
+static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
+{
+    tetri_block_cost cost;
+    if (cost_block(h, a, &cost)) return -1;
+    tetri_ns emulate = cost.total_ns;
+    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns;
+    assert(emulate > 0);
+    const int degree = tetri_gpuset_count(a->gpus);
+
+    if (grow((void **)&h->blocks, &h->cap_rec, sizeof *h->blocks, h->n_rec + 1, h->err)) return -1;
+    assert(h->n_free_slots > 0); /* a block holds at least one free GPU */
+    const int32_t slot = h->free_slot[--h->n_free_slots];
+    tetri_block_result *b = &h->blocks[h->n_rec];
+    *b = (tetri_block_result){.seq = (int32_t)h->n_rec, .n_req = a->n_req, .gpus = a->gpus, .steps = a->steps,
+                              .pred_start = now, .pred_end = now + cost.total_ns, .start = now, .end = now + emulate,
+                              .migration_ns = cost.migration_ns};
+    tetri_ns follows = 0;
+    for (tetri_gpuset g = a->gpus; g; g &= g - 1) {
+        tetri_ns f = h->freed_real_ns[__builtin_ctzll(g)];
+        if (f > follows) follows = f;
+    }
+    h->run[slot] = (running_block){.rec = h->n_rec++, .follows_real_ns = follows};
+    for (int32_t k = 0; k < a->n_req; k++) {
+        tetri_request *r = &h->req[a->req[k]];
+        tetri_request_result *res = &h->res[r->id];
+        b->req[k] = r->id;
+        if (res->first_start < 0) res->first_start = now;
+        if (r->last_gpus != 0 && tetri_gpuset_count(r->last_gpus) != degree) res->degree_changes++;
+        if (r->last_gpus != 0 && r->last_gpus != a->gpus) res->migrations++;
+        if (degree > res->max_degree) res->max_degree = degree;
+        r->state = TETRI_REQ_RUNNING;
+        r->last_gpus = a->gpus;
+        r->busy_until = b->pred_end;
+    }
+    for (tetri_gpuset g = a->gpus; g; g &= g - 1) h->view.gpu_busy_until[__builtin_ctzll(g)] = b->pred_end;
+    h->view.busy |= a->gpus;
+    h->running_blocks++;
+    h->running_degree_sum += degree;
+    h->n_blocks++;
+    host_block hb = {.slot = slot, .a = a, .pred_start = now, .pred_ns = cost.total_ns, .emulate_ns = emulate};
+    if (h->be->ops->start_block(h->be->self, &hb, h->err))
+        return tetri_error_prefix(h->err, "backend %s, block %d", h->be->ops->name, b->seq);
+    return 0;
+}
+
+/* ---- deciding ----------------------------------------------------------------------------------- */
+
+static int apply_plan(host *h, tetri_ns now)
+{
+    const tetri_plan *p = &h->plan;
+    if (host_plan_check(p, &h->view, h->check_scratch, h->err))
+        return tetri_error_prefix(h->err, "policy %s, plan at t=%.9f s", h->policy.spec, (double)now / TETRI_NS_PER_S);
+    for (int32_t d = 0; d < p->n_drop; d++) finish_request(h, &h->req[p->drop[d]], now, TETRI_DROPPED);
+    for (int32_t a = 0; a < p->n_assign; a++)
+        if (start_block(h, &p->assign[a], now)) return -1;
+    if (p->wake_at != TETRI_NS_NEVER && p->wake_at <= now) {
+        if (h->cfg->check_plans)
+            return tetri_errorf(h->err, "policy %s asked to be woken at t=%.9f s, not after now (t=%.9f s)", h->policy.spec,
+                                (double)p->wake_at / TETRI_NS_PER_S, (double)now / TETRI_NS_PER_S);
+        h->wake_at = TETRI_NS_NEVER; /* it was just called: nothing new would happen */
+    } else {
+        h->wake_at = p->wake_at;
+    }
+    return 0;
+}
+
+static int decide(host *h, tetri_ns now, bool idle_arrival)
+{
+    compact_pending(h);
+    if (h->n_pending == 0) { /* nothing to schedule: no call, no wake-up */
+        h->wake_at = TETRI_NS_NEVER;
+        return 0;
+    }
+    h->view.now = now;
+    h->view.requests = h->pending;
+    h->view.n_requests = h->n_pending;
+    h->view.idle_arrival = idle_arrival;
+    const tetri_ns t0 = monotonic_ns();
+    int rc = tetri_policy_decide(&h->policy, &h->view, &h->plan, h->err);
+    const tetri_ns t1 = monotonic_ns();
+    if (rc) return tetri_error_prefix(h->err, "policy %s at t=%.9f s", h->policy.spec, (double)now / TETRI_NS_PER_S);
+    if (grow((void **)&h->decide_ns, &h->cap_decide, sizeof *h->decide_ns, h->n_decide + 1, h->err)) return -1;
+    h->decide_ns[h->n_decide++] = t1 - t0;
+    return apply_plan(h, now);
+}
+
+/* ---- the loop ----------------------------------------------------------------------------------- */
+
+/* Takes every block end of the instant that began with `first`: the backend's settle window. */
+static int take_instant(host *h, const host_event *first, bool *changed)
+{
+    host_event ev = *first;
+    const tetri_ns horizon = first->end + h->be->settle_ns;
+    while (ev.kind != HOST_EVENT_TIMEOUT) {
+        if (end_block(h, &ev)) return -1;
+        *changed = true;
+        if (h->be->ops->wait_next(h->be->self, horizon, &ev, h->err))
+            return tetri_error_prefix(h->err, "backend %s", h->be->ops->name);
+    }
+    return 0;
+}
+
+static int run_loop(host *h)
+{
+    int64_t idle_wakes = 0;
+    for (;;) {
+        const tetri_ns t_arrival = h->next_arrival < h->n ? h->arr[h->next_arrival].arrival : TETRI_NS_NEVER;
+        const tetri_ns until = t_arrival < h->wake_at ? t_arrival : h->wake_at;
+        if (until == TETRI_NS_NEVER && h->running_blocks == 0) break;
+        host_event ev;
+        if (h->be->ops->wait_next(h->be->self, until, &ev, h->err))
+            return tetri_error_prefix(h->err, "backend %s", h->be->ops->name);
+        if (sample_until(h, ev.end, false)) return -1;
+        memset(h->freed_real_ns, 0, sizeof h->freed_real_ns);
+        bool changed = false;
+        if (take_instant(h, &ev, &changed)) return -1;
+        const tetri_ns now = h->be->ops->now(h->be->self);
+        assert(now >= h->last_event); /* time never runs backwards */
+        h->last_event = now;
+
+        const bool idle_before = h->n_live == 0 && h->view.busy == 0;
+        bool arrived = false;
+        while (h->next_arrival < h->n && h->arr[h->next_arrival].arrival <= now) {
+            arrive(h, h->next_arrival++);
+            changed = arrived = true;
+        }
+        const bool asked = h->wake_at <= now;
+        if (asked) h->wake_at = TETRI_NS_NEVER;
+        if (!changed && !asked) continue;
+        if (decide(h, now, idle_before && arrived)) return -1;
+
+        /* Livelock guard: only wake-ups, nothing running or arriving, nothing ever started. */
+        if (!changed && h->plan.n_assign == 0 && h->plan.n_drop == 0 && h->running_blocks == 0) {
+            if (++idle_wakes > HOST_MAX_IDLE_WAKES)
+                return tetri_errorf(h->err, "policy %s woke %d times in a row at t=%.9f s without starting or dropping anything while every GPU was idle (%d requests waiting): a policy bug",
+                                    h->policy.spec, HOST_MAX_IDLE_WAKES, (double)now / TETRI_NS_PER_S, h->n_live);
+        } else {
+            idle_wakes = 0;
+        }
+    }
+    if (h->n_live > 0) {
+        compact_pending(h);
+        const tetri_request *r = h->pending[0];
+        return tetri_errorf(h->err, "policy %s left %d request(s) waiting with every GPU idle and no wake-up asked for (first: request %d, %s %dx%d, arrived at t=%.9f s, %d of %d steps done): a policy bug",
+                            h->policy.spec, h->n_live, r->id, tetri_model_name(r->model), r->width, r->height,
+                            (double)r->arrival / TETRI_NS_PER_S, r->steps_done, r->steps_total);
+    }
+    return sample_until(h, h->last_event, true);
+}
+
+/* ---- setup, summary, teardown ------------------------------------------------------------------- */
+
+static tetri_ns select_kth(tetri_ns *a, ptrdiff_t n, ptrdiff_t k)
+{
+    /* Quickselect (Hoare partition, middle pivot): O(n) expected; reorders a[]. */
+    assert(k >= 0 && k < n);
+    ptrdiff_t lo = 0, hi = n - 1;
+    while (lo < hi) {
+        tetri_ns pivot = a[lo + (hi - lo) / 2];
+        ptrdiff_t i = lo, j = hi;
+        while (i <= j) {
+            while (a[i] < pivot) i++;
+            while (a[j] > pivot) j--;
+            if (i <= j) {
+                tetri_ns t = a[i];
+                a[i++] = a[j];
+                a[j--] = t;
+            }
+        }
+        if (k <= j) hi = j;
+        else if (k >= i) lo = i;
+        else return a[k];
+    }
+    return a[k];
+}
+
+static int cmp_ns(const void *a, const void *b)
+{
+    tetri_ns x = *(const tetri_ns *)a, y = *(const tetri_ns *)b;
+    return (x > y) - (x < y);
+}
+
+static void summarise(host *h, host_result *out)
+{
+    tetri_run_summary *sum = &out->summary;
+    sum->n = (int32_t)h->n;
+    for (size_t i = 0; i < h->n; i++) {
+        switch (h->res[i].outcome) {
+        case TETRI_MET: sum->met++; break;
+        case TETRI_LATE: sum->late++; break;
+        case TETRI_DROPPED: sum->dropped++; break;
+        }
+    }
+    assert(sum->met + sum->late + sum->dropped == sum->n); /* nothing disappears */
+    sum->makespan = h->last_event;
+    sum->decide_calls = (int64_t)h->n_decide;
+    if (h->n_decide) {
+        tetri_ns mx = 0;
+        for (size_t i = 0; i < h->n_decide; i++) mx = h->decide_ns[i] > mx ? h->decide_ns[i] : mx;
+        sum->decide_max_ns = mx;
+        ptrdiff_t n = (ptrdiff_t)h->n_decide;
+        sum->decide_p99_ns = select_kth(h->decide_ns, n, (ptrdiff_t)ceil(0.99 * (double)n) - 1);
+        sum->decide_median_ns = select_kth(h->decide_ns, n, (n - 1) / 2);
+    }
+    qsort(h->gap_ns, h->n_gap, sizeof *h->gap_ns, cmp_ns);
+}
+
+static int check_arrivals(const host_arrival *a, size_t n, tetri_error *err)
+{
+    for (size_t i = 0; i < n; i++) {
+        const host_arrival *e = &a[i];
+        if (i && e->arrival < a[i - 1].arrival)
+            return tetri_errorf(err, "trace entry %zu arrives before the entry above it: a trace must be in arrival order", i);
+        if (e->steps < 1) return tetri_errorf(err, "trace entry %zu has %d steps", i, e->steps);
+        if (e->width < 16 || e->height < 16 || e->width % 16 || e->height % 16)
+            return tetri_errorf(err, "trace entry %zu: %dx%d is not a multiple of 16", i, e->width, e->height);
+        if (e->arrival < 0) return tetri_errorf(err, "trace entry %zu arrives before time 0", i);
+    }
+    if (n > (size_t)INT32_MAX / 2) return tetri_errorf(err, "trace of %zu requests is too long", n);
+    return 0;
+}
+
+int host_policy_create(tetri_policy *p, const host_config *cfg, tetri_error *err)
+{
+    const char *spec = cfg->policy_spec ? cfg->policy_spec : "";
+    const tetri_cluster *cluster = profile_cluster(cfg->profile);
+    if (!cfg->policy_ops) return tetri_policy_create(p, spec, cfg->profile, cluster, err);
+    memset(p, 0, sizeof *p);
+    const tetri_policy_ops *ops = cfg->policy_ops;
+    if (tetri_options_parse(ops->options, spec, &p->options, err)) return tetri_error_prefix(err, "policy %s", ops->name);
+    if (tetri_policy_format_spec(p, ops->name, err)) return -1;
+    p->ops = ops;
+    p->self = ops->create(&p->options, cfg->profile, cluster, err);
+    if (!p->self) return tetri_error_prefix(err, "policy %s", ops->name);
+    return 0;
+}
+
+void host_result_free(host_result *r)
+{
+    if (!r) return;
+    free(r->requests);
+    free(r->timeline);
+    free(r->blocks);
+    free(r->gap_ns);
+    memset(r, 0, sizeof *r);
+}
+
+static int host_init(host *h, const host_arrival *arrivals, size_t n)
+{
+    const host_config *cfg = h->cfg;
+    size_t slots = n ? n : 1;
+    h->req = calloc(slots, sizeof *h->req);
+    h->res = calloc(slots, sizeof *h->res);
+    h->failures = calloc(slots, sizeof *h->failures);
+    h->pending = calloc(slots, sizeof *h->pending);
+    h->drop_buf = calloc(slots, sizeof *h->drop_buf);
+    h->check_scratch = calloc(slots, 1);
+    if (!h->req || !h->res || !h->failures || !h->pending || !h->drop_buf || !h->check_scratch)
+        return tetri_errorf(h->err, "out of memory for %zu requests", n);
+    /* Roughly: each request causes an arrival and a completion decision, plus round wake-ups. */
+    if (grow((void **)&h->decide_ns, &h->cap_decide, sizeof *h->decide_ns, 2 * n + 64, h->err)) return -1;
+    if (grow((void **)&h->blocks, &h->cap_rec, sizeof *h->blocks, n + 64, h->err)) return -1;
+    if (cfg->timeline_period > 0 && n) {
+        tetri_ns span = arrivals[n - 1].arrival + 60 * TETRI_NS_PER_S;
+        if (grow((void **)&h->timeline, &h->cap_timeline, sizeof *h->timeline, (size_t)(span / cfg->timeline_period) + 2, h->err))
+            return -1;
+    }
+    if (cfg->jitter) {
+        h->rng = gsl_rng_alloc(gsl_rng_mt19937);
+        if (!h->rng) return tetri_errorf(h->err, "out of memory for the jitter generator");
+        gsl_rng_set(h->rng, (unsigned long)cfg->seed);
+    }
+    for (size_t i = 0; i < n; i++) {
+        const host_arrival *e = &arrivals[i];
+        h->req[i] = (tetri_request){.id = (int32_t)i, .model = e->model, .width = e->width, .height = e->height,
+                                    .steps_total = e->steps, .arrival = e->arrival, .deadline = e->deadline,
+                                    .state = TETRI_REQ_WAITING};
+        h->res[i] = (tetri_request_result){.id = (int32_t)i, .model = e->model, .width = e->width, .height = e->height,
+                                           .steps = e->steps, .arrival = e->arrival, .deadline = e->deadline,
+                                           .first_start = -1, .finish = -1, .outcome = TETRI_DROPPED};
+    }
+    for (int32_t g = 0; g < TETRI_MAX_GPUS; g++) {
+        h->free_slot[g] = TETRI_MAX_GPUS - 1 - g;
+        h->run[g].rec = SIZE_MAX;
+    }
+    h->n_free_slots = TETRI_MAX_GPUS;
+    h->view.cluster = h->cluster;
+    h->plan.drop = h->drop_buf;
+    return 0;
+}
+
+static void host_free(host *h)
+{
+    tetri_policy_destroy(&h->policy);
+    if (h->rng) gsl_rng_free(h->rng);
+    free(h->req);
+    free(h->res);
+    free(h->failures);
+    free(h->pending);
+    free(h->drop_buf);
+    free(h->check_scratch);
+    free(h->decide_ns);
+    free(h->timeline);
+    free(h->blocks);
+    free(h->gap_ns);
+}
+
+int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
+             host_result *out, tetri_error *err)
+{
+    const tetri_ns w0 = monotonic_ns();
+    memset(out, 0, sizeof *out);
+    assert(cfg && cfg->profile && backend && (arrivals || n == 0));
+    if (check_arrivals(arrivals, n, err)) return -1;
+
+    host h = {.cfg = cfg, .be = backend, .arr = arrivals, .profile = cfg->profile, .err = err, .n = n,
+              .wake_at = TETRI_NS_NEVER};
+    h.cluster = profile_cluster(cfg->profile);
+    if (host_policy_create(&h.policy, cfg, err)) return -1;
+    snprintf(out->policy_spec, sizeof out->policy_spec, "%s", h.policy.spec);
+
+    int rc = -1;
+    if (host_init(&h, arrivals, n) || run_loop(&h)) goto done;
+    for (size_t i = 0; i < n; i++) /* every request ended exactly once */
+        assert(h.req[i].state == TETRI_REQ_DONE || h.req[i].state == TETRI_REQ_DROPPED);
+    assert(h.running_blocks == 0);
+
+    summarise(&h, out);
+    out->requests = h.res;
+    out->n_requests = n;
+    h.res = NULL;
+    out->timeline = h.timeline;
+    out->n_timeline = h.n_timeline;
+    h.timeline = NULL;
+    out->blocks = h.blocks;
+    out->n_blocks_rec = h.n_rec;
+    h.blocks = NULL;
+    out->gap_ns = h.gap_ns;
+    out->n_gap = h.n_gap;
+    h.gap_ns = NULL;
+    out->gpu_busy_ns = h.gpu_busy_ns;
+    out->n_blocks = h.n_blocks;
+    out->n_failed_blocks = h.n_failed;
+    out->summary.wall_s = (double)(monotonic_ns() - w0) / 1e9;
+    rc = 0;
+done:
+    host_free(&h);
+    return rc;
+}

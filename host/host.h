@@ -1,0 +1,94 @@
+/* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
+ * defines: host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
+ *          HOST_MAX_IDLE_WAKES.
+ *
+ * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
+ * whatever runs the blocks. The loop:
+ *   1. wait (backend wait_next) for the first of: a block's end, the next arrival, the policy's
+ *      wake-up;
+ *   2. take every event of that instant (block ends within the backend's settle window, arrivals
+ *      and the wake-up due by the clock): ended requests become met or late, arrivals join;
+ *   3. when something changed or the policy asked, call decide() once on a read-only view, check
+ *      the plan (host/plan_check.c: a broken plan ends the run with the rule it broke), drop what
+ *      it drops, and start its blocks, each costed by profile_block_cost: the prediction that every
+ *      block record keeps beside what the backend reports.
+ * Every request ends met (finished by its deadline), late or dropped, exactly once. A block that
+ * fails (the backend says so) gives its requests back as waiting, their steps of that block not
+ * counted; a request whose blocks fail more than max_failures times is dropped. A policy that
+ * keeps GPUs idle with requests waiting and nothing to wake it is reported as a bug, by name.
+ *
+ * Jitter (off by default) emulates the profile's variance for the backends that emulate GPUs:
+ * the steps of a block are independent draws of the step time (median, CV c), so its compute
+ * part is scaled by a lognormal factor of mean 1 and CV c / sqrt(q), from a seeded
+ * gsl_rng_mt19937, never below HOST_JITTER_FLOOR; migration is not jittered. */
+#ifndef TETRI_HOST_HOST_H
+#define TETRI_HOST_HOST_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "host/backend.h"
+#include "profiles/profile.h"
+#include "results/results.h"
+#include "sched/policy.h"
+
+/* Smallest jitter factor: a block never runs faster than this fraction of its median time. */
+#define HOST_JITTER_FLOOR 0.5
+/* Empty wake-ups in a row (nothing running, nothing started or dropped) before a run is stopped
+ * as a livelocked policy. */
+#define HOST_MAX_IDLE_WAKES 1000000
+
+/* A request, as the host learns of it (a trace entry; id = its index). */
+typedef struct host_arrival {
+    tetri_model model;
+    int32_t width, height, steps;
+    tetri_ns arrival, deadline;
+} host_arrival;
+
+typedef struct host_config {
+    const tetri_profile *profile;
+    const char *policy_spec;        /* "name:key=value,..." */
+    /* Optional: run these ops instead of the registry's entry of that name (a policy under
+     * development, or a test's deliberately broken one); policy_spec then carries only options. */
+    const tetri_policy_ops *policy_ops;
+    int jitter;                     /* draw block times from the profile's CV (see above) */
+    uint64_t seed;                  /* the jitter's generator */
+    int check_plans;                /* strict: a wake-up asked for at or before now is an error too */
+    tetri_ns timeline_period;       /* sampling period of the timeline; 0: none */
+    int max_failures;               /* failed blocks a request survives; one more and it is dropped */
+} host_config;
+
+typedef struct host_result {
+    tetri_request_result *requests; /* one per arrival, in id order */
+    size_t n_requests;
+    tetri_timeline_sample *timeline;
+    size_t n_timeline;
+    tetri_block_result *blocks;     /* every block started, in start order */
+    size_t n_blocks_rec;
+    tetri_run_summary summary;
+    char policy_spec[TETRI_POLICY_SPEC_MAX]; /* canonical */
+    /* Totals for conservation checks: GPU time handed out (sum over blocks of degree x block
+     * time; equals the sum of the requests' gpu_ns) and the number of blocks run. */
+    tetri_ns gpu_busy_ns;
+    int64_t n_blocks;
+    int64_t n_failed_blocks;
+    /* Host overhead in real time (live backends; 0 in the simulator): for each block started on
+     * GPUs that the completion behind that very decision freed, the time from that completion to
+     * the block's start, in monotonic ns, sorted ascending. */
+    tetri_ns *gap_ns;
+    size_t n_gap;
+} host_result;
+
+/* Serves `n` requests (in arrival order) with the policy on the backend. Returns 0, or -1 with
+ * err (bad policy, a profile row missing, a plan that breaks a rule, a policy that cannot decide
+ * or leaves requests waiting with nothing left to wake it, a backend error). Always safe to pass
+ * `out` to host_result_free afterwards. */
+int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
+             host_result *out, tetri_error *err);
+void host_result_free(host_result *r);
+
+/* Creates the policy of cfg (registry name and options, or cfg->policy_ops with options only)
+ * for the profile's cluster. Returns 0, or -1 with err. */
+int host_policy_create(tetri_policy *p, const host_config *cfg, tetri_error *err);
+
+#endif
