@@ -1,6 +1,7 @@
-/* cli/cmd_sim.c: `tetri sim`: one simulated run or a sweep (policies x mixes x SLO scales x
- * rates x seeds) into a results database. Argument parsing and printing only; the engine and
- * sweeps live in sim/. */
+/* cli/cmd_sim.c: `tetri sim` and `tetri serve`: one run or a sweep (policies x mixes x SLO scales
+ * x rates x seeds) into a results database, on the simulator's virtual clock (sim) or a real-time
+ * backend (serve --backend emulated). Argument parsing and printing only; the host, the engine
+ * and sweeps live in host/ and sim/, the emulated backend in exec/. */
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
@@ -10,11 +11,39 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "exec/emulated.h"
 #include "profiles/profile.h"
 #include "results/results.h"
 #include "sched/policy.h"
 #include "sim/sweep.h"
 #include "workloads/workload.h"
+
+typedef enum run_mode { MODE_SIM, MODE_SERVE } run_mode;
+static const char *mode_name(run_mode m) { return m == MODE_SERVE ? "serve" : "sim"; }
+
+static void usage_serve(FILE *f)
+{
+    fprintf(f,
+            "usage: tetri serve --backend emulated [options of tetri sim] [--speed S] [--settle-us U]\n"
+            "\n"
+            "Serves the same workloads as `tetri sim` (every option of it applies: tetri sim --help) on\n"
+            "a real-time backend: the serving host that the simulator uses, on the real monotonic clock.\n"
+            "Results go to the same database and rows, with backend 'emulated'; every block keeps its\n"
+            "predicted and actual start and end, so `tetri report --blocks` shows the prediction error.\n"
+            "\n"
+            "  --backend NAME      emulated: one worker thread per GPU runs a block by sleeping the\n"
+            "                      profile's time for it (with --jitter, drawn from its CV as in sim)\n"
+            "  --speed S           divide every duration by S (default 1): a 25-minute workload runs in\n"
+            "                      75 s at 20; times in the results stay in the workload's time\n"
+            "  --settle-us U       after a block ends, blocks ending within U us (workload time) join the\n"
+            "                      same decision (default 0: those already ended)\n"
+            "  --max-failures N    failed blocks a request survives before it is dropped (default 1)\n"
+            "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
+            "\n"
+            "Each run prints what tetri sim prints, and the host's overhead: from a block's end to the\n"
+            "start of the next block on those GPUs, p50 and p99, in real microseconds.\n"
+            "Exit status: 0 ok, 1 a run or file failed, 2 bad options.\n");
+}
 
 static void usage(FILE *f)
 {
@@ -70,15 +99,17 @@ static void usage(FILE *f)
             profile_default_path());
 }
 
+static const char *command_name = "sim"; /* for messages: "sim" or "serve" */
+
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...)
 {
     va_list ap;
     va_start(ap, fmt);
-    fprintf(stderr, "tetri sim: ");
+    fprintf(stderr, "tetri %s: ", command_name);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(tetri sim --help for the options)\n");
+    fprintf(stderr, "\n(tetri %s --help for the options)\n", command_name);
     return 2;
 }
 
@@ -241,21 +272,6 @@ static int sim_args_parse_seeds(const char *text, uint64_t **out, size_t *n, tet
     return 0;
 }
 
-/* Every workload of the grid is valid (checked before anything runs or any file is touched). */
-static int sim_args_check_workloads(const sim_args *a, tetri_error *err)
-{
-    workload_spec w = a->base;
-    for (size_t i = 0; i < (a->n_mixes ? a->n_mixes : 1); i++)
-        for (size_t j = 0; j < (a->n_scales ? a->n_scales : 1); j++)
-            for (size_t k = 0; k < (a->n_rates ? a->n_rates : 1); k++) {
-                if (a->n_mixes) w.mix = a->mixes[i];
-                if (a->n_scales) w.slo_scale = a->scales[j];
-                if (a->n_rates) w.rate_per_min = a->rates[k];
-                if (workload_spec_validate(&w, err)) return -1;
-            }
-    return 0;
-}
-
 static void sim_args_fill_sweep(const sim_args *a, sweep_spec *s)
 {
     s->policies = (const char *const *)a->policies;
@@ -284,7 +300,17 @@ static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, c
 typedef struct print_ctx {
     int quiet;
     int policy_width; /* the longest policy as given, so columns line up */
+    double speed;     /* serve: converts nothing (gaps are real time); printed beside them */
+    run_mode mode;
 } print_ctx;
+
+/* The p-th quantile (nearest rank) of sorted gaps, in microseconds. */
+static double gap_us(const host_result *r, double p)
+{
+    if (r->n_gap == 0) return 0.0;
+    size_t k = (size_t)ceil(p * (double)r->n_gap);
+    return (double)r->gap_ns[k ? k - 1 : 0] / 1e3;
+}
 
 static void print_run(void *ctx, const sweep_run_report *r)
 {
@@ -300,9 +326,15 @@ static void print_run(void *ctx, const sweep_run_report *r)
         printf("  %-*s  %s  already in the database, skipped\n", pc->policy_width, r->policy_given, what);
     } else {
         const tetri_run_summary *s = r->summary;
-        printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us\n",
+        printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
                pc->policy_width, r->policy_given, what,
                s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n, (double)s->decide_median_ns / 1e3);
+        if (pc->mode == MODE_SERVE)
+            printf("  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5), gap_us(r->result, 0.99),
+                   r->result->n_gap);
+        if (pc->mode == MODE_SERVE && r->result->n_failed_blocks)
+            printf("  %lld failed block(s)", (long long)r->result->n_failed_blocks);
+        printf("\n");
     }
     fflush(stdout);
 }
@@ -310,11 +342,46 @@ static void print_run(void *ctx, const sweep_run_report *r)
 enum {
     OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
+    /* serve only */
+    OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
     /* workload fields, set through workload_spec_set */
     OPT_MODEL, OPT_STEPS, OPT_RESOLUTIONS, OPT_RES, OPT_ALPHA, OPT_ARRIVAL, OPT_CV,
 };
 
-int cmd_sim(int argc, char **argv)
+/* The emulated backend for the sweep: opened before each run (its clock starts there). */
+typedef struct emulated_ctx {
+    emulated_options opt;
+} emulated_ctx;
+
+static int open_emulated(void *ctx, const tetri_profile *profile, host_backend *be, void **handle, tetri_error *err)
+{
+    emulated_ctx *c = ctx;
+    c->opt.n_gpus = profile_cluster(profile)->n_gpus;
+    emulated_backend *e;
+    if (emulated_open(&c->opt, &e, err)) return -1;
+    emulated_bind(be, e);
+    *handle = e;
+    return 0;
+}
+
+static void close_emulated(void *ctx, void *handle)
+{
+    (void)ctx;
+    emulated_close(handle);
+}
+
+static int parse_number(const char *text, const char *opt, double lo, double hi, double *out, tetri_error *err)
+{
+    char *end;
+    errno = 0;
+    double v = strtod(text, &end);
+    if (!*text || *end || errno || !isfinite(v) || v < lo || v > hi)
+        return tetri_errorf(err, "%s: '%s' is not a number in [%g, %g]", opt, text, lo, hi);
+    *out = v;
+    return 0;
+}
+
+static int run_command(int argc, char **argv, run_mode mode)
 {
     static const struct option long_options[] = {
         {"policy", required_argument, NULL, OPT_POLICY},
@@ -340,6 +407,11 @@ int cmd_sim(int argc, char **argv)
         {"alpha", required_argument, NULL, OPT_ALPHA},
         {"arrival", required_argument, NULL, OPT_ARRIVAL},
         {"cv", required_argument, NULL, OPT_CV},
+        {"backend", required_argument, NULL, OPT_BACKEND},
+        {"speed", required_argument, NULL, OPT_SPEED},
+        {"settle-us", required_argument, NULL, OPT_SETTLE_US},
+        {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
+        {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
         {"quiet", no_argument, NULL, 'q'},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
@@ -353,6 +425,9 @@ int cmd_sim(int argc, char **argv)
     long stop_after = 0;
     tetri_error err = {{0}};
     int rc = 2;
+    const char *backend = NULL;
+    double speed = 1.0, settle_us = 0.0, max_failures = 1, inject = 0;
+    command_name = mode_name(mode);
 
     optind = 1;
     opterr = 0;
@@ -360,7 +435,7 @@ int cmd_sim(int argc, char **argv)
     while ((c = getopt_long(argc, argv, ":hqn:", long_options, NULL)) != -1) {
         const char *opt = argv[optind - 1]; /* for errors about the option itself */
         switch (c) {
-        case 'h': usage(stdout); sim_args_free(&a); return 0;
+        case 'h': (mode == MODE_SERVE ? usage_serve : usage)(stdout); sim_args_free(&a); return 0;
         case 'q': quiet = 1; break;
         case OPT_POLICY:
             if (sim_args_add_policy(&a, optarg, &err)) goto bad;
@@ -418,6 +493,22 @@ int cmd_sim(int argc, char **argv)
             }
             break;
         }
+        case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
+            if (mode != MODE_SERVE) {
+                tetri_errorf(&err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock", opt);
+                goto bad;
+            }
+            if (c == OPT_BACKEND) backend = optarg;
+            else if (c == OPT_SPEED ? parse_number(optarg, "--speed", 1e-3, 1e6, &speed, &err)
+                     : c == OPT_SETTLE_US ? parse_number(optarg, "--settle-us", 0, 1e9, &settle_us, &err)
+                     : c == OPT_MAX_FAILURES ? parse_number(optarg, "--max-failures", 0, 1e6, &max_failures, &err)
+                                             : parse_number(optarg, "--inject-failures", 0, 1e12, &inject, &err))
+                goto bad;
+            if ((c == OPT_MAX_FAILURES && max_failures != floor(max_failures)) || (c == OPT_INJECT_FAILURES && inject != floor(inject))) {
+                tetri_errorf(&err, "%s: '%s' is not a whole number", opt, optarg);
+                goto bad;
+            }
+            break;
         case ':': tetri_errorf(&err, "%s needs a value", opt); goto bad;
         default: tetri_errorf(&err, "unknown option '%s'", opt); goto bad;
         }
@@ -430,8 +521,15 @@ int cmd_sim(int argc, char **argv)
         tetri_errorf(&err, "--trace replays a file: --mix, --slo-scale and --rate do not apply to it");
         goto bad;
     }
+    if (mode == MODE_SERVE && !backend) {
+        tetri_errorf(&err, "--backend is required: emulated (the GPU backend is not built yet)");
+        goto bad;
+    }
+    if (backend && strcmp(backend, "emulated") != 0) {
+        tetri_errorf(&err, "--backend: '%s' is not a backend (emulated; the GPU backend is not built yet)", backend);
+        goto bad;
+    }
     if (a.n_policies == 0 && sim_args_add_policy(&a, "rssp", &err)) goto bad;
-    if (sim_args_check_workloads(&a, &err)) goto bad;
 
     /* Files: failures here are exit 1. */
     rc = 1;
@@ -439,43 +537,60 @@ int cmd_sim(int argc, char **argv)
     tetri_profile *profile = NULL;
     results_db *db = NULL;
     tetri_trace trace = {0};
+    char (*canon)[TETRI_POLICY_SPEC_MAX] = NULL;
     if (profile_open(profile_file, hardware, analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err)) {
-        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
         goto out;
     }
     if (!quiet)
-        printf("tetri sim: %s on %s (%s), %zu polic%s\n", trace_path ? trace_path : "generated workloads",
-               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies");
-    /* Policies are options too: an unknown one or a bad option is a usage error. */
-    print_ctx pc = {.quiet = quiet};
+        printf("tetri %s: %s on %s (%s), %zu polic%s%s\n", command_name, trace_path ? trace_path : "generated workloads",
+               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies",
+               mode == MODE_SERVE ? ", backend emulated" : "");
+    sweep_spec s = {0};
+    sim_args_fill_sweep(&a, &s);
+    s.profile = profile;
+    s.trace = trace_path ? &trace : NULL;
+    /* Everything the sweep can refuse, before any file is written: workloads, then policies
+     * (each created once here; a usage error, named as the option). */
+    print_ctx pc = {.quiet = quiet, .mode = mode, .speed = speed};
+    canon = calloc(a.n_policies, sizeof *canon);
+    if (!canon) {
+        fprintf(stderr, "tetri %s: out of memory\n", command_name);
+        goto out;
+    }
+    size_t bad_policy;
+    if (sweep_prepare(&s, canon, &bad_policy, &err)) {
+        if (bad_policy == SIZE_MAX) rc = usage_error("%s", err.msg);
+        /* "policy NAME: why" reads best as the option: "--policy NAME: why" */
+        else if (strncmp(err.msg, "policy ", 7) == 0) rc = usage_error("--%s", err.msg);
+        else rc = usage_error("--policy %s: %s", a.policies[bad_policy], err.msg);
+        goto out;
+    }
     for (size_t p = 0; p < a.n_policies; p++) {
-        tetri_policy pol;
-        if (tetri_policy_create(&pol, a.policies[p], profile, profile_cluster(profile), &err)) {
-            /* "policy NAME: why" reads best as the option: "--policy NAME: why" */
-            if (strncmp(err.msg, "policy ", 7) == 0) rc = usage_error("--%s", err.msg);
-            else rc = usage_error("--policy %s: %s", a.policies[p], err.msg);
-            goto out;
-        }
         int w = (int)strlen(a.policies[p]);
         if (w > pc.policy_width) pc.policy_width = w;
-        if (!quiet) printf("  policy %s = %s\n", a.policies[p], pol.spec);
-        tetri_policy_destroy(&pol);
+        if (!quiet) printf("  policy %s = %s\n", a.policies[p], canon[p]);
     }
     if (trace_path && trace_read_csv(trace_path, &trace, &err)) {
-        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
         goto out;
     }
     if (results_open(db_path, &db, &err)) {
-        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
         goto out;
     }
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
-    sweep_spec s = {0};
-    sim_args_fill_sweep(&a, &s);
-    s.profile = profile;
-    s.trace = trace_path ? &trace : NULL;
+    emulated_ctx ectx = {.opt = {.speed = speed, .settle_ns = (tetri_ns)llround(settle_us * 1e3),
+                                 .fail_every = (int64_t)inject}};
+    char backend_key[160];
+    snprintf(backend_key, sizeof backend_key, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld",
+             speed, (long long)ectx.opt.settle_ns, (int)max_failures, (long long)inject);
+    sweep_backend sb = {.name = "emulated", .key = backend_key, .open = open_emulated, .close = close_emulated, .ctx = &ectx};
+    s.backend = mode == MODE_SERVE ? &sb : NULL;
+    s.max_failures = (int)max_failures;
+    s.canonical = canon;
     s.trace_name = trace_path;
     s.timeline_period = (tetri_ns)llround(timeline_s * TETRI_NS_PER_S);
     s.experiment = experiment;
@@ -485,7 +600,7 @@ int cmd_sim(int argc, char **argv)
     s.progress_ctx = &pc;
     sweep_stats st;
     if (sweep_run(&s, db, &st, &err)) {
-        fprintf(stderr, "tetri sim: %s\n", err.msg);
+        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
         goto out;
     }
     printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
@@ -494,6 +609,7 @@ int cmd_sim(int argc, char **argv)
     if (!quiet) printf("next: tetri report --db %s --experiment %s\n", db_path, experiment);
     rc = 0;
 out:
+    free(canon);
     results_close(db);
     tetri_trace_free(&trace);
     profile_close(profile);
@@ -503,3 +619,6 @@ bad:
     sim_args_free(&a);
     return usage_error("%s", err.msg);
 }
+
+int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM); }
+int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE); }

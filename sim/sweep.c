@@ -1,4 +1,4 @@
-/* sim/sweep.c: sweeps of simulated runs into a results database (contract in sim/sweep.h). */
+/* sim/sweep.c: sweeps of runs into a results database (contract in sim/sweep.h). */
 #include "sim/sweep.h"
 
 #include <assert.h>
@@ -15,27 +15,44 @@ void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const ch
                    const sweep_spec *s, uint64_t seed)
 {
     /* The workload text already holds the seed for generated workloads; a replayed trace's only
-     * seed is the jitter's, so it is written out. */
-    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s", policy_canonical,
+     * seed is the jitter's, so it is written out. The simulator's keys carry no backend part, so
+     * databases written before live backends existed still resume. */
+    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s%s%s", policy_canonical,
              workload_text, s->jitter ? "on" : "off", (unsigned long long)seed, (long long)s->timeline_period,
-             profile_hardware(s->profile));
+             profile_hardware(s->profile), s->backend ? "|" : "", s->backend ? s->backend->key : "");
 }
 
-/* Canonical text of every policy, checked against the profile's cluster before anything runs. */
-static char (*canonical_policies(const sweep_spec *s, tetri_error *err))[TETRI_POLICY_SPEC_MAX]
+/* Every workload of the grid (seeds change no rule, so one seed stands for all). */
+static int check_workloads(const sweep_spec *s, tetri_error *err)
 {
-    char (*canon)[TETRI_POLICY_SPEC_MAX] = calloc(s->n_policies ? s->n_policies : 1, sizeof *canon);
-    if (!canon) return tetri_errorf(err, "out of memory"), NULL;
+    if (s->trace) return 0;
+    workload_spec w = s->base;
+    for (size_t i = 0; i < (s->n_mixes ? s->n_mixes : 1); i++)
+        for (size_t j = 0; j < (s->n_slo_scales ? s->n_slo_scales : 1); j++)
+            for (size_t k = 0; k < (s->n_rates ? s->n_rates : 1); k++) {
+                if (s->n_mixes) w.mix = s->mixes[i];
+                if (s->n_slo_scales) w.slo_scale = s->slo_scales[j];
+                if (s->n_rates) w.rate_per_min = s->rates[k];
+                if (workload_spec_validate(&w, err)) return -1;
+            }
+    return 0;
+}
+
+int sweep_prepare(const sweep_spec *s, char (*canon)[TETRI_POLICY_SPEC_MAX], size_t *bad_policy, tetri_error *err)
+{
+    *bad_policy = SIZE_MAX;
+    if (s->n_policies == 0) return tetri_errorf(err, "a sweep needs at least one policy");
+    if (check_workloads(s, err)) return -1;
     for (size_t p = 0; p < s->n_policies; p++) {
         tetri_policy pol;
         if (tetri_policy_create(&pol, s->policies[p], s->profile, profile_cluster(s->profile), err)) {
-            free(canon);
-            return NULL;
+            *bad_policy = p;
+            return -1;
         }
         snprintf(canon[p], sizeof canon[p], "%s", pol.spec);
         tetri_policy_destroy(&pol);
     }
-    return canon;
+    return 0;
 }
 
 typedef struct sweep_ctx {
@@ -43,11 +60,48 @@ typedef struct sweep_ctx {
     results_db *db;
     int64_t experiment;
     char (*canon)[TETRI_POLICY_SPEC_MAX];
+    unsigned char *done;  /* per policy: its run of the current workload is already written */
     sweep_stats *stats;
     tetri_error *err;
 } sweep_ctx;
 
-/* Runs every policy on one trace. Returns 0, 1 when stop_after was reached, or -1. */
+/* One run on the simulator or the sweep's backend. Returns 0, or -1 with err. */
+static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, uint64_t seed, host_result *res)
+{
+    const sweep_spec *s = c->s;
+    host_config cfg = {.profile = s->profile, .policy_spec = policy, .jitter = s->jitter, .seed = seed,
+                       .check_plans = s->check_plans, .timeline_period = s->timeline_period,
+                       .max_failures = s->max_failures};
+    if (!s->backend) return sim_run(&cfg, trace, res, c->err);
+    memset(res, 0, sizeof *res);
+    host_arrival *arr = sim_arrivals_of(trace);
+    if (!arr) return tetri_errorf(c->err, "out of memory for %zu requests", trace->n);
+    host_backend be;
+    void *handle = NULL;
+    int rc = s->backend->open(s->backend->ctx, s->profile, &be, &handle, c->err);
+    if (rc == 0) rc = host_run(&cfg, &be, arr, trace->n, res, c->err);
+    if (handle) s->backend->close(s->backend->ctx, handle);
+    free(arr);
+    return rc;
+}
+
+/* Which policies' runs of this workload are already written (c->done). Returns how many, or -1. */
+static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
+{
+    long n = 0;
+    for (size_t p = 0; p < c->s->n_policies; p++) {
+        char key[SWEEP_KEY_MAX];
+        sweep_run_key(key, sizeof key, c->canon[p], workload_text, c->s, seed);
+        int done = results_run_done(c->db, c->experiment, key, c->err);
+        if (done < 0) return -1;
+        c->done[p] = (unsigned char)done;
+        n += done;
+    }
+    return n;
+}
+
+/* Runs every policy not yet done (count_done) on one trace. Returns 0, 1 when stop_after was
+ * reached, or -1. */
 static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *workload_text, const char *mix,
                         double scale, double rate, uint64_t seed, const char *model)
 {
@@ -57,9 +111,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
                                 .seed = seed, .run_key = key};
-        int done = results_run_done(c->db, c->experiment, key, c->err);
-        if (done < 0) return -1;
-        if (done) {
+        if (c->done[p]) {
             c->stats->runs_skipped++;
             rep.skipped = 1;
             if (s->progress) s->progress(s->progress_ctx, &rep);
@@ -70,39 +122,27 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
             return 1;
         }
         assert(trace); /* NULL only when every run of it is already done */
-        sim_config cfg = {.profile = s->profile, .policy_spec = c->canon[p], .jitter = s->jitter, .seed = seed,
-                          .check_plans = s->check_plans, .timeline_period = s->timeline_period};
-        sim_result res;
-        if (sim_run(&cfg, trace, &res, c->err)) {
-            sim_result_free(&res);
+        host_result res;
+        if (run_one(c, c->canon[p], trace, seed, &res)) {
+            host_result_free(&res);
             return tetri_error_prefix(c->err, "run %s", key);
         }
         tetri_run_info info = {.run_key = key, .policy = c->canon[p], .workload = workload_text, .mix = mix,
-                               .slo_scale = scale, .rate_per_min = rate, .seed = seed, .backend = "sim",
+                               .slo_scale = scale, .rate_per_min = rate, .seed = seed,
+                               .backend = s->backend ? s->backend->name : "sim",
                                .hardware = profile_hardware(s->profile), .model = model};
         int rc = results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
                                    res.timeline, res.n_timeline, c->err);
         if (rc == 0) {
             c->stats->runs_written++;
             rep.summary = &res.summary;
+            rep.result = &res;
             if (s->progress) s->progress(s->progress_ctx, &rep);
         }
-        sim_result_free(&res);
+        host_result_free(&res);
         if (rc) return tetri_error_prefix(c->err, "writing run %s", key);
     }
     return 0;
-}
-
-/* 1 when every policy's run of this workload is already complete (no need to generate it). */
-static int all_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
-{
-    for (size_t p = 0; p < c->s->n_policies; p++) {
-        char key[SWEEP_KEY_MAX];
-        sweep_run_key(key, sizeof key, c->canon[p], workload_text, c->s, seed);
-        int done = results_run_done(c->db, c->experiment, key, c->err);
-        if (done != 1) return done;
-    }
-    return 1;
 }
 
 static int sweep_generated(sweep_ctx *c)
@@ -119,12 +159,11 @@ static int sweep_generated(sweep_ctx *c)
                     if (s->n_mixes) w.mix = s->mixes[mi];
                     if (s->n_slo_scales) w.slo_scale = s->slo_scales[si];
                     if (s->n_seeds) w.seed = s->seeds[ei];
-                    if (workload_spec_validate(&w, c->err)) return tetri_error_prefix(c->err, "workload");
                     char text[512];
                     workload_spec_format(&w, text, sizeof text);
-                    int done = all_done(c, text, w.seed);
+                    long done = count_done(c, text, w.seed);
                     if (done < 0) return -1;
-                    if (done) {
+                    if (done == (long)s->n_policies) {
                         if (run_policies(c, NULL, text, tetri_mix_name(w.mix), w.slo_scale, w.rate_per_min, w.seed,
                                          tetri_model_name(w.model)) < 0)
                             return -1;
@@ -166,6 +205,7 @@ static int sweep_trace(sweep_ctx *c)
         char text[512];
         snprintf(text, sizeof text, "trace=%.400s,digest=%016llx", s->trace_name ? s->trace_name : "(unnamed)",
                  (unsigned long long)digest);
+        if (count_done(c, text, seed) < 0) return -1;
         int rc = run_policies(c, s->trace, text, "trace", 0.0, 0.0, seed, model);
         if (rc) return rc;
     }
@@ -177,9 +217,20 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
     assert(s && s->profile && db && stats);
     memset(stats, 0, sizeof *stats);
     if (s->n_policies == 0) return tetri_errorf(err, "a sweep needs at least one policy");
-    char (*canon)[TETRI_POLICY_SPEC_MAX] = canonical_policies(s, err);
-    if (!canon) return -1;
-    sweep_ctx c = {.s = s, .db = db, .canon = canon, .stats = stats, .err = err};
+    sweep_ctx c = {.s = s, .db = db, .canon = s->canonical, .stats = stats, .err = err};
+    char (*own)[TETRI_POLICY_SPEC_MAX] = NULL;
+    c.done = calloc(s->n_policies, 1);
+    if (!c.done) return tetri_errorf(err, "out of memory");
+    if (!c.canon) {
+        size_t bad;
+        own = c.canon = calloc(s->n_policies, sizeof *own);
+        if (!own || sweep_prepare(s, own, &bad, err)) {
+            if (!own) tetri_errorf(err, "out of memory");
+            free(own);
+            free(c.done);
+            return -1;
+        }
+    }
     int rc = results_experiment(db, s->experiment ? s->experiment : "sim", s->config_text ? s->config_text : "",
                                 &c.experiment, err);
     if (rc == 0) {
@@ -192,6 +243,7 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
             rc = sweep_generated(&c);
         }
     }
-    free(canon);
+    free(own);
+    free(c.done);
     return rc < 0 ? -1 : 0;
 }

@@ -1,18 +1,24 @@
-/* sim/sweep.h: sweeps, the grid of simulated runs behind every figure.
- * defines: sweep_spec, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_run, sweep_run_key.
+/* sim/sweep.h: sweeps, the grid of runs behind every figure.
+ * defines: sweep_spec, sweep_backend, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_prepare,
+ *          sweep_run, sweep_run_key.
  *
  * A sweep = policies x rates x mixes x SLO scales x seeds for one model and hardware (or
  * policies x seeds over one replayed trace). Every (rate, mix, scale, seed) generates its trace
  * once (workload_generate), and every policy runs on that same trace. Each run goes to the results
  * database in one transaction under a run key made of all its parameters; a run whose key is
  * already complete is skipped, so a sweep killed midway and started again finishes the grid
- * without losing or duplicating a run, and gives the same rows as one uninterrupted sweep. */
+ * without losing or duplicating a run, and gives the same rows as one uninterrupted sweep.
+ *
+ * Runs go through the host (host/host.h) on the simulator's virtual clock, or on a backend the
+ * caller provides (sweep_backend: `tetri serve`'s emulated real-time backend), whose name and
+ * settings join the run key and the rows. */
 #ifndef TETRI_SIM_SWEEP_H
 #define TETRI_SIM_SWEEP_H
 
 #include <stddef.h>
 #include <stdint.h>
 
+#include "host/host.h"
 #include "profiles/profile.h"
 #include "results/results.h"
 #include "workloads/trace.h"
@@ -28,9 +34,19 @@ typedef struct sweep_run_report {
     const char *run_key;
     int skipped;                      /* 1: already complete in the database, not run again */
     const tetri_run_summary *summary; /* NULL when skipped */
+    const host_result *result;        /* the whole run; NULL when skipped */
 } sweep_run_report;
 
 typedef void (*sweep_progress_fn)(void *ctx, const sweep_run_report *r);
+
+/* A backend other than the simulator, opened for each run just before it starts and closed after. */
+typedef struct sweep_backend {
+    const char *name;                 /* the results' backend column, e.g. "emulated" */
+    const char *key;                  /* its settings, in the run key: "backend=emulated,speed=20,..." */
+    int (*open)(void *ctx, const tetri_profile *profile, host_backend *be, void **handle, tetri_error *err);
+    void (*close)(void *ctx, void *handle);
+    void *ctx;
+} sweep_backend;
 
 typedef struct sweep_spec {
     const tetri_profile *profile;
@@ -47,7 +63,11 @@ typedef struct sweep_spec {
     const tetri_trace *trace;
     const char *trace_name;
     int jitter, check_plans;
+    int max_failures;                 /* failed blocks a request survives (live backends) */
     tetri_ns timeline_period;
+    const sweep_backend *backend;     /* NULL: the simulator */
+    /* The policies' canonical specs from sweep_prepare; NULL: sweep_run prepares them itself. */
+    char (*canonical)[TETRI_POLICY_SPEC_MAX];
     const char *experiment;           /* results experiment name */
     const char *config_text;          /* stored with a new experiment */
     long stop_after;                  /* > 0: stop after writing this many runs (resume tests) */
@@ -67,8 +87,14 @@ typedef struct sweep_stats {
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed);
 
-/* Runs the sweep into `db`. Policies are checked (and made canonical) before any run. Returns 0,
- * or -1 with err naming the run that failed. */
+/* Checks everything a sweep can refuse before anything runs: every workload of the grid, then
+ * every policy (each created once, on the profile's cluster), whose canonical spec goes to
+ * canon[i] (room for n_policies). Returns 0, or -1 with err; for a bad policy *bad_policy is its
+ * index (else it is set to SIZE_MAX). */
+int sweep_prepare(const sweep_spec *s, char (*canon)[TETRI_POLICY_SPEC_MAX], size_t *bad_policy, tetri_error *err);
+
+/* Runs the sweep into `db` (preparing it first unless s->canonical is set). Returns 0, or -1
+ * with err naming the run that failed. */
 int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err);
 
 #endif

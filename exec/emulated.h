@@ -1,0 +1,41 @@
+/* exec/emulated.h: the emulated real-time backend: everything of live serving but the GPU.
+ * defines: emulated_options, emulated_backend, emulated_open, emulated_close, emulated_bind.
+ *
+ * The host runs on the real monotonic clock; one worker thread per GPU "executes" a block by
+ * sleeping its time (the host's emulate_ns: the profile's, jittered when the host's jitter is
+ * on), divided by `speed`, so a 10-minute workload runs in seconds at speed 20 and above. The
+ * lowest GPU of a block's set runs it (the others are held by the host). A worker stamps its
+ * block's real start when it picks it up and its real end when it wakes, and posts the end to
+ * one completion queue that the host waits on (mutex and condition variable on the monotonic
+ * clock). The run's clock is (real - start) x speed: every time the host and the results see
+ * is in the workload's time, only the overhead figures are in real time.
+ *
+ * The GPU backend (next) keeps this driver and replaces the sleep with the launch of the block's
+ * steps on the GPUs and a wait for them. */
+#ifndef TETRI_EXEC_EMULATED_H
+#define TETRI_EXEC_EMULATED_H
+
+#include <stdint.h>
+
+#include "core/error.h"
+#include "host/backend.h"
+
+typedef struct emulated_options {
+    int n_gpus;             /* workers: the cluster's GPU count */
+    double speed;           /* > 0: every duration is divided by it */
+    tetri_ns settle_ns;     /* the host's coalescing window, in the run's time */
+    /* Test aid: every fail_every-th block started (1-based; 0: none) fails instead of running,
+     * after half its time, so the host's failure rule is exercised. */
+    int64_t fail_every;
+} emulated_options;
+
+typedef struct emulated_backend emulated_backend;
+
+/* Starts the workers; the run's clock starts now. Returns 0, or -1 with err (bad option, no thread). */
+int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_error *err);
+/* Stops and joins the workers (any block still running is abandoned). NULL is fine. */
+void emulated_close(emulated_backend *e);
+/* Fills `be` to drive `e` from host_run. */
+void emulated_bind(host_backend *be, emulated_backend *e);
+
+#endif

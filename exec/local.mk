@@ -1,0 +1,4 @@
+# exec/: the live backends of the host. The emulated real-time backend (worker threads that sleep
+# the profile's time) is plain C with POSIX threads and builds everywhere; the GPU backend, next,
+# will build where CUDA is found.
+libtetri_a_SOURCES += exec/emulated.h exec/emulated.c
