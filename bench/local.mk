@@ -4,6 +4,7 @@
 TETRI_BENCHES = bench/bench_sim
 TETRI_BENCHES += bench/bench_sched
 TETRI_BENCHES += bench/bench_profile
+TETRI_BENCHES += bench/bench_host
 
 EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py
 CLEANFILES += $(TETRI_BENCHES)

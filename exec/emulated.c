@@ -4,11 +4,18 @@
  * mailbox (its mutex and condition variable); the host owns nothing the workers write but the
  * completion queue, a ring of at most one entry per GPU (a GPU runs at most one block, and the
  * host takes every end before it can start another block there), under its own mutex.
- * Sleeps are absolute (clock_nanosleep TIMER_ABSTIME), and on Linux every thread of the run asks
- * for 1 ns of timer slack: the default 50 us would be a visible share of short blocks at speed 50. */
+ * Waiting is hybrid, the way low-latency runtimes do it: a thread sleeps (clock_nanosleep
+ * TIMER_ABSTIME, or a condition variable) until EMU_SPIN_NS before the moment it expects something,
+ * then spins on an atomic flag. A worker sleeps until just before its block's end and spins to
+ * it (block times exact to about a microsecond), then spins EMU_SPIN_NS for its next block before
+ * it blocks; the host spins from EMU_SPIN_NS before the earliest expected end. So the path from
+ * a block's end to the next block's start usually has no thread wake-up in it. On Linux every
+ * thread of the run also asks for 1 ns of timer slack (the default is 50 us). */
 #include "exec/emulated.h"
 
 #include <errno.h>
+#include <sched.h>
+#include <stdatomic.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdbool.h>
@@ -16,9 +23,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+
+/* How long before a block's end its worker stops sleeping and spins to it (always: a few spinning
+ * workers cost little, and the block's length is what the emulation is about). The host's spin
+ * before an expected end, and a worker's spin for its next block, need a core for every thread
+ * that may spin (the host's and one per GPU); with fewer cores a spinning thread would take the
+ * core the thread it waits for needs, so those only sleep (spin_ns 0). */
+#define EMU_SPIN_NS (50 * 1000)
 
 typedef struct emu_job {
     int32_t slot;
@@ -32,8 +47,10 @@ typedef struct emu_worker {
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
-    bool has_job, stop;
+    atomic_bool has_job;               /* set under mu; read without it while spinning */
+    bool stop;
     emu_job job;
+    _Atomic tetri_ns expected_end;     /* real end of the block it runs; INT64_MAX when idle */
 } emu_worker;
 
 struct emulated_backend {
@@ -41,12 +58,15 @@ struct emulated_backend {
     tetri_ns t0;                       /* real monotonic ns when the run's clock read 0 */
     emu_worker *workers;
     int n_started;
+    int n_ready;                       /* workers waiting for their first block (under mu) */
     pthread_mutex_t mu;                /* the completion queue */
     pthread_cond_t cv;
     host_event queue[TETRI_MAX_GPUS];
-    int q_head, q_len;
+    int q_head;
+    atomic_int q_len;                  /* changed under mu; read without it while spinning */
     int64_t n_blocks;
     unsigned long saved_slack;         /* the host thread's timer slack, restored at close */
+    tetri_ns spin_ns;                  /* EMU_SPIN_NS, or 0 on a machine with too few cores */
 };
 
 static tetri_ns real_now(void)
@@ -81,15 +101,46 @@ static tetri_ns real_of_run(const emulated_backend *e, tetri_ns run)
 static void post(emulated_backend *e, const host_event *ev)
 {
     pthread_mutex_lock(&e->mu);
-    e->queue[(e->q_head + e->q_len++) % TETRI_MAX_GPUS] = *ev;
+    int len = atomic_load(&e->q_len);
+    e->queue[(e->q_head + len) % TETRI_MAX_GPUS] = *ev;
+    atomic_store(&e->q_len, len + 1);
     pthread_cond_signal(&e->cv);
     pthread_mutex_unlock(&e->mu);
 }
 
-static void sleep_until_real(tetri_ns real)
+static inline void cpu_relax(void)
 {
-    struct timespec ts = timespec_of(real);
-    while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    sched_yield();
+#endif
+}
+
+/* Sleeps until spin_ns before `real`, then spins to it. */
+static void wait_until_real(tetri_ns real, tetri_ns spin_ns)
+{
+    if (real - real_now() > spin_ns) {
+        struct timespec ts = timespec_of(real - spin_ns);
+        while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
+    }
+    while (real_now() < real) cpu_relax();
+}
+
+/* The next block of worker w, after spinning spin_ns for it; false when told to stop. */
+static bool next_job(emu_worker *w, emu_job *job)
+{
+    const tetri_ns spin_end = real_now() + w->e->spin_ns;
+    while (!atomic_load_explicit(&w->has_job, memory_order_acquire) && real_now() < spin_end) cpu_relax();
+    pthread_mutex_lock(&w->mu);
+    while (!atomic_load(&w->has_job) && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
+    bool got = atomic_load(&w->has_job);
+    if (got) {
+        *job = w->job;
+        atomic_store(&w->has_job, false);
+    }
+    pthread_mutex_unlock(&w->mu);
+    return got;
 }
 
 static void *worker_main(void *arg)
@@ -97,26 +148,25 @@ static void *worker_main(void *arg)
     emu_worker *w = arg;
     emulated_backend *e = w->e;
     fine_timer_slack();
-    for (;;) {
-        pthread_mutex_lock(&w->mu);
-        while (!w->has_job && !w->stop) pthread_cond_wait(&w->cv, &w->mu);
-        if (w->stop) {
-            pthread_mutex_unlock(&w->mu);
-            return NULL;
-        }
-        emu_job job = w->job;
-        w->has_job = false;
-        pthread_mutex_unlock(&w->mu);
-
+    pthread_mutex_lock(&e->mu); /* ready: the run's clock starts once every worker is */
+    e->n_ready++;
+    pthread_cond_broadcast(&e->cv);
+    pthread_mutex_unlock(&e->mu);
+    emu_job job;
+    while (next_job(w, &job)) {
         const tetri_ns start = real_now();
-        sleep_until_real(start + (job.fail ? job.duration_real / 2 : job.duration_real));
+        const tetri_ns until = start + (job.fail ? job.duration_real / 2 : job.duration_real);
+        atomic_store(&w->expected_end, until);
+        wait_until_real(until, EMU_SPIN_NS); /* always: the block's length is the emulation's accuracy */
         const tetri_ns end = real_now();
+        atomic_store(&w->expected_end, INT64_MAX);
         host_event ev = {.kind = job.fail ? HOST_EVENT_FAILED : HOST_EVENT_DONE, .slot = job.slot,
                          .start = run_of_real(e, start), .end = run_of_real(e, end), .start_real_ns = start,
                          .end_real_ns = end};
         if (job.fail) snprintf(ev.why, sizeof ev.why, "injected failure (fail_every=%lld)", (long long)e->opt.fail_every);
         post(e, &ev);
     }
+    return NULL;
 }
 
 static tetri_ns emu_now(void *self) { return run_of_real(self, real_now()); }
@@ -131,31 +181,55 @@ static int emu_start_block(void *self, const host_block *b, tetri_error *err)
     emu_job job = {.slot = b->slot, .duration_real = (tetri_ns)llround((double)b->emulate_ns / e->opt.speed),
                    .fail = e->opt.fail_every > 0 && e->n_blocks % e->opt.fail_every == 0};
     pthread_mutex_lock(&w->mu);
-    if (w->has_job) {
+    if (atomic_load(&w->has_job)) {
         pthread_mutex_unlock(&w->mu);
         return tetri_errorf(err, "GPU %d is given a block before it took the previous one", lead);
     }
     w->job = job;
-    w->has_job = true;
+    atomic_store_explicit(&w->has_job, true, memory_order_release);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);
     return 0;
+}
+
+/* The earliest real time a running block is expected to end (INT64_MAX: none running). */
+static tetri_ns earliest_end(const emulated_backend *e)
+{
+    tetri_ns t = INT64_MAX;
+    for (int g = 0; g < e->opt.n_gpus; g++) {
+        tetri_ns x = atomic_load(&e->workers[g].expected_end);
+        if (x < t) t = x;
+    }
+    return t;
 }
 
 static int emu_wait_next(void *self, tetri_ns until, host_event *ev, tetri_error *err)
 {
     (void)err;
     emulated_backend *e = self;
-    const struct timespec deadline = timespec_of(until == TETRI_NS_NEVER ? INT64_MAX / 2 : real_of_run(e, until));
+    const tetri_ns deadline = until == TETRI_NS_NEVER ? INT64_MAX / 2 : real_of_run(e, until);
     pthread_mutex_lock(&e->mu);
-    int rc = 0;
-    while (e->q_len == 0 && rc != ETIMEDOUT) rc = pthread_cond_timedwait(&e->cv, &e->mu, &deadline);
-    if (e->q_len > 0) {
-        *ev = e->queue[e->q_head];
-        e->q_head = (e->q_head + 1) % TETRI_MAX_GPUS;
-        e->q_len--;
-        pthread_mutex_unlock(&e->mu);
-        return 0;
+    for (;;) {
+        if (atomic_load(&e->q_len) > 0) {
+            *ev = e->queue[e->q_head];
+            e->q_head = (e->q_head + 1) % TETRI_MAX_GPUS;
+            atomic_fetch_sub(&e->q_len, 1);
+            pthread_mutex_unlock(&e->mu);
+            return 0;
+        }
+        const tetri_ns now = real_now();
+        if (now >= deadline) break;
+        /* A block just started may not have stamped its end yet: count it as due soon. */
+        const tetri_ns soon = earliest_end(e), wake = soon - e->spin_ns < deadline ? soon - e->spin_ns : deadline;
+        if (wake <= now) { /* an end or the deadline is near: spin without the lock */
+            pthread_mutex_unlock(&e->mu);
+            const tetri_ns spin_end = soon < INT64_MAX - e->spin_ns ? soon + e->spin_ns : deadline;
+            while (atomic_load(&e->q_len) == 0 && real_now() < deadline && real_now() < spin_end) cpu_relax();
+            pthread_mutex_lock(&e->mu);
+            continue;
+        }
+        const struct timespec ts = timespec_of(wake);
+        pthread_cond_timedwait(&e->cv, &e->mu, &ts);
     }
     pthread_mutex_unlock(&e->mu);
     tetri_ns now = emu_now(e);
@@ -216,6 +290,8 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
     emulated_backend *e = calloc(1, sizeof *e);
     if (!e) return tetri_errorf(err, "out of memory");
     e->opt = *opts;
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    e->spin_ns = cores > opts->n_gpus + 1 ? EMU_SPIN_NS : 0;
     e->workers = calloc((size_t)opts->n_gpus, sizeof *e->workers);
     if (!e->workers || pthread_mutex_init(&e->mu, NULL) || monotonic_cond_init(&e->cv)) {
         free(e->workers);
@@ -230,6 +306,8 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
         emu_worker *w = &e->workers[g];
         w->e = e;
         w->gpu = g;
+        atomic_init(&w->expected_end, INT64_MAX);
+        atomic_init(&w->has_job, false);
         if (pthread_mutex_init(&w->mu, NULL) || pthread_cond_init(&w->cv, NULL)) break;
         if (pthread_create(&w->thread, NULL, worker_main, w)) {
             pthread_mutex_destroy(&w->mu);
@@ -243,6 +321,9 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
         emulated_close(e);
         return tetri_errorf(err, "could start only %d of %d worker threads", started, opts->n_gpus);
     }
+    pthread_mutex_lock(&e->mu);
+    while (e->n_ready < e->n_started) pthread_cond_wait(&e->cv, &e->mu);
+    pthread_mutex_unlock(&e->mu);
     e->t0 = real_now();
     *out = e;
     return 0;
