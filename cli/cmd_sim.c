@@ -495,7 +495,9 @@ static int run_command(int argc, char **argv, run_mode mode)
         }
         case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
             if (mode != MODE_SERVE) {
-                tetri_errorf(&err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock", opt);
+                static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures"};
+                tetri_errorf(&err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock",
+                             names[c - OPT_BACKEND]);
                 goto bad;
             }
             if (c == OPT_BACKEND) backend = optarg;
@@ -505,7 +507,7 @@ static int run_command(int argc, char **argv, run_mode mode)
                                              : parse_number(optarg, "--inject-failures", 0, 1e12, &inject, &err))
                 goto bad;
             if ((c == OPT_MAX_FAILURES && max_failures != floor(max_failures)) || (c == OPT_INJECT_FAILURES && inject != floor(inject))) {
-                tetri_errorf(&err, "%s: '%s' is not a whole number", opt, optarg);
+                tetri_errorf(&err, "%s: '%s' is not a whole number", c == OPT_MAX_FAILURES ? "--max-failures" : "--inject-failures", optarg);
                 goto bad;
             }
             break;
