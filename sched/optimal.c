@@ -2,19 +2,22 @@
  * best schedule on small instances (DESIGN section 8).
  *
  * What "optimal" means here, precisely. Time is cut into rounds of tau (the same tau as
- * tetriserve: g x the largest fastest step time over the profile's resolutions, or tau_ms), starting
- * at the first call. In each round every request either waits or runs one block of
+ * tetriserve: g x the largest fastest step time over the profile's resolutions, or tau_ms),
+ * starting at the first call. In each round every request either waits or runs one block of
  * q = min(steps left, floor((tau - migration) / T(k))) steps at degree k (a power of two the
- * profile has), the degrees of a round summing to at most the free GPUs. Migration is charged
- * when the degree changes (as tetriserve's model does); the link class follows from the degree
- * (a block fits inside a fast domain exactly when its degree does, for aligned power-of-two
- * blocks), so every GPU mapping of a degree vector costs the same and the search is over degree
- * vectors; the sets are then chosen by sched/placement.c. Among all such schedules of the known
- * requests it takes one that meets the most deadlines, then uses the least GPU time: a depth-first
- * search over rounds with memoisation on (round, steps left, last degree) of every request.
- * Running more steps in a round never hurts in this model, so fixing q at its maximum loses
- * nothing; batching is not in the model. Requests that can no longer meet their deadline leave
- * the search and run on one GPU from what is left (drop=on: dropped).
+ * profile has), the degrees of a round summing to at most the free GPUs. The link class of a step
+ * follows from the degree (a block fits inside a fast domain exactly when its degree does, for
+ * aligned power-of-two blocks), so the search is over degree vectors; the sets are then chosen by
+ * sched/placement.c. Migration is costed by the one rule of profiles/profile.h, as tetriserve
+ * costs it: in the search, which knows degrees only, by its estimate (a change of degree moves the
+ * request, at the fast link's cost); once the first round's sets are placed, by the rule itself
+ * (any change of set, at the link of the old and new sets together), which may shorten a block so
+ * it still ends by the round's end. Among all such schedules of the known requests it takes one
+ * that meets the most deadlines, then uses the least GPU time: a depth-first search over rounds
+ * with memoisation on (round, steps left, last degree) of every request. Running more steps in a
+ * round never hurts in this model, so fixing q at its maximum loses nothing; batching is not in
+ * the model. Requests that can no longer meet their deadline leave the search and run on one GPU
+ * from what is left, their move paid inside the round too (drop=on: dropped).
  *
  * It plans at every round boundary (calls inside a round wait for it, like tetriserve's
  * midround=wait) and runs the first round of the best plan; when every request arrives at t = 0
@@ -30,6 +33,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiles/profile.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
 #include "sched/step_table.h"
@@ -56,7 +60,8 @@ typedef struct opt_req {
     const tetri_request *r;
     int32_t cls;
     tetri_ns t[TETRI_STEP_MAX_DEGREES]; /* batch 1, best link; <= 0: degree unusable */
-    tetri_ns t_min, mig, deadline;
+    tetri_ns t_min, deadline;
+    tetri_ns mig_by_link[TETRI_LINK_COUNT]; /* its class's move cost per link class */
 } opt_req;
 
 typedef struct optimal {
@@ -125,7 +130,7 @@ static void *optimal_create(const tetri_options *opts, const struct tetri_profil
 typedef struct value { int32_t met; int64_t cost; } value;
 static bool better(value a, value b) { return a.met != b.met ? a.met > b.met : a.cost < b.cost; }
 
-/* State: steps left and last degree index (+1; 0 = never ran) of each request. */
+/* State: steps left and the degree (GPU count) of the last set (0 = never ran) of each request. */
 typedef struct state { uint8_t left[OPT_MAX_REQ]; uint8_t last[OPT_MAX_REQ]; } state;
 
 static void pack(int round, const state *s, int m, uint64_t *k0, uint64_t *k1)
@@ -141,10 +146,12 @@ static void pack(int round, const state *s, int m, uint64_t *k0, uint64_t *k1)
 
 static value search(optimal *o, int round, const state *s);
 
-/* One block's effect: q steps at degree index d in round `round`. */
+/* One block's effect: how many steps (of `left`) fit the round at degree index d for a request
+ * whose last set had `last` GPUs, and the move it pays (*mig). The search knows only the degree of
+ * the last set, which is all the estimate reads: any set of that many GPUs stands in for it. */
 static int32_t block_steps(const optimal *o, const opt_req *q, int left, int last, int d, tetri_ns *mig)
 {
-    *mig = last && last - 1 != d ? q->mig : 0;
+    *mig = tetri_migration_estimate_ns(last ? tetri_gpuset_block(0, last) : 0, o->table.degree[d], q->mig_by_link);
     tetri_ns room = o->tau - *mig;
     if (q->t[d] <= 0 || room < q->t[d]) return 0;
     int64_t fit = room / q->t[d];
@@ -189,7 +196,7 @@ static void enumerate(optimal *o, int round, const state *s, int i, int32_t gpus
         value a = acc;
         a.cost += (int64_t)k * (mig + steps * q->t[d]);
         next->left[i] = (uint8_t)(s->left[i] - steps);
-        next->last[i] = (uint8_t)(d + 1);
+        next->last[i] = (uint8_t)k;
         if (next->left[i] == 0) a.met += start + mig + steps * q->t[d] <= q->deadline;
         choice[i] = d;
         enumerate(o, round, s, i + 1, gpus_left - k, next, a, best, choice, root_choice);
@@ -290,11 +297,10 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
         q->r = r;
         for (int d = 0; d < o->table.n_degrees; d++) q->t[d] = c->t_best[d];
         q->t_min = c->t_min;
-        q->mig = c->migration_ns[TETRI_LINK_FAST];
+        memcpy(q->mig_by_link, c->migration_ns, sizeof q->mig_by_link);
         q->deadline = r->deadline;
         s.left[o->m] = (uint8_t)left;
-        int last = r->last_gpus ? step_table_degree_index(&o->table, tetri_gpuset_count(r->last_gpus)) : -1;
-        s.last[o->m] = (uint8_t)(last + 1);
+        s.last[o->m] = (uint8_t)tetri_gpuset_count(r->last_gpus);
         o->m++;
     }
 
@@ -322,6 +328,12 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
             tetri_gpuset set = placement_pick(v->cluster, free, pass, q->r->last_gpus, 0, 0);
             if (!set || steps < 1) continue;
             free &= ~set;
+            /* The set is known now: the rule may charge a move the estimate did not (a new set of
+             * the same degree, or one across a slower link), and the block then runs fewer steps
+             * so it still ends by the round's end (at least one: a round cannot split a step). */
+            mig = tetri_migration_rule_ns(v->cluster, q->r->last_gpus, set, q->mig_by_link);
+            const int64_t fit = o->tau > mig ? (o->tau - mig) / q->t[root[i]] : 0;
+            if (fit < steps) steps = fit < 1 ? 1 : (int32_t)fit;
             plan->assign[plan->n_assign++] = (tetri_assignment){.req = {q->r->id}, .n_req = 1, .gpus = set, .steps = steps};
         }
     /* Requests out of reach: one GPU each, best effort, oldest first. */
@@ -334,7 +346,9 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
         tetri_gpuset set = placement_pick(v->cluster, free, k, r->last_gpus, 0, 0);
         if (!set) continue;
         free &= ~set;
-        int64_t fit = o->tau / c->t_best[d];
+        /* It pays its move (the rule, its set being known) inside the round, as planned blocks do. */
+        const tetri_ns mig = tetri_migration_rule_ns(v->cluster, r->last_gpus, set, c->migration_ns);
+        int64_t fit = o->tau > mig ? (o->tau - mig) / c->t_best[d] : 0;
         int32_t left = tetri_request_steps_left(r);
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = set, .steps = fit < 1 ? 1 : fit < left ? (int32_t)fit : left};

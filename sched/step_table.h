@@ -28,7 +28,7 @@ typedef struct step_class {
     int32_t batch_limit;                       /* the largest of them */
     tetri_ns t_min;      /* fastest batch-1 step over degrees (best link); -1: no degree at all */
     int32_t fastest;     /* degree index of t_min */
-    tetri_ns migration_ns[TETRI_LINK_COUNT];
+    tetri_ns migration_ns[TETRI_LINK_COUNT]; /* a move per link class: the by_link of profile.h's migration rule */
 } step_class;
 
 typedef struct step_table {

@@ -25,6 +25,10 @@
  *  6. placement (sched/placement.c; placement=off is first fit): fast-link sets first, keep
  *     the previous set or one that contains it or is contained by it, leave the largest aligned
  *     free blocks. The DP works on GPU counts, elastic too; sets are chosen last, largest first.
+ *     Migration follows the one rule of profiles/profile.h: until a set is chosen, its estimate
+ *     (tetri_migration_estimate_ns: a change of degree moves the request, at the fast link's
+ *     cost); once it is, the rule (tetri_migration_rule_ns: any change of set, at the link of the
+ *     old and new sets together), which may cut the block's steps so it still fits the round;
  *  7. selective batching (batching=on): when there are more waiting requests than free GPUs,
  *     identical small requests (same model, size <= batch_max_side, same steps done of the same
  *     steps total: the executor runs a batch at one schedule position) become one
@@ -50,6 +54,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "profiles/profile.h"
 #include "sched/knapsack.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
@@ -241,12 +246,6 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
         return tetri_errorf(err, "out of memory"), NULL;
     }
     return s;
-}
-
-/* Migration the block will pay if it runs at `degree` (its set then differs from prev). */
-static tetri_ns migration_if(const step_class *c, tetri_gpuset prev, int degree)
-{
-    return prev && tetri_gpuset_count(prev) != degree ? c->migration_ns[TETRI_LINK_FAST] : 0;
 }
 
 /* How many steps of `t` fit in `tau` after a migration of `mig` (the block pays the move first):
@@ -516,7 +515,7 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
             if (planned < 1) continue;
             /* A step longer than what is left of the round still runs once: a round cannot split
              * a step (the block overruns the boundary by less than one step). */
-            const tetri_ns mig = migration_if(c, g->prev, degree);
+            const tetri_ns mig = tetri_migration_estimate_ns(g->prev, degree, c->migration_ns);
             int64_t fit = steps_fit(tau, mig, t);
             int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
             tetri_ns end = now + mig + q * t;
@@ -529,7 +528,7 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
          * smallest degree whose step fits the round, so the request is not starved. */
         for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= n_free; d++) {
             tetri_ns t = group_step_ns(s, g, d);
-            const tetri_ns mig = migration_if(c, g->prev, s->table.degree[d]);
+            const tetri_ns mig = tetri_migration_estimate_ns(g->prev, s->table.degree[d], c->migration_ns);
             if (t <= 0 || steps_fit(tau, mig, t) < 1) continue;
             int64_t fit = steps_fit(tau, mig, t);
             int32_t q = (int32_t)(n < fit ? n : fit);
@@ -563,7 +562,7 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
     for (int32_t b = 0; s->extend && b < n_blocks; b++) {
         const group *g = &s->groups[blocks[b].group];
         const step_class *c = step_table_class(&s->table, g->cls);
-        int64_t fit = steps_fit(tau, migration_if(c, g->prev, s->table.degree[blocks[b].d]), group_step_ns(s, g, blocks[b].d));
+        int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(g->prev, s->table.degree[blocks[b].d], c->migration_ns), group_step_ns(s, g, blocks[b].d));
         int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
         if (q > blocks[b].steps) blocks[b].steps = q;
     }
@@ -577,7 +576,7 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
         int32_t d = 0;
         while (d < nd && c->t_best[d] <= 0) d++;
         if (d == nd || used + s->table.degree[d] > n_free) continue;
-        int64_t fit = steps_fit(tau, migration_if(c, r->last_gpus, s->table.degree[d]), c->t_best[d]);
+        int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(r->last_gpus, s->table.degree[d], c->migration_ns), c->t_best[d]);
         int32_t left = tetri_request_steps_left(r);
         int32_t q = fit < 1 ? 1 : fit < left ? (int32_t)fit : left;
         blocks[n_blocks++] = (block){-1 - j, d, q, 0};
@@ -599,10 +598,10 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
                 if (k - k0 > n_free - used) break;
                 tetri_ns t = group_step_ns(s, g, d);
                 if (t <= 0 || t >= t0) continue;
-                int64_t fit = steps_fit(tau, migration_if(c, g->prev, k), t);
+                int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(g->prev, k, c->migration_ns), t);
                 int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
                 if (q < blocks[b].steps) q = blocks[b].steps;
-                tetri_ns saved = q * (t0 - t) - (migration_if(c, g->prev, k) - migration_if(c, g->prev, k0));
+                tetri_ns saved = q * (t0 - t) - (tetri_migration_estimate_ns(g->prev, k, c->migration_ns) - tetri_migration_estimate_ns(g->prev, k0, c->migration_ns));
                 if (saved > best_saved) {
                     best_saved = saved;
                     best_b = b;
@@ -643,7 +642,7 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
         /* The cost model charges the set's real link, and the move whenever the set differs
          * from the previous one (same degree too): fewer steps fit when either applies. */
         tetri_ns t = step_class_ns(c, bl->d, tetri_cluster_link(v->cluster, bl->gpus), nb);
-        const tetri_ns mig = prev && prev != bl->gpus ? c->migration_ns[tetri_cluster_link(v->cluster, prev | bl->gpus)] : 0;
+        const tetri_ns mig = tetri_migration_rule_ns(v->cluster, prev, bl->gpus, c->migration_ns);
         int64_t fit = t > 0 ? steps_fit(tau, mig, t) : bl->steps;
         if (fit < bl->steps) bl->steps = fit < 1 ? 1 : (int32_t)fit;
         tetri_assignment *a = &plan->assign[plan->n_assign++];

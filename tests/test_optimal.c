@@ -1,27 +1,29 @@
 /* tests/test_optimal.c: optimal is never worse than tetriserve on small instances (all requests
  * at t = 0, zero migration cost, no jitter, tetriserve without batching: the conditions under
- * which tetriserve's schedule lies inside optimal's search space), and it refuses instances that
- * are too large with a message saying so. */
+ * which tetriserve's schedule lies inside optimal's search space), it refuses instances that are
+ * too large with a message saying so, a placed block pays the one migration rule inside its
+ * round, and a round boundary waits (guard_ms) for a block that overran it. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
 
+#include "host/plan_check.h"
 #include "profiles/profile.h"
 #include "sched/policies.h"
 #include "sim/sim.h"
 #include "tests/sched_fixture.h"
 
-static tetri_profile *prof;
+static tetri_profile *prof, *prof_mig; /* migration free; a 2 ms move */
 
 static int setup(void **state)
 {
     (void)state;
-    fixture_profile_spec hs = {"h100x8", 8, 8, 0.0, 1};
+    fixture_profile_spec hs = {"h100x8", 8, 8, 0.0, 1}, ms = {"h100x8", 8, 8, 2.0, 1};
     tetri_error err = {{0}};
-    if (fixture_make_profile("test_optimal.db", &hs)) return -1;
-    if (profile_open("test_optimal.db", NULL, 0, &prof, &err)) {
+    if (fixture_make_profile("test_optimal.db", &hs) || fixture_make_profile("test_optimal_mig.db", &ms)) return -1;
+    if (profile_open("test_optimal.db", NULL, 0, &prof, &err) || profile_open("test_optimal_mig.db", NULL, 0, &prof_mig, &err)) {
         fprintf(stderr, "%s\n", err.msg);
         return -1;
     }
@@ -32,7 +34,9 @@ static int teardown(void **state)
 {
     (void)state;
     profile_close(prof);
+    profile_close(prof_mig);
     remove("test_optimal.db");
+    remove("test_optimal_mig.db");
     return 0;
 }
 
@@ -96,11 +100,44 @@ static void too_large_is_refused(void **state)
     assert_non_null(strstr(err.msg, "instance too large"));
 }
 
+/* The search sees degrees only, so a request that stays at degree 1 pays no move there; placed,
+ * its GPU 0 busy with another block, it lands on another GPU and the rule charges the 2 ms move.
+ * The round is 1075 ms and a 1024 step at degree 1 takes 214.8 ms: five steps fit, four with the
+ * move. The deadline (4.35 s for 20 steps: four full rounds at degree 1, the cheapest degree)
+ * makes running now at degree 1 the only cheapest plan that meets it. */
+static void placed_block_pays_the_rule(void **state)
+{
+    (void)state;
+    tetri_request r = {.id = 0, .model = TETRI_MODEL_FLUX_DEV, .width = 1024, .height = 1024, .steps_total = 20,
+                       .deadline = (tetri_ns)(4.35 * TETRI_NS_PER_S), .state = TETRI_REQ_WAITING, .last_gpus = 0x1};
+    const tetri_request *reqs[1] = {&r};
+    int32_t drop[1];
+    tetri_view v = {.now = 0, .cluster = profile_cluster(prof_mig), .busy = 0x1, .requests = reqs, .n_requests = 1};
+    v.gpu_busy_until[0] = 500 * TETRI_NS_PER_MS;
+    tetri_plan plan = {.drop = drop};
+    const tetri_ns t1 = profile_lookup_step_ns(prof_mig, TETRI_MODEL_FLUX_DEV, 1024, 1024, 1, 1, TETRI_LINK_FAST);
+    const tetri_ns mig = profile_migration_ns(prof_mig, TETRI_MODEL_FLUX_DEV, 1024, 1024, TETRI_LINK_FAST);
+    const tetri_ns tau = 1075 * TETRI_NS_PER_MS;
+    assert_true(5 * t1 <= tau && mig + 5 * t1 > tau);
+    tetri_policy p;
+    tetri_error err = {{0}};
+    if (tetri_policy_create(&p, "optimal:tau_ms=1075", prof_mig, v.cluster, &err)) fail_msg("%s", err.msg);
+    if (tetri_policy_decide(&p, &v, &plan, &err)) fail_msg("%s", err.msg);
+    if (tetri_plan_validate(&plan, &v, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(plan.n_assign, 1);
+    assert_int_equal(tetri_gpuset_count(plan.assign[0].gpus), 1);
+    assert_true(plan.assign[0].gpus != 0x1);
+    assert_int_equal(plan.assign[0].steps, 4);
+    assert_true(mig + plan.assign[0].steps * t1 <= tau);
+    tetri_policy_destroy(&p);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(optimal_never_worse_than_tetriserve),
         cmocka_unit_test(too_large_is_refused),
+        cmocka_unit_test(placed_block_pays_the_rule),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
