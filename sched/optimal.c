@@ -29,6 +29,7 @@
  * Limits: at most 8 GPUs (create refuses more), at most max_requests live requests and max_nodes
  * search nodes per plan; beyond them decide() returns the error "instance too large" (the host
  * ends the run with that message) rather than running for hours. */
+#include <assert.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -237,28 +238,13 @@ static value search(optimal *o, int round, const state *s)
     return best;
 }
 
-static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
+/* Starts a round at this call: tau as tetriserve's default (tau_from=profile: the profile's
+ * slowest fastest step over the models seen, every request's class looked up first), or tau_ms.
+ * Returns 0, or -1 with err when out of memory. */
+static int start_round(optimal *o, const tetri_view *v, tetri_error *err)
 {
-    optimal *o = self;
-    const tetri_ns now = v->now;
-    if (o->started && now < o->round_end) {
-        plan->wake_at = o->round_end;
-        return 0;
-    }
-    if (v->n_requests > o->cap_late) {
-        int32_t *grown = realloc(o->late, (size_t)v->n_requests * 2 * sizeof *grown);
-        if (!grown) return tetri_errorf(err, "out of memory");
-        o->late = grown;
-        o->cap_late = v->n_requests * 2;
-    }
-    /* tau: as tetriserve's default (tau_from=profile). */
-    int32_t n_late = 0;
-    o->m = 0;
-    for (int32_t i = 0; i < v->n_requests; i++) {
-        const tetri_request *r = v->requests[i];
-        int32_t cls = step_table_find_request(&o->table, r);
-        if (cls < 0) return tetri_errorf(err, "out of memory");
-    }
+    for (int32_t i = 0; i < v->n_requests; i++)
+        if (step_table_find_request(&o->table, v->requests[i]) < 0) return tetri_errorf(err, "out of memory");
     tetri_ns slowest = 0;
     for (int32_t i = 0; i < o->table.n_cls; i++) {
         tetri_ns p = o->table.profile_slowest_fastest[o->table.cls[i].model];
@@ -266,65 +252,78 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
         if (o->table.cls[i].t_min > slowest) slowest = o->table.cls[i].t_min;
     }
     o->tau = o->tau_fixed > 0 ? o->tau_fixed : slowest > 0 ? o->g * slowest : TETRI_NS_PER_S;
-    if (now >= o->round_end || !o->started) {
-        o->round_start = now;
-        o->round_end = now + o->tau;
-        o->started = true;
-    }
-    plan->wake_at = o->round_end;
-    o->tau = o->round_end - now;
-    o->t0 = now;
-    tetri_gpuset free = tetri_cluster_all(v->cluster) & ~v->busy;
-    o->n_free = tetri_gpuset_count(free);
+    o->round_start = v->now;
+    o->round_end = v->now + o->tau;
+    o->started = true;
+    o->t0 = v->now;
+    return 0;
+}
 
-    state s = {{0}, {0}};
+/* The search's requests (o->req, o->m) and their state: every waiting request that can still
+ * meet its deadline. Unrunnable ones (no profile row) are dropped; late ones (and any with more
+ * than 255 steps left, beyond the state's range) go to o->late (drop=on: dropped). Returns the
+ * number of late ones, or -1 with err when more than max_requests would enter the search. */
+static int32_t load_requests(optimal *o, const tetri_view *v, tetri_plan *plan, state *s, tetri_error *err)
+{
+    int32_t n_late = 0;
+    o->m = 0;
+    memset(s, 0, sizeof *s);
     for (int32_t i = 0; i < v->n_requests; i++) {
         const tetri_request *r = v->requests[i];
         if (r->state != TETRI_REQ_WAITING) continue;
         const step_class *c = step_table_class(&o->table, step_table_find_request(&o->table, r));
         int left = tetri_request_steps_left(r);
-        if (c->t_min <= 0 || now + left * c->t_min > r->deadline || left > 255) {
+        if (c->t_min <= 0 || v->now + left * c->t_min > r->deadline || left > 255) {
             if (c->t_min <= 0 || o->drop) plan->drop[plan->n_drop++] = r->id;
             else o->late[n_late++] = i;
             continue;
         }
-        if (o->m == o->max_requests) {
+        if (o->m == o->max_requests)
             return tetri_errorf(err, "instance too large: more than %d live requests at t=%.3f s x %d degrees x %d GPUs (max_requests=%d)",
-                                o->max_requests, (double)now / TETRI_NS_PER_S, o->table.n_degrees, v->cluster->n_gpus,
+                                o->max_requests, (double)v->now / TETRI_NS_PER_S, o->table.n_degrees, v->cluster->n_gpus,
                                 o->max_requests);
-        }
         opt_req *q = &o->req[o->m];
         q->r = r;
         for (int d = 0; d < o->table.n_degrees; d++) q->t[d] = c->t_best[d];
         q->t_min = c->t_min;
         memcpy(q->mig_by_link, c->migration_ns, sizeof q->mig_by_link);
         q->deadline = r->deadline;
-        s.left[o->m] = (uint8_t)left;
-        s.last[o->m] = (uint8_t)tetri_gpuset_count(r->last_gpus);
+        s->left[o->m] = (uint8_t)left;
+        s->last[o->m] = (uint8_t)tetri_gpuset_count(r->last_gpus);
         o->m++;
     }
+    return n_late;
+}
 
-    int root[OPT_MAX_REQ];
-    if (o->m > 0) {
-        memset(o->memo, 0, ((size_t)1 << OPT_MEMO_BITS) * sizeof *o->memo);
-        o->nodes = 0;
-        state next = s;
-        int choice[OPT_MAX_REQ];
-        value best = {-1, 0};
-        for (int i = 0; i < o->m; i++) root[i] = -1;
-        enumerate(o, 0, &s, 0, o->n_free, &next, (value){0, 0}, &best, choice, root);
-        if (o->too_large)
-            return tetri_errorf(err, "instance too large: %d requests x %d degrees x %d GPUs needed more than %.0f search nodes (max_nodes)",
-                                o->m, o->table.n_degrees, v->cluster->n_gpus, o->max_nodes);
-    }
+/* The search from state s over the GPUs free now: root[i] is the degree index request i runs at
+ * in this round (-1: waits). Returns 0, or -1 with err when it needs more than max_nodes. */
+static int search_first_round(optimal *o, const tetri_view *v, const state *s, int *root, tetri_error *err)
+{
+    for (int i = 0; i < o->m; i++) root[i] = -1;
+    if (o->m == 0) return 0;
+    memset(o->memo, 0, ((size_t)1 << OPT_MEMO_BITS) * sizeof *o->memo);
+    o->nodes = 0;
+    state next = *s;
+    int choice[OPT_MAX_REQ];
+    value best = {-1, 0};
+    enumerate(o, 0, s, 0, o->n_free, &next, (value){0, 0}, &best, choice, root);
+    if (o->too_large)
+        return tetri_errorf(err, "instance too large: %d requests x %d degrees x %d GPUs needed more than %.0f search nodes (max_nodes)",
+                            o->m, o->table.n_degrees, v->cluster->n_gpus, o->max_nodes);
+    return 0;
+}
 
-    /* Run the first round: largest blocks first, keeping previous sets where possible. */
+/* Runs the first round of the plan: largest blocks first, keeping previous sets where possible.
+ * Returns the GPUs still free. */
+static tetri_gpuset run_first_round(const optimal *o, const tetri_view *v, const state *s, const int *root,
+                                    tetri_gpuset free, tetri_plan *plan)
+{
     for (int pass = TETRI_MAX_GPUS; pass >= 1; pass /= 2)
         for (int i = 0; i < o->m; i++) {
             if (root[i] < 0 || o->table.degree[root[i]] != pass) continue;
             const opt_req *q = &o->req[i];
             tetri_ns mig;
-            int32_t steps = block_steps(o, q, s.left[i], s.last[i], root[i], &mig);
+            int32_t steps = block_steps(o, q, s->left[i], s->last[i], root[i], &mig);
             tetri_gpuset set = placement_pick(v->cluster, free, pass, q->r->last_gpus, 0, 0);
             if (!set || steps < 1) continue;
             free &= ~set;
@@ -336,14 +335,20 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
             if (fit < steps) steps = fit < 1 ? 1 : (int32_t)fit;
             plan->assign[plan->n_assign++] = (tetri_assignment){.req = {q->r->id}, .n_req = 1, .gpus = set, .steps = steps};
         }
-    /* Requests out of reach: one GPU each, best effort, oldest first. */
+    return free;
+}
+
+/* Requests out of reach: one GPU each (their smallest degree with a row), best effort, oldest
+ * first, from the GPUs the plan left free. */
+static void run_late(optimal *o, const tetri_view *v, int32_t n_late, tetri_gpuset free, tetri_plan *plan)
+{
     for (int32_t j = 0; j < n_late && free; j++) {
         const tetri_request *r = v->requests[o->late[j]];
         const step_class *c = step_table_class(&o->table, step_table_find_request(&o->table, r));
         int d = 0;
         while (d < o->table.n_degrees && c->t_best[d] <= 0) d++;
-        int k = o->table.degree[d];
-        tetri_gpuset set = placement_pick(v->cluster, free, k, r->last_gpus, 0, 0);
+        assert(d < o->table.n_degrees); /* a late request has a t_min, so some degree has a row */
+        tetri_gpuset set = placement_pick(v->cluster, free, o->table.degree[d], r->last_gpus, 0, 0);
         if (!set) continue;
         free &= ~set;
         /* It pays its move (the rule, its set being known) inside the round, as planned blocks do. */
@@ -353,6 +358,30 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
         plan->assign[plan->n_assign++] = (tetri_assignment){
             .req = {r->id}, .n_req = 1, .gpus = set, .steps = fit < 1 ? 1 : fit < left ? (int32_t)fit : left};
     }
+}
+
+static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
+{
+    optimal *o = self;
+    if (o->started && v->now < o->round_end) {
+        plan->wake_at = o->round_end; /* inside a round: wait for its boundary */
+        return 0;
+    }
+    if (v->n_requests > o->cap_late) {
+        int32_t *grown = realloc(o->late, (size_t)v->n_requests * 2 * sizeof *grown);
+        if (!grown) return tetri_errorf(err, "out of memory");
+        o->late = grown;
+        o->cap_late = v->n_requests * 2;
+    }
+    if (start_round(o, v, err)) return -1;
+    plan->wake_at = o->round_end;
+    const tetri_gpuset free = tetri_cluster_all(v->cluster) & ~v->busy;
+    o->n_free = tetri_gpuset_count(free);
+    state s;
+    int root[OPT_MAX_REQ];
+    const int32_t n_late = load_requests(o, v, plan, &s, err);
+    if (n_late < 0 || search_first_round(o, v, &s, root, err)) return -1;
+    run_late(o, v, n_late, run_first_round(o, v, &s, root, free, plan), plan);
     return 0;
 }
 

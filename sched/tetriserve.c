@@ -1,49 +1,56 @@
 /* sched/tetriserve.c: TetriServe, round-based step-level sequence parallelism (DESIGN section 8).
+ * defines: tetri_policy_tetriserve, tetriserve_cheapest_plan.
  *
  * Every round of length tau (g x the largest fastest step time over resolutions), for the free
  * GPUs:
  *  1. each waiting request's cheapest plan (GPU-seconds) that meets its deadline with at most two
  *     degrees (tetriserve_cheapest_plan);
- *  2. its options this round: wait, or run q = min(planned steps at degree k,
+ *  2. its options this round (group_options): wait, or run q = min(planned steps at degree k,
  *     floor((tau - the block's migration) / T(k))) steps at k (the move is paid inside the
- *     round), at least one (a round cannot split a step); when no planned degree fits the
- *     free GPUs, the smallest degree whose step fits the round is offered instead; an option "survives" when after it the rest still fits at the fastest degree
- *     (t_next + remaining x T_min <= deadline, t_next = the round's end; a block that finishes
- *     the request survives when it ends by the deadline). survival=rounds (an open point; the
- *     default "steps" is DESIGN's) counts the rest in fixed rounds instead: at most
- *     floor(tau / T_min) steps a round, then a wait for the boundary (finish_after);
- *  3. a group knapsack (sched/knapsack.c) over requests, GPU counts and survival picks one option
- *     per request: most survivors, then (tie=, which the paper leaves open) most GPUs busy, then
- *     the least-slack requests served;
- *     With extend=on (an open point settled here), a chosen block shorter than the round runs
- *     more steps at its degree up to the round's end: its GPUs would otherwise idle until the
- *     boundary, which step 5's "no GPU idles in a round" rules out;
- *  4. requests that can no longer meet their deadline get one GPU each, best effort, from what is
- *     left (drop=on drops them instead);
- *  5. elastic scale-up (elastic=on): GPUs still idle go to this round's blocks whose step time
- *     drops at a larger degree, the most time saved (net of migration) first;
- *  6. placement (sched/placement.c; placement=off is first fit): fast-link sets first, keep
- *     the previous set or one that contains it or is contained by it, leave the largest aligned
- *     free blocks. The DP works on GPU counts, elastic too; sets are chosen last, largest first.
- *     Migration follows the one rule of profiles/profile.h: until a set is chosen, its estimate
- *     (tetri_migration_estimate_ns: a change of degree moves the request, at the fast link's
- *     cost); once it is, the rule (tetri_migration_rule_ns: any change of set, at the link of the
- *     old and new sets together), which may cut the block's steps so it still fits the round;
- *  7. selective batching (batching=on): when there are more waiting requests than free GPUs,
- *     identical small requests (same model, size <= batch_max_side, same steps done of the same
- *     steps total: the executor runs a batch at one schedule position) become one
- *     batch when the profile has that batch size and the batch's plan still meets the earliest
- *     member deadline; the batch is one knapsack group whose survival counts every member.
+ *     round), at least one (a round cannot split a step); when no planned degree fits the free
+ *     GPUs, the smallest degree whose step fits the round is offered instead. An option
+ *     "survives" when after it the rest still fits at the fastest degree (t_next + remaining x
+ *     T_min <= deadline, t_next = the round's end; a block that finishes the request survives
+ *     when it ends by the deadline). survival=rounds (an open point; the default "steps" is
+ *     DESIGN's) counts the rest in fixed rounds instead: at most floor(tau / T_min) steps a
+ *     round, then a wait for the boundary (finish_after);
+ *  3. a group knapsack (sched/knapsack.c; pick_blocks) over requests, GPU counts and survival
+ *     picks one option per request: most survivors, then (tie=, which the paper leaves open) most
+ *     GPUs busy, then the least-slack requests served (rank_urgency, set_value_weights). With
+ *     extend=on (an open point settled here; extend_blocks), a chosen block shorter than the
+ *     round runs more steps at its degree up to the round's end: its GPUs would otherwise idle
+ *     until the boundary, which step 5's "no GPU idles in a round" rules out;
+ *  4. requests that can no longer meet their deadline (classify_waiting) get one GPU each, best
+ *     effort, from what is left (add_late_blocks; drop=on drops them instead);
+ *  5. elastic scale-up (elastic=on; scale_up_elastic): GPUs still idle go to this round's blocks
+ *     whose step time drops at a larger degree, the most time saved (net of migration) first;
+ *  6. placement (sched/placement.c, placement=off is first fit; place_blocks): fast-link sets
+ *     first, keep the previous set or one that contains it or is contained by it, leave the
+ *     largest aligned free blocks. The DP works on GPU counts, elastic too; sets are chosen last,
+ *     largest first. Migration follows the one rule of profiles/profile.h: until a set is
+ *     chosen, its estimate (tetri_migration_estimate_ns: a change of degree moves the request, at
+ *     the fast link's cost); once it is, the rule (tetri_migration_rule_ns: any change of set, at
+ *     the link of the old and new sets together), which may cut the block's steps so it still
+ *     fits the round;
+ *  7. selective batching (batching=on; form_groups, before step 1): when there are more waiting
+ *     requests than free GPUs, identical small requests (same model, size <= batch_max_side,
+ *     same steps done of the same steps total: the executor runs a batch at one schedule
+ *     position) become one batch when the profile has that batch size and the batch's plan still
+ *     meets the earliest member deadline; the batch is one knapsack group whose survival counts
+ *     every member.
+ * tetriserve_decide runs them as classify_waiting, form_groups, rank_urgency, set_value_weights,
+ * build_options, pick_blocks, extend_blocks, add_late_blocks, scale_up_elastic, place_blocks;
+ * they share the policy's arena and one call's `decision`.
  *
- * Rounds: a round starts at the first call at or after the previous round's end, or at an arrival
- * to an idle cluster (the view's idle_arrival: no GPU busy, nothing else pending), and asks to be
- * woken at its end. A
- * call inside a round (an arrival, a block ending early) does nothing with
- * midround=wait (the paper's fixed rounds: new work waits for the boundary), or, with
- * midround=fill, runs the same steps on the GPUs free now with the round's remaining length.
+ * Rounds (round_for_call): a round starts at the first call at or after the previous round's end,
+ * or at an arrival to an idle cluster (the view's idle_arrival: no GPU busy, nothing else
+ * pending), and asks to be woken at its end. A call inside a round (an arrival, a block ending
+ * early) does nothing with midround=wait (the paper's fixed rounds: new work waits for the
+ * boundary), or, with midround=fill, runs the same steps on the GPUs free now with the round's
+ * remaining length.
  *
  * trace=ID prints one request's plan, options, survival, pick and block every round to stderr
- * (trace_options), without changing any decision.
+ * (trace_options, trace_block), without changing any decision.
  *
  * Cost per call: O(R log R + R x N x D) for R waiting requests, N free GPUs, D degrees; memory
  * comes from arrays sized at create and doubled when the pending count outgrows them. */
@@ -352,19 +359,42 @@ static tetri_ns round_length(tetriserve *s, const tetri_view *v)
     return slowest > 0 ? s->g * slowest : TETRI_NS_PER_S; /* nothing runnable: a 1 s heartbeat */
 }
 
+/* ---- one decision ----------------------------------------------------------------------------
+ * tetriserve_decide runs the steps of the header in order, each a function below; they share the
+ * policy's arena (groups, late, options, picks) and a `decision`: what this call works with. */
+
+/* One call's working state: the view and the plan it fills, what is left of the round, the free
+ * GPUs, the DP's value weights, and the blocks before placement. */
+typedef struct decision {
+    const tetri_view *v;
+    tetri_plan *plan;
+    tetri_ns now;
+    tetri_ns tau;           /* what is left of the round: round_end - now */
+    tetri_ns tau_round;     /* the whole round, for survival=rounds */
+    tetri_gpuset free;
+    int32_t n_free;
+    int32_t n_late;         /* late requests, view indices in s->late[] */
+    int32_t n_normal;       /* waiting requests that can still meet their deadline */
+    int32_t n_groups;       /* knapsack groups in s->groups[] */
+    int64_t w_surv, w_gpu, w_urg; /* value of a survivor, a busy GPU, a unit of urgency */
+    block blocks[TETRI_MAX_GPUS];
+    int32_t n_blocks;
+    int32_t used;           /* free GPUs the blocks take */
+} decision;
+
 /* trace=ID: one line per round for the group holding request ID: its plan, every option the DP
  * was offered (degree, steps, whether it survives) and the pick. For researchers following one
  * request through the rounds (docs/scheduler-results.md, section 3); off, it costs one compare. */
-static void trace_options(const tetriserve *s, tetri_ns now, int32_t n_free, int32_t n_groups, int64_t w_surv)
+static void trace_options(const tetriserve *s, const decision *dc)
 {
-    for (int32_t gi = 0; gi < n_groups; gi++) {
+    for (int32_t gi = 0; gi < dc->n_groups; gi++) {
         const group *g = &s->groups[gi];
         bool hit = false;
         for (int32_t m = 0; m < g->n_member; m++) hit |= g->member[m] == s->trace_id;
         if (!hit) continue;
-        two_degree_plan p = group_plan(s, g, now);
+        two_degree_plan p = group_plan(s, g, dc->now);
         fprintf(stderr, "tetriserve trace: request %d t=%.3f ms round [%.3f, %.3f] free %d, %d steps left, deadline %.3f",
-                s->trace_id, now / 1e6, s->round_start / 1e6, s->round_end / 1e6, n_free, g->steps_left, g->deadline / 1e6);
+                s->trace_id, dc->now / 1e6, s->round_start / 1e6, s->round_end / 1e6, dc->n_free, g->steps_left, g->deadline / 1e6);
         if (p.feasible && (p.lo == p.hi || p.steps_hi == 0))
             fprintf(stderr, ", plan %d at %d", g->steps_left, s->table.degree[p.lo]);
         else if (p.feasible)
@@ -378,289 +408,413 @@ static void trace_options(const tetriserve *s, tetri_ns now, int32_t n_free, int
             const opt_meta *m = &s->meta[s->first[gi] + j];
             if (m->d < 0) fprintf(stderr, " wait");
             else fprintf(stderr, " %d step%s at %d", m->q, m->q == 1 ? "" : "s", o->weight);
-            fprintf(stderr, " (%s)%s", o->value >= w_surv ? "survives" : "dies", j + 1 < s->n_opts[gi] ? "," : "");
+            fprintf(stderr, " (%s)%s", o->value >= dc->w_surv ? "survives" : "dies", j + 1 < s->n_opts[gi] ? "," : "");
         }
         fprintf(stderr, "; picked %d\n", s->pick[gi]);
     }
 }
 
-static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
+/* trace=ID: the block request ID runs, once placed. */
+static void trace_block(const tetriserve *s, const tetri_assignment *a, bool late)
 {
-    tetriserve *s = self;
-    const tetri_ns now = v->now;
-    if (v->n_requests == 0) return 0; /* idle: the next arrival starts a fresh round */
-    /* Arrivals to an idle cluster (a fact the host states): the round of the last work is stale
-     * and must not make the arrival wait for its boundary; a fresh round starts here. */
-    const bool new_round = now >= s->round_end || v->idle_arrival;
-    if (!new_round && s->midround == MID_WAIT) {
-        plan->wake_at = s->round_end; /* inside a round: wait for its boundary */
-        return 0;
-    }
+    for (int32_t m = 0; m < a->n_req; m++)
+        if (a->req[m] == s->trace_id)
+            fprintf(stderr, "tetriserve trace: request %d runs %d step%s on GPUs %#llx (degree %d%s%s)\n", s->trace_id,
+                    a->steps, a->steps == 1 ? "" : "s", (unsigned long long)a->gpus, tetri_gpuset_count(a->gpus),
+                    late ? ", late: best effort" : "", a->n_req > 1 ? ", batched" : "");
+}
+
+enum { CALL_WAIT, CALL_NEW_ROUND, CALL_MIDROUND };
+
+/* What this call is (DESIGN step "rounds"): a new round, at the first call at or after the last
+ * round's end or at an arrival to an idle cluster (a fact the host states: the round of the last
+ * work is stale and must not make the arrival wait for its boundary); else a call inside the
+ * round, which waits for its boundary (midround=wait: returns CALL_WAIT with wake_at set) or
+ * fills the GPUs free now (midround=fill). */
+static int round_for_call(const tetriserve *s, const tetri_view *v, tetri_plan *plan)
+{
+    if (v->now >= s->round_end || v->idle_arrival) return CALL_NEW_ROUND;
+    if (s->midround == MID_FILL) return CALL_MIDROUND;
+    plan->wake_at = s->round_end;
+    return CALL_WAIT;
+}
+
+/* Looks up every request's step class (s->cls_of, by view index), growing the arena to the view.
+ * Returns 0, or -1 with err when out of memory. */
+static int find_classes(tetriserve *s, const tetri_view *v, tetri_error *err)
+{
     if (reserve(s, v->n_requests)) return tetri_errorf(err, "out of memory for %d requests", v->n_requests);
     for (int32_t i = 0; i < v->n_requests; i++) {
         s->cls_of[i] = step_table_find_request(&s->table, v->requests[i]);
         if (s->cls_of[i] < 0) return tetri_errorf(err, "out of memory");
     }
-    if (new_round) {
-        s->round_start = now;
-        s->round_end = now + round_length(s, v);
-    }
-    plan->wake_at = s->round_end;
-    const tetri_ns tau = s->round_end - now;
-    const tetri_ns tau_round = s->round_end - s->round_start; /* the full round, for survival=rounds */
-    const tetri_gpuset free = tetri_cluster_all(v->cluster) & ~v->busy;
-    const int32_t n_free = tetri_gpuset_count(free);
-    const int32_t nd = s->table.n_degrees;
+    return 0;
+}
 
-    /* Classify waiting requests: unrunnable (dropped: no profile row at all), late, or normal. */
-    int32_t n_late = 0, n_normal = 0;
+/* Sorts the waiting requests: unrunnable ones (no profile row at any degree) are dropped, late
+ * ones (even the fastest degree back to back misses the deadline) go to s->late in view order,
+ * the rest are counted as normal (they form the knapsack's groups). */
+static void classify_waiting(tetriserve *s, decision *dc)
+{
+    const tetri_view *v = dc->v;
+    dc->n_late = dc->n_normal = 0;
     for (int32_t i = 0; i < v->n_requests; i++) {
         const tetri_request *r = v->requests[i];
         if (r->state != TETRI_REQ_WAITING) continue;
         const step_class *c = step_table_class(&s->table, s->cls_of[i]);
         if (c->t_min <= 0) {
-            plan->drop[plan->n_drop++] = r->id;
+            dc->plan->drop[dc->plan->n_drop++] = r->id;
             continue;
         }
-        if (now + tetri_request_steps_left(r) * c->t_min > r->deadline) s->late[n_late++] = i;
-        else n_normal++;
+        if (dc->now + tetri_request_steps_left(r) * c->t_min > r->deadline) s->late[dc->n_late++] = i;
+        else dc->n_normal++;
     }
-    if (n_free == 0) {
-        if (s->drop)
-            for (int32_t j = 0; j < n_late; j++) plan->drop[plan->n_drop++] = v->requests[s->late[j]]->id;
-        return 0;
-    }
+}
 
-    /* Groups, batching identical small fresh requests when there are more of them than GPUs. */
-    const bool batch_now = s->batching && n_normal > n_free;
+/* Step 7's test for request i (view index): whether it joins the batch still open for its class.
+ * It must be at the same schedule position on the same previous set, the batch must have room in
+ * the profile, and the batch's plan must still meet the earliest member deadline. */
+static bool join_open_batch(tetriserve *s, const decision *dc, int32_t i)
+{
+    const tetri_request *r = dc->v->requests[i];
+    const int32_t ob = s->open_batch[s->cls_of[i]];
+    if (ob < 0) return false;
+    group *b = &s->groups[ob];
+    const step_class *c = step_table_class(&s->table, s->cls_of[i]);
+    if (b->steps_left != tetri_request_steps_left(r) || b->steps_total != r->steps_total || b->n_member >= c->batch_limit ||
+        b->prev != r->last_gpus)
+        return false;
+    group trial = *b;
+    trial.member[trial.n_member++] = r->id;
+    if (r->deadline < trial.deadline) trial.deadline = r->deadline;
+    if (!group_plan(s, &trial, dc->now).feasible) return false;
+    *b = trial;
+    return true;
+}
+
+/* The knapsack's groups, one per normal waiting request in view order, except that with
+ * batching=on and more normal requests than free GPUs, identical small requests share a group
+ * (step 7; the first 64 classes, each with at most one batch open for joiners). */
+static void form_groups(tetriserve *s, decision *dc)
+{
+    const tetri_view *v = dc->v;
+    const bool batch_now = s->batching && dc->n_normal > dc->n_free;
     for (int32_t k = 0; k < 64; k++) s->open_batch[k] = -1;
-    int32_t n_groups = 0;
+    dc->n_groups = 0;
     for (int32_t i = 0, lj = 0; i < v->n_requests; i++) {
         const tetri_request *r = v->requests[i];
         if (r->state != TETRI_REQ_WAITING) continue;
-        const step_class *c = step_table_class(&s->table, s->cls_of[i]);
-        if (c->t_min <= 0) continue;
-        if (lj < n_late && s->late[lj] == i) { lj++; continue; }
-        const int32_t left = tetri_request_steps_left(r);
+        if (step_table_class(&s->table, s->cls_of[i])->t_min <= 0) continue;
+        if (lj < dc->n_late && s->late[lj] == i) { lj++; continue; }
         if (batch_now && s->cls_of[i] < 64 && r->width <= s->batch_max_side && r->height <= s->batch_max_side) {
-            int32_t ob = s->open_batch[s->cls_of[i]];
-            if (ob >= 0) {
-                group *b = &s->groups[ob];
-                if (b->steps_left == left && b->steps_total == r->steps_total && b->n_member < c->batch_limit &&
-                    b->prev == r->last_gpus) {
-                    group trial = *b;
-                    trial.member[trial.n_member++] = r->id;
-                    if (r->deadline < trial.deadline) trial.deadline = r->deadline;
-                    if (group_plan(s, &trial, now).feasible) {
-                        *b = trial;
-                        continue;
-                    }
-                }
-            }
-            s->open_batch[s->cls_of[i]] = n_groups;
+            if (join_open_batch(s, dc, i)) continue;
+            s->open_batch[s->cls_of[i]] = dc->n_groups;
         }
-        s->groups[n_groups++] = (group){.member = {r->id}, .n_member = 1, .cls = s->cls_of[i],
-                                        .steps_left = left, .steps_total = r->steps_total, .deadline = r->deadline,
-                                        .prev = r->last_gpus};
+        s->groups[dc->n_groups++] = (group){.member = {r->id}, .n_member = 1, .cls = s->cls_of[i],
+                                            .steps_left = tetri_request_steps_left(r), .steps_total = r->steps_total,
+                                            .deadline = r->deadline, .prev = r->last_gpus};
     }
+}
 
-    /* Urgency: rank by slack at the fastest degree (least slack: urgency n_groups). */
-    for (int32_t gi = 0; gi < n_groups; gi++) {
+/* Urgency: groups ranked by slack at the fastest degree; the least slack gets n_groups, ties to
+ * the lower group index. */
+static void rank_urgency(tetriserve *s, decision *dc)
+{
+    for (int32_t gi = 0; gi < dc->n_groups; gi++) {
         group *g = &s->groups[gi];
-        g->slack = g->deadline - now - g->steps_left * step_table_class(&s->table, g->cls)->t_min;
+        g->slack = g->deadline - dc->now - g->steps_left * step_table_class(&s->table, g->cls)->t_min;
         s->rank[gi] = (slack_rank){g->slack, gi};
     }
-    qsort(s->rank, (size_t)n_groups, sizeof *s->rank, cmp_slack);
-    for (int32_t k = 0; k < n_groups; k++) s->groups[s->rank[k].g].urgency = n_groups - k;
+    qsort(s->rank, (size_t)dc->n_groups, sizeof *s->rank, cmp_slack);
+    for (int32_t k = 0; k < dc->n_groups; k++) s->groups[s->rank[k].g].urgency = dc->n_groups - k;
+}
 
-    /* Value weights: survivors, then (tie rule) GPUs busy and urgency, exact in int64. */
-    const int64_t R = n_groups > 0 ? n_groups : 1, N = n_free;
-    int64_t w_surv, w_gpu, w_urg;
+/* The DP's value weights (step 3): survivors first, then the tie rule's two terms, so that no sum
+ * of the lesser terms over all groups outweighs one unit of a greater; exact in int64. */
+static void set_value_weights(const tetriserve *s, decision *dc)
+{
+    const int64_t R = dc->n_groups > 0 ? dc->n_groups : 1, N = dc->n_free;
     switch (s->tie) {
-    case TIE_SLACK_GPUS: w_gpu = 1; w_urg = N + 1; w_surv = (N * R + 1) * w_urg; break;
-    case TIE_NONE: w_gpu = 0; w_urg = 0; w_surv = 1; break;
-    default: w_urg = 1; w_gpu = N * R + 1; w_surv = (N + 1) * w_gpu; break;
+    case TIE_SLACK_GPUS: dc->w_gpu = 1; dc->w_urg = N + 1; dc->w_surv = (N * R + 1) * dc->w_urg; break;
+    case TIE_NONE: dc->w_gpu = 0; dc->w_urg = 0; dc->w_surv = 1; break;
+    default: dc->w_urg = 1; dc->w_gpu = N * R + 1; dc->w_surv = (N + 1) * dc->w_gpu; break;
     }
+}
 
-    /* Options per group (steps 1 and 2). */
+/* The steps the group's plan p runs at degree index d (step 2): both plan degrees, or with
+ * round_options=phase only the current phase's (order= says which comes first), or with
+ * round_options=all every degree for all its steps. 0: not offered. */
+static int32_t planned_steps(const tetriserve *s, const group *g, const two_degree_plan *p, int32_t d)
+{
+    const int32_t n = g->steps_left;
+    if (s->round_options == OPTS_ALL) return n;
+    if (!p->feasible) return 0;
+    const int32_t at_hi = p->steps_hi, at_lo = n - p->steps_hi;
+    int32_t planned = d == p->hi && d == p->lo ? n : d == p->hi ? at_hi : d == p->lo ? at_lo : 0;
+    if (s->round_options == OPTS_PHASE && p->lo != p->hi) {
+        const int32_t phase = s->order_first ? (at_hi > 0 ? p->hi : p->lo) : (at_lo > 0 ? p->lo : p->hi);
+        if (d != phase) planned = 0;
+    }
+    return planned;
+}
+
+/* The option "run q steps at degree index d" (step time t, move mig first): its value counts the
+ * members when the group survives it (step 2: a block that finishes the request must end by the
+ * deadline; otherwise the rest must fit at the fastest degree from when it can run again), plus
+ * the tie rule's GPUs and urgency. */
+static void run_option(const tetriserve *s, const decision *dc, const group *g, int32_t d, int32_t q, tetri_ns t,
+                       tetri_ns mig, knap_option *o, opt_meta *m)
+{
+    const step_class *c = step_table_class(&s->table, g->cls);
+    const int32_t n = g->steps_left;
+    const tetri_ns end = dc->now + mig + q * t;
+    const bool survive = q == n ? end <= g->deadline
+                                : resume_at(s, end, s->round_end, dc->tau_round) + finish_after(s, c, n - q, dc->tau_round) <= g->deadline;
+    const int32_t degree = s->table.degree[d];
+    *o = (knap_option){degree, (survive ? dc->w_surv * g->n_member : 0) + dc->w_gpu * degree + dc->w_urg * g->urgency};
+    *m = (opt_meta){d, q};
+}
+
+/* Steps 1 and 2 for group gi: its options from s->opts[at] on (wait first), returning how many. */
+static int32_t group_options(tetriserve *s, const decision *dc, int32_t gi, int32_t at)
+{
+    const group *g = &s->groups[gi];
+    const step_class *c = step_table_class(&s->table, g->cls);
+    const int32_t n = g->steps_left, nd = s->table.n_degrees;
+    knap_option *o = &s->opts[at];
+    opt_meta *m = &s->meta[at];
+    int32_t k = 0;
+    const bool wait_ok = s->round_end + finish_after(s, c, n, dc->tau_round) <= g->deadline;
+    o[k] = (knap_option){0, wait_ok ? dc->w_surv * g->n_member : 0};
+    m[k++] = (opt_meta){-1, 0};
+    const two_degree_plan p = group_plan(s, g, dc->now);
+    for (int32_t d = 0; d < nd && s->table.degree[d] <= dc->n_free; d++) {
+        const tetri_ns t = group_step_ns(s, g, d);
+        const int32_t planned = t > 0 ? planned_steps(s, g, &p, d) : 0;
+        if (planned < 1) continue;
+        /* A step longer than what is left of the round still runs once: a round cannot split
+         * a step (the block overruns the boundary by less than one step). */
+        const tetri_ns mig = tetri_migration_estimate_ns(g->prev, s->table.degree[d], c->migration_ns);
+        const int64_t fit = steps_fit(dc->tau, mig, t);
+        run_option(s, dc, g, d, fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit), t, mig, &o[k], &m[k]);
+        k++;
+    }
+    /* No plan degree fits the free GPUs (or the profile lacks its batch row): offer the
+     * smallest degree whose step fits the round, so the request is not starved. */
+    for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= dc->n_free; d++) {
+        const tetri_ns t = group_step_ns(s, g, d);
+        const tetri_ns mig = tetri_migration_estimate_ns(g->prev, s->table.degree[d], c->migration_ns);
+        const int64_t fit = t > 0 ? steps_fit(dc->tau, mig, t) : 0;
+        if (fit < 1) continue;
+        run_option(s, dc, g, d, (int32_t)(n < fit ? n : fit), t, mig, &o[k], &m[k]);
+        k++;
+    }
+    return k;
+}
+
+/* Every group's options, laid out one group after another (s->first, s->n_opts). */
+static void build_options(tetriserve *s, const decision *dc)
+{
     int32_t n_opt_total = 0;
-    for (int32_t gi = 0; gi < n_groups; gi++) {
-        const group *g = &s->groups[gi];
-        const step_class *c = step_table_class(&s->table, g->cls);
-        const tetri_ns t_next = s->round_end;
-        const int32_t n = g->steps_left;
+    for (int32_t gi = 0; gi < dc->n_groups; gi++) {
         s->first[gi] = n_opt_total;
-        knap_option *o = &s->opts[n_opt_total];
-        opt_meta *m = &s->meta[n_opt_total];
-        int32_t k = 0;
-        bool wait_ok = t_next + finish_after(s, c, n, tau_round) <= g->deadline;
-        o[k] = (knap_option){0, wait_ok ? w_surv * g->n_member : 0};
-        m[k++] = (opt_meta){-1, 0};
-        two_degree_plan p = group_plan(s, g, now);
-        for (int32_t d = 0; d < nd; d++) {
-            const int degree = s->table.degree[d];
-            if (degree > n_free) break;
-            tetri_ns t = group_step_ns(s, g, d);
-            if (t <= 0) continue;
-            int32_t planned = n;
-            if (s->round_options != OPTS_ALL) {
-                if (!p.feasible) continue;
-                int32_t at_hi = p.steps_hi, at_lo = n - p.steps_hi;
-                planned = d == p.hi && d == p.lo ? n : d == p.hi ? at_hi : d == p.lo ? at_lo : 0;
-                if (s->round_options == OPTS_PHASE && p.lo != p.hi) {
-                    int phase = s->order_first ? (at_hi > 0 ? p.hi : p.lo) : (at_lo > 0 ? p.lo : p.hi);
-                    if (d != phase) planned = 0;
-                }
-            }
-            if (planned < 1) continue;
-            /* A step longer than what is left of the round still runs once: a round cannot split
-             * a step (the block overruns the boundary by less than one step). */
-            const tetri_ns mig = tetri_migration_estimate_ns(g->prev, degree, c->migration_ns);
-            int64_t fit = steps_fit(tau, mig, t);
-            int32_t q = fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit);
-            tetri_ns end = now + mig + q * t;
-            bool survive = q == n ? end <= g->deadline
-                                  : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
-            o[k] = (knap_option){degree, (survive ? w_surv * g->n_member : 0) + w_gpu * degree + w_urg * g->urgency};
-            m[k++] = (opt_meta){d, q};
-        }
-        /* No plan degree fits the free GPUs (or the profile lacks its batch row): offer the
-         * smallest degree whose step fits the round, so the request is not starved. */
-        for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= n_free; d++) {
-            tetri_ns t = group_step_ns(s, g, d);
-            const tetri_ns mig = tetri_migration_estimate_ns(g->prev, s->table.degree[d], c->migration_ns);
-            if (t <= 0 || steps_fit(tau, mig, t) < 1) continue;
-            int64_t fit = steps_fit(tau, mig, t);
-            int32_t q = (int32_t)(n < fit ? n : fit);
-            tetri_ns end = now + mig + q * t;
-            bool survive = q == n ? end <= g->deadline
-                                  : resume_at(s, end, t_next, tau_round) + finish_after(s, c, n - q, tau_round) <= g->deadline;
-            o[k] = (knap_option){s->table.degree[d], (survive ? w_surv * g->n_member : 0) + w_gpu * s->table.degree[d] + w_urg * g->urgency};
-            m[k++] = (opt_meta){d, q};
-        }
-        s->n_opts[gi] = k;
-        n_opt_total += k;
+        s->n_opts[gi] = group_options(s, dc, gi, n_opt_total);
+        n_opt_total += s->n_opts[gi];
     }
+}
 
-    /* Step 3: the knapsack. */
-    knapsack_solve(&s->ks, n_groups, s->first, s->n_opts, s->opts, n_free, s->pick);
-    if (s->trace_id >= 0) trace_options(s, now, n_free, n_groups, w_surv);
-    block blocks[TETRI_MAX_GPUS];
-    int32_t n_blocks = 0, used = 0;
-    for (int32_t gi = 0; gi < n_groups; gi++) {
+/* Step 3: the knapsack picks one option per group; the picks that run become blocks. */
+static void pick_blocks(tetriserve *s, decision *dc)
+{
+    knapsack_solve(&s->ks, dc->n_groups, s->first, s->n_opts, s->opts, dc->n_free, s->pick);
+    if (s->trace_id >= 0) trace_options(s, dc);
+    dc->n_blocks = dc->used = 0;
+    for (int32_t gi = 0; gi < dc->n_groups; gi++) {
         const opt_meta *m = &s->meta[s->first[gi] + s->pick[gi]];
         if (m->d < 0) continue;
-        assert(n_blocks < TETRI_MAX_GPUS);
-        blocks[n_blocks++] = (block){gi, m->d, m->q, 0};
-        used += s->table.degree[m->d];
+        assert(dc->n_blocks < TETRI_MAX_GPUS);
+        dc->blocks[dc->n_blocks++] = (block){gi, m->d, m->q, 0};
+        dc->used += s->table.degree[m->d];
     }
-    assert(used <= n_free);
+    assert(dc->used <= dc->n_free);
+}
 
-    /* Step 3b (extend=on): the plan caps a block at its planned steps at that degree (say one
-     * step at degree 8 before the rest at 4), which would leave its GPUs idle for the rest of the
-     * round; run more steps at the same degree instead, up to the round's end. */
-    for (int32_t b = 0; s->extend && b < n_blocks; b++) {
-        const group *g = &s->groups[blocks[b].group];
+/* Step 3b (extend=on): the plan caps a block at its planned steps at that degree (say one step at
+ * degree 8 before the rest at 4), which would leave its GPUs idle for the rest of the round; run
+ * more steps at the same degree instead, up to the round's end. */
+static void extend_blocks(const tetriserve *s, decision *dc)
+{
+    for (int32_t b = 0; s->extend && b < dc->n_blocks; b++) {
+        block *bl = &dc->blocks[b];
+        const group *g = &s->groups[bl->group];
         const step_class *c = step_table_class(&s->table, g->cls);
-        int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(g->prev, s->table.degree[blocks[b].d], c->migration_ns), group_step_ns(s, g, blocks[b].d));
-        int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
-        if (q > blocks[b].steps) blocks[b].steps = q;
+        const tetri_ns mig = tetri_migration_estimate_ns(g->prev, s->table.degree[bl->d], c->migration_ns);
+        const int64_t fit = steps_fit(dc->tau, mig, group_step_ns(s, g, bl->d));
+        const int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
+        if (q > bl->steps) bl->steps = q;
     }
+}
 
-    /* Step 4: late requests, one GPU each (the smallest degree), oldest first; or dropped. */
-    for (int32_t j = 0; j < n_late; j++) {
+/* Step 4: late requests get one GPU each (their smallest degree with a row), oldest first, from
+ * what the knapsack left; or, with drop=on, are dropped. Their blocks are groups -1, -2, ... */
+static void add_late_blocks(tetriserve *s, decision *dc)
+{
+    for (int32_t j = 0; j < dc->n_late; j++) {
         const int32_t i = s->late[j];
-        const tetri_request *r = v->requests[i];
-        if (s->drop) { plan->drop[plan->n_drop++] = r->id; continue; }
+        const tetri_request *r = dc->v->requests[i];
+        if (s->drop) {
+            dc->plan->drop[dc->plan->n_drop++] = r->id;
+            continue;
+        }
         const step_class *c = step_table_class(&s->table, s->cls_of[i]);
         int32_t d = 0;
-        while (d < nd && c->t_best[d] <= 0) d++;
-        if (d == nd || used + s->table.degree[d] > n_free) continue;
-        int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(r->last_gpus, s->table.degree[d], c->migration_ns), c->t_best[d]);
-        int32_t left = tetri_request_steps_left(r);
-        int32_t q = fit < 1 ? 1 : fit < left ? (int32_t)fit : left;
-        blocks[n_blocks++] = (block){-1 - j, d, q, 0};
-        used += s->table.degree[d];
+        while (d < s->table.n_degrees && c->t_best[d] <= 0) d++;
+        if (d == s->table.n_degrees || dc->used + s->table.degree[d] > dc->n_free) continue;
+        const tetri_ns mig = tetri_migration_estimate_ns(r->last_gpus, s->table.degree[d], c->migration_ns);
+        const int64_t fit = steps_fit(dc->tau, mig, c->t_best[d]);
+        const int32_t left = tetri_request_steps_left(r);
+        assert(dc->n_blocks < TETRI_MAX_GPUS);
+        dc->blocks[dc->n_blocks++] = (block){-1 - j, d, fit < 1 ? 1 : fit < left ? (int32_t)fit : left, 0};
+        dc->used += s->table.degree[d];
     }
+}
 
-    /* Step 5: elastic scale-up of this round's blocks into the GPUs still idle. */
-    while (s->elastic && used < n_free) {
-        int32_t best_b = -1, best_d = -1, best_q = 0;
-        tetri_ns best_saved = 0;
-        for (int32_t b = 0; b < n_blocks; b++) {
-            if (blocks[b].group < 0) continue; /* late requests stay on one GPU */
-            const group *g = &s->groups[blocks[b].group];
-            const step_class *c = step_table_class(&s->table, g->cls);
-            const int32_t d0 = blocks[b].d, k0 = s->table.degree[d0];
-            const tetri_ns t0 = group_step_ns(s, g, d0);
-            for (int32_t d = d0 + 1; d < nd; d++) {
-                const int32_t k = s->table.degree[d];
-                if (k - k0 > n_free - used) break;
-                tetri_ns t = group_step_ns(s, g, d);
-                if (t <= 0 || t >= t0) continue;
-                int64_t fit = steps_fit(tau, tetri_migration_estimate_ns(g->prev, k, c->migration_ns), t);
-                int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
-                if (q < blocks[b].steps) q = blocks[b].steps;
-                tetri_ns saved = q * (t0 - t) - (tetri_migration_estimate_ns(g->prev, k, c->migration_ns) - tetri_migration_estimate_ns(g->prev, k0, c->migration_ns));
-                if (saved > best_saved) {
-                    best_saved = saved;
-                    best_b = b;
-                    best_d = d;
-                    best_q = q;
-                }
-            }
+/* One candidate of step 5: block b to degree index d for q steps, saving `saved` of its time. */
+typedef struct scale_up { int32_t b, d, q; tetri_ns saved; } scale_up;
+
+/* Step 5's best single move: the block (not a late one: those stay on one GPU) whose step time
+ * drops the most at a larger degree that fits the GPUs still idle, net of the change in its move;
+ * b = -1 when no move saves time. */
+static scale_up best_scale_up(const tetriserve *s, const decision *dc)
+{
+    scale_up best = {-1, -1, 0, 0};
+    for (int32_t b = 0; b < dc->n_blocks; b++) {
+        const block *bl = &dc->blocks[b];
+        if (bl->group < 0) continue;
+        const group *g = &s->groups[bl->group];
+        const step_class *c = step_table_class(&s->table, g->cls);
+        const int32_t k0 = s->table.degree[bl->d];
+        const tetri_ns t0 = group_step_ns(s, g, bl->d);
+        const tetri_ns mig0 = tetri_migration_estimate_ns(g->prev, k0, c->migration_ns);
+        for (int32_t d = bl->d + 1; d < s->table.n_degrees; d++) {
+            const int32_t k = s->table.degree[d];
+            if (k - k0 > dc->n_free - dc->used) break;
+            const tetri_ns t = group_step_ns(s, g, d);
+            if (t <= 0 || t >= t0) continue;
+            const tetri_ns mig = tetri_migration_estimate_ns(g->prev, k, c->migration_ns);
+            const int64_t fit = steps_fit(dc->tau, mig, t);
+            int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
+            if (q < bl->steps) q = bl->steps;
+            const tetri_ns saved = q * (t0 - t) - (mig - mig0);
+            if (saved > best.saved) best = (scale_up){b, d, q, saved};
         }
-        if (best_b < 0) break;
-        used += s->table.degree[best_d] - s->table.degree[blocks[best_b].d];
-        blocks[best_b].d = best_d;
-        blocks[best_b].steps = best_q;
     }
+    return best;
+}
 
-    /* Step 6: placement, largest blocks first; the GPUs of every block's previous set are kept
-     * free for it as long as possible. */
-    sort_blocks(s, blocks, n_blocks);
+/* Step 5 (elastic=on): while GPUs are idle, the best move of a block to a larger degree. */
+static void scale_up_elastic(const tetriserve *s, decision *dc)
+{
+    while (s->elastic && dc->used < dc->n_free) {
+        const scale_up u = best_scale_up(s, dc);
+        if (u.b < 0) break;
+        block *bl = &dc->blocks[u.b];
+        dc->used += s->table.degree[u.d] - s->table.degree[bl->d];
+        bl->d = u.d;
+        bl->steps = u.q;
+    }
+}
+
+/* The late request behind a block of group -1 - j. */
+static const tetri_request *late_request(const tetriserve *s, const decision *dc, const block *bl)
+{
+    assert(bl->group < 0 && -1 - bl->group < dc->n_late);
+    return dc->v->requests[s->late[-1 - bl->group]];
+}
+
+/* The set the block's request(s) last ran on (a batch's members share it). */
+static tetri_gpuset block_prev(const tetriserve *s, const decision *dc, const block *bl)
+{
+    return bl->group >= 0 ? s->groups[bl->group].prev : late_request(s, dc, bl)->last_gpus;
+}
+
+/* Step 6 for one block: its set from the GPUs still free (*left_free), keeping `want` (the other
+ * blocks' previous sets) free as long as possible; then the block is costed on that set (its
+ * link's step time, and the migration rule now that the set is known) and cut to fit the round,
+ * and becomes an assignment. A block with no set (no profile row fits) waits. */
+static void place_block(const tetriserve *s, decision *dc, block *bl, tetri_gpuset want, tetri_gpuset *left_free)
+{
+    const bool late = bl->group < 0;
+    const group *g = late ? NULL : &s->groups[bl->group];
+    const step_class *c = step_table_class(&s->table, late ? s->cls_of[s->late[-1 - bl->group]] : g->cls);
+    const int32_t nb = late ? 1 : g->n_member;
+    const tetri_gpuset prev = block_prev(s, dc, bl);
+    unsigned flags = s->placement ? 0 : PLACEMENT_FIRST_FIT;
+    if (c->t[bl->d][TETRI_LINK_SLOW][nb] <= 0) flags |= PLACEMENT_FAST_ONLY;
+    bl->gpus = placement_pick(dc->v->cluster, *left_free, s->table.degree[bl->d], prev, want & ~prev, flags);
+    if (!bl->gpus) return;
+    *left_free &= ~bl->gpus;
+    /* The cost model charges the set's real link, and the move whenever the set differs from the
+     * previous one (same degree too): fewer steps fit when either applies. */
+    const tetri_ns t = step_class_ns(c, bl->d, tetri_cluster_link(dc->v->cluster, bl->gpus), nb);
+    const tetri_ns mig = tetri_migration_rule_ns(dc->v->cluster, prev, bl->gpus, c->migration_ns);
+    const int64_t fit = t > 0 ? steps_fit(dc->tau, mig, t) : bl->steps;
+    if (fit < bl->steps) bl->steps = fit < 1 ? 1 : (int32_t)fit;
+    tetri_assignment *a = &dc->plan->assign[dc->plan->n_assign++];
+    a->gpus = bl->gpus;
+    a->steps = bl->steps;
+    if (late) {
+        a->n_req = 1;
+        a->req[0] = late_request(s, dc, bl)->id;
+    } else {
+        a->n_req = g->n_member;
+        memcpy(a->req, g->member, sizeof a->req);
+    }
+    if (s->trace_id >= 0) trace_block(s, a, late);
+}
+
+/* Step 6: placement, largest blocks first; the GPUs of every block's previous set are kept free
+ * for it as long as possible. */
+static void place_blocks(const tetriserve *s, decision *dc)
+{
+    sort_blocks(s, dc->blocks, dc->n_blocks);
     tetri_gpuset want = 0;
-    for (int32_t b = 0; b < n_blocks; b++) {
-        int32_t gi = blocks[b].group;
-        want |= gi >= 0 ? s->groups[gi].prev : v->requests[s->late[-1 - gi]]->last_gpus;
+    for (int32_t b = 0; b < dc->n_blocks; b++) want |= block_prev(s, dc, &dc->blocks[b]);
+    want &= dc->free;
+    tetri_gpuset left_free = dc->free;
+    for (int32_t b = 0; b < dc->n_blocks; b++) place_block(s, dc, &dc->blocks[b], want, &left_free);
+}
+
+static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
+{
+    tetriserve *s = self;
+    if (v->n_requests == 0) return 0; /* idle: the next arrival starts a fresh round */
+    const int call = round_for_call(s, v, plan);
+    if (call == CALL_WAIT) return 0;
+    if (find_classes(s, v, err)) return -1;
+    if (call == CALL_NEW_ROUND) {
+        s->round_start = v->now;
+        s->round_end = v->now + round_length(s, v);
     }
-    want &= free;
-    tetri_gpuset left_free = free;
-    for (int32_t b = 0; b < n_blocks; b++) {
-        block *bl = &blocks[b];
-        const int32_t gi = bl->group;
-        const tetri_request *lr = gi < 0 ? v->requests[s->late[-1 - gi]] : NULL;
-        const step_class *c = step_table_class(&s->table, gi >= 0 ? s->groups[gi].cls : s->cls_of[s->late[-1 - gi]]);
-        const int32_t nb = gi >= 0 ? s->groups[gi].n_member : 1;
-        const tetri_gpuset prev = gi >= 0 ? s->groups[gi].prev : lr->last_gpus;
-        unsigned flags = s->placement ? 0 : PLACEMENT_FIRST_FIT;
-        if (c->t[bl->d][TETRI_LINK_SLOW][nb] <= 0) flags |= PLACEMENT_FAST_ONLY;
-        const int degree = s->table.degree[bl->d];
-        bl->gpus = placement_pick(v->cluster, left_free, degree, prev, want & ~prev, flags);
-        if (!bl->gpus) continue; /* no set with a profile row: the request waits */
-        left_free &= ~bl->gpus;
-        /* The cost model charges the set's real link, and the move whenever the set differs
-         * from the previous one (same degree too): fewer steps fit when either applies. */
-        tetri_ns t = step_class_ns(c, bl->d, tetri_cluster_link(v->cluster, bl->gpus), nb);
-        const tetri_ns mig = tetri_migration_rule_ns(v->cluster, prev, bl->gpus, c->migration_ns);
-        int64_t fit = t > 0 ? steps_fit(tau, mig, t) : bl->steps;
-        if (fit < bl->steps) bl->steps = fit < 1 ? 1 : (int32_t)fit;
-        tetri_assignment *a = &plan->assign[plan->n_assign++];
-        a->gpus = bl->gpus;
-        a->steps = bl->steps;
-        if (gi >= 0) {
-            a->n_req = s->groups[gi].n_member;
-            memcpy(a->req, s->groups[gi].member, sizeof a->req);
-        } else {
-            a->n_req = 1;
-            a->req[0] = lr->id;
-        }
-        for (int32_t m = 0; s->trace_id >= 0 && m < a->n_req; m++)
-            if (a->req[m] == s->trace_id)
-                fprintf(stderr, "tetriserve trace: request %d runs %d step%s on GPUs %#llx (degree %d%s%s)\n", s->trace_id,
-                        a->steps, a->steps == 1 ? "" : "s", (unsigned long long)a->gpus, degree, gi < 0 ? ", late: best effort" : "",
-                        a->n_req > 1 ? ", batched" : "");
+    plan->wake_at = s->round_end;
+    decision dc = {.v = v, .plan = plan, .now = v->now, .tau = s->round_end - v->now,
+                   .tau_round = s->round_end - s->round_start};
+    dc.free = tetri_cluster_all(v->cluster) & ~v->busy;
+    dc.n_free = tetri_gpuset_count(dc.free);
+    classify_waiting(s, &dc);
+    if (dc.n_free == 0) {
+        for (int32_t j = 0; s->drop && j < dc.n_late; j++) plan->drop[plan->n_drop++] = v->requests[s->late[j]]->id;
+        return 0;
     }
+    form_groups(s, &dc);
+    rank_urgency(s, &dc);
+    set_value_weights(s, &dc);
+    build_options(s, &dc);
+    pick_blocks(s, &dc);
+    extend_blocks(s, &dc);
+    add_late_blocks(s, &dc);
+    scale_up_elastic(s, &dc);
+    place_blocks(s, &dc);
     return 0;
 }
 
