@@ -4,7 +4,7 @@ libtetri_a_SOURCES += \
 libtetri_a_SOURCES += sched/rssp.c
 # The scheduler part (issue 3): tetriserve, edf-dyn, optimal, least-slack and what they share.
 libtetri_a_SOURCES += sched/step_table.h sched/step_table.c sched/knapsack.h sched/knapsack.c \
-  sched/placement.h sched/placement.c sched/tetriserve.h sched/tetriserve.c sched/edf_dyn.c \
+  sched/placement.h sched/placement.c sched/round_guard.h sched/tetriserve.h sched/tetriserve.c sched/edf_dyn.c \
   sched/optimal.c sched/least_slack.c
 # Its tests: knapsack/plan/placement against brute force, every policy in the simulator with plan
 # checks, optimal versus tetriserve, `tetri policies`.

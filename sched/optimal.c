@@ -20,11 +20,13 @@
  * from what is left, their move paid inside the round too (drop=on: dropped).
  *
  * It plans at every round boundary (calls inside a round wait for it, like tetriserve's
- * midround=wait) and runs the first round of the best plan; when every request arrives at t = 0
- * that is the offline optimum of the model (Bellman: the rest of an optimal plan is optimal for
- * what is left), otherwise the optimum for the requests known at each boundary. With zero
- * migration cost, no jitter and tetriserve:batching=off, it is never worse than tetriserve
- * (tests/test_optimal.c checks that on random instances).
+ * midround=wait; a boundary that finds a block predicted to end by it still running waits up to
+ * guard_ms for it, as tetriserve's does, see sched/round_guard.h) and runs the first round of the
+ * best plan; when every request arrives at t = 0 that is the offline optimum of the model
+ * (Bellman: the rest of an optimal plan is optimal for what is left), otherwise the optimum for
+ * the requests known at each boundary. With zero migration cost, no jitter and
+ * tetriserve:batching=off, it is never worse than tetriserve (tests/test_optimal.c checks that on
+ * random instances).
  *
  * Limits: at most 8 GPUs (create refuses more), at most max_requests live requests and max_nodes
  * search nodes per plan; beyond them decide() returns the error "instance too large" (the host
@@ -37,11 +39,13 @@
 #include "profiles/profile.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
+#include "sched/round_guard.h"
 #include "sched/step_table.h"
 
 static const tetri_option_spec optimal_options[] = {
     {"g", TETRI_OPT_INT, "5", "1..1000", "round length tau in steps of the slowest resolution's fastest step (as tetriserve)"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds (0: from g)"},
+    {"guard_ms", TETRI_OPT_DOUBLE, "0", "0..1000", "as tetriserve's: a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
     {"max_requests", TETRI_OPT_INT, "6", "1..8", "most live requests searched at once; more is refused as too large"},
     {"max_nodes", TETRI_OPT_DOUBLE, "2e7", "1..1e10", "most search nodes per plan; more is refused as too large"},
     {"drop", TETRI_OPT_BOOL, "off", NULL, "drop requests that can no longer meet their deadline (else one GPU, best effort)"},
@@ -68,6 +72,7 @@ typedef struct opt_req {
 typedef struct optimal {
     int g;
     tetri_ns tau_fixed, tau;
+    tetri_ns guard;         /* guard_ms: how long a boundary waits for a block that overran it */
     int max_requests;
     double max_nodes;
     bool drop;
@@ -112,6 +117,7 @@ static void *optimal_create(const tetri_options *opts, const struct tetri_profil
     if (!o) return tetri_errorf(err, "out of memory"), NULL;
     o->g = (int)tetri_options_int(opts, "g");
     o->tau_fixed = (tetri_ns)(tetri_options_double(opts, "tau_ms") * TETRI_NS_PER_MS);
+    o->guard = (tetri_ns)(tetri_options_double(opts, "guard_ms") * TETRI_NS_PER_MS);
     o->max_requests = (int)tetri_options_int(opts, "max_requests");
     o->max_nodes = tetri_options_double(opts, "max_nodes");
     o->drop = tetri_options_bool(opts, "drop");
@@ -131,7 +137,8 @@ static void *optimal_create(const tetri_options *opts, const struct tetri_profil
 typedef struct value { int32_t met; int64_t cost; } value;
 static bool better(value a, value b) { return a.met != b.met ? a.met > b.met : a.cost < b.cost; }
 
-/* State: steps left and the degree (GPU count) of the last set (0 = never ran) of each request. */
+/* State: steps left and the degree (GPU count) of the last set (0 = never ran) of each request.
+ * pack() keeps 5 bits of the degree: create refuses clusters over 8 GPUs. */
 typedef struct state { uint8_t left[OPT_MAX_REQ]; uint8_t last[OPT_MAX_REQ]; } state;
 
 static void pack(int round, const state *s, int m, uint64_t *k0, uint64_t *k1)
@@ -365,6 +372,11 @@ static int optimal_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
     optimal *o = self;
     if (o->started && v->now < o->round_end) {
         plan->wake_at = o->round_end; /* inside a round: wait for its boundary */
+        return 0;
+    }
+    const tetri_ns guard_wake = o->started ? round_guard_wake(v, o->round_end, o->guard) : TETRI_NS_NEVER;
+    if (guard_wake != TETRI_NS_NEVER) {
+        plan->wake_at = guard_wake; /* a block overran the boundary: wait for it (sched/round_guard.h) */
         return 0;
     }
     if (v->n_requests > o->cap_late) {

@@ -42,7 +42,7 @@ typedef struct tetri_policy_ops {
     bool may_refuse;
 } tetri_policy_ops;
 
-/* Room for a canonical spec. tetriserve's defaults alone take 197 characters; a spec that would
+/* Room for a canonical spec. tetriserve's defaults alone take 208 characters; a spec that would
  * not fit is an error at create, never cut (the cut text is what a sweep re-parses and runs). */
 #define TETRI_POLICY_SPEC_MAX 512
 

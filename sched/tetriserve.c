@@ -47,7 +47,15 @@
  * pending), and asks to be woken at its end. A call inside a round (an arrival, a block ending
  * early) does nothing with midround=wait (the paper's fixed rounds: new work waits for the
  * boundary), or, with midround=fill, runs the same steps on the GPUs free now with the round's
- * remaining length.
+ * remaining length. In real time a block sized to end by the boundary may end a little after it;
+ * when the wake-up at the boundary finds such a block still running (a busy GPU whose predicted
+ * end, the view's gpu_busy_until, is by the boundary), the round waits for it at most guard_ms
+ * (sched/round_guard.h): the call returns no blocks and asks to be woken at round_end + guard,
+ * the block's completion calls earlier, and the round starts at that call's now. Without the
+ * band the round would start without those GPUs, and with midround=wait they would idle a whole
+ * round. guard_ms=0 starts the round at the boundary regardless. In the simulator without jitter
+ * no block outlives its prediction (and completions at an instant come before the wake-up), so
+ * those results do not depend on guard_ms; with --jitter they do, as real time does.
  *
  * trace=ID prints one request's plan, options, survival, pick and block every round to stderr
  * (trace_options, trace_block), without changing any decision.
@@ -65,6 +73,7 @@
 #include "sched/knapsack.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
+#include "sched/round_guard.h"
 #include "sched/step_table.h"
 
 static const tetri_option_spec tetriserve_options[] = {
@@ -72,6 +81,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {"tau_from", TETRI_OPT_ENUM, "profile", "profile|seen|pending", "resolutions tau is taken over: the profile's (of the models seen), all seen in the run, or those pending now"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds, 0 or >= 1 (0: from g)"},
     {"midround", TETRI_OPT_ENUM, "wait", "wait|fill", "calls inside a round: wait for the boundary, or fill idle GPUs with the same rules"},
+    {"guard_ms", TETRI_OPT_DOUBLE, "0", "0..1000", "a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
     {"order", TETRI_OPT_ENUM, "last", "last|first", "in a two-degree plan, the high-degree steps run last (scale up later) or first"},
     {"round_options", TETRI_OPT_ENUM, "plan", "plan|phase|all", "degrees offered to the DP: both plan degrees, only the current phase's, or every degree"},
     {"tie", TETRI_OPT_ENUM, "gpus-slack", "gpus-slack|slack-gpus|none", "DP ties among equal survivors: more GPUs busy then less slack, the reverse, or none"},
@@ -119,6 +129,7 @@ typedef struct slack_rank { tetri_ns slack; int32_t g; } slack_rank;
 typedef struct tetriserve {
     int g, tau_from, midround, order_first, round_options, tie, survival;
     tetri_ns tau_fixed;
+    tetri_ns guard;         /* guard_ms: how long a boundary waits for a block that overran it */
     bool drop, placement, elastic, batching, extend;
     int32_t batch_max_side;
     int32_t trace_id;       /* request to trace to stderr, -1: none */
@@ -229,6 +240,7 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     }
     s->tau_fixed = (tetri_ns)(tau_ms * TETRI_NS_PER_MS);
     s->midround = strcmp(tetri_options_str(o, "midround"), "fill") == 0 ? MID_FILL : MID_WAIT;
+    s->guard = (tetri_ns)(tetri_options_double(o, "guard_ms") * TETRI_NS_PER_MS);
     s->order_first = strcmp(tetri_options_str(o, "order"), "first") == 0;
     const char *ro = tetri_options_str(o, "round_options");
     s->round_options = strcmp(ro, "all") == 0 ? OPTS_ALL : strcmp(ro, "phase") == 0 ? OPTS_PHASE : OPTS_PLAN;
@@ -426,14 +438,21 @@ static void trace_block(const tetriserve *s, const tetri_assignment *a, bool lat
 
 enum { CALL_WAIT, CALL_NEW_ROUND, CALL_MIDROUND };
 
-/* What this call is (DESIGN step "rounds"): a new round, at the first call at or after the last
- * round's end or at an arrival to an idle cluster (a fact the host states: the round of the last
- * work is stale and must not make the arrival wait for its boundary); else a call inside the
- * round, which waits for its boundary (midround=wait: returns CALL_WAIT with wake_at set) or
- * fills the GPUs free now (midround=fill). */
+/* What this call is (see Rounds in the header): a new round, at the first call at or after the
+ * last round's end or at an arrival to an idle cluster (a fact the host states: the round of the
+ * last work is stale and must not make the arrival wait for its boundary), unless the guard band
+ * holds it for a block that overran the boundary (CALL_WAIT, woken at the band's end); else a
+ * call inside the round, which waits for its boundary (midround=wait: CALL_WAIT with wake_at
+ * set) or fills the GPUs free now (midround=fill). */
 static int round_for_call(const tetriserve *s, const tetri_view *v, tetri_plan *plan)
 {
-    if (v->now >= s->round_end || v->idle_arrival) return CALL_NEW_ROUND;
+    if (v->now >= s->round_end || v->idle_arrival) {
+        const tetri_ns wake = round_guard_wake(v, s->round_end, s->guard);
+        if (wake == TETRI_NS_NEVER) return CALL_NEW_ROUND;
+        assert(wake > v->now);
+        plan->wake_at = wake;
+        return CALL_WAIT;
+    }
     if (s->midround == MID_FILL) return CALL_MIDROUND;
     plan->wake_at = s->round_end;
     return CALL_WAIT;

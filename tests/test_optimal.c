@@ -132,12 +132,60 @@ static void placed_block_pays_the_rule(void **state)
     tetri_policy_destroy(&p);
 }
 
+/* The guard band, as tetriserve's: request 0's block on GPU 0, predicted to end at 99 ms by the
+ * boundary at 100 ms, still runs at the wake-up. guard_ms=5 waits (woken at 105 ms) and starts
+ * the round at its completion, 101 ms; guard_ms=0 starts it at 100 ms without GPU 0. */
+static void round_waits_for_a_block_that_overran(void **state)
+{
+    (void)state;
+    const tetri_ns ms = TETRI_NS_PER_MS;
+    for (int guard = 0; guard <= 5; guard += 5) {
+        tetri_request r[2];
+        for (int i = 0; i < 2; i++)
+            r[i] = (tetri_request){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps_total = 20,
+                                   .deadline = 5 * TETRI_NS_PER_S, .state = TETRI_REQ_WAITING};
+        const tetri_request *reqs[2] = {&r[0], &r[1]};
+        int32_t drop[2];
+        tetri_view v = {.now = 0, .cluster = profile_cluster(prof), .requests = reqs, .n_requests = 1, .idle_arrival = true};
+        tetri_plan plan = {.drop = drop};
+        char spec[64];
+        snprintf(spec, sizeof spec, "optimal:tau_ms=100,guard_ms=%d", guard);
+        tetri_policy p;
+        tetri_error err = {{0}};
+        if (tetri_policy_create(&p, spec, prof, v.cluster, &err)) fail_msg("%s", err.msg);
+        if (tetri_policy_decide(&p, &v, &plan, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(plan.wake_at, 100 * ms);
+        r[0].state = TETRI_REQ_RUNNING;
+        r[0].last_gpus = 0x1;
+        v = (tetri_view){.now = 100 * ms, .cluster = v.cluster, .busy = 0x1, .requests = reqs, .n_requests = 2};
+        v.gpu_busy_until[0] = 99 * ms;
+        if (tetri_policy_decide(&p, &v, &plan, &err)) fail_msg("%s", err.msg);
+        if (tetri_plan_validate(&plan, &v, &err)) fail_msg("%s", err.msg);
+        if (guard) {
+            assert_int_equal(plan.n_assign, 0);
+            assert_int_equal(plan.wake_at, 105 * ms);
+            v.now = 101 * ms;
+            v.busy = 0;
+            r[0].state = TETRI_REQ_WAITING;
+            r[0].steps_done = 4;
+            if (tetri_policy_decide(&p, &v, &plan, &err)) fail_msg("%s", err.msg);
+            if (tetri_plan_validate(&plan, &v, &err)) fail_msg("%s", err.msg);
+            assert_int_equal(plan.wake_at, 201 * ms);
+        } else {
+            assert_int_equal(plan.wake_at, 200 * ms);
+            for (int a = 0; a < plan.n_assign; a++) assert_int_equal(plan.assign[a].gpus & 0x1, 0);
+        }
+        tetri_policy_destroy(&p);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(optimal_never_worse_than_tetriserve),
         cmocka_unit_test(too_large_is_refused),
         cmocka_unit_test(placed_block_pays_the_rule),
+        cmocka_unit_test(round_waits_for_a_block_that_overran),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
 }
