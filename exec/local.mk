@@ -2,3 +2,8 @@
 # the profile's time) is plain C with POSIX threads and builds everywhere; the GPU backend, next,
 # will build where CUDA is found.
 libtetri_a_SOURCES += exec/emulated.h exec/emulated.c
+
+# `tetri serve --backend emulated` end to end (the short simulator-vs-emulated check) and the
+# full-size comparison script (docs/simulator.md, "Real time").
+TESTS += tests/cli_serve.sh
+EXTRA_DIST += tests/cli_serve.sh bench/sim_vs_emulated.sh

@@ -437,7 +437,7 @@ static void summarise(host *h, host_result *out)
         sum->decide_p99_ns = select_kth(h->decide_ns, n, (ptrdiff_t)ceil(0.99 * (double)n) - 1);
         sum->decide_median_ns = select_kth(h->decide_ns, n, (n - 1) / 2);
     }
-    qsort(h->gap_ns, h->n_gap, sizeof *h->gap_ns, cmp_ns);
+    if (h->n_gap) qsort(h->gap_ns, h->n_gap, sizeof *h->gap_ns, cmp_ns); /* gap_ns may be NULL */
 }
 
 static int check_arrivals(const host_arrival *a, size_t n, tetri_error *err)

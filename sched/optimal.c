@@ -45,7 +45,7 @@
 static const tetri_option_spec optimal_options[] = {
     {"g", TETRI_OPT_INT, "5", "1..1000", "round length tau in steps of the slowest resolution's fastest step (as tetriserve)"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds (0: from g)"},
-    {"guard_ms", TETRI_OPT_DOUBLE, "0", "0..1000", "as tetriserve's: a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
+    {"guard_ms", TETRI_OPT_DOUBLE, "50", "0..1000", "as tetriserve's: a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
     {"max_requests", TETRI_OPT_INT, "6", "1..8", "most live requests searched at once; more is refused as too large"},
     {"max_nodes", TETRI_OPT_DOUBLE, "2e7", "1..1e10", "most search nodes per plan; more is refused as too large"},
     {"drop", TETRI_OPT_BOOL, "off", NULL, "drop requests that can no longer meet their deadline (else one GPU, best effort)"},

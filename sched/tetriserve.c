@@ -81,7 +81,7 @@ static const tetri_option_spec tetriserve_options[] = {
     {"tau_from", TETRI_OPT_ENUM, "profile", "profile|seen|pending", "resolutions tau is taken over: the profile's (of the models seen), all seen in the run, or those pending now"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds, 0 or >= 1 (0: from g)"},
     {"midround", TETRI_OPT_ENUM, "wait", "wait|fill", "calls inside a round: wait for the boundary, or fill idle GPUs with the same rules"},
-    {"guard_ms", TETRI_OPT_DOUBLE, "0", "0..1000", "a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
+    {"guard_ms", TETRI_OPT_DOUBLE, "50", "0..1000", "a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
     {"order", TETRI_OPT_ENUM, "last", "last|first", "in a two-degree plan, the high-degree steps run last (scale up later) or first"},
     {"round_options", TETRI_OPT_ENUM, "plan", "plan|phase|all", "degrees offered to the DP: both plan degrees, only the current phase's, or every degree"},
     {"tie", TETRI_OPT_ENUM, "gpus-slack", "gpus-slack|slack-gpus|none", "DP ties among equal survivors: more GPUs busy then less slack, the reverse, or none"},

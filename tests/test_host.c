@@ -1,0 +1,234 @@
+/* tests/test_host.c: the serving host under its three kinds of backend: the simulator, the
+ * emulated real-time backend, and scripted fakes that misbehave.
+ *
+ * What holds: every block is recorded with its prediction (exact in the simulator); the emulated
+ * backend serves the same trace to the same outcomes as the simulator when nothing is close to a
+ * deadline, with block times within a bound of their prediction; failed blocks are retried and
+ * then dropped by the documented rule, and every request still ends exactly once; a backend that
+ * reports a block it never got is an error, as is a broken plan under every backend. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include "exec/emulated.h"
+#include "host/host.h"
+#include "sim/sim.h"
+#include "sim_fixture.h"
+
+#define MS TETRI_NS_PER_MS
+#define SEC TETRI_NS_PER_S
+
+static tetri_profile *prof; /* 2 GPUs: 512 px at 50 ms (degree 1) and 30 ms (degree 2), 2 ms migration */
+static char prof_path[256];
+
+static int setup(void **state)
+{
+    (void)state;
+    fixture_tmp_path(prof_path, sizeof prof_path, "test-host", "db");
+    const fixture_row rows[] = {{512, 1, 50 * MS, 0.05, 0, NULL}, {512, 2, 30 * MS, 0.05, 0, NULL}};
+    if (fixture_profile_db(prof_path, "t2", 2, 2, rows, 2, 2 * MS)) return -1;
+    prof = fixture_open_profile(prof_path, "t2");
+    return prof ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+    (void)state;
+    profile_close(prof);
+    unlink(prof_path);
+    return 0;
+}
+
+/* n requests of 512 px, `steps` steps, one every `gap`, deadline `slack` after arrival. */
+static tetri_trace spaced_trace(int n, int steps, tetri_ns gap, tetri_ns slack)
+{
+    int side[64], st[64];
+    tetri_ns arr[64], dl[64];
+    assert_true(n <= 64);
+    for (int i = 0; i < n; i++) {
+        side[i] = 512;
+        st[i] = steps;
+        arr[i] = i * gap;
+        dl[i] = arr[i] + slack;
+    }
+    return fixture_trace(n, side, st, arr, dl);
+}
+
+static void sim_blocks_are_recorded_exactly(void **state)
+{
+    (void)state;
+    tetri_trace t = spaced_trace(6, 10, 200 * MS, 10 * SEC);
+    sim_config cfg = {.profile = prof, .policy_spec = "xdit-sp1", .check_plans = 1};
+    sim_result r;
+    tetri_error err = {{0}};
+    if (sim_run(&cfg, &t, &r, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(r.n_blocks_rec, 6);
+    assert_int_equal((int64_t)r.n_blocks_rec, r.n_blocks);
+    for (size_t i = 0; i < r.n_blocks_rec; i++) {
+        const tetri_block_result *b = &r.blocks[i];
+        assert_int_equal(b->seq, (int32_t)i);
+        assert_int_equal(b->n_req, 1);
+        assert_int_equal(b->steps, 10);
+        assert_int_equal(b->pred_end - b->pred_start, 10 * 50 * MS);
+        assert_int_equal(b->start, b->pred_start); /* no jitter: the simulator runs the prediction */
+        assert_int_equal(b->end, b->pred_end);
+        assert_int_equal(b->failed, 0);
+        assert_int_equal(r.requests[b->req[0]].finish, b->end);
+    }
+    assert_int_equal(r.n_gap, 0); /* the simulator has no host overhead */
+    sim_result_free(&r);
+    tetri_trace_free(&t);
+}
+
+/* Runs the trace on the emulated backend. */
+static int run_emulated(const host_config *cfg, const tetri_trace *t, const emulated_options *eo, host_result *r,
+                        tetri_error *err)
+{
+    emulated_backend *e;
+    if (emulated_open(eo, &e, err)) return -1;
+    host_backend be;
+    emulated_bind(&be, e);
+    host_arrival *arr = sim_arrivals_of(t);
+    int rc = host_run(cfg, &be, arr, t->n, r, err);
+    free(arr);
+    emulated_close(e);
+    return rc;
+}
+
+static void emulated_matches_the_simulator(void **state)
+{
+    (void)state;
+    /* Room to spare: at speed 10 a 500 ms block sleeps 50 ms; any scheduling noise is far from
+     * the deadlines, so outcomes and the order of events are those of the simulator. */
+    tetri_trace t = spaced_trace(8, 10, 300 * MS, 3 * SEC);
+    const char *policies[] = {"xdit-sp1", "xdit-sp2", "edf-dyn", "tetriserve"};
+    for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
+        host_config cfg = {.profile = prof, .policy_spec = policies[p], .check_plans = 1};
+        host_result s, e;
+        tetri_error err = {{0}};
+        if (sim_run(&cfg, &t, &s, &err)) fail_msg("%s: %s", policies[p], err.msg);
+        emulated_options eo = {.n_gpus = 2, .speed = 10};
+        if (run_emulated(&cfg, &t, &eo, &e, &err)) fail_msg("%s: %s", policies[p], err.msg);
+        assert_int_equal(e.summary.met, s.summary.met);
+        assert_int_equal(e.summary.late + e.summary.dropped, s.summary.late + s.summary.dropped);
+        for (size_t i = 0; i < e.n_blocks_rec; i++) {
+            const tetri_block_result *b = &e.blocks[i];
+            /* A block starts after its decision and runs at least its prediction (sleeps never end
+             * early). How late it ends depends on the machine's load (make check -j runs tests side
+             * by side): a bound of 1 s of workload time (100 ms real) only catches a broken clock;
+             * the figures are `make bench`'s. */
+            assert_true(b->start >= b->pred_start);
+            assert_true(b->end - b->start >= b->pred_end - b->pred_start - 1000 /* rounding of the speed */);
+            if (b->end - b->pred_end >= SEC)
+                fail_msg("%s block %zu: predicted [%lld, %lld], ran [%lld, %lld]", policies[p], i, (long long)b->pred_start,
+                         (long long)b->pred_end, (long long)b->start, (long long)b->end);
+        }
+        for (size_t i = 0; i < t.n; i++) {
+            assert_int_equal(e.requests[i].outcome, s.requests[i].outcome);
+            tetri_ns d = e.requests[i].finish - s.requests[i].finish;
+            if (!(d > -MS && d < SEC)) fail_msg("%s request %zu: sim finish %lld, emulated %lld", policies[p], i, (long long)s.requests[i].finish, (long long)e.requests[i].finish);
+        }
+        host_result_free(&s);
+        host_result_free(&e);
+    }
+    tetri_trace_free(&t);
+}
+
+static void failed_blocks_are_retried_then_dropped(void **state)
+{
+    (void)state;
+    tetri_trace t = spaced_trace(6, 4, 50 * MS, 5 * SEC);
+    for (int max_failures = 0; max_failures <= 2; max_failures++) {
+        host_config cfg = {.profile = prof, .policy_spec = "xdit-sp1", .check_plans = 1, .max_failures = max_failures};
+        host_result r;
+        tetri_error err = {{0}};
+        emulated_options eo = {.n_gpus = 2, .speed = 20, .fail_every = 2}; /* blocks 2, 4, 6, ... fail */
+        if (run_emulated(&cfg, &t, &eo, &r, &err)) fail_msg("%s", err.msg);
+        assert_int_equal(r.summary.met + r.summary.late + r.summary.dropped, 6); /* every request ends once */
+        assert_true(r.n_failed_blocks > 0);
+        int64_t failed = 0;
+        for (size_t i = 0; i < r.n_blocks_rec; i++) failed += r.blocks[i].failed;
+        assert_int_equal(failed, r.n_failed_blocks);
+        if (max_failures == 0) {
+            assert_int_equal(r.summary.dropped, r.n_failed_blocks); /* the first failure drops */
+        } else {
+            /* With retries, each failure is followed by a retry of that request; alternate blocks
+             * fail, so a request fails at most twice in a row: max_failures=2 drops nobody. */
+            if (max_failures == 2) assert_int_equal(r.summary.dropped, 0);
+            for (size_t i = 0; i < t.n; i++)
+                if (r.requests[i].outcome != TETRI_DROPPED) assert_true(r.requests[i].finish > 0);
+        }
+        host_result_free(&r);
+    }
+    tetri_trace_free(&t);
+}
+
+/* ---- a scripted backend that reports a block it never started ---------------------------------- */
+
+typedef struct liar { tetri_ns clock; int started; } liar;
+static tetri_ns liar_now(void *self) { return ((liar *)self)->clock; }
+static int liar_start(void *self, const host_block *b, tetri_error *err)
+{
+    (void)b; (void)err;
+    ((liar *)self)->started++;
+    return 0;
+}
+static int liar_wait(void *self, tetri_ns until, host_event *ev, tetri_error *err)
+{
+    (void)err;
+    liar *l = self;
+    if (l->started) { /* a slot the host never used */
+        *ev = (host_event){.kind = HOST_EVENT_DONE, .slot = 40, .start = l->clock, .end = l->clock + 1};
+        l->clock++;
+        return 0;
+    }
+    l->clock = until;
+    *ev = (host_event){.kind = HOST_EVENT_TIMEOUT, .slot = -1, .end = until};
+    return 0;
+}
+static const host_backend_ops liar_ops = {.name = "liar", .now = liar_now, .start_block = liar_start, .wait_next = liar_wait};
+
+static void a_backend_reporting_an_unknown_block_is_an_error(void **state)
+{
+    (void)state;
+    tetri_trace t = spaced_trace(1, 4, 0, 5 * SEC);
+    host_arrival *arr = sim_arrivals_of(&t);
+    liar l = {0};
+    host_backend be = {.ops = &liar_ops, .self = &l};
+    host_config cfg = {.profile = prof, .policy_spec = "xdit-sp1"};
+    host_result r;
+    tetri_error err = {{0}};
+    assert_int_equal(host_run(&cfg, &be, arr, t.n, &r, &err), -1);
+    assert_non_null(strstr(err.msg, "backend liar reported block slot 40, which is not running"));
+    host_result_free(&r);
+    free(arr);
+    tetri_trace_free(&t);
+}
+
+static void emulated_options_are_checked(void **state)
+{
+    (void)state;
+    emulated_backend *e = NULL;
+    tetri_error err = {{0}};
+    emulated_options bad_speed = {.n_gpus = 2, .speed = 0};
+    assert_int_equal(emulated_open(&bad_speed, &e, &err), -1);
+    assert_non_null(strstr(err.msg, "--speed"));
+    emulated_options bad_gpus = {.n_gpus = 0, .speed = 1};
+    assert_int_equal(emulated_open(&bad_gpus, &e, &err), -1);
+    assert_non_null(strstr(err.msg, "GPUs"));
+    assert_null(e);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(sim_blocks_are_recorded_exactly),
+        cmocka_unit_test(emulated_matches_the_simulator),
+        cmocka_unit_test(failed_blocks_are_retried_then_dropped),
+        cmocka_unit_test(a_backend_reporting_an_unknown_block_is_an_error),
+        cmocka_unit_test(emulated_options_are_checked),
+    };
+    return cmocka_run_group_tests(tests, setup, teardown);
+}
