@@ -5,6 +5,7 @@
 # usage: bench/sim_vs_emulated.sh TETRI OUTDIR [N] [SPEED] [JOBS] [EXTRA...]
 #   N requests per trace (default 300), SPEED for serve (default 20), JOBS emulated runs at once
 #   (default 1; each holds a thread per GPU, mostly asleep). EXTRA is passed to both (e.g. --jitter).
+#   MIXES (environment) limits the mixes (default "uniform skewed").
 # Traces: FLUX.1-dev paper workload (12/min), mixes uniform and skewed, SLO scales 1.0 and 1.5,
 # seed 1, on the default profile's h100x8. Writes OUTDIR/table.txt (and every db); exit 1 when a
 # policy misses attainment within 0.02 or mean latency within 2% (the issue's tolerances).
@@ -20,7 +21,7 @@ summary() { # DB -> "n met dropped mean_latency_s" (mean over finished requests)
                  END { printf "%d %d %d %.6f\n", n, met, dr, done ? lat / done : 0 }'
 }
 running=0
-for mix in uniform skewed; do
+for mix in ${MIXES:-uniform skewed}; do
     for scale in 1.0 1.5; do
         tr="$OUT/trace-$mix-$scale.csv"
         "$T" workload --mix $mix --slo-scale $scale -n "$N" --rate 12 --seed 1 -o "$tr" >/dev/null || exit 1
@@ -39,7 +40,7 @@ wait
 {
     printf "%-8s %5s %-11s %9s %9s %7s %10s %10s %7s %8s %8s\n" mix scale policy SAR_sim SAR_emu dSAR mean_sim_s \
         mean_emu_s dmean% gap_p50 gap_p99
-    for mix in uniform skewed; do for scale in 1.0 1.5; do for p in $POLICIES; do
+    for mix in ${MIXES:-uniform skewed}; do for scale in 1.0 1.5; do for p in $POLICIES; do
         gaps=$(sed -n 's/.*end->next start p50 \([0-9.]*\) us p99 \([0-9.]*\) us.*/\1 \2/p' "$OUT/emu-$mix-$scale-$p.log")
         echo "$mix $scale $p $(summary "$OUT/sim-$mix-$scale-$p.db") $(summary "$OUT/emu-$mix-$scale-$p.db") ${gaps:-nan nan}"
     done; done; done | awk '{

@@ -39,6 +39,7 @@ typedef struct emu_job {
     int32_t slot;
     tetri_ns duration_real;  /* ns of real time */
     bool fail;
+    bool report;             /* the block's lead worker (its lowest GPU) posts its end */
 } emu_job;
 
 typedef struct emu_worker {
@@ -163,6 +164,7 @@ static void *worker_main(void *arg)
         host_event ev = {.kind = job.fail ? HOST_EVENT_FAILED : HOST_EVENT_DONE, .slot = job.slot,
                          .start = run_of_real(e, start), .end = run_of_real(e, end), .start_real_ns = start,
                          .end_real_ns = end};
+        if (!job.report) continue;
         if (job.fail) snprintf(ev.why, sizeof ev.why, "injected failure (fail_every=%lld)", (long long)e->opt.fail_every);
         post(e, &ev);
     }
@@ -171,24 +173,38 @@ static void *worker_main(void *arg)
 
 static tetri_ns emu_now(void *self) { return run_of_real(self, real_now()); }
 
+/* Where the machine has a core per thread (spin_ns > 0), every worker of the set runs the block,
+ * as every GPU of a set runs its share of a step, and the lead (lowest GPU) reports it: so every
+ * GPU a block frees has a worker awake and spinning for its next block, whichever GPU of the new
+ * set leads it. A helper that has not yet taken the previous block's job (the lead reported it
+ * first) has that job replaced. With fewer cores only the lead runs it: more threads waking
+ * would only queue for the same cores. */
 static int emu_start_block(void *self, const host_block *b, tetri_error *err)
 {
     emulated_backend *e = self;
     const int lead = __builtin_ctzll(b->a->gpus);
-    if (lead >= e->opt.n_gpus) return tetri_errorf(err, "GPU %d: the emulated cluster has %d", lead, e->opt.n_gpus);
-    emu_worker *w = &e->workers[lead];
+    const tetri_gpuset set = e->spin_ns > 0 ? b->a->gpus : (tetri_gpuset)1 << lead;
+    for (tetri_gpuset g = set; g; g &= g - 1) {
+        const int gpu = __builtin_ctzll(g);
+        if (gpu >= e->opt.n_gpus) return tetri_errorf(err, "GPU %d: the emulated cluster has %d", gpu, e->opt.n_gpus);
+        emu_worker *w = &e->workers[gpu];
+        pthread_mutex_lock(&w->mu);
+        const bool busy = atomic_load(&w->has_job) && w->job.report;
+        pthread_mutex_unlock(&w->mu);
+        if (busy) return tetri_errorf(err, "GPU %d is given a block before it took the previous one", gpu);
+    }
     e->n_blocks++;
     emu_job job = {.slot = b->slot, .duration_real = (tetri_ns)llround((double)b->emulate_ns / e->opt.speed),
                    .fail = e->opt.fail_every > 0 && e->n_blocks % e->opt.fail_every == 0};
-    pthread_mutex_lock(&w->mu);
-    if (atomic_load(&w->has_job)) {
+    for (tetri_gpuset g = set; g; g &= g - 1) {
+        emu_worker *w = &e->workers[__builtin_ctzll(g)];
+        job.report = w->gpu == lead;
+        pthread_mutex_lock(&w->mu);
+        w->job = job;
+        atomic_store_explicit(&w->has_job, true, memory_order_release);
+        pthread_cond_signal(&w->cv);
         pthread_mutex_unlock(&w->mu);
-        return tetri_errorf(err, "GPU %d is given a block before it took the previous one", lead);
     }
-    w->job = job;
-    atomic_store_explicit(&w->has_job, true, memory_order_release);
-    pthread_cond_signal(&w->cv);
-    pthread_mutex_unlock(&w->mu);
     return 0;
 }
 
