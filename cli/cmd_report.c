@@ -1,4 +1,5 @@
-/* cli/cmd_report.c: `tetri report`: SLO-attainment tables and long CSV from a results database. */
+/* cli/cmd_report.c: `tetri report`: SLO-attainment (or another metric's) tables, per-run and
+ * per-run block lines, and long CSV from a results database. */
 #include "config.h"
 
 #include <errno.h>
@@ -12,8 +13,8 @@
 static void report_usage(FILE *f)
 {
     fprintf(f,
-            "usage: tetri report --db FILE [--experiment NAME] [--by DIMS] [--metric M] [--runs] [--csv FILE|-]\n"
-            "                    [--timing] [--requests FILE|-]\n"
+            "usage: tetri report --db FILE [--experiment NAME] [--by DIMS] [--metric M] [--runs] [--blocks]\n"
+            "                    [--csv FILE|-] [--timing] [--requests FILE|-]\n"
             "       tetri report --db FILE --list\n"
             "\n"
             "Prints SLO attainment (met / n) tables from a results database (or another --metric): one per mix\n"
@@ -26,9 +27,13 @@ static void report_usage(FILE *f)
             "                     backend, mix, rate, scale, policy; the last two are columns and rows\n"
             "                     (default mix,scale,policy; e.g. mix,rate,policy for attainment vs rate)\n"
             "  --metric M         what the cells show: attainment (default), p50 or p99 (latency, s),\n"
-            "                     degree (mean SP degree), gpu_s (GPU-seconds), dropped (requests)\n"
+            "                     degree (mean SP degree), gpu_s (GPU-seconds), dropped (requests),\n"
+            "                     block_err (mean of (actual - predicted) / predicted block duration)\n"
             "  --runs             also one line per run (counts, latency p50/p99, mean degree, GPU-s, times)\n"
-            "  --csv FILE|-       write long-format CSV, one row per run (\"-\": stdout, no table)\n"
+            "  --blocks           also one line per run on its blocks, predicted vs actual: count, failed,\n"
+            "                     relative duration error mean/p50/p99, start delay p50/p99 (ms)\n"
+            "  --csv FILE|-       write long-format CSV, one row per run, block statistics included\n"
+            "                     (\"-\": stdout, no table)\n"
             "  --timing           add host measurements to the CSV (wall time, decision times; these\n"
             "                     differ between repeated runs, the other columns do not)\n"
             "  --requests FILE|-  write every request of the runs as CSV (times in s; \"-\": stdout, no table)\n"
@@ -56,62 +61,91 @@ static int list_experiments(results_db *db, tetri_error *err)
     return 0;
 }
 
-int cmd_report(int argc, char **argv)
+/* What the command line asked for. */
+typedef struct report_args {
+    const char *db_path, *experiment, *csv_path, *requests_path, *by, *metric;
+    int show_runs, show_blocks, with_timing, list;
+} report_args;
+
+/* Parses argv into *a. Returns -1 when all is well, else the exit status (0 after --help, 2 for a
+ * usage error, with its message printed). */
+static int parse_args(int argc, char **argv, report_args *a)
 {
-    const char *db_path = NULL, *experiment = NULL, *csv_path = NULL, *requests_path = NULL, *by = "mix,scale,policy",
-               *metric = "attainment";
-    int show_runs = 0, with_timing = 0, list = 0;
+    *a = (report_args){.by = "mix,scale,policy", .metric = "attainment"};
     for (int i = 1; i < argc; i++) {
-        const char *a = argv[i];
-        if (strcmp(a, "--help") == 0 || strcmp(a, "-h") == 0) {
+        const char *o = argv[i];
+        if (strcmp(o, "--help") == 0 || strcmp(o, "-h") == 0) {
             report_usage(stdout);
             return 0;
-        } else if (strcmp(a, "--db") == 0) {
-            if (!(db_path = option_value(argc, argv, &i))) return 2;
-        } else if (strcmp(a, "--experiment") == 0) {
-            if (!(experiment = option_value(argc, argv, &i))) return 2;
-        } else if (strcmp(a, "--csv") == 0) {
+        } else if (strcmp(o, "--db") == 0) {
+            if (!(a->db_path = option_value(argc, argv, &i))) return 2;
+        } else if (strcmp(o, "--experiment") == 0) {
+            if (!(a->experiment = option_value(argc, argv, &i))) return 2;
+        } else if (strcmp(o, "--csv") == 0 || strcmp(o, "--requests") == 0) {
             /* "-" is a value here, not an option. */
             if (i + 1 >= argc) {
-                fprintf(stderr, "tetri report: option --csv needs a value (a file, or - for stdout)\n");
+                fprintf(stderr, "tetri report: option %s needs a value (a file, or - for stdout)\n", o);
                 return 2;
             }
-            csv_path = argv[++i];
-        } else if (strcmp(a, "--requests") == 0) {
-            if (i + 1 >= argc) {
-                fprintf(stderr, "tetri report: option --requests needs a value (a file, or - for stdout)\n");
-                return 2;
-            }
-            requests_path = argv[++i];
-        } else if (strcmp(a, "--by") == 0) {
-            if (!(by = option_value(argc, argv, &i))) return 2;
-        } else if (strcmp(a, "--metric") == 0) {
-            if (!(metric = option_value(argc, argv, &i))) return 2;
-        } else if (strcmp(a, "--runs") == 0) {
-            show_runs = 1;
-        } else if (strcmp(a, "--timing") == 0) {
-            with_timing = 1;
-        } else if (strcmp(a, "--list") == 0) {
-            list = 1;
+            const char **value = strcmp(o, "--csv") == 0 ? &a->csv_path : &a->requests_path;
+            *value = argv[++i];
+        } else if (strcmp(o, "--by") == 0) {
+            if (!(a->by = option_value(argc, argv, &i))) return 2;
+        } else if (strcmp(o, "--metric") == 0) {
+            if (!(a->metric = option_value(argc, argv, &i))) return 2;
+        } else if (strcmp(o, "--runs") == 0) {
+            a->show_runs = 1;
+        } else if (strcmp(o, "--blocks") == 0) {
+            a->show_blocks = 1;
+        } else if (strcmp(o, "--timing") == 0) {
+            a->with_timing = 1;
+        } else if (strcmp(o, "--list") == 0) {
+            a->list = 1;
         } else {
-            fprintf(stderr, "tetri report: unknown argument '%s'\n\n", a);
+            fprintf(stderr, "tetri report: unknown argument '%s'\n\n", o);
             report_usage(stderr);
             return 2;
         }
     }
-    if (!db_path) {
+    if (!a->db_path) {
         fprintf(stderr, "tetri report: --db FILE is required\n\n");
         report_usage(stderr);
         return 2;
     }
+    return -1;
+}
+
+/* Writes the per-run CSV (requests 0) or the per-request CSV (1) to path ("-": stdout). */
+static int write_csv(const char *path, int requests, results_db *db, const results_run *runs, size_t n_runs,
+                     int with_timing, tetri_error *err)
+{
+    int to_stdout = strcmp(path, "-") == 0;
+    FILE *f = to_stdout ? stdout : fopen(path, "w");
+    if (!f) return tetri_errorf(err, "%s: cannot write CSV: %s", path, strerror(errno));
+    int bad = 0;
+    if (requests) bad = report_write_requests_csv(f, db, runs, n_runs, err);
+    else report_write_csv(f, runs, n_runs, with_timing);
+    if (!to_stdout && fclose(f) != 0 && !bad) bad = tetri_errorf(err, "%s: cannot write CSV: %s", path, strerror(errno));
+    if (bad) return -1;
+    if (to_stdout) return 0;
+    if (requests) printf("wrote %s (the requests of %zu runs)\n", path, n_runs);
+    else printf("\nwrote %s (%zu runs)\n", path, n_runs);
+    return 0;
+}
+
+int cmd_report(int argc, char **argv)
+{
+    report_args a;
+    int status = parse_args(argc, argv, &a);
+    if (status >= 0) return status;
     tetri_error err = {{0}};
     report_options opt;
-    if (report_parse_by(by, opt.by, &opt.n_by, &err) || report_parse_metric(metric, &opt.metric, &err)) {
+    if (report_parse_by(a.by, opt.by, &opt.n_by, &err) || report_parse_metric(a.metric, &opt.metric, &err)) {
         fprintf(stderr, "tetri report: %s\n", err.msg);
         return 2;
     }
     results_db *db = NULL;
-    if (results_open_readonly(db_path, &db, &err)) {
+    if (results_open_readonly(a.db_path, &db, &err)) {
         fprintf(stderr, "tetri report: %s\n", err.msg);
         return 1;
     }
@@ -119,58 +153,36 @@ int cmd_report(int argc, char **argv)
     results_run *runs = NULL;
     size_t n_runs = 0;
     int64_t experiment_id = -1;
-    if (list) {
+    if (a.list) {
         rc = list_experiments(db, &err) ? 1 : 0;
         goto done;
     }
-    if (experiment && results_find_experiment(db, experiment, &experiment_id, &err)) goto done;
+    if (a.experiment && results_find_experiment(db, a.experiment, &experiment_id, &err)) goto done;
     if (results_load_runs(db, experiment_id, &runs, &n_runs, &err)) goto done;
     if (n_runs == 0) {
-        tetri_errorf(&err, "%s: no runs%s%s", db_path, experiment ? " in experiment " : "", experiment ? experiment : "");
+        tetri_errorf(&err, "%s: no runs%s%s", a.db_path, a.experiment ? " in experiment " : "",
+                     a.experiment ? a.experiment : "");
         goto done;
     }
-    int csv_to_stdout = csv_path && strcmp(csv_path, "-") == 0;
-    int requests_to_stdout = requests_path && strcmp(requests_path, "-") == 0;
+    int csv_to_stdout = a.csv_path && strcmp(a.csv_path, "-") == 0;
+    int requests_to_stdout = a.requests_path && strcmp(a.requests_path, "-") == 0;
     if (csv_to_stdout && requests_to_stdout) {
         tetri_errorf(&err, "--csv - and --requests - both want stdout; give one of them a file");
         goto done;
     }
     if (!csv_to_stdout && !requests_to_stdout) {
         if (report_print_tables(stdout, runs, n_runs, &opt, &err)) goto done;
-        if (show_runs) {
+        if (a.show_runs) {
             printf("\n");
             report_print_runs(stdout, runs, n_runs);
         }
-    }
-    if (csv_path) {
-        FILE *f = csv_to_stdout ? stdout : fopen(csv_path, "w");
-        if (!f) {
-            tetri_errorf(&err, "%s: cannot write CSV: %s", csv_path, strerror(errno));
-            goto done;
-        }
-        report_write_csv(f, runs, n_runs, with_timing);
-        if (!csv_to_stdout) {
-            if (fclose(f) != 0) {
-                tetri_errorf(&err, "%s: cannot write CSV: %s", csv_path, strerror(errno));
-                goto done;
-            }
-            printf("\nwrote %s (%zu runs)\n", csv_path, n_runs);
+        if (a.show_blocks) {
+            printf("\n");
+            report_print_blocks(stdout, runs, n_runs);
         }
     }
-    if (requests_path) {
-        FILE *f = requests_to_stdout ? stdout : fopen(requests_path, "w");
-        if (!f) {
-            tetri_errorf(&err, "%s: cannot write CSV: %s", requests_path, strerror(errno));
-            goto done;
-        }
-        int bad = report_write_requests_csv(f, db, runs, n_runs, &err);
-        if (!requests_to_stdout && fclose(f) != 0 && !bad) {
-            tetri_errorf(&err, "%s: cannot write CSV: %s", requests_path, strerror(errno));
-            bad = 1;
-        }
-        if (bad) goto done;
-        if (!requests_to_stdout) printf("wrote %s (the requests of %zu runs)\n", requests_path, n_runs);
-    }
+    if (a.csv_path && write_csv(a.csv_path, 0, db, runs, n_runs, a.with_timing, &err)) goto done;
+    if (a.requests_path && write_csv(a.requests_path, 1, db, runs, n_runs, 0, &err)) goto done;
     if (fflush(stdout) != 0) {
         tetri_errorf(&err, "cannot write to stdout: %s", strerror(errno));
         goto done;

@@ -1,5 +1,6 @@
-/* results/db.c: the results database: schema, open/check, experiments, writing a run in one
- * transaction and resume checks (see results.h, docs/results.md). */
+/* results/db.c: the results database: schema, open/check, the upgrade of version-1 files,
+ * experiments, writing a run (its rows, timeline and blocks) in one transaction and resume checks
+ * (see results.h, docs/results.md). */
 #include "results/db_internal.h"
 
 #include <assert.h>
@@ -9,12 +10,74 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Schema version 1. Times are integer nanoseconds. A run row exists only with all its request and
- * timeline rows (one transaction), so status is 'done' for every row; the column stays so a later
- * version can record failed or partial runs without a schema change to readers. */
+/* Schema version 2 (version 1 lacked the block table and the backend 'emulated'). Times are integer
+ * nanoseconds. A run row exists only with all its request, timeline and block rows (one
+ * transaction), so status is 'done' for every row; the column stays so a later version can record
+ * failed or partial runs without a schema change to readers. The run table's body is a macro
+ * because the v1 upgrade rebuilds the table from it (SQLite cannot alter a CHECK constraint). */
+#define STRINGIFY_(x) #x
+#define STRINGIFY(x) STRINGIFY_(x)
+#define RUN_TABLE_BODY                                                                                                 \
+    "(\n"                                                                                                              \
+    "  id            INTEGER PRIMARY KEY,\n"                                                                           \
+    "  experiment_id INTEGER NOT NULL REFERENCES experiment(id),\n"                                                    \
+    "  run_key       TEXT NOT NULL,\n"                                                                                 \
+    "  policy        TEXT NOT NULL,  -- canonical 'name:key=value,...'\n"                                              \
+    "  policy_name   TEXT NOT NULL,  -- the part before ':'\n"                                                         \
+    "  workload      TEXT NOT NULL,\n"                                                                                 \
+    "  mix           TEXT NOT NULL,\n"                                                                                 \
+    "  slo_scale     REAL NOT NULL,\n"                                                                                 \
+    "  rate_per_min  REAL NOT NULL,\n"                                                                                 \
+    "  seed          INTEGER NOT NULL, -- uint64 stored as its int64 bit pattern\n"                                    \
+    "  backend       TEXT NOT NULL CHECK (backend = 'sim' OR backend = 'emulated' OR backend = 'exec'),\n"             \
+    "  hardware      TEXT NOT NULL,\n"                                                                                 \
+    "  model         TEXT NOT NULL,\n"                                                                                 \
+    "  n_requests    INTEGER NOT NULL CHECK (n_requests >= 0),\n"                                                      \
+    "  met           INTEGER NOT NULL,\n"                                                                              \
+    "  late          INTEGER NOT NULL,\n"                                                                              \
+    "  dropped       INTEGER NOT NULL,\n"                                                                              \
+    "  makespan_ns   INTEGER NOT NULL,\n"                                                                              \
+    "  decide_calls  INTEGER NOT NULL,\n"                                                                              \
+    "  -- measurements of the host, not reproducible:\n"                                                               \
+    "  wall_s           REAL NOT NULL,\n"                                                                              \
+    "  decide_median_ns INTEGER NOT NULL,\n"                                                                           \
+    "  decide_p99_ns    INTEGER NOT NULL,\n"                                                                           \
+    "  decide_max_ns    INTEGER NOT NULL,\n"                                                                           \
+    "  status        TEXT NOT NULL DEFAULT 'done' CHECK (status = 'done'),\n"                                          \
+    "  CHECK (met + late + dropped = n_requests),\n"                                                                   \
+    "  UNIQUE (experiment_id, run_key)\n"                                                                              \
+    ")"
+#define RUN_INDEX_SQL                                                                                                  \
+    "CREATE INDEX run_by_group ON run (experiment_id, model, hardware, mix, policy_name, slo_scale, rate_per_min);\n"
+/* One row per block, keyed by its start order. A batch keeps its first request id as an integer
+ * (the common case, one request, needs nothing else) and the whole id list as text only when it has
+ * several: 8 ids would need 8 nullable columns, and a side table one more row per request and block.
+ * gpus is the bitmask (uint64 as its int64 bit pattern); degree (its popcount) is stored too because
+ * SQL has no popcount and reports group by it. CHECKs are cheap integer tests (measured: see
+ * docs/results.md); the writer checks the same and more before it writes. */
+#define BLOCK_TABLE_SQL                                                                                                \
+    "CREATE TABLE block (\n"                                                                                           \
+    "  run_id        INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"                                         \
+    "  seq           INTEGER NOT NULL,  -- start order in the run, 0, 1, ...\n"                                        \
+    "  gpus          INTEGER NOT NULL,  -- bitmask, bit i = GPU i\n"                                                   \
+    "  degree        INTEGER NOT NULL,  -- popcount of gpus\n"                                                         \
+    "  steps         INTEGER NOT NULL,\n"                                                                              \
+    "  n_req         INTEGER NOT NULL,  -- requests in the batch, 1.." STRINGIFY(TETRI_MAX_BATCH) "\n"                  \
+    "  request_id    INTEGER NOT NULL,  -- the first (or only) request of the batch\n"                                 \
+    "  batch         TEXT,              -- n_req > 1: every request id, comma-separated; else NULL\n"                  \
+    "  pred_start_ns INTEGER NOT NULL,  -- predicted by the host when it started the block\n"                          \
+    "  pred_end_ns   INTEGER NOT NULL,\n"                                                                              \
+    "  start_ns      INTEGER NOT NULL,  -- as the backend ran it\n"                                                    \
+    "  end_ns        INTEGER NOT NULL,  -- failed: when the failure was seen\n"                                        \
+    "  migration_ns  INTEGER NOT NULL,  -- predicted part spent moving state (in pred_end - pred_start)\n"             \
+    "  failed        INTEGER NOT NULL,  -- 1: its steps did not count\n"                                               \
+    "  CHECK (steps >= 1 AND n_req >= 1 AND end_ns >= start_ns AND pred_end_ns >= pred_start_ns),\n"                   \
+    "  PRIMARY KEY (run_id, seq)\n"                                                                                    \
+    ") WITHOUT ROWID;\n"
+
 static const char schema_sql[] =
     "CREATE TABLE meta (\n"
-    "  key   TEXT PRIMARY KEY,  -- 'kind' = 'tetri-results', 'schema_version' = '1'\n"
+    "  key   TEXT PRIMARY KEY,  -- 'kind' = 'tetri-results', 'schema_version' = '" STRINGIFY(TETRI_RESULTS_SCHEMA_VERSION) "'\n"
     "  value TEXT NOT NULL\n"
     ");\n"
     "CREATE TABLE experiment (\n"
@@ -22,36 +85,8 @@ static const char schema_sql[] =
     "  name   TEXT NOT NULL UNIQUE,\n"
     "  config TEXT NOT NULL     -- the full config text of the sweep\n"
     ");\n"
-    "CREATE TABLE run (\n"
-    "  id            INTEGER PRIMARY KEY,\n"
-    "  experiment_id INTEGER NOT NULL REFERENCES experiment(id),\n"
-    "  run_key       TEXT NOT NULL,\n"
-    "  policy        TEXT NOT NULL,  -- canonical 'name:key=value,...'\n"
-    "  policy_name   TEXT NOT NULL,  -- the part before ':'\n"
-    "  workload      TEXT NOT NULL,\n"
-    "  mix           TEXT NOT NULL,\n"
-    "  slo_scale     REAL NOT NULL,\n"
-    "  rate_per_min  REAL NOT NULL,\n"
-    "  seed          INTEGER NOT NULL, -- uint64 stored as its int64 bit pattern\n"
-    "  backend       TEXT NOT NULL CHECK (backend = 'sim' OR backend = 'exec'),\n"
-    "  hardware      TEXT NOT NULL,\n"
-    "  model         TEXT NOT NULL,\n"
-    "  n_requests    INTEGER NOT NULL CHECK (n_requests >= 0),\n"
-    "  met           INTEGER NOT NULL,\n"
-    "  late          INTEGER NOT NULL,\n"
-    "  dropped       INTEGER NOT NULL,\n"
-    "  makespan_ns   INTEGER NOT NULL,\n"
-    "  decide_calls  INTEGER NOT NULL,\n"
-    "  -- measurements of the host, not reproducible:\n"
-    "  wall_s           REAL NOT NULL,\n"
-    "  decide_median_ns INTEGER NOT NULL,\n"
-    "  decide_p99_ns    INTEGER NOT NULL,\n"
-    "  decide_max_ns    INTEGER NOT NULL,\n"
-    "  status        TEXT NOT NULL DEFAULT 'done' CHECK (status = 'done'),\n"
-    "  CHECK (met + late + dropped = n_requests),\n"
-    "  UNIQUE (experiment_id, run_key)\n"
-    ");\n"
-    "CREATE INDEX run_by_group ON run (experiment_id, model, hardware, mix, policy_name, slo_scale, rate_per_min);\n"
+    "CREATE TABLE run " RUN_TABLE_BODY ";\n"
+    RUN_INDEX_SQL
     "CREATE TABLE request (\n"
     "  run_id         INTEGER NOT NULL REFERENCES run(id) ON DELETE CASCADE,\n"
     "  id             INTEGER NOT NULL,\n"
@@ -79,7 +114,23 @@ static const char schema_sql[] =
     "  pending     INTEGER NOT NULL,\n"
     "  PRIMARY KEY (run_id, t_ns)\n"
     ") WITHOUT ROWID;\n"
-    "INSERT INTO meta (key, value) VALUES ('kind', 'tetri-results'), ('schema_version', '1');\n";
+    BLOCK_TABLE_SQL
+    "INSERT INTO meta (key, value) VALUES ('kind', 'tetri-results'), "
+    "('schema_version', '" STRINGIFY(TETRI_RESULTS_SCHEMA_VERSION) "');\n";
+
+/* Version 1 to 2: the block table, and the run table rebuilt for its new backend CHECK, in the
+ * order SQLite documents for a table rebuild (create new, copy, drop old, rename new), which keeps
+ * the request and timeline tables' references to run(id) pointing at the new table. Row ids are
+ * copied, so those references stay valid. Needs foreign keys off (else DROP TABLE deletes the
+ * requests through ON DELETE CASCADE). */
+static const char upgrade_v1_sql[] =
+    "CREATE TABLE run_v2 " RUN_TABLE_BODY ";\n"
+    "INSERT INTO run_v2 SELECT * FROM run;\n"
+    "DROP TABLE run;\n"
+    "ALTER TABLE run_v2 RENAME TO run;\n"
+    RUN_INDEX_SQL
+    BLOCK_TABLE_SQL
+    "UPDATE meta SET value = '2' WHERE key = 'schema_version';\n";
 
 int results_sql_error(results_db *db, tetri_error *err, const char *what)
 {
@@ -123,6 +174,40 @@ static int meta_value(results_db *db, const char *key, char *buf, size_t len, te
     return 0;
 }
 
+/* The meta schema_version as a number; an error unless it is a positive integer. */
+static int schema_version(results_db *db, long *v, tetri_error *err)
+{
+    char version[32], *end;
+    if (meta_value(db, "schema_version", version, sizeof version, err)) return -1;
+    *v = strtol(version, &end, 10);
+    if (!version[0] || *end || *v < 1)
+        return tetri_errorf(err, "%s: results schema_version '%s' is not a positive integer", db->path, version);
+    return 0;
+}
+
+/* Upgrades a version-1 file to the current schema in one transaction: all of it or none. The
+ * version is read again under the write lock, because a parallel sweep may have upgraded the file
+ * since we looked. */
+static int upgrade_schema(results_db *db, tetri_error *err)
+{
+    /* A version 3 adds its step after this one (and this assertion moves with it). */
+    _Static_assert(TETRI_RESULTS_SCHEMA_VERSION == 2, "upgrade_schema knows the step from 1 to 2 only");
+    static const char what[] = "cannot upgrade the results schema from version 1 to 2";
+    long v;
+    if (exec_sql(db, "PRAGMA foreign_keys = OFF", what, err) || exec_sql(db, "BEGIN IMMEDIATE", what, err)) return -1;
+    if (schema_version(db, &v, err)) goto fail;
+    /* No PRAGMA foreign_key_check afterwards: the copy keeps every run id, and a file edited with
+     * the sqlite3 shell (foreign keys off by default) may hold orphan rows that would then block
+     * the upgrade forever. */
+    if (v == 1 && exec_sql(db, upgrade_v1_sql, what, err)) goto fail;
+    if (exec_sql(db, "COMMIT", what, err)) goto fail;
+    db->schema_version = TETRI_RESULTS_SCHEMA_VERSION;
+    return 0;
+fail:
+    sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+    return -1;
+}
+
 /* Creates the schema in an empty database, or checks that an existing one is ours and not newer. */
 static int create_or_check_schema(results_db *db, tetri_error *err)
 {
@@ -153,25 +238,23 @@ static int create_or_check_schema(results_db *db, tetri_error *err)
             sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
             return -1;
         }
+        db->schema_version = TETRI_RESULTS_SCHEMA_VERSION;
         return exec_sql(db, "COMMIT", "cannot commit the results schema", err);
     }
-    char kind[64], version[32];
+    char kind[64];
     if (!has_meta || meta_value(db, "kind", kind, sizeof kind, err))
         return tetri_errorf(err, "%s: not a tetri results database (it has tables but no meta table)", db->path);
     if (strcmp(kind, "tetri-results") != 0)
         return tetri_errorf(err, "%s: not a tetri results database (its meta kind is '%s', expected 'tetri-results')",
                             db->path, kind);
-    if (meta_value(db, "schema_version", version, sizeof version, err)) return -1;
-    char *end;
-    long v = strtol(version, &end, 10);
-    if (!version[0] || *end || v < 1)
-        return tetri_errorf(err, "%s: results schema_version '%s' is not a positive integer", db->path, version);
+    long v;
+    if (schema_version(db, &v, err)) return -1;
     if (v > TETRI_RESULTS_SCHEMA_VERSION)
         return tetri_errorf(err, "%s: results schema version %ld is newer than this tetri reads (%d); use a newer tetri",
                             db->path, v, TETRI_RESULTS_SCHEMA_VERSION);
-    if (v < TETRI_RESULTS_SCHEMA_VERSION)
-        return tetri_errorf(err, "%s: results schema version %ld is older than %d and cannot be upgraded", db->path, v,
-                            TETRI_RESULTS_SCHEMA_VERSION);
+    db->schema_version = (int)v;
+    /* A reader takes an old file as it is (no block table: no blocks); a writer upgrades it. */
+    if (v < TETRI_RESULTS_SCHEMA_VERSION && !db->readonly) return upgrade_schema(db, err);
     return 0;
 }
 
@@ -226,8 +309,9 @@ int results_open_readonly(const char *path, results_db **out, tetri_error *err) 
 void results_close(results_db *db)
 {
     if (!db) return;
-    sqlite3_stmt **stmts[] = {&db->insert_run,        &db->insert_request,    &db->insert_timeline, &db->select_run_done,
-                              &db->select_experiment, &db->insert_experiment, &db->select_requests, &db->select_timeline, &db->select_degree,
+    sqlite3_stmt **stmts[] = {&db->insert_run,        &db->insert_request,    &db->insert_timeline,     &db->insert_block,
+                              &db->select_run_done,   &db->select_experiment, &db->insert_experiment,   &db->select_requests,
+                              &db->select_timeline,   &db->select_degree,     &db->select_blocks,       &db->select_block_errors,
                               &db->begin_tx,          &db->commit_tx,         &db->rollback_tx};
     for (size_t i = 0; i < sizeof stmts / sizeof stmts[0]; i++) sqlite3_finalize(*stmts[i]);
     sqlite3_close(db->sql);
@@ -277,20 +361,61 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
     return results_sql_error(db, err, "cannot check whether a run is done");
 }
 
-/* Checks a run before anything is written: every field present, counts consistent with the rows. */
+/* Why block b cannot be written, formatted into why; NULL when it can. n_req: the run's requests,
+ * whose ids are 0..n_req-1 (the host numbers them so); n_blocks: the run's blocks, whose seq numbers
+ * are 0..n_blocks-1 (distinct: the primary key refuses a repeat). */
+static const char *block_problem(const tetri_block_result *b, size_t n_req, size_t n_blocks, char *why, size_t len)
+{
+    if (b->seq < 0 || (size_t)b->seq >= n_blocks)
+        snprintf(why, len, "seq is outside 0..%zu (the run has %zu blocks, numbered in start order)", n_blocks - 1, n_blocks);
+    else if (b->n_req < 1 || b->n_req > TETRI_MAX_BATCH)
+        snprintf(why, len, "n_req %d is outside 1..%d", b->n_req, TETRI_MAX_BATCH);
+    else if (b->gpus == 0) snprintf(why, len, "its GPU set is empty");
+    else if (b->steps < 1) snprintf(why, len, "steps %d is below 1", b->steps);
+    else if (b->pred_start < 0 || b->start < 0)
+        snprintf(why, len, "a negative start (pred_start %" PRId64 " ns, start %" PRId64 " ns)", b->pred_start, b->start);
+    else if (b->end < b->start)
+        snprintf(why, len, "end %" PRId64 " ns is before start %" PRId64 " ns", b->end, b->start);
+    else if (b->pred_end < b->pred_start)
+        snprintf(why, len, "pred_end %" PRId64 " ns is before pred_start %" PRId64 " ns", b->pred_end, b->pred_start);
+    else if (b->migration_ns < 0 || b->migration_ns > b->pred_end - b->pred_start)
+        snprintf(why, len, "migration_ns %" PRId64 " is outside 0..%" PRId64 " (the predicted duration)", b->migration_ns,
+                 b->pred_end - b->pred_start);
+    else if (b->failed != 0 && b->failed != 1) snprintf(why, len, "failed is %d, not 0 or 1", b->failed);
+    else {
+        for (int k = 0; k < b->n_req; k++) {
+            if (b->req[k] < 0 || (size_t)b->req[k] >= n_req) {
+                snprintf(why, len, "request id %d is not one of the run's %zu requests (ids 0..n-1)", b->req[k], n_req);
+                return why;
+            }
+            for (int j = 0; j < k; j++)
+                if (b->req[j] == b->req[k]) {
+                    snprintf(why, len, "request %d is in its batch twice", b->req[k]);
+                    return why;
+                }
+        }
+        return NULL;
+    }
+    return why;
+}
+
+/* Checks a run before anything is written: every field present, counts consistent with the rows,
+ * every block within the run's requests and sane in time. */
 static int validate_run(const results_db *db, const tetri_run_info *info, const tetri_run_summary *sum,
                         const tetri_request_result *req, size_t n_req, const tetri_timeline_sample *tl, size_t n_tl,
-                        tetri_error *err)
+                        const tetri_block_result *blocks, size_t n_blocks, tetri_error *err)
 {
     const char *fields[] = {info->run_key, info->policy, info->workload, info->mix, info->backend, info->hardware, info->model};
     const char *names[] = {"run_key", "policy", "workload", "mix", "backend", "hardware", "model"};
     for (size_t i = 0; i < sizeof fields / sizeof fields[0]; i++)
         if (!fields[i] || !fields[i][0])
             return tetri_errorf(err, "%s: run '%s': field %s is empty", db->path, info->run_key ? info->run_key : "?", names[i]);
-    if (strcmp(info->backend, "sim") != 0 && strcmp(info->backend, "exec") != 0)
-        return tetri_errorf(err, "%s: run '%s': backend '%s' is neither 'sim' nor 'exec'", db->path, info->run_key, info->backend);
+    if (strcmp(info->backend, "sim") != 0 && strcmp(info->backend, "emulated") != 0 && strcmp(info->backend, "exec") != 0)
+        return tetri_errorf(err, "%s: run '%s': backend '%s' is not 'sim', 'emulated' or 'exec'", db->path, info->run_key,
+                            info->backend);
     if (n_req && !req) return tetri_errorf(err, "%s: run '%s': %zu requests but no rows", db->path, info->run_key, n_req);
     if (n_tl && !tl) return tetri_errorf(err, "%s: run '%s': %zu timeline samples but no rows", db->path, info->run_key, n_tl);
+    if (n_blocks && !blocks) return tetri_errorf(err, "%s: run '%s': %zu blocks but no rows", db->path, info->run_key, n_blocks);
     int32_t count[3] = {0, 0, 0};
     for (size_t i = 0; i < n_req; i++) {
         if ((unsigned)req[i].outcome > TETRI_DROPPED || (unsigned)req[i].model >= TETRI_MODEL_COUNT)
@@ -304,6 +429,10 @@ static int validate_run(const results_db *db, const tetri_run_info *info, const 
                             "met=%d late=%d dropped=%d",
                             db->path, info->run_key, sum->n, sum->met, sum->late, sum->dropped, n_req, count[0], count[1],
                             count[2]);
+    char why[160];
+    for (size_t i = 0; i < n_blocks; i++)
+        if (block_problem(&blocks[i], n_req, n_blocks, why, sizeof why))
+            return tetri_errorf(err, "%s: run '%s': block %zu (seq %d): %s", db->path, info->run_key, i, blocks[i].seq, why);
     return 0;
 }
 
@@ -324,9 +453,9 @@ static int step_once(sqlite3_stmt *st)
     return rc;
 }
 
-static int insert_rows(results_db *db, int64_t experiment, const tetri_run_info *info, const tetri_run_summary *sum,
-                       const tetri_request_result *req, size_t n_req, const tetri_timeline_sample *tl, size_t n_tl,
-                       tetri_error *err)
+/* The run row; its id into *run_id. */
+static int insert_run_row(results_db *db, int64_t experiment, const tetri_run_info *info, const tetri_run_summary *sum,
+                          int64_t *run_id, tetri_error *err)
 {
     char policy_name[128];
     policy_name_of(info->policy, policy_name, sizeof policy_name);
@@ -363,12 +492,17 @@ static int insert_rows(results_db *db, int64_t experiment, const tetri_run_info 
                                 experiment);
         return results_sql_error(db, err, "cannot write the run row");
     }
-    int64_t run_id = sqlite3_last_insert_rowid(db->sql);
+    *run_id = sqlite3_last_insert_rowid(db->sql);
+    return 0;
+}
 
-    st = db->insert_request;
+static int insert_requests(results_db *db, const tetri_run_info *info, int64_t run_id, const tetri_request_result *req,
+                           size_t n_req, tetri_error *err)
+{
+    sqlite3_stmt *st = db->insert_request;
     for (size_t i = 0; i < n_req; i++) {
         const tetri_request_result *r = &req[i];
-        k = 1;
+        int k = 1;
         sqlite3_bind_int64(st, k++, run_id);
         sqlite3_bind_int(st, k++, r->id);
         sqlite3_bind_text(st, k++, tetri_model_name(r->model), -1, SQLITE_STATIC);
@@ -384,39 +518,73 @@ static int insert_rows(results_db *db, int64_t experiment, const tetri_run_info 
         sqlite3_bind_int(st, k++, r->degree_changes);
         sqlite3_bind_int(st, k++, r->migrations);
         sqlite3_bind_int(st, k++, r->max_degree);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            tetri_errorf(err, "%s: run '%s': cannot write request %d: %s", db->path, info->run_key, r->id,
-                         sqlite3_errmsg(db->sql));
-            return -1;
-        }
+        if (step_once(st) != SQLITE_DONE)
+            return tetri_errorf(err, "%s: run '%s': cannot write request %d: %s", db->path, info->run_key, r->id,
+                                sqlite3_errmsg(db->sql));
     }
-    st = db->insert_timeline;
+    return 0;
+}
+
+static int insert_timeline(results_db *db, const tetri_run_info *info, int64_t run_id, const tetri_timeline_sample *tl,
+                           size_t n_tl, tetri_error *err)
+{
+    sqlite3_stmt *st = db->insert_timeline;
     for (size_t i = 0; i < n_tl; i++) {
         sqlite3_bind_int64(st, 1, run_id);
         sqlite3_bind_int64(st, 2, tl[i].t);
         sqlite3_bind_int(st, 3, tl[i].busy_gpus);
         sqlite3_bind_double(st, 4, tl[i].mean_degree);
         sqlite3_bind_int(st, 5, tl[i].pending);
-        rc = sqlite3_step(st);
-        sqlite3_reset(st);
-        if (rc != SQLITE_DONE) {
-            tetri_errorf(err, "%s: run '%s': cannot write timeline sample %zu (t=%" PRId64 " ns): %s", db->path,
-                         info->run_key, i, tl[i].t, sqlite3_errmsg(db->sql));
-            return -1;
-        }
+        if (step_once(st) != SQLITE_DONE)
+            return tetri_errorf(err, "%s: run '%s': cannot write timeline sample %zu (t=%" PRId64 " ns): %s", db->path,
+                                info->run_key, i, tl[i].t, sqlite3_errmsg(db->sql));
     }
     return 0;
 }
 
-int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info, const tetri_run_summary *sum,
-                      const tetri_request_result *req, size_t n_req, const tetri_timeline_sample *tl, size_t n_tl,
-                      tetri_error *err)
+static int insert_blocks(results_db *db, const tetri_run_info *info, int64_t run_id, const tetri_block_result *blocks,
+                         size_t n_blocks, tetri_error *err)
 {
-    assert(db && info && sum);
-    if (db->readonly) return tetri_errorf(err, "%s: opened read-only; cannot write a run", db->path);
-    if (validate_run(db, info, sum, req, n_req, tl, n_tl, err)) return -1;
+    sqlite3_stmt *st = db->insert_block;
+    char batch[TETRI_MAX_BATCH * 12]; /* "-2147483648," at most per id */
+    int rc = SQLITE_DONE;
+    size_t i;
+    for (i = 0; i < n_blocks && rc == SQLITE_DONE; i++) {
+        const tetri_block_result *b = &blocks[i];
+        int k = 1;
+        sqlite3_bind_int64(st, k++, run_id);
+        sqlite3_bind_int(st, k++, b->seq);
+        sqlite3_bind_int64(st, k++, (int64_t)b->gpus);
+        sqlite3_bind_int(st, k++, tetri_gpuset_count(b->gpus));
+        sqlite3_bind_int(st, k++, b->steps);
+        sqlite3_bind_int(st, k++, b->n_req);
+        sqlite3_bind_int(st, k++, b->req[0]);
+        if (b->n_req > 1) {
+            size_t used = 0;
+            for (int j = 0; j < b->n_req; j++)
+                used += (size_t)snprintf(batch + used, sizeof batch - used, "%s%d", j ? "," : "", b->req[j]);
+            sqlite3_bind_text(st, k++, batch, (int)used, SQLITE_STATIC);
+        } else {
+            sqlite3_bind_null(st, k++);
+        }
+        sqlite3_bind_int64(st, k++, b->pred_start);
+        sqlite3_bind_int64(st, k++, b->pred_end);
+        sqlite3_bind_int64(st, k++, b->start);
+        sqlite3_bind_int64(st, k++, b->end);
+        sqlite3_bind_int64(st, k++, b->migration_ns);
+        sqlite3_bind_int(st, k++, b->failed);
+        rc = step_once(st);
+    }
+    sqlite3_clear_bindings(st); /* batch is a stack buffer: leave no pointer to it bound */
+    if (rc != SQLITE_DONE)
+        return tetri_errorf(err, "%s: run '%s': cannot write block %zu (seq %d): %s", db->path, info->run_key, i - 1,
+                            blocks[i - 1].seq, sqlite3_errmsg(db->sql));
+    return 0;
+}
+
+/* Prepares the statements of a run's transaction (once per handle). */
+static int prepare_writer(results_db *db, tetri_error *err)
+{
     if (results_prepare(db, &db->insert_run,
                         "INSERT INTO run (experiment_id, run_key, policy, policy_name, workload, mix, slo_scale, "
                         "rate_per_min, seed, backend, hardware, model, n_requests, met, late, dropped, makespan_ns, "
@@ -430,9 +598,24 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
                         err) ||
         results_prepare(db, &db->insert_timeline,
                         "INSERT INTO timeline (run_id, t_ns, busy_gpus, mean_degree, pending) VALUES (?,?,?,?,?)", err) ||
+        results_prepare(db, &db->insert_block,
+                        "INSERT INTO block (run_id, seq, gpus, degree, steps, n_req, request_id, batch, pred_start_ns, "
+                        "pred_end_ns, start_ns, end_ns, migration_ns, failed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        err) ||
         results_prepare(db, &db->begin_tx, "BEGIN IMMEDIATE", err) || results_prepare(db, &db->commit_tx, "COMMIT", err) ||
         results_prepare(db, &db->rollback_tx, "ROLLBACK", err))
-        return tetri_error_prefix(err, "run '%s' not written", info->run_key);
+        return -1;
+    return 0;
+}
+
+int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info, const tetri_run_summary *sum,
+                      const tetri_request_result *req, size_t n_req, const tetri_timeline_sample *tl, size_t n_tl,
+                      const tetri_block_result *blocks, size_t n_blocks, tetri_error *err)
+{
+    assert(db && info && sum);
+    if (db->readonly) return tetri_errorf(err, "%s: opened read-only; cannot write a run", db->path);
+    if (validate_run(db, info, sum, req, n_req, tl, n_tl, blocks, n_blocks, err)) return -1;
+    if (prepare_writer(db, err)) return tetri_error_prefix(err, "run '%s' not written", info->run_key);
     /* A transaction left open by an earlier failure whose rollback failed too: end it first. */
     if (!sqlite3_get_autocommit(db->sql) && step_once(db->rollback_tx) != SQLITE_DONE)
         return results_sql_error(db, err, "cannot end an earlier failed transaction");
@@ -442,7 +625,9 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
         results_sql_error(db, err, "cannot start the run's transaction");
         return tetri_error_prefix(err, "run '%s' not written", info->run_key);
     }
-    if (insert_rows(db, experiment, info, sum, req, n_req, tl, n_tl, err)) {
+    int64_t run_id = 0;
+    if (insert_run_row(db, experiment, info, sum, &run_id, err) || insert_requests(db, info, run_id, req, n_req, err) ||
+        insert_timeline(db, info, run_id, tl, n_tl, err) || insert_blocks(db, info, run_id, blocks, n_blocks, err)) {
         /* Nothing of this run stays: the rollback undoes its run row and every row after it. */
         if (!sqlite3_get_autocommit(db->sql)) step_once(db->rollback_tx);
         return -1;

@@ -12,13 +12,14 @@ struct results_db {
     sqlite3 *sql;
     char path[512];
     int readonly;
+    int schema_version;         /* as found; a read-only handle keeps an old file's (1: no block table) */
     /* Prepared once, reused for every run: writing a run binds and steps, it never re-parses SQL. */
-    sqlite3_stmt *insert_run, *insert_request, *insert_timeline;
+    sqlite3_stmt *insert_run, *insert_request, *insert_timeline, *insert_block;
     sqlite3_stmt *select_run_done, *select_experiment, *insert_experiment;
     /* Prepared too, so ending a transaction after an out-of-memory error needs no new allocation. */
     sqlite3_stmt *begin_tx, *commit_tx, *rollback_tx;
     /* Reader statements, prepared on first use. */
-    sqlite3_stmt *select_requests, *select_timeline, *select_degree;
+    sqlite3_stmt *select_requests, *select_timeline, *select_degree, *select_blocks, *select_block_errors;
 };
 
 /* "PATH: what: sqlite's message" into err. Returns -1. */

@@ -1,6 +1,7 @@
 /* results/read.c: reading a results database back: experiments, runs with their derived statistics
- * (attainment, latency quantiles, mean degree, GPU-seconds), request rows, timelines, and the
- * canonical dump of a run. The reader uses the writer's handle (db.c), never the reverse. */
+ * (attainment, latency quantiles, mean degree, GPU-seconds, block prediction errors), request rows,
+ * timelines, blocks, and the canonical dump of a run. The reader uses the writer's handle (db.c),
+ * never the reverse. */
 #include "results/db_internal.h"
 
 #include <assert.h>
@@ -134,12 +135,72 @@ static int timeline_mean_degree(results_db *db, int64_t run_id, double *out, tet
     return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot read the timeline");
 }
 
-/* Fills the statistics of r derived from its request and timeline rows. */
+/* Appends v to the growing array *a (n used, *cap allocated). Returns 0, or -1 out of memory. */
+static int push_double(double **a, size_t n, size_t *cap, double v)
+{
+    if (n == *cap) {
+        size_t grown_cap = *cap ? 2 * *cap : 256;
+        double *grown = realloc(*a, grown_cap * sizeof *grown);
+        if (!grown) return -1;
+        *a = grown;
+        *cap = grown_cap;
+    }
+    (*a)[n] = v;
+    return 0;
+}
+
+/* The block statistics of r: counts, and the relative duration error and start delay of the blocks
+ * that did not fail (a failed block's end is when the failure was seen) and were predicted to take
+ * time. Only the differences are read, not whole rows: this runs for every run a report loads. */
+static int block_stats(results_db *db, results_run *r, tetri_error *err)
+{
+    r->n_blocks = r->failed_blocks = 0;
+    r->block_err_mean = r->block_err_p50 = r->block_err_p99 = NAN;
+    r->start_delay_p50_ms = r->start_delay_p99_ms = NAN;
+    if (db->schema_version < 2) return 0; /* no block table */
+    if (results_prepare(db, &db->select_block_errors,
+                        "SELECT failed, pred_end_ns - pred_start_ns, end_ns - start_ns, start_ns - pred_start_ns "
+                        "FROM block WHERE run_id = ?",
+                        err))
+        return -1;
+    sqlite3_stmt *st = db->select_block_errors;
+    sqlite3_bind_int64(st, 1, r->id);
+    double *rel = NULL, *delay = NULL, sum = 0;
+    size_t n = 0, cap_rel = 0, cap_delay = 0;
+    int rc = SQLITE_DONE, oom = 0;
+    while (!oom && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        r->n_blocks++;
+        int64_t pred = sqlite3_column_int64(st, 1), actual = sqlite3_column_int64(st, 2);
+        if (sqlite3_column_int(st, 0)) r->failed_blocks++;
+        if (sqlite3_column_int(st, 0) || pred <= 0) continue;
+        double e = (double)(actual - pred) / (double)pred;
+        double delay_ms = (double)sqlite3_column_int64(st, 3) / 1e6;
+        oom = push_double(&rel, n, &cap_rel, e) || push_double(&delay, n, &cap_delay, delay_ms);
+        if (!oom) sum += e, n++;
+    }
+    sqlite3_reset(st);
+    if (!oom && rc == SQLITE_DONE && n > 0) {
+        qsort(rel, n, sizeof *rel, compare_double);
+        qsort(delay, n, sizeof *delay, compare_double);
+        r->block_err_mean = sum / (double)n;
+        r->block_err_p50 = quantile_sorted(rel, n, 0.50);
+        r->block_err_p99 = quantile_sorted(rel, n, 0.99);
+        r->start_delay_p50_ms = quantile_sorted(delay, n, 0.50);
+        r->start_delay_p99_ms = quantile_sorted(delay, n, 0.99);
+    }
+    free(rel);
+    free(delay);
+    if (oom) return tetri_errorf(err, "%s: out of memory reading blocks", db->path);
+    return rc == SQLITE_DONE ? 0 : results_sql_error(db, err, "cannot read the blocks");
+}
+
+/* Fills the statistics of r derived from its request, timeline and block rows. */
 static int derive_stats(results_db *db, results_run *r, tetri_error *err)
 {
     tetri_request_result *req = NULL;
     size_t n_req = 0;
-    if (results_load_requests(db, r->id, &req, &n_req, err) || timeline_mean_degree(db, r->id, &r->mean_degree, err)) {
+    if (results_load_requests(db, r->id, &req, &n_req, err) || timeline_mean_degree(db, r->id, &r->mean_degree, err) ||
+        block_stats(db, r, err)) {
         free(req);
         return -1;
     }
@@ -341,6 +402,84 @@ int results_load_timeline(results_db *db, int64_t run_id, tetri_timeline_sample 
     return 0;
 }
 
+/* The request ids of a batch from the block row's request_id and batch text ("3,7,12"; NULL for
+ * one request) into b->req. Returns 0, or -1 when they disagree with each other or with n_req. */
+static int parse_batch(int64_t first, const char *batch, tetri_block_result *b)
+{
+    if (b->n_req < 1 || b->n_req > TETRI_MAX_BATCH || first < INT32_MIN || first > INT32_MAX) return -1;
+    b->req[0] = (int32_t)first;
+    if (b->n_req == 1) return batch ? -1 : 0;
+    if (!batch) return -1;
+    const char *p = batch;
+    for (int k = 0; k < b->n_req; k++) {
+        char *end;
+        errno = 0;
+        long v = strtol(p, &end, 10);
+        if (end == p || errno || v < INT32_MIN || v > INT32_MAX || *end != (k + 1 < b->n_req ? ',' : '\0')) return -1;
+        b->req[k] = (int32_t)v;
+        p = end + 1;
+    }
+    return b->req[0] == first ? 0 : -1;
+}
+
+int results_load_blocks(results_db *db, int64_t run_id, tetri_block_result **out, size_t *n, tetri_error *err)
+{
+    assert(db && out && n);
+    *out = NULL;
+    *n = 0;
+    if (db->schema_version < 2) return 0; /* a version-1 file has no block table: no blocks */
+    if (results_prepare(db, &db->select_blocks,
+                        "SELECT seq, gpus, steps, n_req, request_id, batch, pred_start_ns, pred_end_ns, start_ns, end_ns, "
+                        "migration_ns, failed FROM block WHERE run_id = ? ORDER BY seq",
+                        err))
+        return -1;
+    sqlite3_stmt *st = db->select_blocks;
+    sqlite3_bind_int64(st, 1, run_id);
+    size_t cap = 0;
+    int rc;
+    tetri_block_result *rows = NULL;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        if (*n == cap) {
+            cap = cap ? 2 * cap : 256;
+            tetri_block_result *grown = realloc(rows, cap * sizeof *rows);
+            if (!grown) break;
+            rows = grown;
+        }
+        tetri_block_result *b = &rows[(*n)++];
+        memset(b, 0, sizeof *b);
+        b->seq = sqlite3_column_int(st, 0);
+        b->gpus = (tetri_gpuset)sqlite3_column_int64(st, 1);
+        b->steps = sqlite3_column_int(st, 2);
+        b->n_req = sqlite3_column_int(st, 3);
+        const char *batch = (const char *)sqlite3_column_text(st, 5);
+        if (parse_batch(sqlite3_column_int64(st, 4), batch, b)) {
+            int seq = b->seq, n_req = b->n_req;
+            char text[64];
+            snprintf(text, sizeof text, "%s", batch ? batch : "NULL");
+            sqlite3_reset(st);
+            free(rows);
+            *n = 0;
+            return tetri_errorf(err, "%s: block %d of run %" PRId64 " has a bad batch: n_req %d, batch '%s'", db->path, seq,
+                                run_id, n_req, text);
+        }
+        b->pred_start = sqlite3_column_int64(st, 6);
+        b->pred_end = sqlite3_column_int64(st, 7);
+        b->start = sqlite3_column_int64(st, 8);
+        b->end = sqlite3_column_int64(st, 9);
+        b->migration_ns = sqlite3_column_int64(st, 10);
+        b->failed = sqlite3_column_int(st, 11);
+    }
+    sqlite3_reset(st);
+    if (rc != SQLITE_DONE) {
+        free(rows);
+        *n = 0;
+        return rc == SQLITE_ROW ? tetri_errorf(err, "%s: out of memory reading blocks", db->path)
+                                : results_sql_error(db, err, "cannot read the blocks");
+    }
+    *out = rows;
+    return 0;
+}
+
 /* %.17g, with one spelling for special values so the dump never depends on the C library. */
 static void put_double(FILE *out, double v)
 {
@@ -348,9 +487,10 @@ static void put_double(FILE *out, double v)
     else fprintf(out, "%.17g", v);
 }
 
-int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FILE *out, tetri_error *err)
+/* The dump's first lines: the run's identity and counts; its row id into *run_id. */
+static int dump_run_header(results_db *db, int64_t experiment, const char *run_key, FILE *out, int64_t *run_id,
+                           tetri_error *err)
 {
-    assert(db && run_key && out);
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->sql,
                            "SELECT id, run_key, policy, workload, mix, slo_scale, rate_per_min, seed, backend, hardware, "
@@ -367,7 +507,7 @@ int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FI
             return tetri_errorf(err, "%s: no run '%s' in experiment %" PRId64, db->path, run_key, experiment);
         return results_sql_error(db, err, "cannot read the run");
     }
-    int64_t run_id = sqlite3_column_int64(st, 0);
+    *run_id = sqlite3_column_int64(st, 0);
     fprintf(out, "run %s\npolicy %s\nworkload %s\nmix %s\nslo_scale ", (const char *)sqlite3_column_text(st, 1),
             (const char *)sqlite3_column_text(st, 2), (const char *)sqlite3_column_text(st, 3),
             (const char *)sqlite3_column_text(st, 4));
@@ -383,12 +523,35 @@ int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FI
             sqlite3_column_int(st, 14), (int64_t)sqlite3_column_int64(st, 15), (int64_t)sqlite3_column_int64(st, 16),
             (const char *)sqlite3_column_text(st, 17));
     sqlite3_finalize(st);
+    return 0;
+}
 
+/* One line per block: GPU set in hex, the batch's request ids comma-separated. */
+static void dump_blocks(FILE *out, const tetri_block_result *b, size_t n)
+{
+    fputs("# block seq gpus degree steps requests pred_start_ns pred_end_ns start_ns end_ns migration_ns failed\n", out);
+    for (size_t i = 0; i < n; i++) {
+        fprintf(out, "block %d 0x%" PRIx64 " %d %d ", b[i].seq, (uint64_t)b[i].gpus, tetri_gpuset_count(b[i].gpus),
+                b[i].steps);
+        for (int k = 0; k < b[i].n_req; k++) fprintf(out, "%s%d", k ? "," : "", b[i].req[k]);
+        fprintf(out, " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64 " %d\n", b[i].pred_start, b[i].pred_end,
+                b[i].start, b[i].end, b[i].migration_ns, b[i].failed);
+    }
+}
+
+int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FILE *out, tetri_error *err)
+{
+    assert(db && run_key && out);
+    int64_t run_id = 0;
+    if (dump_run_header(db, experiment, run_key, out, &run_id, err)) return -1;
     tetri_request_result *req = NULL;
     tetri_timeline_sample *tl = NULL;
-    size_t n_req = 0, n_tl = 0;
-    if (results_load_requests(db, run_id, &req, &n_req, err) || results_load_timeline(db, run_id, &tl, &n_tl, err)) {
+    tetri_block_result *blocks = NULL;
+    size_t n_req = 0, n_tl = 0, n_blocks = 0;
+    if (results_load_requests(db, run_id, &req, &n_req, err) || results_load_timeline(db, run_id, &tl, &n_tl, err) ||
+        results_load_blocks(db, run_id, &blocks, &n_blocks, err)) {
         free(req);
+        free(tl);
         return -1;
     }
     fputs("# request id model width height steps arrival_ns deadline_ns first_start_ns finish_ns outcome gpu_ns "
@@ -407,8 +570,10 @@ int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FI
         put_double(out, tl[i].mean_degree);
         fprintf(out, " %d\n", tl[i].pending);
     }
+    dump_blocks(out, blocks, n_blocks);
     free(req);
     free(tl);
+    free(blocks);
     if (ferror(out)) return tetri_errorf(err, "cannot write the dump of run '%s': %s", run_key, strerror(errno));
     return 0;
 }

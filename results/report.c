@@ -38,7 +38,8 @@ int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error
     return 0;
 }
 
-static const char *const metric_names[REPORT_METRIC_COUNT] = {"attainment", "p50", "p99", "degree", "gpu_s", "dropped"};
+static const char *const metric_names[REPORT_METRIC_COUNT] = {"attainment", "p50",     "p99",      "degree",
+                                                              "gpu_s",      "dropped", "block_err"};
 /* What a table of each metric shows, for its title line. */
 static const char *const metric_titles[REPORT_METRIC_COUNT] = {
     "SLO attainment (met/n)",
@@ -47,6 +48,7 @@ static const char *const metric_titles[REPORT_METRIC_COUNT] = {
     "mean SP degree of running requests (GPUs; -: no timeline)",
     "GPU-seconds used",
     "dropped requests",
+    "mean relative block-duration error, (actual - predicted) / predicted (-: no blocks)",
 };
 
 const char *report_metric_name(report_metric m)
@@ -62,7 +64,9 @@ int report_parse_metric(const char *text, report_metric *out, tetri_error *err)
             *out = (report_metric)m;
             return 0;
         }
-    return tetri_errorf(err, "--metric: unknown metric '%s' (choose from attainment, p50, p99, degree, gpu_s, dropped)",
+    return tetri_errorf(err,
+                        "--metric: unknown metric '%s' (choose from attainment, p50, p99, degree, gpu_s, dropped, "
+                        "block_err)",
                         text ? text : "");
 }
 
@@ -75,6 +79,7 @@ double report_metric_value(const results_run *r, report_metric m)
     case REPORT_METRIC_DEGREE: return r->mean_degree;
     case REPORT_METRIC_GPU_SECONDS: return r->gpu_seconds;
     case REPORT_METRIC_DROPPED: return (double)r->sum.dropped;
+    case REPORT_METRIC_BLOCK_ERR: return r->block_err_mean;
     default: assert(0 && "unknown metric"); return NAN;
     }
 }
@@ -82,7 +87,8 @@ double report_metric_value(const results_run *r, report_metric m)
 /* A metric's value as table text: a precision that suits it; "inf"; "-" for none. */
 static void format_metric(char *buf, size_t len, report_metric m, double v)
 {
-    static const int decimals[REPORT_METRIC_COUNT] = {3, 2, 2, 2, 1, 1};
+    /* block_err: a percent error needs two decimals of a percent. */
+    static const int decimals[REPORT_METRIC_COUNT] = {3, 2, 2, 2, 1, 1, 4};
     if (isnan(v)) snprintf(buf, len, "-");
     else if (isinf(v)) snprintf(buf, len, "inf");
     else snprintf(buf, len, "%.*f", decimals[m], v);
@@ -438,6 +444,41 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n)
     }
 }
 
+/* A block statistic: "-" when absent, else with `decimals` (signed when `sign`). */
+static void format_block_stat(char *buf, size_t len, double v, int decimals, int sign)
+{
+    if (isnan(v)) snprintf(buf, len, "-");
+    else snprintf(buf, len, sign ? "%+.*f" : "%.*f", decimals, v);
+}
+
+void report_print_blocks(FILE *out, const results_run *runs, size_t n)
+{
+    int policy_w = 6;
+    char label[256];
+    for (size_t i = 0; i < n; i++) {
+        report_policy_label(&runs[i], runs, NULL, n, label, sizeof label);
+        if ((int)strlen(label) > policy_w) policy_w = (int)strlen(label);
+    }
+    fprintf(out, "blocks: relative duration error (actual - predicted) / predicted, and start delay actual - predicted,\n"
+                 "over the blocks that did not fail\n");
+    fprintf(out, "%-*s  %-11s %-5s %6s %4s %-8s %7s %6s %8s %8s %8s %12s %12s  %s\n", policy_w, "policy", "mix", "scale",
+            "rate", "seed", "backend", "blocks", "failed", "err_mean", "err_p50", "err_p99", "delay_p50_ms",
+            "delay_p99_ms", "run_key");
+    for (size_t i = 0; i < n; i++) {
+        const results_run *r = &runs[i];
+        char mean[32], p50[32], p99[32], d50[32], d99[32];
+        report_policy_label(r, runs, NULL, n, label, sizeof label);
+        format_block_stat(mean, sizeof mean, r->block_err_mean, 4, 1);
+        format_block_stat(p50, sizeof p50, r->block_err_p50, 4, 1);
+        format_block_stat(p99, sizeof p99, r->block_err_p99, 4, 1);
+        format_block_stat(d50, sizeof d50, r->start_delay_p50_ms, 3, 0);
+        format_block_stat(d99, sizeof d99, r->start_delay_p99_ms, 3, 0);
+        fprintf(out, "%-*s  %-11s %-5g %6g %4" PRIu64 " %-8s %7" PRId64 " %6" PRId64 " %8s %8s %8s %12s %12s  %s\n",
+                policy_w, label, r->mix, r->slo_scale, r->rate_per_min, r->seed, r->backend, r->n_blocks,
+                r->failed_blocks, mean, p50, p99, d50, d99, r->run_key);
+    }
+}
+
 void report_csv_field(FILE *out, const char *s)
 {
     if (!strpbrk(s, ",\"\r\n")) {
@@ -480,7 +521,8 @@ static void csv_run_columns(FILE *out, const results_run *r)
 void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing)
 {
     fputs("experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,"
-          "attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key",
+          "attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,n_blocks,failed_blocks,block_err_mean,"
+          "block_err_p50,block_err_p99,start_delay_p50_ms,start_delay_p99_ms,run_key",
           out);
     if (with_timing) fputs(",wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us", out);
     fputc('\n', out);
@@ -500,7 +542,13 @@ void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_tim
         csv_number(out, r->mean_degree, 4);
         fputc(',', out);
         csv_number(out, r->gpu_seconds, 6);
-        fputc(',', out);
+        fprintf(out, ",%" PRId64 ",%" PRId64 ",", r->n_blocks, r->failed_blocks);
+        const double block[] = {r->block_err_mean, r->block_err_p50, r->block_err_p99, r->start_delay_p50_ms,
+                                r->start_delay_p99_ms};
+        for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
+            csv_number(out, block[k], 6);
+            fputc(',', out);
+        }
         report_csv_field(out, r->run_key);
         if (with_timing)
             fprintf(out, ",%.6f,%" PRId64 ",%.3f,%.3f,%.3f", r->sum.wall_s, r->sum.decide_calls,

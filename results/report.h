@@ -1,7 +1,8 @@
 /* results/report.h: the tables and CSV of `tetri report`, over runs read by results_load_runs.
  * defines: report_dim, report_dim_name, report_parse_by, report_dim_value, report_dim_compare,
  *          report_policy_label, report_metric (+ name, parse, value), report_options, report_print_tables,
- *          report_print_runs, report_write_csv, report_write_requests_csv, report_csv_field.
+ *          report_print_runs, report_print_blocks, report_write_csv, report_write_requests_csv,
+ *          report_csv_field.
  *
  * A table shows a metric (SLO attainment, met / n, by default) for one value of every dimension that
  * is not its rows or columns; so a cell only ever averages runs that differ in seed, and its text says how many and
@@ -55,12 +56,14 @@ typedef enum report_metric {
     REPORT_METRIC_DEGREE,         /* mean SP degree while busy */
     REPORT_METRIC_GPU_SECONDS,    /* GPU-seconds used */
     REPORT_METRIC_DROPPED,        /* dropped requests */
+    REPORT_METRIC_BLOCK_ERR,      /* mean relative block-duration error, (actual - predicted) / predicted */
     REPORT_METRIC_COUNT
 } report_metric;
-/* "attainment", "p50", "p99", "degree", "gpu_s", "dropped". */
+/* "attainment", "p50", "p99", "degree", "gpu_s", "dropped", "block_err". */
 const char *report_metric_name(report_metric m);
 int report_parse_metric(const char *text, report_metric *out, tetri_error *err);
-/* The metric of one run (NAN when it has none: a mean degree without a timeline). */
+/* The metric of one run (NAN when it has none: a mean degree without a timeline, a block error
+ * without blocks). */
 double report_metric_value(const results_run *r, report_metric m);
 
 typedef struct report_options {
@@ -74,7 +77,10 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
 /* One line per run: identity, counts, attainment, latency quantiles, mean degree, GPU-seconds and
  * (measurements) wall time and decision time. */
 void report_print_runs(FILE *out, const results_run *runs, size_t n);
-/* Long-format CSV, one row per run. with_timing adds the host measurements (wall time, decision
+/* One line per run on its blocks: count, failed, the relative duration error (mean, p50, p99) and
+ * the start delay (p50, p99, ms) of the blocks that did not fail. */
+void report_print_blocks(FILE *out, const results_run *runs, size_t n);
+/* Long-format CSV, one row per run, with its block statistics. with_timing adds the host measurements (wall time, decision
  * times), which differ between two runs of the same inputs; without it the CSV is reproducible. */
 void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing);
 /* Long-format CSV of every request of the runs: the run's identity, then the request's rows with

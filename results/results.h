@@ -3,9 +3,9 @@
  *          results_db, results_open/close, results_experiment, results_run_done, results_write_run,
  *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
  *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
- *          results_load_requests, results_load_timeline and their frees.
+ *          results_load_requests, results_load_timeline, results_load_blocks and their frees.
  *
- * A run is written in one transaction (its row, every request row, its timeline), keyed by
+ * A run is written in one transaction (its row, every request row, its timeline, its blocks), keyed by
  * (experiment, run_key): a sweep killed midway resumes by skipping the keys already done, so no
  * run is lost or written twice. */
 #ifndef TETRI_RESULTS_RESULTS_H
@@ -19,7 +19,7 @@
 #include "core/plan.h"
 #include "core/types.h"
 
-#define TETRI_RESULTS_SCHEMA_VERSION 1
+#define TETRI_RESULTS_SCHEMA_VERSION 2
 
 typedef struct tetri_request_result {
     int32_t id;
@@ -80,27 +80,33 @@ typedef struct tetri_run_summary {
 
 typedef struct results_db results_db;
 
-/* Opens or creates the database. Errors: not a tetri results db, newer schema, I/O. */
+/* Opens or creates the database; an older schema (version 1) is upgraded in one transaction.
+ * Errors: not a tetri results db, newer schema, I/O. */
 int results_open(const char *path, results_db **out, tetri_error *err);
 void results_close(results_db *db);
 /* The id of experiment `name`, created with `config_text` if new. */
 int results_experiment(results_db *db, const char *name, const char *config_text, int64_t *id, tetri_error *err);
 /* 1 when run_key of this experiment is already written completely, 0 when not, -1 on error. */
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
-/* Writes one run in one transaction. Returns 0 or -1 (nothing written). */
+/* Writes one run in one transaction: its row, the requests, the timeline and the blocks (any
+ * order; seq numbers them 0..n_blocks-1, request ids are those of req, 0..n_req-1). Every row is
+ * checked first; an invalid one is refused with a message naming the run and the row. Returns 0 or
+ * -1 (nothing written). */
 int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info,
                       const tetri_run_summary *sum, const tetri_request_result *req, size_t n_req,
-                      const tetri_timeline_sample *tl, size_t n_tl, tetri_error *err);
+                      const tetri_timeline_sample *tl, size_t n_tl, const tetri_block_result *blocks,
+                      size_t n_blocks, tetri_error *err);
 
 /* Writes the deterministic content of run `run_key` as canonical text: the run's identity, its
- * counts and makespan, every request row and every timeline sample, in a fixed order and format
+ * counts and makespan, every request row, every timeline sample and every block, in a fixed order and format
  * (doubles as %.17g). Host measurements (wall time, decide timings) are left out, so two runs of the
  * same inputs and seed dump byte-identical text. Returns 0, or -1 (no such run, I/O). */
 int results_dump_run(results_db *db, int64_t experiment, const char *run_key, FILE *out, tetri_error *err);
 
 /* ---- reader (tetri report, tetri plot) --------------------------------------------------------- */
 
-/* Opens an existing results database for reading only: a missing file is an error (never created). */
+/* Opens an existing results database for reading only: a missing file is an error (never created).
+ * An older schema is read as it is (version 1: no blocks). */
 int results_open_readonly(const char *path, results_db **out, tetri_error *err);
 
 typedef struct results_experiment_info {
@@ -116,7 +122,8 @@ void results_experiments_free(results_experiment_info *e, size_t n);
 /* The id of experiment `name`; -1 with an error that lists the known names when there is none. */
 int results_find_experiment(results_db *db, const char *name, int64_t *id, tetri_error *err);
 
-/* One run as read back, with the statistics report and plot need, derived from its request rows. */
+/* One run as read back, with the statistics report and plot need, derived from its request,
+ * timeline and block rows. */
 typedef struct results_run {
     int64_t id;                 /* row id, for results_load_requests / results_load_timeline */
     int64_t experiment_id;
@@ -131,6 +138,11 @@ typedef struct results_run {
     double p50_latency_s, p99_latency_s;
     double mean_degree;         /* time average of the timeline's mean degree while a GPU is busy; NAN: no timeline */
     double gpu_seconds;         /* sum of the requests' GPU time */
+    /* Blocks: predicted vs actual. A failed block's end is when the failure was seen, not a
+     * duration, so the errors below leave failed blocks out (and blocks predicted to take 0 ns). */
+    int64_t n_blocks, failed_blocks;
+    double block_err_mean, block_err_p50, block_err_p99; /* (actual - predicted) / predicted duration; NAN: none */
+    double start_delay_p50_ms, start_delay_p99_ms;       /* actual - predicted start; NAN: none */
 } results_run;
 
 /* The runs of `experiment` (-1: every experiment), ordered by experiment, model, hardware, mix,
@@ -141,5 +153,7 @@ void results_runs_free(results_run *runs, size_t n);
 int results_load_requests(results_db *db, int64_t run_id, tetri_request_result **out, size_t *n, tetri_error *err);
 /* The timeline of a run, in time order. Free with free(). */
 int results_load_timeline(results_db *db, int64_t run_id, tetri_timeline_sample **out, size_t *n, tetri_error *err);
+/* The blocks of a run, in seq order (none from a version-1 file). Free with free(). */
+int results_load_blocks(results_db *db, int64_t run_id, tetri_block_result **out, size_t *n, tetri_error *err);
 
 #endif

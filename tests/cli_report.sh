@@ -51,7 +51,7 @@ expect_in "$tmp/all" "== experiment rates mix uniform backend sim rate 6 "
 # CSV: long format, one row per run, reproducible byte for byte.
 "$TETRI" report --db "$db" --csv - >"$tmp/a.csv" || fail "report --csv -"
 [ "$(wc -l <"$tmp/a.csv")" -eq 42 ] || fail "CSV has $(wc -l <"$tmp/a.csv") lines, expected 41 runs + header"
-head -1 "$tmp/a.csv" | grep -q '^experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key$' \
+head -1 "$tmp/a.csv" | grep -q '^experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,n_blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p99,start_delay_p50_ms,start_delay_p99_ms,run_key$' \
   || fail "CSV header: $(head -1 "$tmp/a.csv")"
 expect_in "$tmp/a.csv" "paper,flux-dev,h100x8,sim,skewed,12,1.5,xdit-sp1,xdit-sp1,2,20,8,"
 "$TETRI" report --db "$db" --csv "$tmp/b.csv" >"$tmp/out" || fail "report --csv FILE"
@@ -70,6 +70,24 @@ expect_in "$tmp/req.csv" "rates,flux-dev,h100x8,sim,uniform,6,1,tetriserve:g=5,1
 grep -q ',,,dropped,' "$tmp/req.csv" || fail "--requests: a dropped request has no empty finish/latency"
 "$TETRI" report --db "$db" --csv - --requests - >/dev/null 2>"$tmp/err" && fail "two CSVs on stdout accepted"
 expect_in "$tmp/err" "both want stdout"
+
+# Blocks, predicted vs actual (the fixture's formula, tests/results_fixture.h: 6 blocks, one failed;
+# over the other 5 the relative duration error is s x {-0.01..0.03} and the start delay s x {0..4} ms,
+# s = 1 for sim and 2 for exec).
+expect_in "$tmp/a.csv" ",6,1,0.010000,0.010000,0.030000,2.000000,4.000000,\"xdit-sp1|mix=skewed,rate=12,scale=1.5,"
+expect_in "$tmp/a.csv" ",6,1,0.020000,0.020000,0.060000,4.000000,8.000000,\"tetriserve:g=5|mix=uniform,rate=12,scale=1,n=20,seed=1|exec\""
+"$TETRI" report --db "$db" --experiment paper --blocks >"$tmp/blocks" 2>"$tmp/err" || fail "--blocks exited $?"
+[ -s "$tmp/err" ] && fail "--blocks: stderr not empty: $(cat "$tmp/err")"
+expect_in "$tmp/blocks" "SLO attainment (met/n)"   # the tables still come first
+expect_in "$tmp/blocks" "policy      mix         scale   rate seed backend   blocks failed err_mean  err_p50  err_p99 delay_p50_ms delay_p99_ms  run_key"
+expect_in "$tmp/blocks" "tetriserve  uniform     1         12    1 exec           6      1  +0.0200  +0.0200  +0.0600        4.000        8.000  tetriserve:g=5|mix=uniform,rate=12,scale=1,n=20,seed=1|exec"
+expect_in "$tmp/blocks" "xdit-sp1    skewed      1.5       12    2 sim            6      1  +0.0100  +0.0100  +0.0300        2.000        4.000  xdit-sp1|mix=skewed,rate=12,scale=1.5,n=20,seed=2|sim"
+[ "$(grep -c ' 6      1  ' "$tmp/blocks")" -eq 27 ] || fail "--blocks: expected one line for each of the 27 runs"
+"$TETRI" report --db "$db" --experiment paper --metric block_err >"$tmp/berr" || fail "--metric block_err"
+expect_in "$tmp/berr" "mean relative block-duration error, (actual - predicted) / predicted (-: no blocks): rows policy, columns scale"
+expect_in "$tmp/berr" "tetriserve  0.0200 (1)  0.0200 (1)  0.0200 (1)"
+expect_in "$tmp/berr" "xdit-sp1    0.0100 (2; 0.0100..0.0100)  0.0100 (2; 0.0100..0.0100)  0.0100 (2; 0.0100..0.0100)"
+"$TETRI" report --help | grep -q -- '--blocks' || fail "--help does not mention --blocks"
 
 # Per-run detail and the experiment list.
 "$TETRI" report --db "$db" --experiment rates --runs >"$tmp/runs" || fail "--runs"

@@ -19,6 +19,26 @@ int fixture_met(const char *policy, const char *mix, double scale, double rate, 
     return met < 0 ? 0 : met > FIXTURE_N_REQUESTS ? FIXTURE_N_REQUESTS : met;
 }
 
+/* The blocks fixture_build describes, with error scale s. */
+static void fixture_blocks(tetri_block_result *blk, int s)
+{
+    for (int k = 0; k < FIXTURE_N_BLOCKS; k++) {
+        tetri_block_result *b = &blk[k];
+        int degree = 1 << (k % 4);
+        b->seq = k;
+        b->n_req = 1 + k % 3;
+        for (int j = 0; j < b->n_req; j++) b->req[j] = (k + 7 * j) % FIXTURE_N_REQUESTS;
+        b->gpus = (((tetri_gpuset)1 << degree) - 1) << (k % 2 ? 8 - degree : 0);
+        b->steps = 5;
+        b->pred_start = (tetri_ns)k * 2 * TETRI_NS_PER_S;
+        b->pred_end = b->pred_start + TETRI_NS_PER_S;
+        b->migration_ns = k % 2 ? 50 * TETRI_NS_PER_MS : 0;
+        b->start = b->pred_start + (tetri_ns)(s * k) * TETRI_NS_PER_MS;
+        b->failed = k == FIXTURE_N_BLOCKS - 1;
+        b->end = b->start + (b->failed ? 300 * TETRI_NS_PER_MS : TETRI_NS_PER_S + (tetri_ns)(s * (k - 1)) * 10 * TETRI_NS_PER_MS);
+    }
+}
+
 void fixture_build(fixture_run *f, const char *policy, const char *mix, double scale, double rate, uint64_t seed,
                    const char *backend)
 {
@@ -65,6 +85,7 @@ void fixture_build(fixture_run *f, const char *policy, const char *mix, double s
         s->mean_degree = s->busy_gpus ? 1.0 + (k % 4) : 0.0;
         s->pending = k % 5;
     }
+    fixture_blocks(f->blk, strcmp(backend, "sim") == 0 ? 1 : 2);
     f->sum = (tetri_run_summary){.n = FIXTURE_N_REQUESTS, .met = counts[TETRI_MET], .late = counts[TETRI_LATE],
                                  .dropped = counts[TETRI_DROPPED], .wall_s = 0.001, .decide_calls = 40,
                                  .decide_median_ns = 5000, .decide_p99_ns = 20000, .decide_max_ns = 30000,
@@ -76,7 +97,8 @@ static int write_one(results_db *db, int64_t exp, const char *policy, const char
 {
     static fixture_run f; /* large; one at a time */
     fixture_build(&f, policy, mix, scale, rate, seed, backend);
-    return results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, err);
+    return results_write_run(db, exp, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, f.blk,
+                             FIXTURE_N_BLOCKS, err);
 }
 
 int fixture_write_sweep(results_db *db, tetri_error *err)
