@@ -32,7 +32,7 @@ static void report_usage(FILE *f)
             "  --runs             also one line per run (counts, latency p50/p99, mean degree, GPU-s, times)\n"
             "  --blocks           also one line per run on its blocks, predicted vs actual: count, failed,\n"
             "                     relative duration error mean/p50/p99, start delay p50/p99 (ms)\n"
-            "  --csv FILE|-       write long-format CSV, one row per run, block statistics included\n"
+            "  --csv FILE|-       write long-format CSV, one row per run (with --blocks, its block statistics)\n"
             "                     (\"-\": stdout, no table)\n"
             "  --timing           add host measurements to the CSV (wall time, decision times; these\n"
             "                     differ between repeated runs, the other columns do not)\n"
@@ -117,14 +117,14 @@ static int parse_args(int argc, char **argv, report_args *a)
 
 /* Writes the per-run CSV (requests 0) or the per-request CSV (1) to path ("-": stdout). */
 static int write_csv(const char *path, int requests, results_db *db, const results_run *runs, size_t n_runs,
-                     int with_timing, tetri_error *err)
+                     int with_timing, int with_blocks, tetri_error *err)
 {
     int to_stdout = strcmp(path, "-") == 0;
     FILE *f = to_stdout ? stdout : fopen(path, "w");
     if (!f) return tetri_errorf(err, "%s: cannot write CSV: %s", path, strerror(errno));
     int bad = 0;
     if (requests) bad = report_write_requests_csv(f, db, runs, n_runs, err);
-    else report_write_csv(f, runs, n_runs, with_timing);
+    else report_write_csv(f, runs, n_runs, with_timing, with_blocks);
     if (!to_stdout && fclose(f) != 0 && !bad) bad = tetri_errorf(err, "%s: cannot write CSV: %s", path, strerror(errno));
     if (bad) return -1;
     if (to_stdout) return 0;
@@ -181,8 +181,8 @@ int cmd_report(int argc, char **argv)
             report_print_blocks(stdout, runs, n_runs);
         }
     }
-    if (a.csv_path && write_csv(a.csv_path, 0, db, runs, n_runs, a.with_timing, &err)) goto done;
-    if (a.requests_path && write_csv(a.requests_path, 1, db, runs, n_runs, 0, &err)) goto done;
+    if (a.csv_path && write_csv(a.csv_path, 0, db, runs, n_runs, a.with_timing, a.show_blocks, &err)) goto done;
+    if (a.requests_path && write_csv(a.requests_path, 1, db, runs, n_runs, 0, 0, &err)) goto done;
     if (fflush(stdout) != 0) {
         tetri_errorf(&err, "cannot write to stdout: %s", strerror(errno));
         goto done;

@@ -518,12 +518,13 @@ static void csv_run_columns(FILE *out, const results_run *r)
     fprintf(out, ",%g,%g,", r->rate_per_min, r->slo_scale);
 }
 
-void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing)
+void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing, int with_blocks)
 {
     fputs("experiment,model,hardware,backend,mix,rate_per_min,slo_scale,policy_name,policy,seed,n,met,late,dropped,"
-          "attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,n_blocks,failed_blocks,block_err_mean,"
-          "block_err_p50,block_err_p99,start_delay_p50_ms,start_delay_p99_ms,run_key",
+          "attainment,p50_latency_s,p99_latency_s,mean_degree,gpu_seconds,run_key",
           out);
+    if (with_blocks)
+        fputs(",n_blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p99,start_delay_p50_ms,start_delay_p99_ms", out);
     if (with_timing) fputs(",wall_s,decide_calls,decide_median_us,decide_p99_us,decide_max_us", out);
     fputc('\n', out);
     for (size_t i = 0; i < n; i++) {
@@ -542,14 +543,17 @@ void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_tim
         csv_number(out, r->mean_degree, 4);
         fputc(',', out);
         csv_number(out, r->gpu_seconds, 6);
-        fprintf(out, ",%" PRId64 ",%" PRId64 ",", r->n_blocks, r->failed_blocks);
-        const double block[] = {r->block_err_mean, r->block_err_p50, r->block_err_p99, r->start_delay_p50_ms,
-                                r->start_delay_p99_ms};
-        for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
-            csv_number(out, block[k], 6);
-            fputc(',', out);
-        }
+        fputc(',', out);
         report_csv_field(out, r->run_key);
+        if (with_blocks) {
+            fprintf(out, ",%" PRId64 ",%" PRId64, r->n_blocks, r->failed_blocks);
+            const double block[] = {r->block_err_mean, r->block_err_p50, r->block_err_p99, r->start_delay_p50_ms,
+                                    r->start_delay_p99_ms};
+            for (size_t k = 0; k < sizeof block / sizeof block[0]; k++) {
+                fputc(',', out);
+                csv_number(out, block[k], 6);
+            }
+        }
         if (with_timing)
             fprintf(out, ",%.6f,%" PRId64 ",%.3f,%.3f,%.3f", r->sum.wall_s, r->sum.decide_calls,
                     (double)r->sum.decide_median_ns / 1e3, (double)r->sum.decide_p99_ns / 1e3,

@@ -80,9 +80,11 @@ void report_print_runs(FILE *out, const results_run *runs, size_t n);
 /* One line per run on its blocks: count, failed, the relative duration error (mean, p50, p99) and
  * the start delay (p50, p99, ms) of the blocks that did not fail. */
 void report_print_blocks(FILE *out, const results_run *runs, size_t n);
-/* Long-format CSV, one row per run, with its block statistics. with_timing adds the host measurements (wall time, decision
- * times), which differ between two runs of the same inputs; without it the CSV is reproducible. */
-void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing);
+/* Long-format CSV, one row per run. with_blocks appends the block statistics (count, failed, relative
+ * duration error mean/p50/p99, start delay p50/p99 in ms); with_timing then the host measurements
+ * (wall time, decision times), which differ between repeated runs. Without either the columns are
+ * those of schema 1's reports, so scripts written for them keep working. */
+void report_write_csv(FILE *out, const results_run *runs, size_t n, int with_timing, int with_blocks);
 /* Long-format CSV of every request of the runs: the run's identity, then the request's rows with
  * times in seconds (exact: the integer nanoseconds printed with 9 decimals; empty for never
  * started or never finished), latency (empty when dropped) and GPU-seconds. Returns 0 or -1. */

@@ -1154,7 +1154,7 @@ static char *report_metric_to_string(const results_run *runs, size_t n, const ch
     report_options opt;
     assert_int_equal(report_parse_by(by, opt.by, &opt.n_by, &err), 0);
     assert_int_equal(report_parse_metric(metric, &opt.metric, &err), 0);
-    if (csv) report_write_csv(f, runs, n, 0);
+    if (csv) report_write_csv(f, runs, n, 0, csv == 2); /* 2: with the block columns */
     else assert_int_equal(report_print_tables(f, runs, n, &opt, &err), 0);
     fclose(f);
     return text;
@@ -1277,17 +1277,21 @@ static void report_block_statistics(void **state)
     assert_non_null(strstr(text, " sim            6      1  +0.0100  +0.0100  +0.0300        2.000        4.000  "));
     assert_non_null(strstr(text, " exec           6      1  +0.0200  +0.0200  +0.0600        4.000        8.000  "));
     free(text);
-    char *csv = report_to_string(runs, n, "mix,scale,policy", 1);
-    assert_non_null(strstr(csv, ",gpu_seconds,n_blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p99,"
-                                "start_delay_p50_ms,start_delay_p99_ms,run_key\n"));
-    assert_non_null(strstr(csv, ",6,1,0.020000,0.020000,0.060000,4.000000,8.000000,\"tetriserve:g=5|mix=uniform,rate=12,scale=1,"));
+    char *csv = report_to_string(runs, n, "mix,scale,policy", 2);
+    assert_non_null(strstr(csv, ",gpu_seconds,run_key,n_blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p99,"
+                                "start_delay_p50_ms,start_delay_p99_ms\n"));
+    assert_non_null(strstr(csv, "\",6,1,0.020000,0.020000,0.060000,4.000000,8.000000\n"));
+    free(csv);
+    csv = report_to_string(runs, n, "mix,scale,policy", 1); /* without --blocks: the schema-1 columns */
+    assert_non_null(strstr(csv, ",mean_degree,gpu_seconds,run_key\n"));
+    assert_null(strstr(csv, "n_blocks"));
     free(csv);
     /* A run without blocks: count 0, no error (table "-", CSV empty fields). */
     runs[0].n_blocks = runs[0].failed_blocks = 0;
     runs[0].block_err_mean = runs[0].block_err_p50 = runs[0].block_err_p99 = NAN;
     runs[0].start_delay_p50_ms = runs[0].start_delay_p99_ms = NAN;
-    csv = report_to_string(runs, 1, "mix,scale,policy", 1);
-    assert_non_null(strstr(csv, ",0,0,,,,,,"));
+    csv = report_to_string(runs, 1, "mix,scale,policy", 2);
+    assert_non_null(strstr(csv, ",0,0,,,,,\n"));
     free(csv);
     table = report_metric_to_string(runs, 1, "mix,scale,policy", "block_err", 0);
     assert_non_null(strstr(table, "\ntetriserve  - (1)\n"));
