@@ -69,7 +69,7 @@ int main(int argc, char **argv)
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
         host_config cfg = {.profile = p, .policy_spec = policies[i], .max_failures = 1};
         host_result sim = {0}, live = {0};
-        emulated_options eo = {.n_gpus = profile_cluster(p)->n_gpus, .speed = speed};
+        emulated_options eo = {.n_gpus = profile_cluster(p)->n_gpus, .speed = speed, .settle_ns = EMULATED_DEFAULT_SETTLE_NS};
         emulated_backend *e = NULL;
         host_backend be;
         if (sim_run(&cfg, &trace, &sim, &err) || emulated_open(&eo, &e, &err)) goto fail;

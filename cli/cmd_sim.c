@@ -35,8 +35,9 @@ static void usage_serve(FILE *f)
             "                      profile's time for it (with --jitter, drawn from its CV as in sim)\n"
             "  --speed S           divide every duration by S (default 1): a 25-minute workload runs in\n"
             "                      75 s at 20; times in the results stay in the workload's time\n"
-            "  --settle-us U       after a block ends, blocks ending within U us (workload time) join the\n"
-            "                      same decision (default 0: those already ended)\n"
+            "  --settle-us U       after a block ends, blocks predicted to end together with it (within U\n"
+            "                      us of workload time) are waited for, up to U us, and join the same\n"
+            "                      decision, as in the simulator (default 2000; 0: no wait)\n"
             "  --max-failures N    failed blocks a request survives before it is dropped (default 1)\n"
             "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
             "\n"
@@ -426,7 +427,7 @@ static int run_command(int argc, char **argv, run_mode mode)
     tetri_error err = {{0}};
     int rc = 2;
     const char *backend = NULL;
-    double speed = 1.0, settle_us = 0.0, max_failures = 1, inject = 0;
+    double speed = 1.0, settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3, max_failures = 1, inject = 0;
     command_name = mode_name(mode);
 
     optind = 1;

@@ -1,5 +1,6 @@
 /* exec/emulated.h: the emulated real-time backend: everything of live serving but the GPU.
- * defines: emulated_options, emulated_backend, emulated_open, emulated_close, emulated_bind.
+ * defines: EMULATED_DEFAULT_SETTLE_NS, emulated_options, emulated_backend, emulated_open, emulated_close,
+ *          emulated_bind.
  *
  * The host runs on the real monotonic clock; one worker thread per GPU "executes" a block by
  * sleeping its time (the host's emulate_ns: the profile's, jittered when the host's jitter is
@@ -20,6 +21,10 @@
 
 #include "core/error.h"
 #include "host/backend.h"
+
+/* The settle window tetri serve uses unless told otherwise: 2 ms of workload time (100 us of real
+ * time at speed 20), beyond the spread of ends of blocks predicted to end together. */
+#define EMULATED_DEFAULT_SETTLE_NS (2 * TETRI_NS_PER_MS)
 
 typedef struct emulated_options {
     int n_gpus;             /* workers: the cluster's GPU count */

@@ -58,9 +58,11 @@ typedef struct host_backend_ops {
 typedef struct host_backend {
     const host_backend_ops *ops;
     void *self;
-    /* One decision per instant: after an event at t, every event that ends by t + settle_ns joins
-     * the same decision. 0 in the simulator (exactly the same nanosecond); in real time, 0 takes
-     * what has already happened, a few microseconds also catch blocks ending together. */
+    /* One decision per instant. After a block ends at t, while a running block predicted to end
+     * within settle_ns of the same predicted time still runs, the host waits up to t + settle_ns
+     * for it, so blocks the model ends together are decided on together. 0 in the simulator
+     * (exactly the same nanosecond); in real time a few milliseconds of workload time
+     * (tetri serve --settle-us). An end no other block shares is decided on at once. */
     tetri_ns settle_ns;
 } host_backend;
 

@@ -109,7 +109,7 @@ static void emulated_matches_the_simulator(void **state)
         host_result s, e;
         tetri_error err = {{0}};
         if (sim_run(&cfg, &t, &s, &err)) fail_msg("%s: %s", policies[p], err.msg);
-        emulated_options eo = {.n_gpus = 2, .speed = 10};
+        emulated_options eo = {.n_gpus = 2, .speed = 10, .settle_ns = EMULATED_DEFAULT_SETTLE_NS};
         if (run_emulated(&cfg, &t, &eo, &e, &err)) fail_msg("%s: %s", policies[p], err.msg);
         assert_int_equal(e.summary.met, s.summary.met);
         assert_int_equal(e.summary.late + e.summary.dropped, s.summary.late + s.summary.dropped);
