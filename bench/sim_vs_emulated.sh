@@ -5,15 +5,17 @@
 # usage: bench/sim_vs_emulated.sh TETRI OUTDIR [N] [SPEED] [JOBS] [EXTRA...]
 #   N requests per trace (default 300), SPEED for serve (default 20), JOBS emulated runs at once
 #   (default 1; each holds a thread per GPU, mostly asleep). EXTRA is passed to both (e.g. --jitter).
-#   MIXES (environment) limits the mixes (default "uniform skewed").
+#   Environment: MIXES (default "uniform skewed"), SCALES ("1.0 1.5"), POLICIES (the four), SEED (1).
 # Traces: FLUX.1-dev paper workload (12/min), mixes uniform and skewed, SLO scales 1.0 and 1.5,
-# seed 1, on the default profile's h100x8. Writes OUTDIR/table.txt (and every db); exit 1 when a
+# seed 1 (SEED), on the default profile's h100x8. Writes OUTDIR/table.txt (and every db); exit 1 when a
 # policy misses attainment within 0.02 or mean latency within 2% (the issue's tolerances).
 set -u
 T=$1 OUT=$2 N=${3:-300} SPEED=${4:-20} JOBS=${5:-1}
 shift 2; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && shift; [ $# -gt 0 ] && shift
 EXTRA="$*"
-POLICIES="xdit-sp4 rssp edf-dyn tetriserve"
+POLICIES=${POLICIES:-xdit-sp4 rssp edf-dyn tetriserve}
+SCALES=${SCALES:-1.0 1.5}
+SEED=${SEED:-1}
 mkdir -p "$OUT"
 summary() { # DB -> "n met dropped mean_latency_s" (mean over finished requests)
     "$T" report --db "$1" --requests - 2>/dev/null | sed 's/"[^"]*"/P/g' |
@@ -22,9 +24,9 @@ summary() { # DB -> "n met dropped mean_latency_s" (mean over finished requests)
 }
 running=0
 for mix in ${MIXES:-uniform skewed}; do
-    for scale in 1.0 1.5; do
+    for scale in $SCALES; do
         tr="$OUT/trace-$mix-$scale.csv"
-        "$T" workload --mix $mix --slo-scale $scale -n "$N" --rate 12 --seed 1 -o "$tr" >/dev/null || exit 1
+        "$T" workload --mix $mix --slo-scale $scale -n "$N" --rate 12 --seed "$SEED" -o "$tr" >/dev/null || exit 1
         for p in $POLICIES; do
             # shellcheck disable=SC2086
             "$T" sim --policy $p --trace "$tr" $EXTRA --db "$OUT/sim-$mix-$scale-$p.db" -q >/dev/null || exit 1
@@ -40,7 +42,7 @@ wait
 {
     printf "%-8s %5s %-11s %9s %9s %7s %10s %10s %7s %8s %8s\n" mix scale policy SAR_sim SAR_emu dSAR mean_sim_s \
         mean_emu_s dmean% gap_p50 gap_p99
-    for mix in ${MIXES:-uniform skewed}; do for scale in 1.0 1.5; do for p in $POLICIES; do
+    for mix in ${MIXES:-uniform skewed}; do for scale in $SCALES; do for p in $POLICIES; do
         gaps=$(sed -n 's/.*end->next start p50 \([0-9.]*\) us p99 \([0-9.]*\) us.*/\1 \2/p' "$OUT/emu-$mix-$scale-$p.log")
         echo "$mix $scale $p $(summary "$OUT/sim-$mix-$scale-$p.db") $(summary "$OUT/emu-$mix-$scale-$p.db") ${gaps:-nan nan}"
     done; done; done | awk '{

@@ -4,13 +4,16 @@
  * mailbox (its mutex and condition variable); the host owns nothing the workers write but the
  * completion queue, a ring of at most one entry per GPU (a GPU runs at most one block, and the
  * host takes every end before it can start another block there), under its own mutex.
- * Waiting is hybrid, the way low-latency runtimes do it: a thread sleeps (clock_nanosleep
- * TIMER_ABSTIME, or a condition variable) until EMU_SPIN_NS before the moment it expects something,
- * then spins on an atomic flag. A worker sleeps until just before its block's end and spins to
- * it (block times exact to about a microsecond), then spins EMU_SPIN_NS for its next block before
- * it blocks; the host spins from EMU_SPIN_NS before the earliest expected end. So the path from
- * a block's end to the next block's start usually has no thread wake-up in it. On Linux every
- * thread of the run also asks for 1 ns of timer slack (the default is 50 us). */
+ * A block starts when the host hands it over (start_block stamps the time), as a GPU starts what
+ * the host enqueued on its stream: the worker sleeps until that stamp plus the block's time,
+ * however long it took to wake up itself. Waiting is hybrid, the way low-latency runtimes do it:
+ * a thread sleeps (clock_nanosleep TIMER_ABSTIME, or a condition variable) until EMU_SPIN_NS
+ * before the moment it expects something, then spins on an atomic flag. A worker sleeps until
+ * just before its block's end and spins to it (block times exact to about a microsecond); where
+ * there are cores for it, a worker also spins EMU_SPIN_NS for its next block before it blocks,
+ * and the host spins from EMU_SPIN_NS before the earliest expected end, so the path from a
+ * block's end to the host's reaction has no thread wake-up in it. On Linux every thread of the
+ * run also asks for 1 ns of timer slack (the default is 50 us). */
 #include "exec/emulated.h"
 
 #include <errno.h>
@@ -37,9 +40,9 @@
 
 typedef struct emu_job {
     int32_t slot;
+    tetri_ns start_real;     /* when the host handed it over: the block starts then */
     tetri_ns duration_real;  /* ns of real time */
     bool fail;
-    bool report;             /* the block's lead worker (its lowest GPU) posts its end */
 } emu_job;
 
 typedef struct emu_worker {
@@ -155,7 +158,9 @@ static void *worker_main(void *arg)
     pthread_mutex_unlock(&e->mu);
     emu_job job;
     while (next_job(w, &job)) {
-        const tetri_ns start = real_now();
+        /* The block runs from its hand-over, as a GPU runs what the host enqueued on its stream:
+         * the time this thread took to wake is the emulation's, not the host's or a GPU's. */
+        const tetri_ns start = job.start_real;
         const tetri_ns until = start + (job.fail ? job.duration_real / 2 : job.duration_real);
         atomic_store(&w->expected_end, until);
         wait_until_real(until, EMU_SPIN_NS); /* always: the block's length is the emulation's accuracy */
@@ -164,7 +169,6 @@ static void *worker_main(void *arg)
         host_event ev = {.kind = job.fail ? HOST_EVENT_FAILED : HOST_EVENT_DONE, .slot = job.slot,
                          .start = run_of_real(e, start), .end = run_of_real(e, end), .start_real_ns = start,
                          .end_real_ns = end};
-        if (!job.report) continue;
         if (job.fail) snprintf(ev.why, sizeof ev.why, "injected failure (fail_every=%lld)", (long long)e->opt.fail_every);
         post(e, &ev);
     }
@@ -173,38 +177,25 @@ static void *worker_main(void *arg)
 
 static tetri_ns emu_now(void *self) { return run_of_real(self, real_now()); }
 
-/* Where the machine has a core per thread (spin_ns > 0), every worker of the set runs the block,
- * as every GPU of a set runs its share of a step, and the lead (lowest GPU) reports it: so every
- * GPU a block frees has a worker awake and spinning for its next block, whichever GPU of the new
- * set leads it. A helper that has not yet taken the previous block's job (the lead reported it
- * first) has that job replaced. With fewer cores only the lead runs it: more threads waking
- * would only queue for the same cores. */
 static int emu_start_block(void *self, const host_block *b, tetri_error *err)
 {
     emulated_backend *e = self;
     const int lead = __builtin_ctzll(b->a->gpus);
-    const tetri_gpuset set = e->spin_ns > 0 ? b->a->gpus : (tetri_gpuset)1 << lead;
-    for (tetri_gpuset g = set; g; g &= g - 1) {
-        const int gpu = __builtin_ctzll(g);
-        if (gpu >= e->opt.n_gpus) return tetri_errorf(err, "GPU %d: the emulated cluster has %d", gpu, e->opt.n_gpus);
-        emu_worker *w = &e->workers[gpu];
-        pthread_mutex_lock(&w->mu);
-        const bool busy = atomic_load(&w->has_job) && w->job.report;
-        pthread_mutex_unlock(&w->mu);
-        if (busy) return tetri_errorf(err, "GPU %d is given a block before it took the previous one", gpu);
-    }
+    if (lead >= e->opt.n_gpus) return tetri_errorf(err, "GPU %d: the emulated cluster has %d", lead, e->opt.n_gpus);
+    emu_worker *w = &e->workers[lead];
     e->n_blocks++;
-    emu_job job = {.slot = b->slot, .duration_real = (tetri_ns)llround((double)b->emulate_ns / e->opt.speed),
+    emu_job job = {.slot = b->slot, .start_real = real_now(),
+                   .duration_real = (tetri_ns)llround((double)b->emulate_ns / e->opt.speed),
                    .fail = e->opt.fail_every > 0 && e->n_blocks % e->opt.fail_every == 0};
-    for (tetri_gpuset g = set; g; g &= g - 1) {
-        emu_worker *w = &e->workers[__builtin_ctzll(g)];
-        job.report = w->gpu == lead;
-        pthread_mutex_lock(&w->mu);
-        w->job = job;
-        atomic_store_explicit(&w->has_job, true, memory_order_release);
-        pthread_cond_signal(&w->cv);
+    pthread_mutex_lock(&w->mu);
+    if (atomic_load(&w->has_job)) {
         pthread_mutex_unlock(&w->mu);
+        return tetri_errorf(err, "GPU %d is given a block before it took the previous one", lead);
     }
+    w->job = job;
+    atomic_store_explicit(&w->has_job, true, memory_order_release);
+    pthread_cond_signal(&w->cv);
+    pthread_mutex_unlock(&w->mu);
     return 0;
 }
 

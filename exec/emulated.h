@@ -5,11 +5,10 @@
  * The host runs on the real monotonic clock; one worker thread per GPU "executes" a block by
  * sleeping its time (the host's emulate_ns: the profile's, jittered when the host's jitter is
  * on), divided by `speed`, so a 10-minute workload runs in seconds at speed 20 and above. The
- * lowest GPU of a block's set runs it and reports it (where the machine has a core per thread, the
- * workers of the other GPUs of the set run it too, so they are awake at its end). A worker stamps its
- * block's real start when it picks it up and its real end when it wakes, and posts the end to
- * one completion queue that the host waits on (mutex and condition variable on the monotonic
- * clock). The run's clock is (real - start) x speed: every time the host and the results see
+ * lowest GPU of a block's set runs it (the others are held by the host). A block starts when the
+ * host hands it over, as a GPU starts what the host enqueued on its stream (the worker's own
+ * wake-up is not charged to it); the worker stamps its real end when it wakes and posts it to one
+ * completion queue that the host waits on (mutex and condition variable on the monotonic clock). The run's clock is (real - start) x speed: every time the host and the results see
  * is in the workload's time, only the overhead figures are in real time.
  *
  * The GPU backend (next) keeps this driver and replaces the sleep with the launch of the block's
