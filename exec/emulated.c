@@ -193,6 +193,8 @@ static int emu_start_block(void *self, const host_block *b, tetri_error *err)
         return tetri_errorf(err, "GPU %d is given a block before it took the previous one", lead);
     }
     w->job = job;
+    /* Known now, not when the worker wakes: the host spins for this end from spin_ns before it. */
+    atomic_store(&w->expected_end, job.start_real + job.duration_real);
     atomic_store_explicit(&w->has_job, true, memory_order_release);
     pthread_cond_signal(&w->cv);
     pthread_mutex_unlock(&w->mu);

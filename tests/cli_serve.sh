@@ -3,8 +3,9 @@
 # simulator-vs-emulated check: the same trace through the simulator and the real-time host, per
 # policy, SLO attainment and mean end-to-end latency compared; bad options; failure injection.
 # The full-size check (300 requests, speed 20, tolerances 0.02 and 2%) is in docs/simulator.md;
-# here the tolerances are wider (30 requests at speed 20, on a CI machine that runs tests side by
-# side).
+# here 24 requests at speed 10 with room in the deadlines (SLO scale 1.5), and wider tolerances:
+# a CI machine runs tests side by side, and a policy near its deadlines turns a late round into a
+# request served on one GPU instead of eight (docs/simulator.md, "Real time").
 set -u
 : "${TETRI:?run through make check (TETRI is the built binary)}"
 : "${TETRI_SRCDIR:?run through make check}"
@@ -37,7 +38,7 @@ expect 2 "--max-failures: '1.5' is not a whole number" serve -- --backend emulat
 expect 2 "--policy nonesuch" serve -- --backend emulated --policy nonesuch --profile "$profile"
 
 # ---- the same trace both ways ----
-"$TETRI" workload -n 30 --rate 12 --slo-scale 1.2 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
+"$TETRI" workload -n 24 --rate 12 --slo-scale 1.5 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
 # Per policy: met count and mean latency of the finished requests (request CSV, the quoted
 # policy field blanked so the columns are fixed: 18 latency_s, 19 outcome).
 summary() { # DB -> "n met mean_latency"
@@ -48,14 +49,14 @@ summary() { # DB -> "n met mean_latency"
 for p in xdit-sp4 rssp edf-dyn tetriserve; do
     "$TETRI" sim --policy $p --trace "$tmp/trace.csv" --profile "$profile" --db "$tmp/s-$p.db" -q >/dev/null 2>"$tmp/err" ||
         fail "sim $p: $(cat "$tmp/err")"
-    "$TETRI" serve --backend emulated --speed 20 --policy $p --trace "$tmp/trace.csv" --profile "$profile" \
+    "$TETRI" serve --backend emulated --speed 10 --policy $p --trace "$tmp/trace.csv" --profile "$profile" \
         --db "$tmp/e-$p.db" >"$tmp/serve.out" 2>"$tmp/err" || fail "serve $p: $(cat "$tmp/err")"
     grep -q "end->next start p50" "$tmp/serve.out" || fail "serve does not print the host overhead: $(cat "$tmp/serve.out")"
     echo "$(summary "$tmp/s-$p.db") $(summary "$tmp/e-$p.db")" | awk -v p="$p" '{
         dsar = ($5 - $2) / $1; if (dsar < 0) dsar = -dsar
         dlat = ($6 - $3) / $3; if (dlat < 0) dlat = -dlat
         printf "%s: attainment sim %.3f emulated %.3f, mean latency sim %.3f s emulated %.3f s (%.1f%%)\n", p, $2 / $1, $5 / $4, $3, $6, 100 * dlat
-        exit !($1 == 30 && $4 == 30 && dsar <= 0.1 && dlat <= 0.05) }' ||
+        exit !($1 == 24 && $4 == 24 && dsar <= 0.1 && dlat <= 0.05) }' ||
         fail "$p: emulated differs from the simulator beyond 0.1 attainment or 5% mean latency"
 done
 
@@ -63,7 +64,7 @@ done
 "$TETRI" serve --backend emulated --speed 100 --policy xdit-sp2 --trace "$tmp/trace.csv" --profile "$profile" \
     --inject-failures 3 --max-failures 0 --db "$tmp/f.db" >"$tmp/f.out" 2>"$tmp/err" || fail "serve with failures: $(cat "$tmp/err")"
 grep -q "failed block" "$tmp/f.out" || fail "serve does not report failed blocks: $(cat "$tmp/f.out")"
-"$TETRI" report --db "$tmp/f.db" --csv - | awk -F, 'NR == 2 { if ($11 != 30 || $12 + $13 + $14 != 30 || $14 < 1) exit 1 }' ||
+"$TETRI" report --db "$tmp/f.db" --csv - | awk -F, 'NR == 2 { if ($11 != 24 || $12 + $13 + $14 != 24 || $14 < 1) exit 1 }' ||
     fail "failed blocks: not every request ended once, or nothing was dropped"
 
 [ "$failures" -eq 0 ] && echo "cli_serve: all passed"
