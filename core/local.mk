@@ -1,2 +1,2 @@
 # core/: the shared vocabulary: request, cluster, plan types, time, errors, option parsing (libc only).
-libtetri_a_SOURCES += core/types.h core/types.c core/error.h core/error.c core/options.h core/options.c
+libtetri_a_SOURCES += core/types.h core/types.c core/error.h core/error.c core/options.h core/options.c core/plan.h
