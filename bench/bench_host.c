@@ -78,17 +78,17 @@ int main(int argc, char **argv)
         emulated_close(e);
         if (r) goto fail;
         /* How much longer than predicted each block ran, in real time (the emulation's error). */
-        tetri_ns *over = malloc((live.n_blocks_rec ? live.n_blocks_rec : 1) * sizeof *over);
-        for (size_t b = 0; b < live.n_blocks_rec; b++) {
+        tetri_ns *over = malloc((live.n_blocks ? live.n_blocks : 1) * sizeof *over);
+        for (size_t b = 0; b < live.n_blocks; b++) {
             const tetri_block_result *x = &live.blocks[b];
             over[b] = (tetri_ns)llround((double)((x->end - x->start) - (x->pred_end - x->pred_start)) / speed);
         }
-        qsort(over, live.n_blocks_rec, sizeof *over, cmp_ns);
+        qsort(over, live.n_blocks, sizeof *over, cmp_ns);
         printf("%-12s %10.1f %10.1f %10.1f %8zu %9.2fus %9.2fus %10.1f %10.1f %8.3f %8.3f %7.2f%s\n", policies[i],
                quantile_us(live.gap_ns, live.n_gap, 0.5), quantile_us(live.gap_ns, live.n_gap, 0.99),
                quantile_us(live.gap_ns, live.n_gap, 1.0), live.n_gap, (double)live.summary.decide_median_ns / 1e3,
-               (double)live.summary.decide_p99_ns / 1e3, quantile_us(over, live.n_blocks_rec, 0.5),
-               quantile_us(over, live.n_blocks_rec, 0.99), (double)live.summary.met / (double)live.summary.n,
+               (double)live.summary.decide_p99_ns / 1e3, quantile_us(over, live.n_blocks, 0.5),
+               quantile_us(over, live.n_blocks, 0.99), (double)live.summary.met / (double)live.summary.n,
                (double)sim.summary.met / (double)sim.summary.n, live.summary.wall_s,
                quantile_us(live.gap_ns, live.n_gap, 0.99) < 100 ? "" : "  (p99 over the 100 us target)");
         free(over);

@@ -302,7 +302,6 @@ static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, c
 typedef struct print_ctx {
     int quiet;
     int policy_width; /* the longest policy as given, so columns line up */
-    double speed;     /* serve: converts nothing (gaps are real time); printed beside them */
     run_mode mode;
 } print_ctx;
 
@@ -556,7 +555,7 @@ static int run_command(int argc, char **argv, run_mode mode)
     s.trace = trace_path ? &trace : NULL;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
      * (each created once here; a usage error, named as the option). */
-    print_ctx pc = {.quiet = quiet, .mode = mode, .speed = speed};
+    print_ctx pc = {.quiet = quiet, .mode = mode};
     canon = calloc(a.n_policies, sizeof *canon);
     if (!canon) {
         fprintf(stderr, "tetri %s: out of memory\n", command_name);

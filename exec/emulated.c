@@ -47,7 +47,6 @@ typedef struct emu_job {
 
 typedef struct emu_worker {
     struct emulated_backend *e;
-    int gpu;
     pthread_t thread;
     pthread_mutex_t mu;
     pthread_cond_t cv;
@@ -314,7 +313,6 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
     for (int g = 0; g < opts->n_gpus; g++) {
         emu_worker *w = &e->workers[g];
         w->e = e;
-        w->gpu = g;
         atomic_init(&w->expected_end, INT64_MAX);
         atomic_init(&w->has_job, false);
         if (pthread_mutex_init(&w->mu, NULL) || pthread_cond_init(&w->cv, NULL)) break;

@@ -76,7 +76,7 @@ typedef struct host {
     size_t n_gap, cap_gap;
 
     tetri_ns gpu_busy_ns;
-    int64_t n_blocks, n_failed;
+    int64_t n_failed;
     tetri_ns last_event;
 } host;
 
@@ -277,7 +277,6 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
     h->view.busy |= a->gpus;
     h->running_blocks++;
     h->running_degree_sum += degree;
-    h->n_blocks++;
     host_block hb = {.slot = slot, .a = a, .pred_start = now, .pred_ns = cost.total_ns, .emulate_ns = emulate};
     if (h->be->ops->start_block(h->be->self, &hb, h->err))
         return tetri_error_prefix(h->err, "backend %s, block %d", h->be->ops->name, b->seq);
@@ -480,7 +479,9 @@ static int check_arrivals(const host_arrival *a, size_t n, tetri_error *err)
     return 0;
 }
 
-int host_policy_create(tetri_policy *p, const host_config *cfg, tetri_error *err)
+/* The policy of cfg (registry name and options, or cfg->policy_ops with options only) for the
+ * profile's cluster. Returns 0, or -1 with err. */
+static int host_policy_create(tetri_policy *p, const host_config *cfg, tetri_error *err)
 {
     const char *spec = cfg->policy_spec ? cfg->policy_spec : "";
     const tetri_cluster *cluster = profile_cluster(cfg->profile);
@@ -593,13 +594,12 @@ int host_run(const host_config *cfg, const host_backend *backend, const host_arr
     out->n_timeline = h.n_timeline;
     h.timeline = NULL;
     out->blocks = h.blocks;
-    out->n_blocks_rec = h.n_rec;
+    out->n_blocks = h.n_rec;
     h.blocks = NULL;
     out->gap_ns = h.gap_ns;
     out->n_gap = h.n_gap;
     h.gap_ns = NULL;
     out->gpu_busy_ns = h.gpu_busy_ns;
-    out->n_blocks = h.n_blocks;
     out->n_failed_blocks = h.n_failed;
     out->summary.wall_s = (double)(monotonic_ns() - w0) / 1e9;
     rc = 0;

@@ -1,5 +1,5 @@
 /* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
- * defines: host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
+ * defines: host_arrival, host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
  *          HOST_MAX_IDLE_WAKES.
  *
  * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
@@ -64,13 +64,12 @@ typedef struct host_result {
     tetri_timeline_sample *timeline;
     size_t n_timeline;
     tetri_block_result *blocks;     /* every block started, in start order */
-    size_t n_blocks_rec;
+    size_t n_blocks;
     tetri_run_summary summary;
     char policy_spec[TETRI_POLICY_SPEC_MAX]; /* canonical */
     /* Totals for conservation checks: GPU time handed out (sum over blocks of degree x block
-     * time; equals the sum of the requests' gpu_ns) and the number of blocks run. */
+     * time; equals the sum of the requests' gpu_ns) and the blocks that failed. */
     tetri_ns gpu_busy_ns;
-    int64_t n_blocks;
     int64_t n_failed_blocks;
     /* Host overhead in real time (live backends; 0 in the simulator): for each block started on
      * GPUs that the completion behind that very decision freed, the time from that completion to
@@ -86,9 +85,5 @@ typedef struct host_result {
 int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
              host_result *out, tetri_error *err);
 void host_result_free(host_result *r);
-
-/* Creates the policy of cfg (registry name and options, or cfg->policy_ops with options only)
- * for the profile's cluster. Returns 0, or -1 with err. */
-int host_policy_create(tetri_policy *p, const host_config *cfg, tetri_error *err);
 
 #endif

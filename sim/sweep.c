@@ -132,7 +132,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
                                .backend = s->backend ? s->backend->name : "sim",
                                .hardware = profile_hardware(s->profile), .model = model};
         int rc = results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
-                                   res.timeline, res.n_timeline, res.blocks, res.n_blocks_rec, c->err);
+                                   res.timeline, res.n_timeline, res.blocks, res.n_blocks, c->err);
         if (rc == 0) {
             c->stats->runs_written++;
             rep.summary = &res.summary;
