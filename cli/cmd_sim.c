@@ -128,12 +128,26 @@ typedef struct sim_args {
     size_t n_seeds;
     workload_spec base;
     int jitter, check_plans;
+    /* the rest of the command line */
+    const char *trace_path, *profile_path, *hardware, *db_path, *experiment;
+    int analytic, quiet, mix_given, scale_given, rate_given;
+    double timeline_s;
+    long stop_after;
+    /* serve only */
+    const char *backend;
+    double speed, settle_us, max_failures, inject;
 } sim_args;
 
 static void sim_args_init(sim_args *a)
 {
     memset(a, 0, sizeof *a);
     workload_spec_default(&a->base);
+    a->db_path = "results.db";
+    a->experiment = "sim";
+    a->timeline_s = 1.0;
+    a->speed = 1.0;
+    a->settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3;
+    a->max_failures = 1;
 }
 
 static void sim_args_free(sim_args *a)
@@ -382,245 +396,233 @@ static int parse_number(const char *text, const char *opt, double lo, double hi,
     return 0;
 }
 
-static int run_command(int argc, char **argv, run_mode mode)
-{
-    static const struct option long_options[] = {
-        {"policy", required_argument, NULL, OPT_POLICY},
-        {"mix", required_argument, NULL, OPT_MIX},
-        {"slo-scale", required_argument, NULL, OPT_SLO_SCALE},
-        {"rate", required_argument, NULL, OPT_RATE},
-        {"seeds", required_argument, NULL, OPT_SEEDS},
-        {"seed", required_argument, NULL, OPT_SEEDS},
-        {"trace", required_argument, NULL, OPT_TRACE},
-        {"profile", required_argument, NULL, OPT_PROFILE},
-        {"hardware", required_argument, NULL, OPT_HARDWARE},
-        {"analytic", no_argument, NULL, OPT_ANALYTIC},
-        {"jitter", no_argument, NULL, OPT_JITTER},
-        {"check-plans", no_argument, NULL, OPT_CHECK_PLANS},
-        {"timeline", required_argument, NULL, OPT_TIMELINE},
-        {"db", required_argument, NULL, OPT_DB},
-        {"experiment", required_argument, NULL, OPT_EXPERIMENT},
-        {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
-        {"model", required_argument, NULL, OPT_MODEL},
-        {"steps", required_argument, NULL, OPT_STEPS},
-        {"resolutions", required_argument, NULL, OPT_RESOLUTIONS},
-        {"res", required_argument, NULL, OPT_RES},
-        {"alpha", required_argument, NULL, OPT_ALPHA},
-        {"arrival", required_argument, NULL, OPT_ARRIVAL},
-        {"cv", required_argument, NULL, OPT_CV},
-        {"backend", required_argument, NULL, OPT_BACKEND},
-        {"speed", required_argument, NULL, OPT_SPEED},
-        {"settle-us", required_argument, NULL, OPT_SETTLE_US},
-        {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
-        {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
-        {"quiet", no_argument, NULL, 'q'},
-        {"help", no_argument, NULL, 'h'},
-        {NULL, 0, NULL, 0},
-    };
-    sim_args a;
-    sim_args_init(&a);
-    const char *trace_path = NULL, *profile_path_arg = NULL, *hardware = NULL, *db_path = "results.db",
-               *experiment = "sim";
-    int analytic = 0, quiet = 0, mix_given = 0, scale_given = 0, rate_given = 0;
-    double timeline_s = 1.0;
-    long stop_after = 0;
-    tetri_error err = {{0}};
-    int rc = 2;
-    const char *backend = NULL;
-    double speed = 1.0, settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3, max_failures = 1, inject = 0;
-    command_name = mode_name(mode);
+static const struct option long_options[] = {
+    {"policy", required_argument, NULL, OPT_POLICY},
+    {"mix", required_argument, NULL, OPT_MIX},
+    {"slo-scale", required_argument, NULL, OPT_SLO_SCALE},
+    {"rate", required_argument, NULL, OPT_RATE},
+    {"seeds", required_argument, NULL, OPT_SEEDS},
+    {"seed", required_argument, NULL, OPT_SEEDS},
+    {"trace", required_argument, NULL, OPT_TRACE},
+    {"profile", required_argument, NULL, OPT_PROFILE},
+    {"hardware", required_argument, NULL, OPT_HARDWARE},
+    {"analytic", no_argument, NULL, OPT_ANALYTIC},
+    {"jitter", no_argument, NULL, OPT_JITTER},
+    {"check-plans", no_argument, NULL, OPT_CHECK_PLANS},
+    {"timeline", required_argument, NULL, OPT_TIMELINE},
+    {"db", required_argument, NULL, OPT_DB},
+    {"experiment", required_argument, NULL, OPT_EXPERIMENT},
+    {"stop-after", required_argument, NULL, OPT_STOP_AFTER},
+    {"model", required_argument, NULL, OPT_MODEL},
+    {"steps", required_argument, NULL, OPT_STEPS},
+    {"resolutions", required_argument, NULL, OPT_RESOLUTIONS},
+    {"res", required_argument, NULL, OPT_RES},
+    {"alpha", required_argument, NULL, OPT_ALPHA},
+    {"arrival", required_argument, NULL, OPT_ARRIVAL},
+    {"cv", required_argument, NULL, OPT_CV},
+    {"backend", required_argument, NULL, OPT_BACKEND},
+    {"speed", required_argument, NULL, OPT_SPEED},
+    {"settle-us", required_argument, NULL, OPT_SETTLE_US},
+    {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
+    {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
+    {"quiet", no_argument, NULL, 'q'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
+};
 
+/* A workload field (-n, --model, ...): set through workload_spec_set, named as the user typed it. */
+static int take_workload_option(sim_args *a, int c, const char *value, tetri_error *err)
+{
+    static const char *const keys[] = {"model", "steps", "resolutions", "res", "alpha", "arrival", "cv"};
+    const char *key = c == 'n' ? "n" : keys[c - OPT_MODEL];
+    if (workload_spec_set(&a->base, key, value, err)) {
+        /* err starts with the spec's key; name the option the user typed instead */
+        const char *why = strchr(err->msg, ':');
+        char msg[sizeof err->msg];
+        snprintf(msg, sizeof msg, "%s", why ? why + 2 : err->msg);
+        return tetri_errorf(err, "%s%s: %s", c == 'n' ? "-" : "--", key, msg);
+    }
+    if (c == OPT_RES) {
+        if (a->mix_given && !(a->n_mixes == 1 && a->mixes[0] == TETRI_MIX_HOMOGENEOUS))
+            return tetri_errorf(err, "--res is the side of --mix homogeneous");
+        if (!a->mix_given) sim_args_parse_mixes(a, "homogeneous", err);
+    }
+    return 0;
+}
+
+/* An option of tetri serve's backend. */
+static int take_serve_option(sim_args *a, run_mode mode, int c, const char *value, tetri_error *err)
+{
+    static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures"};
+    const char *name = names[c - OPT_BACKEND];
+    if (mode != MODE_SERVE)
+        return tetri_errorf(err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock", name);
+    if (c == OPT_BACKEND) {
+        a->backend = value;
+        return 0;
+    }
+    double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures : &a->inject;
+    const double hi = c == OPT_SPEED ? 1e6 : c == OPT_SETTLE_US ? 1e9 : c == OPT_MAX_FAILURES ? 1e6 : 1e12;
+    if (parse_number(value, name, c == OPT_SPEED ? 1e-3 : 0, hi, field, err)) return -1;
+    if ((c == OPT_MAX_FAILURES || c == OPT_INJECT_FAILURES) && *field != floor(*field))
+        return tetri_errorf(err, "%s: '%s' is not a whole number", name, value);
+    return 0;
+}
+
+/* One option `c` with its value. `opt` is the argument as typed (for errors about the option
+ * itself). Returns 0, or -1 with err. */
+static int take_option(sim_args *a, run_mode mode, int c, const char *value, const char *opt, tetri_error *err)
+{
+    char *end;
+    switch (c) {
+    case 'q': a->quiet = 1; return 0;
+    case OPT_POLICY: return sim_args_add_policy(a, value, err);
+    case OPT_MIX: a->mix_given = 1; return sim_args_parse_mixes(a, value, err);
+    case OPT_SLO_SCALE: a->scale_given = 1; return sim_args_parse_doubles(value, "--slo-scale", &a->scales, &a->n_scales, err);
+    case OPT_RATE: a->rate_given = 1; return sim_args_parse_doubles(value, "--rate", &a->rates, &a->n_rates, err);
+    case OPT_SEEDS: return sim_args_parse_seeds(value, &a->seeds, &a->n_seeds, err);
+    case OPT_TRACE: a->trace_path = value; return 0;
+    case OPT_PROFILE: a->profile_path = value; return 0;
+    case OPT_HARDWARE: a->hardware = value; return 0;
+    case OPT_ANALYTIC: a->analytic = 1; return 0;
+    case OPT_JITTER: a->jitter = 1; return 0;
+    case OPT_CHECK_PLANS: a->check_plans = 1; return 0;
+    case OPT_TIMELINE:
+        errno = 0;
+        a->timeline_s = strtod(value, &end);
+        if (!*value || *end || errno || !(a->timeline_s >= 0) || a->timeline_s > 1e6)
+            return tetri_errorf(err, "--timeline: '%s' is not a period in seconds (0 for none)", value);
+        return 0;
+    case OPT_DB: a->db_path = value; return 0;
+    case OPT_EXPERIMENT: a->experiment = value; return 0;
+    case OPT_STOP_AFTER:
+        errno = 0;
+        a->stop_after = strtol(value, &end, 10);
+        if (!*value || *end || errno || a->stop_after < 1)
+            return tetri_errorf(err, "--stop-after: '%s' is not a positive count", value);
+        return 0;
+    case 'n': case OPT_MODEL: case OPT_STEPS: case OPT_RESOLUTIONS: case OPT_RES: case OPT_ALPHA:
+    case OPT_ARRIVAL: case OPT_CV:
+        return take_workload_option(a, c, value, err);
+    case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
+        return take_serve_option(a, mode, c, value, err);
+    case ':': return tetri_errorf(err, "%s needs a value", opt);
+    default: return tetri_errorf(err, "unknown option '%s'", opt);
+    }
+}
+
+/* The command line into `a`. Returns 0, 1 when --help was printed, or -1 with err (a usage error). */
+static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a, tetri_error *err)
+{
     optind = 1;
     opterr = 0;
     int c;
     while ((c = getopt_long(argc, argv, ":hqn:", long_options, NULL)) != -1) {
-        const char *opt = argv[optind - 1]; /* for errors about the option itself */
-        switch (c) {
-        case 'h': (mode == MODE_SERVE ? usage_serve : usage)(stdout); sim_args_free(&a); return 0;
-        case 'q': quiet = 1; break;
-        case OPT_POLICY:
-            if (sim_args_add_policy(&a, optarg, &err)) goto bad;
-            break;
-        case OPT_MIX: mix_given = 1; if (sim_args_parse_mixes(&a, optarg, &err)) goto bad; break;
-        case OPT_SLO_SCALE: scale_given = 1; if (sim_args_parse_doubles(optarg, "--slo-scale", &a.scales, &a.n_scales, &err)) goto bad; break;
-        case OPT_RATE: rate_given = 1; if (sim_args_parse_doubles(optarg, "--rate", &a.rates, &a.n_rates, &err)) goto bad; break;
-        case OPT_SEEDS: if (sim_args_parse_seeds(optarg, &a.seeds, &a.n_seeds, &err)) goto bad; break;
-        case OPT_TRACE: trace_path = optarg; break;
-        case OPT_PROFILE: profile_path_arg = optarg; break;
-        case OPT_HARDWARE: hardware = optarg; break;
-        case OPT_ANALYTIC: analytic = 1; break;
-        case OPT_JITTER: a.jitter = 1; break;
-        case OPT_CHECK_PLANS: a.check_plans = 1; break;
-        case OPT_TIMELINE: {
-            char *end;
-            errno = 0;
-            timeline_s = strtod(optarg, &end);
-            if (!*optarg || *end || errno || !(timeline_s >= 0) || timeline_s > 1e6) {
-                tetri_errorf(&err, "--timeline: '%s' is not a period in seconds (0 for none)", optarg);
-                goto bad;
-            }
-            break;
+        if (c == 'h') {
+            (mode == MODE_SERVE ? usage_serve : usage)(stdout);
+            return 1;
         }
-        case OPT_DB: db_path = optarg; break;
-        case OPT_EXPERIMENT: experiment = optarg; break;
-        case OPT_STOP_AFTER: {
-            char *end;
-            errno = 0;
-            stop_after = strtol(optarg, &end, 10);
-            if (!*optarg || *end || errno || stop_after < 1) {
-                tetri_errorf(&err, "--stop-after: '%s' is not a positive count", optarg);
-                goto bad;
-            }
-            break;
-        }
-        case 'n': case OPT_MODEL: case OPT_STEPS: case OPT_RESOLUTIONS: case OPT_RES: case OPT_ALPHA:
-        case OPT_ARRIVAL: case OPT_CV: {
-            static const char *const keys[] = {"model", "steps", "resolutions", "res", "alpha", "arrival", "cv"};
-            const char *key = c == 'n' ? "n" : keys[c - OPT_MODEL];
-            if (workload_spec_set(&a.base, key, optarg, &err)) {
-                /* err starts with the spec's key; name the option the user typed instead */
-                const char *why = strchr(err.msg, ':');
-                char msg[sizeof err.msg];
-                snprintf(msg, sizeof msg, "%s", why ? why + 2 : err.msg);
-                tetri_errorf(&err, "%s%s: %s", c == 'n' ? "-" : "--", c == 'n' ? "n" : keys[c - OPT_MODEL], msg);
-                goto bad;
-            }
-            if (c == OPT_RES) {
-                if (mix_given && !(a.n_mixes == 1 && a.mixes[0] == TETRI_MIX_HOMOGENEOUS)) {
-                    tetri_errorf(&err, "--res is the side of --mix homogeneous");
-                    goto bad;
-                }
-                if (!mix_given) sim_args_parse_mixes(&a, "homogeneous", &err);
-            }
-            break;
-        }
-        case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
-            if (mode != MODE_SERVE) {
-                static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures"};
-                tetri_errorf(&err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock",
-                             names[c - OPT_BACKEND]);
-                goto bad;
-            }
-            if (c == OPT_BACKEND) backend = optarg;
-            else if (c == OPT_SPEED ? parse_number(optarg, "--speed", 1e-3, 1e6, &speed, &err)
-                     : c == OPT_SETTLE_US ? parse_number(optarg, "--settle-us", 0, 1e9, &settle_us, &err)
-                     : c == OPT_MAX_FAILURES ? parse_number(optarg, "--max-failures", 0, 1e6, &max_failures, &err)
-                                             : parse_number(optarg, "--inject-failures", 0, 1e12, &inject, &err))
-                goto bad;
-            if ((c == OPT_MAX_FAILURES && max_failures != floor(max_failures)) || (c == OPT_INJECT_FAILURES && inject != floor(inject))) {
-                tetri_errorf(&err, "%s: '%s' is not a whole number", c == OPT_MAX_FAILURES ? "--max-failures" : "--inject-failures", optarg);
-                goto bad;
-            }
-            break;
-        case ':': tetri_errorf(&err, "%s needs a value", opt); goto bad;
-        default: tetri_errorf(&err, "unknown option '%s'", opt); goto bad;
-        }
+        if (take_option(a, mode, c, optarg, argv[optind - 1], err)) return -1;
     }
-    if (optind < argc) {
-        tetri_errorf(&err, "unexpected argument '%s'", argv[optind]);
-        goto bad;
-    }
-    if (trace_path && (mix_given || scale_given || rate_given)) {
-        tetri_errorf(&err, "--trace replays a file: --mix, --slo-scale and --rate do not apply to it");
-        goto bad;
-    }
-    if (mode == MODE_SERVE && !backend) {
-        tetri_errorf(&err, "--backend is required: emulated (the GPU backend is not built yet)");
-        goto bad;
-    }
-    if (backend && strcmp(backend, "emulated") != 0) {
-        tetri_errorf(&err, "--backend: '%s' is not a backend (emulated; the GPU backend is not built yet)", backend);
-        goto bad;
-    }
-    if (a.n_policies == 0 && sim_args_add_policy(&a, "rssp", &err)) goto bad;
+    if (optind < argc) return tetri_errorf(err, "unexpected argument '%s'", argv[optind]);
+    if (a->trace_path && (a->mix_given || a->scale_given || a->rate_given))
+        return tetri_errorf(err, "--trace replays a file: --mix, --slo-scale and --rate do not apply to it");
+    if (mode == MODE_SERVE && !a->backend)
+        return tetri_errorf(err, "--backend is required: emulated (the GPU backend is not built yet)");
+    if (a->backend && strcmp(a->backend, "emulated") != 0)
+        return tetri_errorf(err, "--backend: '%s' is not a backend (emulated; the GPU backend is not built yet)", a->backend);
+    if (a->n_policies == 0) return sim_args_add_policy(a, "rssp", err);
+    return 0;
+}
 
-    /* Files: failures here are exit 1. */
-    rc = 1;
-    const char *profile_file = profile_path_arg ? profile_path_arg : profile_default_path();
+/* Opens the files, checks the sweep and runs it. Returns the exit status (0, 1 files and runs, 2 usage). */
+static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
+{
+    int rc = 1;
+    tetri_error err = {{0}};
+    const char *profile_file = a->profile_path ? a->profile_path : profile_default_path();
     tetri_profile *profile = NULL;
     results_db *db = NULL;
     tetri_trace trace = {0};
     char (*canon)[TETRI_POLICY_SPEC_MAX] = NULL;
-    if (profile_open(profile_file, hardware, analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err)) {
-        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
-        goto out;
-    }
-    if (!quiet)
-        printf("tetri %s: %s on %s (%s), %zu polic%s%s\n", command_name, trace_path ? trace_path : "generated workloads",
-               profile_hardware(profile), profile_path(profile), a.n_policies, a.n_policies == 1 ? "y" : "ies",
+    if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
+        goto fail;
+    if (!a->quiet)
+        printf("tetri %s: %s on %s (%s), %zu polic%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
+               profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
                mode == MODE_SERVE ? ", backend emulated" : "");
     sweep_spec s = {0};
-    sim_args_fill_sweep(&a, &s);
+    sim_args_fill_sweep(a, &s);
     s.profile = profile;
-    s.trace = trace_path ? &trace : NULL;
+    s.trace = a->trace_path ? &trace : NULL;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
      * (each created once here; a usage error, named as the option). */
-    print_ctx pc = {.quiet = quiet, .mode = mode};
-    canon = calloc(a.n_policies, sizeof *canon);
-    if (!canon) {
-        fprintf(stderr, "tetri %s: out of memory\n", command_name);
-        goto out;
+    print_ctx pc = {.quiet = a->quiet, .mode = mode};
+    if (!(canon = calloc(a->n_policies, sizeof *canon))) {
+        tetri_errorf(&err, "out of memory");
+        goto fail;
     }
     size_t bad_policy;
     if (sweep_prepare(&s, canon, &bad_policy, &err)) {
         if (bad_policy == SIZE_MAX) rc = usage_error("%s", err.msg);
         /* "policy NAME: why" reads best as the option: "--policy NAME: why" */
         else if (strncmp(err.msg, "policy ", 7) == 0) rc = usage_error("--%s", err.msg);
-        else rc = usage_error("--policy %s: %s", a.policies[bad_policy], err.msg);
+        else rc = usage_error("--policy %s: %s", a->policies[bad_policy], err.msg);
         goto out;
     }
-    for (size_t p = 0; p < a.n_policies; p++) {
-        int w = (int)strlen(a.policies[p]);
+    for (size_t p = 0; p < a->n_policies; p++) {
+        int w = (int)strlen(a->policies[p]);
         if (w > pc.policy_width) pc.policy_width = w;
-        if (!quiet) printf("  policy %s = %s\n", a.policies[p], canon[p]);
+        if (!a->quiet) printf("  policy %s = %s\n", a->policies[p], canon[p]);
     }
-    if (trace_path && trace_read_csv(trace_path, &trace, &err)) {
-        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
-        goto out;
-    }
-    if (results_open(db_path, &db, &err)) {
-        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
-        goto out;
-    }
+    if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || results_open(a->db_path, &db, &err)) goto fail;
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
-    emulated_ctx ectx = {.opt = {.speed = speed, .settle_ns = (tetri_ns)llround(settle_us * 1e3),
-                                 .fail_every = (int64_t)inject}};
+    emulated_ctx ectx = {.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
+                                 .fail_every = (int64_t)a->inject}};
     char backend_key[160];
     snprintf(backend_key, sizeof backend_key, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld",
-             speed, (long long)ectx.opt.settle_ns, (int)max_failures, (long long)inject);
+             a->speed, (long long)ectx.opt.settle_ns, (int)a->max_failures, (long long)a->inject);
     sweep_backend sb = {.name = "emulated", .key = backend_key, .open = open_emulated, .close = close_emulated, .ctx = &ectx};
     s.backend = mode == MODE_SERVE ? &sb : NULL;
-    s.max_failures = (int)max_failures;
+    s.max_failures = (int)a->max_failures;
     s.canonical = canon;
-    s.trace_name = trace_path;
-    s.timeline_period = (tetri_ns)llround(timeline_s * TETRI_NS_PER_S);
-    s.experiment = experiment;
+    s.trace_name = a->trace_path;
+    s.timeline_period = (tetri_ns)llround(a->timeline_s * TETRI_NS_PER_S);
+    s.experiment = a->experiment;
     s.config_text = config;
-    s.stop_after = stop_after;
+    s.stop_after = a->stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
     sweep_stats st;
-    if (sweep_run(&s, db, &st, &err)) {
-        fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
-        goto out;
-    }
+    if (sweep_run(&s, db, &st, &err)) goto fail;
     printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
            st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
-           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", db_path, experiment);
-    if (!quiet) printf("next: tetri report --db %s --experiment %s\n", db_path, experiment);
+           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
+    if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
+    goto out;
+fail:
+    fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
 out:
     free(canon);
     results_close(db);
     tetri_trace_free(&trace);
     profile_close(profile);
+    return rc;
+}
+
+static int run_command(int argc, char **argv, run_mode mode)
+{
+    command_name = mode_name(mode);
+    sim_args a;
+    sim_args_init(&a);
+    tetri_error err = {{0}};
+    int parsed = parse_command_line(argc, argv, mode, &a, &err);
+    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, argc, argv);
     sim_args_free(&a);
     return rc;
-bad:
-    sim_args_free(&a);
-    return usage_error("%s", err.msg);
 }
 
 int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM); }
