@@ -227,15 +227,22 @@ static int emu_wait_next(void *self, tetri_ns until, host_event *ev, tetri_error
         }
         const tetri_ns now = real_now();
         if (now >= deadline) break;
-        /* A block just started may not have stamped its end yet: count it as due soon. */
-        const tetri_ns soon = earliest_end(e), wake = soon - e->spin_ns < deadline ? soon - e->spin_ns : deadline;
-        if (wake <= now) { /* an end or the deadline is near: spin without the lock */
+        /* Within spin_ns of an expected end or of the deadline (an arrival, a wake-up: a round
+         * boundary is one): spin without the lock, so either is met on time. */
+        const tetri_ns soon = earliest_end(e), spin = e->spin_ns;
+        if (spin > 0 && ((soon != INT64_MAX && now >= soon - spin && now < soon + spin) || now >= deadline - spin)) {
             pthread_mutex_unlock(&e->mu);
-            const tetri_ns spin_end = soon < INT64_MAX - e->spin_ns ? soon + e->spin_ns : deadline;
-            while (atomic_load(&e->q_len) == 0 && real_now() < deadline && real_now() < spin_end) cpu_relax();
+            for (tetri_ns t = real_now(); atomic_load(&e->q_len) == 0 && t < deadline &&
+                                          ((soon != INT64_MAX && t < soon + spin) || t >= deadline - spin);
+                 t = real_now())
+                cpu_relax();
             pthread_mutex_lock(&e->mu);
             continue;
         }
+        /* Else sleep to the next point of interest: spin_ns before the deadline or before an end
+         * still ahead (an overdue end is no such point: its post wakes the condition variable). */
+        tetri_ns wake = deadline - spin;
+        if (soon != INT64_MAX && soon - spin > now && soon - spin < wake) wake = soon - spin;
         const struct timespec ts = timespec_of(wake);
         pthread_cond_timedwait(&e->cv, &e->mu, &ts);
     }
@@ -299,7 +306,7 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
     if (!e) return tetri_errorf(err, "out of memory");
     e->opt = *opts;
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    e->spin_ns = cores > opts->n_gpus + 1 ? EMU_SPIN_NS : 0;
+    e->spin_ns = opts->spin_ns > 0 ? opts->spin_ns : opts->spin_ns < 0 ? 0 : cores > opts->n_gpus + 1 ? EMU_SPIN_NS : 0;
     e->workers = calloc((size_t)opts->n_gpus, sizeof *e->workers);
     if (!e->workers || pthread_mutex_init(&e->mu, NULL) || monotonic_cond_init(&e->cv)) {
         free(e->workers);

@@ -32,6 +32,9 @@ typedef struct emulated_options {
     /* Test aid: every fail_every-th block started (1-based; 0: none) fails instead of running,
      * after half its time, so the host's failure rule is exercised. */
     int64_t fail_every;
+    /* How long threads spin before what they expect: 0 chooses (50 us where there is a core per
+     * thread, else none), < 0 never, > 0 this many ns (tests take the spinning paths with it). */
+    tetri_ns spin_ns;
 } emulated_options;
 
 typedef struct emulated_backend emulated_backend;
