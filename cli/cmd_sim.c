@@ -15,6 +15,7 @@
 #include "profiles/profile.h"
 #include "results/results.h"
 #include "sched/policy.h"
+#include "sim/normalize.h"
 #include "sim/sweep.h"
 #include "workloads/workload.h"
 
@@ -65,6 +66,12 @@ static void usage(FILE *f)
             "  --slo-scale LIST    deadline multipliers: 1.0,1.2 or a range FROM:TO:STEP like 1.0:1.5:0.1\n"
             "                      (default 1.0)\n"
             "  --rate LIST         arrivals per minute, a list or FROM:TO:STEP range (default 12)\n"
+            "  --load LIST         instead of --rate: offered load as a fraction of the cluster's capacity\n"
+            "                      (GPUs), each request costing its cheapest GPU-seconds in the profile;\n"
+            "                      a list or range like --rate's, above 0 up to 10 (above 1: overload)\n"
+            "  --slo-base B        fixed (default: 1.5/2/3/5 s at 256/512/1024/2048) or profile:X[:best|:one]:\n"
+            "                      X times each resolution's standalone latency in the profile (steps x\n"
+            "                      step time at the fastest degree, or on one GPU)\n"
             "  --seeds LIST        workload (and jitter) seeds: 1-5, 1,4,9 or 1-3,10 (default 1)\n"
             "  -n N                requests per run (default 300)\n"
             "  --model NAME        flux-dev (default) or sd3-medium\n"
@@ -122,15 +129,16 @@ typedef struct sim_args {
     size_t n_policies;
     tetri_mix_kind mixes[8];
     size_t n_mixes;
-    double *scales, *rates;
-    size_t n_scales, n_rates;
+    double *scales, *rates, *loads;
+    size_t n_scales, n_rates, n_loads;
+    normalize_slo_base slo_base;
     uint64_t *seeds;
     size_t n_seeds;
     workload_spec base;
     int jitter, check_plans;
     /* the rest of the command line */
     const char *trace_path, *profile_path, *hardware, *db_path, *experiment;
-    int analytic, quiet, mix_given, scale_given, rate_given;
+    int analytic, quiet, mix_given, scale_given, rate_given, load_given, slo_base_given;
     double timeline_s;
     long stop_after;
     /* serve only */
@@ -156,6 +164,7 @@ static void sim_args_free(sim_args *a)
     free(a->policies);
     free(a->scales);
     free(a->rates);
+    free(a->loads);
     free(a->seeds);
     memset(a, 0, sizeof *a);
 }
@@ -247,6 +256,17 @@ static int sim_args_parse_doubles(const char *text, const char *opt, double **ou
     return 0;
 }
 
+/* --load: a list or range of offered loads, each above 0 and at most WORKLOAD_MAX_LOAD. */
+static int sim_args_parse_loads(sim_args *a, const char *text, tetri_error *err)
+{
+    if (sim_args_parse_doubles(text, "--load", &a->loads, &a->n_loads, err)) return -1;
+    for (size_t i = 0; i < a->n_loads; i++)
+        if (!(a->loads[i] > 0 && a->loads[i] <= WORKLOAD_MAX_LOAD))
+            return tetri_errorf(err, "--load: %g is out of range (above 0, at most %g of capacity; above 1 is overload)",
+                                a->loads[i], WORKLOAD_MAX_LOAD);
+    return 0;
+}
+
 static int parse_seed(const char *s, uint64_t *out)
 {
     char *end;
@@ -299,6 +319,8 @@ static void sim_args_fill_sweep(const sim_args *a, sweep_spec *s)
     s->n_slo_scales = a->n_scales;
     s->rates = a->rates;
     s->n_rates = a->n_rates;
+    s->loads = a->loads;
+    s->n_loads = a->n_loads;
     s->seeds = a->seeds;
     s->n_seeds = a->n_seeds;
     s->jitter = a->jitter;
@@ -331,9 +353,12 @@ static void print_run(void *ctx, const sweep_run_report *r)
 {
     const print_ctx *pc = ctx;
     if (pc->quiet) return;
-    char what[96];
+    char what[128];
     if (strcmp(r->mix, "trace") == 0)
         snprintf(what, sizeof what, "trace  seed %llu", (unsigned long long)r->seed);
+    else if (r->load > 0)
+        snprintf(what, sizeof what, "%-11s scale %.2f  load %g (rate %.4g)  seed %llu", r->mix, r->slo_scale, r->load,
+                 r->rate_per_min, (unsigned long long)r->seed);
     else
         snprintf(what, sizeof what, "%-11s scale %.2f  rate %g  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
                  (unsigned long long)r->seed);
@@ -357,6 +382,7 @@ static void print_run(void *ctx, const sweep_run_report *r)
 enum {
     OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
+    OPT_LOAD, OPT_SLO_BASE,
     /* serve only */
     OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
     /* workload fields, set through workload_spec_set */
@@ -401,6 +427,8 @@ static const struct option long_options[] = {
     {"mix", required_argument, NULL, OPT_MIX},
     {"slo-scale", required_argument, NULL, OPT_SLO_SCALE},
     {"rate", required_argument, NULL, OPT_RATE},
+    {"load", required_argument, NULL, OPT_LOAD},
+    {"slo-base", required_argument, NULL, OPT_SLO_BASE},
     {"seeds", required_argument, NULL, OPT_SEEDS},
     {"seed", required_argument, NULL, OPT_SEEDS},
     {"trace", required_argument, NULL, OPT_TRACE},
@@ -480,6 +508,8 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     case OPT_MIX: a->mix_given = 1; return sim_args_parse_mixes(a, value, err);
     case OPT_SLO_SCALE: a->scale_given = 1; return sim_args_parse_doubles(value, "--slo-scale", &a->scales, &a->n_scales, err);
     case OPT_RATE: a->rate_given = 1; return sim_args_parse_doubles(value, "--rate", &a->rates, &a->n_rates, err);
+    case OPT_LOAD: a->load_given = 1; return sim_args_parse_loads(a, value, err);
+    case OPT_SLO_BASE: a->slo_base_given = 1; return normalize_parse_slo_base(value, "--slo-base", &a->slo_base, err);
     case OPT_SEEDS: return sim_args_parse_seeds(value, &a->seeds, &a->n_seeds, err);
     case OPT_TRACE: a->trace_path = value; return 0;
     case OPT_PROFILE: a->profile_path = value; return 0;
@@ -525,8 +555,10 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
         if (take_option(a, mode, c, optarg, argv[optind - 1], err)) return -1;
     }
     if (optind < argc) return tetri_errorf(err, "unexpected argument '%s'", argv[optind]);
-    if (a->trace_path && (a->mix_given || a->scale_given || a->rate_given))
-        return tetri_errorf(err, "--trace replays a file: --mix, --slo-scale and --rate do not apply to it");
+    if (a->trace_path && (a->mix_given || a->scale_given || a->rate_given || a->load_given || a->slo_base_given))
+        return tetri_errorf(err, "--trace replays a file: --mix, --slo-scale, --rate, --load and --slo-base do not apply to it");
+    if (a->rate_given && a->load_given)
+        return tetri_errorf(err, "--rate and --load are exclusive: give the arrival rate or the offered load, not both");
     if (mode == MODE_SERVE && !a->backend)
         return tetri_errorf(err, "--backend is required: emulated (the GPU backend is not built yet)");
     if (a->backend && strcmp(a->backend, "emulated") != 0)
@@ -555,6 +587,7 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
     sim_args_fill_sweep(a, &s);
     s.profile = profile;
     s.trace = a->trace_path ? &trace : NULL;
+    if (normalize_slo_bases(profile, &a->slo_base, &s.base, &err)) goto fail;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
      * (each created once here; a usage error, named as the option). */
     print_ctx pc = {.quiet = a->quiet, .mode = mode};

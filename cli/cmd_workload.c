@@ -1,5 +1,6 @@
 /* cli/cmd_workload.c: `tetri workload`: generate a request trace (CSV) from options, or check one.
- * Argument parsing and printing only; the generator and reader live in workloads/. */
+ * Argument parsing and printing only; the generator and reader live in workloads/, SLO bases and
+ * rates relative to a profile (--slo-base profile:X, --load) in sim/normalize.h. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -7,6 +8,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "profiles/profile.h"
+#include "sim/normalize.h"
 #include "workloads/workload.h"
 
 static void usage(FILE *f)
@@ -31,6 +34,15 @@ static void usage(FILE *f)
             "  --alpha X           skew of --mix skewed (default 1; larger favours big images)\n"
             "  --arrival KIND      poisson (default) or gamma\n"
             "  --rate R            mean arrivals per minute (default 12)\n"
+            "  --load RHO          instead of --rate: the offered load as a fraction of the cluster's\n"
+            "                      capacity (its GPUs), each request costing its cheapest GPU-seconds\n"
+            "                      in the profile; above 0, at most 10 (above 1 is overload)\n"
+            "  --slo-base B        fixed (default) or profile:X[:best|:one]: each resolution's base is X\n"
+            "                      times its standalone latency in the profile (steps x step time at the\n"
+            "                      fastest degree, or on one GPU)\n"
+            "  --profile FILE      the profile of --load and --slo-base profile:X (default: %s)\n"
+            "  --hardware NAME     hardware in the profile (default: the profile's default)\n"
+            "  --analytic          the analytic model for degrees the profile did not measure\n"
             "  --cv X              gamma only: coefficient of variation of gaps (default 2)\n"
             "  --slo-scale X       deadline multiplier over the base, 0.001 to 1000 (default 1.0;\n"
             "                      the paper sweeps 1.0 to 1.5)\n"
@@ -42,10 +54,14 @@ static void usage(FILE *f)
             "  tetri workload -o paper.csv                         300 requests, uniform, 12/min\n"
             "  tetri workload --mix skewed --rate 18 --slo-scale 1.2 --seed 7 -o skewed.csv\n"
             "  tetri workload --arrival gamma --cv 3 -n 1000 -o bursty.csv\n"
+            "  tetri workload --load 0.8 --slo-base profile:3 -o rel.csv  rate and SLOs from the profile\n"
             "  tetri workload --check my-trace.csv\n"
             "\n"
             "The file format (columns id,model,width,height,steps,arrival_s,deadline_s) is in\n"
-            "docs/trace-format.md. Exit status: 0 ok, 1 bad trace or I/O error, 2 bad options.\n");
+            "docs/trace-format.md. With --load or --slo-base profile:X, the rate and bases chosen are\n"
+            "printed (to standard error when the trace goes to standard output).\n"
+            "Exit status: 0 ok, 1 bad trace, profile or I/O error, 2 bad options.\n",
+            profile_default_path());
 }
 
 static int usage_error(const char *fmt, const char *arg)
@@ -129,8 +145,73 @@ static int check_trace(const char *path)
 
 enum {
     OPT_MODEL = 256, OPT_STEPS, OPT_MIX, OPT_RESOLUTIONS, OPT_RES, OPT_ALPHA, OPT_ARRIVAL, OPT_RATE, OPT_CV,
-    OPT_SLO_SCALE, OPT_SEED, OPT_CHECK,
+    OPT_SLO_SCALE, OPT_SEED, OPT_CHECK, OPT_LOAD, OPT_SLO_BASE, OPT_PROFILE, OPT_HARDWARE, OPT_ANALYTIC,
 };
+
+/* What --load, --slo-base, --profile, --hardware and --analytic ask for. */
+typedef struct relative_args {
+    normalize_slo_base slo_base;
+    double load; /* 0: none */
+    const char *profile_path, *hardware;
+    int analytic;
+} relative_args;
+
+/* Prints the bases and the rate chosen, and per resolution the cheapest degree. */
+static void print_relative(FILE *f, const tetri_profile *p, const relative_args *r, const workload_spec *w)
+{
+    fprintf(f, "tetri workload: profile %s (%s), %d GPUs\n", profile_path(p), profile_hardware(p), profile_cluster(p)->n_gpus);
+    int n = w->mix == TETRI_MIX_HOMOGENEOUS ? 1 : w->n_resolutions;
+    for (int i = 0; i < n; i++) {
+        int32_t side = w->mix == TETRI_MIX_HOMOGENEOUS ? w->homogeneous_resolution : w->resolutions[i];
+        tetri_ns alone, cheap;
+        int d_alone, d_cheap;
+        tetri_error err = {{0}};
+        if (normalize_standalone_ns(p, w->model, side, w->steps, r->slo_base.one_gpu, &alone, &d_alone, &err) ||
+            normalize_cheapest_ns(p, w->model, side, w->steps, &cheap, &d_cheap, &err))
+            continue; /* normalize_* succeeded on the same inputs before */
+        fprintf(f, "  %5d: standalone %.3f s (degree %d), cheapest %.3f GPU-s (degree %d), SLO base %.3f s\n", (int)side,
+                (double)alone / 1e9, d_alone, (double)cheap / 1e9, d_cheap,
+                (double)workload_spec_slo_base_ns(w, side, side) / 1e9);
+    }
+    if (r->load > 0) fprintf(f, "  load %g of %d GPUs: rate %.4f requests/min\n", r->load, profile_cluster(p)->n_gpus, w->rate_per_min);
+}
+
+/* Opens the profile when r asks for it and sets w's bases and rate from it. Returns the exit
+ * status on failure (1), or 0. */
+static int apply_relative(const relative_args *r, workload_spec *w, FILE *info)
+{
+    if (!r->slo_base.from_profile && r->load == 0) return 0;
+    tetri_error err = {{0}};
+    tetri_profile *p = NULL;
+    const char *path = r->profile_path ? r->profile_path : profile_default_path();
+    int bad = profile_open(path, r->hardware, r->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &p, &err) ||
+              normalize_slo_bases(p, &r->slo_base, w, &err) || (r->load > 0 && normalize_load_rate(p, w, r->load, &err));
+    if (bad) fprintf(stderr, "tetri workload: %s\n", err.msg);
+    else print_relative(info, p, r, w);
+    profile_close(p);
+    return bad ? 1 : 0;
+}
+
+/* One of --load, --slo-base, --profile, --hardware, --analytic into r. Returns 0 or -1 with err. */
+static int take_relative_option(relative_args *r, int c, const char *value, tetri_error *err)
+{
+    workload_spec check;
+    switch (c) {
+    case OPT_LOAD:
+        /* workload_spec_set checks the range, with the spec's words; name the option instead */
+        if (workload_spec_set(&check, "load", value, err)) {
+            char msg[sizeof err->msg];
+            snprintf(msg, sizeof msg, "%s", err->msg);
+            return tetri_errorf(err, "--%s", msg);
+        }
+        r->load = check.load;
+        return 0;
+    case OPT_SLO_BASE: return normalize_parse_slo_base(value, "--slo-base", &r->slo_base, err);
+    case OPT_PROFILE: r->profile_path = value; return 0;
+    case OPT_HARDWARE: r->hardware = value; return 0;
+    default: r->analytic = 1; return 0;
+    }
+}
 
 int cmd_workload(int argc, char **argv)
 {
@@ -147,6 +228,11 @@ int cmd_workload(int argc, char **argv)
         {"slo-scale", required_argument, NULL, OPT_SLO_SCALE},
         {"seed", required_argument, NULL, OPT_SEED},
         {"check", required_argument, NULL, OPT_CHECK},
+        {"load", required_argument, NULL, OPT_LOAD},
+        {"slo-base", required_argument, NULL, OPT_SLO_BASE},
+        {"profile", required_argument, NULL, OPT_PROFILE},
+        {"hardware", required_argument, NULL, OPT_HARDWARE},
+        {"analytic", no_argument, NULL, OPT_ANALYTIC},
         {"help", no_argument, NULL, 'h'},
         {NULL, 0, NULL, 0},
     };
@@ -156,7 +242,8 @@ int cmd_workload(int argc, char **argv)
     workload_spec spec;
     workload_spec_default(&spec);
     const char *out_path = NULL, *check_path = NULL;
-    int given[OPT_CHECK - OPT_MODEL + 1] = {0};
+    int given[OPT_ANALYTIC - OPT_MODEL + 1] = {0};
+    relative_args rel = {0};
     int n_given = 0;
     tetri_error err = {{0}};
 
@@ -168,6 +255,14 @@ int cmd_workload(int argc, char **argv)
         case 'h': usage(stdout); return 0;
         case 'o': out_path = optarg; break;
         case OPT_CHECK: check_path = optarg; break;
+        case OPT_LOAD: case OPT_SLO_BASE: case OPT_PROFILE: case OPT_HARDWARE: case OPT_ANALYTIC:
+            given[c - OPT_MODEL] = 1;
+            n_given++;
+            if (take_relative_option(&rel, c, optarg, &err)) {
+                fprintf(stderr, "tetri workload: %s\n(tetri workload --help for the options)\n", err.msg);
+                return 2;
+            }
+            break;
         case 'n':
         case OPT_MODEL: case OPT_STEPS: case OPT_MIX: case OPT_RESOLUTIONS: case OPT_RES: case OPT_ALPHA:
         case OPT_ARRIVAL: case OPT_RATE: case OPT_CV: case OPT_SLO_SCALE: case OPT_SEED: {
@@ -207,6 +302,13 @@ int cmd_workload(int argc, char **argv)
     if (given[OPT_CV - OPT_MODEL] && spec.arrival != TETRI_ARRIVAL_GAMMA)
         return usage_error("--cv applies to --arrival gamma only (the arrival process is %s)", tetri_arrival_name(spec.arrival));
 
+    if (given[OPT_LOAD - OPT_MODEL] && given[OPT_RATE - OPT_MODEL])
+        return usage_error("%s", "--rate and --load are exclusive: give the arrival rate or the offered load, not both");
+    if ((given[OPT_PROFILE - OPT_MODEL] || given[OPT_HARDWARE - OPT_MODEL] || given[OPT_ANALYTIC - OPT_MODEL]) &&
+        !rel.slo_base.from_profile && rel.load == 0)
+        return usage_error("%s", "--profile, --hardware and --analytic apply to --load and --slo-base profile:X only");
+    if (apply_relative(&rel, &spec, out_path ? stdout : stderr)) return 1;
+
     tetri_trace t;
     if (workload_generate(&spec, &t, &err) < 0) {
         fprintf(stderr, "tetri workload: %s\n(tetri workload --help for the options)\n", err.msg);
@@ -218,7 +320,7 @@ int cmd_workload(int argc, char **argv)
         tetri_trace_free(&t);
         return 1;
     }
-    char desc[512];
+    char desc[WORKLOAD_TEXT_MAX];
     workload_spec_format(&spec, desc, sizeof desc);
     /* The spec as a comment: the file says how to make it again; readers skip '#' lines. */
     int bad = fprintf(f, "# tetri workload: %s\n", desc) < 0 || trace_write_csv(f, &t) < 0;

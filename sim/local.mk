@@ -1,5 +1,5 @@
 # sim/: the discrete-event simulator and sweeps (policies x mixes x SLO scales x seeds x rates).
-libtetri_a_SOURCES += sim/sim.h sim/sim.c sim/sweep.h sim/sweep.c
+libtetri_a_SOURCES += sim/sim.h sim/sim.c sim/sweep.h sim/sweep.c sim/normalize.h sim/normalize.c
 
 # The engine's tests: M/D/1 against Pollaczek-Khinchine; conservation, determinism, xdit/rssp on
 # hand-made traces, broken policies, resumable sweeps; and the command line.
@@ -14,5 +14,5 @@ tests_test_md1_CFLAGS = $(TEST_CFLAGS)
 tests_test_md1_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_sim.sh tests/cli_demo.sh
-EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh docs/simulator.md
+TESTS += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh
+EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh docs/simulator.md

@@ -6,10 +6,11 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "sim/normalize.h"
 #include "sim/sim.h"
 
-/* A canonical policy, a workload text (< 512) and the rest: never cut, so two runs never share a key. */
-#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + 1024)
+/* A canonical policy, a workload text and the rest: never cut, so two runs never share a key. */
+#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + WORKLOAD_TEXT_MAX + 1024)
 
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed)
@@ -22,19 +23,36 @@ void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const ch
              profile_hardware(s->profile), s->backend ? "|" : "", s->backend ? s->backend->key : "");
 }
 
+/* How many values the rate dimension has: loads, else rates, else the base's one rate. */
+static size_t n_rate_values(const sweep_spec *s)
+{
+    return s->n_loads ? s->n_loads : s->n_rates ? s->n_rates : 1;
+}
+
+/* The workload at rate (or load) ri, mix mi, scale si of the grid, from s->base. Returns 0 or -1. */
+static int workload_at(const sweep_spec *s, size_t ri, size_t mi, size_t si, workload_spec *w, tetri_error *err)
+{
+    *w = s->base;
+    if (s->n_mixes) w->mix = s->mixes[mi];
+    if (s->n_slo_scales) w->slo_scale = s->slo_scales[si];
+    if (s->n_rates) w->rate_per_min = s->rates[ri];
+    if (s->n_loads) {
+        if (s->n_rates) return tetri_errorf(err, "a sweep takes rates or loads, not both");
+        w->load = s->loads[ri];
+        if (workload_spec_validate(w, err) || normalize_load_rate(s->profile, w, s->loads[ri], err)) return -1;
+    }
+    return workload_spec_validate(w, err);
+}
+
 /* Every workload of the grid (seeds change no rule, so one seed stands for all). */
 static int check_workloads(const sweep_spec *s, tetri_error *err)
 {
     if (s->trace) return 0;
-    workload_spec w = s->base;
+    workload_spec w;
     for (size_t i = 0; i < (s->n_mixes ? s->n_mixes : 1); i++)
         for (size_t j = 0; j < (s->n_slo_scales ? s->n_slo_scales : 1); j++)
-            for (size_t k = 0; k < (s->n_rates ? s->n_rates : 1); k++) {
-                if (s->n_mixes) w.mix = s->mixes[i];
-                if (s->n_slo_scales) w.slo_scale = s->slo_scales[j];
-                if (s->n_rates) w.rate_per_min = s->rates[k];
-                if (workload_spec_validate(&w, err)) return -1;
-            }
+            for (size_t k = 0; k < n_rate_values(s); k++)
+                if (workload_at(s, k, i, j, &w, err)) return -1;
     return 0;
 }
 
@@ -103,14 +121,15 @@ static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
 /* Runs every policy not yet done (count_done) on one trace. Returns 0, 1 when stop_after was
  * reached, or -1. */
 static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *workload_text, const char *mix,
-                        double scale, double rate, uint64_t seed, const char *model)
+                        const workload_spec *w, uint64_t seed, const char *model)
 {
+    const double scale = w ? w->slo_scale : 0.0, rate = w ? w->rate_per_min : 0.0;
     const sweep_spec *s = c->s;
     for (size_t p = 0; p < s->n_policies; p++) {
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
-                                .seed = seed, .run_key = key};
+                                .load = w ? w->load : 0.0, .seed = seed, .run_key = key};
         if (c->done[p]) {
             c->stats->runs_skipped++;
             rep.skipped = 1;
@@ -148,31 +167,24 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
 static int sweep_generated(sweep_ctx *c)
 {
     const sweep_spec *s = c->s;
-    const size_t n_rates = s->n_rates ? s->n_rates : 1, n_mixes = s->n_mixes ? s->n_mixes : 1,
+    const size_t n_rates = n_rate_values(s), n_mixes = s->n_mixes ? s->n_mixes : 1,
                  n_scales = s->n_slo_scales ? s->n_slo_scales : 1, n_seeds = s->n_seeds ? s->n_seeds : 1;
     for (size_t ri = 0; ri < n_rates; ri++)
         for (size_t mi = 0; mi < n_mixes; mi++)
             for (size_t si = 0; si < n_scales; si++)
                 for (size_t ei = 0; ei < n_seeds; ei++) {
-                    workload_spec w = s->base;
-                    if (s->n_rates) w.rate_per_min = s->rates[ri];
-                    if (s->n_mixes) w.mix = s->mixes[mi];
-                    if (s->n_slo_scales) w.slo_scale = s->slo_scales[si];
+                    workload_spec w;
+                    if (workload_at(s, ri, mi, si, &w, c->err)) return -1;
                     if (s->n_seeds) w.seed = s->seeds[ei];
-                    char text[512];
+                    char text[WORKLOAD_TEXT_MAX];
                     workload_spec_format(&w, text, sizeof text);
                     long done = count_done(c, text, w.seed);
                     if (done < 0) return -1;
-                    if (done == (long)s->n_policies) {
-                        if (run_policies(c, NULL, text, tetri_mix_name(w.mix), w.slo_scale, w.rate_per_min, w.seed,
-                                         tetri_model_name(w.model)) < 0)
-                            return -1;
-                        continue;
-                    }
                     tetri_trace trace = {0};
-                    if (workload_generate(&w, &trace, c->err)) return tetri_error_prefix(c->err, "workload %s", text);
-                    int rc = run_policies(c, &trace, text, tetri_mix_name(w.mix), w.slo_scale, w.rate_per_min, w.seed,
-                                          tetri_model_name(w.model));
+                    if (done < (long)s->n_policies && workload_generate(&w, &trace, c->err))
+                        return tetri_error_prefix(c->err, "workload %s", text);
+                    int rc = run_policies(c, done < (long)s->n_policies ? &trace : NULL, text, tetri_mix_name(w.mix), &w,
+                                          w.seed, tetri_model_name(w.model));
                     tetri_trace_free(&trace);
                     if (rc) return rc;
                 }
@@ -202,11 +214,11 @@ static int sweep_trace(sweep_ctx *c)
     const uint64_t digest = trace_digest(s->trace);
     for (size_t ei = 0; ei < (s->n_seeds ? s->n_seeds : 1); ei++) {
         uint64_t seed = s->n_seeds ? s->seeds[ei] : s->base.seed;
-        char text[512];
+        char text[WORKLOAD_TEXT_MAX];
         snprintf(text, sizeof text, "trace=%.400s,digest=%016llx", s->trace_name ? s->trace_name : "(unnamed)",
                  (unsigned long long)digest);
         if (count_done(c, text, seed) < 0) return -1;
-        int rc = run_policies(c, s->trace, text, "trace", 0.0, 0.0, seed, model);
+        int rc = run_policies(c, s->trace, text, "trace", NULL, seed, model);
         if (rc) return rc;
     }
     return 0;
@@ -238,7 +250,7 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
             stats->runs_total = (long)(s->n_policies * (s->n_seeds ? s->n_seeds : 1));
             rc = sweep_trace(&c);
         } else {
-            stats->runs_total = (long)(s->n_policies * (s->n_rates ? s->n_rates : 1) * (s->n_mixes ? s->n_mixes : 1) *
+            stats->runs_total = (long)(s->n_policies * n_rate_values(s) * (s->n_mixes ? s->n_mixes : 1) *
                                        (s->n_slo_scales ? s->n_slo_scales : 1) * (s->n_seeds ? s->n_seeds : 1));
             rc = sweep_generated(&c);
         }

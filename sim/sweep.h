@@ -2,7 +2,7 @@
  * defines: sweep_spec, sweep_backend, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_prepare,
  *          sweep_run, sweep_run_key.
  *
- * A sweep = policies x rates x mixes x SLO scales x seeds for one model and hardware (or
+ * A sweep = policies x rates (or loads) x mixes x SLO scales x seeds for one model and hardware (or
  * policies x seeds over one replayed trace). Every (rate, mix, scale, seed) generates its trace
  * once (workload_generate), and every policy runs on that same trace. Each run goes to the results
  * database in one transaction under a run key made of all its parameters; a run whose key is
@@ -30,6 +30,7 @@ typedef struct sweep_run_report {
     const char *policy_given;         /* the spec as the sweep was given it (short, for display) */
     const char *mix;                  /* "uniform" ... or "trace" */
     double slo_scale, rate_per_min;   /* of the generated workload (trace: 0) */
+    double load;                      /* the offered load the rate came from (0: a given rate) */
     uint64_t seed;
     const char *run_key;
     int skipped;                      /* 1: already complete in the database, not run again */
@@ -57,6 +58,8 @@ typedef struct sweep_spec {
     const tetri_mix_kind *mixes;  size_t n_mixes;
     const double *slo_scales;     size_t n_slo_scales;
     const double *rates;          size_t n_rates;       /* requests per minute */
+    /* Offered loads instead of rates (normalize_load_rate on the profile, per mix); not both. */
+    const double *loads;          size_t n_loads;
     const uint64_t *seeds;        size_t n_seeds;       /* workload and jitter seeds */
     /* Replay instead of generating (mixes, scales and rates are then ignored; seeds only feed
      * the jitter generator). trace_name goes into run keys and rows. */

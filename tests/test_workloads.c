@@ -383,6 +383,63 @@ static void spec_text_round_trip_and_errors(void **state)
 
 /* ---- CSV reader and writer ------------------------------------------------------------------ */
 
+/* Explicit SLO bases (issue 15) replace the fixed ones side by side, and with the load they are in
+ * the text only when set, read back exactly; a side the mix uses without a base is refused. */
+static void explicit_slo_bases_and_load(void **state)
+{
+    (void)state;
+    workload_spec s, back;
+    workload_spec_default(&s);
+    s.n_requests = 50;
+    const int32_t sides[] = {2048, 256, 512, 1024, 768};
+    for (int i = 0; i < 5; i++) s.slo_base_sides[i] = sides[i], s.slo_bases[i] = (i + 1) * 1000000007LL;
+    s.n_slo_bases = 5;
+    s.load = 0.85;
+    tetri_error err = {{0}};
+    assert_int_equal(workload_spec_validate(&s, &err), 0);
+    char a[WORKLOAD_TEXT_MAX], b[WORKLOAD_TEXT_MAX];
+    workload_spec_format(&s, a, sizeof a);
+    assert_non_null(strstr(a, ",rate=12,load=0.85,slo_scale=1,slo_bases=256:2000000014/512:3000000021/1024:4000000028/"
+                              "2048:1000000007,seed="));
+    workload_spec_default(&back);
+    assert_int_equal(workload_spec_parse(a, &back, &err), 0);
+    workload_spec_format(&back, b, sizeof b);
+    assert_string_equal(a, b);
+    assert_true(back.load == 0.85);
+
+    tetri_trace t;
+    s.slo_scale = 1.5;
+    assert_int_equal(workload_generate(&s, &t, &err), 0);
+    for (size_t i = 0; i < t.n; i++)
+        assert_int_equal(t.entries[i].deadline - t.entries[i].arrival,
+                         llround(1.5 * (double)workload_spec_slo_base_ns(&s, t.entries[i].width, t.entries[i].width)));
+    tetri_trace_free(&t);
+
+    s.mix = TETRI_MIX_HOMOGENEOUS, s.homogeneous_resolution = 1536;
+    assert_int_equal(workload_spec_validate(&s, &err), -1);
+    assert_string_equal(err.msg, "slo_bases: no base for side 1536");
+    s.homogeneous_resolution = 768;
+    workload_spec_format(&s, a, sizeof a);
+    assert_non_null(strstr(a, ",slo_bases=768:5000000035,"));
+    s.load = 10.5;
+    assert_int_equal(workload_spec_validate(&s, &err), -1);
+    assert_non_null(strstr(err.msg, "load: 10.5 is out of range"));
+
+    const struct { const char *text, *frag; } bad[] = {
+        {"load=0", "load: 0 is out of range"}, {"load=-1", "load: -1 is out of range"}, {"load=x", "load: 'x' is not a number"},
+        {"slo_bases=256", "slo_bases: '256' is not SIDE:NS"}, {"slo_bases=256:0", "slo_bases: 0 is out of range"},
+        {"slo_bases=100:5", "slo_bases: 100"}, {"slo_bases=256:5//512:5", "slo_bases"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+        workload_spec_default(&back);
+        err.msg[0] = '\0';
+        int rc = workload_spec_parse(bad[i].text, &back, &err);
+        if (rc == 0) rc = workload_spec_validate(&back, &err);
+        assert_int_equal(rc, -1);
+        if (!strstr(err.msg, bad[i].frag)) fail_msg("'%s': error '%s' lacks '%s'", bad[i].text, err.msg, bad[i].frag);
+    }
+}
+
 static void write_read_write_is_byte_identical(void **state)
 {
     (void)state;
@@ -605,6 +662,7 @@ int main(void)
         cmocka_unit_test(arrivals_do_not_depend_on_mix_or_scale),
         cmocka_unit_test(spec_validation_names_the_field),
         cmocka_unit_test(spec_text_round_trip_and_errors),
+        cmocka_unit_test(explicit_slo_bases_and_load),
         cmocka_unit_test(write_read_write_is_byte_identical),
         cmocka_unit_test(writer_prints_exact_decimal_seconds),
         cmocka_unit_test(reader_accepts_comments_blank_lines_crlf_and_no_header),

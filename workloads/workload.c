@@ -22,6 +22,8 @@
 #define WORKLOAD_MAX_STEPS 100000
 #define WORKLOAD_MAX_REQUESTS 10000000
 #define WORKLOAD_MAX_NS (1000000000LL * TETRI_NS_PER_S)
+/* An explicit SLO base: at most a day (x slo_scale 1000 stays far inside WORKLOAD_MAX_NS). */
+#define WORKLOAD_MAX_SLO_BASE_NS (86400LL * TETRI_NS_PER_S)
 
 const char *tetri_arrival_name(tetri_arrival_kind a)
 {
@@ -108,6 +110,15 @@ tetri_ns workload_slo_base_ns(int32_t width, int32_t height)
     return slo_anchors[N_SLO_ANCHORS - 1].base;
 }
 
+tetri_ns workload_spec_slo_base_ns(const workload_spec *s, int32_t width, int32_t height)
+{
+    assert(s);
+    if (s->n_slo_bases == 0) return workload_slo_base_ns(width, height);
+    for (int i = 0; i < s->n_slo_bases && i < TETRI_MAX_RESOLUTIONS; i++)
+        if (s->slo_base_sides[i] == width && width == height) return s->slo_bases[i];
+    return -1;
+}
+
 static int finite_positive(double x) { return isfinite(x) && x > 0; }
 
 static int check_side(int32_t side, const char *what, tetri_error *err)
@@ -115,6 +126,30 @@ static int check_side(int32_t side, const char *what, tetri_error *err)
     if (side <= 0 || side > WORKLOAD_MAX_SIDE || side % 16 != 0)
         return tetri_errorf(err, "%s: %d is not a valid side (a multiple of 16 between 16 and %d)", what, (int)side,
                             WORKLOAD_MAX_SIDE);
+    return 0;
+}
+
+/* Explicit SLO bases: valid sides, each once, bases in (0, WORKLOAD_MAX_SLO_BASE_NS], and one for
+ * every side the mix uses. */
+static int validate_slo_bases(const workload_spec *s, tetri_error *err)
+{
+    if (s->n_slo_bases == 0) return 0;
+    if (s->n_slo_bases < 0 || s->n_slo_bases > TETRI_MAX_RESOLUTIONS)
+        return tetri_errorf(err, "slo_bases: %d given, need 1 to %d", (int)s->n_slo_bases, TETRI_MAX_RESOLUTIONS);
+    for (int i = 0; i < s->n_slo_bases; i++) {
+        if (check_side(s->slo_base_sides[i], "slo_bases", err) < 0) return -1;
+        if (s->slo_bases[i] <= 0 || s->slo_bases[i] > WORKLOAD_MAX_SLO_BASE_NS)
+            return tetri_errorf(err, "slo_bases: %lld ns for side %d is out of range (1 ns to %lld s)", (long long)s->slo_bases[i],
+                                (int)s->slo_base_sides[i], WORKLOAD_MAX_SLO_BASE_NS / TETRI_NS_PER_S);
+        for (int j = 0; j < i; j++)
+            if (s->slo_base_sides[j] == s->slo_base_sides[i])
+                return tetri_errorf(err, "slo_bases: side %d is listed twice", (int)s->slo_base_sides[i]);
+    }
+    int n_used = s->mix == TETRI_MIX_HOMOGENEOUS ? 1 : s->n_resolutions;
+    for (int i = 0; i < n_used; i++) {
+        int32_t side = s->mix == TETRI_MIX_HOMOGENEOUS ? s->homogeneous_resolution : s->resolutions[i];
+        if (workload_spec_slo_base_ns(s, side, side) < 0) return tetri_errorf(err, "slo_bases: no base for side %d", (int)side);
+    }
     return 0;
 }
 
@@ -158,7 +193,9 @@ int workload_spec_validate(const workload_spec *s, tetri_error *err)
      * to 1000 (so deadlines stay far inside the trace's time limit). */
     if (!(s->slo_scale >= 0.001 && s->slo_scale <= 1000))
         return tetri_errorf(err, "slo_scale: %g is out of range (0.001 to 1000)", s->slo_scale);
-    return 0;
+    if (s->load != 0 && !(s->load > 0 && s->load <= WORKLOAD_MAX_LOAD))
+        return tetri_errorf(err, "load: %g is out of range (above 0, at most %g of capacity)", s->load, WORKLOAD_MAX_LOAD);
+    return validate_slo_bases(s, err);
 }
 
 /* The share of each resolution, as weights (not normalised). */
@@ -242,8 +279,8 @@ int workload_generate(const workload_spec *s, tetri_trace *out, tetri_error *err
         e[i].model = s->model;
         e[i].width = e[i].height = side;
         e[i].steps = s->steps;
-        tetri_ns slo = (tetri_ns)llround(s->slo_scale * (double)workload_slo_base_ns(side, side));
-        /* slo <= 1000 x 5 s, so no overflow, and the deadline stays readable by trace_read_csv. */
+        tetri_ns slo = (tetri_ns)llround(s->slo_scale * (double)workload_spec_slo_base_ns(s, side, side));
+        /* slo <= 1000 x a day, so no overflow; the check below keeps the deadline readable. */
         assert(slo > 0);
         e[i].deadline = e[i].arrival + slo;
         if (e[i].deadline > WORKLOAD_MAX_NS) {
@@ -266,12 +303,31 @@ static void format_double(char *buf, size_t len, double x)
     if (strtod(buf, NULL) != x) snprintf(buf, len, "%.17g", x);
 }
 
+/* ",slo_bases=256:300000000/512:..." for the sides the mix uses, or "" without explicit bases. */
+static void format_slo_bases(const workload_spec *s, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    if (s->n_slo_bases == 0) return;
+    int n_used = s->mix == TETRI_MIX_HOMOGENEOUS ? 1 : s->n_resolutions;
+    size_t o = (size_t)snprintf(buf, len, ",slo_bases=");
+    for (int i = 0; i < n_used && i < TETRI_MAX_RESOLUTIONS && o < len; i++) {
+        int32_t side = s->mix == TETRI_MIX_HOMOGENEOUS ? s->homogeneous_resolution : s->resolutions[i];
+        o += (size_t)snprintf(buf + o, len - o, "%s%d:%lld", i ? "/" : "", (int)side,
+                              (long long)workload_spec_slo_base_ns(s, side, side));
+    }
+}
+
 void workload_spec_format(const workload_spec *s, char *buf, size_t len)
 {
     assert(s && buf && len > 0);
-    char rate[32], scale[32], extra[96] = "";
+    char rate[32], scale[32], extra[96] = "", load[48] = "";
     format_double(rate, sizeof rate, s->rate_per_min);
     format_double(scale, sizeof scale, s->slo_scale);
+    if (s->load != 0) {
+        char v[32];
+        format_double(v, sizeof v, s->load);
+        snprintf(load, sizeof load, ",load=%s", v);
+    }
     char res[TETRI_MAX_RESOLUTIONS * 8] = "";
     if (s->mix == TETRI_MIX_HOMOGENEOUS) {
         snprintf(res, sizeof res, "res=%d", (int)s->homogeneous_resolution);
@@ -291,9 +347,11 @@ void workload_spec_format(const workload_spec *s, char *buf, size_t len)
         format_double(v, sizeof v, s->gamma_cv);
         snprintf(cv, sizeof cv, ",cv=%s", v);
     }
-    snprintf(buf, len, "model=%s,steps=%d,mix=%s,%s%s,arrival=%s,rate=%s%s,slo_scale=%s,seed=%llu,n=%d",
+    char bases[TETRI_MAX_RESOLUTIONS * 32];
+    format_slo_bases(s, bases, sizeof bases);
+    snprintf(buf, len, "model=%s,steps=%d,mix=%s,%s%s,arrival=%s,rate=%s%s%s,slo_scale=%s%s,seed=%llu,n=%d",
              tetri_model_name(s->model), (int)s->steps, tetri_mix_name(s->mix), res, extra,
-             tetri_arrival_name(s->arrival), rate, cv, scale, (unsigned long long)s->seed, (int)s->n_requests);
+             tetri_arrival_name(s->arrival), rate, load, cv, scale, bases, (unsigned long long)s->seed, (int)s->n_requests);
 }
 
 /* ---- text form ------------------------------------------------------------------------------ */
@@ -345,6 +403,35 @@ static int parse_resolutions(const char *v, workload_spec *s, tetri_error *err)
     return 0;
 }
 
+/* "256:300000000/512:..." (side:base in ns) into the spec's explicit bases. */
+static int parse_slo_bases(const char *v, workload_spec *s, tetri_error *err)
+{
+    int n = 0;
+    const char *p = v;
+    for (;;) {
+        char item[48];
+        size_t len = strcspn(p, "/");
+        char *colon;
+        if (len == 0 || len >= sizeof item)
+            return tetri_errorf(err, "slo_bases: '%.60s' is not a list of SIDE:NS like 256:300000000/512:400000000", v);
+        memcpy(item, p, len);
+        item[len] = '\0';
+        if (!(colon = strchr(item, ':'))) return tetri_errorf(err, "slo_bases: '%s' is not SIDE:NS", item);
+        *colon = '\0';
+        if (n == TETRI_MAX_RESOLUTIONS) return tetri_errorf(err, "slo_bases: more than %d given", TETRI_MAX_RESOLUTIONS);
+        long long side, base;
+        if (parse_int_value("slo_bases", item, 16, WORKLOAD_MAX_SIDE, &side, err) < 0 ||
+            parse_int_value("slo_bases", colon + 1, 1, WORKLOAD_MAX_SLO_BASE_NS, &base, err) < 0)
+            return -1;
+        s->slo_base_sides[n] = (int32_t)side;
+        s->slo_bases[n++] = base;
+        if (p[len] == '\0') break;
+        p += len + 1;
+    }
+    s->n_slo_bases = n;
+    return 0;
+}
+
 /* Index of the first control byte of s, or -1: messages echo user text, and must stay one line. */
 static long first_control_byte(const char *s)
 {
@@ -385,6 +472,13 @@ int workload_spec_set(workload_spec *s, const char *key, const char *v, tetri_er
     } else if (strcmp(key, "rate") == 0) {
         if (parse_double_value(key, v, &s->rate_per_min, err) < 0) return -1;
         if (!finite_positive(s->rate_per_min)) return tetri_errorf(err, "rate: %.60s must be > 0 (requests per minute)", v);
+    } else if (strcmp(key, "load") == 0) {
+        if (parse_double_value(key, v, &s->load, err) < 0) return -1;
+        if (!(s->load > 0 && s->load <= WORKLOAD_MAX_LOAD))
+            return tetri_errorf(err, "load: %.60s is out of range (above 0, at most %g of capacity; above 1 is overload)", v,
+                                WORKLOAD_MAX_LOAD);
+    } else if (strcmp(key, "slo_bases") == 0) {
+        return parse_slo_bases(v, s, err);
     } else if (strcmp(key, "cv") == 0) {
         if (parse_double_value(key, v, &s->gamma_cv, err) < 0) return -1;
         if (!finite_positive(s->gamma_cv)) return tetri_errorf(err, "cv: %.60s must be > 0", v);
@@ -398,7 +492,7 @@ int workload_spec_set(workload_spec *s, const char *key, const char *v, tetri_er
         if (parse_int_value(key, v, 1, WORKLOAD_MAX_REQUESTS, &x, err) < 0) return -1;
         s->n_requests = (int32_t)x;
     } else {
-        return tetri_errorf(err, "unknown workload key '%.60s' (known: model, steps, mix, resolutions, res, alpha, arrival, rate, cv, slo_scale, seed, n)", key);
+        return tetri_errorf(err, "unknown workload key '%.60s' (known: model, steps, mix, resolutions, res, alpha, arrival, rate, load, cv, slo_scale, slo_bases, seed, n)", key);
     }
     return 0;
 }
@@ -414,7 +508,7 @@ int workload_spec_parse(const char *text, workload_spec *s, tetri_error *err)
     const char *p = text;
     while (*p) {
         size_t len = strcspn(p, ",");
-        char pair[160];
+        char pair[WORKLOAD_TEXT_MAX];
         if (len == 0 || len >= sizeof pair) return tetri_errorf(err, "workload: bad item near '%.60s'", p);
         memcpy(pair, p, len);
         pair[len] = '\0';

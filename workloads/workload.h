@@ -1,7 +1,7 @@
 /* workloads/workload.h: the paper's workload generator (DESIGN section 7).
  * defines: workload_spec, workload_spec_default, workload_spec_validate, workload_generate,
  *          workload_slo_base_ns, workload_mix_shares, workload_spec_format, workload_spec_parse,
- *          workload_spec_set,
+ *          workload_spec_set, workload_spec_slo_base_ns, WORKLOAD_TEXT_MAX, WORKLOAD_MAX_LOAD,
  *          tetri_arrival_kind, tetri_mix_kind and their names.
  *
  * Same spec and seed: the same trace, byte for byte, on every machine (GSL's generator, seeded). */
@@ -22,6 +22,10 @@ int tetri_mix_parse(const char *s, tetri_mix_kind *out);
 #define TETRI_MAX_RESOLUTIONS 16
 /* GSL's mt19937 takes 32-bit seeds and maps 0 to its default; seeds are 0..2^32-2, used + 1. */
 #define WORKLOAD_MAX_SEED 4294967294ULL
+/* Room for workload_spec_format's text, explicit SLO bases of every resolution included. */
+#define WORKLOAD_TEXT_MAX 1024
+/* --load: offered load as a fraction of capacity; above 1 is overload (a legitimate study). */
+#define WORKLOAD_MAX_LOAD 10.0
 
 typedef struct workload_spec {
     tetri_model model;
@@ -37,6 +41,15 @@ typedef struct workload_spec {
     double slo_scale;                       /* deadline = arrival + scale x base, default 1.0 */
     uint64_t seed;
     int32_t n_requests;                     /* default 300 */
+    /* Explicit SLO bases (e.g. X times each resolution's standalone latency from a profile,
+     * computed outside workloads/): side slo_base_sides[i] gets slo_bases[i]. 0 entries: the fixed
+     * bases of workload_slo_base_ns. With entries, every side the mix uses needs one. */
+    int32_t n_slo_bases;
+    int32_t slo_base_sides[TETRI_MAX_RESOLUTIONS];
+    tetri_ns slo_bases[TETRI_MAX_RESOLUTIONS];
+    /* The offered load the rate was derived from (0: none, the rate was given). Only recorded:
+     * the generator uses rate_per_min. (0, WORKLOAD_MAX_LOAD] when set. */
+    double load;
 } workload_spec;
 
 /* The paper's preset: FLUX.1-dev, 20 steps, uniform over 256/512/1024/2048, Poisson at 12/min,
@@ -52,12 +65,17 @@ int workload_generate(const workload_spec *s, tetri_trace *out, tetri_error *err
 /* The SLO base of a w x h image: 1.5 / 2.0 / 3.0 / 5.0 s at 256 / 512 / 1024 / 2048 squared,
  * linearly interpolated over tokens between them (clamped extrapolation outside). */
 tetri_ns workload_slo_base_ns(int32_t width, int32_t height);
+/* The SLO base the spec gives a w x h image: its explicit base for side w (square images) when
+ * the spec has explicit bases, else workload_slo_base_ns. -1 when explicit bases lack the side. */
+tetri_ns workload_spec_slo_base_ns(const workload_spec *s, int32_t width, int32_t height);
 /* The expected share of each resolution of the mix (homogeneous: one share of 1). Returns how many
  * (<= TETRI_MAX_RESOLUTIONS; shares[] gets at most max), or -1 with err for an invalid spec. */
 int workload_mix_shares(const workload_spec *s, double *shares, int max, tetri_error *err);
 /* A one-line canonical description of the spec (for result rows): "model=flux-dev,steps=20,
  * mix=uniform,resolutions=256/512/1024/2048,arrival=poisson,rate=12,slo_scale=1,seed=1,n=300".
- * Fields that do not apply (alpha unless skewed, cv unless gamma) are left out. */
+ * Fields that do not apply (alpha unless skewed, cv unless gamma) are left out; so are load and
+ * explicit SLO bases when not set ("load=0.8" after rate; "slo_bases=256:300000000/512:..." in ns,
+ * for the sides the mix uses, after slo_scale). len: WORKLOAD_TEXT_MAX is always enough. */
 void workload_spec_format(const workload_spec *s, char *buf, size_t len);
 /* The inverse: parses "key=value,..." (keys as above, any order, any subset) over *s, which the
  * caller initialises (e.g. workload_spec_default). Unknown keys and bad values are errors naming
