@@ -20,7 +20,8 @@
 #include "results/report.h"
 
 #define DIM_BIT(d) (1u << (d))
-#define ALL_DIMS ((1u << REPORT_DIM_COUNT) - 1)
+/* Every dimension but the load, which moves with the rate (figures group and name by the rate). */
+#define ALL_DIMS (((1u << REPORT_DIM_COUNT) - 1) & ~DIM_BIT(REPORT_DIM_LOAD))
 
 /* ---- grouping ---------------------------------------------------------------------------------- */
 

@@ -225,6 +225,13 @@ static int derive_stats(results_db *db, results_run *r, tetri_error *err)
     return 0;
 }
 
+/* The "load=RHO" item of a workload text ("...,rate=41.7,load=0.5,..."), or 0 when it has none. */
+static double workload_load(const char *workload)
+{
+    const char *p = workload ? strstr(workload, ",load=") : NULL;
+    return p ? strtod(p + 6, NULL) : 0.0;
+}
+
 int results_load_runs(results_db *db, int64_t experiment, results_run **out, size_t *n, tetri_error *err)
 {
     assert(db && out && n);
@@ -269,6 +276,7 @@ int results_load_runs(results_db *db, int64_t experiment, results_run **out, siz
         r->status = dup_column(st, k++);
         r->slo_scale = sqlite3_column_double(st, k++);
         r->rate_per_min = sqlite3_column_double(st, k++);
+        r->load = workload_load(r->workload);
         r->seed = (uint64_t)sqlite3_column_int64(st, k++);
         r->sum.n = sqlite3_column_int(st, k++);
         r->sum.met = sqlite3_column_int(st, k++);

@@ -7,8 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const char *const dim_names[REPORT_DIM_COUNT] = {"experiment", "model", "hardware", "backend",
-                                                        "mix",        "rate",  "scale",    "policy"};
+static const char *const dim_names[REPORT_DIM_COUNT] = {"experiment", "model", "hardware", "backend", "mix",
+                                                        "rate",       "load",  "scale",    "policy"};
 
 const char *report_dim_name(report_dim d)
 {
@@ -28,7 +28,7 @@ int report_parse_by(const char *text, report_dim *dims, int *n_dims, tetri_error
             if (strcmp(w, dim_names[d]) == 0 || (d == REPORT_DIM_SCALE && strcmp(w, "slo_scale") == 0)) found = d;
         if (found < 0)
             return tetri_errorf(err, "--by: unknown dimension '%s' (choose from experiment, model, hardware, backend, mix, "
-                                     "rate, scale, policy)", w);
+                                     "rate, load, scale, policy)", w);
         for (int i = 0; i < n; i++)
             if ((int)dims[i] == found) return tetri_errorf(err, "--by: dimension '%s' given twice", w);
         dims[n++] = (report_dim)found;
@@ -144,6 +144,10 @@ void report_dim_value(const results_run *r, report_dim d, const results_run *all
     case REPORT_DIM_BACKEND: snprintf(buf, len, "%s", r->backend); break;
     case REPORT_DIM_MIX: snprintf(buf, len, "%s", r->mix); break;
     case REPORT_DIM_RATE: snprintf(buf, len, "%g", r->rate_per_min); break;
+    case REPORT_DIM_LOAD:
+        if (r->load > 0) snprintf(buf, len, "%g", r->load);
+        else snprintf(buf, len, "-");
+        break;
     case REPORT_DIM_SCALE:
         /* "1.0", "1.25": SLO scales read as multipliers, never as a bare "1". */
         if (r->slo_scale * 10 == floor(r->slo_scale * 10)) snprintf(buf, len, "%.1f", r->slo_scale);
@@ -185,6 +189,7 @@ int report_dim_compare(const results_run *a, const results_run *b, report_dim d)
     case REPORT_DIM_BACKEND: return strcmp(a->backend, b->backend);
     case REPORT_DIM_MIX: return strcmp(a->mix, b->mix);
     case REPORT_DIM_RATE: return (a->rate_per_min > b->rate_per_min) - (a->rate_per_min < b->rate_per_min);
+    case REPORT_DIM_LOAD: return (a->load > b->load) - (a->load < b->load);
     case REPORT_DIM_SCALE: return (a->slo_scale > b->slo_scale) - (a->slo_scale < b->slo_scale);
     case REPORT_DIM_POLICY: {
         int c = natural_compare(a->policy, b->policy);
@@ -358,6 +363,12 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
     for (int d = REPORT_DIM_EXPERIMENT; d <= REPORT_DIM_HARDWARE; d++)
         if (!named[d] && dim_varies(runs, n, (report_dim)d)) table_dims[n_table++] = (report_dim)d;
     for (int i = 0; i < opt->n_by - 2; i++) table_dims[n_table++] = opt->by[i];
+    /* The rate and the load move together (one gives the other, per mix and hardware): naming one
+     * keeps the other from splitting tables (the rate only when every run has a load). */
+    int all_loaded = 1;
+    for (size_t i = 0; i < n; i++) all_loaded &= runs[i].load > 0;
+    if (named[REPORT_DIM_RATE]) named[REPORT_DIM_LOAD] = 1;
+    if (named[REPORT_DIM_LOAD] && all_loaded) named[REPORT_DIM_RATE] = 1;
     for (int d = REPORT_DIM_HARDWARE + 1; d < REPORT_DIM_COUNT; d++)
         if (!named[d] && dim_varies(runs, n, (report_dim)d)) table_dims[n_table++] = (report_dim)d;
     size_t *idx = malloc(n * sizeof *idx);
@@ -392,7 +403,9 @@ int report_print_tables(FILE *out, const results_run *runs, size_t n, const repo
         for (int d = 0; d < REPORT_DIM_COUNT; d++) {
             int shown = (int)row_dim == d || (int)col_dim == d;
             for (int i = 0; i < n_table; i++) shown |= (int)table_dims[i] == d;
-            if (shown) continue;
+            /* runs with a given rate have no load: say nothing of it */
+            /* named but not shown: the rate or load that moves with a shown load or rate */
+            if (shown || named[d] || (d == REPORT_DIM_LOAD && !(first->load > 0))) continue;
             report_dim_value(first, (report_dim)d, runs, idx + start, end - start, value, sizeof value);
             fprintf(out, " %s %s", report_dim_name((report_dim)d), value);
         }

@@ -22,12 +22,13 @@ typedef enum report_dim {
     REPORT_DIM_BACKEND,
     REPORT_DIM_MIX,
     REPORT_DIM_RATE,
+    REPORT_DIM_LOAD,        /* the offered load of tetri sim --load (from the workload text); "-": none */
     REPORT_DIM_SCALE,
     REPORT_DIM_POLICY,
     REPORT_DIM_COUNT
 } report_dim;
 
-/* "experiment", "model", "hardware", "backend", "mix", "rate", "scale", "policy". */
+/* "experiment", "model", "hardware", "backend", "mix", "rate", "load", "scale", "policy". */
 const char *report_dim_name(report_dim d);
 
 /* Parses "--by" text: comma-separated dimension names, at least two, none twice; the last names the

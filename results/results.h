@@ -130,6 +130,7 @@ typedef struct results_run {
     char *experiment;
     char *run_key, *policy, *policy_name, *workload, *mix, *backend, *hardware, *model, *status;
     double slo_scale, rate_per_min;
+    double load;                /* the workload text's load= (tetri sim --load); 0: none */
     uint64_t seed;
     tetri_run_summary sum;
     double attainment;          /* met / n (0 when n = 0) */

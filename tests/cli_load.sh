@@ -67,6 +67,11 @@ grep -q ',0\.95,\|,0\.95$' "$tmp/prof.att" || fail "the load is not in the run k
     >"$tmp/again" 2>&1 || fail "rerun: $(cat "$tmp/again")"
 grep -q "(0 written" "$tmp/again" || fail "a rerun with --load does not resume: $(cat "$tmp/again")"
 "$TETRI" report --db "$tmp/prof.db" --by hardware,rate,policy >"$tmp/report" 2>&1 || fail "report --by rate: $(cat "$tmp/report")"
+# tetri report --by load: the loads as columns, one table per mix (the rates move with them)
+"$TETRI" report --db "$tmp/prof.db" --by hardware,mix,load,policy >"$tmp/report" 2>&1 || fail "report --by load: $(cat "$tmp/report")"
+grep -q "^policy  *0\.6  *0\.95$" "$tmp/report" || fail "report --by load lacks the columns 0.6 0.95: $(cat "$tmp/report")"
+grep -q "^policy  *0\.5  *1  *1\.5$" "$tmp/report" || fail "report --by load lacks the columns 0.5 1 1.5: $(cat "$tmp/report")"
+[ "$(grep -c '^==' "$tmp/report")" -eq 2 ] || fail "report --by load: not one table per hardware: $(cat "$tmp/report")"
 
 # ---- bad input: exit 2 and a message naming the option ----
 expect() { # CMD FRAGMENT ARGS...
