@@ -192,6 +192,37 @@ static int apply_relative(const relative_args *r, workload_spec *w, FILE *info)
     return bad ? 1 : 0;
 }
 
+/* Generates the trace of spec and writes it, the spec as a '#' comment first, to out_path (NULL:
+ * standard output). Returns the exit status. */
+static int generate_and_write(const workload_spec *spec, const char *out_path)
+{
+    tetri_error err = {{0}};
+    tetri_trace t;
+    if (workload_generate(spec, &t, &err) < 0) {
+        fprintf(stderr, "tetri workload: %s\n(tetri workload --help for the options)\n", err.msg);
+        return 2;
+    }
+    FILE *f = stdout;
+    if (out_path && !(f = fopen(out_path, "w"))) {
+        fprintf(stderr, "tetri workload: %s: cannot write: %s\n", out_path, strerror(errno));
+        tetri_trace_free(&t);
+        return 1;
+    }
+    char desc[WORKLOAD_TEXT_MAX];
+    workload_spec_format(spec, desc, sizeof desc);
+    /* The spec as a comment: the file says how to make it again; readers skip '#' lines. */
+    int bad = fprintf(f, "# tetri workload: %s\n", desc) < 0 || trace_write_csv(f, &t) < 0;
+    int saved_errno = errno;
+    if (f != stdout) bad |= fclose(f) != 0;
+    else bad |= fflush(f) != 0;
+    tetri_trace_free(&t);
+    if (bad) {
+        fprintf(stderr, "tetri workload: %s: write error: %s\n", out_path ? out_path : "(stdout)", strerror(saved_errno ? saved_errno : errno));
+        return 1;
+    }
+    return 0;
+}
+
 /* One of --load, --slo-base, --profile, --hardware, --analytic into r. Returns 0 or -1 with err. */
 static int take_relative_option(relative_args *r, int c, const char *value, tetri_error *err)
 {
@@ -309,28 +340,5 @@ int cmd_workload(int argc, char **argv)
         return usage_error("%s", "--profile, --hardware and --analytic apply to --load and --slo-base profile:X only");
     if (apply_relative(&rel, &spec, out_path ? stdout : stderr)) return 1;
 
-    tetri_trace t;
-    if (workload_generate(&spec, &t, &err) < 0) {
-        fprintf(stderr, "tetri workload: %s\n(tetri workload --help for the options)\n", err.msg);
-        return 2;
-    }
-    FILE *f = stdout;
-    if (out_path && !(f = fopen(out_path, "w"))) {
-        fprintf(stderr, "tetri workload: %s: cannot write: %s\n", out_path, strerror(errno));
-        tetri_trace_free(&t);
-        return 1;
-    }
-    char desc[WORKLOAD_TEXT_MAX];
-    workload_spec_format(&spec, desc, sizeof desc);
-    /* The spec as a comment: the file says how to make it again; readers skip '#' lines. */
-    int bad = fprintf(f, "# tetri workload: %s\n", desc) < 0 || trace_write_csv(f, &t) < 0;
-    int saved_errno = errno;
-    if (f != stdout) bad |= fclose(f) != 0;
-    else bad |= fflush(f) != 0;
-    tetri_trace_free(&t);
-    if (bad) {
-        fprintf(stderr, "tetri workload: %s: write error: %s\n", out_path ? out_path : "(stdout)", strerror(saved_errno ? saved_errno : errno));
-        return 1;
-    }
-    return 0;
+    return generate_and_write(&spec, out_path);
 }
