@@ -411,12 +411,11 @@ static void close_emulated(void *ctx, void *handle)
     emulated_close(handle);
 }
 
+/* parse_double, within [lo, hi]. */
 static int parse_number(const char *text, const char *opt, double lo, double hi, double *out, tetri_error *err)
 {
-    char *end;
-    errno = 0;
-    double v = strtod(text, &end);
-    if (!*text || *end || errno || !isfinite(v) || v < lo || v > hi)
+    double v;
+    if (parse_double(text, &v) || v < lo || v > hi)
         return tetri_errorf(err, "%s: '%s' is not a number in [%g, %g]", opt, text, lo, hi);
     *out = v;
     return 0;

@@ -169,13 +169,15 @@ static void release_slot(host *h, int32_t slot, tetri_gpuset gpus)
 }
 
 /* A block's end, as the backend reports it. Its requests move on (or, when it failed, go back to
- * waiting with its steps not counted, or are dropped after too many failures). */
-static int end_block(host *h, const host_event *ev)
+ * waiting with its steps not counted, or are dropped after too many failures). *pred_end gets the
+ * block's predicted end. */
+static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
 {
     if (ev->slot < 0 || ev->slot >= TETRI_MAX_GPUS || h->run[ev->slot].rec == SIZE_MAX)
         return tetri_errorf(h->err, "backend %s reported block slot %d, which is not running", h->be->ops->name, ev->slot);
     running_block *rb = &h->run[ev->slot];
     tetri_block_result *b = &h->blocks[rb->rec];
+    *pred_end = b->pred_end;
     const bool failed = ev->kind == HOST_EVENT_FAILED;
     b->start = ev->start;
     b->end = ev->end;
@@ -348,9 +350,8 @@ static int take_instant(host *h, const host_event *first, bool *changed)
     host_event ev = *first;
     const tetri_ns settle = h->be->settle_ns, horizon = first->end + settle;
     while (ev.kind != HOST_EVENT_TIMEOUT) {
-        const bool known = ev.slot >= 0 && ev.slot < TETRI_MAX_GPUS && h->run[ev.slot].rec != SIZE_MAX;
-        const tetri_ns pred_end = known ? h->blocks[h->run[ev.slot].rec].pred_end : TETRI_NS_NEVER;
-        if (end_block(h, &ev)) return -1; /* an unknown slot is its error */
+        tetri_ns pred_end = TETRI_NS_NEVER;
+        if (end_block(h, &ev, &pred_end)) return -1;
         *changed = true;
         const tetri_ns until = settle > 0 && ends_together(h, pred_end, settle) ? horizon : first->end;
         if (h->be->ops->wait_next(h->be->self, until, &ev, h->err))
