@@ -37,28 +37,16 @@ expect 2 "--speed is an option of tetri serve" sim -- --speed 20
 expect 2 "--max-failures: '1.5' is not a whole number" serve -- --backend emulated --max-failures 1.5
 expect 2 "--policy nonesuch" serve -- --backend emulated --policy nonesuch --profile "$profile"
 
-# ---- the same trace both ways ----
-"$TETRI" workload -n 24 --rate 12 --slo-scale 1.5 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
-# Per policy: met count and mean latency of the finished requests (request CSV, the quoted
-# policy field blanked so the columns are fixed: 18 latency_s, 19 outcome).
-summary() { # DB -> "n met mean_latency"
-    "$TETRI" report --db "$1" --requests - 2>/dev/null | sed 's/"[^"]*"/P/g' |
-        awk -F, 'NR > 1 { n++; if ($19 == "met") met++; if ($18 != "") { done++; lat += $18 } }
-                 END { printf "%d %d %.6f\n", n, met, done ? lat / done : 0 }'
-}
+# ---- the same traces both ways: bench/sim_vs_emulated.sh with this test's size and tolerances ----
+MIXES=uniform SCALES=1.5 SEED=3 TOL_SAR=0.1 TOL_MEAN_PCT=5 \
+    sh "$TETRI_SRCDIR/bench/sim_vs_emulated.sh" "$TETRI" "$tmp/sve" 24 10 1 --profile "$profile" >"$tmp/sve.out" 2>&1 ||
+    fail "emulated differs from the simulator beyond 0.1 attainment or 5% mean latency: $(cat "$tmp/sve.out")"
+cat "$tmp/sve.out"
 for p in xdit-sp4 rssp edf-dyn tetriserve; do
-    "$TETRI" sim --policy $p --trace "$tmp/trace.csv" --profile "$profile" --db "$tmp/s-$p.db" -q >/dev/null 2>"$tmp/err" ||
-        fail "sim $p: $(cat "$tmp/err")"
-    "$TETRI" serve --backend emulated --speed 10 --policy $p --trace "$tmp/trace.csv" --profile "$profile" \
-        --db "$tmp/e-$p.db" >"$tmp/serve.out" 2>"$tmp/err" || fail "serve $p: $(cat "$tmp/err")"
-    grep -q "end->next start p50" "$tmp/serve.out" || fail "serve does not print the host overhead: $(cat "$tmp/serve.out")"
-    echo "$(summary "$tmp/s-$p.db") $(summary "$tmp/e-$p.db")" | awk -v p="$p" '{
-        dsar = ($5 - $2) / $1; if (dsar < 0) dsar = -dsar
-        dlat = ($6 - $3) / $3; if (dlat < 0) dlat = -dlat
-        printf "%s: attainment sim %.3f emulated %.3f, mean latency sim %.3f s emulated %.3f s (%.1f%%)\n", p, $2 / $1, $5 / $4, $3, $6, 100 * dlat
-        exit !($1 == 24 && $4 == 24 && dsar <= 0.1 && dlat <= 0.05) }' ||
-        fail "$p: emulated differs from the simulator beyond 0.1 attainment or 5% mean latency"
+    grep -q "end->next start p50" "$tmp/sve/emu-uniform-1.5-$p.log" ||
+        fail "serve $p does not print the host overhead: $(cat "$tmp/sve/emu-uniform-1.5-$p.log")"
 done
+"$TETRI" workload -n 24 --rate 12 --slo-scale 1.5 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
 
 # ---- failures: injected, retried, then dropped; every request still ends once ----
 "$TETRI" serve --backend emulated --speed 100 --policy xdit-sp2 --trace "$tmp/trace.csv" --profile "$profile" \
