@@ -17,6 +17,7 @@
 
 struct dit_gpu {
     const dit_layout *L;
+    int device;              /* the CUDA device it lives on (current at create) */
     cudaStream_t stream;
     dit_gemm_ctx *gemm;
     /* The text stream of the double blocks: its GEMMs run beside the image stream's (small M on
@@ -89,6 +90,7 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
     dit_gpu *m = calloc(1, sizeof *m);
     if (!m) return tetri_errorf(err, "out of memory");
     m->L = L;
+    cudaGetDevice(&m->device);
     cudaError_t e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) { free(m); return tetri_errorf(err, "cudaStreamCreate: %s (is there a GPU?)", cudaGetErrorString(e)); }
     e = cudaMalloc(&m->w, (size_t)L->total * 2);
@@ -420,6 +422,26 @@ int dit_slot_step_index(const dit_slot *sl, int *step, tetri_error *err)
 {
     CU(cudaMemcpyAsync(step, sl->ref.step, 4, cudaMemcpyDeviceToHost, sl->m->stream), "reading a slot's step");
     CU(cudaStreamSynchronize(sl->m->stream), "reading a slot's step");
+    return 0;
+}
+
+int dit_slot_copy_state(dit_slot *dst, const dit_slot *src, tetri_error *err)
+{
+    if (dst->T != src->T || dst->gh != src->gh || dst->gw != src->gw || dst->n_steps != src->n_steps ||
+        dst->m->L->total != src->m->L->total)
+        return tetri_errorf(err, "slot copy: the two slots differ in model, shape or schedule");
+    const size_t nl = (size_t)dst->N * dit_token_in(&dst->m->L->cfg) * 4;
+    /* Ordered on the destination's stream; the source's last block has ended (the caller saw it). */
+    CU(cudaMemcpyPeerAsync(dst->ref.lat, dst->m->device, src->ref.lat, src->m->device, nl, dst->m->stream), "moving a latent");
+    CU(cudaMemcpyPeerAsync(dst->ref.step, dst->m->device, src->ref.step, src->m->device, 4, dst->m->stream), "moving a step index");
+    return 0;
+}
+
+int dit_gpu_device(const dit_gpu *m) { return m->device; }
+
+int dit_gpu_hold(dit_gpu *m, int64_t ns, tetri_error *err)
+{
+    KL(tk_gpu_sleep(ns, m->stream), "gpu_sleep");
     return 0;
 }
 

@@ -4,7 +4,8 @@
  * defines: DIT_MAX_BATCH, dit_gpu, dit_slot, dit_gpu_step, dit_attn_backend, dit_gpu_create, dit_gpu_destroy,
  *          dit_gpu_init_random, dit_gpu_load_weights, dit_slot_create, dit_slot_destroy, dit_slot_bytes,
  *          dit_slot_set_inputs, dit_slot_random_inputs, dit_slot_prepare, dit_slot_read_latent,
- *          dit_slot_step_index, dit_slot_set_step, dit_gpu_step_create, dit_gpu_step_destroy,
+ *          dit_slot_step_index, dit_slot_set_step, dit_slot_copy_state, dit_gpu_device, dit_gpu_hold,
+ *          dit_gpu_step_create, dit_gpu_step_destroy,
  *          dit_gpu_step_bind, dit_gpu_step_run, dit_gpu_step_set_inputs, dit_gpu_step_random_inputs,
  *          dit_gpu_step_forward, dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise,
  *          dit_gpu_step_read_velocity, dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_step_bytes,
@@ -79,6 +80,14 @@ int dit_slot_prepare(dit_slot *sl, tetri_error *err);
 int dit_slot_read_latent(const dit_slot *sl, float *host, tetri_error *err); /* [N, C p^2], waits */
 int dit_slot_step_index(const dit_slot *sl, int *step, tetri_error *err);     /* waits */
 int dit_slot_set_step(dit_slot *sl, int step, tetri_error *err);              /* waits */
+/* Moves a request between GPUs: src's latent and step into dst (same model, shape, schedule; dst
+ * already holds the request's conditioning), enqueued on dst's stream, peer to peer when the two
+ * live on different devices. src must be idle. */
+int dit_slot_copy_state(dit_slot *dst, const dit_slot *src, tetri_error *err);
+int dit_gpu_device(const dit_gpu *m);
+/* Enqueues a kernel that holds the model's stream for ns of GPU time: a GPU that stops answering,
+ * for the serving backend's failure tests. */
+int dit_gpu_hold(dit_gpu *m, int64_t ns, tetri_error *err);
 
 /* ---- runners ---- */
 /* A runner for `batch` samples; n_steps is the schedule of the runner's own slots (set_inputs,

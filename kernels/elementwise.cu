@@ -101,3 +101,20 @@ extern "C" int tk_velocity_packed(const void *out, float *vel, int batch, int N,
     velocity_packed_kernel<<<blocks_for(n, 256), 256, 0, s>>>((const bf16 *)out, vel, n, width, perm_C);
     return LAUNCH_RESULT();
 }
+
+/* One thread that holds the stream for `ns` of the GPU's global timer: a GPU that stops
+ * answering, for the serving backend's failure tests. */
+__global__ void gpu_sleep_kernel(int64_t ns)
+{
+    uint64_t t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        __nanosleep(1000000);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while ((int64_t)(t - t0) < ns);
+}
+extern "C" int tk_gpu_sleep(int64_t ns, cudaStream_t s)
+{
+    gpu_sleep_kernel<<<1, 1, 0, s>>>(ns);
+    return LAUNCH_RESULT();
+}

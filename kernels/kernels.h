@@ -3,7 +3,7 @@
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_velocity_packed, tk_slot_ref, tk_slot_gather, tk_slot_euler,
  *          tk_slot_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows.
+ *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows, tk_gpu_sleep.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -71,6 +71,9 @@ int tk_velocity_packed(const void *out, float *vel, int batch, int N, int width,
  * g_rows[r] = guid[b] (0 without guid; g_rows may be NULL), pooled_rows[r, :] = pooled[b, :] (bf16). */
 int tk_cond_rows(const float *sigmas, const float *guid, const void *pooled, int n_steps, int batch, int pooled_dim, float *t_rows,
                  float *g_rows, void *pooled_rows, cudaStream_t s);
+
+/* Holds the stream for ns of GPU time (one thread sleeping): a GPU that stops answering, in tests. */
+int tk_gpu_sleep(int64_t ns, cudaStream_t s);
 
 /* ---- slot.cu ---- */
 /* One request's denoising state in device memory, as a step runner's graph reads it (dit/dit_gpu.h,
