@@ -536,8 +536,11 @@ static int take_serve_option(sim_args *a, run_mode mode, int c, const char *valu
 }
 
 /* An option of tetri serve --backend gpu (checked against the backend once all are read). */
-static int take_gpu_option(sim_args *a, run_mode mode, int c, const char *value, const char *opt, tetri_error *err)
+static int take_gpu_option(sim_args *a, run_mode mode, int c, const char *value, tetri_error *err)
 {
+    static const char *const names[] = {"--devices", "--weights", "--weight-seed", "--max-batch", "--attention", "--time-limit",
+                                         "--save-latents", "--inject-gpu-error", "--inject-hang"};
+    const char *opt = names[c - OPT_DEVICES];
     serve_gpu_args *g = &a->gpu;
     if (mode != MODE_SERVE) return tetri_errorf(err, "%s is an option of tetri serve --backend gpu", opt);
     switch (c) {
@@ -596,7 +599,7 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
         return take_serve_option(a, mode, c, value, err);
     case OPT_DEVICES: case OPT_WEIGHTS: case OPT_WEIGHT_SEED: case OPT_MAX_BATCH: case OPT_ATTENTION: case OPT_TIME_LIMIT:
     case OPT_SAVE_LATENTS: case OPT_INJECT_GPU_ERROR: case OPT_INJECT_HANG:
-        return take_gpu_option(a, mode, c, value, opt, err);
+        return take_gpu_option(a, mode, c, value, err);
     case ':': return tetri_errorf(err, "%s needs a value", opt);
     default: return tetri_errorf(err, "unknown option '%s'", opt);
     }

@@ -847,6 +847,27 @@ int dit_gpu_step_read_latent(dit_gpu_step *s, float *host, tetri_error *err)
     return 0;
 }
 
+int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_error *err)
+{
+    if (check_bound(s, err)) return -1;
+    cudaEvent_t a = NULL, b = NULL;
+    cudaStream_t st = s->m->stream;
+    int rc = 0;
+    cudaError_t e = cudaEventCreate(&a);
+    if (e == cudaSuccess) e = cudaEventCreate(&b);
+    for (int i = 0; i < warmup + n && e == cudaSuccess && !rc; i++) {
+        e = cudaEventRecord(a, st);
+        if (e == cudaSuccess) rc = dit_gpu_step_run(s, 1, err);
+        if (e == cudaSuccess && !rc) e = cudaEventRecord(b, st);
+        if (e == cudaSuccess && !rc) e = cudaEventSynchronize(b);
+        if (e == cudaSuccess && !rc && i >= warmup) e = cudaEventElapsedTime(&ms[i - warmup], a, b);
+    }
+    if (a) cudaEventDestroy(a);
+    if (b) cudaEventDestroy(b);
+    if (e != cudaSuccess) return tetri_errorf(err, "timing steps: %s", cudaGetErrorString(e));
+    return rc;
+}
+
 size_t dit_gpu_step_bytes(const dit_gpu_step *s)
 {
     arena a = {0};

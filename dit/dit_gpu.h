@@ -9,6 +9,7 @@
  *          dit_gpu_step_bind, dit_gpu_step_run, dit_gpu_step_set_inputs, dit_gpu_step_random_inputs,
  *          dit_gpu_step_forward, dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise,
  *          dit_gpu_step_read_velocity, dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_step_bytes,
+ *          dit_gpu_step_sample_ms,
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
  *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name.
  *
@@ -121,6 +122,9 @@ int dit_gpu_step_forward(dit_gpu_step *s, tetri_error *err);
 int dit_gpu_step_capture(dit_gpu_step *s, tetri_error *err);
 /* Launches the captured graph once (asynchronously). */
 int dit_gpu_step_replay(dit_gpu_step *s, tetri_error *err);
+/* Times n single steps (dit_gpu_step_run(s, 1)) after `warmup` untimed ones, CUDA events around
+ * each: ms[0..n) in milliseconds. The slots advance (their step index wraps at their schedule's end). */
+int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_error *err);
 /* Sets the bound slots to step 0, runs n denoising steps and waits. */
 int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err);
 /* The last forward's velocity [B, N, C p^2] in packed token order, and the bound slots' latents
