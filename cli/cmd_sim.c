@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/serve_gpu.h"
@@ -721,12 +722,12 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
     sweep_backend sb;
     char backend_key[320];
     s.trace_name = a->trace_path;
-    if (mode == MODE_SERVE && open_serve_backend(a, &s, &ectx, &sb, backend_key, sizeof backend_key, &gpu_state, &err)) goto fail;
-    s.backend = mode == MODE_SERVE ? &sb : NULL;
-    if (mode == MODE_SERVE) {
+    if (mode == MODE_SERVE) { /* before the backend: a GPU's start-up takes seconds */
         catch_stop_signals(old_handlers);
         s.stop = &stop_signal;
     }
+    if (mode == MODE_SERVE && open_serve_backend(a, &s, &ectx, &sb, backend_key, sizeof backend_key, &gpu_state, &err)) goto fail;
+    s.backend = mode == MODE_SERVE ? &sb : NULL;
     s.max_failures = (int)a->max_failures;
     s.canonical = canon;
     s.trace_name = a->trace_path;
@@ -757,11 +758,15 @@ out:
         sigaction(SIGINT, &old_handlers[0], NULL);
         sigaction(SIGTERM, &old_handlers[1], NULL);
     }
-    serve_gpu_close(gpu_state);
+    const bool gpu_broken = serve_gpu_close(gpu_state);
     free(canon);
     results_close(db);
     tetri_trace_free(&trace);
     profile_close(profile);
+    if (gpu_broken) { /* work on the GPU that never ends: the CUDA runtime's teardown would wait for it */
+        fflush(NULL);
+        _exit(rc);
+    }
     return rc;
 }
 

@@ -132,12 +132,13 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
     return 0;
 }
 
-void serve_gpu_close(void *state)
+bool serve_gpu_close(void *state)
 {
     serve_gpu_state *st = state;
-    if (!st) return;
-    gpu_close(st->g);
+    if (!st) return false;
+    const bool broken = gpu_close(st->g);
     free(st);
+    return broken;
 }
 
 #else /* no CUDA */
@@ -150,6 +151,10 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
     return tetri_errorf(err, "--backend gpu: this tetri was built without CUDA (configure found no CUDA toolkit)");
 }
 
-void serve_gpu_close(void *state) { (void)state; }
+bool serve_gpu_close(void *state)
+{
+    (void)state;
+    return false;
+}
 
 #endif

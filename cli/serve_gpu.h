@@ -7,6 +7,8 @@
 #ifndef TETRI_CLI_SERVE_GPU_H
 #define TETRI_CLI_SERVE_GPU_H
 
+#include <stdbool.h>
+
 #include "core/error.h"
 #include "sim/sweep.h"
 
@@ -27,6 +29,7 @@ void serve_gpu_args_init(serve_gpu_args *a);
  * with err (no GPU, a bad option, a model that does not fit). */
 int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,
                    void **state, tetri_error *err);
-void serve_gpu_close(void *state);
+/* Closes it; true when a GPU failed and the process must end with _exit (see gpu_close). */
+bool serve_gpu_close(void *state);
 
 #endif

@@ -33,6 +33,9 @@ typedef struct gpu_dev {
     size_t weight_bytes, runner_bytes, mem_used; /* mem_used: all it took, the runners' own slots included */
     int n_graphs;
     double startup_s;
+    /* A block failed on it (a CUDA error, or work that never ends): its memory is not freed at
+     * the end, since cudaFree waits for the device, which may never finish. */
+    bool broken;
 } gpu_dev;
 
 struct gpu_backend {
@@ -133,6 +136,7 @@ static void gpu_thread_stop(void *ctx, int gpu)
 {
     gpu_backend *g = ctx;
     gpu_dev *d = &g->dev[gpu];
+    if (d->broken) return; /* the process ends with it (gpu_close says so) */
     cudaSetDevice(d->device);
     for (size_t i = 0; i < g->n_arrivals; i++)
         if (g->slot[i] && g->slot_gpu[i] == gpu) { dit_slot_destroy(g->slot[i]); g->slot[i] = NULL; }
@@ -212,9 +216,12 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
     for (int k = 0; k < a->n_req; k++)
         if (slot_here(g, gpu, a->req[k], &sl[k], err)) return -1;
     dit_gpu_step *r = d->runner[s][a->n_req];
-    if (g->opt.inject_error_at == job->seq) /* a real CUDA error: a copy from an address no allocation holds */
-        CUDA_TRY(cudaMemcpyAsync(g->slot, (const void *)16, 4, cudaMemcpyDeviceToHost, dit_gpu_stream(d->m)),
+    if (g->opt.inject_error_at == job->seq) { /* a real CUDA error: a copy from an address no allocation holds */
+        int sink = 0;
+        CUDA_TRY(cudaMemcpyAsync(&sink, (const void *)16, sizeof sink, cudaMemcpyDeviceToHost, dit_gpu_stream(d->m)),
                  "the block's launch (injected)");
+        CUDA_TRY(cudaStreamSynchronize(dit_gpu_stream(d->m)), "the block's launch (injected)");
+    }
     if (g->opt.inject_hang_at == job->seq && dit_gpu_hold(d->m, 3600 * TETRI_NS_PER_S, err)) return -1;
     if (dit_gpu_step_bind(r, sl, a->n_req, err) || dit_gpu_step_run(r, a->steps, err))
         return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
@@ -276,6 +283,7 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
     tetri_error err = {{0}};
     tetri_ns end = 0;
     if (launch_block(g, gpu, job, &err) || wait_block(g, gpu, job, &end, &err) || finish_block(g, gpu, job, &err)) {
+        g->dev[gpu].broken = true;
         ev->kind = HOST_EVENT_FAILED;
         ev->fatal = true;
         snprintf(ev->why, sizeof ev->why, "%.255s", err.msg);
@@ -321,7 +329,8 @@ int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64
     g->slot_gpu = calloc(n + 1, sizeof *g->slot_gpu);
     g->steps_run = calloc(n + 1, sizeof *g->steps_run);
     if (!g->slot || !g->slot_gpu || !g->steps_run) {
-        free_run_state(g);
+        free(g->slot), free(g->slot_gpu), free(g->steps_run);
+        g->slot = NULL, g->slot_gpu = NULL, g->steps_run = NULL;
         return tetri_errorf(err, "out of memory for %zu requests", n);
     }
     g->arrivals = arrivals;
@@ -383,15 +392,19 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
     return 0;
 }
 
-void gpu_close(gpu_backend *g)
+bool gpu_close(gpu_backend *g)
 {
-    if (!g) return;
+    if (!g) return false;
     if (g->w) workers_close(g->w, 2 * TETRI_NS_PER_S); /* a GPU that stopped answering is left behind */
+    bool broken = false;
+    for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
+    if (!broken) free_run_state(g);
     dit_layout_free(&g->L);
     free(g->slot);
     free(g->slot_gpu);
     free(g->steps_run);
     free(g);
+    return broken;
 }
 
 void gpu_bind(host_backend *be, gpu_backend *g) { workers_bind(be, g->w); }

@@ -21,6 +21,7 @@
 #ifndef TETRI_EXEC_GPU_H
 #define TETRI_EXEC_GPU_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 
@@ -58,8 +59,10 @@ typedef struct gpu_backend gpu_backend;
 /* Loads the model and captures the graphs on every GPU, then starts the run's clock. Returns 0, or
  * -1 with err (no such device, out of memory, a capture that fails). */
 int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err);
-/* Stops the workers (a hung one is left behind) and frees the GPUs. NULL is fine. */
-void gpu_close(gpu_backend *g);
+/* Stops the workers (a hung one is left behind) and frees the GPUs. Returns true when a GPU failed
+ * (a CUDA error, or work that never ended): its memory was not freed, and the process should end
+ * without the CUDA runtime's teardown, which would wait for that work (_exit). NULL is fine. */
+bool gpu_close(gpu_backend *g);
 /* A new run: its requests (id = index; each of a captured shape and the backend's model), whose
  * inputs are seeded from `seed` and the id; the run's clock starts now. State a partial run left
  * is freed. Returns 0, or -1 with err (a request the graphs do not cover). */
