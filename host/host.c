@@ -289,7 +289,7 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
     tetri_block_cost cost;
     if (cost_block(h, a, &cost)) return -1;
     tetri_ns emulate = cost.total_ns;
-    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns;
+    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns + cost.prepare_ns;
     assert(emulate > 0);
     const int degree = tetri_gpuset_count(a->gpus);
 

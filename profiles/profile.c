@@ -58,6 +58,9 @@ typedef struct model_table {
     /* migration rows: (tokens, link) -> ns, sorted by tokens */
     int n_mig[TETRI_LINK_COUNT];
     double mig_tokens[TETRI_LINK_COUNT][MAX_RES], mig_ns[TETRI_LINK_COUNT][MAX_RES];
+    /* stage 'prepare' rows (a request's state made before its first step): tokens -> ns, sorted */
+    int n_prep;
+    double prep_tokens[MAX_RES], prep_ns[MAX_RES];
 } model_table;
 
 struct tetri_profile {
@@ -495,6 +498,50 @@ static int load_migration(tetri_profile *p, sqlite3 *db, tetri_error *err)
     return 0;
 }
 
+/* The 'prepare' stage rows (written by tetri profile measure): what a request's first block spends
+ * making its state before its first step. */
+static int load_prepare(tetri_profile *p, sqlite3 *db, tetri_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT model, width, height, median_ns FROM stage_latency WHERE hardware = ? AND stage = 'prepare' "
+                               "ORDER BY model, (width / 16) * (height / 16), width",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(err, p->path, db, "reading stage_latency");
+    sqlite3_bind_text(st, 1, p->hardware, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *model = (const char *)sqlite3_column_text(st, 0);
+        const int w = sqlite3_column_int(st, 1), h = sqlite3_column_int(st, 2);
+        const int64_t ns = sqlite3_column_int64(st, 3);
+        tetri_model mo;
+        const char *why = NULL;
+        if (!model || tetri_model_parse(model, &mo) < 0) why = "unknown model";
+        else if (w < 16 || h < 16 || w > 16384 || h > 16384 || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
+        else if (ns < 0 || ns > 3600 * TETRI_NS_PER_S) why = "median_ns must be in [0, 1 hour]";
+        if (why) {
+            tetri_errorf(err, "profile %s: stage_latency prepare row (%s %s %dx%d): %s", p->path, p->hardware, model ? model : "NULL", w, h, why);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        model_table *m = &p->models[mo];
+        const double t = tokens_of(w, h);
+        if ((m->n_prep > 0 && m->prep_tokens[m->n_prep - 1] == t) || m->n_prep == MAX_RES) continue;
+        m->prep_tokens[m->n_prep] = t;
+        m->prep_ns[m->n_prep++] = (double)ns;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(err, p->path, db, "reading stage_latency");
+    return 0;
+}
+
+tetri_ns profile_prepare_ns(const tetri_profile *p, tetri_model model, int width, int height)
+{
+    if ((unsigned)model >= TETRI_MODEL_COUNT) return 0;
+    const model_table *m = &p->models[model];
+    if (m->n_prep == 0) return 0;
+    return (tetri_ns)llround(linear_at(m->prep_tokens, m->prep_ns, m->n_prep, tokens_of(width, height)));
+}
+
 int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err)
 {
     *out = NULL;
@@ -514,7 +561,7 @@ int profile_open(const char *path, const char *hardware, int flags, tetri_profil
     if (rc != SQLITE_OK) {
         tetri_errorf(err, "profile %s: cannot open: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     } else if (check_meta(db, path, err) == 0 && load_hardware(p, db, hardware, err) == 0 && load_step_rows(p, db, err) == 0 &&
-               build_tables(p, err) == 0 && load_migration(p, db, err) == 0) {
+               build_tables(p, err) == 0 && load_migration(p, db, err) == 0 && load_prepare(p, db, err) == 0) {
         ok = 0;
     }
     sqlite3_close(db);
@@ -749,10 +796,14 @@ int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int
     for (int l = 0; l < TETRI_LINK_COUNT; l++)
         by_link[l] = moves ? profile_migration_ns(p, model, width, height, (tetri_link)l) : 0;
     *out = (tetri_block_cost){.step_ns = step.median_ns, .compute_ns = steps * step.median_ns, .step_cv = step.cv};
+    int first = 0;
     for (int k = 0; k < n_prev; k++) {
         tetri_ns m = tetri_migration_rule_ns(c, prev[k], gpus, by_link);
         if (m > out->migration_ns) out->migration_ns = m;
+        first += prev[k] == 0;
     }
-    out->total_ns = out->compute_ns + out->migration_ns;
+    /* Members at their first block make their state one after another on the GPU's stream. */
+    out->prepare_ns = first ? first * profile_prepare_ns(p, model, width, height) : 0;
+    out->total_ns = out->compute_ns + out->migration_ns + out->prepare_ns;
     return 0;
 }
