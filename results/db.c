@@ -361,6 +361,21 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
     return results_sql_error(db, err, "cannot check whether a run is done");
 }
 
+int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err)
+{
+    assert(db && part && n);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM run WHERE experiment_id = ? AND instr(run_key, ?) = 0", -1, &st,
+                           NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot read the run keys");
+    sqlite3_bind_int64(st, 1, experiment);
+    sqlite3_bind_text(st, 2, part, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot read the run keys");
+}
+
 /* Why block b cannot be written, formatted into why; NULL when it can. n_req: the run's requests,
  * whose ids are 0..n_req-1 (the host numbers them so); n_blocks: the run's blocks, whose seq numbers
  * are 0..n_blocks-1 (distinct: the primary key refuses a repeat). */

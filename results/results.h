@@ -1,6 +1,7 @@
 /* results/results.h: the results database (DESIGN section 6) that sim and exec both write.
  * defines: tetri_request_result, tetri_timeline_sample, tetri_block_result, tetri_run_info, tetri_run_summary,
- *          results_db, results_open/close, results_experiment, results_run_done, results_write_run,
+ *          results_db, results_open/close, results_experiment, results_run_done,
+ *          results_runs_lacking_key_part, results_write_run,
  *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
  *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
  *          results_load_requests, results_load_timeline, results_load_blocks and their frees.
@@ -88,6 +89,9 @@ void results_close(results_db *db);
 int results_experiment(results_db *db, const char *name, const char *config_text, int64_t *id, tetri_error *err);
 /* 1 when run_key of this experiment is already written completely, 0 when not, -1 on error. */
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
+/* How many runs of this experiment have a run key without `part` in it (into *n): keys written
+ * before a part joined them, which a resumed sweep cannot match. Returns 0, or -1 with err. */
+int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err);
 /* Writes one run in one transaction: its row, the requests, the timeline and the blocks (any
  * order; seq numbers them 0..n_blocks-1, request ids are those of req, 0..n_req-1). Every row is
  * checked first; an invalid one is refused with a message naming the run and the row. Returns 0 or

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/digest.h"
 #include "sim/normalize.h"
 #include "sim/sim.h"
 
@@ -16,11 +17,14 @@ void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const ch
                    const sweep_spec *s, uint64_t seed)
 {
     /* The workload text already holds the seed for generated workloads; a replayed trace's only
-     * seed is the jitter's, so it is written out. The simulator's keys carry no backend part, so
-     * databases written before live backends existed still resume. */
-    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s%s%s", policy_canonical,
-             workload_text, s->jitter ? "on" : "off", (unsigned long long)seed, (long long)s->timeline_period,
-             profile_hardware(s->profile), s->backend ? "|" : "", s->backend ? s->backend->key : "");
+     * seed is the jitter's, so it is written out. The profile is named by its content digest (the
+     * same rows under another file name are the same profile; another profile under the same name
+     * is not). The simulator's keys carry no backend part. */
+    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s",
+             policy_canonical, workload_text, s->jitter ? "on" : "off", (unsigned long long)seed,
+             (long long)s->timeline_period, profile_hardware(s->profile), (unsigned long long)profile_digest(s->profile),
+             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", s->backend ? "|" : "",
+             s->backend ? s->backend->key : "");
 }
 
 /* How many values the rate dimension has: loads, else rates, else the base's one rate. */
@@ -191,16 +195,14 @@ static int sweep_generated(sweep_ctx *c)
     return 0;
 }
 
-/* FNV-1a over every field of every entry, byte by byte of each value as a 64-bit integer (not
- * the struct's bytes: padding), so the digest is the same on every machine. */
+/* Every field of every entry (core/digest.h), so the digest is the same on every machine. */
 static uint64_t trace_digest(const tetri_trace *t)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = TETRI_DIGEST_INIT;
     for (size_t i = 0; i < t->n; i++) {
         const tetri_trace_entry *e = &t->entries[i];
         const int64_t v[] = {e->id, e->model, e->width, e->height, e->steps, e->arrival, e->deadline};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
-            for (int b = 0; b < 64; b += 8) h = (h ^ (((uint64_t)v[k] >> b) & 0xff)) * 0x100000001b3ULL;
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) h = tetri_digest_i64(h, v[k]);
     }
     return h;
 }
@@ -224,6 +226,20 @@ static int sweep_trace(sweep_ctx *c)
     return 0;
 }
 
+/* Runs written by a tetri whose keys did not name the profile cannot be matched: resuming would
+ * run each again beside its old row, and a report would count both. */
+static int refuse_old_keys(results_db *db, int64_t experiment_id, const char *experiment, tetri_error *err)
+{
+    int64_t n_old;
+    if (results_runs_lacking_key_part(db, experiment_id, "|" SWEEP_KEY_PROFILE, &n_old, err)) return -1;
+    if (n_old == 0) return 0;
+    return tetri_errorf(err,
+                        "experiment '%s' holds %lld run(s) written by an older tetri, whose run keys do not name the "
+                        "profile: a sweep cannot tell which of them it would repeat. Write to a new experiment "
+                        "(--experiment) or database (--db)",
+                        experiment, (long long)n_old);
+}
+
 int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err)
 {
     assert(s && s->profile && db && stats);
@@ -243,8 +259,9 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
             return -1;
         }
     }
-    int rc = results_experiment(db, s->experiment ? s->experiment : "sim", s->config_text ? s->config_text : "",
-                                &c.experiment, err);
+    const char *experiment = s->experiment ? s->experiment : "sim";
+    int rc = results_experiment(db, experiment, s->config_text ? s->config_text : "", &c.experiment, err);
+    if (rc == 0) rc = refuse_old_keys(db, c.experiment, experiment, err);
     if (rc == 0) {
         if (s->trace) {
             stats->runs_total = (long)(s->n_policies * (s->n_seeds ? s->n_seeds : 1));

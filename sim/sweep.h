@@ -86,7 +86,10 @@ typedef struct sweep_stats {
 } sweep_stats;
 
 /* The run key of one run: canonical policy, canonical workload (or trace name, a digest of the
- * trace's content, and seed), jitter and timeline settings, hardware. */
+ * trace's content, and seed), jitter and timeline settings, hardware, the profile (its content
+ * digest, profile_digest) and whether the analytic model fills unprofiled degrees, and a live
+ * backend's settings: everything that shapes the run's rows. */
+#define SWEEP_KEY_PROFILE "profile="
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed);
 
