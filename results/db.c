@@ -208,38 +208,47 @@ fail:
     return -1;
 }
 
+/* How many tables the database has and whether one is `meta`. Returns 0, or -1 with err (a file
+ * that is not SQLite is named so). */
+static int count_tables(results_db *db, int *n_tables, int *has_meta, tetri_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *n_tables = sqlite3_column_int(st, 0);
+        *has_meta = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (sqlite3_errcode(db->sql) == SQLITE_NOTADB)
+        return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
+    return results_sql_error(db, err, "cannot read the database");
+}
+
+/* Creates the schema in an empty database. Sweeps started together on a new file all find it
+ * empty; the first to take the write lock creates it, and the others, looking again under the
+ * lock, find it made and leave it. */
+static int create_schema(results_db *db, tetri_error *err)
+{
+    int n_tables = 0, has_meta = 0;
+    if (exec_sql(db, "BEGIN IMMEDIATE", "cannot start the schema transaction", err)) return -1;
+    if (count_tables(db, &n_tables, &has_meta, err) ||
+        (n_tables == 0 && exec_sql(db, schema_sql, "cannot create the results schema", err))) {
+        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec_sql(db, "COMMIT", "cannot commit the results schema", err);
+}
+
 /* Creates the schema in an empty database, or checks that an existing one is ours and not newer. */
 static int create_or_check_schema(results_db *db, tetri_error *err)
 {
-    sqlite3_stmt *st = NULL;
     int n_tables = -1, has_meta = 0;
-    if (sqlite3_prepare_v2(db->sql, "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
-                           -1, &st, NULL) != SQLITE_OK) {
-        int code = sqlite3_errcode(db->sql);
-        if (code == SQLITE_NOTADB)
-            return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
-        return results_sql_error(db, err, "cannot read the database");
-    }
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        n_tables = sqlite3_column_int(st, 0);
-        has_meta = sqlite3_column_int(st, 1);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        if (sqlite3_errcode(db->sql) == SQLITE_NOTADB)
-            return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
-        return results_sql_error(db, err, "cannot read the database");
-    }
+    if (count_tables(db, &n_tables, &has_meta, err)) return -1;
     if (n_tables == 0) {
         if (db->readonly) return tetri_errorf(err, "%s: not a tetri results database (it is empty)", db->path);
-        if (exec_sql(db, "BEGIN IMMEDIATE", "cannot start the schema transaction", err)) return -1;
-        if (exec_sql(db, schema_sql, "cannot create the results schema", err)) {
-            sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-        db->schema_version = TETRI_RESULTS_SCHEMA_VERSION;
-        return exec_sql(db, "COMMIT", "cannot commit the results schema", err);
+        if (create_schema(db, err) || count_tables(db, &n_tables, &has_meta, err)) return -1;
     }
     char kind[64];
     if (!has_meta || meta_value(db, "kind", kind, sizeof kind, err))
@@ -284,18 +293,12 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
     }
     sqlite3_extended_result_codes(db->sql, 0);
     sqlite3_busy_timeout(db->sql, 10000); /* parallel sweeps may write the same file */
-    if (readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) {
-        results_close(db);
-        return -1;
-    }
-    if (create_or_check_schema(db, err)) {
-        results_close(db);
-        return -1;
-    }
     /* WAL: readers (report, plot) never block a running sweep; NORMAL sync is durable at each
-     * checkpoint and never corrupts, which is all a results db needs. */
-    if (!readonly && (exec_sql(db, "PRAGMA journal_mode = WAL", "cannot set WAL mode", err) ||
-                      exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "cannot set pragmas", err))) {
+     * checkpoint and never corrupts, which is all a results db needs. After the schema: the
+     * version-1 upgrade turns foreign keys off for its table rebuild. */
+    if ((readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) || create_or_check_schema(db, err) ||
+        (!readonly && (exec_sql(db, "PRAGMA journal_mode = WAL", "cannot set WAL mode", err) ||
+                       exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "cannot set pragmas", err)))) {
         results_close(db);
         return -1;
     }
@@ -323,7 +326,7 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     assert(db && id);
     if (!name || !name[0]) return tetri_errorf(err, "%s: an experiment needs a non-empty name", db->path);
     if (results_prepare(db, &db->select_experiment, "SELECT id FROM experiment WHERE name = ?", err) ||
-        results_prepare(db, &db->insert_experiment, "INSERT INTO experiment (name, config) VALUES (?, ?)", err))
+        results_prepare(db, &db->insert_experiment, "INSERT OR IGNORE INTO experiment (name, config) VALUES (?, ?)", err))
         return -1;
     sqlite3_stmt *st = db->select_experiment;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -333,6 +336,8 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_ROW) return 0;
     if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot look up the experiment");
+    /* OR IGNORE: a sweep started together with this one may have created it since we looked; then
+     * its row stands (with its config) and the look-up below finds it. */
     st = db->insert_experiment;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, config_text ? config_text : "", -1, SQLITE_STATIC);
@@ -340,16 +345,21 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot create the experiment");
-    *id = sqlite3_last_insert_rowid(db->sql);
-    return 0;
+    st = db->select_experiment;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot look up the experiment just created");
 }
+
+#define RUN_DONE_SQL "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'"
 
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
 {
     assert(db && run_key);
-    if (results_prepare(db, &db->select_run_done,
-                        "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'", err))
-        return -1;
+    if (results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err)) return -1;
     sqlite3_stmt *st = db->select_run_done;
     sqlite3_bind_int64(st, 1, experiment);
     sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
@@ -501,12 +511,7 @@ static int insert_run_row(results_db *db, int64_t experiment, const tetri_run_in
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        if (sqlite3_errcode(db->sql) == SQLITE_CONSTRAINT && results_run_done(db, experiment, info->run_key, NULL) == 1)
-            return tetri_errorf(err, "%s: run '%s' of experiment %" PRId64 " is already written", db->path, info->run_key,
-                                experiment);
-        return results_sql_error(db, err, "cannot write the run row");
-    }
+    if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot write the run row");
     *run_id = sqlite3_last_insert_rowid(db->sql);
     return 0;
 }
@@ -617,6 +622,7 @@ static int prepare_writer(results_db *db, tetri_error *err)
                         "INSERT INTO block (run_id, seq, gpus, degree, steps, n_req, request_id, batch, pred_start_ns, "
                         "pred_end_ns, start_ns, end_ns, migration_ns, failed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         err) ||
+        results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err) ||
         results_prepare(db, &db->begin_tx, "BEGIN IMMEDIATE", err) || results_prepare(db, &db->commit_tx, "COMMIT", err) ||
         results_prepare(db, &db->rollback_tx, "ROLLBACK", err))
         return -1;
@@ -639,6 +645,13 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
     if (step_once(db->begin_tx) != SQLITE_DONE) {
         results_sql_error(db, err, "cannot start the run's transaction");
         return tetri_error_prefix(err, "run '%s' not written", info->run_key);
+    }
+    /* Under the write lock, look once more: a sweep beside this one may have written the same run
+     * since the caller checked (its rows are the same: same key, same inputs). */
+    int done = results_run_done(db, experiment, info->run_key, err);
+    if (done != 0) {
+        step_once(db->rollback_tx);
+        return done < 0 ? tetri_error_prefix(err, "run '%s' not written", info->run_key) : 1;
     }
     int64_t run_id = 0;
     if (insert_run_row(db, experiment, info, sum, &run_id, err) || insert_requests(db, info, run_id, req, n_req, err) ||

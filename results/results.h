@@ -94,8 +94,9 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
 int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err);
 /* Writes one run in one transaction: its row, the requests, the timeline and the blocks (any
  * order; seq numbers them 0..n_blocks-1, request ids are those of req, 0..n_req-1). Every row is
- * checked first; an invalid one is refused with a message naming the run and the row. Returns 0 or
- * -1 (nothing written). */
+ * checked first; an invalid one is refused with a message naming the run and the row. Returns 0
+ * (written), 1 when run_key is already complete in the experiment (written earlier, or by a sweep
+ * beside this one since the caller looked: nothing is written twice), or -1 (nothing written). */
 int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info,
                       const tetri_run_summary *sum, const tetri_request_result *req, size_t n_req,
                       const tetri_timeline_sample *tl, size_t n_tl, const tetri_block_result *blocks,

@@ -122,6 +122,13 @@ static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
     return n;
 }
 
+static void report_skipped(sweep_ctx *c, sweep_run_report *rep)
+{
+    c->stats->runs_skipped++;
+    rep->skipped = 1;
+    if (c->s->progress) c->s->progress(c->s->progress_ctx, rep);
+}
+
 /* Runs every policy not yet done (count_done) on one trace. Returns 0, 1 when stop_after was
  * reached, or -1. */
 static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *workload_text, const char *mix,
@@ -134,10 +141,11 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
                                 .load = w ? w->load : 0.0, .seed = seed, .run_key = key};
-        if (c->done[p]) {
-            c->stats->runs_skipped++;
-            rep.skipped = 1;
-            if (s->progress) s->progress(s->progress_ctx, &rep);
+        /* Looked up again: a sweep beside this one may have written it since count_done. */
+        int done = c->done[p] ? 1 : results_run_done(c->db, c->experiment, key, c->err);
+        if (done < 0) return -1;
+        if (done) {
+            report_skipped(c, &rep);
             continue;
         }
         if (s->stop_after > 0 && c->stats->runs_written >= s->stop_after) {
@@ -161,9 +169,11 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
             rep.summary = &res.summary;
             rep.result = &res;
             if (s->progress) s->progress(s->progress_ctx, &rep);
+        } else if (rc == 1) {
+            report_skipped(c, &rep); /* written by a sweep beside this one while this one ran it */
         }
         host_result_free(&res);
-        if (rc) return tetri_error_prefix(c->err, "writing run %s", key);
+        if (rc < 0) return tetri_error_prefix(c->err, "writing run %s", key);
     }
     return 0;
 }
