@@ -267,10 +267,28 @@ static int create_or_check_schema(results_db *db, tetri_error *err)
     return 0;
 }
 
+/* Names SQLite takes for something other than the file of that name: results written there
+ * would be gone when tetri exits, with a success message. Refused, naming the way to mean the file. */
+static int refuse_special_name(const char *path, tetri_error *err)
+{
+    if (!path[0])
+        return tetri_errorf(err, "results database '': an empty name is SQLite's temporary database, deleted on "
+                                 "close; give a file name");
+    if (strcmp(path, ":memory:") == 0)
+        return tetri_errorf(err, "results database ':memory:' is SQLite's in-memory database, lost when tetri exits; "
+                                 "give a file name (./:memory: for a file called that)");
+    if (strncmp(path, "file:", 5) == 0)
+        return tetri_errorf(err, "results database '%.200s' is an SQLite URI (it may name a memory database), which "
+                                 "tetri does not open; give a plain file name (./%.200s for a file called that)",
+                            path, path);
+    return 0;
+}
+
 static int open_db(const char *path, int readonly, results_db **out, tetri_error *err)
 {
     assert(path && out);
     *out = NULL;
+    if (refuse_special_name(path, err)) return -1;
     if (readonly) {
         struct stat sb;
         if (stat(path, &sb) != 0) return tetri_errorf(err, "%s: cannot open results database: %s", path, strerror(errno));

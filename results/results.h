@@ -82,7 +82,9 @@ typedef struct tetri_run_summary {
 typedef struct results_db results_db;
 
 /* Opens or creates the database; an older schema (version 1) is upgraded in one transaction.
- * Errors: not a tetri results db, newer schema, I/O. */
+ * Errors: not a tetri results db, newer schema, I/O, and names that SQLite would not take as the
+ * file they spell (SQLite's temporary and in-memory databases "" and ":memory:", "file:" URIs),
+ * where the results would be lost. */
 int results_open(const char *path, results_db **out, tetri_error *err);
 void results_close(results_db *db);
 /* The id of experiment `name`, created with `config_text` if new. */

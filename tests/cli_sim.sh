@@ -117,6 +117,11 @@ expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"
 expect 1 "nope.csv" -- --profile "$profile" --trace nope.csv
 printf 'id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,abc,1\n' >"$tmp/bad.csv"
 expect 1 "bad.csv:2" -- --profile "$profile" --trace "$tmp/bad.csv"
+# Names SQLite takes for no file: the results would be lost after "1 run (1 written)".
+for name in "" ":memory:" "file:x.db?mode=memory"; do
+    expect 1 "results database '$name'" -- --profile "$profile" -n 5 --db "$name"
+done
+[ -z "$(ls "$tmp" | grep -F 'x.db')" ] || fail "--db file:x.db?mode=memory left a file: $(ls "$tmp")"
 echo "not a database" >"$tmp/junk.db"
 expect 1 "junk.db" -- --profile "$profile" --db "$tmp/junk.db"
 

@@ -139,6 +139,16 @@ static void schema_created_and_checked(void **state)
     assert_int_equal(results_open(text, &db, &err), -1);
     assert_non_null(strstr(err.msg, "not an SQLite file"));
 
+    /* Names SQLite would not take as a file (its temporary and in-memory databases, URIs): the
+     * results would vanish with a success message. Refused, and nothing is created. */
+    const char *special[] = {"", ":memory:", "file:uri-test.db?mode=memory", "file:uri-test.db"};
+    const char *why[] = {"temporary database", "in-memory database", "SQLite URI", "SQLite URI"};
+    for (size_t i = 0; i < sizeof special / sizeof special[0]; i++) {
+        assert_int_equal(results_open(special[i], &db, &err), -1);
+        assert_non_null(strstr(err.msg, why[i]));
+        assert_int_equal(results_open_readonly(special[i], &db, &err), -1);
+    }
+    assert_int_equal(access("uri-test.db", F_OK), -1);
     /* Read-only never creates: a missing file is an error that names it. */
     const char *missing = tmp_path("missing.db");
     remove_db(missing);
