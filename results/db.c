@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Schema version 2 (version 1 lacked the block table and the backend 'emulated'). Times are integer
  * nanoseconds. A run row exists only with all its request, timeline and block rows (one
@@ -284,6 +285,73 @@ static int refuse_special_name(const char *path, tetri_error *err)
     return 0;
 }
 
+/* Whether a reader may open `path` as a writer would: the file and its folder writable, so
+ * SQLite can create the WAL side files and remove them again when it closes. */
+static int writable_in_place(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
+/* Whether a writer has (or had, and did not end cleanly) the database open: its journal or WAL
+ * file is beside it, holding changes a reader must see. */
+static int has_live_journal(const char *path)
+{
+    char side[4200];
+    struct stat sb;
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (stat(side, &sb) == 0 && sb.st_size > 0) return 1;
+    snprintf(side, sizeof side, "%s-journal", path);
+    return stat(side, &sb) == 0 && sb.st_size > 0;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded (every byte but unreserved ones and '/'). */
+static void immutable_uri(const char *path, char *buf, size_t len)
+{
+    size_t o = (size_t)snprintf(buf, len, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+            buf[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%%%02X", *p);
+    }
+    snprintf(buf + o, len - o, "?immutable=1");
+}
+
+/* Opens db->sql on `path`. A writer opens read-write and creates. A reader (report, plot) must
+ * read and leave nothing behind:
+ *  - where it may write beside the file, it opens read-write without CREATE and query_only: a
+ *    SQLITE_OPEN_READONLY connection cannot checkpoint and remove the -wal/-shm files when it
+ *    closes, so every report would leave them next to the database;
+ *  - in a read-only folder or mount, or on a write-protected file, SQLite can neither create those
+ *    files nor remove them. With no writer's journal beside the file its content is all in the
+ *    file: opened immutable (no locks, no side files). With one (a sweep running or killed), opened
+ *    read-only, so the journal's changes are read too. */
+static int sqlite_open(results_db *db, const char *path, int readonly, tetri_error *err)
+{
+    /* NOMUTEX: a results_db handle belongs to one thread (the sweep driver), so SQLite need not lock
+     * each call; parallel sweeps open their own handles. */
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
+    const char *name = path;
+    char uri[3 * 4096 + 32];
+    if (readonly && !writable_in_place(path)) {
+        flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY;
+        if (!has_live_journal(path)) {
+            immutable_uri(path, uri, sizeof uri);
+            name = uri;
+            flags |= SQLITE_OPEN_URI;
+        }
+    }
+    if (sqlite3_open_v2(name, &db->sql, flags, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot open results database");
+    return 0;
+}
+
 static int open_db(const char *path, int readonly, results_db **out, tetri_error *err)
 {
     assert(path && out);
@@ -298,14 +366,7 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
     if (!db) return tetri_errorf(err, "%s: out of memory", path);
     snprintf(db->path, sizeof db->path, "%s", path);
     db->readonly = readonly;
-    /* NOMUTEX: a results_db handle belongs to one thread (the sweep driver), so SQLite need not lock
-     * each call; parallel sweeps open their own handles. A reader opens read-write without CREATE
-     * and sets query_only: a SQLITE_OPEN_READONLY connection cannot checkpoint and remove the
-     * -wal/-shm files when it closes, so every report would leave them next to the database. (A
-     * write-protected file still opens, read-only.) */
-    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
-        results_sql_error(db, err, "cannot open results database");
+    if (sqlite_open(db, path, readonly, err)) {
         results_close(db);
         return -1;
     }
