@@ -540,6 +540,42 @@ static void missing_rows_and_bad_input(void **state)
     sim_result_free(&res);
 }
 
+/* The timeline is never sized from the whole time span: one arrival at 1e7 s with a 1 s period
+ * (1e7 samples) is refused before the run, naming --timeline; a run that only grows past the bound
+ * while it runs (one long request sampled every 0.1 s) stops there with the same message; a run
+ * that fits keeps every sample. */
+static void timeline_is_bounded(void **state)
+{
+    (void)state;
+    sim_result res;
+    tetri_error err = {{0}};
+    int side[] = {256}, steps[] = {20};
+    tetri_ns arr[] = {10000000 * SEC}, dl[] = {10000010 * SEC};
+    tetri_trace t = fixture_trace(1, side, steps, arr, dl);
+    sim_config cfg = {.profile = prof8, .policy_spec = "xdit-sp1", .timeline_period = SEC};
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "timeline: sampling every 1 s to the last arrival at 10000000 s takes more than 1000000 samples"));
+    assert_non_null(strstr(err.msg, "--timeline"));
+    sim_result_free(&res);
+    cfg.timeline_period = 0; /* no timeline: the run itself is fine */
+    run_ok(&cfg, &t, &res);
+    assert_int_equal(res.summary.met, 1);
+    sim_result_free(&res);
+    /* 2048 px on one GPU takes 1.6 s a step: 80000 steps take 128000 s, 1.28e6 samples at 0.1 s. */
+    t.entries[0] = (tetri_trace_entry){.model = TETRI_MODEL_FLUX_DEV, .width = 2048, .height = 2048, .steps = 80000,
+                                       .arrival = 0, .deadline = 200000 * SEC};
+    cfg.timeline_period = 100 * MS;
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "timeline: sampling every 0.1 s up to t = 128000 s takes more than 1000000 samples"));
+    sim_result_free(&res);
+    cfg.timeline_period = SEC; /* 128001 samples: kept, one a second */
+    run_ok(&cfg, &t, &res);
+    assert_int_equal(res.n_timeline, 128001);
+    assert_int_equal(res.timeline[128000].t, 128000 * SEC);
+    sim_result_free(&res);
+    tetri_trace_free(&t);
+}
+
 /* ---- sweeps ------------------------------------------------------------------------------------- */
 
 static void dump_all(results_db *db, const char *experiment, const char *path)
@@ -834,6 +870,7 @@ int main(void)
         cmocka_unit_test(broken_policies_are_reported),
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),
+        cmocka_unit_test(timeline_is_bounded),
         cmocka_unit_test(sweep_resumes_without_loss_or_duplicates),
         cmocka_unit_test(sweep_keys_a_trace_by_its_content),
         cmocka_unit_test(sweep_keys_runs_by_profile_content),
