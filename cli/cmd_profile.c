@@ -97,9 +97,9 @@ static int parse_res(const char *s, int *w, int *h)
     snprintf(buf, sizeof buf, "%s", s);
     char *x = strchr(buf, 'x');
     if (x) *x = 0;
-    if (parse_int(buf, 16, 16384, w) < 0) return -1;
+    if (parse_int(buf, 16, TETRI_MAX_SIDE, w) < 0) return -1;
     if (x) {
-        if (parse_int(x + 1, 16, 16384, h) < 0) return -1;
+        if (parse_int(x + 1, 16, TETRI_MAX_SIDE, h) < 0) return -1;
     } else {
         *h = *w;
     }

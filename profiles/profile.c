@@ -294,7 +294,7 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
         double cv = sqlite3_column_double(st, 11);
         const char *source = (const char *)sqlite3_column_text(st, 13);
         if (bad) {
-        } else if (w < 16 || h < 16 || w > 16384 || h > 16384 || w % 16 || h % 16) {
+        } else if (w < 16 || h < 16 || w > TETRI_MAX_SIDE || h > TETRI_MAX_SIDE || w % 16 || h % 16) {
             why = "width and height must be multiples of 16 in 16..16384";
         } else if (degree < 1 || degree > p->cluster.n_gpus) {
             why = "degree outside 1..n_gpus of its hardware";
@@ -469,7 +469,7 @@ static int load_migration(tetri_profile *p, sqlite3 *db, tetri_error *err)
         tetri_link li;
         const char *why = NULL;
         if (!model || tetri_model_parse(model, &mo) < 0) why = "unknown model";
-        else if (w < 16 || h < 16 || w > 16384 || h > 16384 || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
+        else if (w < 16 || h < 16 || w > TETRI_MAX_SIDE || h > TETRI_MAX_SIDE || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
         else if (!link || tetri_link_parse(link, &li) < 0) why = "link must be 'nvlink' or 'pcie'";
         else if (ns < 0 || ns > 3600 * TETRI_NS_PER_S) why = "median_ns must be in [0, 1 hour]";
         if (why) {
@@ -697,7 +697,7 @@ static int series_cost(const tetri_profile *p, const series *s, tetri_model mode
 static int lookup(const tetri_profile *p, tetri_model model, int width, int height, int degree, int batch, tetri_link link,
                   tetri_step_cost *out, const char **why)
 {
-    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || width > 16384 || height > 16384 || batch < 1 ||
+    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || width > TETRI_MAX_SIDE || height > TETRI_MAX_SIDE || batch < 1 ||
         (unsigned)link >= TETRI_LINK_COUNT) {
         *why = "invalid request";
         return -1;
