@@ -354,8 +354,11 @@ static void print_run(void *ctx, const sweep_run_report *r)
     const print_ctx *pc = ctx;
     if (pc->quiet) return;
     char what[128];
-    if (strcmp(r->mix, "trace") == 0)
+    if (r->trace_name && strcmp(r->mix, "trace") == 0)
         snprintf(what, sizeof what, "trace  seed %llu", (unsigned long long)r->seed);
+    else if (r->trace_name)
+        snprintf(what, sizeof what, "trace (%s scale %.2f rate %g)  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
+                 (unsigned long long)r->seed);
     else if (r->load > 0)
         snprintf(what, sizeof what, "%-11s scale %.2f  load %g (rate %.4g)  seed %llu", r->mix, r->slo_scale, r->load,
                  r->rate_per_min, (unsigned long long)r->seed);
@@ -566,6 +569,18 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
     return 0;
 }
 
+/* What a replay records of the trace's generator (sim/sweep.h, sweep_trace_generator). */
+static void print_trace_generator(const char *path, const tetri_trace *trace)
+{
+    workload_spec w;
+    if (sweep_trace_generator(trace, &w))
+        printf("  trace %s: made by tetri workload; runs record its mix %s, SLO scale %g, rate %g\n", path,
+               tetri_mix_name(w.mix), w.slo_scale, w.rate_per_min);
+    else if (trace->generator)
+        printf("  trace %s: its '# tetri workload:' comment no longer describes its requests (edited?); runs record mix "
+               "'trace'\n", path);
+}
+
 /* Opens the files, checks the sweep and runs it. Returns the exit status (0, 1 files and runs, 2 usage). */
 static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
 {
@@ -608,6 +623,7 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
         if (!a->quiet) printf("  policy %s = %s\n", a->policies[p], canon[p]);
     }
     if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || results_open(a->db_path, &db, &err)) goto fail;
+    if (a->trace_path && !a->quiet) print_trace_generator(a->trace_path, &trace);
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));

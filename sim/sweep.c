@@ -10,8 +10,10 @@
 #include "sim/normalize.h"
 #include "sim/sim.h"
 
+/* A replayed trace's workload text: its name, its digest and its generator's spec. */
+#define SWEEP_REPLAY_TEXT_MAX (2 * WORKLOAD_TEXT_MAX)
 /* A canonical policy, a workload text and the rest: never cut, so two runs never share a key. */
-#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + WORKLOAD_TEXT_MAX + 1024)
+#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + SWEEP_REPLAY_TEXT_MAX + 1024)
 
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed)
@@ -140,7 +142,8 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
-                                .load = w ? w->load : 0.0, .seed = seed, .run_key = key};
+                                .load = w ? w->load : 0.0, .seed = seed, .run_key = key,
+                                .trace_name = s->trace ? (s->trace_name ? s->trace_name : "(unnamed)") : NULL};
         /* Looked up again: a sweep beside this one may have written it since count_done. */
         int done = c->done[p] ? 1 : results_run_done(c->db, c->experiment, key, c->err);
         if (done < 0) return -1;
@@ -217,20 +220,38 @@ static uint64_t trace_digest(const tetri_trace *t)
     return h;
 }
 
+int sweep_trace_generator(const tetri_trace *t, workload_spec *w)
+{
+    if (!t->generator) return 0;
+    tetri_error err = {{0}};
+    workload_spec_default(w);
+    tetri_trace again = {0};
+    int same = workload_spec_parse(t->generator, w, &err) == 0 && workload_generate(w, &again, &err) == 0 &&
+               again.n == t->n && trace_digest(&again) == trace_digest(t);
+    tetri_trace_free(&again);
+    return same;
+}
+
 static int sweep_trace(sweep_ctx *c)
 {
     const sweep_spec *s = c->s;
     const char *model = s->trace->n ? tetri_model_name(s->trace->entries[0].model) : "none";
     /* The trace's content goes into the run key with its name: a file edited and replayed under
-     * the same name into the same database is a new run, not one "already there". */
+     * the same name into the same database is a new run, not one "already there". A trace that
+     * its generator's spec still describes is recorded as that workload (mix, SLO scale, rate,
+     * load, the spec in the text), so reports keep traces of different parameters apart. */
     const uint64_t digest = trace_digest(s->trace);
+    workload_spec gen;
+    const int generated = sweep_trace_generator(s->trace, &gen);
+    char text[SWEEP_REPLAY_TEXT_MAX], spec[WORKLOAD_TEXT_MAX] = "";
+    if (generated) workload_spec_format(&gen, spec, sizeof spec);
+    snprintf(text, sizeof text, "trace=%.400s,digest=%016llx%s%s", s->trace_name ? s->trace_name : "(unnamed)",
+             (unsigned long long)digest, generated ? ",generator:" : "", spec);
     for (size_t ei = 0; ei < (s->n_seeds ? s->n_seeds : 1); ei++) {
         uint64_t seed = s->n_seeds ? s->seeds[ei] : s->base.seed;
-        char text[WORKLOAD_TEXT_MAX];
-        snprintf(text, sizeof text, "trace=%.400s,digest=%016llx", s->trace_name ? s->trace_name : "(unnamed)",
-                 (unsigned long long)digest);
         if (count_done(c, text, seed) < 0) return -1;
-        int rc = run_policies(c, s->trace, text, "trace", NULL, seed, model);
+        int rc = run_policies(c, s->trace, text, generated ? tetri_mix_name(gen.mix) : "trace", generated ? &gen : NULL,
+                              seed, model);
         if (rc) return rc;
     }
     return 0;

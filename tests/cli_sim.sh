@@ -77,7 +77,24 @@ grep -q "1.0 .*1.1 .*1.2" "$tmp/table" || fail "table lacks the scale columns: $
 "$TETRI" workload -n 50 --rate 20 --seed 4 -o "$tmp/t.csv" || fail "tetri workload failed"
 "$TETRI" sim --profile "$profile" --policy all --trace "$tmp/t.csv" --check-plans --db "$tmp/t.db" >"$tmp/t.out" 2>&1 ||
     fail "trace replay of every policy failed: $(cat "$tmp/t.out")"
-grep -q "trace  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
+grep -q "trace (uniform scale 1.00 rate 20)  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
+# A replay records the generator's parameters (the trace's '# tetri workload:' comment), so traces
+# of other parameters stay apart in reports; an edited trace no longer matches its comment.
+"$TETRI" workload -n 30 --rate 20 --seed 4 --slo-scale 1.5 -o "$tmp/t15.csv" || fail "tetri workload --slo-scale 1.5"
+"$TETRI" workload -n 30 --rate 20 --seed 4 --mix skewed -o "$tmp/tsk.csv" || fail "tetri workload --mix skewed"
+sed 's/^0,flux-dev,\([0-9]*\),\([0-9]*\),20,/0,flux-dev,\1,\2,21,/' "$tmp/t15.csv" >"$tmp/tedit.csv"
+for f in t15 tsk tedit; do
+    "$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/$f.csv" --db "$tmp/gen.db" >"$tmp/$f.out" 2>&1 ||
+        fail "replay of $f.csv: $(cat "$tmp/$f.out")"
+done
+grep -q "trace $tmp/tedit.csv: its '# tetri workload:' comment no longer describes its requests" "$tmp/tedit.out" ||
+    fail "an edited trace is not named: $(cat "$tmp/tedit.out")"
+"$TETRI" report --db "$tmp/gen.db" --csv - >"$tmp/gen.csv"
+for row in "sim,flux-dev,h100x8,sim,uniform,20,1.5,rssp," "sim,flux-dev,h100x8,sim,skewed,20,1,rssp," "sim,flux-dev,h100x8,sim,trace,0,0,rssp,"; do
+    grep -qF "$row" "$tmp/gen.csv" || fail "replays: no row '$row': $(cat "$tmp/gen.csv")"
+done
+grep -q 'trace=.*t15.csv,digest=[0-9a-f]*,generator:model=flux-dev,steps=20,mix=uniform,.*slo_scale=1.5,seed=4,n=30' "$tmp/gen.csv" ||
+    fail "replay's workload text lacks its generator: $(cat "$tmp/gen.csv")"
 [ "$("$TETRI" policies 2>/dev/null | grep -c '^[a-z]')" -ge 5 ] 2>/dev/null || true
 # "all" is every policy but optimal (exhaustive: it refuses the paper's 300 requests), so it runs
 # the paper workload; optimal still runs when named.
