@@ -128,6 +128,27 @@ expect 2 "-n" -- -n 0
 expect 2 "--policy needs a value" -- --policy
 expect 2 "unexpected argument 'extra'" -- extra
 expect 2 "degree 8 is more than" -- --profile "$profile" --hardware a40x4 --policy xdit-sp8
+# Lists: a stray comma is an error, not nothing.
+expect 2 "--slo-scale: '1.0,' has an empty item" -- --slo-scale 1.0,
+expect 2 "--rate: '12,,18' has an empty item" -- --rate 12,,18
+expect 2 "--seeds: ',3' has an empty item" -- --seeds ,3
+expect 2 "--mix: 'uniform,' has an empty item" -- --mix uniform,
+# Numbers out of range are said to be, not "not a number" / "not an integer".
+expect 2 "--rate: '1e-308' is out of range" -- --rate 1e-308
+expect 2 "option g: 99999999999999999999 is out of range (1..1000)" -- --policy tetriserve:g=99999999999999999999
+# A period that rounds to 0 ns would silently turn the timeline off.
+expect 2 "--timeline: '1e-12' s is below 1 ns" -- --timeline 1e-12
+# Control bytes in --policy are named, never echoed raw to the terminal.
+esc=$(printf '\033')
+expect 2 "byte 0x1b at offset 4 is a control character" -- --policy "rssp${esc}[31m"
+grep -q "$esc" "$tmp/err" && fail "--policy echoed a control byte raw"
+# "all" is every policy that fits the hardware: a40x4 has 4 GPUs, so no xdit-sp8.
+"$TETRI" sim --profile "$profile" --hardware a40x4 --policy all -n 20 --db "$tmp/a40.db" >"$tmp/a40.out" 2>&1 ||
+    fail "--policy all on a40x4: $(cat "$tmp/a40.out")"
+grep -q "left out what does not fit a40x4's 4 GPUs: xdit-sp8 (needs 8 GPUs)" "$tmp/a40.out" || fail "--policy all on a40x4 does not say what it left out: $(cat "$tmp/a40.out")"
+"$TETRI" report --db "$tmp/a40.db" --csv - >"$tmp/a40.csv"
+grep -q ",xdit-sp4," "$tmp/a40.csv" && grep -q ",tetriserve," "$tmp/a40.csv" || fail "--policy all on a40x4 lacks xdit-sp4 or tetriserve"
+grep -q ",xdit-sp8," "$tmp/a40.csv" && fail "--policy all on a40x4 ran xdit-sp8"
 
 # ---- bad files: exit 1, the file named ----
 expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"

@@ -135,6 +135,7 @@ expect 1 "/nonexistent/t.csv: cannot open" -- --check /nonexistent/t.csv
 # ---- bad options: exit 2, naming the option ----
 expect 2 "--rate: 'abc' is not a number" -- --rate abc
 expect 2 "--rate: 0 must be > 0" -- --rate 0
+expect 2 "--rate: '1e-308' is out of range" -- --rate 1e-308
 expect 2 "-n: 0 is out of range" -- -n 0
 expect 2 "--steps: 0 is out of range" -- --steps 0
 expect 2 "--mix: 'lumpy' is unknown" -- --mix lumpy

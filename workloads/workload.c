@@ -360,8 +360,9 @@ static int parse_double_value(const char *key, const char *v, double *out, tetri
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x))
-        return tetri_errorf(err, "%s: '%.60s' is not a number", key, v);
+    if (end == v || *end != '\0') return tetri_errorf(err, "%s: '%.60s' is not a number", key, v);
+    if (errno == ERANGE || !isfinite(x))
+        return tetri_errorf(err, "%s: '%.60s' is out of range (too large, or too close to 0, for a number)", key, v);
     *out = x;
     return 0;
 }
