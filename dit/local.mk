@@ -22,8 +22,8 @@ tests_test_exec_cpu_CFLAGS = $(TEST_CFLAGS)
 tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_bench_step.sh
-EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c
+TESTS += tests/cli_bench_step.sh tests/configure_cudnn.sh
+EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c tests/configure_cudnn.sh
 EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
