@@ -9,10 +9,12 @@
 #include <string.h>
 #include <unistd.h>
 
-/* One line per command line that needs the GPU. Coming: {"serve", "--backend=gpu", NULL},
- * {"profile", "measure", NULL}, {"validate", "--live=gpu", NULL}. */
+/* One line per command line that needs the GPU. */
 const tetri_gpu_route tetri_gpu_routes[] = {
     {"bench-step", NULL, "time real DiT denoising steps on this GPU"},
+    {"serve", "--backend=gpu", NULL},   /* cli/serve_gpu.c */
+    {"profile", "measure", NULL},       /* cli/cmd_profile_measure.c */
+    {"validate", "--live=gpu", NULL},   /* cli/cmd_validate.c, coming */
 };
 const size_t tetri_gpu_routes_len = sizeof tetri_gpu_routes / sizeof tetri_gpu_routes[0];
 
@@ -62,6 +64,15 @@ int tetri_gpu_program_path(char *buf, size_t len, tetri_error *err)
     return tetri_errorf(err, "its program tetri-gpu is neither beside this tetri (%s) nor installed (%s): build it (make) "
                              "or install it (make install)",
                         beside, installed);
+}
+
+int tetri_gpu_program_built(void)
+{
+#ifdef TETRI_HAVE_GPU_PROGRAM
+    return 1;
+#else
+    return 0;
+#endif
 }
 
 int tetri_gpu_exec(char *const *argv, tetri_error *err)

@@ -1,6 +1,6 @@
 /* cli/gpu_dispatch.h: the command lines that run on the GPU, and handing them to tetri-gpu.
  * defines: tetri_gpu_route, tetri_gpu_routes, tetri_gpu_routes_len, tetri_gpu_route_match,
- *          tetri_gpu_program_path, tetri_gpu_exec.
+ *          tetri_gpu_program_built, tetri_gpu_program_path, tetri_gpu_exec.
  *
  * `tetri` links no CUDA library, so `tetri --help` and every simulator command start without
  * loading them (DESIGN section 1). The GPU commands live in a second program, tetri-gpu: the same
@@ -33,6 +33,9 @@ long tetri_gpu_route_match(const tetri_gpu_route *routes, size_t n, int argc, ch
 /* Where tetri-gpu is: beside the running binary when there, else the installed path. Writes it to
  * buf and returns 0, or returns -1 with err naming both places when neither has it. */
 int tetri_gpu_program_path(char *buf, size_t len, tetri_error *err);
+
+/* Whether this build has tetri-gpu (configure found CUDA). */
+int tetri_gpu_program_built(void);
 
 /* Execs tetri-gpu with argv. Returns only on failure: -1 with err (this build has no GPU part, the
  * program is missing, or exec failed, with the system's reason). */

@@ -56,16 +56,22 @@ int main(int argc, char **argv)
         printf("tetri %s\n", PACKAGE_VERSION);
         return 0;
     }
+    const subcommand *cmd = NULL;
+    for (size_t i = 0; i < N_SUBCOMMANDS && !cmd; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0) cmd = &subcommands[i];
 #ifndef TETRI_HAVE_CUDA
-    if (tetri_gpu_route_match(tetri_gpu_routes, tetri_gpu_routes_len, argc, argv) >= 0) {
+    /* A GPU command line goes to tetri-gpu. In a build without one, a command tetri has checks
+     * its options itself and then says it has no GPU (serve --backend gpu); one it lacks
+     * (bench-step) says so here. */
+    const int has_gpu_program = tetri_gpu_program_built();
+    if (tetri_gpu_route_match(tetri_gpu_routes, tetri_gpu_routes_len, argc, argv) >= 0 && (has_gpu_program || !cmd)) {
         tetri_error err = {{0}};
         tetri_gpu_exec(argv, &err); /* returns only when it could not */
         fprintf(stderr, "tetri %s: it runs on the GPU, but %s\n", argv[1], err.msg);
         return 1;
     }
 #endif
-    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-        if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);
+    if (cmd) return cmd->run(argc - 1, argv + 1);
     fprintf(stderr, "tetri: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

@@ -58,11 +58,15 @@ static void near_misses_stay_in_tetri(void **state)
     assert_int_equal(route_of(coming, N_COMING, "bench-stepper", NULL), -1);
 }
 
-/* The table tetri uses: bench-step goes to the GPU program, the simulator commands never. */
+/* The table tetri uses: bench-step, serve --backend gpu and profile measure go to the GPU program,
+ * the simulator commands never. */
 static void the_real_table(void **state)
 {
     (void)state;
     assert_true(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "bench-step", "--res", "256", NULL) >= 0);
+    assert_true(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "serve", "--backend", "gpu", "--trace", "t.csv", NULL) >= 0);
+    assert_true(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "profile", "measure", "--out", "m.db", NULL) >= 0);
+    assert_int_equal(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "serve", "--backend", "emulated", NULL), -1);
     const char *cpu[] = {"sim", "serve", "report", "plot", "workload", "profile", "policies", "demo"};
     for (size_t i = 0; i < sizeof cpu / sizeof cpu[0]; i++)
         assert_int_equal(route_of(tetri_gpu_routes, tetri_gpu_routes_len, cpu[i], "--help", NULL), -1);
