@@ -2,8 +2,8 @@
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
- *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_migration_rule_ns, tetri_migration_estimate_ns,
- *          profile_hardware_count/at.
+ *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_migration_rule_ns,
+ *          tetri_migration_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
  * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
@@ -51,6 +51,12 @@ const tetri_cluster *profile_cluster(const tetri_profile *p);
 const char *profile_hardware(const tetri_profile *p);
 /* The path it was opened from. */
 const char *profile_path(const tetri_profile *p);
+/* A digest of everything loaded that shapes a cost (core/digest.h): the hardware, every step and
+ * migration row of it, the flags it was opened with and the analytic model behind the fallback and
+ * extrapolation. Equal digests, equal costs, whatever the file's name or its other hardware. */
+uint64_t profile_digest(const tetri_profile *p);
+/* The flags it was opened with (TETRI_PROFILE_ANALYTIC_FALLBACK). */
+int profile_flags(const tetri_profile *p);
 
 /* Median time of one denoising step of a batch of `batch` identical requests at sequence-parallel
  * degree `degree` over link class `link` (ignored at degree 1). O(1) and allocation-free for

@@ -19,5 +19,5 @@ tests_test_results_SOURCES = tests/test_results.c tests/results_fixture.c tests/
 tests_test_results_CFLAGS = $(TEST_CFLAGS)
 tests_test_results_LDADD = $(TEST_LDADD)
 endif
-TESTS += tests/cli_report.sh
-EXTRA_DIST += tests/cli_report.sh
+TESTS += tests/cli_report.sh tests/cli_readonly.sh
+EXTRA_DIST += tests/cli_report.sh tests/cli_readonly.sh
