@@ -29,7 +29,7 @@ for phase in "$@"; do
         { autoreconf -fi && mkdir -p $B && cd $B && ../configure ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/configure.log" 2>&1 ||
             { tail -30 "$OUT/configure.log"; exit 1; }
         grep -E "CUDA|cuDNN|attention" "$OUT/configure.log" | tail -5
-        make -C $B -j16 tetri tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+        make -C $B -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
         echo "built"
         ;;
     check)
