@@ -14,12 +14,15 @@
 
 #include "cli/commands.h"
 #include "cli/serve_gpu.h"
+#include "cli/sim_grid.h"
+#include "cli/sweep_progress.h"
 #include "exec/emulated.h"
 #include "profiles/profile.h"
 #include "results/results.h"
 #include "sched/policy.h"
 #include "sim/normalize.h"
 #include "sim/sweep.h"
+#include "sim/sweep_jobs.h"
 #include "workloads/workload.h"
 
 typedef enum run_mode { MODE_SIM, MODE_SERVE } run_mode;
@@ -119,7 +122,10 @@ static void usage(FILE *f)
             "where results go:\n"
             "  --db FILE           results database, created if missing (default results.db)\n"
             "  --experiment NAME   experiment name inside it (default sim)\n"
-            "  --stop-after N      stop after writing N runs (to test resuming; default: no limit)\n"
+            "  --stop-after N      stop after writing N runs (to test resuming; default: no limit; --jobs 1)\n"
+            "  --jobs N            run N runs at a time, each in a worker process of its own (default 1;\n"
+            "                      tetri sweep's default: the cores available); the rows are those of\n"
+            "                      --jobs 1, and a killed sweep resumes the same way\n"
             "  -q, --quiet         no per-run lines\n"
             "\n"
             "examples:\n"
@@ -167,6 +173,7 @@ typedef struct sim_args {
     int analytic, quiet, mix_given, scale_given, rate_given, load_given, slo_base_given;
     double timeline_s;
     long stop_after;
+    int jobs;                   /* 0: not given (1, or sim_grid_options.default_jobs) */
     /* serve only */
     const char *backend;
     double speed, settle_us, max_failures, inject;
@@ -426,6 +433,9 @@ typedef struct print_ctx {
     int quiet;
     int policy_width; /* the longest policy as given, so columns line up */
     run_mode mode;
+    sweep_progress *bar; /* NULL: a line per run */
+    long done;           /* runs finished so far (the bar's count with --jobs 1) */
+    double start;        /* when the sweep started (sweep_progress_now) */
 } print_ctx;
 
 /* The p-th quantile (nearest rank) of sorted gaps, in microseconds. */
@@ -436,10 +446,22 @@ static double gap_us(const host_result *r, double p)
     return (double)r->gap_ns[k ? k - 1 : 0] / 1e3;
 }
 
-static void print_run(void *ctx, const sweep_run_report *r)
+/* snprintf at buf + *used, never past len. */
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void append(char *buf, size_t len, size_t *used, const char *fmt, ...)
+{
+    if (*used >= len) return;
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, len - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0) *used += (size_t)n;
+}
+
+/* A run's line (without the newline): what ran and its attainment, or that it was skipped. */
+static void format_run(void *ctx, const sweep_run_report *r, char *line, size_t len)
 {
     const print_ctx *pc = ctx;
-    if (pc->quiet) return;
     char what[128];
     if (r->trace_name && strcmp(r->mix, "trace") == 0)
         snprintf(what, sizeof what, "trace  seed %llu", (unsigned long long)r->seed);
@@ -452,27 +474,52 @@ static void print_run(void *ctx, const sweep_run_report *r)
     else
         snprintf(what, sizeof what, "%-11s scale %.2f  rate %g  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
                  (unsigned long long)r->seed);
+    size_t used = 0;
     if (r->skipped) {
-        printf("  %-*s  %s  already in the database, skipped\n", pc->policy_width, r->policy_given, what);
-    } else {
-        const tetri_run_summary *s = r->summary;
-        printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
-               pc->policy_width, r->policy_given, what,
-               s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n, (double)s->decide_median_ns / 1e3);
-        if (pc->mode == MODE_SERVE)
-            printf("  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5), gap_us(r->result, 0.99),
-                   r->result->n_gap);
-        if (pc->mode == MODE_SERVE && r->result->n_failed_blocks)
-            printf("  %lld failed block(s)", (long long)r->result->n_failed_blocks);
-        printf("\n");
+        append(line, len, &used, "  %-*s  %s  already in the database, skipped", pc->policy_width, r->policy_given, what);
+        return;
     }
+    const tetri_run_summary *s = r->summary;
+    append(line, len, &used, "  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
+           pc->policy_width, r->policy_given, what, s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n,
+           (double)s->decide_median_ns / 1e3);
+    if (pc->mode == MODE_SERVE)
+        append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5),
+               gap_us(r->result, 0.99), r->result->n_gap);
+    if (pc->mode == MODE_SERVE && r->result->n_failed_blocks)
+        append(line, len, &used, "  %lld failed block(s)", (long long)r->result->n_failed_blocks);
+}
+
+static void print_run(void *ctx, const sweep_run_report *r)
+{
+    print_ctx *pc = ctx;
+    pc->done++;
+    if (pc->bar) {
+        sweep_progress_update(pc->bar, pc->done, sweep_progress_now() - pc->start);
+        return;
+    }
+    if (pc->quiet) return;
+    char line[1024];
+    format_run(pc, r, line, sizeof line);
+    printf("%s\n", line);
     fflush(stdout);
+}
+
+/* A parallel sweep's run, heard from its worker. */
+static void print_heard(void *ctx, const sweep_jobs_event *e)
+{
+    print_ctx *pc = ctx;
+    if (pc->bar) sweep_progress_update(pc->bar, e->done, e->elapsed_s);
+    else if (!pc->quiet) {
+        printf("%s\n", e->line);
+        fflush(stdout);
+    }
 }
 
 enum {
     OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
-    OPT_LOAD, OPT_SLO_BASE,
+    OPT_LOAD, OPT_SLO_BASE, OPT_JOBS,
     /* serve only */
     OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
     /* serve --backend gpu only */
@@ -556,6 +603,8 @@ static const struct option long_options[] = {
     {"save-latents", required_argument, NULL, OPT_SAVE_LATENTS},
     {"inject-gpu-error", required_argument, NULL, OPT_INJECT_GPU_ERROR},
     {"inject-hang", required_argument, NULL, OPT_INJECT_HANG},
+    {"jobs", required_argument, NULL, OPT_JOBS},
+    {"requests", required_argument, NULL, 'n'},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -630,6 +679,13 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     char *end;
     switch (c) {
     case 'q': a->quiet = 1; return 0;
+    case OPT_JOBS:
+        errno = 0;
+        long jobs = strtol(value, &end, 10);
+        if (!*value || *end || errno || jobs < 1 || jobs > 1024)
+            return tetri_errorf(err, "--jobs: '%s' is not a number of workers (1 to 1024)", value);
+        a->jobs = (int)jobs;
+        return 0;
     case OPT_POLICY: return sim_args_add_policy(a, value, err);
     case OPT_MIX: a->mix_given = 1; return sim_args_parse_mixes(a, value, err);
     case OPT_SLO_SCALE: a->scale_given = 1; return sim_args_parse_doubles(value, "--slo-scale", &a->scales, &a->n_scales, err);
@@ -692,6 +748,10 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
     if (a->rate_given && a->load_given)
         return tetri_errorf(err, "--rate and --load are exclusive: give the arrival rate or the offered load, not both");
     if (mode == MODE_SERVE && !a->backend) return tetri_errorf(err, "--backend is required: emulated or gpu");
+    if (mode == MODE_SERVE && a->jobs)
+        return tetri_errorf(err, "--jobs is tetri sim's: a real-time backend serves one run at a time");
+    if (a->jobs > 1 && a->stop_after)
+        return tetri_errorf(err, "--stop-after counts one process's runs: give it with --jobs 1");
     if (a->backend && strcmp(a->backend, "emulated") != 0 && strcmp(a->backend, "gpu") != 0)
         return tetri_errorf(err, "--backend: '%s' is not a backend (emulated or gpu)", a->backend);
     const serve_gpu_args *g = &a->gpu, *none = &(serve_gpu_args){0};
@@ -750,7 +810,30 @@ static void print_trace_generator(const char *path, const tetri_trace *trace)
 }
 
 /* Opens the files, checks the sweep and runs it. Returns the exit status (0, 1 files and runs, 2 usage). */
-static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv)
+/* A sweep over worker processes: the experiment is made here first (with this sweep's config),
+ * then the parent's connection is closed, so no worker inherits one in use. */
+static int run_parallel(sweep_spec *s, results_db **db, int jobs, const char *db_path, print_ctx *pc, sweep_stats *st,
+                        tetri_error *err)
+{
+    int64_t id;
+    if (results_experiment(*db, s->experiment, s->config_text, &id, err)) return -1;
+    results_close(*db);
+    *db = NULL;
+    s->progress = NULL;
+    sweep_jobs j = {.jobs = jobs, .db_path = db_path, .format = pc->quiet || pc->bar ? NULL : format_run, .format_ctx = pc,
+                    .heard = print_heard, .heard_ctx = pc};
+    return sweep_run_jobs(s, &j, st, err);
+}
+
+/* What the sweep cost: runs per second, and the time simulating and writing results. */
+static void print_timing(const sweep_stats *st, double elapsed_s, int jobs)
+{
+    const long runs = st->runs_written + st->runs_skipped;
+    printf("%ld runs in %.2f s with %d job%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (summed over jobs)\n",
+           runs, elapsed_s, jobs, jobs == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s);
+}
+
+static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, const sim_grid_options *o)
 {
     int rc = 1;
     tetri_error err = {{0}};
@@ -803,6 +886,7 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv)
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
+    const int jobs = a->jobs ? a->jobs : o ? o->default_jobs : 1;
     emulated_ctx ectx;
     sweep_backend sb;
     char backend_key[320];
@@ -818,12 +902,20 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv)
     s.trace_name = a->trace_path;
     s.timeline_period = (tetri_ns)llround(a->timeline_s * TETRI_NS_PER_S);
     s.experiment = a->experiment;
-    s.config_text = config;
+    s.config_text = o && o->config_text ? o->config_text : config;
     s.stop_after = a->stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
     sweep_stats st;
-    if (sweep_run(&s, db, &st, &err)) goto fail;
+    sweep_progress bar;
+    if (o && o->progress_bar && !a->quiet && isatty(STDOUT_FILENO)) {
+        sweep_progress_start(&bar, stdout, sweep_runs_total(&s));
+        pc.bar = &bar;
+    }
+    pc.start = sweep_progress_now();
+    int swept = jobs > 1 ? run_parallel(&s, &db, jobs, a->db_path, &pc, &st, &err) : sweep_run(&s, db, &st, &err);
+    if (pc.bar) sweep_progress_end(pc.bar);
+    if (swept) goto fail;
     if (st.runs_partial) {
         fprintf(stderr, "tetri %s: a run ended early (%s): it is written with status 'partial', unfinished requests dropped; "
                         "run the command again to redo it\n", command_name, st.partial_why);
@@ -833,6 +925,7 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv)
     printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
            st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
            st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
+    if (o && !a->quiet) print_timing(&st, sweep_progress_now() - pc.start, jobs);
     if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
     goto out;
@@ -855,17 +948,39 @@ out:
     return rc;
 }
 
-static int run_command(int argc, char **argv, run_mode mode)
+static int run_command(int argc, char **argv, run_mode mode, const sim_grid_options *o)
 {
     command_name = mode_name(mode);
     sim_args a;
     sim_args_init(&a);
     tetri_error err = {{0}};
     int parsed = parse_command_line(argc, argv, mode, &a, &err);
-    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, argc, argv);
+    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, argc, argv, o);
     sim_args_free(&a);
     return rc;
 }
 
-int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM); }
-int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE); }
+int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, NULL); }
+int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, NULL); }
+int sim_grid_run(int argc, char **argv, const sim_grid_options *o) { return run_command(argc, argv, MODE_SIM, o); }
+
+int sim_option_arity(const char *name)
+{
+    for (const struct option *opt = long_options; opt->name; opt++)
+        if (strcmp(opt->name, name) == 0) return opt->val == 'h' ? -1 : opt->has_arg == no_argument ? 0 : 1;
+    return -1;
+}
+
+int sim_option_check(const char *name, const char *value, tetri_error *err)
+{
+    const struct option *opt = long_options;
+    while (opt->name && strcmp(opt->name, name) != 0) opt++;
+    if (!opt->name || opt->val == 'h') return tetri_errorf(err, "'%s' is not an option of tetri sim", name);
+    char as_typed[64];
+    snprintf(as_typed, sizeof as_typed, "--%s", name);
+    sim_args a;
+    sim_args_init(&a);
+    int rc = take_option(&a, MODE_SIM, opt->val, value, as_typed, err);
+    sim_args_free(&a);
+    return rc;
+}

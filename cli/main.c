@@ -21,6 +21,7 @@ static const subcommand subcommands[] = {
     {"demo", cmd_demo, "the paper's FLUX.1-dev 8 x H100 scenario, simulated: table, results db, plots"},
     {"workload", cmd_workload, "generate a request trace (CSV) or check one"},
     {"sim", cmd_sim, "simulate policies over workloads into a results database"},
+    {"sweep", cmd_sweep, "run an experiment file's grids (FILE.ini) on every core"},
     {"serve", cmd_serve, "serve workloads in real time (--backend emulated) into the same results database"},
     {"report", cmd_report, "SLO attainment tables (terminal or CSV) from a results database"},
     {"plot", cmd_plot, "SLO-attainment and latency plots (PNG, SVG) from a results database"},

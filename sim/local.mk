@@ -1,5 +1,5 @@
 # sim/: the discrete-event simulator and sweeps (policies x mixes x SLO scales x seeds x rates).
-libtetri_a_SOURCES += sim/sim.h sim/sim.c sim/sweep.h sim/sweep.c sim/normalize.h sim/normalize.c
+libtetri_a_SOURCES += sim/sim.h sim/sim.c sim/sweep.h sim/sweep.c sim/sweep_jobs.h sim/sweep_jobs.c sim/normalize.h sim/normalize.c
 
 # The engine's tests: M/D/1 against Pollaczek-Khinchine; conservation, determinism, xdit/rssp on
 # hand-made traces, broken policies, resumable sweeps; and the command line.

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "core/digest.h"
 #include "sim/normalize.h"
@@ -79,12 +80,23 @@ int sweep_prepare(const sweep_spec *s, char (*canon)[TETRI_POLICY_SPEC_MAX], siz
     return 0;
 }
 
+/* Real time, for the split between simulating and writing (never seen by a run). */
+static double real_seconds(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
 typedef struct sweep_ctx {
     const sweep_spec *s;
     results_db *db;
     int64_t experiment;
     char (*canon)[TETRI_POLICY_SPEC_MAX];
-    unsigned char *done;  /* per policy: its run of the current workload is already written */
+    /* per policy, for the current workload: DONE_NO, DONE_YES (already written) or NOT_MINE
+     * (claimed by another process) */
+    unsigned char *done;
+    long next_index;      /* the grid index of the next run (s->claim) */
     sweep_stats *stats;
     tetri_error *err;
 } sweep_ctx;
@@ -109,11 +121,20 @@ static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, u
     return rc;
 }
 
-/* Which policies' runs of this workload are already written (c->done). Returns how many, or -1. */
+enum { DONE_NO = 0, DONE_YES = 1, NOT_MINE = 2 };
+
+/* Which policies' runs of this workload are this process's (s->claim), and which of those are
+ * already written (c->done). Returns how many need no run here, or -1. */
 static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
 {
     long n = 0;
     for (size_t p = 0; p < c->s->n_policies; p++) {
+        const long index = c->next_index++;
+        if (c->s->claim && !c->s->claim(c->s->claim_ctx, index)) {
+            c->done[p] = NOT_MINE;
+            n++;
+            continue;
+        }
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, c->s, seed);
         int done = results_run_done(c->db, c->experiment, key, c->err);
@@ -139,6 +160,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
     const double scale = w ? w->slo_scale : 0.0, rate = w ? w->rate_per_min : 0.0;
     const sweep_spec *s = c->s;
     for (size_t p = 0; p < s->n_policies; p++) {
+        if (c->done[p] == NOT_MINE) continue;
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
@@ -157,6 +179,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         }
         assert(trace); /* NULL only when every run of it is already done */
         host_result res;
+        const double t0 = real_seconds();
         if (run_one(c, c->canon[p], trace, seed, &res)) {
             host_result_free(&res);
             return tetri_error_prefix(c->err, "run %s", key);
@@ -167,8 +190,13 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
                                .hardware = profile_hardware(s->profile), .model = model};
         res.summary.partial = res.partial;
         snprintf(res.summary.note, sizeof res.summary.note, "%s", res.partial_why);
+        const double t1 = real_seconds();
         int rc = results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
                                    res.timeline, res.n_timeline, res.blocks, res.n_blocks, c->err);
+        rep.sim_s = t1 - t0;
+        rep.write_s = real_seconds() - t1;
+        c->stats->sim_s += rep.sim_s;
+        c->stats->write_s += rep.write_s;
         if (rc == 0 && res.partial) {
             c->stats->runs_partial++;
             snprintf(c->stats->partial_why, sizeof c->stats->partial_why, "%s", res.partial_why);
@@ -279,6 +307,14 @@ static int refuse_old_keys(results_db *db, int64_t experiment_id, const char *ex
                         experiment, (long long)n_old);
 }
 
+long sweep_runs_total(const sweep_spec *s)
+{
+    const size_t n_seeds = s->n_seeds ? s->n_seeds : 1;
+    if (s->trace) return (long)(s->n_policies * n_seeds);
+    return (long)(s->n_policies * n_rate_values(s) * (s->n_mixes ? s->n_mixes : 1) * (s->n_slo_scales ? s->n_slo_scales : 1) *
+                  n_seeds);
+}
+
 int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err)
 {
     assert(s && s->profile && db && stats);
@@ -302,14 +338,8 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
     int rc = results_experiment(db, experiment, s->config_text ? s->config_text : "", &c.experiment, err);
     if (rc == 0) rc = refuse_old_keys(db, c.experiment, experiment, err);
     if (rc == 0) {
-        if (s->trace) {
-            stats->runs_total = (long)(s->n_policies * (s->n_seeds ? s->n_seeds : 1));
-            rc = sweep_trace(&c);
-        } else {
-            stats->runs_total = (long)(s->n_policies * n_rate_values(s) * (s->n_mixes ? s->n_mixes : 1) *
-                                       (s->n_slo_scales ? s->n_slo_scales : 1) * (s->n_seeds ? s->n_seeds : 1));
-            rc = sweep_generated(&c);
-        }
+        stats->runs_total = sweep_runs_total(s);
+        rc = s->trace ? sweep_trace(&c) : sweep_generated(&c);
     }
     free(own);
     free(c.done);

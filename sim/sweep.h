@@ -1,6 +1,6 @@
 /* sim/sweep.h: sweeps, the grid of runs behind every figure.
- * defines: sweep_spec, sweep_backend, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_prepare,
- *          sweep_run, sweep_run_key, sweep_trace_generator.
+ * defines: sweep_spec, sweep_backend, sweep_run_report, sweep_progress_fn, sweep_claim_fn, sweep_stats,
+ *          sweep_prepare, sweep_runs_total, sweep_run, sweep_run_key, sweep_trace_generator.
  *
  * A sweep = policies x rates (or loads) x mixes x SLO scales x seeds for one model and hardware (or
  * policies x seeds over one replayed trace). Every (rate, mix, scale, seed) generates its trace
@@ -38,9 +38,15 @@ typedef struct sweep_run_report {
     int skipped;                      /* 1: already complete in the database, not run again */
     const tetri_run_summary *summary; /* NULL when skipped */
     const host_result *result;        /* the whole run; NULL when skipped */
+    double sim_s, write_s;            /* real seconds simulating it and writing it (0 when skipped) */
 } sweep_run_report;
 
 typedef void (*sweep_progress_fn)(void *ctx, const sweep_run_report *r);
+
+/* Whether this process takes the run of grid index `run_index` (0 .. sweep_runs_total - 1), asked
+ * once per run in grid order: 1 runs it (or skips it when already done), 0 leaves it to another
+ * process (neither run nor reported). Parallel sweeps (sim/sweep_jobs.h) share the grid this way. */
+typedef int (*sweep_claim_fn)(void *ctx, long run_index);
 
 /* A backend other than the simulator, opened for each run just before it starts and closed after. */
 typedef struct sweep_backend {
@@ -83,15 +89,18 @@ typedef struct sweep_spec {
     const volatile sig_atomic_t *stop;
     sweep_progress_fn progress;
     void *progress_ctx;
+    sweep_claim_fn claim;             /* NULL: every run is this process's */
+    void *claim_ctx;
 } sweep_spec;
 
 typedef struct sweep_stats {
-    long runs_total;      /* the grid's size */
+    long runs_total;      /* the grid's size (all processes' runs, with claim) */
     long runs_written;
     long runs_skipped;    /* already complete */
     int stopped_early;    /* stop_after reached before the end */
     long runs_partial;    /* written with status 'partial' (a stop, a failed GPU); the sweep stopped there */
     char partial_why[256];
+    double sim_s, write_s; /* real seconds spent running the runs and writing them (summed over workers) */
 } sweep_stats;
 
 /* The run key of one run: canonical policy, canonical workload (or trace name, a digest of the
@@ -113,6 +122,9 @@ int sweep_trace_generator(const tetri_trace *t, workload_spec *w);
  * canon[i] (room for n_policies). Returns 0, or -1 with err; for a bad policy *bad_policy is its
  * index (else it is set to SIZE_MAX). */
 int sweep_prepare(const sweep_spec *s, char (*canon)[TETRI_POLICY_SPEC_MAX], size_t *bad_policy, tetri_error *err);
+
+/* The number of runs in the grid: policies x rates x mixes x scales x seeds (a replay: x seeds). */
+long sweep_runs_total(const sweep_spec *s);
 
 /* Runs the sweep into `db` (preparing it first unless s->canonical is set). Returns 0, or -1
  * with err naming the run that failed. */
