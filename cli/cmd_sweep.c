@@ -137,11 +137,29 @@ static int check_value(const char *name, const char *value, tetri_error *err)
         return rc;
     }
     if (!is_grid_list_key(name)) return sim_option_check(name, value, err);
+    const size_t len = strlen(value);
+    if (!len || value[0] == ',' || value[len - 1] == ',' || strstr(value, ",,"))
+        return tetri_errorf(err, "'%s' has an empty item (a stray comma?)", value);
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", value);
     for (char *save = NULL, *item = strtok_r(buf, ",", &save); item; item = strtok_r(NULL, ",", &save))
         if (sim_option_check(name, item, err)) return -1;
     return 0;
+}
+
+/* value without the blanks around its commas ("uniform, skewed" is "uniform,skewed"). */
+static void squeeze_commas(const char *value, char *out, size_t len)
+{
+    size_t n = 0;
+    for (const char *c = value; *c && n + 1 < len; c++) {
+        if ((*c == ' ' || *c == '\t') && (n > 0 && out[n - 1] == ',')) continue;
+        if (*c == ' ' || *c == '\t') {
+            const char *next = c + strspn(c, " \t");
+            if (*next == ',') continue;
+        }
+        out[n++] = *c;
+    }
+    out[n] = '\0';
 }
 
 /* The section a key is in: [sweep] (or none) is -1, [grid NAME] its grid index. Returns -2 with
@@ -166,8 +184,10 @@ static int on_ini_item(void *user, const char *section, const char *name, const 
     if (f->err.msg[0]) return 1; /* only the first error is told */
     const int grid = section_of(f, section);
     tetri_error err = {{0}};
-    if (grid >= -1 && check_value(name, value, &err) == 0 &&
-        push_entry(f, name, value, f->line, grid >= 0 ? LAYER_GRID : LAYER_SHARED, grid) == 0)
+    char v[1024];
+    squeeze_commas(value, v, sizeof v);
+    if (grid >= -1 && check_value(name, v, &err) == 0 &&
+        push_entry(f, name, v, f->line, grid >= 0 ? LAYER_GRID : LAYER_SHARED, grid) == 0)
         return 1;
     if (err.msg[0]) tetri_errorf(&f->err, "%s: %s", name, err.msg);
     f->bad_line = f->line;
