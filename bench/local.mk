@@ -7,7 +7,7 @@ TETRI_BENCHES += bench/bench_profile
 TETRI_BENCHES += bench/bench_host
 TETRI_BENCHES += bench/bench_startup
 
-EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py
+EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py bench/bench_sweep.sh
 CLEANFILES += $(TETRI_BENCHES)
 bench: $(noinst_LIBRARIES) tetri$(EXEEXT) $(TETRI_GPU_PROGRAM)
 	@$(MKDIR_P) bench
@@ -17,4 +17,5 @@ bench: $(noinst_LIBRARIES) tetri$(EXEEXT) $(TETRI_GPU_PROGRAM)
 	    $(srcdir)/$$b.c libtetri.a $(TETRI_GPU_LIBS) $(TETRI_LIBS) $(LIBS) || exit 1; \
 	done
 	@for b in $(TETRI_BENCHES); do echo "== $$b"; ./$$b$(EXEEXT) $(BENCH_ARGS) || exit 1; done
+	@echo "== bench/bench_sweep.sh (examples/paper.ini)"; $(SHELL) $(srcdir)/bench/bench_sweep.sh ./tetri$(EXEEXT) $(srcdir)
 .PHONY: bench

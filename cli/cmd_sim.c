@@ -829,11 +829,12 @@ static int run_parallel(sweep_spec *s, results_db **db, int jobs, const char *db
 static void print_timing(const sweep_stats *st, double elapsed_s, int jobs)
 {
     const long runs = st->runs_written + st->runs_skipped;
-    printf("%ld runs in %.2f s with %d job%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (summed over jobs)\n",
+    printf("%ld runs in %.2f s with %d job%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (summed over jobs; "
+           "writing counts the wait for another job's write)\n",
            runs, elapsed_s, jobs, jobs == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s);
 }
 
-static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, const sim_grid_options *o)
+static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid_options *o)
 {
     int rc = 1;
     tetri_error err = {{0}};
@@ -925,6 +926,12 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, const si
     printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
            st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
            st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
+    if (o) {
+        o->runs += st.runs_written + st.runs_skipped;
+        o->elapsed_s += sweep_progress_now() - pc.start;
+        o->sim_s += st.sim_s;
+        o->write_s += st.write_s;
+    }
     if (o && !a->quiet) print_timing(&st, sweep_progress_now() - pc.start, jobs);
     if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
@@ -948,7 +955,7 @@ out:
     return rc;
 }
 
-static int run_command(int argc, char **argv, run_mode mode, const sim_grid_options *o)
+static int run_command(int argc, char **argv, run_mode mode, sim_grid_options *o)
 {
     command_name = mode_name(mode);
     sim_args a;
@@ -962,7 +969,7 @@ static int run_command(int argc, char **argv, run_mode mode, const sim_grid_opti
 
 int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, NULL); }
 int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, NULL); }
-int sim_grid_run(int argc, char **argv, const sim_grid_options *o) { return run_command(argc, argv, MODE_SIM, o); }
+int sim_grid_run(int argc, char **argv, sim_grid_options *o) { return run_command(argc, argv, MODE_SIM, o); }
 
 int sim_option_arity(const char *name)
 {

@@ -219,6 +219,14 @@ static char *read_line(char *str, int num, void *stream)
     memcpy(str, r->at, copy);
     str[copy] = '\0';
     r->at += len;
+    /* inih tells a section only with its first key: a [grid NAME] without keys (one that runs the
+     * shared keys as they are) is made a grid here. */
+    const char *open = str + strspn(str, " \t"), *close = strchr(open, ']');
+    if (*open == '[' && close && !r->f->err.msg[0]) {
+        char section[256];
+        snprintf(section, sizeof section, "%.*s", (int)(close - open - 1), open + 1);
+        if (section_of(r->f, section) < -1) r->f->bad_line = r->f->line;
+    }
     return str;
 }
 
@@ -458,6 +466,9 @@ static int run_plan(const sweep_plan *p, const char *config, int quiet)
         int rc = sim_grid_run(p->args[k].n, p->args[k].v, &o);
         if (rc) return rc;
     }
+    if (p->n > 1)
+        printf("tetri sweep: %d grids, %ld runs in %.2f s: %.1f runs/s; simulating %.2f s, writing results %.2f s (summed "
+               "over jobs)\n", p->n, o.runs, o.elapsed_s, o.elapsed_s > 0 ? (double)o.runs / o.elapsed_s : 0.0, o.sim_s, o.write_s);
     return 0;
 }
 

@@ -10,11 +10,15 @@ typedef struct sim_grid_options {
     int default_jobs;         /* --jobs when not given */
     int progress_bar;         /* on a terminal (and without -q): a progress bar instead of a line per run */
     const char *config_text;  /* stored with a new experiment instead of the command line */
+    /* Added to by each grid run: its runs (written or skipped), real seconds, and seconds
+     * simulating and writing summed over the jobs. */
+    long runs;
+    double elapsed_s, sim_s, write_s;
 } sim_grid_options;
 
 /* Runs `tetri sim` on argv (argv[0] is the command's name) with o's defaults; prints the runs per
  * second and the time simulating and writing. Returns the exit status. */
-int sim_grid_run(int argc, char **argv, const sim_grid_options *o);
+int sim_grid_run(int argc, char **argv, sim_grid_options *o);
 
 /* 1: option --NAME of tetri sim takes a value, 0: it is a switch, -1: there is none. */
 int sim_option_arity(const char *name);
