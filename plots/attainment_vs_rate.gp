@@ -1,6 +1,7 @@
 # plots/attainment_vs_rate.gp: SLO attainment vs arrival rate, one line per policy (mean over seeds,
-# error bars min..max). Data: policy_id,rate_per_min,attainment_mean,attainment_min,attainment_max,seeds,policy
+# error bars: 95% confidence interval, Student's t). Data: policy_id,rate_per_min,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy
 load scriptdir.'/common.gp'
+set title ci_title noenhanced
 set xlabel 'arrival rate (requests/min)'
 set ylabel 'SLO attainment (fraction of requests on time)'
 set yrange [0:1]

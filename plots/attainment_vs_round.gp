@@ -1,7 +1,8 @@
 # plots/attainment_vs_round.gp: SLO attainment vs the round granularity g of a round-based policy
-# (tetriserve's tau = g steps), one line per SLO scale (mean over seeds, error bars min..max).
-# Data: line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy
+# (tetriserve's tau = g steps), one line per SLO scale (mean over seeds, error bars: 95% confidence interval, Student's t).
+# Data: line_id,g,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,slo_scale,policy
 load scriptdir.'/common.gp'
+set title ci_title noenhanced
 set xlabel 'round granularity g (steps of the slowest resolution per round)'
 set ylabel 'SLO attainment (fraction of requests on time)'
 set yrange [0:1]

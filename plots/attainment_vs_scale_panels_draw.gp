@@ -1,7 +1,7 @@
 # plots/attainment_vs_scale_panels_draw.gp: draws attainment_vs_scale_panels.gp's panels on the
 # current terminal (loaded once for PNG, once for SVG).
 in_panel(m, i, v) = (column(1) == m && column(2) == i ? v : NaN)
-set multiplot layout 1, nmix title plottitle noenhanced margins 0.085, 0.84, 0.15, 0.82 spacing 0.025, 0
+set multiplot layout 1, nmix title ci_title noenhanced margins 0.085, 0.84, 0.15, 0.78 spacing 0.025, 0
 set yrange [0:1]
 set xrange [xlo:xhi]
 set xlabel 'SLO scale'

@@ -17,6 +17,9 @@ svg_terminal = sprintf("set terminal svg size %d,%d dynamic enhanced font 'Sans,
 set output outbase.'.png'
 set datafile separator comma
 set title plottitle noenhanced
+# The caption of figures whose error bars are plots/ci.h's intervals (set as the title's second line).
+ci_caption = "mean over seeds; error bars: 95% confidence interval (Student's t)"
+ci_title = plottitle."\n".ci_caption
 set key outside right top vertical Left reverse noenhanced samplen 2.5 spacing 1.2
 set grid xtics ytics lc rgb '#d9d9d9' lw 1 dt 1
 set border 3 lw 1

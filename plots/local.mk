@@ -1,5 +1,5 @@
 # plots/: the gnuplot scripts (one per figure, installed and disted) and the C that writes their CSV.
-libtetri_a_SOURCES += plots/plot.h plots/plot.c
+libtetri_a_SOURCES += plots/plot.h plots/plot.c plots/ci.h plots/ci.c
 plotsdir = $(pkgdatadir)/plots
 dist_plots_DATA = plots/common.gp plots/svg.gp plots/attainment_vs_scale.gp plots/attainment_vs_scale_panels.gp \
   plots/attainment_vs_scale_panels_draw.gp plots/attainment_vs_rate.gp \
@@ -18,3 +18,12 @@ CLEANFILES += plots/plot_dirs.h plots/plot_dirs.h-t
 
 TESTS += tests/cli_plot.sh
 EXTRA_DIST += tests/cli_plot.sh
+
+# The figures' confidence intervals against hand-computed values.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_ci
+TESTS += tests/test_ci
+tests_test_ci_SOURCES = tests/test_ci.c
+tests_test_ci_CFLAGS = $(TEST_CFLAGS)
+tests_test_ci_LDADD = $(TEST_LDADD)
+endif

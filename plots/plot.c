@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "plots/ci.h"
 #include "plots/plot_dirs.h"
 #include "results/report.h"
 
@@ -209,6 +210,21 @@ static void attainment_stats(const results_run *runs, const size_t *idx, size_t 
     *mean = sum / (double)(to - from);
 }
 
+/* Attainment of the runs idx[from..to) (seeds of one policy at one x): mean and its 95% confidence
+ * interval (plots/ci.h). */
+static void attainment_ci(const results_run *runs, const size_t *idx, size_t from, size_t to, double *mean, double *lo,
+                          double *hi)
+{
+    double *a = malloc((to - from) * sizeof *a);
+    if (!a) { /* no memory for the interval: the mean alone, as one seed would give */
+        *mean = *lo = *hi = runs[idx[from]].attainment;
+        return;
+    }
+    for (size_t k = from; k < to; k++) a[k - from] = runs[idx[k]].attainment;
+    plot_ci95(a, to - from, mean, lo, hi);
+    free(a);
+}
+
 /* One figure per group (every dimension but policy, x and seed) with two x values or more:
  * attainment vs x, a line per policy. */
 static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
@@ -231,7 +247,7 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
         plot_figure f;
         const char *xname = x == REPORT_DIM_SCALE ? "slo_scale" : "rate_per_min";
         char header[160];
-        snprintf(header, sizeof header, "policy_id,%s,attainment_mean,attainment_min,attainment_max,seeds,policy", xname);
+        snprintf(header, sizeof header, "policy_id,%s,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy", xname);
         FILE *out = figure_begin(c, &f, kind, &runs[idx[start]], group, NULL, header);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
@@ -241,10 +257,10 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
             figure_add_policy(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], x) == 0;) q_end++;
-                double mean, min, max;
-                attainment_stats(runs, idx, q, q_end, &mean, &min, &max);
+                double mean, ci_lo, ci_hi;
+                attainment_ci(runs, idx, q, q_end, &mean, &ci_lo, &ci_hi);
                 fprintf(out, "%d,%g,%.6f,%.6f,%.6f,%zu,", f.n_policies,
-                        x == REPORT_DIM_SCALE ? runs[idx[q]].slo_scale : runs[idx[q]].rate_per_min, mean, min, max, q_end - q);
+                        x == REPORT_DIM_SCALE ? runs[idx[q]].slo_scale : runs[idx[q]].rate_per_min, mean, ci_lo, ci_hi, q_end - q);
                 csv_last_field(out, label);
             }
         }
@@ -298,7 +314,7 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
         }
         plot_figure f;
         FILE *out = figure_begin(c, &f, "attainment_vs_scale_panels", &runs[idx[start]], group, NULL,
-                                 "mix_id,policy_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,mix,policy");
+                                 "mix_id,policy_id,slo_scale,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,mix,policy");
         if (!out) {
             rc = -1;
             break;
@@ -322,9 +338,9 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
             }
             size_t j = 0;
             while (report_dim_compare(&runs[policies[j]], r, REPORT_DIM_POLICY) != 0) j++;
-            double mean, min, max;
-            attainment_stats(runs, idx, q, q_end, &mean, &min, &max);
-            fprintf(out, "%d,%zu,%g,%.6f,%.6f,%.6f,%zu,", mix_id, j + 1, r->slo_scale, mean, min, max, q_end - q);
+            double mean, ci_lo, ci_hi;
+            attainment_ci(runs, idx, q, q_end, &mean, &ci_lo, &ci_hi);
+            fprintf(out, "%d,%zu,%g,%.6f,%.6f,%.6f,%zu,", mix_id, j + 1, r->slo_scale, mean, ci_lo, ci_hi, q_end - q);
             report_csv_field(out, r->mix);
             fputc(',', out);
             report_policy_label(r, runs, idx + start, end - start, label, sizeof label);
@@ -431,6 +447,20 @@ typedef struct round_row {
     char variant[256];
 } round_row;
 
+/* Attainment of the runs of rows[from..to) (the seeds at one g): mean and 95% interval (plots/ci.h). */
+static void round_ci(const results_run *runs, const round_row *rows, size_t from, size_t to, double *mean, double *lo,
+                     double *hi)
+{
+    double *a = malloc((to - from) * sizeof *a);
+    if (!a) { /* no memory for the interval: the mean alone, as one seed would give */
+        *mean = *lo = *hi = runs[rows[from].run].attainment;
+        return;
+    }
+    for (size_t k = from; k < to; k++) a[k - from] = runs[rows[k].run].attainment;
+    plot_ci95(a, to - from, mean, lo, hi);
+    free(a);
+}
+
 static const results_run *round_runs;
 static unsigned round_group;
 
@@ -490,7 +520,7 @@ static int figures_vs_round(plot_ctx *c)
         snprintf(slug, sizeof slug, "%s", runs[rows[start].run].policy_name);
         if (n_variants > 1) append_text(slug, sizeof slug, "-v%d", variant_ordinal);
         FILE *out = figure_begin(c, &f, "attainment_vs_round", &runs[rows[start].run], round_group, slug,
-                                 "line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy");
+                                 "line_id,g,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,slo_scale,policy");
         if (!out) {
             rc = -1;
             break;
@@ -504,15 +534,10 @@ static int figures_vs_round(plot_ctx *c)
             snprintf(label, sizeof label, "SLO scale %s", scale);
             figure_add_policy(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
-                double sum = 0, min = INFINITY, max = -INFINITY;
-                for (q_end = q; q_end < p_end && rows[q_end].g == rows[q].g; q_end++) {
-                    double a = runs[rows[q_end].run].attainment;
-                    sum += a;
-                    min = fmin(min, a);
-                    max = fmax(max, a);
-                }
-                fprintf(out, "%d,%ld,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, rows[q].g, sum / (double)(q_end - q), min, max,
-                        q_end - q, scale);
+                for (q_end = q; q_end < p_end && rows[q_end].g == rows[q].g;) q_end++;
+                double mean, lo, hi;
+                round_ci(runs, rows, q, q_end, &mean, &lo, &hi);
+                fprintf(out, "%d,%ld,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, rows[q].g, mean, lo, hi, q_end - q, scale);
                 csv_last_field(out, rows[q].variant);
             }
         }

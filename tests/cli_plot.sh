@@ -25,14 +25,15 @@ nonempty "$tmp/nogp/scripts/latency_cdf.gp"
 ls "$tmp/nogp" | grep -q '\.png$' && fail "images without gnuplot?"
 expect_in "$tmp/out" "$tmp/nogp/latency_cdf-paper-sim-uniform-r12-s1.2.csv"
 
-# The data: tetriserve (policy 1), uniform, sim, scale 1.0: seeds 14 and 13 of 20 met.
+# The data: tetriserve (policy 1), uniform, sim, scale 1.0: seeds 14 and 13 of 20 met. Error bars:
+# mean +- t(0.975, 1) s / sqrt(2), t = 12.7062047 (plots/ci.h): wide with two seeds, not clipped.
 d=$tmp/nogp
-expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "policy_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,policy"
-expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "1,1,0.675000,0.650000,0.700000,2,tetriserve"
-expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "2,1.5,0.550000,0.500000,0.600000,2,xdit-sp1"
+expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "policy_id,slo_scale,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy"
+expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "1,1,0.675000,0.357345,0.992655,2,tetriserve"
+expect_in "$d/attainment_vs_scale-paper-sim-uniform-r12.csv" "2,1.5,0.550000,-0.085310,1.185310,2,xdit-sp1"
 # The paper's layout: one panel per mix (skewed = 1, uniform = 2), policy ids shared by the panels.
-expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "1,1,1,0.575000,0.550000,0.600000,2,skewed,tetriserve"
-expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "2,2,1.5,0.550000,0.500000,0.600000,2,uniform,xdit-sp1"
+expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "1,1,1,0.575000,0.257345,0.892655,2,skewed,tetriserve"
+expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "2,2,1.5,0.550000,-0.085310,1.185310,2,uniform,xdit-sp1"
 [ -e "$d/attainment_vs_scale_panels-paper-exec-r12.csv" ] && fail "panels for one mix"
 # Rates differ only in experiment 'rates': one attainment_vs_rate figure, xdit-sp1 at 18/min: 6 of 20.
 expect_in "$d/attainment_vs_rate-rates-sim-uniform-s1.0.csv" "2,18,0.300000,0.300000,0.300000,1,xdit-sp1"
@@ -52,7 +53,7 @@ grep -q 'xdit' "$d/sim_vs_real-paper-uniform-r12.csv" && fail "sim_vs_real has a
 
 # Round granularity: one line per SLO scale over g; g=1 at scale 1.0 meets 14 - 2 of 20.
 r=$d/attainment_vs_round-rounds-sim-uniform-r12-tetriserve.csv
-expect_in "$r" "line_id,g,attainment_mean,attainment_min,attainment_max,seeds,slo_scale,policy"
+expect_in "$r" "line_id,g,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,slo_scale,policy"
 expect_in "$r" "1,1,0.600000,0.600000,0.600000,1,1.0,"
 expect_in "$r" "2,10,0.900000,0.900000,0.900000,1,1.5,"
 [ "$(grep -c '^1,' "$r")" -eq 4 ] || fail "round figure: expected 4 g values on line 1"
