@@ -16,6 +16,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "plots/ablation.h"
 #include "plots/ci.h"
 #include "plots/plot_dirs.h"
 #include "results/report.h"
@@ -854,7 +855,8 @@ int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_o
     int rc = n == 0 ? 0
                     : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) || figures_vs_scale_panels(&c, idx) ||
                               figures_vs(&c, idx, "attainment_vs_rate", REPORT_DIM_RATE) ||
-                              figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx) || figures_vs_round(&c)
+                              figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx) || figures_vs_round(&c) ||
+                              (kind_wanted(&c, "ablation") && plot_figures_ablation(runs, n, opt->out_dir, set, err))
                           ? -1
                           : 0;
     free(idx);

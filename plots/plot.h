@@ -15,7 +15,7 @@
 
 /* Figure kinds, each drawn by plots/<name>.gp. */
 #define PLOT_KINDS "attainment_vs_scale,attainment_vs_scale_panels,attainment_vs_rate,attainment_per_resolution,latency_cdf,"      \
-                   "attainment_over_time,degree_over_time,sim_vs_real,attainment_vs_round"
+                   "attainment_over_time,degree_over_time,sim_vs_real,attainment_vs_round,ablation"
 
 typedef struct plot_figure {
     char kind[40];          /* "latency_cdf", ... = the script's name without .gp */
