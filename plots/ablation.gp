@@ -1,5 +1,6 @@
 # plots/ablation.gp: variants of one policy (features switched on one by one) as grouped bars of
-# SLO attainment, a cluster per SLO scale; error bars 95% confidence intervals over seeds.
+# SLO attainment, a cluster per SLO scale; error bars 95% confidence intervals over seeds (drawn as
+# vectors from ci_lo to ci_hi with flat heads: yerrorbars would mark the mean with a point).
 # Data: variant_id,scale_index,slo_scale,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,variant
 # Set by tetri plot: nx (clusters), xlabels (their SLO scales, space-separated).
 load scriptdir.'/common.gp'
@@ -17,5 +18,5 @@ bw = 0.8 / npol
 set boxwidth bw absolute
 bar_x(i) = column(2) + (i - (npol + 1) / 2.0) * bw
 plot for [i=1:npol] datafile skip 1 using (bar_x(i)):(only(i, $4)) with boxes lt i title policy(i) noenhanced, \
-     for [i=1:npol] datafile skip 1 using (bar_x(i)):(only(i, $4)):5:6 with yerrorbars lc rgb '#222222' pt 7 ps 0 lw 1 notitle
+     for [i=1:npol] datafile skip 1 using (bar_x(i)):(only(i, $5)):(0):($6 - $5) with vectors heads size screen 0.006,90 lc rgb '#222222' lw 1 notitle
 load scriptdir.'/svg.gp'
