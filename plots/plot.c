@@ -553,12 +553,14 @@ static int figures_vs_round(plot_ctx *c)
 typedef struct pooled {
     tetri_request_result *req;
     size_t n, cap;
+    size_t *run_end;          /* req[run_end[k - 1] .. run_end[k]) are the k-th run's (seed's) rows */
+    size_t n_runs, run_cap;
 } pooled;
 
 /* Appends the request rows of runs idx[from..to) to p. */
 static int pool_requests(plot_ctx *c, const size_t *idx, size_t from, size_t to, pooled *p)
 {
-    p->n = 0;
+    p->n = p->n_runs = 0;
     for (size_t k = from; k < to; k++) {
         tetri_request_result *rows;
         size_t n;
@@ -576,6 +578,14 @@ static int pool_requests(plot_ctx *c, const size_t *idx, size_t from, size_t to,
         if (n) memcpy(p->req + p->n, rows, n * sizeof *rows);
         p->n += n;
         free(rows);
+        if (p->n_runs == p->run_cap) {
+            size_t cap = p->run_cap ? 2 * p->run_cap : 16;
+            size_t *grown = realloc(p->run_end, cap * sizeof *grown);
+            if (!grown) return tetri_errorf(c->err, "out of memory");
+            p->run_end = grown;
+            p->run_cap = cap;
+        }
+        p->run_end[p->n_runs++] = p->n;
     }
     return 0;
 }
@@ -669,20 +679,42 @@ static int write_degree_over_time(plot_ctx *c, FILE *out, const size_t *idx, siz
     return rc;
 }
 
+/* Attainment of resolution w x h in each run (seed) of p that has such requests, into a[]; how many. */
+static size_t seed_attainments(const pooled *p, int32_t w, int32_t h, double *a, int *met, int *n)
+{
+    size_t m = 0;
+    *met = *n = 0;
+    for (size_t k = 0, from = 0; k < p->n_runs; from = p->run_end[k++]) {
+        int run_met = 0, run_n = 0;
+        for (size_t i = from; i < p->run_end[k]; i++)
+            if (p->req[i].width == w && p->req[i].height == h) {
+                run_n++;
+                run_met += p->req[i].outcome == TETRI_MET;
+            }
+        if (run_n) a[m++] = (double)run_met / run_n;
+        *met += run_met;
+        *n += run_n;
+    }
+    return m;
+}
+
+/* Per resolution: its requests met and counted over every seed, and the mean over seeds of each
+ * seed's attainment with its 95% interval (plots/ci.h). Returns 0, or -1 when out of memory. */
 static int write_per_resolution(FILE *out, const pooled *p, const int32_t (*res)[2], int n_res, int policy_id,
                                 const char *label)
 {
+    double *a = malloc((p->n_runs ? p->n_runs : 1) * sizeof *a);
+    if (!a) return -1;
     for (int k = 0; k < n_res; k++) {
-        int met = 0, n = 0;
-        for (size_t i = 0; i < p->n; i++)
-            if (p->req[i].width == res[k][0] && p->req[i].height == res[k][1]) {
-                n++;
-                met += p->req[i].outcome == TETRI_MET;
-            }
-        if (!n) continue;
-        fprintf(out, "%d,%d,%dx%d,%d,%d,%.6f,", policy_id, k, res[k][0], res[k][1], met, n, (double)met / n);
+        int met, n;
+        const size_t m = seed_attainments(p, res[k][0], res[k][1], a, &met, &n);
+        if (!m) continue;
+        double mean, ci_lo, ci_hi;
+        plot_ci95(a, m, &mean, &ci_lo, &ci_hi);
+        fprintf(out, "%d,%d,%dx%d,%d,%d,%.6f,%.6f,%.6f,%zu,", policy_id, k, res[k][0], res[k][1], met, n, mean, ci_lo, ci_hi, m);
         csv_last_field(out, label);
     }
+    free(a);
     return 0;
 }
 
@@ -728,7 +760,7 @@ static const char *const per_kind[PER_COUNT] = {"latency_cdf", "attainment_per_r
                                                 "degree_over_time"};
 static const char *const per_header[PER_COUNT] = {
     "policy_id,latency_s,cumulative_fraction,marker,policy",
-    "policy_id,resolution_index,resolution,met,n,attainment,policy",
+    "policy_id,resolution_index,resolution,met,n,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy",
     "policy_id,bin_start_s,bin_mid_s,met,n,attainment,policy",
     "policy_id,bin_mid_s,mean_degree,mean_busy_gpus,policy",
 };
@@ -805,13 +837,14 @@ static int figures_per_request(plot_ctx *c, size_t *idx)
     if (!any) return 0;
     unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY);
     sort_runs(c->runs, idx, c->n_runs, group, -1);
-    pooled pool = {NULL, 0, 0};
+    pooled pool = {0};
     int rc = 0;
     for (size_t start = 0, end; start < c->n_runs && rc == 0; start = end) {
         for (end = start + 1; end < c->n_runs && same_group(&c->runs[idx[start]], &c->runs[idx[end]], group);) end++;
         rc = figures_per_group(c, idx, start, end, group, &pool);
     }
     free(pool.req);
+    free(pool.run_end);
     return rc;
 }
 

@@ -39,9 +39,12 @@ expect_in "$d/attainment_vs_scale_panels-paper-sim-r12.csv" "2,2,1.5,0.550000,-0
 expect_in "$d/attainment_vs_rate-rates-sim-uniform-s1.0.csv" "2,18,0.300000,0.300000,0.300000,1,xdit-sp1"
 [ -e "$d/attainment_vs_rate-paper-sim-uniform-s1.0.csv" ] && fail "vs-rate figure for one rate"
 # Per resolution, seeds pooled: tetriserve uniform 1.2 meets 17 + 16 of 40, 10 requests per side.
+expect_in "$d/attainment_per_resolution-paper-sim-uniform-r12-s1.2.csv" "policy_id,resolution_index,resolution,met,n,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy"
 expect_in "$d/attainment_per_resolution-paper-sim-uniform-r12-s1.2.csv" "1,0,256x256,"
 met=$(awk -F, '$1 == 1 { m += $4; n += $5 } END { print m "/" n }' "$d/attainment_per_resolution-paper-sim-uniform-r12-s1.2.csv")
 [ "$met" = "33/40" ] || fail "per-resolution met/n of tetriserve: $met, expected 33/40"
+awk -F, 'NR > 1 && !($7 <= $6 && $6 <= $8 && $9 >= 1) { bad = 1 } END { exit bad }' "$d/attainment_per_resolution-paper-sim-uniform-r12-s1.2.csv" ||
+    fail "per-resolution: a mean outside its interval: $(cat "$d/attainment_per_resolution-paper-sim-uniform-r12-s1.2.csv")"
 # The latency CDF ends at the finished fraction: xdit-sp1 skewed 1.2 drops some requests.
 last=$(awk -F, '$1 == 2 { f = $3 } END { print f }' "$d/latency_cdf-paper-sim-skewed-r12-s1.2.csv")
 awk -v f="$last" 'BEGIN { exit !(f > 0 && f < 1) }' || fail "CDF of a policy that drops ends at $last"
