@@ -15,6 +15,9 @@
 #include "cli/commands.h"
 #include "cli/serve_gpu.h"
 #include "cli/sim_grid.h"
+#ifdef TETRI_HAVE_MPI
+#include "cli/sweep_mpi.h"
+#endif
 #include "cli/sweep_progress.h"
 #include "exec/emulated.h"
 #include "profiles/profile.h"
@@ -826,12 +829,13 @@ static int run_parallel(sweep_spec *s, results_db **db, int jobs, const char *db
 }
 
 /* What the sweep cost: runs per second, and the time simulating and writing results. */
-static void print_timing(const sweep_stats *st, double elapsed_s, int jobs)
+static void print_timing(const sweep_stats *st, double elapsed_s, int jobs, int mpi)
 {
     const long runs = st->runs_written + st->runs_skipped;
-    printf("%ld runs in %.2f s with %d job%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (summed over jobs; "
-           "writing counts the wait for another job's write)\n",
-           runs, elapsed_s, jobs, jobs == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s);
+    printf("%ld runs in %.2f s with %d %s%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (%s)\n", runs, elapsed_s, jobs,
+           mpi ? "rank" : "job", jobs == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s,
+           mpi ? "simulating: rank 0's own runs; writing: rank 0, every rank's runs"
+               : "summed over jobs; writing counts the wait for another job's write");
 }
 
 static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid_options *o)
@@ -847,6 +851,12 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
     struct sigaction old_handlers[2];
     sweep_spec s = {0};
     stop_signal = 0;
+#ifdef TETRI_HAVE_MPI
+    const int mpi_ranks = sweep_mpi_ranks(), mpi_rank = sweep_mpi_rank();
+#else
+    const int mpi_ranks = 1, mpi_rank = 0;
+#endif
+    if (mpi_rank != 0) a->quiet = 1; /* rank 0 speaks for the sweep */
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
     char left_out[256];
@@ -882,7 +892,9 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
         if (w > pc.policy_width) pc.policy_width = w;
         if (!a->quiet) printf("  policy %s = %s\n", a->policies[p], canon[p]);
     }
-    if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || results_open(a->db_path, &db, &err)) goto fail;
+    /* Under MPI only rank 0 opens the database: the others may be on machines that cannot see it. */
+    if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || (mpi_rank == 0 && results_open(a->db_path, &db, &err)))
+        goto fail;
     if (a->trace_path && !a->quiet) print_trace_generator(a->trace_path, &trace);
 
     char config[2048];
@@ -914,9 +926,18 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
         pc.bar = &bar;
     }
     pc.start = sweep_progress_now();
-    int swept = jobs > 1 ? run_parallel(&s, &db, jobs, a->db_path, &pc, &st, &err) : sweep_run(&s, db, &st, &err);
+    int swept;
+#ifdef TETRI_HAVE_MPI
+    if (mpi_ranks > 1) swept = sweep_mpi_run(&s, db, &st, &err);
+    else
+#endif
+        swept = jobs > 1 ? run_parallel(&s, &db, jobs, a->db_path, &pc, &st, &err) : sweep_run(&s, db, &st, &err);
     if (pc.bar) sweep_progress_end(pc.bar);
     if (swept) goto fail;
+    if (mpi_rank != 0) { /* its runs are rank 0's to count and tell */
+        rc = 0;
+        goto out;
+    }
     if (st.runs_partial) {
         fprintf(stderr, "tetri %s: a run ended early (%s): it is written with status 'partial', unfinished requests dropped; "
                         "run the command again to redo it\n", command_name, st.partial_why);
@@ -932,7 +953,7 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
         o->sim_s += st.sim_s;
         o->write_s += st.write_s;
     }
-    if (o && !a->quiet) print_timing(&st, sweep_progress_now() - pc.start, jobs);
+    if (o && !a->quiet) print_timing(&st, sweep_progress_now() - pc.start, mpi_ranks > 1 ? mpi_ranks : jobs, mpi_ranks > 1);
     if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
     goto out;

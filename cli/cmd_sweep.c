@@ -7,12 +7,16 @@
  * one grid, its keys replacing the shared ones of the same name. Lists in profile, hardware and
  * model make one grid per combination; a policy's option may list values (policy_grid.h). Every key
  * is checked as it is read: an unknown key or a bad value stops the sweep with FILE:LINE: key. */
+#include "config.h"
+
 #include <errno.h>
 #include <ini.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
 #include "cli/policy_grid.h"
@@ -20,6 +24,9 @@
 #include "profiles/profile.h"
 #include "sched/policy.h"
 #include "sim/sweep_jobs.h"
+#ifdef TETRI_HAVE_MPI
+#include "cli/sweep_mpi.h"
+#endif
 
 #define SWEEP_MAX_GRIDS 64
 #define SWEEP_FILE_MAX (1 << 20) /* an experiment file is a page or two; this keeps a wrong file out */
@@ -472,7 +479,74 @@ static int run_plan(const sweep_plan *p, const char *config, int quiet)
     return 0;
 }
 
+/* The ranks mpirun started this process among (its environment: Open MPI's, else the PMI's of
+ * MPICH and others), 1 when not started by mpirun. */
+static int mpirun_ranks(void)
+{
+    static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
+    for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
+        const char *v = getenv(vars[i]);
+        if (v && atoi(v) > 0) return atoi(v);
+    }
+    return 1;
+}
+
+#ifndef TETRI_HAVE_MPI
+/* Under mpirun, tetri hands the sweep to tetri-mpi (beside it, else installed), as it hands GPU
+ * commands to tetri-gpu: tetri itself never links MPI. Returns only on failure, with err. */
+static int exec_mpi_program(char **argv, tetri_error *err)
+{
+    char self[PATH_MAX], path[PATH_MAX + 16] = "";
+    ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n > 0) {
+        self[n] = '\0';
+        char *slash = strrchr(self, '/');
+        if (slash) {
+            *slash = '\0';
+            snprintf(path, sizeof path, "%s/tetri-mpi", self);
+        }
+    }
+    if (!path[0] || access(path, X_OK) != 0) snprintf(path, sizeof path, "%s", TETRI_PKGLIBEXECDIR "/tetri-mpi");
+    if (access(path, X_OK) != 0)
+        return tetri_errorf(err, "started by mpirun (%d ranks), but this tetri was built without MPI (configure found "
+                                 "none; no tetri-mpi beside it or in %s): install MPI (openmpi-bin, libopenmpi-dev) and "
+                                 "rebuild, or run the sweep without mpirun (--jobs)",
+                            mpirun_ranks(), TETRI_PKGLIBEXECDIR);
+    int argc = 0;
+    while (argv[argc]) argc++;
+    char **args = calloc((size_t)argc + 2, sizeof *args); /* path, "sweep", argv[1..], NULL */
+    if (!args) return tetri_errorf(err, "out of memory");
+    args[0] = path;
+    args[1] = (char *)"sweep";
+    for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
+    execv(path, args);
+    free(args);
+    return tetri_errorf(err, "cannot run %s: %s", path, strerror(errno));
+}
+#endif
+
+static int sweep_command(int argc, char **argv);
+
 int cmd_sweep(int argc, char **argv)
+{
+    if (mpirun_ranks() <= 1) return sweep_command(argc, argv);
+#ifdef TETRI_HAVE_MPI
+    if (sweep_mpi_start(&argc, &argv)) {
+        fprintf(stderr, "tetri sweep: MPI_Init failed\n");
+        return 1;
+    }
+    const int rc = sweep_command(argc, argv);
+    sweep_mpi_end();
+    return rc;
+#else
+    tetri_error err = {{0}};
+    exec_mpi_program(argv, &err);
+    fprintf(stderr, "tetri sweep: %s\n", err.msg);
+    return 1;
+#endif
+}
+
+static int sweep_command(int argc, char **argv)
 {
     sweep_file f = {0};
     tetri_error err = {{0}};

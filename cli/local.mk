@@ -11,8 +11,9 @@ TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/gpu_dispatch.h cli/gpu_dispatc
   cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c
 tetri_SOURCES += $(TETRI_CLI_SOURCES)
 AM_CPPFLAGS += -DTETRI_PKGLIBEXECDIR='"$(pkglibexecdir)"'
+pkglibexec_PROGRAMS =
 if HAVE_CUDA
-pkglibexec_PROGRAMS = tetri-gpu
+pkglibexec_PROGRAMS += tetri-gpu
 TETRI_GPU_PROGRAM = tetri-gpu$(EXEEXT)
 tetri_gpu_SOURCES = $(TETRI_CLI_SOURCES) cli/cmd_bench_step.c
 tetri_gpu_CPPFLAGS = $(AM_CPPFLAGS) -DTETRI_HAVE_CUDA
@@ -22,6 +23,17 @@ else
 TETRI_GPU_PROGRAM =
 endif
 EXTRA_DIST += cli/cmd_bench_step.c
+
+# tetri-mpi: the same commands with MPI, for tetri sweep under mpirun (tetri execs it there).
+if HAVE_MPI
+pkglibexec_PROGRAMS += tetri-mpi
+tetri_mpi_SOURCES = $(TETRI_CLI_SOURCES) cli/sweep_mpi.h cli/sweep_mpi.c
+tetri_mpi_CPPFLAGS = $(AM_CPPFLAGS) -DTETRI_HAVE_MPI $(MPI_CFLAGS)
+tetri_mpi_LDADD = libtetri.a $(TETRI_LIBS) $(MPI_LIBS)
+endif
+EXTRA_DIST += cli/sweep_mpi.h cli/sweep_mpi.c
+TESTS += tests/cli_sweep_mpi.sh
+EXTRA_DIST += tests/cli_sweep_mpi.sh
 
 # The dispatch: which command lines go to tetri-gpu; and that tetri loads no CUDA library.
 if HAVE_CMOCKA

@@ -442,6 +442,7 @@ int results_experiment(results_db *db, const char *name, const char *config_text
 }
 
 #define RUN_DONE_SQL "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'"
+#define RUN_DONE_ALL_SQL "SELECT run_key FROM run WHERE experiment_id = ? AND status = 'done'"
 
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
 {
@@ -456,6 +457,37 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
     return results_sql_error(db, err, "cannot check whether a run is done");
+}
+
+int results_done_keys(results_db *db, int64_t experiment, char **blob, size_t *len, tetri_error *err)
+{
+    assert(db && blob && len);
+    *blob = NULL;
+    *len = 0;
+    sqlite3_stmt *st = NULL;
+    /* The keys results_run_done finds, in key order (every rank gets the same blob). */
+    if (sqlite3_prepare_v2(db->sql, "SELECT run_key FROM (" RUN_DONE_ALL_SQL ") ORDER BY run_key", -1, &st, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot read the run keys");
+    sqlite3_bind_int64(st, 1, experiment);
+    size_t cap = 0;
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *key = (const char *)sqlite3_column_text(st, 0);
+        const size_t n = strlen(key ? key : "");
+        if (*len + n + 1 > cap) {
+            cap = (*len + n + 1) * 2;
+            char *grown = realloc(*blob, cap);
+            if (!grown) {
+                sqlite3_finalize(st);
+                return tetri_errorf(err, "out of memory");
+            }
+            *blob = grown;
+        }
+        memcpy(*blob + *len, key ? key : "", n + 1); /* each key ends with its NUL */
+        *len += n + 1;
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE ? 0 : results_sql_error(db, err, "cannot read the run keys");
 }
 
 int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err)

@@ -94,6 +94,9 @@ void results_close(results_db *db);
 int results_experiment(results_db *db, const char *name, const char *config_text, int64_t *id, tetri_error *err);
 /* 1 when run_key of this experiment is already written completely, 0 when not, -1 on error. */
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
+/* Every run key of `experiment` that results_run_done finds, each followed by its NUL, in key order,
+ * into *blob (malloc'ed; NULL when none) of *len bytes (MPI's rank 0 tells the others). 0 or -1. */
+int results_done_keys(results_db *db, int64_t experiment, char **blob, size_t *len, tetri_error *err);
 /* How many runs of this experiment have a run key without `part` in it (into *n): keys written
  * before a part joined them, which a resumed sweep cannot match. Returns 0, or -1 with err. */
 int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err);

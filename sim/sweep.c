@@ -123,6 +123,13 @@ static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, u
 
 enum { DONE_NO = 0, DONE_YES = 1, NOT_MINE = 2 };
 
+/* 1 when the run of `key` is already written, 0 when not, -1 with c->err. */
+static int run_done(sweep_ctx *c, const char *key)
+{
+    if (c->s->known_done) return c->s->known_done(c->s->writer_ctx, key);
+    return results_run_done(c->db, c->experiment, key, c->err);
+}
+
 /* Which policies' runs of this workload are this process's (s->claim), and which of those are
  * already written (c->done). Returns how many need no run here, or -1. */
 static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
@@ -137,7 +144,7 @@ static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
         }
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, c->s, seed);
-        int done = results_run_done(c->db, c->experiment, key, c->err);
+        int done = run_done(c, key);
         if (done < 0) return -1;
         c->done[p] = (unsigned char)done;
         n += done;
@@ -167,7 +174,7 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
                                 .load = w ? w->load : 0.0, .seed = seed, .run_key = key,
                                 .trace_name = s->trace ? (s->trace_name ? s->trace_name : "(unnamed)") : NULL};
         /* Looked up again: a sweep beside this one may have written it since count_done. */
-        int done = c->done[p] ? 1 : results_run_done(c->db, c->experiment, key, c->err);
+        int done = c->done[p] ? 1 : run_done(c, key);
         if (done < 0) return -1;
         if (done) {
             report_skipped(c, &rep);
@@ -191,8 +198,9 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         res.summary.partial = res.partial;
         snprintf(res.summary.note, sizeof res.summary.note, "%s", res.partial_why);
         const double t1 = real_seconds();
-        int rc = results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
-                                   res.timeline, res.n_timeline, res.blocks, res.n_blocks, c->err);
+        int rc = s->write_run ? s->write_run(s->writer_ctx, &info, &res, c->err)
+                              : results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
+                                                  res.timeline, res.n_timeline, res.blocks, res.n_blocks, c->err);
         rep.sim_s = t1 - t0;
         rep.write_s = real_seconds() - t1;
         c->stats->sim_s += rep.sim_s;
@@ -317,7 +325,7 @@ long sweep_runs_total(const sweep_spec *s)
 
 int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err)
 {
-    assert(s && s->profile && db && stats);
+    assert(s && s->profile && (db || (s->write_run && s->known_done)) && stats);
     memset(stats, 0, sizeof *stats);
     if (s->n_policies == 0) return tetri_errorf(err, "a sweep needs at least one policy");
     sweep_ctx c = {.s = s, .db = db, .canon = s->canonical, .stats = stats, .err = err};
@@ -335,8 +343,8 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
         }
     }
     const char *experiment = s->experiment ? s->experiment : "sim";
-    int rc = results_experiment(db, experiment, s->config_text ? s->config_text : "", &c.experiment, err);
-    if (rc == 0) rc = refuse_old_keys(db, c.experiment, experiment, err);
+    int rc = db ? results_experiment(db, experiment, s->config_text ? s->config_text : "", &c.experiment, err) : 0;
+    if (rc == 0 && db) rc = refuse_old_keys(db, c.experiment, experiment, err);
     if (rc == 0) {
         stats->runs_total = sweep_runs_total(s);
         rc = s->trace ? sweep_trace(&c) : sweep_generated(&c);

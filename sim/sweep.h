@@ -91,6 +91,12 @@ typedef struct sweep_spec {
     void *progress_ctx;
     sweep_claim_fn claim;             /* NULL: every run is this process's */
     void *claim_ctx;
+    /* Optional, together: where runs go instead of the database (an MPI rank that sends its runs to
+     * rank 0, which writes them), and which runs are done already (known_done: 1 done, 0 not).
+     * write_run returns 0 (handed on), or -1 with err. With them, sweep_run takes db NULL. */
+    int (*write_run)(void *ctx, const tetri_run_info *info, const host_result *res, tetri_error *err);
+    int (*known_done)(void *ctx, const char *run_key);
+    void *writer_ctx;
 } sweep_spec;
 
 typedef struct sweep_stats {
