@@ -6,7 +6,9 @@
  * defaults); [sweep] (or no section) holds the keys every grid shares, and each [grid NAME] section
  * one grid, its keys replacing the shared ones of the same name. Lists in profile, hardware and
  * model make one grid per combination; a policy's option may list values (policy_grid.h). Every key
- * is checked as it is read: an unknown key or a bad value stops the sweep with FILE:LINE: key. */
+ * is checked as it is read: an unknown key or a bad value stops the sweep with FILE:LINE: key.
+ * Started by mpirun, the sweep runs across the ranks (cli/sweep_mpi.h), in tetri-mpi: tetri execs
+ * it, as it execs tetri-gpu for GPU commands, so that tetri itself never links MPI. */
 #include "config.h"
 
 #include <errno.h>
@@ -21,7 +23,6 @@
 #include "cli/commands.h"
 #include "cli/policy_grid.h"
 #include "cli/sim_grid.h"
-#include "profiles/profile.h"
 #include "sched/policy.h"
 #include "sim/sweep_jobs.h"
 #ifdef TETRI_HAVE_MPI
