@@ -11,6 +11,8 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/live_backend.h"
+#include "cli/sim_command.h"
 #include "exec/emulated.h"
 #include "profiles/profile.h"
 #include "results/results.h"
@@ -20,7 +22,6 @@
 #include "workloads/workload.h"
 
 typedef enum run_mode { MODE_SIM, MODE_SERVE } run_mode;
-static const char *mode_name(run_mode m) { return m == MODE_SERVE ? "serve" : "sim"; }
 
 static void usage_serve(FILE *f)
 {
@@ -143,7 +144,7 @@ typedef struct sim_args {
     long stop_after;
     /* serve only */
     const char *backend;
-    double speed, settle_us, max_failures, inject;
+    live_options live;
 } sim_args;
 
 static void sim_args_init(sim_args *a)
@@ -153,9 +154,9 @@ static void sim_args_init(sim_args *a)
     a->db_path = "results.db";
     a->experiment = "sim";
     a->timeline_s = 1.0;
-    a->speed = 1.0;
-    a->settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3;
-    a->max_failures = 1;
+    a->live.speed = 1.0;
+    a->live.settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3;
+    a->live.max_failures = 1;
 }
 
 static void sim_args_free(sim_args *a)
@@ -338,7 +339,8 @@ static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, c
 typedef struct print_ctx {
     int quiet;
     int policy_width; /* the longest policy as given, so columns line up */
-    run_mode mode;
+    int live;         /* the pass runs on a live backend: print the host's overhead */
+    const sim_passes *passes;
 } print_ctx;
 
 /* The p-th quantile (nearest rank) of sorted gaps, in microseconds. */
@@ -352,6 +354,7 @@ static double gap_us(const host_result *r, double p)
 static void print_run(void *ctx, const sweep_run_report *r)
 {
     const print_ctx *pc = ctx;
+    if (pc->passes && pc->passes->observe) pc->passes->observe(pc->passes->ctx, r, pc->live);
     if (pc->quiet) return;
     char what[128];
     if (strcmp(r->mix, "trace") == 0)
@@ -369,10 +372,10 @@ static void print_run(void *ctx, const sweep_run_report *r)
         printf("  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
                pc->policy_width, r->policy_given, what,
                s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n, (double)s->decide_median_ns / 1e3);
-        if (pc->mode == MODE_SERVE)
+        if (pc->live)
             printf("  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5), gap_us(r->result, 0.99),
                    r->result->n_gap);
-        if (pc->mode == MODE_SERVE && r->result->n_failed_blocks)
+        if (pc->live && r->result->n_failed_blocks)
             printf("  %lld failed block(s)", (long long)r->result->n_failed_blocks);
         printf("\n");
     }
@@ -388,28 +391,6 @@ enum {
     /* workload fields, set through workload_spec_set */
     OPT_MODEL, OPT_STEPS, OPT_RESOLUTIONS, OPT_RES, OPT_ALPHA, OPT_ARRIVAL, OPT_CV,
 };
-
-/* The emulated backend for the sweep: opened before each run (its clock starts there). */
-typedef struct emulated_ctx {
-    emulated_options opt;
-} emulated_ctx;
-
-static int open_emulated(void *ctx, const tetri_profile *profile, host_backend *be, void **handle, tetri_error *err)
-{
-    emulated_ctx *c = ctx;
-    c->opt.n_gpus = profile_cluster(profile)->n_gpus;
-    emulated_backend *e;
-    if (emulated_open(&c->opt, &e, err)) return -1;
-    emulated_bind(be, e);
-    *handle = e;
-    return 0;
-}
-
-static void close_emulated(void *ctx, void *handle)
-{
-    (void)ctx;
-    emulated_close(handle);
-}
 
 /* parse_double, within [lo, hi]. */
 static int parse_number(const char *text, const char *opt, double lo, double hi, double *out, tetri_error *err)
@@ -488,7 +469,8 @@ static int take_serve_option(sim_args *a, run_mode mode, int c, const char *valu
         a->backend = value;
         return 0;
     }
-    double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures : &a->inject;
+    double *field = c == OPT_SPEED ? &a->live.speed : c == OPT_SETTLE_US ? &a->live.settle_us
+                    : c == OPT_MAX_FAILURES ? &a->live.max_failures : &a->live.inject;
     const double hi = c == OPT_SPEED ? 1e6 : c == OPT_SETTLE_US ? 1e9 : c == OPT_MAX_FAILURES ? 1e6 : 1e12;
     if (parse_number(value, name, c == OPT_SPEED ? 1e-3 : 0, hi, field, err)) return -1;
     if ((c == OPT_MAX_FAILURES || c == OPT_INJECT_FAILURES) && *field != floor(*field))
@@ -558,16 +540,38 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
         return tetri_errorf(err, "--trace replays a file: --mix, --slo-scale, --rate, --load and --slo-base do not apply to it");
     if (a->rate_given && a->load_given)
         return tetri_errorf(err, "--rate and --load are exclusive: give the arrival rate or the offered load, not both");
-    if (mode == MODE_SERVE && !a->backend)
-        return tetri_errorf(err, "--backend is required: emulated (the GPU backend is not built yet)");
-    if (a->backend && strcmp(a->backend, "emulated") != 0)
-        return tetri_errorf(err, "--backend: '%s' is not a backend (emulated; the GPU backend is not built yet)", a->backend);
+    if (mode == MODE_SERVE && !a->backend) return tetri_errorf(err, "--backend is required: %s", live_backend_names());
+    if (a->backend && live_backend_check(a->backend, err)) return tetri_error_prefix(err, "--backend");
     if (a->n_policies == 0) return sim_args_add_policy(a, "rssp", err);
     return 0;
 }
 
-/* Opens the files, checks the sweep and runs it. Returns the exit status (0, 1 files and runs, 2 usage). */
-static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
+/* One sweep of s into db, on the simulator (backend NULL) or a live backend, then its summary line
+ * (named after the backend when there are two passes). Returns 0, 1 when --stop-after stopped it,
+ * or -1 with err. */
+static int run_pass(sweep_spec *s, const char *backend, const sim_args *a, results_db *db, print_ctx *pc, int named,
+                    tetri_error *err)
+{
+    live_backend lb;
+    memset(&lb, 0, sizeof lb);
+    if (backend && live_backend_open(backend, &a->live, &lb, err)) return -1;
+    s->backend = backend ? &lb.sweep : NULL;
+    pc->live = backend != NULL;
+    sweep_stats st;
+    int rc = sweep_run(s, db, &st, err);
+    s->backend = NULL;
+    live_backend_close(&lb);
+    if (rc) return -1;
+    printf("%s%s%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", named ? (backend ? backend : "simulator") : "",
+           named ? ": " : "", st.runs_total, st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
+           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
+    return st.stopped_early;
+}
+
+/* Opens the files, checks the sweep and runs its passes: the simulator (sim), the live backend
+ * (serve), or both in that order (passes->simulator_first). Returns the exit status (0, 1 files
+ * and runs, 2 usage). */
+static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes, int argc, char **argv)
 {
     int rc = 1;
     tetri_error err = {{0}};
@@ -578,10 +582,16 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
     char (*canon)[TETRI_POLICY_SPEC_MAX] = NULL;
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
+    const char *pass_backend[2];
+    int n_passes = 0;
+    if (mode == MODE_SIM || (passes && passes->simulator_first)) pass_backend[n_passes++] = NULL;
+    if (mode == MODE_SERVE) pass_backend[n_passes++] = a->backend;
     if (!a->quiet)
-        printf("tetri %s: %s on %s (%s), %zu polic%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
-               profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
-               mode == MODE_SERVE ? ", backend emulated" : "");
+        printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name,
+               a->trace_path ? a->trace_path : "generated workloads", profile_hardware(profile), profile_path(profile),
+               a->n_policies, a->n_policies == 1 ? "y" : "ies",
+               mode == MODE_SIM ? "" : n_passes > 1 ? ", the simulator then backend " : ", backend ",
+               mode == MODE_SERVE ? a->backend : "");
     sweep_spec s = {0};
     sim_args_fill_sweep(a, &s);
     s.profile = profile;
@@ -589,7 +599,7 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
     if (normalize_slo_bases(profile, &a->slo_base, &s.base, &err)) goto fail;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
      * (each created once here; a usage error, named as the option). */
-    print_ctx pc = {.quiet = a->quiet, .mode = mode};
+    print_ctx pc = {.quiet = a->quiet, .passes = passes};
     if (!(canon = calloc(a->n_policies, sizeof *canon))) {
         tetri_errorf(&err, "out of memory");
         goto fail;
@@ -611,14 +621,7 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
-    emulated_ctx ectx = {.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
-                                 .fail_every = (int64_t)a->inject}};
-    char backend_key[160];
-    snprintf(backend_key, sizeof backend_key, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld",
-             a->speed, (long long)ectx.opt.settle_ns, (int)a->max_failures, (long long)a->inject);
-    sweep_backend sb = {.name = "emulated", .key = backend_key, .open = open_emulated, .close = close_emulated, .ctx = &ectx};
-    s.backend = mode == MODE_SERVE ? &sb : NULL;
-    s.max_failures = (int)a->max_failures;
+    s.max_failures = (int)a->live.max_failures;
     s.canonical = canon;
     s.trace_name = a->trace_path;
     s.timeline_period = (tetri_ns)llround(a->timeline_s * TETRI_NS_PER_S);
@@ -627,12 +630,12 @@ static int run_sweep(const sim_args *a, run_mode mode, int argc, char **argv)
     s.stop_after = a->stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
-    sweep_stats st;
-    if (sweep_run(&s, db, &st, &err)) goto fail;
-    printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
-           st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
-           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
-    if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
+    for (int i = 0; i < n_passes; i++) {
+        int stopped = run_pass(&s, pass_backend[i], a, db, &pc, n_passes > 1, &err);
+        if (stopped < 0) goto fail;
+        if (stopped) break;
+    }
+    if (!a->quiet && !passes) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
     goto out;
 fail:
@@ -645,17 +648,22 @@ out:
     return rc;
 }
 
-static int run_command(int argc, char **argv, run_mode mode)
+static int run_command(int argc, char **argv, run_mode mode, const char *name, const sim_passes *passes)
 {
-    command_name = mode_name(mode);
+    command_name = name;
     sim_args a;
     sim_args_init(&a);
     tetri_error err = {{0}};
     int parsed = parse_command_line(argc, argv, mode, &a, &err);
-    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, argc, argv);
+    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, passes, argc, argv);
     sim_args_free(&a);
     return rc;
 }
 
-int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM); }
-int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE); }
+int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, "sim", NULL); }
+int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, "serve", NULL); }
+
+int sim_command_serve(int argc, char **argv, const char *name, const sim_passes *passes)
+{
+    return run_command(argc, argv, MODE_SERVE, name, passes);
+}

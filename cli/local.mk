@@ -1,3 +1,4 @@
 # cli/: the tetri command, one file per subcommand.
 tetri_SOURCES += cli/main.c cli/commands.h cli/cmd_workload.c cli/cmd_sim.c cli/cmd_report.c \
-  cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c
+  cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
+  cli/cmd_validate.c cli/sim_command.h cli/live_backend.h cli/live_backend.c
