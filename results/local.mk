@@ -19,5 +19,13 @@ tests_test_results_SOURCES = tests/test_results.c tests/results_fixture.c tests/
 tests_test_results_CFLAGS = $(TEST_CFLAGS)
 tests_test_results_LDADD = $(TEST_LDADD)
 endif
+# tetri validate's statistics: quantiles, the KS test (against SciPy's values), live vs simulated runs.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_validate
+TESTS += tests/test_validate
+tests_test_validate_SOURCES = tests/test_validate.c
+tests_test_validate_CFLAGS = $(TEST_CFLAGS)
+tests_test_validate_LDADD = $(TEST_LDADD)
+endif
 TESTS += tests/cli_report.sh
 EXTRA_DIST += tests/cli_report.sh
