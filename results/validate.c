@@ -292,20 +292,17 @@ static const char *fmt_class(char *buf, size_t len, const validate_block_class *
     return buf;
 }
 
-/* The workload of a run in words: "trace NAME" or "MIX mix, SLO scale S, R/min", then the seed. */
-static void describe_workload(const results_run *r, char *buf, size_t len)
+void validate_describe_workload(const results_run *r, char *buf, size_t len)
 {
-    if (strcmp(r->mix, "trace") == 0) {
-        const char *name = strstr(r->workload, "trace=");
-        const char *digest = NULL;
-        for (const char *d = strstr(r->workload, ",digest="); d; d = strstr(d + 1, ",digest=")) digest = d;
-        if (name && digest && digest > name)
-            snprintf(buf, len, "trace %.*s, seed %" PRIu64, (int)(digest - name - 6), name + 6, r->seed);
-        else
-            snprintf(buf, len, "%s, seed %" PRIu64, r->workload, r->seed);
-    } else {
-        snprintf(buf, len, "%s mix, SLO scale %g, %g/min, seed %" PRIu64, r->mix, r->slo_scale, r->rate_per_min, r->seed);
+    if (strcmp(r->mix, "trace") != 0) {
+        snprintf(buf, len, "%s mix, SLO scale %g, %g/min", r->mix, r->slo_scale, r->rate_per_min);
+        return;
     }
+    const char *name = strstr(r->workload, "trace=");
+    const char *digest = NULL;
+    for (const char *d = strstr(r->workload, ",digest="); d; d = strstr(d + 1, ",digest=")) digest = d;
+    if (name && digest && digest > name) snprintf(buf, len, "trace %.*s", (int)(digest - name - 6), name + 6);
+    else snprintf(buf, len, "%s", r->workload);
 }
 
 /* "mean +1.20% (<= 2%)" style pieces of the verdict line. */
@@ -332,10 +329,10 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
 {
     char label[256], workload[600], x[64], y[64], z[64], w[128], verdict[512];
     report_policy_label(p->live, runs, NULL, n_runs, label, sizeof label);
-    describe_workload(p->live, workload, sizeof workload);
+    validate_describe_workload(p->live, workload, sizeof workload);
     const char *settings = backend_part(p->live->run_key);
-    fprintf(out, "== %s | %s | %s on %s | sim vs %s ==\n", label, workload, p->live->model, p->live->hardware,
-            p->live->backend);
+    fprintf(out, "== %s | %s, seed %" PRIu64 " | %s on %s | sim vs %s ==\n", label, workload, p->live->seed, p->live->model,
+            p->live->hardware, p->live->backend);
     fprintf(out, "live backend       %s\n", settings ? settings + 1 : p->live->backend);
     fprintf(out, "requests           %d sim (%d finished), %d live (%d finished)\n", p->s.n, p->s.finished, p->l.n,
             p->l.finished);

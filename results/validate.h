@@ -3,7 +3,8 @@
  * timeline and hardware on the simulator, read back from a results database.
  * defines: validate_targets, VALIDATE_DEFAULT_TARGETS, validate_latency, validate_block_class,
  *          validate_blocks, validate_miss, validate_pair, validate_sim_key, validate_find_pairs,
- *          validate_compare, validate_print, validate_print_summary, validate_write_csv.
+ *          validate_compare, validate_describe_workload, validate_print, validate_print_summary,
+ *          validate_write_csv.
  *
  * Per pair: the end-to-end latency (finish - arrival) of every request, its mean, p50, p90 and p99
  * on each side and their relative errors (live - sim) / sim; the SLO attainment on each side and
@@ -92,6 +93,9 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
 /* Reads both runs' requests and the live run's blocks and fills every statistic of p and its misses
  * against t. Returns 0 or -1 with err. */
 int validate_compare(results_db *db, validate_pair *p, const validate_targets *t, tetri_error *err);
+
+/* The workload of run r in words (without its seed): "trace NAME" or "MIX mix, SLO scale X, R/min". */
+void validate_describe_workload(const results_run *r, char *buf, size_t len);
 
 /* The comparison of every pair, one block of lines each (policies labelled among `runs`, as in
  * tetri report), then validate_print_summary. */
