@@ -73,7 +73,7 @@ static long write_cdf(plot_ctx *c, FILE *out, const size_t *idx, size_t from, si
             return -1;
         }
     }
-    qsort(l.finished, l.n_finished, sizeof *l.finished, stats_compare_double);
+    if (l.n_finished > 1) qsort(l.finished, l.n_finished, sizeof *l.finished, stats_compare_double);
     for (size_t i = 0; i < l.n_finished; i++) {
         fprintf(out, "1,%d,%d,%.6f,%.6f,", line, side, l.finished[i], (double)(i + 1) / (double)l.n_total);
         plot_csv_last_field(out, label);

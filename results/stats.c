@@ -65,8 +65,8 @@ double stats_kolmogorov_sf(double lambda)
 
 void stats_ks_two_sample(double *a, size_t na, double *b, size_t nb, stats_ks_result *out)
 {
-    qsort(a, na, sizeof *a, stats_compare_double);
-    qsort(b, nb, sizeof *b, stats_compare_double);
+    if (na > 1) qsort(a, na, sizeof *a, stats_compare_double); /* qsort takes no NULL, even for 0 items */
+    if (nb > 1) qsort(b, nb, sizeof *b, stats_compare_double);
     out->n1 = na;
     out->n2 = nb;
     out->d = stats_ks_statistic(a, na, b, nb);
