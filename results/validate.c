@@ -170,8 +170,12 @@ static void add_to_class(class_sum *classes, size_t *n, const validate_block_cla
 static void pick_worst(const class_sum *classes, size_t n, validate_block_class *worst)
 {
     memset(worst, 0, sizeof *worst);
+    int64_t largest = 0;
+    for (size_t k = 0; k < n; k++) largest = classes[k].c.n > largest ? classes[k].c.n : largest;
+    const int64_t least = largest < VALIDATE_CLASS_MIN_BLOCKS ? 1 : VALIDATE_CLASS_MIN_BLOCKS;
     for (size_t k = 0; k < n; k++) {
         validate_block_class c = classes[k].c;
+        if (c.n < least) continue;
         c.err_mean = classes[k].sum / (double)c.n;
         double a = fabs(c.err_mean), w = fabs(worst->err_mean);
         if (worst->n == 0 || a > w || (a == w && (c.n > worst->n || (c.n == worst->n && class_before(&c, worst)))))

@@ -2,6 +2,7 @@
  * (backend emulated or exec) beside its simulated twin, the run of the same trace, policy, jitter,
  * timeline and hardware on the simulator, read back from a results database.
  * defines: validate_targets, VALIDATE_DEFAULT_TARGETS, validate_latency, validate_block_class,
+ *          VALIDATE_CLASS_MIN_BLOCKS,
  *          validate_blocks, validate_miss, validate_pair, validate_sim_key, validate_find_pairs,
  *          validate_compare, validate_describe_workload, validate_print, validate_print_summary,
  *          validate_write_csv.
@@ -54,12 +55,17 @@ typedef struct validate_block_class {
     double err_mean;                /* mean relative duration error of its blocks */
 } validate_block_class;
 
+/* The worst class is chosen among the classes of at least this many blocks (among all when none
+ * has that many): one block's error is a sample, not a class's. */
+#define VALIDATE_CLASS_MIN_BLOCKS 3
+
 /* The live run's blocks against their predictions (failed blocks and blocks predicted to take no
  * time are left out, as in tetri report --blocks). */
 typedef struct validate_blocks {
     int64_t n, failed;              /* blocks that count; failed ones (left out) */
     double err_mean, err_p50, err_p90; /* signed relative duration error; NAN when n = 0 */
-    validate_block_class worst;     /* the class of largest |err_mean| (ties: more blocks, then class order) */
+    validate_block_class worst;     /* the class of largest |err_mean| (ties: more blocks, then class order),
+                                     * of VALIDATE_CLASS_MIN_BLOCKS blocks or more where a class has that many */
 } validate_blocks;
 
 /* Which targets a pair misses (bits). */

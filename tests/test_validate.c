@@ -121,7 +121,7 @@ static void ks_of_an_empty_sample_rejects_nothing(void **state)
 /* ---- a live run and its simulated twin, written with known numbers ------------------------------- */
 
 #define N_REQ 10
-#define N_BLOCKS 5
+#define N_BLOCKS 8
 #define S(x) ((tetri_ns)((x) * 1e9 + 0.5))
 static const char *const SIM_KEY = "policy=edf-dyn|workload=trace=t.csv,digest=00|jitter=off,seed=1|timeline_ns=0|hardware=h100x8";
 static const char *const LIVE_KEY =
@@ -161,14 +161,16 @@ static void build_requests(tetri_request_result *req, int live, tetri_run_summar
  *   2: 1 / 1.02 (+0.02)  requests 1, 2 (256, batch) degree 2
  *   3: failed            request 6                  degree 4   (left out)
  *   4: 2 / 1.6 (-0.20)   request 7 (1024)           degree 4
- * Over the 4 that count: mean -0.0325, p50 (rank 2 of -0.20, -0.05, 0.02, 0.10) -0.05, p90 (rank 4)
- * +0.10; classes: 256/b1/d1 +0.10 (1), 1024/b1/d4 -0.125 (2), 256/b2/d2 +0.02 (1): the worst is
- * 1024/b1/d4. */
+ *   5, 6, 7: 1 / 1.01 (+0.01) request 3 (256)       degree 1
+ * Over the 7 that count: mean -0.1 / 7, p50 (rank 4 of -0.20, -0.05, 0.01, 0.01, 0.01, 0.02, 0.10)
+ * +0.01, p90 (rank 7) +0.10; classes: 256/b1/d1 +0.0325 (4 blocks), 1024/b1/d4 -0.125 (2),
+ * 256/b2/d2 +0.02 (1). The worst is 256/b1/d1: the only class of VALIDATE_CLASS_MIN_BLOCKS (3)
+ * blocks or more, though 1024/b1/d4's two blocks are further off. */
 static void build_blocks(tetri_block_result *b)
 {
     static const struct { double pred, actual; int req, n_req, failed; tetri_gpuset gpus; } spec[N_BLOCKS] = {
         {1, 1.1, 0, 1, 0, 0x1}, {2, 1.9, 5, 1, 0, 0xf}, {1, 1.02, 1, 2, 0, 0x3}, {2, 0.5, 6, 1, 1, 0xf0},
-        {2, 1.6, 7, 1, 0, 0xf},
+        {2, 1.6, 7, 1, 0, 0xf}, {1, 1.01, 3, 1, 0, 0x1}, {1, 1.01, 3, 1, 0, 0x1}, {1, 1.01, 3, 1, 0, 0x1},
     };
     for (int k = 0; k < N_BLOCKS; k++) {
         memset(&b[k], 0, sizeof b[k]);
@@ -311,16 +313,16 @@ static void comparison_of_known_runs(void **state)
     assert_close(p->ks.d, 0.1);
     assert_close(p->ks.p, 0.99999999978431586);
     /* blocks (build_blocks) */
-    assert_int_equal(p->blocks.n, 4);
+    assert_int_equal(p->blocks.n, 7);
     assert_int_equal(p->blocks.failed, 1);
-    assert_close(p->blocks.err_mean, -0.0325);
-    assert_close(p->blocks.err_p50, -0.05);
+    assert_close(p->blocks.err_mean, -0.1 / 7);
+    assert_close(p->blocks.err_p50, 0.01);
     assert_close(p->blocks.err_p90, 0.10);
-    assert_int_equal(p->blocks.worst.width, 1024);
+    assert_int_equal(p->blocks.worst.width, 256);
     assert_int_equal(p->blocks.worst.batch, 1);
-    assert_int_equal(p->blocks.worst.degree, 4);
-    assert_int_equal(p->blocks.worst.n, 2);
-    assert_close(p->blocks.worst.err_mean, -0.125);
+    assert_int_equal(p->blocks.worst.degree, 1);
+    assert_int_equal(p->blocks.worst.n, 4);
+    assert_close(p->blocks.worst.err_mean, 0.0325);
     /* mean within 2%; p99 infinite and attainment 0.1 apart: missed; KS does not reject */
     assert_int_equal(p->misses, VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
     /* wider targets let the attainment pass; the p99 of a dropped request never does */
@@ -349,14 +351,14 @@ static void csv_and_table(void **state)
     }
     assert_string_equal(text[0], text[1]);
     assert_non_null(strstr(text[0], "verdict            MISS: mean +0.00% (within 2%), p99 inf (beyond 5%), attainment -0.100 (beyond 0.02)"));
-    assert_non_null(strstr(text[0], "worst class      flux-dev 1024x1024 batch 1 degree 4: mean -12.50% over 2 blocks"));
+    assert_non_null(strstr(text[0], "worst class      flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks"));
     assert_non_null(strstr(text[0], "0 of 1 pair meet every target"));
     FILE *out = open_memstream(&csv, &len);
     validate_write_csv(out, pairs, n);
     fclose(out);
     const char *row = strchr(csv, '\n') + 1;
-    assert_non_null(strstr(row, ",10.000000,inf,inf,0.900000,0.800000,-0.100000,0.100000,1,0,4,1,-0.032500,"));
-    assert_non_null(strstr(row, ",flux-dev 1024x1024 batch 1 degree 4,2,-0.125000,MISS,p99;attainment,"));
+    assert_non_null(strstr(row, ",10.000000,inf,inf,0.900000,0.800000,-0.100000,0.100000,1,0,7,1,-0.014286,0.010000,0.100000,"));
+    assert_non_null(strstr(row, ",flux-dev 256x256 batch 1 degree 1,4,0.032500,MISS,p99;attainment,"));
     free(text[0]);
     free(text[1]);
     free(csv);
