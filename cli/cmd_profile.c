@@ -16,6 +16,7 @@ static void usage(FILE *f)
 {
     fprintf(f,
             "usage: tetri profile [--db FILE] [--hardware NAME]          show a profile's rows\n"
+            "       tetri profile measure --out FILE [...]              measure this GPU (--help for more)\n"
             "       tetri profile --lookup --model M --res R --degree K [--batch B] [--link L]\n"
             "                     [--db FILE] [--hardware NAME] [--analytic-fallback]\n"
             "       tetri profile --analytic --out FILE [--hardware LIST] [--fit] [--set K=V,...]\n"
@@ -207,6 +208,7 @@ static int show(const tetri_profile *p)
 
 int cmd_profile(int argc, char **argv)
 {
+    if (argc > 1 && strcmp(argv[1], "measure") == 0) return cmd_profile_measure(argc - 1, argv + 1);
     enum { OPT_DB = 256, OPT_HW, OPT_LOOKUP, OPT_MODEL, OPT_RES, OPT_DEGREE, OPT_BATCH, OPT_LINK, OPT_FALLBACK,
            OPT_ANALYTIC, OPT_OUT, OPT_FIT, OPT_CALIB, OPT_SET };
     static const struct option long_options[] = {

@@ -5,13 +5,15 @@
 #include <errno.h>
 #include <getopt.h>
 #include <math.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/live_backend.h"
+#include "cli/serve_gpu.h"
 #include "cli/sim_command.h"
 #include "exec/emulated.h"
 #include "profiles/profile.h"
@@ -27,14 +29,17 @@ static void usage_serve(FILE *f)
 {
     fprintf(f,
             "usage: tetri serve --backend emulated [options of tetri sim] [--speed S] [--settle-us U]\n"
+            "       tetri serve --backend gpu [options of tetri sim] [GPU options]\n"
             "\n"
             "Serves the same workloads as `tetri sim` (every option of it applies: tetri sim --help) on\n"
             "a real-time backend: the serving host that the simulator uses, on the real monotonic clock.\n"
-            "Results go to the same database and rows, with backend 'emulated'; every block keeps its\n"
+            "Results go to the same database and rows, with backend 'emulated' or 'exec'; every block keeps its\n"
             "predicted and actual start and end, so `tetri report --blocks` shows the prediction error.\n"
             "\n"
             "  --backend NAME      emulated: one worker thread per GPU runs a block by sleeping the\n"
-            "                      profile's time for it (with --jitter, drawn from its CV as in sim)\n"
+            "                      profile's time for it (with --jitter, drawn from its CV as in sim);\n"
+            "                      gpu: real FLUX.1-dev / SD3-medium steps on the GPUs (the profile's hardware\n"
+            "                      gives their number; give it a measured profile of these GPUs)\n"
             "  --speed S           divide every duration by S (default 1): a 25-minute workload runs in\n"
             "                      75 s at 20; times in the results stay in the workload's time\n"
             "  --settle-us U       after a block ends, blocks predicted to end together with it (within U\n"
@@ -43,9 +48,27 @@ static void usage_serve(FILE *f)
             "  --max-failures N    failed blocks a request survives before it is dropped (default 1)\n"
             "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
             "\n"
+            "GPU options (--backend gpu). The model's weights are loaded once per GPU, and a CUDA graph is\n"
+            "captured for every resolution of the workload and batch size, before the clock starts (the\n"
+            "memory they take is printed). There is no text encoder: each request's text and pooled\n"
+            "embeddings, and its initial latent, are seeded random values of the right shapes.\n"
+            "  --devices LIST      CUDA device of each of the profile's GPUs (default 0,1,...; a device may\n"
+            "                      repeat, which tests several-GPU code on one)\n"
+            "  --weights DIR       a diffusers transformer folder (default: seeded random weights)\n"
+            "  --weight-seed N     the random weights' and the request inputs' seed (default 1)\n"
+            "  --max-batch N       graphs for batches 1..N (default: the profile's largest batch)\n"
+            "  --attention NAME    auto (default: cuDNN's where built), cudnn, flash, flash-mma\n"
+            "  --time-limit F      a block still running at F x its prediction + 2 s ends the run as a\n"
+            "                      GPU that stopped answering (default 4)\n"
+            "  --save-latents DIR  write each finished request's final latent, DIR/request-ID.safetensors\n"
+            "  --inject-gpu-error N, --inject-hang N   the N-th block meets a CUDA error / never ends (tests)\n"
+            "A CUDA error, a block past its time limit, SIGINT or SIGTERM end the run: it is written with\n"
+            "status 'partial' (unfinished requests dropped) and tetri exits non-zero; run again to redo it.\n"
+            "\n"
             "Each run prints what tetri sim prints, and the host's overhead: from a block's end to the\n"
             "start of the next block on those GPUs, p50 and p99, in real microseconds.\n"
-            "Exit status: 0 ok, 1 a run or file failed, 2 bad options.\n");
+            "Exit status: 0 ok, 1 a run or file failed or ended early, 2 bad options, 128+N stopped by\n"
+            "signal N.\n");
 }
 
 static void usage(FILE *f)
@@ -144,7 +167,8 @@ typedef struct sim_args {
     long stop_after;
     /* serve only */
     const char *backend;
-    live_options live;
+    double speed, settle_us, max_failures, inject;
+    serve_gpu_args gpu;
 } sim_args;
 
 static void sim_args_init(sim_args *a)
@@ -154,9 +178,10 @@ static void sim_args_init(sim_args *a)
     a->db_path = "results.db";
     a->experiment = "sim";
     a->timeline_s = 1.0;
-    a->live.speed = 1.0;
-    a->live.settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3;
-    a->live.max_failures = 1;
+    a->speed = 1.0;
+    a->settle_us = EMULATED_DEFAULT_SETTLE_NS / 1e3;
+    a->max_failures = 1;
+    serve_gpu_args_init(&a->gpu);
 }
 
 static void sim_args_free(sim_args *a)
@@ -388,9 +413,36 @@ enum {
     OPT_LOAD, OPT_SLO_BASE,
     /* serve only */
     OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
+    /* serve --backend gpu only */
+    OPT_DEVICES, OPT_WEIGHTS, OPT_WEIGHT_SEED, OPT_MAX_BATCH, OPT_ATTENTION, OPT_TIME_LIMIT, OPT_SAVE_LATENTS,
+    OPT_INJECT_GPU_ERROR, OPT_INJECT_HANG,
     /* workload fields, set through workload_spec_set */
     OPT_MODEL, OPT_STEPS, OPT_RESOLUTIONS, OPT_RES, OPT_ALPHA, OPT_ARRIVAL, OPT_CV,
 };
+
+/* The emulated backend for the sweep: opened before each run (its clock starts there). */
+typedef struct emulated_ctx {
+    emulated_options opt;
+} emulated_ctx;
+
+static int open_emulated(void *ctx, const tetri_profile *profile, const host_arrival *arrivals, size_t n, host_backend *be,
+                         void **handle, tetri_error *err)
+{
+    (void)arrivals, (void)n;
+    emulated_ctx *c = ctx;
+    c->opt.n_gpus = profile_cluster(profile)->n_gpus;
+    emulated_backend *e;
+    if (emulated_open(&c->opt, &e, err)) return -1;
+    emulated_bind(be, e);
+    *handle = e;
+    return 0;
+}
+
+static void close_emulated(void *ctx, void *handle)
+{
+    (void)ctx;
+    emulated_close(handle);
+}
 
 /* parse_double, within [lo, hi]. */
 static int parse_number(const char *text, const char *opt, double lo, double hi, double *out, tetri_error *err)
@@ -433,6 +485,15 @@ static const struct option long_options[] = {
     {"settle-us", required_argument, NULL, OPT_SETTLE_US},
     {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
     {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
+    {"devices", required_argument, NULL, OPT_DEVICES},
+    {"weights", required_argument, NULL, OPT_WEIGHTS},
+    {"weight-seed", required_argument, NULL, OPT_WEIGHT_SEED},
+    {"max-batch", required_argument, NULL, OPT_MAX_BATCH},
+    {"attention", required_argument, NULL, OPT_ATTENTION},
+    {"time-limit", required_argument, NULL, OPT_TIME_LIMIT},
+    {"save-latents", required_argument, NULL, OPT_SAVE_LATENTS},
+    {"inject-gpu-error", required_argument, NULL, OPT_INJECT_GPU_ERROR},
+    {"inject-hang", required_argument, NULL, OPT_INJECT_HANG},
     {"quiet", no_argument, NULL, 'q'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -469,12 +530,34 @@ static int take_serve_option(sim_args *a, run_mode mode, int c, const char *valu
         a->backend = value;
         return 0;
     }
-    double *field = c == OPT_SPEED ? &a->live.speed : c == OPT_SETTLE_US ? &a->live.settle_us
-                    : c == OPT_MAX_FAILURES ? &a->live.max_failures : &a->live.inject;
+    double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures : &a->inject;
     const double hi = c == OPT_SPEED ? 1e6 : c == OPT_SETTLE_US ? 1e9 : c == OPT_MAX_FAILURES ? 1e6 : 1e12;
     if (parse_number(value, name, c == OPT_SPEED ? 1e-3 : 0, hi, field, err)) return -1;
     if ((c == OPT_MAX_FAILURES || c == OPT_INJECT_FAILURES) && *field != floor(*field))
         return tetri_errorf(err, "%s: '%s' is not a whole number", name, value);
+    return 0;
+}
+
+/* An option of tetri serve --backend gpu (checked against the backend once all are read). */
+static int take_gpu_option(sim_args *a, run_mode mode, int c, const char *value, tetri_error *err)
+{
+    static const char *const names[] = {"--devices", "--weights", "--weight-seed", "--max-batch", "--attention", "--time-limit",
+                                         "--save-latents", "--inject-gpu-error", "--inject-hang"};
+    const char *opt = names[c - OPT_DEVICES];
+    serve_gpu_args *g = &a->gpu;
+    if (mode != MODE_SERVE) return tetri_errorf(err, "%s is an option of tetri serve --backend gpu", opt);
+    switch (c) {
+    case OPT_DEVICES: g->devices = value; return 0;
+    case OPT_WEIGHTS: g->weights = value; return 0;
+    case OPT_ATTENTION: g->attention = value; return 0;
+    case OPT_SAVE_LATENTS: g->save_latents = value; return 0;
+    default: break;
+    }
+    double *field = c == OPT_WEIGHT_SEED ? &g->weight_seed : c == OPT_MAX_BATCH ? &g->max_batch : c == OPT_TIME_LIMIT ? &g->time_limit
+                  : c == OPT_INJECT_GPU_ERROR ? &g->inject_error : &g->inject_hang;
+    const double lo = c == OPT_TIME_LIMIT ? 1 : c == OPT_MAX_BATCH ? 1 : 0, hi = c == OPT_MAX_BATCH ? TETRI_MAX_BATCH : 1e15;
+    if (parse_number(value, opt, lo, hi, field, err)) return -1;
+    if (c != OPT_TIME_LIMIT && *field != floor(*field)) return tetri_errorf(err, "%s: '%s' is not a whole number", opt, value);
     return 0;
 }
 
@@ -517,6 +600,9 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
         return take_workload_option(a, c, value, err);
     case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
         return take_serve_option(a, mode, c, value, err);
+    case OPT_DEVICES: case OPT_WEIGHTS: case OPT_WEIGHT_SEED: case OPT_MAX_BATCH: case OPT_ATTENTION: case OPT_TIME_LIMIT:
+    case OPT_SAVE_LATENTS: case OPT_INJECT_GPU_ERROR: case OPT_INJECT_HANG:
+        return take_gpu_option(a, mode, c, value, err);
     case ':': return tetri_errorf(err, "%s needs a value", opt);
     default: return tetri_errorf(err, "unknown option '%s'", opt);
     }
@@ -540,37 +626,85 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
         return tetri_errorf(err, "--trace replays a file: --mix, --slo-scale, --rate, --load and --slo-base do not apply to it");
     if (a->rate_given && a->load_given)
         return tetri_errorf(err, "--rate and --load are exclusive: give the arrival rate or the offered load, not both");
-    if (mode == MODE_SERVE && !a->backend) return tetri_errorf(err, "--backend is required: %s", live_backend_names());
-    if (a->backend && live_backend_check(a->backend, err)) return tetri_error_prefix(err, "--backend");
+    if (mode == MODE_SERVE && !a->backend) return tetri_errorf(err, "--backend is required: emulated or gpu");
+    if (a->backend && sim_command_check_backend(a->backend, err)) return tetri_error_prefix(err, "--backend");
+    const serve_gpu_args *g = &a->gpu, *none = &(serve_gpu_args){0};
+    serve_gpu_args dflt;
+    serve_gpu_args_init(&dflt);
+    if (a->backend && strcmp(a->backend, "gpu") == 0) {
+        if (a->speed != 1.0) return tetri_errorf(err, "--speed: the GPU backend runs in real time (speed 1)");
+        if (a->inject > 0) return tetri_errorf(err, "--inject-failures is the emulated backend's; the GPU's are --inject-gpu-error and --inject-hang");
+    } else if (g->devices != none->devices || g->weights || g->save_latents || g->max_batch != 0 || g->inject_error || g->inject_hang ||
+               g->weight_seed != dflt.weight_seed || g->time_limit != dflt.time_limit || strcmp(g->attention, dflt.attention) != 0) {
+        return tetri_errorf(err, "--devices, --weights, --weight-seed, --max-batch, --attention, --time-limit, --save-latents and "
+                                 "the GPU injections are options of --backend gpu");
+    }
     if (a->n_policies == 0) return sim_args_add_policy(a, "rssp", err);
     return 0;
 }
 
+int sim_command_check_backend(const char *name, tetri_error *err)
+{
+    if (strcmp(name, "emulated") == 0 || strcmp(name, "gpu") == 0) return 0;
+    return tetri_errorf(err, "'%s' is not a backend (emulated or gpu)", name);
+}
+
+/* SIGINT and SIGTERM during tetri serve: the run in progress ends partial (host_config.stop). */
+static volatile sig_atomic_t stop_signal;
+static void on_stop_signal(int sig) { stop_signal = sig; }
+
+static void catch_stop_signals(struct sigaction old[2])
+{
+    struct sigaction sa;
+    memset(&sa, 0, sizeof sa);
+    sa.sa_handler = on_stop_signal;
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, &old[0]);
+    sigaction(SIGTERM, &sa, &old[1]);
+}
+
+/* The backend of tetri serve: the emulated one's settings, or the GPU backend opened for the
+ * sweep (*gpu_state, for serve_gpu_close). */
+static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_ctx *ectx, sweep_backend *sb, char *key,
+                              size_t key_len, void **gpu_state, tetri_error *err)
+{
+    if (strcmp(a->backend, "gpu") == 0) return serve_gpu_open(&a->gpu, s, a->quiet, sb, key, key_len, gpu_state, err);
+    *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
+                                   .fail_every = (int64_t)a->inject, .poll_real_ns = 20 * TETRI_NS_PER_MS}};
+    snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld", a->speed,
+             (long long)ectx->opt.settle_ns, (int)a->max_failures, (long long)a->inject);
+    *sb = (sweep_backend){.name = "emulated", .key = key, .open = open_emulated, .close = close_emulated, .ctx = ectx};
+    return 0;
+}
+
+enum { PASS_DONE, PASS_STOPPED_EARLY, PASS_PARTIAL };
+
 /* One sweep of s into db, on the simulator (backend NULL) or a live backend, then its summary line
- * (named after the backend when there are two passes). Returns 0, 1 when --stop-after stopped it,
- * or -1 with err. */
-static int run_pass(sweep_spec *s, const char *backend, const sim_args *a, results_db *db, print_ctx *pc, int named,
+ * (named after the backend when there are two passes). Returns PASS_DONE, PASS_STOPPED_EARLY
+ * (--stop-after), PASS_PARTIAL (a run ended early: said on stderr), or -1 with err. */
+static int run_pass(sweep_spec *s, const sweep_backend *backend, const sim_args *a, results_db *db, print_ctx *pc, int named,
                     tetri_error *err)
 {
-    live_backend lb;
-    memset(&lb, 0, sizeof lb);
-    if (backend && live_backend_open(backend, &a->live, &lb, err)) return -1;
-    s->backend = backend ? &lb.sweep : NULL;
+    s->backend = backend;
     pc->live = backend != NULL;
     sweep_stats st;
-    int rc = sweep_run(s, db, &st, err);
-    s->backend = NULL;
-    live_backend_close(&lb);
-    if (rc) return -1;
-    printf("%s%s%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", named ? (backend ? backend : "simulator") : "",
-           named ? ": " : "", st.runs_total, st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
-           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
-    return st.stopped_early;
+    if (sweep_run(s, db, &st, err)) return -1;
+    if (st.runs_partial) {
+        fprintf(stderr, "tetri %s: a run ended early (%s): it is written with status 'partial', unfinished requests dropped; "
+                        "run the command again to redo it\n", command_name, st.partial_why);
+        return PASS_PARTIAL;
+    }
+    printf("%s%s%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n",
+           named ? (backend ? backend->name : "simulator") : "", named ? ": " : "", st.runs_total, st.runs_total == 1 ? "" : "s",
+           st.runs_written, st.runs_skipped, st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "",
+           a->db_path, a->experiment);
+    return st.stopped_early ? PASS_STOPPED_EARLY : PASS_DONE;
 }
 
 /* Opens the files, checks the sweep and runs its passes: the simulator (sim), the live backend
- * (serve), or both in that order (passes->simulator_first). Returns the exit status (0, 1 files
- * and runs, 2 usage). */
+ * (serve), or both in that order (passes->simulator_first, tetri validate). The live backend is
+ * opened before either pass, so one that cannot start (no GPU, a build without CUDA) fails before
+ * anything runs. Returns the exit status (0, 1 files and runs, 2 usage, 128+N stopped by signal N). */
 static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes, int argc, char **argv)
 {
     int rc = 1;
@@ -580,19 +714,17 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
     results_db *db = NULL;
     tetri_trace trace = {0};
     char (*canon)[TETRI_POLICY_SPEC_MAX] = NULL;
+    void *gpu_state = NULL;
+    struct sigaction old_handlers[2];
+    sweep_spec s = {0};
+    stop_signal = 0;
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
-    const char *pass_backend[2];
-    int n_passes = 0;
-    if (mode == MODE_SIM || (passes && passes->simulator_first)) pass_backend[n_passes++] = NULL;
-    if (mode == MODE_SERVE) pass_backend[n_passes++] = a->backend;
+    const int both = mode == MODE_SERVE && passes && passes->simulator_first;
     if (!a->quiet)
-        printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name,
-               a->trace_path ? a->trace_path : "generated workloads", profile_hardware(profile), profile_path(profile),
-               a->n_policies, a->n_policies == 1 ? "y" : "ies",
-               mode == MODE_SIM ? "" : n_passes > 1 ? ", the simulator then backend " : ", backend ",
-               mode == MODE_SERVE ? a->backend : "");
-    sweep_spec s = {0};
+        printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
+               profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
+               mode == MODE_SIM ? "" : both ? ", the simulator then backend " : ", backend ", mode == MODE_SERVE ? a->backend : "");
     sim_args_fill_sweep(a, &s);
     s.profile = profile;
     s.trace = a->trace_path ? &trace : NULL;
@@ -621,7 +753,16 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
-    s.max_failures = (int)a->live.max_failures;
+    emulated_ctx ectx;
+    sweep_backend sb;
+    char backend_key[320];
+    s.trace_name = a->trace_path;
+    if (mode == MODE_SERVE) { /* before the backend: a GPU's start-up takes seconds */
+        catch_stop_signals(old_handlers);
+        s.stop = &stop_signal;
+    }
+    if (mode == MODE_SERVE && open_serve_backend(a, &s, &ectx, &sb, backend_key, sizeof backend_key, &gpu_state, &err)) goto fail;
+    s.max_failures = (int)a->max_failures;
     s.canonical = canon;
     s.trace_name = a->trace_path;
     s.timeline_period = (tetri_ns)llround(a->timeline_s * TETRI_NS_PER_S);
@@ -630,10 +771,19 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
     s.stop_after = a->stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
+    const sweep_backend *pass_backend[2];
+    int n_passes = 0;
+    if (mode == MODE_SIM || both) pass_backend[n_passes++] = NULL;
+    if (mode == MODE_SERVE) pass_backend[n_passes++] = &sb;
     for (int i = 0; i < n_passes; i++) {
-        int stopped = run_pass(&s, pass_backend[i], a, db, &pc, n_passes > 1, &err);
-        if (stopped < 0) goto fail;
-        if (stopped) break;
+        s.jitter = a->jitter || (pass_backend[i] == NULL && passes && passes->simulator_jitter);
+        int pass = run_pass(&s, pass_backend[i], a, db, &pc, n_passes > 1, &err);
+        if (pass < 0) goto fail;
+        if (pass == PASS_PARTIAL) {
+            rc = stop_signal ? 128 + stop_signal : 1;
+            goto out;
+        }
+        if (pass == PASS_STOPPED_EARLY) break;
     }
     if (!a->quiet && !passes) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
@@ -641,10 +791,19 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
 fail:
     fprintf(stderr, "tetri %s: %s\n", command_name, err.msg);
 out:
+    if (s.stop) {
+        sigaction(SIGINT, &old_handlers[0], NULL);
+        sigaction(SIGTERM, &old_handlers[1], NULL);
+    }
+    const bool gpu_broken = serve_gpu_close(gpu_state);
     free(canon);
     results_close(db);
     tetri_trace_free(&trace);
     profile_close(profile);
+    if (gpu_broken) { /* work on the GPU that never ends: the CUDA runtime's teardown would wait for it */
+        fflush(NULL);
+        _exit(rc);
+    }
     return rc;
 }
 

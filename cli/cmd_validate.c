@@ -15,7 +15,6 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
-#include "cli/live_backend.h"
 #include "cli/sim_command.h"
 #include "results/results.h"
 #include "results/validate.h"
@@ -32,7 +31,7 @@ static void validate_usage(FILE *f)
             "\n"
             "Runs one trace (generated from the workload options of tetri sim, or --trace FILE) through the\n"
             "simulator on --profile (normally a measured one) and through the live backend, for every\n"
-            "--policy, into one results database (backends sim and %s), under the run keys\n"
+            "--policy, into one results database (backends sim and emulated or exec), under the run keys\n"
             "tetri sim and tetri serve use (runs already there are not run again). Then, per policy, it\n"
             "compares the live run with the simulated one:\n"
             "  end-to-end latency (finish - arrival): mean over finished requests, p50, p90, p99 (a dropped\n"
@@ -42,8 +41,9 @@ static void validate_usage(FILE *f)
             "  duration against the profile's prediction (relative error: mean, p50, p90, and the worst\n"
             "  model/resolution/batch/degree class); and a verdict against the targets.\n"
             "\n"
-            "  --live BACKEND        where the live runs go: %s\n"
-            "                        (its options: --speed, --settle-us, --max-failures; tetri serve --help)\n"
+            "  --live BACKEND        where the live runs go: emulated or gpu (their options: --speed,\n"
+            "                        --settle-us, ... for emulated, --devices, --weights, ... for gpu:\n"
+            "                        tetri serve --help)\n"
             "  --db FILE             results database (default results.db)\n"
             "  --experiment NAME     experiment in it (default validate)\n"
             "  --csv FILE|-          also write the comparison as CSV, one row per policy (\"-\": stdout; the\n"
@@ -52,22 +52,24 @@ static void validate_usage(FILE *f)
             "  --target-p99 X        largest |relative error| of the p99 latency (default 0.05)\n"
             "  --target-attainment X largest |attainment difference| (default 0.02)\n"
             "  --ks-alpha X          the KS test's level: a p-value below it rejects (default 0.05)\n"
+            "  --sim-jitter          the simulator draws each block's time from the profile's CV (as\n"
+            "                        --jitter) while the live backend runs as it is: the way to compare\n"
+            "                        with real GPUs (whose times vary; the GPU backend takes no --jitter)\n"
             "  --strict              exit with status 3 when any policy misses a target\n"
             "  --from-db             run nothing: compare every live run of --db (of --experiment, else of\n"
             "                        every experiment) that has a simulated twin (same key, no backend part)\n"
             "\n"
             "The targets are issue 9's: mean error at most 2%%, p99 at most 5%%, attainment within 0.02,\n"
             "the KS test not rejecting at 5%%. docs/validation.md explains the table.\n"
-            "Exit status: 0 it ran (verdicts are information), 1 a run or file failed, 2 bad options,\n"
-            "3 with --strict: some policy missed a target.\n",
-            live_backend_names(), live_backend_names());
+            "Exit status: 0 it ran (verdicts are information), 1 a run or file failed or ended early, 2 bad\n"
+            "options, 3 with --strict: some policy missed a target, 128+N stopped by signal N.\n");
 }
 
 /* ---- the command line ---------------------------------------------------------------------------- */
 
 typedef struct validate_args {
     const char *live, *csv_path, *db_path, *experiment;
-    int strict, from_db, experiment_given;
+    int strict, from_db, experiment_given, sim_jitter, jitter_given;
     validate_targets targets;
     char **rest;            /* argv for tetri serve: argv[0], what is not validate's, then --backend LIVE ... */
     int n_rest;
@@ -125,6 +127,7 @@ static int take_own_option(int argc, char **argv, int *i, validate_args *a)
     const char *arg = argv[*i];
     if (strcmp(arg, "--strict") == 0) return a->strict = 1;
     if (strcmp(arg, "--from-db") == 0) return a->from_db = 1;
+    if (strcmp(arg, "--sim-jitter") == 0) return a->sim_jitter = 1;
     const char **text = is_option(arg, "--live") ? &a->live : is_option(arg, "--csv") ? &a->csv_path : NULL;
     for (size_t t = 0; !text && t < sizeof targets / sizeof targets[0]; t++) {
         if (!is_option(arg, targets[t].name)) continue;
@@ -151,6 +154,7 @@ static int watch_passed_option(int argc, char **argv, int i, validate_args *a)
     const char *arg = argv[i];
     if (is_option(arg, "--backend")) return usage_error("--backend is tetri serve's: tetri validate takes --live BACKEND");
     if (is_option(arg, "--stop-after")) return usage_error("--stop-after does not apply to tetri validate (both passes run whole)");
+    if (strcmp(arg, "--jitter") == 0) a->jitter_given = 1;
     int at = i;
     if (is_option(arg, "--db") && (a->db_path = value_of(argc, argv, &at, "--db"))) return 0;
     if (is_option(arg, "--experiment") && (a->experiment = value_of(argc, argv, &at, "--experiment")))
@@ -180,10 +184,12 @@ static int parse_args(int argc, char **argv, validate_args *a)
         /* tetri serve's option: it and its value (if any) go on as typed; serve's parser decides */
         pass_on(a, argv[i]);
     }
-    if (a->from_db) return -1;
-    if (!a->live) return usage_error("--live is required: the backend to compare with (%s)", live_backend_names());
+    if (a->from_db) return a->sim_jitter ? usage_error("--sim-jitter is for the runs; --from-db runs nothing") : -1;
+    if (a->sim_jitter && a->jitter_given)
+        return usage_error("--jitter draws the block times of both passes already; --sim-jitter, of the simulator's alone: give one");
+    if (!a->live) return usage_error("--live is required: the backend to compare with (emulated or gpu)");
     tetri_error err = {{0}};
-    if (live_backend_check(a->live, &err)) return usage_error("--live: %s", err.msg);
+    if (sim_command_check_backend(a->live, &err)) return usage_error("--live: %s", err.msg);
     pass_on(a, "--backend");
     pass_on(a, a->live);
     if (!a->experiment_given) {
@@ -211,17 +217,24 @@ static int parse_from_db_rest(validate_args *a)
 
 /* ---- the runs and the comparison ----------------------------------------------------------------- */
 
-/* The live runs' keys, in the order they ran (or were found already written). */
+/* Run keys, in the order the runs ran (or were found already written). */
 typedef struct key_list {
     char **keys;
     size_t n, cap;
     int out_of_memory;
 } key_list;
 
-static void collect_live_key(void *ctx, const sweep_run_report *r, int live)
+/* Both passes' keys: the two passes walk one grid in one order, so the k-th live run's twin is the
+ * k-th simulated run (with --sim-jitter the keys differ in their jitter part too). */
+typedef struct pass_keys {
+    key_list sim, live;
+} pass_keys;
+
+static void collect_key(void *ctx, const sweep_run_report *r, int live)
 {
-    key_list *k = ctx;
-    if (!live || k->out_of_memory) return;
+    pass_keys *both = ctx;
+    key_list *k = live ? &both->live : &both->sim;
+    if (k->out_of_memory) return;
     if (k->n == k->cap) {
         size_t cap = k->cap ? 2 * k->cap : 16;
         char **grown = realloc(k->keys, cap * sizeof *grown);
@@ -252,8 +265,10 @@ static int write_csv(const char *path, const validate_pair *pairs, size_t n, tet
     return fclose(f) == 0 ? 0 : tetri_errorf(err, "%s: cannot write: %s", path, strerror(errno));
 }
 
-/* Pairs, compares and prints. keys NULL: every pair found (--from-db). Returns the exit status. */
-static int compare_runs(const validate_args *a, const char *experiment, const char *const *keys, size_t n_keys)
+/* Pairs, compares and prints. keys NULL: every pair found (--from-db); else live_keys[k] with
+ * sim_keys[k]. Returns the exit status. */
+static int compare_runs(const validate_args *a, const char *experiment, const char *const *live_keys,
+                        const char *const *sim_keys, size_t n_keys)
 {
     tetri_error err = {{0}};
     results_db *db = NULL;
@@ -265,7 +280,7 @@ static int compare_runs(const validate_args *a, const char *experiment, const ch
     if (results_open_readonly(a->db_path, &db, &err) ||
         (experiment && results_find_experiment(db, experiment, &experiment_id, &err)) ||
         results_load_runs(db, experiment_id, &runs, &n_runs, &err) ||
-        validate_find_pairs(runs, n_runs, keys, n_keys, &pairs, &n_pairs, &n_unpaired, &err))
+        validate_find_pairs(runs, n_runs, live_keys, sim_keys, n_keys, &pairs, &n_pairs, &n_unpaired, &err))
         goto out;
     if (n_pairs == 0) {
         tetri_errorf(&err, "%s: no live run with a simulated twin%s%s", a->db_path, experiment ? " in experiment " : "",
@@ -293,8 +308,8 @@ out:
  * goes to stderr, so that stdout is the CSV alone. */
 static int run_and_compare(validate_args *a)
 {
-    key_list keys = {0};
-    sim_passes passes = {.simulator_first = 1, .observe = collect_live_key, .ctx = &keys};
+    pass_keys keys = {{0}, {0}};
+    sim_passes passes = {.simulator_first = 1, .simulator_jitter = a->sim_jitter, .observe = collect_key, .ctx = &keys};
     int csv_to_stdout = a->csv_path && strcmp(a->csv_path, "-") == 0, saved_stdout = -1;
     fflush(stdout);
     if (csv_to_stdout && ((saved_stdout = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
@@ -307,12 +322,14 @@ static int run_and_compare(validate_args *a)
         dup2(saved_stdout, STDOUT_FILENO);
         close(saved_stdout);
     }
-    if (rc == 0 && keys.out_of_memory) {
-        fprintf(stderr, "tetri validate: out of memory\n");
+    if (rc == 0 && (keys.sim.out_of_memory || keys.live.out_of_memory || keys.sim.n != keys.live.n)) {
+        fprintf(stderr, "tetri validate: %s\n", keys.sim.n != keys.live.n ? "the two passes ran different grids" : "out of memory");
         rc = 1;
     }
-    if (rc == 0) rc = compare_runs(a, a->experiment, (const char *const *)keys.keys, keys.n);
-    key_list_free(&keys);
+    if (rc == 0)
+        rc = compare_runs(a, a->experiment, (const char *const *)keys.live.keys, (const char *const *)keys.sim.keys, keys.live.n);
+    key_list_free(&keys.sim);
+    key_list_free(&keys.live);
     return rc;
 }
 
@@ -322,7 +339,7 @@ int cmd_validate(int argc, char **argv)
     int rc = parse_args(argc, argv, &a);
     if (rc < 0 && !a.from_db) rc = run_and_compare(&a);
     else if (rc < 0 && (rc = parse_from_db_rest(&a)) == 0)
-        rc = compare_runs(&a, a.experiment_given ? a.experiment : NULL, NULL, 0);
+        rc = compare_runs(&a, a.experiment_given ? a.experiment : NULL, NULL, NULL, 0);
     free(a.rest);
     return rc;
 }

@@ -10,6 +10,7 @@ int cmd_validate(int argc, char **argv);  /* cli/cmd_validate.c: the simulator a
 int cmd_report(int argc, char **argv);    /* cli/cmd_report.c: tables and CSV from a results db */
 int cmd_plot(int argc, char **argv);      /* cli/cmd_plot.c: gnuplot figures from a results db */
 int cmd_profile(int argc, char **argv);   /* cli/cmd_profile.c: show, check or generate profiles */
+int cmd_profile_measure(int argc, char **argv); /* cli/cmd_profile_measure.c: measured rows on this GPU */
 int cmd_demo(int argc, char **argv);      /* cli/cmd_demo.c: the paper's scenario end to end */
 int cmd_policies(int argc, char **argv);  /* cli/cmd_policies.c: every policy and its options */
 #ifdef TETRI_HAVE_CUDA

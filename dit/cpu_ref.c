@@ -284,3 +284,43 @@ int dit_cpu_forward(const dit_layout *L, const float *w, const dit_step_inputs *
     free(mod); free(h); free(nrm); free(qkv); free(att); free(y); free(ff); free(scores); free(tmp); free(rc); free(rs);
     return 0;
 }
+
+int dit_cpu_denoise(const dit_layout *L, const float *w, dit_cpu_request *const *reqs, int n, int steps, tetri_error *err)
+{
+    const dit_config *c = &L->cfg;
+    if (n < 1) return tetri_errorf(err, "cpu denoise: an empty batch");
+    const int T = reqs[0]->text_tokens, gh = reqs[0]->grid_h, gw = reqs[0]->grid_w;
+    const size_t nl = (size_t)gh * gw * dit_token_in(c), nt = (size_t)T * c->text_dim, np = (size_t)c->pooled_dim;
+    for (int b = 0; b < n; b++) {
+        const dit_cpu_request *r = reqs[b];
+        if (r->text_tokens != T || r->grid_h != gh || r->grid_w != gw)
+            return tetri_errorf(err, "cpu denoise: request %d's shape differs from request 0's", b);
+        if (r->step < 0 || r->step + steps > r->n_steps)
+            return tetri_errorf(err, "cpu denoise: request %d at step %d of %d cannot run %d more", b, r->step, r->n_steps, steps);
+    }
+    float *lat = malloc((size_t)n * nl * 4), *txt = malloc((size_t)n * nt * 4), *pooled = malloc((size_t)n * np * 4);
+    float *sigma = malloc((size_t)n * 4), *guid = malloc((size_t)n * 4), *vel = malloc((size_t)n * nl * 4);
+    if (!lat || !txt || !pooled || !sigma || !guid || !vel) abort();
+    int rc = 0;
+    for (int k = 0; k < steps && !rc; k++) {
+        for (int b = 0; b < n; b++) {
+            const dit_cpu_request *r = reqs[b];
+            memcpy(lat + b * nl, r->latent, nl * 4);
+            memcpy(txt + b * nt, r->text, nt * 4);
+            memcpy(pooled + b * np, r->pooled, np * 4);
+            sigma[b] = r->sigmas[r->step];
+            guid[b] = r->guidance;
+        }
+        dit_step_inputs in = {.batch = n, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = lat, .text = txt,
+                              .pooled = pooled, .sigma = sigma, .guidance = guid};
+        rc = dit_cpu_forward(L, w, &in, vel, err);
+        for (int b = 0; b < n && !rc; b++) {
+            dit_cpu_request *r = reqs[b];
+            const float dt = r->sigmas[r->step + 1] - r->sigmas[r->step];
+            for (size_t i = 0; i < nl; i++) r->latent[i] += dt * vel[b * nl + i];
+            r->step++;
+        }
+    }
+    free(lat); free(txt); free(pooled); free(sigma); free(guid); free(vel);
+    return rc;
+}

@@ -17,6 +17,7 @@
 
 struct dit_gpu {
     const dit_layout *L;
+    int device;              /* the CUDA device it lives on (current at create) */
     cudaStream_t stream;
     dit_gemm_ctx *gemm;
     /* The text stream of the double blocks: its GEMMs run beside the image stream's (small M on
@@ -29,16 +30,43 @@ struct dit_gpu {
     void *w; /* bf16 [L->total] */
 };
 
+/* One request's state (see dit_gpu.h, dit_slot): one stream-ordered allocation on its model's GPU. */
+struct dit_slot {
+    dit_gpu *m;
+    int T, gh, gw, N, n_steps;
+    void *arena;
+    tk_slot_ref ref;         /* lat [N, C p^2] f32, txt [T, text_dim], mod [n_steps, mod_total], sigmas, step */
+    void *pooled;            /* [pooled_dim] bf16 */
+    float *guid;             /* [1] FLUX.1-dev's guidance scale (0: none) */
+    /* the conditioning's scratch, one row per step k (dit_slot_prepare) */
+    float *t_rows, *g_rows;  /* [n_steps] */
+    void *pooled_rows;       /* [n_steps, pooled_dim] */
+    void *tproj;             /* [n_steps, 256] */
+    void *e1, *e2, *temb;    /* [n_steps, D] */
+};
+
 struct dit_gpu_step {
     dit_gpu *m;
     int B, T, gh, gw, N, Lt, n_steps;
     dit_attn_backend attn;
     double flops;
+    /* The slots the graph reads: refs [B] in device memory, written from refs_host (pinned) by
+     * dit_gpu_step_bind; bind_done marks that copy, so the next bind does not rewrite refs_host
+     * under a copy still in flight. */
+    tk_slot_ref *refs, *refs_host;
+    dit_slot *bound[DIT_MAX_BATCH];
+    dit_slot *own[DIT_MAX_BATCH];  /* made by set_inputs / random_inputs */
+    cudaEvent_t bind_done;
     /* device buffers, carved from one arena */
     void *arena;
-    float *lat, *vel, *sigmas, *guid, *rope_cos, *rope_sin, *oracle_ws, *t_rows, *g_rows;
-    int *step;
-    void *lat16, *txt, *pooled, *pooled_rows, *tproj, *e1, *e2, *temb, *mod, *h, *nrm, *qkv, *att, *y, *big, *out;
+    float *vel;              /* [B, N, C p^2] the last forward's velocity, packed token order */
+    float *sig2;             /* [B, 2] each sample's sigma and next sigma at its step */
+    float *rope_cos, *rope_sin, *oracle_ws;
+    void *lat16;             /* [B, N, C p^2] bf16: the gathered latents */
+    void *txt;               /* [B, T, text_dim] bf16: the gathered text rows */
+    void *mod;               /* [B, mod_total] bf16: each sample's modulation row at its step */
+    void *h, *nrm, *qkv, *att, *y, *big, *out; /* activations: [B, Lt, D], [B, Lt, D], [B, Lt, 3D], [B, Lt, D],
+                                                  [B, Lt, D], [B, Lt, D + M], [B, N, C p^2] */
     cudaGraph_t graph;
     cudaGraphExec_t exec;
 };
@@ -62,6 +90,7 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
     dit_gpu *m = calloc(1, sizeof *m);
     if (!m) return tetri_errorf(err, "out of memory");
     m->L = L;
+    cudaGetDevice(&m->device);
     cudaError_t e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) { free(m); return tetri_errorf(err, "cudaStreamCreate: %s (is there a GPU?)", cudaGetErrorString(e)); }
     e = cudaMalloc(&m->w, (size_t)L->total * 2);
@@ -156,26 +185,14 @@ static void carve(dit_gpu_step *s, arena *a)
     const dit_config *c = &L->cfg;
     const size_t B = (size_t)s->B, D = (size_t)L->D, Lt = (size_t)s->Lt, N = (size_t)s->N, M = (size_t)c->mlp_ratio * D;
     const size_t tin = (size_t)dit_token_in(c), tout = (size_t)dit_token_out(c), hd = (size_t)c->head_dim;
-    s->lat = take(a, B * N * tin * 4);
+    s->refs = take(a, B * sizeof(tk_slot_ref));
     s->vel = take(a, B * N * tout * 4);
-    s->sigmas = take(a, ((size_t)s->n_steps + 1) * 4);
-    s->guid = take(a, B * 4);
+    s->sig2 = take(a, B * 2 * 4);
     s->rope_cos = take(a, Lt * hd / 2 * 4);
     s->rope_sin = take(a, Lt * hd / 2 * 4);
-    s->step = take(a, 4);
     s->lat16 = take(a, B * N * tin * 2);
     s->txt = take(a, B * (size_t)s->T * (size_t)c->text_dim * 2);
-    s->pooled = take(a, B * (size_t)c->pooled_dim * 2);
-    /* the conditioning: one row per (step, sample) of the schedule */
-    const size_t R = (size_t)s->n_steps * B;
-    s->t_rows = take(a, R * 4);
-    s->g_rows = take(a, R * 4);
-    s->pooled_rows = take(a, R * (size_t)c->pooled_dim * 2);
-    s->tproj = take(a, R * 256 * 2);
-    s->e1 = take(a, R * D * 2);
-    s->e2 = take(a, R * D * 2);
-    s->temb = take(a, R * D * 2);
-    s->mod = take(a, R * (size_t)L->mod_total * 2);
+    s->mod = take(a, B * (size_t)L->mod_total * 2);
     s->h = take(a, B * Lt * D * 2);
     s->nrm = take(a, B * Lt * D * 2);
     s->qkv = take(a, B * Lt * 3 * D * 2);
@@ -185,12 +202,35 @@ static void carve(dit_gpu_step *s, arena *a)
     s->out = take(a, B * N * tout * 2);
 }
 
+/* A slot's arena, the same two passes. */
+static void carve_slot(dit_slot *sl, arena *a)
+{
+    const dit_layout *L = sl->m->L;
+    const dit_config *c = &L->cfg;
+    const size_t D = (size_t)L->D, R = (size_t)sl->n_steps;
+    sl->ref.lat = take(a, (size_t)sl->N * (size_t)dit_token_in(c) * 4);
+    sl->ref.txt = take(a, (size_t)sl->T * (size_t)c->text_dim * 2);
+    sl->ref.mod = take(a, R * (size_t)L->mod_total * 2);
+    sl->ref.sigmas = take(a, (R + 1) * 4);
+    sl->ref.step = take(a, 4);
+    sl->pooled = take(a, (size_t)c->pooled_dim * 2);
+    sl->guid = take(a, 4);
+    sl->t_rows = take(a, R * 4);
+    sl->g_rows = take(a, R * 4);
+    sl->pooled_rows = take(a, R * (size_t)c->pooled_dim * 2);
+    sl->tproj = take(a, R * 256 * 2);
+    sl->e1 = take(a, R * D * 2);
+    sl->e2 = take(a, R * D * 2);
+    sl->temb = take(a, R * D * 2);
+}
+
 int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, dit_gpu_step **out,
                         tetri_error *err)
 {
     const dit_config *c = &m->L->cfg;
     if (batch < 1 || text_tokens < 1 || grid_h < 1 || grid_w < 1 || n_steps < 1)
         return tetri_errorf(err, "step: batch, text tokens, image grid and steps must be positive");
+    if (batch > DIT_MAX_BATCH) return tetri_errorf(err, "step: batch %d is above %d", batch, DIT_MAX_BATCH);
     if (c->arch == DIT_ARCH_SD3 && (grid_h > c->pos_embed_max || grid_w > c->pos_embed_max))
         return tetri_errorf(err, "step: image grid %dx%d exceeds SD3's pos_embed_max_size %d", grid_h, grid_w, c->pos_embed_max);
     if (dit_token_in(c) != dit_token_out(c))
@@ -218,6 +258,9 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
     carve(s, &a);
     /* Poison everything: a buffer a kernel should have written and did not reads as NaN. */
     tk_poison(s->arena, (int64_t)a.used, m->stream);
+    e = cudaMallocHost((void **)&s->refs_host, (size_t)batch * sizeof *s->refs_host);
+    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&s->bind_done, cudaEventDisableTiming);
+    if (e != cudaSuccess) { dit_gpu_step_destroy(s); return tetri_errorf(err, "step: the slot table: %s", cudaGetErrorString(e)); }
     if (c->arch == DIT_ARCH_FLUX) {
         size_t n = (size_t)s->Lt * c->head_dim / 2;
         float *cs = malloc(n * 4), *sn = malloc(n * 4);
@@ -238,6 +281,9 @@ void dit_gpu_step_destroy(dit_gpu_step *s)
     if (!s) return;
     if (s->exec) cudaGraphExecDestroy(s->exec);
     if (s->graph) cudaGraphDestroy(s->graph);
+    for (int b = 0; b < s->B; b++) dit_slot_destroy(s->own[b]);
+    if (s->bind_done) cudaEventDestroy(s->bind_done);
+    cudaFreeHost(s->refs_host);
     cudaFree(s->oracle_ws);
     cudaFree(s->arena);
     free(s);
@@ -259,6 +305,50 @@ const char *dit_attn_backend_name(dit_attn_backend b)
 int dit_gpu_step_image_tokens(const dit_gpu_step *s) { return s->N; }
 double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
 
+/* ---- slots ---------------------------------------------------------------------------------- */
+
+int dit_slot_create(dit_gpu *m, int text_tokens, int grid_h, int grid_w, int n_steps, dit_slot **out, tetri_error *err)
+{
+    const dit_config *c = &m->L->cfg;
+    *out = NULL;
+    if (text_tokens < 1 || grid_h < 1 || grid_w < 1 || n_steps < 1)
+        return tetri_errorf(err, "slot: text tokens, image grid and steps must be positive");
+    if (((int64_t)text_tokens * c->text_dim) % 8 || m->L->mod_total % 8)
+        return tetri_errorf(err, "slot: text rows and modulation rows must be multiples of 8 elements");
+    dit_slot *sl = calloc(1, sizeof *sl);
+    if (!sl) return tetri_errorf(err, "out of memory");
+    *sl = (dit_slot){.m = m, .T = text_tokens, .gh = grid_h, .gw = grid_w, .N = grid_h * grid_w, .n_steps = n_steps};
+    sl->ref.n_steps = n_steps;
+    arena a = {0};
+    carve_slot(sl, &a);
+    /* Stream-ordered: a server makes and frees slots between blocks without synchronising the GPU. */
+    cudaError_t e = cudaMallocAsync(&sl->arena, a.used, m->stream);
+    if (e != cudaSuccess) {
+        free(sl);
+        return tetri_errorf(err, "slot: cannot allocate %.1f MiB: %s", (double)a.used / (1 << 20), cudaGetErrorString(e));
+    }
+    a = (arena){.base = sl->arena};
+    carve_slot(sl, &a);
+    tk_poison(sl->arena, (int64_t)a.used, m->stream);
+    *out = sl;
+    return 0;
+}
+
+void dit_slot_destroy(dit_slot *sl)
+{
+    if (!sl) return;
+    cudaFreeAsync(sl->arena, sl->m->stream);
+    free(sl);
+}
+
+size_t dit_slot_bytes(const dit_slot *sl)
+{
+    arena a = {0};
+    dit_slot probe = *sl;
+    carve_slot(&probe, &a);
+    return a.used;
+}
+
 static int upload_bf16(void *dst, const float *src, size_t n, cudaStream_t st, tetri_error *err)
 {
     uint16_t *tmp = malloc(n * 2 + 2);
@@ -271,76 +361,162 @@ static int upload_bf16(void *dst, const float *src, size_t n, cudaStream_t st, t
     return 0;
 }
 
+/* The schedule (sigmas, or the model's for the slot's size), sigma0 replacing its first value when
+ * given, the guidance and step 0; enqueued, pageable copies (staged at once, no synchronisation). */
+static int upload_schedule(dit_slot *sl, const float *sigmas, const float *sigma0, float guidance, tetri_error *err)
+{
+    cudaStream_t st = sl->m->stream;
+    float *sig = malloc(((size_t)sl->n_steps + 1) * 4);
+    if (!sig) return tetri_errorf(err, "out of memory");
+    if (sigmas) memcpy(sig, sigmas, ((size_t)sl->n_steps + 1) * 4);
+    else dit_sigma_schedule(&sl->m->L->cfg, sl->N, sl->n_steps, sig);
+    if (sigma0) sig[0] = *sigma0;
+    const int zero = 0;
+    cudaError_t e = cudaMemcpyAsync((float *)sl->ref.sigmas, sig, ((size_t)sl->n_steps + 1) * 4, cudaMemcpyHostToDevice, st);
+    if (!e) e = cudaMemcpyAsync(sl->guid, &guidance, 4, cudaMemcpyHostToDevice, st);
+    if (!e) e = cudaMemcpyAsync(sl->ref.step, &zero, 4, cudaMemcpyHostToDevice, st);
+    free(sig);
+    if (e) return tetri_errorf(err, "slot: uploading the schedule: %s", cudaGetErrorString(e));
+    return 0;
+}
+
+int dit_slot_set_inputs(dit_slot *sl, const dit_step_inputs *in, int sample, const float *sigmas, tetri_error *err)
+{
+    const dit_config *c = &sl->m->L->cfg;
+    cudaStream_t st = sl->m->stream;
+    if (sample < 0 || sample >= in->batch || in->text_tokens != sl->T || in->grid_h != sl->gh || in->grid_w != sl->gw)
+        return tetri_errorf(err, "slot inputs: sample %d of %d, %d text tokens, grid %dx%d do not match the slot's %d, %dx%d", sample,
+                            in->batch, in->text_tokens, in->grid_h, in->grid_w, sl->T, sl->gh, sl->gw);
+    const size_t nl = (size_t)sl->N * dit_token_in(c), nt = (size_t)sl->T * c->text_dim;
+    cudaError_t e = cudaMemcpyAsync(sl->ref.lat, in->latent + sample * nl, nl * 4, cudaMemcpyHostToDevice, st);
+    if (e) return tetri_errorf(err, "slot: uploading the latent: %s", cudaGetErrorString(e));
+    if (upload_bf16((void *)sl->ref.txt, in->text + sample * nt, nt, st, err) ||
+        upload_bf16(sl->pooled, in->pooled + (size_t)sample * c->pooled_dim, (size_t)c->pooled_dim, st, err) ||
+        upload_schedule(sl, sigmas, in->sigma ? &in->sigma[sample] : NULL, in->guidance ? in->guidance[sample] : 0.f, err))
+        return -1;
+    return dit_slot_prepare(sl, err);
+}
+
+int dit_slot_random_inputs(dit_slot *sl, uint64_t seed, tetri_error *err)
+{
+    const dit_config *c = &sl->m->L->cfg;
+    cudaStream_t st = sl->m->stream;
+    const int64_t nl = (int64_t)sl->N * dit_token_in(c);
+    /* U(-sqrt 3, sqrt 3): unit variance like the Gaussian latent the pipeline starts from */
+    KL(tk_fill_uniform_f32(sl->ref.lat, nl, seed, 1, 1.7320508f, st), "fill latent");
+    KL(tk_fill_uniform_bf16((void *)sl->ref.txt, (int64_t)sl->T * c->text_dim, seed, 2, 1.0f, st), "fill text");
+    KL(tk_fill_uniform_bf16(sl->pooled, c->pooled_dim, seed, 3, 1.0f, st), "fill pooled");
+    if (upload_schedule(sl, NULL, NULL, 3.5f, err)) return -1;
+    return dit_slot_prepare(sl, err);
+}
+
+int dit_slot_read_latent(const dit_slot *sl, float *host, tetri_error *err)
+{
+    const size_t n = (size_t)sl->N * dit_token_in(&sl->m->L->cfg);
+    CU(cudaMemcpyAsync(host, sl->ref.lat, n * 4, cudaMemcpyDeviceToHost, sl->m->stream), "reading a slot's latent");
+    CU(cudaStreamSynchronize(sl->m->stream), "reading a slot's latent");
+    return 0;
+}
+
+int dit_slot_step_index(const dit_slot *sl, int *step, tetri_error *err)
+{
+    CU(cudaMemcpyAsync(step, sl->ref.step, 4, cudaMemcpyDeviceToHost, sl->m->stream), "reading a slot's step");
+    CU(cudaStreamSynchronize(sl->m->stream), "reading a slot's step");
+    return 0;
+}
+
+int dit_slot_copy_state(dit_slot *dst, const dit_slot *src, tetri_error *err)
+{
+    if (dst->T != src->T || dst->gh != src->gh || dst->gw != src->gw || dst->n_steps != src->n_steps ||
+        dst->m->L->total != src->m->L->total)
+        return tetri_errorf(err, "slot copy: the two slots differ in model, shape or schedule");
+    const size_t nl = (size_t)dst->N * dit_token_in(&dst->m->L->cfg) * 4;
+    /* Ordered on the destination's stream; the source's last block has ended (the caller saw it). */
+    CU(cudaMemcpyPeerAsync(dst->ref.lat, dst->m->device, src->ref.lat, src->m->device, nl, dst->m->stream), "moving a latent");
+    CU(cudaMemcpyPeerAsync(dst->ref.step, dst->m->device, src->ref.step, src->m->device, 4, dst->m->stream), "moving a step index");
+    return 0;
+}
+
+int dit_gpu_device(const dit_gpu *m) { return m->device; }
+
+int dit_gpu_hold(dit_gpu *m, int64_t ns, tetri_error *err)
+{
+    KL(tk_gpu_sleep(ns, m->stream), "gpu_sleep");
+    return 0;
+}
+
+int dit_slot_set_step(dit_slot *sl, int step, tetri_error *err)
+{
+    if (step < 0 || step >= sl->n_steps) return tetri_errorf(err, "slot: step %d is outside 0..%d", step, sl->n_steps - 1);
+    CU(cudaMemcpyAsync(sl->ref.step, &step, 4, cudaMemcpyHostToDevice, sl->m->stream), "setting a slot's step");
+    CU(cudaStreamSynchronize(sl->m->stream), "setting a slot's step"); /* the source is this frame's */
+    return 0;
+}
+
+/* ---- the runner's batch: binding slots ---------------------------------------------------------- */
+
+int dit_gpu_step_bind(dit_gpu_step *s, dit_slot *const *slots, int n, tetri_error *err)
+{
+    if (n != s->B) return tetri_errorf(err, "step: %d slots bound to a runner of batch %d", n, s->B);
+    for (int b = 0; b < n; b++) {
+        const dit_slot *sl = slots[b];
+        if (!sl || sl->m != s->m || sl->T != s->T || sl->gh != s->gh || sl->gw != s->gw)
+            return tetri_errorf(err, "step: slot %d is not of this runner's model, text length and %dx%d grid", b, s->gh, s->gw);
+    }
+    /* The previous bind's copy must have read refs_host before it is rewritten. */
+    CU(cudaEventSynchronize(s->bind_done), "bind");
+    for (int b = 0; b < n; b++) {
+        s->refs_host[b] = slots[b]->ref;
+        s->bound[b] = slots[b];
+    }
+    CU(cudaMemcpyAsync(s->refs, s->refs_host, (size_t)n * sizeof *s->refs, cudaMemcpyHostToDevice, s->m->stream), "bind");
+    CU(cudaEventRecord(s->bind_done, s->m->stream), "bind");
+    return 0;
+}
+
+/* The runner's own slots, one per sample (the single-runner API: set_inputs, random_inputs). */
+static int own_slots(dit_gpu_step *s, tetri_error *err)
+{
+    for (int b = 0; b < s->B; b++)
+        if (!s->own[b] && dit_slot_create(s->m, s->T, s->gh, s->gw, s->n_steps, &s->own[b], err)) return -1;
+    return 0;
+}
+
 int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const float *sigmas, tetri_error *err)
 {
-    const dit_config *c = &s->m->L->cfg;
-    cudaStream_t st = s->m->stream;
     if (in->batch != s->B || in->text_tokens != s->T || in->grid_h != s->gh || in->grid_w != s->gw)
         return tetri_errorf(err, "step inputs: batch %d, %d text tokens, grid %dx%d do not match the step's %d, %d, %dx%d",
                             in->batch, in->text_tokens, in->grid_h, in->grid_w, s->B, s->T, s->gh, s->gw);
-    if (in->sigma)
-        for (int b = 1; b < s->B; b++)
-            if (in->sigma[b] != in->sigma[0])
-                return tetri_errorf(err, "step inputs: sample %d's sigma %g differs from sample 0's %g: the GPU step runs one "
-                                         "sigma schedule for the whole batch", b, (double)in->sigma[b], (double)in->sigma[0]);
-    const size_t nl = (size_t)s->B * s->N * dit_token_in(c);
-    float *sig = malloc(((size_t)s->n_steps + 1) * 4);
-    if (!sig) return tetri_errorf(err, "out of memory");
-    if (sigmas) memcpy(sig, sigmas, ((size_t)s->n_steps + 1) * 4);
-    else dit_sigma_schedule(c, s->N, s->n_steps, sig);
-    float guid[64];
-    for (int b = 0; b < s->B && b < 64; b++) guid[b] = in->guidance ? in->guidance[b] : 0.f;
-    if (s->B > 64) { free(sig); return tetri_errorf(err, "step inputs: batch above 64"); }
-    int zero = 0;
-    cudaError_t e = cudaMemcpy(s->lat, in->latent, nl * 4, cudaMemcpyHostToDevice);
-    if (!e) e = cudaMemcpy(s->sigmas, sig, ((size_t)s->n_steps + 1) * 4, cudaMemcpyHostToDevice);
-    if (!e) e = cudaMemcpy(s->guid, guid, (size_t)s->B * 4, cudaMemcpyHostToDevice);
-    if (!e) e = cudaMemcpy(s->step, &zero, 4, cudaMemcpyHostToDevice);
-    free(sig);
-    if (e) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
-    KL(tk_f32_to_bf16(s->lat, s->lat16, (int64_t)nl, st), "f32_to_bf16");
-    if (upload_bf16(s->txt, in->text, (size_t)s->B * s->T * c->text_dim, st, err) ||
-        upload_bf16(s->pooled, in->pooled, (size_t)s->B * c->pooled_dim, st, err))
-        return -1;
-    /* sigma of the step: the caller's in->sigma wins for a single forward (step 0) */
-    if (in->sigma) {
-        e = cudaMemcpy(s->sigmas, in->sigma, 4, cudaMemcpyHostToDevice);
-        if (e) return tetri_errorf(err, "uploading sigma: %s", cudaGetErrorString(e));
-    }
-    return dit_gpu_step_prepare(s, err);
+    if (own_slots(s, err)) return -1;
+    for (int b = 0; b < s->B; b++)
+        if (dit_slot_set_inputs(s->own[b], in, b, sigmas, err)) return -1;
+    return dit_gpu_step_bind(s, s->own, s->B, err);
 }
 
 int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err)
 {
-    const dit_config *c = &s->m->L->cfg;
-    cudaStream_t st = s->m->stream;
-    const int64_t nl = (int64_t)s->B * s->N * dit_token_in(c);
-    /* U(-sqrt 3, sqrt 3): unit variance like the Gaussian latent the pipeline starts from */
-    KL(tk_fill_uniform_f32(s->lat, nl, seed, 1, 1.7320508f, st), "fill latent");
-    KL(tk_f32_to_bf16(s->lat, s->lat16, nl, st), "f32_to_bf16");
-    KL(tk_fill_uniform_bf16(s->txt, (int64_t)s->B * s->T * c->text_dim, seed, 2, 1.0f, st), "fill text");
-    KL(tk_fill_uniform_bf16(s->pooled, (int64_t)s->B * c->pooled_dim, seed, 3, 1.0f, st), "fill pooled");
-    float *sig = malloc(((size_t)s->n_steps + 1) * 4), guid[64];
-    if (!sig || s->B > 64) { free(sig); return tetri_errorf(err, "step: out of memory or batch above 64"); }
-    dit_sigma_schedule(c, s->N, s->n_steps, sig);
-    for (int b = 0; b < s->B; b++) guid[b] = 3.5f;
-    int zero = 0;
-    cudaError_t e = cudaMemcpy(s->sigmas, sig, ((size_t)s->n_steps + 1) * 4, cudaMemcpyHostToDevice);
-    if (!e) e = cudaMemcpy(s->guid, guid, (size_t)s->B * 4, cudaMemcpyHostToDevice);
-    if (!e) e = cudaMemcpy(s->step, &zero, 4, cudaMemcpyHostToDevice);
-    free(sig);
-    if (e) return tetri_errorf(err, "uploading inputs: %s", cudaGetErrorString(e));
-    CU(cudaStreamSynchronize(st), "random inputs");
-    return dit_gpu_step_prepare(s, err);
+    if (own_slots(s, err)) return -1;
+    for (int b = 0; b < s->B; b++)
+        if (dit_slot_random_inputs(s->own[b], seed + (uint64_t)b * 0x9E3779B97F4A7C15ull, err)) return -1;
+    if (dit_gpu_step_bind(s, s->own, s->B, err)) return -1;
+    CU(cudaStreamSynchronize(s->m->stream), "random inputs");
+    return 0;
 }
 
-/* One linear layer on rows [X, X + rows) through the wrapper, counting its FLOPs. */
+/* One linear layer of model m on rows [X, X + rows) through the wrapper. */
+static int lin_model(dit_gemm_ctx *g, const dit_gpu *m, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y,
+                     int64_t ldy, dit_gemm_epilogue epi, float beta, tetri_error *err)
+{
+    assert(l->w >= 0 && l->b >= 0);
+    return dit_gemm_run(g, rows, l->out, l->in, X, ldx, wptr(m, l->w), wptr(m, l->b), Y, ldy, epi, beta, err);
+}
+
+/* The same, counting its FLOPs in the runner's. */
 static int lin_on(dit_gemm_ctx *g, dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
                   dit_gemm_epilogue epi, float beta, tetri_error *err)
 {
-    assert(l->w >= 0 && l->b >= 0);
     s->flops += 2.0 * rows * l->out * l->in;
-    return dit_gemm_run(g, rows, l->out, l->in, X, ldx, wptr(s->m, l->w), wptr(s->m, l->b), Y, ldy, epi, beta, err);
+    return lin_model(g, s->m, l, rows, X, ldx, Y, ldy, epi, beta, err);
 }
 
 static int lin(dit_gpu_step *s, const dit_linear *l, int rows, const void *X, int64_t ldx, void *Y, int64_t ldy,
@@ -449,47 +625,47 @@ static void next_norm_mods(const dit_gpu_step *s, int next_double, int next_sing
 
 /* The request's conditioning, once per schedule: temb = timestep embedding of sigma[k] (+
  * guidance) + pooled projection for every step k, then every block's modulation for every step in
- * one GEMM, mod[k, b, :] = W_mod silu(temb[k, b]) + b_mod. The modulation depends only on the step's
+ * one GEMM, mod[k, :] = W_mod silu(temb[k]) + b_mod. The modulation depends only on the step's
  * sigma, the guidance and the pooled vector, all fixed when the request starts; reading its 6.5 GB
  * of weights (FLUX) once per request instead of once per step saves about 1.5-2 ms a step, which
  * is 4-5% of a step at 512 px. */
-static int enqueue_conditioning(dit_gpu_step *s, tetri_error *err)
+int dit_slot_prepare(dit_slot *sl, tetri_error *err)
 {
-    dit_gpu *m = s->m;
+    dit_gpu *m = sl->m;
     const dit_layout *L = m->L;
     const dit_config *c = &L->cfg;
-    const int B = s->B, D = L->D;
-    cudaStream_t st = m->stream;
-    const double flops = s->flops;
-    const int R = s->n_steps * B; /* rows k x B + b */
+    const int D = L->D, R = sl->n_steps; /* one row per step */
     const int64_t RD = (int64_t)R * D;
-    KL(tk_cond_rows(s->sigmas, L->g_l1.w >= 0 ? s->guid : NULL, s->pooled, s->n_steps, B, c->pooled_dim, s->t_rows, s->g_rows,
-                    s->pooled_rows, st),
+    cudaStream_t st = m->stream;
+    dit_gemm_ctx *g = m->gemm;
+    KL(tk_cond_rows(sl->ref.sigmas, L->g_l1.w >= 0 ? sl->guid : NULL, sl->pooled, R, 1, c->pooled_dim, sl->t_rows, sl->g_rows,
+                    sl->pooled_rows, st),
        "cond_rows");
-    KL(tk_timestep_proj(s->t_rows, s->tproj, R, st), "timestep_proj");
-    if (lin(s, &L->t_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-    KL(tk_silu(s->e1, RD, st), "silu");
-    if (lin(s, &L->t_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_timestep_proj(sl->t_rows, sl->tproj, R, st), "timestep_proj");
+    if (lin_model(g, m, &L->t_l1, R, sl->tproj, 256, sl->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(sl->e1, RD, st), "silu");
+    if (lin_model(g, m, &L->t_l2, R, sl->e1, D, sl->temb, D, DIT_EPI_BIAS, 0.f, err)) return -1;
     if (L->g_l1.w >= 0) {
-        KL(tk_timestep_proj(s->g_rows, s->tproj, R, st), "timestep_proj");
-        if (lin(s, &L->g_l1, R, s->tproj, 256, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        KL(tk_silu(s->e1, RD, st), "silu");
-        if (lin(s, &L->g_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+        KL(tk_timestep_proj(sl->g_rows, sl->tproj, R, st), "timestep_proj");
+        if (lin_model(g, m, &L->g_l1, R, sl->tproj, 256, sl->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+        KL(tk_silu(sl->e1, RD, st), "silu");
+        if (lin_model(g, m, &L->g_l2, R, sl->e1, D, sl->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
     }
-    if (lin(s, &L->p_l1, R, s->pooled_rows, c->pooled_dim, s->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-    KL(tk_silu(s->e1, RD, st), "silu");
-    if (lin(s, &L->p_l2, R, s->e1, D, s->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
-    CU(cudaMemcpyAsync(s->e2, s->temb, (size_t)RD * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
-    KL(tk_silu(s->e2, RD, st), "silu");
+    if (lin_model(g, m, &L->p_l1, R, sl->pooled_rows, c->pooled_dim, sl->e1, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    KL(tk_silu(sl->e1, RD, st), "silu");
+    if (lin_model(g, m, &L->p_l2, R, sl->e1, D, sl->temb, D, DIT_EPI_BIAS, 1.f, err)) return -1;
+    CU(cudaMemcpyAsync(sl->e2, sl->temb, (size_t)RD * 2, cudaMemcpyDeviceToDevice, st), "copy temb");
+    KL(tk_silu(sl->e2, RD, st), "silu");
     dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
-    if (lin(s, &all_mod, R, s->e2, D, s->mod, L->mod_total, DIT_EPI_BIAS, 0.f, err)) return -1;
-    s->flops = flops; /* a step's FLOPs are the forward's */
-    return 0;
+    return lin_model(g, m, &all_mod, R, sl->e2, D, (void *)sl->ref.mod, L->mod_total, DIT_EPI_BIAS, 0.f, err);
 }
 
 int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err)
 {
-    if (enqueue_conditioning(s, err)) return -1;
+    for (int b = 0; b < s->B; b++) {
+        if (!s->bound[b]) return tetri_errorf(err, "step: no slot bound to sample %d", b);
+        if (dit_slot_prepare(s->bound[b], err)) return -1;
+    }
     CU(cudaStreamSynchronize(s->m->stream), "conditioning");
     return 0;
 }
@@ -506,6 +682,9 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
     cudaStream_t st = m->stream;
     s->flops = 0;
 
+    /* Each sample's latent, text rows and modulation row at its own step, from its slot. */
+    KL(tk_slot_gather(s->refs, B, (int64_t)N * tin, (int64_t)T * c->text_dim, mt, s->lat16, s->txt, s->mod, s->sig2, st),
+       "slot_gather");
     /* Joint hidden state: text rows, then image rows (+ SD3's positional table). */
     const int64_t sD = (int64_t)Lt * D; /* one sample's rows in the [B, Lt, D] buffers */
     if (lin_each(m->gemm, s, &L->ctx_embed, T, s->txt, c->text_dim, (int64_t)T * c->text_dim, s->h, D, sD, DIT_EPI_BIAS, err) ||
@@ -516,7 +695,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
 
     tk_mod_rows txt = {0}, img = {0};
     next_norm_mods(s, c->n_double ? 0 : -1, c->n_double ? -1 : 0, &txt, &img);
-    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, s->step, (int64_t)B * mt, st), "ln_mod");
+    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, NULL, 0, st), "ln_mod");
 
     for (int i = 0; i < c->n_double; i++) {
         const dit_double_block *blk = &L->dbl[i];
@@ -540,7 +719,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         if (join_txt(m, err)) return -1;
         tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
         tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, NULL, 0, st), "residual_ln_mod");
         if (fork_txt(m, err)) return -1;
         const int64_t sM = (int64_t)Lt * M;
         if (!pre && (lin_each(m->gemm_txt, s, &blk->ff1_c, T, s->nrm, D, sD, s->big, M, sM, DIT_EPI_GELU_BIAS, err) ||
@@ -557,7 +736,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         t2.gate = pre ? NULL : bptr(mc, 5 * D);
         if (pre) t2.shift = t2.scale = NULL;
         i2.gate = bptr(mx, 5 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, NULL, 0, st), "residual_ln_mod");
     }
     for (int j = 0; j < c->n_single; j++) {
         const dit_single_block *blk = &L->sgl[j];
@@ -574,7 +753,7 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
         tk_mod_rows t2 = {0}, i2 = {0};
         next_norm_mods(s, -1, j + 1 < c->n_single ? j + 1 : -1, &t2, &i2);
         t2.gate = i2.gate = bptr(mm, 2 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, s->step, (int64_t)B * mt, st), "residual_ln_mod");
+        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, NULL, 0, st), "residual_ln_mod");
     }
     if (lin_each(m->gemm, s, &L->proj_out, N, bptr(s->nrm, (int64_t)T * D), D, sD, s->out, tout, (int64_t)N * tout, DIT_EPI_BIAS,
                  err))
@@ -583,25 +762,36 @@ static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
     return 0;
 }
 
+/* One denoising step of the bound slots: forward, then each slot's Euler update and step. */
 static int enqueue_denoise_step(dit_gpu_step *s, tetri_error *err)
 {
-    const int64_t n = (int64_t)s->B * s->N * dit_token_in(&s->m->L->cfg);
+    const int64_t n = (int64_t)s->N * dit_token_in(&s->m->L->cfg);
     if (enqueue_forward(s, err)) return -1;
-    KL(tk_euler_update(s->lat, s->lat16, s->vel, n, s->sigmas, s->step, s->m->stream), "euler_update");
-    KL(tk_step_advance(s->step, s->n_steps, s->m->stream), "step_advance");
+    KL(tk_slot_euler(s->refs, s->B, s->vel, n, s->sig2, s->m->stream), "slot_euler");
+    KL(tk_slot_advance(s->refs, s->B, s->m->stream), "slot_advance");
+    return 0;
+}
+
+static int check_bound(const dit_gpu_step *s, tetri_error *err)
+{
+    for (int b = 0; b < s->B; b++)
+        if (!s->bound[b]) return tetri_errorf(err, "step: no slot bound to sample %d (dit_gpu_step_bind or set_inputs first)", b);
     return 0;
 }
 
 int dit_gpu_step_forward(dit_gpu_step *s, tetri_error *err)
 {
-    if (enqueue_forward(s, err)) return -1;
+    if (check_bound(s, err) || enqueue_forward(s, err)) return -1;
     CU(cudaStreamSynchronize(s->m->stream), "forward");
     return 0;
 }
 
 int dit_gpu_step_capture(dit_gpu_step *s, tetri_error *err)
 {
-    /* One eager forward first: cuBLASLt plans and kernel attributes are made outside the capture. */
+    /* One eager forward first: cuBLASLt plans and kernel attributes are made outside the capture.
+     * It needs slots: the runner's own, with seeded random inputs, when none are bound (a server captures
+     * at start-up, before any request). */
+    if (!s->bound[0] && dit_gpu_step_random_inputs(s, 0, err)) return -1;
     if (dit_gpu_step_forward(s, err)) return -1;
     if (s->exec) { cudaGraphExecDestroy(s->exec); s->exec = NULL; }
     if (s->graph) { cudaGraphDestroy(s->graph); s->graph = NULL; }
@@ -621,14 +811,22 @@ int dit_gpu_step_replay(dit_gpu_step *s, tetri_error *err)
     return 0;
 }
 
-int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err)
+int dit_gpu_step_run(dit_gpu_step *s, int n, tetri_error *err)
 {
-    int zero = 0;
-    CU(cudaMemcpyAsync(s->step, &zero, 4, cudaMemcpyHostToDevice, s->m->stream), "reset step");
+    if (check_bound(s, err)) return -1;
     for (int i = 0; i < n; i++) {
         if (s->exec) { CU(cudaGraphLaunch(s->exec, s->m->stream), "graph launch"); }
         else if (enqueue_denoise_step(s, err)) return -1;
     }
+    return 0;
+}
+
+int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err)
+{
+    if (check_bound(s, err)) return -1;
+    for (int b = 0; b < s->B; b++)
+        if (dit_slot_set_step(s->bound[b], 0, err)) return -1;
+    if (dit_gpu_step_run(s, n, err)) return -1;
     CU(cudaStreamSynchronize(s->m->stream), "denoise");
     return 0;
 }
@@ -642,7 +840,38 @@ int dit_gpu_step_read_velocity(dit_gpu_step *s, float *host, tetri_error *err)
 
 int dit_gpu_step_read_latent(dit_gpu_step *s, float *host, tetri_error *err)
 {
-    const size_t n = (size_t)s->B * s->N * dit_token_in(&s->m->L->cfg);
-    CU(cudaMemcpy(host, s->lat, n * 4, cudaMemcpyDeviceToHost), "reading the latent");
+    const size_t n = (size_t)s->N * dit_token_in(&s->m->L->cfg);
+    if (check_bound(s, err)) return -1;
+    for (int b = 0; b < s->B; b++)
+        if (dit_slot_read_latent(s->bound[b], host + (size_t)b * n, err)) return -1;
     return 0;
+}
+
+int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_error *err)
+{
+    if (check_bound(s, err)) return -1;
+    cudaEvent_t a = NULL, b = NULL;
+    cudaStream_t st = s->m->stream;
+    int rc = 0;
+    cudaError_t e = cudaEventCreate(&a);
+    if (e == cudaSuccess) e = cudaEventCreate(&b);
+    for (int i = 0; i < warmup + n && e == cudaSuccess && !rc; i++) {
+        e = cudaEventRecord(a, st);
+        if (e == cudaSuccess) rc = dit_gpu_step_run(s, 1, err);
+        if (e == cudaSuccess && !rc) e = cudaEventRecord(b, st);
+        if (e == cudaSuccess && !rc) e = cudaEventSynchronize(b);
+        if (e == cudaSuccess && !rc && i >= warmup) e = cudaEventElapsedTime(&ms[i - warmup], a, b);
+    }
+    if (a) cudaEventDestroy(a);
+    if (b) cudaEventDestroy(b);
+    if (e != cudaSuccess) return tetri_errorf(err, "timing steps: %s", cudaGetErrorString(e));
+    return rc;
+}
+
+size_t dit_gpu_step_bytes(const dit_gpu_step *s)
+{
+    arena a = {0};
+    dit_gpu_step probe = *s;
+    carve(&probe, &a);
+    return a.used;
 }

@@ -1,15 +1,25 @@
-/* dit/dit_gpu.h: one DiT on one GPU: weights in one allocation, and a step runner per (batch,
- * text tokens, image grid) whose launches are captured once into a CUDA graph and replayed.
- * defines: dit_gpu, dit_gpu_step, dit_attn_backend, dit_gpu_create, dit_gpu_destroy,
- *          dit_gpu_init_random, dit_gpu_load_weights, dit_gpu_step_create, dit_gpu_step_destroy,
- *          dit_gpu_step_set_inputs, dit_gpu_step_random_inputs, dit_gpu_step_forward,
- *          dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise, dit_gpu_step_read_velocity,
- *          dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_weight_bytes, dit_gpu_stream,
- *          dit_gpu_cublas, dit_gpu_set_gemm_tuning, dit_gpu_step_prepare, dit_gpu_step_attention,
- *          dit_attn_backend_name.
+/* dit/dit_gpu.h: one DiT on one GPU: weights in one allocation; request slots (each request's
+ * denoising state); and a step runner per (batch, text tokens, image grid) whose launches are
+ * captured once into a CUDA graph and replayed over whichever slots are bound to it.
+ * defines: DIT_MAX_BATCH, dit_gpu, dit_slot, dit_gpu_step, dit_attn_backend, dit_gpu_create, dit_gpu_destroy,
+ *          dit_gpu_init_random, dit_gpu_load_weights, dit_slot_create, dit_slot_destroy, dit_slot_bytes,
+ *          dit_slot_set_inputs, dit_slot_random_inputs, dit_slot_prepare, dit_slot_read_latent,
+ *          dit_slot_step_index, dit_slot_set_step, dit_slot_copy_state, dit_gpu_device, dit_gpu_hold,
+ *          dit_gpu_step_create, dit_gpu_step_destroy,
+ *          dit_gpu_step_bind, dit_gpu_step_run, dit_gpu_step_set_inputs, dit_gpu_step_random_inputs,
+ *          dit_gpu_step_forward, dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise,
+ *          dit_gpu_step_read_velocity, dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_step_bytes,
+ *          dit_gpu_step_sample_ms,
+ *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
+ *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name.
  *
  * A denoising step = the transformer forward (velocity) + the Euler update of the latent with the
- * schedule's sigmas; the step index lives in device memory, so one captured graph serves every step. */
+ * schedule's sigmas. The state a step advances lives in slots, apart from the runner: a slot holds
+ * one request's latent, text rows, pooled vector, sigma schedule, modulation table and step index.
+ * A runner's graph reads a table of B slots (dit_gpu_step_bind rewrites it between blocks), so the
+ * requests of a batch may stand at different steps of different schedules (selective and
+ * continuous batching), and one captured graph serves every step of every request of its shape.
+ * Everything runs on the model's stream, in order; slots are allocated stream-ordered. */
 #ifndef TETRI_DIT_DIT_GPU_H
 #define TETRI_DIT_DIT_GPU_H
 
@@ -21,7 +31,11 @@
 #include "dit/step_inputs.h"
 #include "core/error.h"
 
+/* The largest batch a runner takes. */
+#define DIT_MAX_BATCH 64
+
 typedef struct dit_gpu dit_gpu;
+typedef struct dit_slot dit_slot;
 typedef struct dit_gpu_step dit_gpu_step;
 
 typedef enum dit_attn_backend {
@@ -46,34 +60,75 @@ void *dit_gpu_cublas(const dit_gpu *m); /* the cublasHandle_t the oracle uses */
  * stream for one line per tuned shape. */
 void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log);
 
+/* ---- slots: one request's state ----
+ * A slot of `n_steps` steps for text_tokens text rows and a grid_h x grid_w latent grid, its
+ * memory allocated on the model's stream (poisoned until written). */
+int dit_slot_create(dit_gpu *m, int text_tokens, int grid_h, int grid_w, int n_steps, dit_slot **out, tetri_error *err);
+/* Frees it, stream-ordered (after whatever was enqueued on it). NULL is fine. */
+void dit_slot_destroy(dit_slot *sl);
+size_t dit_slot_bytes(const dit_slot *sl);
+/* Sample `sample` of in (latent, text, pooled, guidance; in->sigma[sample], when given, replaces
+ * the schedule's first sigma: a single forward at that sigma); sigmas has n_steps + 1 values (NULL:
+ * dit_sigma_schedule). Step 0; then dit_slot_prepare. Waits for the uploads. */
+int dit_slot_set_inputs(dit_slot *sl, const dit_step_inputs *in, int sample, const float *sigmas, tetri_error *err);
+/* Seeded random latent (uniform of unit variance), text and pooled vectors, guidance 3.5, the
+ * model's schedule, step 0; then dit_slot_prepare. Enqueued only. */
+int dit_slot_random_inputs(dit_slot *sl, uint64_t seed, tetri_error *err);
+/* The request's conditioning for its whole schedule: timestep, guidance and pooled embeddings and
+ * every block's modulation at every step's sigma (one [n_steps, mod_total] GEMM), which the steps
+ * then only read. The inputs functions call it. Enqueued only. */
+int dit_slot_prepare(dit_slot *sl, tetri_error *err);
+int dit_slot_read_latent(const dit_slot *sl, float *host, tetri_error *err); /* [N, C p^2], waits */
+int dit_slot_step_index(const dit_slot *sl, int *step, tetri_error *err);     /* waits */
+int dit_slot_set_step(dit_slot *sl, int step, tetri_error *err);              /* waits */
+/* Moves a request between GPUs: src's latent and step into dst (same model, shape, schedule; dst
+ * already holds the request's conditioning), enqueued on dst's stream, peer to peer when the two
+ * live on different devices. src must be idle. */
+int dit_slot_copy_state(dit_slot *dst, const dit_slot *src, tetri_error *err);
+int dit_gpu_device(const dit_gpu *m);
+/* Enqueues a kernel that holds the model's stream for ns of GPU time: a GPU that stops answering,
+ * for the serving backend's failure tests. */
+int dit_gpu_hold(dit_gpu *m, int64_t ns, tetri_error *err);
+
+/* ---- runners ---- */
+/* A runner for `batch` samples; n_steps is the schedule of the runner's own slots (set_inputs,
+ * random_inputs). */
 int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, dit_gpu_step **out,
                         tetri_error *err);
 void dit_gpu_step_destroy(dit_gpu_step *s);
+/* Device memory of its activations (slots apart). */
+size_t dit_gpu_step_bytes(const dit_gpu_step *s);
 void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b);
 /* The backend the step runs (AUTO until its first forward has resolved it). */
 dit_attn_backend dit_gpu_step_attention(const dit_gpu_step *s);
 const char *dit_attn_backend_name(dit_attn_backend b);
-/* Uploads the latent and conditioning; sigmas has n_steps + 1 values (NULL: dit_sigma_schedule),
- * one schedule for the whole batch; in->sigma, when given, must be equal across the batch and
- * replaces sigmas[0] (a single forward at that sigma). Resets the step counter to 0 and runs
- * dit_gpu_step_prepare. */
+/* Makes slots[0..n) (n = the batch, slots of this model and shape) the ones the next steps
+ * advance: enqueues the table's upload. The slots must live until those steps have run. */
+int dit_gpu_step_bind(dit_gpu_step *s, dit_slot *const *slots, int n, tetri_error *err);
+/* Enqueues n denoising steps of the bound slots (the graph if captured, else eager launches);
+ * each slot advances from its own step. No synchronisation. */
+int dit_gpu_step_run(dit_gpu_step *s, int n, tetri_error *err);
+/* The single-runner API (benchmarks, tests): the runner's own slots, one per sample, filled from
+ * `in` (per-sample sigmas allowed, see dit_slot_set_inputs) or seeded random, and bound. */
 int dit_gpu_step_set_inputs(dit_gpu_step *s, const dit_step_inputs *in, const float *sigmas, tetri_error *err);
-/* The request's conditioning for the whole schedule: timestep, guidance and pooled embeddings
- * and every block's modulation at every step's sigma (one [n_steps x B, mod_total] GEMM), which
- * the steps then only read. set_inputs and random_inputs call it; call it again only to time it. */
-int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err);
-/* Seeded random latent (N(0,1)-like uniform of unit variance), text and pooled vectors, guidance 3.5;
- * then dit_gpu_step_prepare. */
 int dit_gpu_step_random_inputs(dit_gpu_step *s, uint64_t seed, tetri_error *err);
-/* Enqueues and waits for one transformer forward at the current step, without a graph. */
+/* dit_slot_prepare on every bound slot, and waits: call it only to time the conditioning. */
+int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err);
+/* Enqueues and waits for one transformer forward of the bound slots at their steps, without a
+ * graph (the velocity only: slots do not advance). */
 int dit_gpu_step_forward(dit_gpu_step *s, tetri_error *err);
-/* Captures forward + Euler update + step advance into a graph (after one eager forward). */
+/* Captures gather + forward + Euler update + step advance into a graph (after one eager forward,
+ * on the runner's own seeded slots when none are bound). */
 int dit_gpu_step_capture(dit_gpu_step *s, tetri_error *err);
 /* Launches the captured graph once (asynchronously). */
 int dit_gpu_step_replay(dit_gpu_step *s, tetri_error *err);
-/* Runs n denoising steps from step 0 (graph if captured, else eager) and waits. */
+/* Times n single steps (dit_gpu_step_run(s, 1)) after `warmup` untimed ones, CUDA events around
+ * each: ms[0..n) in milliseconds. The slots advance (their step index wraps at their schedule's end). */
+int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_error *err);
+/* Sets the bound slots to step 0, runs n denoising steps and waits. */
 int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err);
-/* The last forward's velocity [B, N, C p^2] in packed token order, and the latent, as floats. */
+/* The last forward's velocity [B, N, C p^2] in packed token order, and the bound slots' latents
+ * [B, N, C p^2], as floats. */
 int dit_gpu_step_read_velocity(dit_gpu_step *s, float *host, tetri_error *err);
 int dit_gpu_step_read_latent(dit_gpu_step *s, float *host, tetri_error *err);
 /* Floating-point operations of one forward (2 per multiply-add: GEMMs and attention). */

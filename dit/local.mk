@@ -7,7 +7,7 @@ endif
 libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
   dit/cpu_ref.h dit/cpu_ref.c
 if HAVE_CUDA
-libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c
+libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_info.h dit/gpu_info.c
 if HAVE_CUDNN
 # cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)
 libtetri_gpu_a_SOURCES += dit/attention_cudnn.h dit/attention_cudnn.c
@@ -27,7 +27,7 @@ endif
 
 TESTS += tests/cli_bench_step.sh
 EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c
-EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c bench/run_gpu.sh bench/reference/dit_bench.py \
+EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c tests/gpu/serve_gpu.sh bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
 
@@ -39,7 +39,9 @@ tests_gpu_test_gpu_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
 CLEANFILES += tests/gpu/test_gpu
 check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
-	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; exit $$rc
+	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
+	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
+	  test $$rc -eq 0 && test $$rc2 -eq 0
 else
 check-gpu:
 	@echo "check-gpu: built without CUDA, nothing to run"

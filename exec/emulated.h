@@ -2,17 +2,11 @@
  * defines: EMULATED_DEFAULT_SETTLE_NS, emulated_options, emulated_backend, emulated_open, emulated_close,
  *          emulated_bind.
  *
- * The host runs on the real monotonic clock; one worker thread per GPU "executes" a block by
- * sleeping its time (the host's emulate_ns: the profile's, jittered when the host's jitter is
- * on), divided by `speed`, so a 10-minute workload runs in seconds at speed 20 and above. The
- * lowest GPU of a block's set runs it (the others are held by the host). A block starts when the
- * host hands it over, as a GPU starts what the host enqueued on its stream (the worker's own
- * wake-up is not charged to it); the worker stamps its real end when it wakes and posts it to one
- * completion queue that the host waits on (mutex and condition variable on the monotonic clock). The run's clock is (real - start) x speed: every time the host and the results see
- * is in the workload's time, only the overhead figures are in real time.
- *
- * The GPU backend (next) keeps this driver and replaces the sleep with the launch of the block's
- * steps on the GPUs and a wait for them. */
+ * The driver (a worker thread per GPU, the run's clock, the completion queue) is exec/workers.c;
+ * this backend's runner "executes" a block by sleeping its time (the host's emulate_ns: the
+ * profile's, jittered when the host's jitter is on), divided by `speed`, so a 10-minute workload
+ * runs in seconds at speed 20 and above. The GPU backend (exec/gpu.c) is the same driver with a
+ * runner that launches the block's steps on the GPU instead. */
 #ifndef TETRI_EXEC_EMULATED_H
 #define TETRI_EXEC_EMULATED_H
 
@@ -35,6 +29,8 @@ typedef struct emulated_options {
     /* How long threads spin before what they expect: 0 chooses (50 us where there is a core per
      * thread, else none), < 0 never, > 0 this many ns (tests take the spinning paths with it). */
     tetri_ns spin_ns;
+    /* The longest the host waits without looking at its stop flag, real ns (0: unbounded). */
+    tetri_ns poll_real_ns;
 } emulated_options;
 
 typedef struct emulated_backend emulated_backend;

@@ -15,6 +15,7 @@
 #ifndef TETRI_HOST_BACKEND_H
 #define TETRI_HOST_BACKEND_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -45,7 +46,9 @@ typedef struct host_event {
     tetri_ns start, end;            /* as run, on the run's clock */
     tetri_ns end_real_ns;           /* monotonic real time of the end (host overhead); 0 in the simulator */
     tetri_ns start_real_ns;         /* monotonic real time of the start; 0 in the simulator */
-    char why[160];
+    bool fatal;                     /* FAILED only: the backend cannot go on (a GPU error, a GPU that
+                                     * stopped answering): the host ends the run, partial */
+    char why[256];
 } host_event;
 
 typedef struct host_backend_ops {

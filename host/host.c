@@ -78,6 +78,8 @@ typedef struct host {
     tetri_ns gpu_busy_ns;
     int64_t n_failed;
     tetri_ns last_event;
+    bool partial;                  /* the run was ended early (end_partial); why says why */
+    char partial_why[256];
 } host;
 
 /* ---- growable arrays (amortised; sized up front from the arrivals) ------------------------------ */
@@ -168,6 +170,42 @@ static void release_slot(host *h, int32_t slot, tetri_gpuset gpus)
     h->free_slot[h->n_free_slots++] = slot;
 }
 
+/* Ends the run now, partially: a stop asked for (SIGINT, SIGTERM) or a backend that cannot go on.
+ * Blocks still running are recorded as failed at `now` (the backend abandons them); every request
+ * not finished, arrived or not, ends dropped. The results say so (host_result.partial). */
+static void end_partial(host *h, tetri_ns now, const char *why)
+{
+    if (h->partial) return;
+    h->partial = true;
+    snprintf(h->partial_why, sizeof h->partial_why, "%s", why);
+    for (int32_t slot = 0; slot < TETRI_MAX_GPUS; slot++) {
+        running_block *rb = &h->run[slot];
+        if (rb->rec == SIZE_MAX) continue;
+        tetri_block_result *b = &h->blocks[rb->rec];
+        b->start = b->pred_start;
+        b->end = now > b->start ? now : b->start;
+        b->failed = true;
+        h->n_failed++;
+        const tetri_ns gpu_ns = (b->end - b->start) * tetri_gpuset_count(b->gpus);
+        h->gpu_busy_ns += gpu_ns;
+        for (int32_t k = 0; k < b->n_req; k++) {
+            tetri_request *r = &h->req[b->req[k]];
+            h->res[r->id].gpu_ns += gpu_ns / b->n_req + (k == 0 ? gpu_ns % b->n_req : 0);
+            r->state = TETRI_REQ_WAITING;
+        }
+        release_slot(h, slot, b->gpus);
+        rb->rec = SIZE_MAX;
+    }
+    for (int32_t i = 0; i < h->n_pending; i++) {
+        tetri_request *r = &h->req[h->pending[i]->id];
+        if (r->state == TETRI_REQ_WAITING || r->state == TETRI_REQ_RUNNING) finish_request(h, r, now, TETRI_DROPPED);
+    }
+    for (size_t i = h->next_arrival; i < h->n; i++) h->req[i].state = TETRI_REQ_DROPPED; /* never arrived: dropped */
+    h->next_arrival = h->n;
+    h->wake_at = TETRI_NS_NEVER;
+    if (now > h->last_event) h->last_event = now;
+}
+
 /* A block's end, as the backend reports it. Its requests move on (or, when it failed, go back to
  * waiting with its steps not counted, or are dropped after too many failures). *pred_end gets the
  * block's predicted end. */
@@ -210,6 +248,11 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     }
     release_slot(h, ev->slot, b->gpus);
     rb->rec = SIZE_MAX;
+    if (failed && ev->fatal) {
+        char why[256];
+        snprintf(why, sizeof why, "backend %s: %.200s", h->be->ops->name, ev->why);
+        end_partial(h, ev->end, why);
+    }
     return 0;
 }
 
@@ -353,6 +396,7 @@ static int take_instant(host *h, const host_event *first, bool *changed)
         tetri_ns pred_end = TETRI_NS_NEVER;
         if (end_block(h, &ev, &pred_end)) return -1;
         *changed = true;
+        if (h->partial) return 0;
         const tetri_ns until = settle > 0 && ends_together(h, pred_end, settle) ? horizon : first->end;
         if (h->be->ops->wait_next(h->be->self, until, &ev, h->err))
             return tetri_error_prefix(h->err, "backend %s", h->be->ops->name);
@@ -374,7 +418,14 @@ static int run_loop(host *h)
         h->pass++;
         bool changed = false;
         if (take_instant(h, &ev, &changed)) return -1;
+        if (h->partial) break;
         const tetri_ns now = h->be->ops->now(h->be->self);
+        if (h->cfg->stop && *h->cfg->stop) {
+            char why[64];
+            snprintf(why, sizeof why, "stopped by signal %d", (int)*h->cfg->stop);
+            end_partial(h, now, why);
+            break;
+        }
         assert(now >= h->last_event); /* time never runs backwards */
         h->last_event = now;
 
@@ -398,6 +449,7 @@ static int run_loop(host *h)
             idle_wakes = 0;
         }
     }
+    if (h->partial) return sample_until(h, h->last_event, true);
     if (h->n_live > 0) {
         compact_pending(h);
         const tetri_request *r = h->pending[0];
@@ -602,6 +654,8 @@ int host_run(const host_config *cfg, const host_backend *backend, const host_arr
     h.gap_ns = NULL;
     out->gpu_busy_ns = h.gpu_busy_ns;
     out->n_failed_blocks = h.n_failed;
+    out->partial = h.partial;
+    snprintf(out->partial_why, sizeof out->partial_why, "%s", h.partial_why);
     out->summary.wall_s = (double)(monotonic_ns() - w0) / 1e9;
     rc = 0;
 done:

@@ -14,7 +14,9 @@
  *      block record keeps beside what the backend reports.
  * Every request ends met (finished by its deadline), late or dropped, exactly once. A block that
  * fails (the backend says so) gives its requests back as waiting, their steps of that block not
- * counted; a request whose blocks fail more than max_failures times is dropped. A policy that
+ * counted; a request whose blocks fail more than max_failures times is dropped. A fatal failure
+ * (the backend cannot go on) or a stop request ends the run early, partial, every request still
+ * accounted for (host_result.partial). A policy that
  * keeps GPUs idle with requests waiting and nothing to wake it is reported as a bug, by name.
  *
  * Jitter (off by default) emulates the profile's variance for the backends that emulate GPUs:
@@ -24,6 +26,8 @@
 #ifndef TETRI_HOST_HOST_H
 #define TETRI_HOST_HOST_H
 
+#include <signal.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -56,6 +60,10 @@ typedef struct host_config {
     int check_plans;                /* strict: a wake-up asked for at or before now is an error too */
     tetri_ns timeline_period;       /* sampling period of the timeline; 0: none */
     int max_failures;               /* failed blocks a request survives; one more and it is dropped */
+    /* Optional: when it reads non-zero (a signal's number, set by a handler), the run ends at the
+     * next event, partially (see host_result.partial). Live backends wake the host often enough
+     * to see it (exec/workers.h, poll_real_ns). */
+    const volatile sig_atomic_t *stop;
 } host_config;
 
 typedef struct host_result {
@@ -76,6 +84,11 @@ typedef struct host_result {
      * the block's start, in monotonic ns, sorted ascending. */
     tetri_ns *gap_ns;
     size_t n_gap;
+    /* The run ended early: a stop asked for (host_config.stop) or a fatal backend failure (a GPU
+     * error). Every request is still accounted for (those not finished are dropped); blocks still
+     * running then are recorded as failed. partial_why says what ended it. */
+    bool partial;
+    char partial_why[256];
 } host_result;
 
 /* Serves `n` requests (in arrival order) with the policy on the backend. Returns 0, or -1 with

@@ -102,26 +102,19 @@ extern "C" int tk_velocity_packed(const void *out, float *vel, int batch, int N,
     return LAUNCH_RESULT();
 }
 
-__global__ void euler_kernel(float *lat, bf16 *lat16, const float *vel, int64_t n, const float *sigmas, const int *step)
+/* One thread that holds the stream for `ns` of the GPU's global timer: a GPU that stops
+ * answering, for the serving backend's failure tests. */
+__global__ void gpu_sleep_kernel(int64_t ns)
 {
-    const int k = *step;
-    const float dt = sigmas[k + 1] - sigmas[k];
-    for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x) {
-        const float x = lat[i] + dt * vel[i];
-        lat[i] = x;
-        lat16[i] = __float2bfloat16_rn(x);
-    }
+    uint64_t t0, t;
+    asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t0));
+    do {
+        __nanosleep(1000000);
+        asm volatile("mov.u64 %0, %%globaltimer;" : "=l"(t));
+    } while ((int64_t)(t - t0) < ns);
 }
-extern "C" int tk_euler_update(float *latent, void *latent_bf16, const float *vel, int64_t n, const float *sigmas,
-                               const int *step, cudaStream_t s)
+extern "C" int tk_gpu_sleep(int64_t ns, cudaStream_t s)
 {
-    euler_kernel<<<blocks_for(n, 256), 256, 0, s>>>(latent, (bf16 *)latent_bf16, vel, n, sigmas, step);
-    return LAUNCH_RESULT();
-}
-
-__global__ void step_advance_kernel(int *step, int n_steps) { *step = (*step + 1) % n_steps; }
-extern "C" int tk_step_advance(int *step, int n_steps, cudaStream_t s)
-{
-    step_advance_kernel<<<1, 1, 0, s>>>(step, n_steps);
+    gpu_sleep_kernel<<<1, 1, 0, s>>>(ns);
     return LAUNCH_RESULT();
 }

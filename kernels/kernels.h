@@ -1,8 +1,9 @@
 /* kernels/kernels.h: C launchers of tetri's CUDA kernels (extern "C"; one .cu file per op family).
  * defines: tk_init_param, tk_fill_uniform_bf16, tk_poison, tk_f32_to_bf16, tk_bf16_to_f32,
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
- *          tk_add_pos_embed, tk_euler_update, tk_velocity_packed, tk_step_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows.
+ *          tk_add_pos_embed, tk_velocity_packed, tk_slot_ref, tk_slot_gather, tk_slot_euler,
+ *          tk_slot_advance, tk_attention,
+ *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows, tk_gpu_sleep.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -66,16 +67,34 @@ int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int gr
 /* Velocity in packed token order (float) from proj_out's bf16 output [batch, N, C p^2]; perm_C > 0
  * reorders SD3's (py, px, c) into (c, py, px) for C = perm_C channels. */
 int tk_velocity_packed(const void *out, float *vel, int batch, int N, int width, int perm_C, cudaStream_t s);
-/* latent += (sigmas[*step + 1] - sigmas[*step]) * vel, and the bf16 copy of the new latent. */
-int tk_euler_update(float *latent, void *latent_bf16, const float *vel, int64_t n, const float *sigmas, const int *step,
-                    cudaStream_t s);
-/* *step = (*step + 1) mod n_steps (one thread): the step counter a replayed graph reads its sigma
- * from, wrapping so that a benchmark can replay the graph any number of times. */
-int tk_step_advance(int *step, int n_steps, cudaStream_t s);
 /* A schedule's conditioning rows r = k x batch + b (step k, sample b): t_rows[r] = sigmas[k],
  * g_rows[r] = guid[b] (0 without guid; g_rows may be NULL), pooled_rows[r, :] = pooled[b, :] (bf16). */
 int tk_cond_rows(const float *sigmas, const float *guid, const void *pooled, int n_steps, int batch, int pooled_dim, float *t_rows,
                  float *g_rows, void *pooled_rows, cudaStream_t s);
+
+/* Holds the stream for ns of GPU time (one thread sleeping): a GPU that stops answering, in tests. */
+int tk_gpu_sleep(int64_t ns, cudaStream_t s);
+
+/* ---- slot.cu ---- */
+/* One request's denoising state in device memory, as a step runner's graph reads it (dit/dit_gpu.h,
+ * dit_slot): the graph bakes in a table of these, which the host rewrites before each block. */
+typedef struct tk_slot_ref {
+    float *lat;                 /* [N, C p^2] fp32: the latent the steps advance */
+    const void *txt;            /* [T, text_dim] bf16: the text encoder's output */
+    const void *mod;            /* [n_steps, mod_total] bf16: every block's modulation at every step */
+    const float *sigmas;        /* [n_steps + 1] the schedule */
+    int *step;                  /* the step it is at, 0..n_steps-1 */
+    int n_steps;
+} tk_slot_ref;
+/* For sample b < batch of refs (device memory): lat16[b] = bf16(latent), txt[b] = its text rows,
+ * mod[b] = its modulation row at its step, sig2[b] = {sigmas[step], sigmas[step + 1]}. n_txt and
+ * mod_total multiples of 8, txt and mod 16-byte aligned. */
+int tk_slot_gather(const tk_slot_ref *refs, int batch, int64_t n_lat, int64_t n_txt, int64_t mod_total, void *lat16, void *txt,
+                   void *mod, float *sig2, cudaStream_t s);
+/* Each sample's slot latent += (sig2[b][1] - sig2[b][0]) * vel[b] (vel [batch, n_lat]). */
+int tk_slot_euler(const tk_slot_ref *refs, int batch, const float *vel, int64_t n_lat, const float *sig2, cudaStream_t s);
+/* Each slot's step = (step + 1) mod n_steps. */
+int tk_slot_advance(const tk_slot_ref *refs, int batch, cudaStream_t s);
 
 /* ---- attention.cu ---- */
 /* Softmax(Q K^T / sqrt(hd)) V for every head, flash style (the L x L scores never leave the

@@ -1,11 +1,11 @@
 # profiles: sources, tests and data of this folder (see ../Makefile.am).
 libtetri_a_SOURCES += profiles/profile.h profiles/profile.c profiles/analytic.h profiles/analytic.c \
-  profiles/generate.c
+  profiles/generate.c profiles/measured.h profiles/measured.c
 
 # The schema travels as SQL (profiles/schema.sql, the reference) and is compiled into the generator
 # as a C string made from it, so the two cannot drift.
 nodist_libtetri_a_SOURCES = profiles/schema_sql.h
-profiles/generate.$(OBJEXT): profiles/schema_sql.h
+profiles/generate.$(OBJEXT) profiles/measured.$(OBJEXT): profiles/schema_sql.h
 profiles/schema_sql.h: $(top_srcdir)/profiles/schema.sql
 	$(AM_V_GEN)$(MKDIR_P) profiles && { \
 	  echo '/* generated from profiles/schema.sql by profiles/local.mk: do not edit */'; \

@@ -10,11 +10,13 @@
 #include <string.h>
 #include <sys/stat.h>
 
-/* Schema version 2 (version 1 lacked the block table and the backend 'emulated'). Times are integer
- * nanoseconds. A run row exists only with all its request, timeline and block rows (one
- * transaction), so status is 'done' for every row; the column stays so a later version can record
- * failed or partial runs without a schema change to readers. The run table's body is a macro
- * because the v1 upgrade rebuilds the table from it (SQLite cannot alter a CHECK constraint). */
+/* Schema version 3 (version 1 lacked the block table and the backend 'emulated'; version 2 the
+ * status 'partial' and the note). Times are integer nanoseconds. A run row exists only with all its
+ * request, timeline and block rows (one transaction). Its status is 'done', or 'partial' for a run
+ * ended early (a stop asked for, a GPU that failed), every request still accounted for; the note
+ * says why. A partial run does not count as done for resuming: running the sweep again replaces it.
+ * The run table's body is a macro because the upgrades rebuild the table from it (SQLite cannot
+ * alter a CHECK constraint). */
 #define STRINGIFY_(x) #x
 #define STRINGIFY(x) STRINGIFY_(x)
 #define RUN_TABLE_BODY                                                                                                 \
@@ -43,7 +45,8 @@
     "  decide_median_ns INTEGER NOT NULL,\n"                                                                           \
     "  decide_p99_ns    INTEGER NOT NULL,\n"                                                                           \
     "  decide_max_ns    INTEGER NOT NULL,\n"                                                                           \
-    "  status        TEXT NOT NULL DEFAULT 'done' CHECK (status = 'done'),\n"                                          \
+    "  status        TEXT NOT NULL DEFAULT 'done' CHECK (status = 'done' OR status = 'partial'),\n"                    \
+    "  note          TEXT,            -- partial: what ended it\n"                                                     \
     "  CHECK (met + late + dropped = n_requests),\n"                                                                   \
     "  UNIQUE (experiment_id, run_key)\n"                                                                              \
     ")"
@@ -118,19 +121,23 @@ static const char schema_sql[] =
     "INSERT INTO meta (key, value) VALUES ('kind', 'tetri-results'), "
     "('schema_version', '" STRINGIFY(TETRI_RESULTS_SCHEMA_VERSION) "');\n";
 
-/* Version 1 to 2: the block table, and the run table rebuilt for its new backend CHECK, in the
- * order SQLite documents for a table rebuild (create new, copy, drop old, rename new), which keeps
- * the request and timeline tables' references to run(id) pointing at the new table. Row ids are
- * copied, so those references stay valid. Needs foreign keys off (else DROP TABLE deletes the
- * requests through ON DELETE CASCADE). */
-static const char upgrade_v1_sql[] =
-    "CREATE TABLE run_v2 " RUN_TABLE_BODY ";\n"
-    "INSERT INTO run_v2 SELECT * FROM run;\n"
+/* Versions 1 and 2 to 3: the run table rebuilt from the current body (the backend 'emulated' in
+ * version 2, the status 'partial' and the note in 3), in the order SQLite documents for a table
+ * rebuild (create new, copy, drop old, rename new), which keeps the request, timeline and block
+ * tables' references to run(id) pointing at the new table. Row ids are copied, so those references
+ * stay valid. Needs foreign keys off (else DROP TABLE deletes the requests through ON DELETE
+ * CASCADE). Version 1 also gains the block table. */
+#define RUN_V2_COLUMNS                                                                                                 \
+    "id, experiment_id, run_key, policy, policy_name, workload, mix, slo_scale, rate_per_min, seed, backend, "       \
+    "hardware, model, n_requests, met, late, dropped, makespan_ns, decide_calls, wall_s, decide_median_ns, "          \
+    "decide_p99_ns, decide_max_ns, status"
+static const char upgrade_run_sql[] =
+    "CREATE TABLE run_v3 " RUN_TABLE_BODY ";\n"
+    "INSERT INTO run_v3 (" RUN_V2_COLUMNS ") SELECT " RUN_V2_COLUMNS " FROM run;\n"
     "DROP TABLE run;\n"
-    "ALTER TABLE run_v2 RENAME TO run;\n"
+    "ALTER TABLE run_v3 RENAME TO run;\n"
     RUN_INDEX_SQL
-    BLOCK_TABLE_SQL
-    "UPDATE meta SET value = '2' WHERE key = 'schema_version';\n";
+    "UPDATE meta SET value = '3' WHERE key = 'schema_version';\n";
 
 int results_sql_error(results_db *db, tetri_error *err, const char *what)
 {
@@ -190,16 +197,17 @@ static int schema_version(results_db *db, long *v, tetri_error *err)
  * since we looked. */
 static int upgrade_schema(results_db *db, tetri_error *err)
 {
-    /* A version 3 adds its step after this one (and this assertion moves with it). */
-    _Static_assert(TETRI_RESULTS_SCHEMA_VERSION == 2, "upgrade_schema knows the step from 1 to 2 only");
-    static const char what[] = "cannot upgrade the results schema from version 1 to 2";
+    /* A version 4 adds its step after this one (and this assertion moves with it). */
+    _Static_assert(TETRI_RESULTS_SCHEMA_VERSION == 3, "upgrade_schema knows the steps to version 3 only");
+    static const char what[] = "cannot upgrade the results schema to version 3";
     long v;
     if (exec_sql(db, "PRAGMA foreign_keys = OFF", what, err) || exec_sql(db, "BEGIN IMMEDIATE", what, err)) return -1;
     if (schema_version(db, &v, err)) goto fail;
     /* No PRAGMA foreign_key_check afterwards: the copy keeps every run id, and a file edited with
      * the sqlite3 shell (foreign keys off by default) may hold orphan rows that would then block
      * the upgrade forever. */
-    if (v == 1 && exec_sql(db, upgrade_v1_sql, what, err)) goto fail;
+    if (v == 1 && exec_sql(db, BLOCK_TABLE_SQL, what, err)) goto fail;
+    if (v < 3 && exec_sql(db, upgrade_run_sql, what, err)) goto fail;
     if (exec_sql(db, "COMMIT", what, err)) goto fail;
     db->schema_version = TETRI_RESULTS_SCHEMA_VERSION;
     return 0;
@@ -309,7 +317,7 @@ int results_open_readonly(const char *path, results_db **out, tetri_error *err) 
 void results_close(results_db *db)
 {
     if (!db) return;
-    sqlite3_stmt **stmts[] = {&db->insert_run,        &db->insert_request,    &db->insert_timeline,     &db->insert_block,
+    sqlite3_stmt **stmts[] = {&db->insert_run,        &db->insert_request,    &db->insert_timeline,     &db->insert_block, &db->delete_partial,
                               &db->select_run_done,   &db->select_experiment, &db->insert_experiment,   &db->select_requests,
                               &db->select_timeline,   &db->select_degree,     &db->select_blocks,       &db->select_block_errors,
                               &db->begin_tx,          &db->commit_tx,         &db->rollback_tx};
@@ -483,6 +491,9 @@ static int insert_run_row(results_db *db, int64_t experiment, const tetri_run_in
     sqlite3_bind_int64(st, k++, sum->decide_median_ns);
     sqlite3_bind_int64(st, k++, sum->decide_p99_ns);
     sqlite3_bind_int64(st, k++, sum->decide_max_ns);
+    sqlite3_bind_text(st, k++, sum->partial ? "partial" : "done", -1, SQLITE_STATIC);
+    if (sum->partial) sqlite3_bind_text(st, k++, sum->note, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(st, k++);
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
@@ -582,14 +593,27 @@ static int insert_blocks(results_db *db, const tetri_run_info *info, int64_t run
     return 0;
 }
 
+/* A partial run of the same key, written before, is replaced by this one. */
+static int delete_partial_run(results_db *db, int64_t experiment, const tetri_run_info *info, tetri_error *err)
+{
+    sqlite3_stmt *st = db->delete_partial;
+    sqlite3_bind_int64(st, 1, experiment);
+    sqlite3_bind_text(st, 2, info->run_key, -1, SQLITE_STATIC);
+    const int rc = step_once(st);
+    sqlite3_clear_bindings(st);
+    if (rc != SQLITE_DONE)
+        return tetri_errorf(err, "%s: run '%s': cannot replace its partial run: %s", db->path, info->run_key, sqlite3_errmsg(db->sql));
+    return 0;
+}
+
 /* Prepares the statements of a run's transaction (once per handle). */
 static int prepare_writer(results_db *db, tetri_error *err)
 {
     if (results_prepare(db, &db->insert_run,
                         "INSERT INTO run (experiment_id, run_key, policy, policy_name, workload, mix, slo_scale, "
                         "rate_per_min, seed, backend, hardware, model, n_requests, met, late, dropped, makespan_ns, "
-                        "decide_calls, wall_s, decide_median_ns, decide_p99_ns, decide_max_ns, status) "
-                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,'done')",
+                        "decide_calls, wall_s, decide_median_ns, decide_p99_ns, decide_max_ns, status, note) "
+                        "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         err) ||
         results_prepare(db, &db->insert_request,
                         "INSERT INTO request (run_id, id, model, width, height, steps, arrival_ns, deadline_ns, "
@@ -601,6 +625,9 @@ static int prepare_writer(results_db *db, tetri_error *err)
         results_prepare(db, &db->insert_block,
                         "INSERT INTO block (run_id, seq, gpus, degree, steps, n_req, request_id, batch, pred_start_ns, "
                         "pred_end_ns, start_ns, end_ns, migration_ns, failed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                        err) ||
+        /* the rows of a partial run of this key go with it (ON DELETE CASCADE): the new run replaces it */
+        results_prepare(db, &db->delete_partial, "DELETE FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'partial'",
                         err) ||
         results_prepare(db, &db->begin_tx, "BEGIN IMMEDIATE", err) || results_prepare(db, &db->commit_tx, "COMMIT", err) ||
         results_prepare(db, &db->rollback_tx, "ROLLBACK", err))
@@ -626,7 +653,7 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
         return tetri_error_prefix(err, "run '%s' not written", info->run_key);
     }
     int64_t run_id = 0;
-    if (insert_run_row(db, experiment, info, sum, &run_id, err) || insert_requests(db, info, run_id, req, n_req, err) ||
+    if (delete_partial_run(db, experiment, info, err) || insert_run_row(db, experiment, info, sum, &run_id, err) || insert_requests(db, info, run_id, req, n_req, err) ||
         insert_timeline(db, info, run_id, tl, n_tl, err) || insert_blocks(db, info, run_id, blocks, n_blocks, err)) {
         /* Nothing of this run stays: the rollback undoes its run row and every row after it. */
         if (!sqlite3_get_autocommit(db->sql)) step_once(db->rollback_tx);

@@ -14,7 +14,7 @@ struct results_db {
     int readonly;
     int schema_version;         /* as found; a read-only handle keeps an old file's (1: no block table) */
     /* Prepared once, reused for every run: writing a run binds and steps, it never re-parses SQL. */
-    sqlite3_stmt *insert_run, *insert_request, *insert_timeline, *insert_block;
+    sqlite3_stmt *insert_run, *insert_request, *insert_timeline, *insert_block, *delete_partial;
     sqlite3_stmt *select_run_done, *select_experiment, *insert_experiment;
     /* Prepared too, so ending a transaction after an out-of-memory error needs no new allocation. */
     sqlite3_stmt *begin_tx, *commit_tx, *rollback_tx;

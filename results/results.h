@@ -11,6 +11,7 @@
 #ifndef TETRI_RESULTS_RESULTS_H
 #define TETRI_RESULTS_RESULTS_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -19,7 +20,7 @@
 #include "core/plan.h"
 #include "core/types.h"
 
-#define TETRI_RESULTS_SCHEMA_VERSION 2
+#define TETRI_RESULTS_SCHEMA_VERSION 3
 
 typedef struct tetri_request_result {
     int32_t id;
@@ -76,6 +77,8 @@ typedef struct tetri_run_summary {
     int64_t decide_calls;
     tetri_ns decide_median_ns, decide_p99_ns, decide_max_ns;
     tetri_ns makespan;          /* virtual (sim) or real (exec) time of the last event */
+    bool partial;               /* ended early (status 'partial'); note says why */
+    char note[256];
 } tetri_run_summary;
 
 typedef struct results_db results_db;

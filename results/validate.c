@@ -46,16 +46,22 @@ static size_t find_run(const results_run *runs, size_t n, int64_t experiment, co
     return n;
 }
 
-/* The simulated twin of live run `live` among runs, or n. */
+/* The simulated twin of live run `live` among runs, or n: the run of its key without the backend
+ * part, else (a validation with --sim-jitter) of that key with jitter on. */
 static size_t find_twin(const results_run *runs, size_t n, const results_run *live)
 {
     char key[4096];
     if (validate_sim_key(live->run_key, key, sizeof key)) return n;
-    return find_run(runs, n, live->experiment_id, key, 1);
+    size_t twin = find_run(runs, n, live->experiment_id, key, 1);
+    const char *off = strstr(key, "|jitter=off,");
+    if (twin < n || !off) return twin;
+    char jittered[4096];
+    snprintf(jittered, sizeof jittered, "%.*s|jitter=on,%s", (int)(off - key), key, off + strlen("|jitter=off,"));
+    return find_run(runs, n, live->experiment_id, jittered, 1);
 }
 
-int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, size_t n_keys,
-                        validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
+int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
+                        size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -71,15 +77,15 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
             return tetri_errorf(err, "live run '%s' is not in the database", live_keys[k]);
         }
         if (is_sim(&runs[live])) continue; /* scanning every run: only live ones pair */
-        size_t twin = find_twin(runs, n, &runs[live]);
+        size_t twin = sim_keys ? find_run(runs, n, runs[live].experiment_id, sim_keys[k], 1) : find_twin(runs, n, &runs[live]);
         if (twin == n) {
             if (!live_keys) {
                 if (n_unpaired) (*n_unpaired)++;
                 continue;
             }
             free(pairs);
-            return tetri_errorf(err, "live run '%s' has no simulated twin (the same key without its backend part)",
-                                runs[live].run_key);
+            return tetri_errorf(err, "live run '%s' has no simulated twin ('%s')", runs[live].run_key,
+                                sim_keys ? sim_keys[k] : "the same key without its backend part");
         }
         pairs[count].sim = &runs[twin];
         pairs[count].live = &runs[live];
@@ -340,6 +346,9 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
     fprintf(out, "live backend       %s\n", settings ? settings + 1 : p->live->backend);
     fprintf(out, "requests           %d sim (%d finished), %d live (%d finished)\n", p->s.n, p->s.finished, p->l.n,
             p->l.finished);
+    if (strcmp(p->sim->status, "done") != 0 || strcmp(p->live->status, "done") != 0)
+        fprintf(out, "status             sim %s, live %s (a partial run ended early: its unfinished requests count as dropped)\n",
+                p->sim->status, p->live->status);
     fprintf(out, "latency (s)        %10s %10s %10s\n", "sim", "live", "error");
     print_latency_row(out, "mean (finished)", p->s.mean_s, p->l.mean_s, p->err_mean);
     print_latency_row(out, "p50", p->s.p50_s, p->l.p50_s, p->err_p50);
@@ -453,6 +462,8 @@ static void csv_row(FILE *out, const validate_pair *p)
     csv_number(out, "%.6f", p->blocks.worst.n ? p->blocks.worst.err_mean : NAN);
     misses_text(p->misses, missed, sizeof missed);
     fprintf(out, ",%s,%s", p->misses ? "MISS" : "PASS", missed);
+    csv_text(out, p->sim->status);
+    csv_text(out, r->status);
     csv_text(out, p->sim->run_key);
     csv_text(out, r->run_key);
     fputc('\n', out);
@@ -464,7 +475,7 @@ void validate_write_csv(FILE *out, const validate_pair *pairs, size_t n)
           "finished_sim,finished_live,mean_sim_s,mean_live_s,mean_err,p50_sim_s,p50_live_s,p50_err,p90_sim_s,p90_live_s,"
           "p90_err,p99_sim_s,p99_live_s,p99_err,attainment_sim,attainment_live,attainment_diff,ks_d,ks_p,ks_reject,"
           "blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p90,worst_class,worst_class_blocks,"
-          "worst_class_err_mean,verdict,misses,sim_run_key,live_run_key\n",
+          "worst_class_err_mean,verdict,misses,sim_status,live_status,sim_run_key,live_run_key\n",
           out);
     for (size_t i = 0; i < n; i++) csv_row(out, &pairs[i]);
 }

@@ -90,11 +90,13 @@ int validate_sim_key(const char *live_key, char *buf, size_t len);
 /* Pairs live runs with their simulated twins among runs[0..n) (the runs of one experiment, or of
  * several: a twin is looked for in its live run's experiment). live_keys[0..n_keys) names the live
  * runs to pair, in that order, each of which must be there with its twin (an error names the key
- * otherwise); live_keys NULL pairs every live run of `runs` that has a twin, in runs' order, and
- * counts the others in *n_unpaired (may be NULL). *out (free()) gets the pairs, statistics not yet
- * computed. Returns 0 or -1 with err. */
-int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, size_t n_keys,
-                        validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
+ * otherwise): sim_keys[k] when given, else the run of validate_sim_key's key, or when there is
+ * none, of that key with "jitter=on" for "jitter=off" (the simulator's pass of tetri validate
+ * --sim-jitter). live_keys NULL pairs every live run of `runs` that has a twin by that rule, in runs'
+ * order, and counts the others in *n_unpaired (may be NULL). *out (free()) gets the pairs,
+ * statistics not yet computed. Returns 0 or -1 with err. */
+int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
+                        size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
 
 /* Reads both runs' requests and the live run's blocks and fills every statistic of p and its misses
  * against t. Returns 0 or -1 with err. */

@@ -89,14 +89,14 @@ static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, u
     const sweep_spec *s = c->s;
     host_config cfg = {.profile = s->profile, .policy_spec = policy, .jitter = s->jitter, .seed = seed,
                        .check_plans = s->check_plans, .timeline_period = s->timeline_period,
-                       .max_failures = s->max_failures};
+                       .max_failures = s->max_failures, .stop = s->stop};
     if (!s->backend) return sim_run(&cfg, trace, res, c->err);
     memset(res, 0, sizeof *res);
     host_arrival *arr = sim_arrivals_of(trace);
     if (!arr) return tetri_errorf(c->err, "out of memory for %zu requests", trace->n);
     host_backend be;
     void *handle = NULL;
-    int rc = s->backend->open(s->backend->ctx, s->profile, &be, &handle, c->err);
+    int rc = s->backend->open(s->backend->ctx, s->profile, arr, trace->n, &be, &handle, c->err);
     if (rc == 0) rc = host_run(&cfg, &be, arr, trace->n, res, c->err);
     if (handle) s->backend->close(s->backend->ctx, handle);
     free(arr);
@@ -150,16 +150,24 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
                                .slo_scale = scale, .rate_per_min = rate, .seed = seed,
                                .backend = s->backend ? s->backend->name : "sim",
                                .hardware = profile_hardware(s->profile), .model = model};
+        res.summary.partial = res.partial;
+        snprintf(res.summary.note, sizeof res.summary.note, "%s", res.partial_why);
         int rc = results_write_run(c->db, c->experiment, &info, &res.summary, res.requests, res.n_requests,
                                    res.timeline, res.n_timeline, res.blocks, res.n_blocks, c->err);
+        if (rc == 0 && res.partial) {
+            c->stats->runs_partial++;
+            snprintf(c->stats->partial_why, sizeof c->stats->partial_why, "%s", res.partial_why);
+        }
         if (rc == 0) {
             c->stats->runs_written++;
             rep.summary = &res.summary;
             rep.result = &res;
             if (s->progress) s->progress(s->progress_ctx, &rep);
         }
+        const bool partial = res.partial;
         host_result_free(&res);
         if (rc) return tetri_error_prefix(c->err, "writing run %s", key);
+        if (partial) return 1; /* a stop or a failed backend ends the sweep too */
     }
     return 0;
 }

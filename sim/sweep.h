@@ -15,6 +15,7 @@
 #ifndef TETRI_SIM_SWEEP_H
 #define TETRI_SIM_SWEEP_H
 
+#include <signal.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -44,7 +45,9 @@ typedef void (*sweep_progress_fn)(void *ctx, const sweep_run_report *r);
 typedef struct sweep_backend {
     const char *name;                 /* the results' backend column, e.g. "emulated" */
     const char *key;                  /* its settings, in the run key: "backend=emulated,speed=20,..." */
-    int (*open)(void *ctx, const tetri_profile *profile, host_backend *be, void **handle, tetri_error *err);
+    /* arrivals: the run's requests (a GPU backend captures a graph for each of their shapes). */
+    int (*open)(void *ctx, const tetri_profile *profile, const host_arrival *arrivals, size_t n, host_backend *be, void **handle,
+                tetri_error *err);
     void (*close)(void *ctx, void *handle);
     void *ctx;
 } sweep_backend;
@@ -74,6 +77,9 @@ typedef struct sweep_spec {
     const char *experiment;           /* results experiment name */
     const char *config_text;          /* stored with a new experiment */
     long stop_after;                  /* > 0: stop after writing this many runs (resume tests) */
+    /* Optional: a stop request (a signal's number, from a handler). A run it interrupts ends
+     * partial (host_result.partial), is written with status 'partial', and the sweep stops. */
+    const volatile sig_atomic_t *stop;
     sweep_progress_fn progress;
     void *progress_ctx;
 } sweep_spec;
@@ -83,6 +89,8 @@ typedef struct sweep_stats {
     long runs_written;
     long runs_skipped;    /* already complete */
     int stopped_early;    /* stop_after reached before the end */
+    long runs_partial;    /* written with status 'partial' (a stop, a failed GPU); the sweep stopped there */
+    char partial_why[256];
 } sweep_stats;
 
 /* The run key of one run: canonical policy, canonical workload (or trace name, a digest of the

@@ -32,6 +32,9 @@ for w in --backend --speed --settle-us --max-failures --inject-failures emulated
 done
 expect 2 "--backend is required" serve -- --policy rssp
 expect 2 "'gpu2' is not a backend" serve -- --backend gpu2
+expect 2 "are options of --backend gpu" serve -- --backend emulated --devices 0
+expect 2 "--speed: the GPU backend runs in real time" serve -- --backend gpu --speed 2
+expect 2 "--devices is an option of tetri serve --backend gpu" sim -- --devices 0
 expect 2 "--speed: '0' is not a number" serve -- --backend emulated --speed 0
 expect 2 "--speed is an option of tetri serve" sim -- --speed 20
 expect 2 "--max-failures: '1.5' is not a whole number" serve -- --backend emulated --max-failures 1.5
@@ -54,6 +57,23 @@ done
 grep -q "failed block" "$tmp/f.out" || fail "serve does not report failed blocks: $(cat "$tmp/f.out")"
 "$TETRI" report --db "$tmp/f.db" --csv - | awk -F, 'NR == 2 { if ($11 != 24 || $12 + $13 + $14 != 24 || $14 < 1) exit 1 }' ||
     fail "failed blocks: not every request ended once, or nothing was dropped"
+
+# ---- SIGINT: the run in progress ends partial, written with every request, exit 128 + 2 ----
+"$TETRI" serve --backend emulated --speed 20 --policy xdit-sp1 --trace "$tmp/trace.csv" --profile "$profile" \
+    --db "$tmp/int.db" >"$tmp/int.out" 2>"$tmp/int.err" &
+pid=$!
+sleep 1.5
+kill -INT "$pid"
+wait "$pid"
+got=$?
+[ "$got" -eq 130 ] || fail "serve interrupted by SIGINT: exit $got, want 130 ($(cat "$tmp/int.err"))"
+grep -q "status 'partial'" "$tmp/int.err" || fail "serve interrupted: no word of the partial run: $(cat "$tmp/int.err")"
+[ "$(sqlite3 "$tmp/int.db" "SELECT status || ' ' || note || ' ' || n_requests || ' ' || (met + late + dropped) FROM run")" = \
+  "partial stopped by signal 2 24 24" ] || fail "the interrupted run is not written as partial with its 24 requests"
+# run again (the same command: the same run key): the partial run is redone and replaced
+"$TETRI" serve --backend emulated --speed 20 --policy xdit-sp1 --trace "$tmp/trace.csv" --profile "$profile" \
+    --db "$tmp/int.db" >/dev/null 2>"$tmp/err" || fail "serve after an interrupted run: $(cat "$tmp/err")"
+[ "$(sqlite3 "$tmp/int.db" "SELECT count(*) || ' ' || status FROM run")" = "1 done" ] || fail "the partial run was not replaced"
 
 [ "$failures" -eq 0 ] && echo "cli_serve: all passed"
 exit "$failures"

@@ -29,9 +29,15 @@ for w in --live --from-db --strict --csv --target-mean --target-p99 --target-att
     grep -qF -- "$w" "$tmp/help" || fail "validate --help does not mention $w"
 done
 expect 2 "--live is required" validate --policy rssp
-expect 2 "the GPU backend is not built yet" validate --live gpu --policy rssp
-expect 2 "the GPU backend is not built yet" serve --backend gpu --policy rssp
-expect 2 "'gpu2' is not a backend (emulated, gpu (not built))" validate --live gpu2
+# --live gpu in a build without CUDA: a clear error before anything runs (the simulator's pass included)
+if "$TETRI" --help 2>&1 | grep -q "built without CUDA"; then
+    expect 1 "this tetri was built without CUDA" validate --live gpu --policy rssp -n 4 --db "$tmp/gpu.db"
+    "$TETRI" report --db "$tmp/gpu.db" --csv - 2>/dev/null | grep -q . && fail "validate --live gpu without CUDA ran something"
+    expect 1 "this tetri was built without CUDA" serve --backend gpu --policy rssp -n 4 --db "$tmp/gpu.db"
+else
+    echo "SKIP: a CUDA build: --live gpu is the GPU backend's (make check-gpu)"
+fi
+expect 2 "--live: 'gpu2' is not a backend (emulated or gpu)" validate --live gpu2
 expect 2 "tetri validate takes --live" validate --live emulated --backend emulated
 expect 2 "--stop-after does not apply" validate --live emulated --stop-after 1
 expect 2 "--target-mean: 'x' is not a number" validate --live emulated --target-mean x
@@ -41,16 +47,20 @@ expect 2 "--speed: '0' is not a number" validate --live emulated --speed 0
 expect 2 "tetri validate: unknown option '--nonesuch'" validate --live emulated --nonesuch
 expect 2 "'--policy' does not apply" validate --from-db --db "$tmp/none.db" --policy rssp
 expect 2 "--live does not apply" validate --from-db --live emulated
+expect 2 "--sim-jitter is for the runs" validate --from-db --sim-jitter
+expect 2 "give one" validate --live emulated --jitter --sim-jitter
 expect 1 "cannot open results database" validate --from-db --db "$tmp/none.db"
 
 # ---- the same trace both ways ----
 "$TETRI" workload -n 24 --rate 12 --slo-scale 1.5 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
 db=$tmp/v.db
-run_validate() {
+run_validate() { # DB ARGS...
+    into=$1
+    shift
     "$TETRI" validate --live emulated --speed 100 --policy edf-dyn --policy tetriserve --trace "$tmp/trace.csv" \
-        --profile "$profile" --db "$db" "$@"
+        --profile "$profile" --db "$into" "$@"
 }
-run_validate --csv "$tmp/v.csv" >"$tmp/table" 2>"$tmp/err" || fail "validate: exit $? ($(cat "$tmp/err"))"
+run_validate "$db" --csv "$tmp/v.csv" >"$tmp/table" 2>"$tmp/err" || fail "validate: exit $? ($(cat "$tmp/err"))"
 cat "$tmp/table"
 for w in "simulator: 2 runs (2 written" "emulated: 2 runs (2 written" "== edf-dyn | trace" "== tetriserve | trace" \
     "KS test            D = " "worst class" "verdict            " "of 2 pairs meet every target"; do
@@ -119,16 +129,25 @@ done <"$tmp/rows"
 
 # A rerun runs nothing (both passes already there) and prints the same comparison; --from-db too,
 # and to stdout alone with --csv -.
-run_validate --csv "$tmp/again.csv" >"$tmp/table2" 2>"$tmp/err" || fail "rerun: $(cat "$tmp/err")"
+run_validate "$db" --csv "$tmp/again.csv" >"$tmp/table2" 2>"$tmp/err" || fail "rerun: $(cat "$tmp/err")"
 grep -qF "simulator: 2 runs (0 written, 2 already there)" "$tmp/table2" || fail "rerun ran again: $(cat "$tmp/table2")"
 cmp -s "$tmp/v.csv" "$tmp/again.csv" || fail "rerun: the CSV differs"
 "$TETRI" validate --from-db --db "$db" --csv - >"$tmp/from.csv" 2>"$tmp/err" || fail "--from-db: $(cat "$tmp/err")"
 cmp -s "$tmp/v.csv" "$tmp/from.csv" || fail "--from-db --csv -: differs from the run's CSV: $(diff "$tmp/v.csv" "$tmp/from.csv")"
-run_validate --csv - >"$tmp/stdout.csv" 2>/dev/null || fail "--csv -"
+run_validate "$db" --csv - >"$tmp/stdout.csv" 2>/dev/null || fail "--csv -"
 cmp -s "$tmp/v.csv" "$tmp/stdout.csv" || fail "--csv - while running: stdout is not the CSV alone"
 "$TETRI" validate --from-db --db "$db" --experiment validate >"$tmp/table3" 2>"$tmp/err" || fail "--from-db --experiment"
 sed -n '/^== /,$p' "$tmp/table" | cmp -s - "$tmp/table3" || fail "--from-db's table differs from the run's"
 expect 1 "no experiment 'nope'" validate --from-db --db "$db" --experiment nope
+
+# --sim-jitter: the simulator's runs draw block times (their keys say jitter=on), the live ones do
+# not, and they pair all the same, also from the database.
+run_validate "$tmp/j.db" --sim-jitter --experiment jittered --csv "$tmp/j.csv" >"$tmp/out" 2>"$tmp/err" ||
+    fail "--sim-jitter: $(cat "$tmp/err")"
+sed 's/"[^"]*"/Q/g' "$tmp/j.csv" | grep -c ',Q,Q$' | grep -qx 2 || fail "--sim-jitter: want 2 pairs: $(cat "$tmp/j.csv")"
+grep -q 'jitter=on.*jitter=off' "$tmp/j.csv" || fail "--sim-jitter: the twins are not simulated with jitter and run without: $(cat "$tmp/j.csv")"
+"$TETRI" validate --from-db --db "$tmp/j.db" --experiment jittered --csv - >"$tmp/jfrom.csv" 2>/dev/null || fail "--from-db of --sim-jitter"
+cmp -s "$tmp/j.csv" "$tmp/jfrom.csv" || fail "--from-db pairs --sim-jitter runs differently: $(diff "$tmp/j.csv" "$tmp/jfrom.csv")"
 
 # --strict: exit 3 when a target is missed, 0 when every one is met.
 "$TETRI" validate --from-db --db "$db" --strict --target-mean 0 --target-p99 0 >/dev/null 2>&1

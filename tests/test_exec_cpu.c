@@ -491,6 +491,45 @@ static void reference_properties(dit_arch arch)
 static void reference_flux_properties(void **state) { (void)state; reference_properties(DIT_ARCH_FLUX); }
 static void reference_sd3_properties(void **state) { (void)state; reference_properties(DIT_ARCH_SD3); }
 
+/* Requests batched at different steps of different schedules end exactly as when run alone: A (6
+ * steps) runs 5 alone; B (9 steps) 3 alone; then again with A 2 steps alone, then A and B 3 steps
+ * in one batch. The GPU's version of this check is tests/gpu/test_gpu.c's test_slots_batched. */
+static void batched_at_different_steps_equals_alone(dit_arch arch)
+{
+    tiny_case tc;
+    tiny_case_make(&tc, arch, 2);
+    tetri_error err = {{0}};
+    const int N = 12, W = 64, T = 9, TD = tc.L.cfg.text_dim, P = tc.L.cfg.pooled_dim;
+    float sa[7], sb[10];
+    dit_sigma_schedule(&tc.L.cfg, N, 6, sa);
+    dit_sigma_schedule(&tc.L.cfg, N, 9, sb);
+    float *la1 = malloc(N * W * 4), *la2 = malloc(N * W * 4), *lb1 = malloc(N * W * 4), *lb2 = malloc(N * W * 4);
+    memcpy(la1, tc.lat, N * W * 4);
+    memcpy(la2, tc.lat, N * W * 4);
+    memcpy(lb1, tc.lat + N * W, N * W * 4);
+    memcpy(lb2, tc.lat + N * W, N * W * 4);
+    dit_cpu_request a1 = {T, 4, 3, la1, tc.txt, tc.pooled, 3.5f, sa, 6, 0}, a2 = a1;
+    a2.latent = la2;
+    dit_cpu_request b1 = {T, 4, 3, lb1, tc.txt + T * TD, tc.pooled + P, 2.0f, sb, 9, 0}, b2 = b1;
+    b2.latent = lb2;
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&a1}, 1, 5, &err), 0);
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&b1}, 1, 3, &err), 0);
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&a2}, 1, 2, &err), 0);
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&a2, &b2}, 2, 3, &err), 0);
+    assert_int_equal(a2.step, 5);
+    assert_int_equal(b2.step, 3);
+    assert_memory_equal(la2, la1, N * W * 4);
+    assert_memory_equal(lb2, lb1, N * W * 4);
+    assert_true(rel_diff(la1, tc.lat, N * W) > 1e-3); /* the steps did move the latent */
+    /* running past a schedule is refused, naming the request */
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&a2, &b2}, 2, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "request 0 at step 5 of 6"));
+    free(la1); free(la2); free(lb1); free(lb2);
+    tiny_case_free(&tc);
+}
+static void batched_flux_at_different_steps(void **state) { (void)state; batched_at_different_steps_equals_alone(DIT_ARCH_FLUX); }
+static void batched_sd3_at_different_steps(void **state) { (void)state; batched_at_different_steps_equals_alone(DIT_ARCH_SD3); }
+
 static void reference_rejects_bad_shapes(void **state)
 {
     (void)state;
@@ -546,6 +585,8 @@ int main(void)
         cmocka_unit_test(reference_flux_properties),
         cmocka_unit_test(reference_sd3_properties),
         cmocka_unit_test(reference_rejects_bad_shapes),
+        cmocka_unit_test(batched_flux_at_different_steps),
+        cmocka_unit_test(batched_sd3_at_different_steps),
         cmocka_unit_test(rope_and_schedule),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);

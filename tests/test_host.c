@@ -5,9 +5,14 @@
  * backend serves the same trace to the same outcomes as the simulator when nothing is close to a
  * deadline, with block times within a bound of their prediction; failed blocks are retried and
  * then dropped by the documented rule, and every request still ends exactly once; a backend that
- * reports a block it never got is an error, as is a broken plan under every backend. */
+ * reports a block it never got is an error, as is a broken plan under every backend; a fatal
+ * failure or a stop request ends a run partially, every request accounted for. */
+#include <pthread.h>
 #include <setjmp.h>
+#include <signal.h>
 #include <stdarg.h>
+#include <stdio.h>
+#include <time.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
@@ -208,6 +213,94 @@ static void a_backend_reporting_an_unknown_block_is_an_error(void **state)
     tetri_trace_free(&t);
 }
 
+/* ---- a scripted backend whose first block fails fatally (a GPU error) --------------------------- */
+
+typedef struct breaker { tetri_ns clock; int32_t slot[8]; int n_running, n_started; } breaker;
+static tetri_ns breaker_now(void *self) { return ((breaker *)self)->clock; }
+static int breaker_start(void *self, const host_block *b, tetri_error *err)
+{
+    (void)err;
+    breaker *k = self;
+    k->slot[k->n_running++] = b->slot;
+    k->n_started++;
+    return 0;
+}
+static int breaker_wait(void *self, tetri_ns until, host_event *ev, tetri_error *err)
+{
+    (void)err;
+    breaker *k = self;
+    if (k->n_running) { /* the first running block fails, fatally, 10 ms on */
+        k->clock += 10 * MS;
+        *ev = (host_event){.kind = HOST_EVENT_FAILED, .fatal = true, .slot = k->slot[0], .start = k->clock - 10 * MS, .end = k->clock};
+        snprintf(ev->why, sizeof ev->why, "GPU 0: the block failed: an illegal memory access was encountered");
+        k->slot[0] = k->slot[--k->n_running];
+        return 0;
+    }
+    k->clock = until;
+    *ev = (host_event){.kind = HOST_EVENT_TIMEOUT, .slot = -1, .end = until};
+    return 0;
+}
+static const host_backend_ops breaker_ops = {.name = "breaker", .now = breaker_now, .start_block = breaker_start, .wait_next = breaker_wait};
+
+static void a_fatal_failure_ends_the_run_partially(void **state)
+{
+    (void)state;
+    tetri_trace t = spaced_trace(6, 4, 0, 5 * SEC); /* all at t = 0: two start on the two GPUs */
+    host_arrival *arr = sim_arrivals_of(&t);
+    breaker k = {0};
+    host_backend be = {.ops = &breaker_ops, .self = &k};
+    host_config cfg = {.profile = prof, .policy_spec = "xdit-sp1", .max_failures = 5};
+    host_result r;
+    tetri_error err = {{0}};
+    assert_int_equal(host_run(&cfg, &be, arr, t.n, &r, &err), 0);
+    assert_true(r.partial);
+    assert_non_null(strstr(r.partial_why, "backend breaker: GPU 0: the block failed: an illegal memory access"));
+    assert_int_equal(k.n_started, 2);
+    assert_int_equal(r.summary.dropped, 6); /* max_failures does not apply: the backend cannot go on */
+    assert_int_equal(r.summary.met + r.summary.late, 0);
+    assert_int_equal(r.n_blocks, 2);
+    assert_int_equal(r.n_failed_blocks, 2); /* the failed one, and the one still running then */
+    for (size_t i = 0; i < r.n_blocks; i++) assert_int_equal(r.blocks[i].failed, 1);
+    host_result_free(&r);
+    free(arr);
+    tetri_trace_free(&t);
+}
+
+/* A stop request (what SIGINT sets) during an emulated run: the run ends at the next event, every
+ * request accounted for, the blocks then running recorded as failed. */
+static volatile sig_atomic_t test_stop;
+static void *stop_after_100ms(void *arg)
+{
+    (void)arg;
+    struct timespec ts = {0, 100 * 1000 * 1000};
+    nanosleep(&ts, NULL);
+    test_stop = SIGINT;
+    return NULL;
+}
+
+static void a_stop_request_ends_the_run_partially(void **state)
+{
+    (void)state;
+    tetri_trace t = spaced_trace(20, 10, 200 * MS, 60 * SEC); /* 4 s of work at speed 10: 400 ms real */
+    host_config cfg = {.profile = prof, .policy_spec = "xdit-sp1", .stop = &test_stop};
+    emulated_options eo = {.n_gpus = 2, .speed = 10, .poll_real_ns = 5 * MS};
+    host_result r;
+    tetri_error err = {{0}};
+    test_stop = 0;
+    pthread_t th;
+    assert_int_equal(pthread_create(&th, NULL, stop_after_100ms, NULL), 0);
+    const int rc = run_emulated(&cfg, &t, &eo, &r, &err);
+    pthread_join(th, NULL);
+    if (rc) fail_msg("%s", err.msg);
+    assert_true(r.partial);
+    assert_string_equal(r.partial_why, "stopped by signal 2");
+    assert_int_equal(r.summary.met + r.summary.late + r.summary.dropped, 20);
+    assert_true(r.summary.met > 0 && r.summary.dropped > 0); /* it ran a while, and not to the end */
+    assert_true(r.summary.makespan < 2 * SEC);
+    host_result_free(&r);
+    tetri_trace_free(&t);
+}
+
 static void emulated_options_are_checked(void **state)
 {
     (void)state;
@@ -229,6 +322,8 @@ int main(void)
         cmocka_unit_test(emulated_matches_the_simulator),
         cmocka_unit_test(failed_blocks_are_retried_then_dropped),
         cmocka_unit_test(a_backend_reporting_an_unknown_block_is_an_error),
+        cmocka_unit_test(a_fatal_failure_ends_the_run_partially),
+        cmocka_unit_test(a_stop_request_ends_the_run_partially),
         cmocka_unit_test(emulated_options_are_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -318,6 +318,35 @@ static void resume_skips_done_runs(void **state)
     results_close(db);
 }
 
+/* A partial run (ended early: a stop, a failed GPU) is written with its status and note, is not
+ * done for resuming, and the full run written later replaces it, rows and all. */
+static void partial_runs_are_replaced(void **state)
+{
+    (void)state;
+    tetri_error err = {{0}};
+    results_db *db;
+    const char *path = tmp_path("partial.db");
+    remove_db(path);
+    assert_int_equal(results_open(path, &db, &err), 0);
+    int64_t a;
+    assert_int_equal(results_experiment(db, "a", "", &a, &err), 0);
+    static fixture_run f;
+    fixture_build(&f, "rssp", "uniform", 1.0, 12, 3, "exec");
+    tetri_run_summary partial = f.sum;
+    partial.partial = true;
+    snprintf(partial.note, sizeof partial.note, "stopped by signal 2");
+    assert_int_equal(results_write_run(db, a, &f.info, &partial, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, f.blk, FIXTURE_N_BLOCKS, &err), 0);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM run WHERE status = 'partial' AND note = 'stopped by signal 2'"), 1);
+    assert_int_equal(results_run_done(db, a, f.run_key, &err), 0);
+    assert_int_equal(results_write_run(db, a, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, f.blk, FIXTURE_N_BLOCKS, &err), 0);
+    assert_int_equal(results_run_done(db, a, f.run_key, &err), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM run WHERE status = 'done' AND note IS NULL"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM run"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM request"), FIXTURE_N_REQUESTS);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM block"), FIXTURE_N_BLOCKS);
+    results_close(db);
+}
+
 static void inconsistent_runs_are_refused(void **state)
 {
     (void)state;
@@ -636,7 +665,7 @@ static void version_1_files_are_upgraded_for_writing(void **state)
     assert_int_equal(results_open(path, &db, &err), 0);
     assert_int_equal(count_rows(db, "SELECT value FROM meta WHERE key = 'schema_version'"), TETRI_RESULTS_SCHEMA_VERSION);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE type = 'index' AND name = 'run_by_group'"), 1);
-    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('block', 'run_v2')"), 1);
+    assert_int_equal(count_rows(db, "SELECT count(*) FROM sqlite_master WHERE name IN ('block', 'run_v3')"), 1);
     assert_int_equal(count_rows(db, "SELECT count(*) FROM pragma_foreign_key_list('request') WHERE \"table\" = 'run'"), 1);
     char *after = dump_to_string(db, 3, "old-key");
     assert_string_equal(before, after);
@@ -665,7 +694,7 @@ static void version_1_files_are_upgraded_for_writing(void **state)
     free(blocks);
     results_runs_free(runs, n);
     results_close(db);
-    /* Opening again finds version 2: nothing more to do. */
+    /* Opening again finds version 3: nothing more to do. */
     assert_int_equal(results_open(path, &db, &err), 0);
     results_close(db);
 }
@@ -683,7 +712,7 @@ static void a_failed_upgrade_leaves_version_1(void **state)
     assert_int_equal(results_open(path, &db, &err), -1);
     assert_null(db);
     assert_non_null(strstr(err.msg, path));
-    assert_non_null(strstr(err.msg, "cannot upgrade the results schema from version 1 to 2"));
+    assert_non_null(strstr(err.msg, "cannot upgrade the results schema to version 3"));
     assert_non_null(strstr(err.msg, "already exists"));
     assert_int_equal(raw_count(path, "SELECT value FROM meta WHERE key = 'schema_version'"), 1);
     assert_int_equal(raw_count(path, "SELECT count(*) FROM block"), 0);
@@ -854,12 +883,12 @@ static int inject_upgrade_failures(int persistent, long stride, int *points)
             assert_true(err.msg[0] != 0);
             failed_opens++;
         }
-        /* Version 1 untouched, or version 2 complete (the open may fail after the upgrade committed,
+        /* Version 1 untouched, or version 3 complete (the open may fail after the upgrade committed,
          * setting WAL mode, say): never a mix; the old run's rows are there either way. */
         int64_t state = raw_count(path, "SELECT (SELECT value FROM meta WHERE key = 'schema_version') * 1000 + "
-                                        "(SELECT count(*) FROM sqlite_master WHERE name IN ('block', 'run_v2')) * 100 + "
+                                        "(SELECT count(*) FROM sqlite_master WHERE name IN ('block', 'run_v3')) * 100 + "
                                         "(SELECT count(*) FROM request WHERE run_id = 7)");
-        assert_true(state == 1002 || state == 2102);
+        assert_true(state == 1002 || state == 3102);
         if (state == 1002 || rc != 0) {
             /* A later open (memory back) upgrades it, or opens the upgraded file. */
             assert_int_equal(results_open(path, &db, &err), 0);
@@ -1361,6 +1390,7 @@ int main(void)
         cmocka_unit_test(schema_created_and_checked),
         cmocka_unit_test(round_trip),
         cmocka_unit_test(resume_skips_done_runs),
+        cmocka_unit_test(partial_runs_are_replaced),
         cmocka_unit_test(inconsistent_runs_are_refused),
         cmocka_unit_test(bad_blocks_are_refused),
         cmocka_unit_test(repeated_block_seq_rolls_back),

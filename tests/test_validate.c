@@ -188,13 +188,15 @@ static void build_blocks(tetri_block_result *b)
     }
 }
 
-static void write_run(results_db *db, int64_t experiment, int live)
+/* The simulated run, or the live one (ended early and written partial when `partial`). */
+static void write_run(results_db *db, int64_t experiment, int live, int partial)
 {
     tetri_request_result req[N_REQ];
     tetri_block_result blocks[N_BLOCKS];
     tetri_run_summary sum;
     build_requests(req, live, &sum);
     build_blocks(blocks);
+    sum.partial = partial;
     tetri_run_info info = {.run_key = live ? LIVE_KEY : SIM_KEY, .policy = "edf-dyn", .workload = "trace=t.csv,digest=00",
                            .mix = "trace", .seed = 1, .backend = live ? "emulated" : "sim", .hardware = "h100x8",
                            .model = "flux-dev"};
@@ -210,8 +212,13 @@ typedef struct fixture {
     size_t n_runs;
 } fixture;
 
+/* A test's initial state: its live run is written partial. */
+static char live_run_partial[] = "live run partial";
+
+/* The database of the pair, the live run written partial when *state is live_run_partial on entry. */
 static int open_fixture(void **state)
 {
+    const int partial = *state == live_run_partial;
     fixture *f = calloc(1, sizeof *f);
     snprintf(f->dir, sizeof f->dir, "%s/tetri-validate-XXXXXX", getenv("TMPDIR") ? getenv("TMPDIR") : "/tmp");
     if (!mkdtemp(f->dir)) return -1;
@@ -219,8 +226,8 @@ static int open_fixture(void **state)
     tetri_error err = {{0}};
     int64_t experiment;
     if (results_open(f->path, &f->db, &err) || results_experiment(f->db, "validate", "", &experiment, &err)) return -1;
-    write_run(f->db, experiment, 0);
-    write_run(f->db, experiment, 1);
+    write_run(f->db, experiment, 0, 0);
+    write_run(f->db, experiment, 1, partial);
     if (results_load_runs(f->db, experiment, &f->runs, &f->n_runs, &err)) return -1;
     *state = f;
     return 0;
@@ -254,27 +261,60 @@ static void pairs_are_found_by_key(void **state)
     size_t n, unpaired;
     tetri_error err = {{0}};
     const char *keys[] = {LIVE_KEY};
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, keys, 1, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, keys, NULL, 1, &pairs, &n, &unpaired, &err), 0);
     assert_int_equal(n, 1);
     assert_string_equal(pairs[0].sim->backend, "sim");
     assert_string_equal(pairs[0].live->backend, "emulated");
     free(pairs);
     /* every live run (one), none unpaired */
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
     assert_int_equal(n, 1);
     assert_int_equal(unpaired, 0);
     free(pairs);
     /* without its twin: an error naming the key when asked for, a count when scanning */
     const results_run *live = strcmp(f->runs[0].backend, "sim") != 0 ? &f->runs[0] : &f->runs[1];
-    assert_int_equal(validate_find_pairs(live, 1, keys, 1, &pairs, &n, &unpaired, &err), -1);
+    assert_int_equal(validate_find_pairs(live, 1, keys, NULL, 1, &pairs, &n, &unpaired, &err), -1);
     assert_non_null(strstr(err.msg, "has no simulated twin"));
-    assert_int_equal(validate_find_pairs(live, 1, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(validate_find_pairs(live, 1, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
     assert_int_equal(n, 0);
     assert_int_equal(unpaired, 1);
     free(pairs);
     const char *absent[] = {"policy=none"};
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, absent, 1, &pairs, &n, &unpaired, &err), -1);
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, absent, NULL, 1, &pairs, &n, &unpaired, &err), -1);
     assert_non_null(strstr(err.msg, "'policy=none' is not in the database"));
+}
+
+/* The twin rule over runs in memory (pairing reads only keys, backends and experiments). */
+static void twins_with_and_without_jitter(void **state)
+{
+    (void)state;
+    char *keys[] = {"p|trace|jitter=off,seed=1|hw", "p|trace|jitter=on,seed=1|hw", "p|trace|jitter=off,seed=1|hw|backend=gpu,x=1",
+                    "q|trace|jitter=on,seed=1|hw", "q|trace|jitter=off,seed=1|hw|backend=emulated,speed=1"};
+    char *backends[] = {"sim", "sim", "exec", "sim", "emulated"};
+    results_run runs[5];
+    memset(runs, 0, sizeof runs);
+    for (int i = 0; i < 5; i++) runs[i].run_key = keys[i], runs[i].backend = backends[i], runs[i].experiment_id = 1;
+    validate_pair *pairs;
+    size_t n, unpaired;
+    tetri_error err = {{0}};
+    /* p: the exact twin (jitter off) rather than the jittered one; q: only a jittered one */
+    assert_int_equal(validate_find_pairs(runs, 5, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(n, 2);
+    assert_ptr_equal(pairs[0].live, &runs[2]);
+    assert_ptr_equal(pairs[0].sim, &runs[0]);
+    assert_ptr_equal(pairs[1].sim, &runs[3]);
+    free(pairs);
+    /* named twins win over the rule */
+    const char *live[] = {keys[2]}, *sim[] = {keys[1]};
+    assert_int_equal(validate_find_pairs(runs, 5, live, sim, 1, &pairs, &n, &unpaired, &err), 0);
+    assert_ptr_equal(pairs[0].sim, &runs[1]);
+    free(pairs);
+    /* another experiment's run is no twin */
+    runs[3].experiment_id = 2;
+    assert_int_equal(validate_find_pairs(runs, 5, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(unpaired, 1);
+    free(pairs);
 }
 
 #define assert_close(got, want) \
@@ -288,7 +328,7 @@ static void comparison_of_known_runs(void **state)
     validate_pair *pairs;
     size_t n;
     tetri_error err = {{0}};
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, 0, &pairs, &n, NULL, &err), 0);
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
     validate_targets t = VALIDATE_DEFAULT_TARGETS;
     assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
     const validate_pair *p = &pairs[0];
@@ -340,7 +380,7 @@ static void csv_and_table(void **state)
     size_t n;
     tetri_error err = {{0}};
     validate_targets t = VALIDATE_DEFAULT_TARGETS;
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, 0, &pairs, &n, NULL, &err), 0);
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
     assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
     char *text[2] = {NULL, NULL}, *csv = NULL;
     size_t len;
@@ -358,9 +398,35 @@ static void csv_and_table(void **state)
     fclose(out);
     const char *row = strchr(csv, '\n') + 1;
     assert_non_null(strstr(row, ",10.000000,inf,inf,0.900000,0.800000,-0.100000,0.100000,1,0,7,1,-0.014286,0.010000,0.100000,"));
-    assert_non_null(strstr(row, ",flux-dev 256x256 batch 1 degree 1,4,0.032500,MISS,p99;attainment,"));
+    assert_non_null(strstr(row, ",flux-dev 256x256 batch 1 degree 1,4,0.032500,MISS,p99;attainment,done,done,"));
     free(text[0]);
     free(text[1]);
+    free(csv);
+    free(pairs);
+}
+
+/* A live run that ended early is compared all the same, and the table and CSV say it is partial. */
+static void a_partial_run_is_said(void **state)
+{
+    fixture *f = *state;
+    validate_pair *pairs;
+    size_t n;
+    tetri_error err = {{0}};
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
+    char *text = NULL, *csv = NULL;
+    size_t len;
+    FILE *out = open_memstream(&text, &len);
+    validate_print(out, pairs, n, f->runs, f->n_runs, &t);
+    fclose(out);
+    assert_non_null(strstr(text, "status             sim done, live partial (a partial run ended early"));
+    out = open_memstream(&csv, &len);
+    validate_write_csv(out, pairs, n);
+    fclose(out);
+    assert_non_null(strstr(csv, ",MISS,p99;attainment,done,partial,"));
+    free(text);
     free(csv);
     free(pairs);
 }
@@ -373,9 +439,11 @@ int main(void)
         cmocka_unit_test(ks_two_sample_matches_scipy),
         cmocka_unit_test(ks_of_an_empty_sample_rejects_nothing),
         cmocka_unit_test(sim_key_is_the_live_key_without_its_backend),
+        cmocka_unit_test(twins_with_and_without_jitter),
         cmocka_unit_test_setup_teardown(pairs_are_found_by_key, open_fixture, close_fixture),
         cmocka_unit_test_setup_teardown(comparison_of_known_runs, open_fixture, close_fixture),
         cmocka_unit_test_setup_teardown(csv_and_table, open_fixture, close_fixture),
+        {"a_partial_run_is_said", a_partial_run_is_said, open_fixture, close_fixture, live_run_partial},
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

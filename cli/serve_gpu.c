@@ -1,0 +1,160 @@
+/* cli/serve_gpu.c: `tetri serve --backend gpu` (see serve_gpu.h). */
+#include "config.h"
+
+#include "cli/serve_gpu.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#ifdef TETRI_HAVE_CUDA
+#include "dit/dit_gpu.h"
+#include "exec/gpu.h"
+#endif
+
+void serve_gpu_args_init(serve_gpu_args *a)
+{
+    memset(a, 0, sizeof *a);
+    a->attention = "auto";
+    a->weight_seed = 1;
+    a->time_limit = 4;
+}
+
+#ifdef TETRI_HAVE_CUDA
+
+typedef struct serve_gpu_state {
+    gpu_backend *g;
+    uint64_t input_seed;
+} serve_gpu_state;
+
+static int open_run(void *ctx, const tetri_profile *profile, const host_arrival *arrivals, size_t n, host_backend *be,
+                    void **handle, tetri_error *err)
+{
+    (void)profile;
+    serve_gpu_state *st = ctx;
+    if (gpu_begin_run(st->g, arrivals, n, st->input_seed, err)) return -1;
+    gpu_bind(be, st->g);
+    *handle = NULL; /* the backend outlives the run */
+    return 0;
+}
+
+static void close_run(void *ctx, void *handle) { (void)ctx, (void)handle; }
+
+/* Every (side, steps) the sweep can hold: the trace's, or the workload's resolutions (and the
+ * homogeneous side) at its step count. */
+static int sweep_shapes(const sweep_spec *s, gpu_shape *shapes, int cap, int *n, tetri_error *err)
+{
+    *n = 0;
+    const int from_trace = s->trace != NULL;
+    const size_t count = from_trace ? s->trace->n : (size_t)s->base.n_resolutions + 1;
+    for (size_t i = 0; i < count; i++) {
+        gpu_shape x;
+        if (from_trace) x = (gpu_shape){s->trace->entries[i].width, s->trace->entries[i].height, s->trace->entries[i].steps};
+        else if (i < (size_t)s->base.n_resolutions) x = (gpu_shape){s->base.resolutions[i], s->base.resolutions[i], s->base.steps};
+        else if (s->base.homogeneous_resolution > 0) x = (gpu_shape){s->base.homogeneous_resolution, s->base.homogeneous_resolution, s->base.steps};
+        else continue;
+        int seen = 0;
+        for (int k = 0; k < *n && !seen; k++) seen = shapes[k].width == x.width && shapes[k].height == x.height && shapes[k].steps == x.steps;
+        if (seen) continue;
+        if (*n == cap) return tetri_errorf(err, "the workload has more than %d (resolution, steps) shapes", cap);
+        shapes[(*n)++] = x;
+    }
+    return 0;
+}
+
+static int parse_devices(const char *text, int n_gpus, int *devices, tetri_error *err)
+{
+    if (!text) {
+        for (int i = 0; i < n_gpus; i++) devices[i] = i;
+        return 0;
+    }
+    int n = 0;
+    for (const char *p = text; *p;) {
+        char *end;
+        long v = strtol(p, &end, 10);
+        if (end == p || v < 0 || v > 1023 || (*end && *end != ',')) return tetri_errorf(err, "--devices: '%s' is not a list of device numbers", text);
+        if (n == n_gpus) return tetri_errorf(err, "--devices: '%s' names more devices than the profile's %d GPUs", text, n_gpus);
+        devices[n++] = (int)v;
+        p = *end ? end + 1 : end;
+    }
+    if (n != n_gpus) return tetri_errorf(err, "--devices: '%s' names %d device(s); the profile's hardware has %d GPUs", text, n, n_gpus);
+    return 0;
+}
+
+static int parse_attention(const char *name, int *out, tetri_error *err)
+{
+    static const dit_attn_backend all[] = {DIT_ATTN_AUTO, DIT_ATTN_CUDNN, DIT_ATTN_FLASH, DIT_ATTN_FLASH_MMA};
+    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
+        if (strcmp(name, dit_attn_backend_name(all[i])) == 0) { *out = (int)all[i]; return 0; }
+    return tetri_errorf(err, "--attention: '%s' is not one of auto, cudnn, flash, flash-mma", name);
+}
+
+/* The largest batch the profile prices at degree 1 for the sweep's model and smallest shape. */
+static int largest_profiled_batch(const tetri_profile *p, tetri_model m, const gpu_shape *shape)
+{
+    int best = 1;
+    for (int b = 2; b <= TETRI_MAX_BATCH; b++)
+        if (profile_lookup_step_ns(p, m, shape->width, shape->height, 1, b, TETRI_LINK_FAST) > 0) best = b;
+    return best;
+}
+
+int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,
+                   void **state, tetri_error *err)
+{
+    *state = NULL;
+    if (s->jitter) return tetri_errorf(err, "--jitter draws block times for the backends that emulate GPUs; the GPU backend has its own");
+    gpu_shape shapes[64];
+    gpu_options o = {.n_gpus = profile_cluster(s->profile)->n_gpus, .model = s->trace && s->trace->n ? s->trace->entries[0].model : s->base.model,
+                     .weights_dir = a->weights, .weight_seed = (uint64_t)a->weight_seed, .shapes = shapes,
+                     .time_limit = a->time_limit, .time_limit_floor_ns = 2 * TETRI_NS_PER_S, .settle_ns = 2 * TETRI_NS_PER_MS,
+                     .poll_real_ns = 20 * TETRI_NS_PER_MS, .save_latents_dir = a->save_latents,
+                     .inject_error_at = (int64_t)a->inject_error, .inject_hang_at = (int64_t)a->inject_hang,
+                     .log = quiet ? NULL : stdout};
+    if (sweep_shapes(s, shapes, 64, &o.n_shapes, err) || parse_devices(a->devices, o.n_gpus, o.devices, err) ||
+        parse_attention(a->attention, &o.attention, err))
+        return -1;
+    if (o.n_shapes == 0) return tetri_errorf(err, "the workload holds no request");
+    o.max_batch = a->max_batch > 0 ? (int)a->max_batch : largest_profiled_batch(s->profile, o.model, &shapes[0]);
+    serve_gpu_state *st = calloc(1, sizeof *st);
+    if (!st) return tetri_errorf(err, "out of memory");
+    st->input_seed = (uint64_t)a->weight_seed;
+    if (!quiet) {
+        printf("# GPU backend: %s on %d GPU(s), %d shape(s) x batches 1-%d; loading the model and capturing the graphs\n",
+               tetri_model_name(o.model), o.n_gpus, o.n_shapes, o.max_batch);
+        fflush(stdout);
+    }
+    if (gpu_open(&o, &st->g, err)) { free(st); return -1; }
+    if (!quiet) gpu_report(st->g, stdout);
+    snprintf(key, key_len, "backend=gpu,devices=%s,weights=%s,seed=%llu,max_batch=%d,attention=%s", a->devices ? a->devices : "default",
+             a->weights ? a->weights : "random", (unsigned long long)o.weight_seed, o.max_batch, a->attention);
+    *out = (sweep_backend){.name = "exec", .key = key, .open = open_run, .close = close_run, .ctx = st};
+    *state = st;
+    return 0;
+}
+
+bool serve_gpu_close(void *state)
+{
+    serve_gpu_state *st = state;
+    if (!st) return false;
+    const bool broken = gpu_close(st->g);
+    free(st);
+    return broken;
+}
+
+#else /* no CUDA */
+
+int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,
+                   void **state, tetri_error *err)
+{
+    (void)a, (void)s, (void)quiet, (void)out, (void)key, (void)key_len;
+    *state = NULL;
+    return tetri_errorf(err, "--backend gpu: this tetri was built without CUDA (configure found no CUDA toolkit)");
+}
+
+bool serve_gpu_close(void *state)
+{
+    (void)state;
+    return false;
+}
+
+#endif

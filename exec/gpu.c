@@ -1,0 +1,421 @@
+/* exec/gpu.c: the GPU backend (contract in exec/gpu.h).
+ *
+ * Threads: the host's, and one worker per cluster GPU (exec/workers.c) that owns that GPU's model,
+ * runners and CUDA calls; a request's slot is touched by one worker at a time (the host never runs
+ * a request in two blocks at once, and its completion queue orders one worker's last use before
+ * the next's first). */
+#include "exec/gpu.h"
+
+#include <cuda_runtime.h>
+#include <errno.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+
+#include "dit/dit_gpu.h"
+#include "dit/model.h"
+#include "dit/safetensors.h"
+#include "exec/workers.h"
+
+#define GPU_MAX_SHAPES 64
+/* A worker sleeps in steps of this while its block is far from its predicted end, then spins. */
+#define GPU_POLL_SLEEP_NS (100 * 1000)
+#define GPU_SPIN_BEFORE_NS (300 * 1000)
+
+typedef struct gpu_dev {
+    int device;
+    char name[96];
+    dit_gpu *m;
+    dit_gpu_step *runner[GPU_MAX_SHAPES][TETRI_MAX_BATCH + 1]; /* [shape][batch] */
+    cudaEvent_t ev_end, ev_moved;
+    size_t weight_bytes, runner_bytes, mem_used; /* mem_used: all it took, the runners' own slots included */
+    int n_graphs;
+    double startup_s;
+    /* A block failed on it (a CUDA error, or work that never ends): its memory is not freed at
+     * the end, since cudaFree waits for the device, which may never finish. */
+    bool broken;
+} gpu_dev;
+
+struct gpu_backend {
+    gpu_options opt;
+    dit_layout L;
+    int text_tokens;
+    gpu_shape shape[GPU_MAX_SHAPES];
+    int n_shapes;
+    gpu_dev dev[TETRI_MAX_GPUS];
+    /* the run (gpu_begin_run) */
+    const host_arrival *arrivals; /* its requests, id = index */
+    size_t n_arrivals;
+    uint64_t seed;
+    dit_slot **slot;        /* per request: its state, or NULL before its first block and after its last */
+    int *slot_gpu;          /* the cluster GPU holding it */
+    int32_t *steps_run;     /* steps run here, per request */
+    workers_runner runner;
+    workers *w;
+};
+
+#define CUDA_TRY(call, what)                                                                                          \
+    do {                                                                                                              \
+        cudaError_t e_ = (call);                                                                                      \
+        if (e_ != cudaSuccess) return tetri_errorf(err, "GPU %d: %s: %s", gpu, what, cudaGetErrorString(e_));         \
+    } while (0)
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* The seed of request id's inputs (latent, text, pooled): splitmix64 of the run's seed and the id. */
+static uint64_t request_seed(uint64_t seed, int32_t id)
+{
+    uint64_t z = seed + 0x9E3779B97F4A7C15ull * (uint64_t)(id + 1);
+    z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
+    z = (z ^ (z >> 27)) * 0x94D049BB133111EBull;
+    return z ^ (z >> 31);
+}
+
+static int shape_index(const gpu_backend *g, int32_t w, int32_t h, int32_t steps)
+{
+    for (int i = 0; i < g->n_shapes; i++)
+        if (g->shape[i].width == w && g->shape[i].height == h && g->shape[i].steps == steps) return i;
+    return -1;
+}
+
+/* ---- start-up, on each worker's thread -------------------------------------------------------- */
+
+static int capture_runners(gpu_backend *g, int gpu, tetri_error *err)
+{
+    gpu_dev *d = &g->dev[gpu];
+    for (int s = 0; s < g->n_shapes; s++)
+        for (int b = 1; b <= g->opt.max_batch; b++) {
+            const gpu_shape *sh = &g->shape[s];
+            dit_gpu_step *r = NULL;
+            if (dit_gpu_step_create(d->m, b, g->text_tokens, sh->height / 16, sh->width / 16, sh->steps, &r, err))
+                return tetri_error_prefix(err, "GPU %d: the %dx%d runner of batch %d", gpu, sh->width, sh->height, b);
+            d->runner[s][b] = r;
+            dit_gpu_step_set_attention(r, (dit_attn_backend)g->opt.attention);
+            if (dit_gpu_step_capture(r, err))
+                return tetri_error_prefix(err, "GPU %d: capturing the %dx%d graph of batch %d", gpu, sh->width, sh->height, b);
+            d->runner_bytes += dit_gpu_step_bytes(r);
+            d->n_graphs++;
+        }
+    return 0;
+}
+
+static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
+{
+    gpu_backend *g = ctx;
+    gpu_dev *d = &g->dev[gpu];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    CUDA_TRY(cudaSetDevice(d->device), "selecting the device");
+    struct cudaDeviceProp prop;
+    CUDA_TRY(cudaGetDeviceProperties(&prop, d->device), "reading its properties");
+    snprintf(d->name, sizeof d->name, "%.95s", prop.name);
+    size_t free0 = 0, free1 = 0, total = 0;
+    CUDA_TRY(cudaMemGetInfo(&free0, &total), "reading its memory");
+    if (dit_gpu_create(&g->L, &d->m, err)) return tetri_error_prefix(err, "GPU %d", gpu);
+    if (g->opt.weights_dir ? dit_gpu_load_weights(d->m, g->opt.weights_dir, err) : dit_gpu_init_random(d->m, g->opt.weight_seed, err))
+        return tetri_error_prefix(err, "GPU %d: weights", gpu);
+    d->weight_bytes = dit_gpu_weight_bytes(d->m);
+    if (capture_runners(g, gpu, err)) return -1;
+    CUDA_TRY(cudaEventCreateWithFlags(&d->ev_end, cudaEventDisableTiming), "creating events");
+    CUDA_TRY(cudaEventCreateWithFlags(&d->ev_moved, cudaEventDisableTiming), "creating events");
+    CUDA_TRY(cudaDeviceSynchronize(), "start-up");
+    CUDA_TRY(cudaMemGetInfo(&free1, &total), "reading its memory");
+    d->mem_used = free0 > free1 ? free0 - free1 : 0;
+    d->startup_s = seconds_since(&t0);
+    return 0;
+}
+
+static void gpu_thread_stop(void *ctx, int gpu)
+{
+    gpu_backend *g = ctx;
+    gpu_dev *d = &g->dev[gpu];
+    if (d->broken) return; /* the process ends with it (gpu_close says so) */
+    cudaSetDevice(d->device);
+    for (size_t i = 0; i < g->n_arrivals; i++)
+        if (g->slot[i] && g->slot_gpu[i] == gpu) { dit_slot_destroy(g->slot[i]); g->slot[i] = NULL; }
+    for (int s = 0; s < g->n_shapes; s++)
+        for (int b = 1; b <= g->opt.max_batch; b++) dit_gpu_step_destroy(d->runner[s][b]);
+    if (d->ev_end) cudaEventDestroy(d->ev_end);
+    if (d->ev_moved) cudaEventDestroy(d->ev_moved);
+    dit_gpu_destroy(d->m);
+    d->m = NULL;
+}
+
+/* ---- a block ------------------------------------------------------------------------------------ */
+
+/* The slot of request id on `gpu`: made at its first block (its seeded inputs and conditioning
+ * enqueued ahead of the block's steps), or moved here from the GPU of its last block. */
+static int slot_here(gpu_backend *g, int gpu, int32_t id, dit_slot **out, tetri_error *err)
+{
+    gpu_dev *d = &g->dev[gpu];
+    const host_arrival *a = &g->arrivals[id];
+    dit_slot *old = g->slot[id];
+    if (old && g->slot_gpu[id] == gpu) { *out = old; return 0; }
+    dit_slot *sl = NULL;
+    if (dit_slot_create(d->m, g->text_tokens, a->height / 16, a->width / 16, a->steps, &sl, err) ||
+        dit_slot_random_inputs(sl, request_seed(g->seed, id), err)) {
+        dit_slot_destroy(sl);
+        return tetri_error_prefix(err, "GPU %d: request %d's state", gpu, id);
+    }
+    if (old) {
+        /* The old GPU frees the old slot only after this GPU's copy has read it. */
+        const gpu_dev *from = &g->dev[g->slot_gpu[id]];
+        if (dit_slot_copy_state(sl, old, err)) { dit_slot_destroy(sl); return tetri_error_prefix(err, "GPU %d: moving request %d", gpu, id); }
+        CUDA_TRY(cudaEventRecord(d->ev_moved, dit_gpu_stream(d->m)), "moving a request");
+        CUDA_TRY(cudaStreamWaitEvent(dit_gpu_stream(from->m), d->ev_moved, 0), "moving a request");
+        dit_slot_destroy(old);
+    }
+    g->slot[id] = sl;
+    g->slot_gpu[id] = gpu;
+    *out = sl;
+    return 0;
+}
+
+/* Writes request id's final latent to DIR/request-ID.safetensors ([1, H/16, W/16, C p^2] float). */
+static int save_latent(gpu_backend *g, int32_t id, const dit_slot *sl, tetri_error *err)
+{
+    const host_arrival *a = &g->arrivals[id];
+    const int gh = a->height / 16, gw = a->width / 16, C = dit_token_in(&g->L.cfg);
+    float *lat = malloc((size_t)gh * gw * C * 4);
+    if (!lat) return tetri_errorf(err, "out of memory");
+    char path[4096], seed[32], steps[16];
+    snprintf(path, sizeof path, "%s/request-%d.safetensors", g->opt.save_latents_dir, id);
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)request_seed(g->seed, id));
+    snprintf(steps, sizeof steps, "%d", a->steps);
+    st_out_tensor t = {.name = "latent", .dtype = ST_F32, .ndim = 4, .shape = {1, gh, gw, C}, .data = lat};
+    const char *meta[] = {"producer", "tetri serve --backend gpu", "input_seed", seed, "steps", steps,
+                          "layout", "packed tokens (c, py, px)"};
+    int rc = dit_slot_read_latent(sl, lat, err) || st_write(path, &t, 1, meta, 4, err) ? -1 : 0;
+    free(lat);
+    return rc;
+}
+
+/* The block's work, enqueued: its members' slots bound to the runner of its shape and batch, its
+ * steps, the end event; the injected failures of the tests. */
+static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
+{
+    gpu_dev *d = &g->dev[gpu];
+    const tetri_assignment *a = &job->a;
+    const int degree = tetri_gpuset_count(a->gpus);
+    if (degree > 1)
+        return tetri_errorf(err, "GPU %d: a block of degree %d: sequence parallelism is not in the GPU backend yet "
+                                 "(run a policy of degree 1, e.g. xdit-sp1, or one GPU)", gpu, degree);
+    const host_arrival *r0 = &g->arrivals[a->req[0]];
+    const int s = shape_index(g, r0->width, r0->height, r0->steps);
+    if (s < 0 || a->n_req > g->opt.max_batch || !d->runner[s][a->n_req])
+        return tetri_errorf(err, "GPU %d: no graph for a batch of %d at %dx%d, %d steps (graphs: batches 1-%d of the workload's shapes)",
+                            gpu, a->n_req, r0->width, r0->height, r0->steps, g->opt.max_batch);
+    dit_slot *sl[TETRI_MAX_BATCH];
+    for (int k = 0; k < a->n_req; k++)
+        if (slot_here(g, gpu, a->req[k], &sl[k], err)) return -1;
+    dit_gpu_step *r = d->runner[s][a->n_req];
+    if (g->opt.inject_error_at == job->seq) { /* a real CUDA error: a copy from an address no allocation holds */
+        int sink = 0;
+        CUDA_TRY(cudaMemcpyAsync(&sink, (const void *)16, sizeof sink, cudaMemcpyDeviceToHost, dit_gpu_stream(d->m)),
+                 "the block's launch (injected)");
+        CUDA_TRY(cudaStreamSynchronize(dit_gpu_stream(d->m)), "the block's launch (injected)");
+    }
+    if (g->opt.inject_hang_at == job->seq && dit_gpu_hold(d->m, 3600 * TETRI_NS_PER_S, err)) return -1;
+    if (dit_gpu_step_bind(r, sl, a->n_req, err) || dit_gpu_step_run(r, a->steps, err))
+        return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
+    CUDA_TRY(cudaEventRecord(d->ev_end, dit_gpu_stream(d->m)), "recording the block's end");
+    return 0;
+}
+
+static inline void cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#endif
+}
+
+/* Waits for the end event: sleeps in short steps until shortly before the predicted end, then
+ * spins. Returns 0 at the end, -1 with err on a CUDA error or past the time limit. */
+static int wait_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns *end_real, tetri_error *err)
+{
+    gpu_dev *d = &g->dev[gpu];
+    const tetri_ns expected = job->start_real + job->pred_real;
+    const tetri_ns limit = job->start_real + (tetri_ns)((double)job->pred_real * g->opt.time_limit) + g->opt.time_limit_floor_ns;
+    for (;;) {
+        const cudaError_t q = cudaEventQuery(d->ev_end);
+        const tetri_ns now = workers_real_now();
+        if (q == cudaSuccess) { *end_real = now; return 0; }
+        if (q != cudaErrorNotReady) return tetri_errorf(err, "GPU %d: the block failed: %s", gpu, cudaGetErrorString(q));
+        if (now > limit)
+            return tetri_errorf(err, "GPU %d stopped answering: its block of %d step(s) still runs %.3f s after its start, past its "
+                                     "time limit of %.3f s (predicted %.3f s)", gpu, job->a.steps, (double)(now - job->start_real) / 1e9,
+                                (double)(limit - job->start_real) / 1e9, (double)job->pred_real / 1e9);
+        if (now < expected - GPU_SPIN_BEFORE_NS) {
+            struct timespec ts = {0, GPU_POLL_SLEEP_NS};
+            nanosleep(&ts, NULL);
+        } else {
+            cpu_relax();
+        }
+    }
+}
+
+/* After a block: its steps counted; a request that has run all its steps leaves its slot (and its
+ * latent, with --save-latents). */
+static int finish_block(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
+{
+    (void)gpu;
+    for (int k = 0; k < job->a.n_req; k++) {
+        const int32_t id = job->a.req[k];
+        g->steps_run[id] += job->a.steps;
+        if (g->steps_run[id] < g->arrivals[id].steps) continue;
+        if (g->opt.save_latents_dir && save_latent(g, id, g->slot[id], err)) return -1;
+        dit_slot_destroy(g->slot[id]);
+        g->slot[id] = NULL;
+    }
+    return 0;
+}
+
+static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
+{
+    gpu_backend *g = ctx;
+    tetri_error err = {{0}};
+    tetri_ns end = 0;
+    if (launch_block(g, gpu, job, &err) || wait_block(g, gpu, job, &end, &err) || finish_block(g, gpu, job, &err)) {
+        g->dev[gpu].broken = true;
+        ev->kind = HOST_EVENT_FAILED;
+        ev->fatal = true;
+        snprintf(ev->why, sizeof ev->why, "%.255s", err.msg);
+        ev->end_real_ns = workers_real_now();
+        return;
+    }
+    ev->end_real_ns = end;
+}
+
+/* ---- open, close -------------------------------------------------------------------------------- */
+
+/* Frees what a run left: the slots of requests it did not finish (a partial run). From the host's
+ * thread between runs, when no block runs. */
+static void free_run_state(gpu_backend *g)
+{
+    for (size_t i = 0; g->slot && i < g->n_arrivals; i++)
+        if (g->slot[i]) {
+            cudaSetDevice(g->dev[g->slot_gpu[i]].device);
+            dit_slot_destroy(g->slot[i]);
+        }
+    free(g->slot);
+    free(g->slot_gpu);
+    free(g->steps_run);
+    g->slot = NULL;
+    g->slot_gpu = NULL;
+    g->steps_run = NULL;
+    g->n_arrivals = 0;
+}
+
+int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64_t seed, tetri_error *err)
+{
+    free_run_state(g);
+    for (size_t i = 0; i < n; i++) {
+        const host_arrival *a = &arrivals[i];
+        if (a->model != g->opt.model)
+            return tetri_errorf(err, "request %zu is for %s; the GPU backend was started for %s", i, tetri_model_name(a->model),
+                                tetri_model_name(g->opt.model));
+        if (shape_index(g, a->width, a->height, a->steps) < 0)
+            return tetri_errorf(err, "request %zu (%dx%d, %d steps) has no captured graph (the backend was started for the "
+                                     "workload's resolutions and steps)", i, a->width, a->height, a->steps);
+    }
+    g->slot = calloc(n + 1, sizeof *g->slot);
+    g->slot_gpu = calloc(n + 1, sizeof *g->slot_gpu);
+    g->steps_run = calloc(n + 1, sizeof *g->steps_run);
+    if (!g->slot || !g->slot_gpu || !g->steps_run) {
+        free(g->slot), free(g->slot_gpu), free(g->steps_run);
+        g->slot = NULL, g->slot_gpu = NULL, g->steps_run = NULL;
+        return tetri_errorf(err, "out of memory for %zu requests", n);
+    }
+    g->arrivals = arrivals;
+    g->n_arrivals = n;
+    g->seed = seed;
+    workers_restart(g->w);
+    return 0;
+}
+
+static int check_options(const gpu_options *o, tetri_error *err)
+{
+    int n_dev = 0;
+    cudaError_t e = cudaGetDeviceCount(&n_dev);
+    if (e != cudaSuccess || n_dev == 0) return tetri_errorf(err, "the GPU backend finds no CUDA device (%s)", cudaGetErrorString(e));
+    if (o->n_gpus < 1 || o->n_gpus > TETRI_MAX_GPUS) return tetri_errorf(err, "the GPU backend needs 1 to %d GPUs", TETRI_MAX_GPUS);
+    for (int i = 0; i < o->n_gpus; i++)
+        if (o->devices[i] < 0 || o->devices[i] >= n_dev)
+            return tetri_errorf(err, "--devices: GPU %d maps to CUDA device %d; this machine has %d (0..%d)", i, o->devices[i], n_dev,
+                                n_dev - 1);
+    if (o->n_shapes < 1 || o->n_shapes > GPU_MAX_SHAPES)
+        return tetri_errorf(err, "the GPU backend needs 1 to %d (resolution, steps) shapes to capture, not %d", GPU_MAX_SHAPES, o->n_shapes);
+    for (int i = 0; i < o->n_shapes; i++)
+        if (o->shapes[i].width % 16 || o->shapes[i].height % 16 || o->shapes[i].width < 16 || o->shapes[i].height < 16 ||
+            o->shapes[i].steps < 1)
+            return tetri_errorf(err, "shape %dx%d with %d steps: sides must be positive multiples of 16, steps positive",
+                                o->shapes[i].width, o->shapes[i].height, o->shapes[i].steps);
+    if (o->max_batch < 1 || o->max_batch > TETRI_MAX_BATCH) return tetri_errorf(err, "--max-batch: %d is not in 1..%d", o->max_batch, TETRI_MAX_BATCH);
+    if (!(o->time_limit >= 1)) return tetri_errorf(err, "--time-limit: %g is below 1 (a block would be stopped before its prediction)", o->time_limit);
+    if (o->save_latents_dir) {
+        struct stat st;
+        if (stat(o->save_latents_dir, &st) || !S_ISDIR(st.st_mode))
+            return tetri_errorf(err, "--save-latents: %s is not a folder (%s)", o->save_latents_dir, errno ? strerror(errno) : "not a folder");
+    }
+    return 0;
+}
+
+int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
+{
+    *out = NULL;
+    if (check_options(opts, err)) return -1;
+    gpu_backend *g = calloc(1, sizeof *g);
+    if (!g) return tetri_errorf(err, "out of memory");
+    g->opt = *opts;
+    dit_config c;
+    if (opts->model == TETRI_MODEL_FLUX_DEV) dit_config_flux_dev(&c);
+    else dit_config_sd3_medium(&c);
+    g->text_tokens = c.arch == DIT_ARCH_FLUX ? 512 : 333; /* T5's 512 (FLUX); CLIP's 77 + T5's 256 (SD3) */
+    for (int i = 0; i < opts->n_shapes; i++)
+        if (shape_index(g, opts->shapes[i].width, opts->shapes[i].height, opts->shapes[i].steps) < 0) g->shape[g->n_shapes++] = opts->shapes[i];
+    g->opt.shapes = NULL; /* copied */
+    if (dit_layout_build(&c, &g->L, err)) { gpu_close(g); return -1; }
+    for (int i = 0; i < opts->n_gpus; i++) g->dev[i].device = opts->devices[i];
+    g->runner = (workers_runner){.name = "exec", .ctx = g, .thread_start = gpu_thread_start, .run = gpu_run,
+                                 .thread_stop = gpu_thread_stop};
+    const workers_options wo = {.n_gpus = opts->n_gpus, .speed = 1.0, .settle_ns = opts->settle_ns, .spin_ns = opts->spin_ns,
+                                .poll_real_ns = opts->poll_real_ns};
+    if (workers_open(&wo, &g->runner, &g->w, err)) { gpu_close(g); return -1; }
+    *out = g;
+    return 0;
+}
+
+bool gpu_close(gpu_backend *g)
+{
+    if (!g) return false;
+    if (g->w) workers_close(g->w, 2 * TETRI_NS_PER_S); /* a GPU that stopped answering is left behind */
+    bool broken = false;
+    for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
+    if (!broken) free_run_state(g);
+    dit_layout_free(&g->L);
+    free(g->slot);
+    free(g->slot_gpu);
+    free(g->steps_run);
+    free(g);
+    return broken;
+}
+
+void gpu_bind(host_backend *be, gpu_backend *g) { workers_bind(be, g->w); }
+
+void gpu_report(const gpu_backend *g, FILE *out)
+{
+    for (int i = 0; i < g->opt.n_gpus; i++) {
+        const gpu_dev *d = &g->dev[i];
+        fprintf(out, "# GPU %d = CUDA device %d (%s): weights %.2f GiB, %d graphs (%d shapes x batches 1-%d) with %.2f GiB of "
+                     "activations, %.2f GiB of device memory in all, ready in %.1f s\n",
+                i, d->device, d->name, (double)d->weight_bytes / (1 << 30), d->n_graphs, g->n_shapes, g->opt.max_batch,
+                (double)d->runner_bytes / (1 << 30), (double)d->mem_used / (1 << 30), d->startup_s);
+    }
+}

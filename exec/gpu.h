@@ -1,0 +1,74 @@
+/* exec/gpu.h: the GPU backend of the serving host: real FLUX.1-dev / SD3-medium steps.
+ * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_report.
+ *
+ * The driver is exec/workers.c (a worker thread per GPU, the run's clock at speed 1, the
+ * completion queue); this backend's runner launches a block on its GPU's stream and waits for it.
+ * At start-up (gpu_open), on each GPU's worker thread: the model's weights (seeded random of the
+ * true shapes, or a diffusers folder), and a step runner with its CUDA graph for every (resolution,
+ * steps, batch) the workloads may need, captured then, never on the critical path. Models and
+ * graphs stay for every run of a sweep; gpu_begin_run starts each run's clock and requests. A request's state
+ * lives in a slot (dit/dit_gpu.h) made at its first block: seeded random latent, text and pooled
+ * embeddings of the right shapes (there is no text encoder), the conditioning for its schedule.
+ * A block binds its members' slots to the runner of its shape and batch (members may stand at
+ * different steps of different schedules), replays the graph q times, and its worker waits for
+ * the end event: polling in 100 us sleeps until shortly before the predicted end, then spinning.
+ * A block that moves a request to another GPU copies its latent there (peer to peer) first.
+ *
+ * Failures end the run: a CUDA error in a block, or a block still running at its time limit
+ * (time_limit x its prediction + time_limit_floor), is reported as a fatal failure, and the host
+ * ends the run with every request accounted for. Sequence parallelism (degree > 1) is not in this
+ * backend yet: such a block fails the run with a message saying so. */
+#ifndef TETRI_EXEC_GPU_H
+#define TETRI_EXEC_GPU_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "core/error.h"
+#include "core/types.h"
+#include "host/backend.h"
+#include "host/host.h"
+
+/* A request shape the workload holds: one graph per batch size 1..max_batch is captured for it. */
+typedef struct gpu_shape {
+    int32_t width, height, steps;
+} gpu_shape;
+
+typedef struct gpu_options {
+    int n_gpus;                          /* the cluster's (the profile's hardware) */
+    int devices[TETRI_MAX_GPUS];         /* CUDA device of cluster GPU g (several may share one: tests) */
+    tetri_model model;
+    const char *weights_dir;             /* NULL: seeded random weights */
+    uint64_t weight_seed;                /* the random weights' seed */
+    const gpu_shape *shapes;             /* every (resolution, steps) the runs may hold */
+    int n_shapes;
+    int max_batch;                       /* graphs for batches 1..max_batch of every shape */
+    int attention;                       /* a dit_attn_backend (DIT_ATTN_AUTO by default) */
+    double time_limit;                   /* a block may run time_limit x its prediction */
+    tetri_ns time_limit_floor_ns;        /*   + this, before it is declared hung */
+    tetri_ns settle_ns, spin_ns, poll_real_ns; /* the driver's (exec/workers.h) */
+    const char *save_latents_dir;        /* NULL, or write each finished request's latent there */
+    int64_t inject_error_at;             /* test aid: block seq (1-based) that meets a CUDA error; 0 none */
+    int64_t inject_hang_at;              /* test aid: block seq whose GPU stops answering; 0 none */
+    FILE *log;                           /* start-up report (NULL: none) */
+} gpu_options;
+
+typedef struct gpu_backend gpu_backend;
+
+/* Loads the model and captures the graphs on every GPU, then starts the run's clock. Returns 0, or
+ * -1 with err (no such device, out of memory, a capture that fails). */
+int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err);
+/* Stops the workers (a hung one is left behind) and frees the GPUs. Returns true when a GPU failed
+ * (a CUDA error, or work that never ended): its memory was not freed, and the process should end
+ * without the CUDA runtime's teardown, which would wait for that work (_exit). NULL is fine. */
+bool gpu_close(gpu_backend *g);
+/* A new run: its requests (id = index; each of a captured shape and the backend's model), whose
+ * inputs are seeded from `seed` and the id; the run's clock starts now. State a partial run left
+ * is freed. Returns 0, or -1 with err (a request the graphs do not cover). */
+int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64_t seed, tetri_error *err);
+void gpu_bind(host_backend *be, gpu_backend *g);
+/* What start-up took and holds: per GPU, weights, graphs and their activations, seconds. */
+void gpu_report(const gpu_backend *g, FILE *out);
+
+#endif

@@ -1,0 +1,137 @@
+/* profiles/measured.c: measured rows into a profile database (see measured.h). */
+#include "config.h"
+
+#include "profiles/measured.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "profiles/profile.h"
+#include "profiles/schema_sql.h" /* generated from profiles/schema.sql: profile_schema_sql */
+
+static int cmp_float(const void *a, const void *b)
+{
+    const float x = *(const float *)a, y = *(const float *)b;
+    return (x > y) - (x < y);
+}
+
+void measured_row_from_samples(measured_row *r, float *ms, int n)
+{
+    qsort(ms, (size_t)n, sizeof *ms, cmp_float);
+    double sum = 0, sq = 0;
+    for (int i = 0; i < n; i++) sum += ms[i];
+    const double mean = sum / n;
+    for (int i = 0; i < n; i++) sq += (ms[i] - mean) * (ms[i] - mean);
+    r->samples = n;
+    r->median_ns = (tetri_ns)llround((n % 2 ? ms[n / 2] : 0.5 * (ms[n / 2 - 1] + ms[n / 2])) * 1e6);
+    r->p10_ns = (tetri_ns)llround(ms[(int)ceil(0.1 * n) - 1] * 1e6);
+    r->p90_ns = (tetri_ns)llround(ms[(int)ceil(0.9 * n) - 1] * 1e6);
+    r->cv = n > 1 && mean > 0 ? sqrt(sq / (n - 1)) / mean : 0.0;
+}
+
+static int sql_fail(sqlite3 *db, const char *path, const char *what, tetri_error *err)
+{
+    return tetri_errorf(err, "profile %s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
+}
+
+/* A new file gets the schema and meta; an existing one must say it is a tetri profile. */
+static int schema_or_check(sqlite3 *db, const char *path, const measured_hardware *hw, tetri_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int tables = -1;
+    if (sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master WHERE type = 'table'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        tables = sqlite3_column_int(st, 0);
+    sqlite3_finalize(st);
+    if (tables < 0) return sql_fail(db, path, "not an SQLite database", err);
+    if (tables == 0) {
+        char meta[512];
+        snprintf(meta, sizeof meta,
+                 "INSERT INTO meta VALUES ('kind', 'tetri-profile'), ('schema_version', '%d'), "
+                 "('generator', 'tetri %s profile measure'), ('default_hardware', '%s');",
+                 TETRI_PROFILE_SCHEMA_VERSION, PACKAGE_VERSION, hw->name);
+        if (sqlite3_exec(db, profile_schema_sql, NULL, NULL, NULL) || sqlite3_exec(db, meta, NULL, NULL, NULL))
+            return sql_fail(db, path, "creating the schema", err);
+        return 0;
+    }
+    int ours = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'kind'", -1, &st, NULL) == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+        ours = strcmp((const char *)sqlite3_column_text(st, 0), "tetri-profile") == 0;
+    sqlite3_finalize(st);
+    if (!ours) return tetri_errorf(err, "profile %s: not a tetri profile (meta kind is not 'tetri-profile'); give a new file", path);
+    return 0;
+}
+
+static int insert_rows(sqlite3 *db, const char *path, const measured_hardware *hw, const measured_row *rows, size_t n,
+                       const char *date, tetri_error *err)
+{
+    sqlite3_stmt *hs = NULL, *ss = NULL;
+    int rc = -1;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO hardware VALUES (?, ?, ?, 1, 'nvlink', NULL, 'pcie', NULL)", -1, &hs, NULL) ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO step_latency VALUES (?, ?, ?, ?, ?, ?, 1, ?, 'nvlink', ?, ?, ?, ?, ?, 'measured', ?, ?)", -1,
+                           &ss, NULL)) {
+        sql_fail(db, path, "preparing", err);
+        goto done;
+    }
+    sqlite3_bind_text(hs, 1, hw->name, -1, SQLITE_STATIC);
+    sqlite3_bind_text(hs, 2, hw->gpu, -1, SQLITE_STATIC);
+    sqlite3_bind_int(hs, 3, hw->n_gpus);
+    if (sqlite3_step(hs) != SQLITE_DONE) { sql_fail(db, path, "writing the hardware", err); goto done; }
+    for (size_t i = 0; i < n; i++) {
+        const measured_row *r = &rows[i];
+        int k = 1;
+        sqlite3_bind_text(ss, k++, hw->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ss, k++, tetri_model_name(r->model), -1, SQLITE_STATIC);
+        sqlite3_bind_int(ss, k++, r->width);
+        sqlite3_bind_int(ss, k++, r->height);
+        sqlite3_bind_int(ss, k++, r->degree);
+        sqlite3_bind_int(ss, k++, r->degree); /* ulysses = degree */
+        sqlite3_bind_int(ss, k++, r->batch);
+        sqlite3_bind_int64(ss, k++, r->median_ns);
+        sqlite3_bind_int64(ss, k++, r->p10_ns);
+        sqlite3_bind_int64(ss, k++, r->p90_ns);
+        sqlite3_bind_double(ss, k++, r->cv);
+        sqlite3_bind_int(ss, k++, r->samples);
+        sqlite3_bind_text(ss, k++, date, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ss, k++, r->method, -1, SQLITE_STATIC);
+        if (sqlite3_step(ss) != SQLITE_DONE) {
+            tetri_errorf(err, "profile %s: writing the row of %s %dx%d batch %d: %s", path, tetri_model_name(r->model), r->width,
+                         r->height, r->batch, sqlite3_errmsg(db));
+            goto done;
+        }
+        sqlite3_reset(ss);
+    }
+    rc = 0;
+done:
+    sqlite3_finalize(hs);
+    sqlite3_finalize(ss);
+    return rc;
+}
+
+int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n, const char *date,
+                   tetri_error *err)
+{
+    sqlite3 *db = NULL;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
+        int rc = sql_fail(db, path, "cannot open", err);
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    int rc = -1;
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) { sql_fail(db, path, "cannot start a transaction", err); goto done; }
+    if (schema_or_check(db, path, hw, err)) goto rollback;
+    if (insert_rows(db, path, hw, rows, n, date, err)) goto rollback;
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto rollback; }
+    rc = 0;
+    goto done;
+rollback:
+    sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+done:
+    if (sqlite3_close(db) != SQLITE_OK && rc == 0) rc = tetri_errorf(err, "profile %s: closing failed", path);
+    return rc;
+}

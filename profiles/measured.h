@@ -1,0 +1,40 @@
+/* profiles/measured.h: profile rows measured on the GPUs at hand (`tetri profile measure`).
+ * defines: measured_hardware, measured_row, measured_row_from_samples, measured_write.
+ *
+ * The measuring (GPU) is the command's; this part turns samples into a row (median, p10, p90,
+ * CV) and writes a hardware's rows into a profile database, created when absent, in one
+ * transaction. A row of the same hardware, model, size, degree and batch already there is
+ * replaced (a new measurement, or a measured row over an analytic one); every other row stays, so
+ * measurements of one GPU may be taken in several commands. */
+#ifndef TETRI_PROFILES_MEASURED_H
+#define TETRI_PROFILES_MEASURED_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+#include "core/types.h"
+
+typedef struct measured_hardware {
+    const char *name;           /* e.g. "h200x1" */
+    const char *gpu;            /* the device's name, e.g. "NVIDIA H200" */
+    int n_gpus;
+} measured_hardware;
+
+typedef struct measured_row {
+    tetri_model model;
+    int width, height, degree, batch;
+    tetri_ns median_ns, p10_ns, p90_ns;
+    double cv;                  /* sample standard deviation / mean */
+    int samples;
+    const char *method;         /* how: command, GPU, driver, library versions, clocks */
+} measured_row;
+
+/* Fills the statistics of r from n >= 1 step times in ms (reorders ms). Quantiles: nearest rank. */
+void measured_row_from_samples(measured_row *r, float *ms, int n);
+/* Writes hw and its rows to the profile at path (created when absent, with hw as its default
+ * hardware; an existing file must be a tetri profile), measured_at = date (YYYY-MM-DD). Returns 0,
+ * or -1 with err naming the file. */
+int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n, const char *date,
+                   tetri_error *err);
+
+#endif
