@@ -140,7 +140,7 @@ static int take_own_option(int argc, char **argv, int *i, validate_args *a)
         return parse_target(targets[t].name, v, targets[t].lo, targets[t].hi, field) ? -1 : 1;
     }
     if (!text) return 0;
-    const char *name = arg[2] == 'l' ? "--live" : "--csv";
+    const char *name = text == &a->live ? "--live" : "--csv";
     if (!(*text = value_of(argc, argv, i, name))) {
         usage_error("%s needs a value", name);
         return -1;
@@ -206,7 +206,7 @@ static int parse_from_db_rest(validate_args *a)
     for (int i = 1; i < a->n_rest; i++) {
         int at = i;
         if ((is_option(a->rest[i], "--db") || is_option(a->rest[i], "--experiment")) &&
-            value_of(a->n_rest, a->rest, &at, a->rest[i][2] == 'd' ? "--db" : "--experiment")) {
+            value_of(a->n_rest, a->rest, &at, is_option(a->rest[i], "--db") ? "--db" : "--experiment")) {
             i = at;
             continue;
         }
