@@ -372,35 +372,52 @@ static void comparison_of_known_runs(void **state)
     free(pairs);
 }
 
-/* The CSV row says what the comparison found, and the text table its verdict, byte-reproducibly. */
-static void csv_and_table(void **state)
+/* The fixture's one pair, compared against issue 9's targets (free()). */
+static validate_pair *compared_pair(const fixture *f)
 {
-    fixture *f = *state;
     validate_pair *pairs;
     size_t n;
     tetri_error err = {{0}};
     validate_targets t = VALIDATE_DEFAULT_TARGETS;
     assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
+    assert_int_equal(n, 1);
     assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
-    char *text[2] = {NULL, NULL}, *csv = NULL;
-    size_t len;
-    for (int k = 0; k < 2; k++) {
-        FILE *out = open_memstream(&text[k], &len);
-        validate_print(out, pairs, n, f->runs, f->n_runs, &t);
-        fclose(out);
-    }
-    assert_string_equal(text[0], text[1]);
-    assert_non_null(strstr(text[0], "verdict            MISS: mean +0.00% (within 2%), p99 inf (beyond 5%), attainment -0.100 (beyond 0.02)"));
-    assert_non_null(strstr(text[0], "worst class      flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks"));
-    assert_non_null(strstr(text[0], "0 of 1 pair meet every target"));
-    FILE *out = open_memstream(&csv, &len);
-    validate_write_csv(out, pairs, n);
+    return pairs;
+}
+
+/* What validate_print (csv 0) or validate_write_csv (csv 1) writes for the pair (free()). */
+static char *written(const fixture *f, const validate_pair *pair, int csv)
+{
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    FILE *out = tmpfile();
+    assert_non_null(out);
+    if (csv) validate_write_csv(out, pair, 1);
+    else validate_print(out, pair, 1, f->runs, f->n_runs, &t);
+    long len = ftell(out);
+    rewind(out);
+    char *text = calloc((size_t)len + 1, 1);
+    assert_non_null(text);
+    assert_int_equal(fread(text, 1, (size_t)len, out), (size_t)len);
     fclose(out);
+    return text;
+}
+
+/* The CSV row says what the comparison found, and the text table its verdict, byte-reproducibly. */
+static void csv_and_table(void **state)
+{
+    fixture *f = *state;
+    validate_pair *pairs = compared_pair(f);
+    char *text = written(f, pairs, 0), *again = written(f, pairs, 0), *csv = written(f, pairs, 1);
+    assert_string_equal(text, again);
+    assert_non_null(strstr(text, "verdict            MISS: mean +0.00% (within 2%), p99 inf (beyond 5%), attainment -0.100 (beyond 0.02)"));
+    assert_non_null(strstr(text, "worst class      flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks"));
+    assert_non_null(strstr(text, "0 of 1 pair meet every target"));
+    assert_null(strstr(text, "status  ")); /* both runs done: no status line */
     const char *row = strchr(csv, '\n') + 1;
     assert_non_null(strstr(row, ",10.000000,inf,inf,0.900000,0.800000,-0.100000,0.100000,1,0,7,1,-0.014286,0.010000,0.100000,"));
     assert_non_null(strstr(row, ",flux-dev 256x256 batch 1 degree 1,4,0.032500,MISS,p99;attainment,done,done,"));
-    free(text[0]);
-    free(text[1]);
+    free(text);
+    free(again);
     free(csv);
     free(pairs);
 }
@@ -409,22 +426,9 @@ static void csv_and_table(void **state)
 static void a_partial_run_is_said(void **state)
 {
     fixture *f = *state;
-    validate_pair *pairs;
-    size_t n;
-    tetri_error err = {{0}};
-    validate_targets t = VALIDATE_DEFAULT_TARGETS;
-    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
-    assert_int_equal(n, 1);
-    assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
-    char *text = NULL, *csv = NULL;
-    size_t len;
-    FILE *out = open_memstream(&text, &len);
-    validate_print(out, pairs, n, f->runs, f->n_runs, &t);
-    fclose(out);
+    validate_pair *pairs = compared_pair(f);
+    char *text = written(f, pairs, 0), *csv = written(f, pairs, 1);
     assert_non_null(strstr(text, "status             sim done, live partial (a partial run ended early"));
-    out = open_memstream(&csv, &len);
-    validate_write_csv(out, pairs, n);
-    fclose(out);
     assert_non_null(strstr(csv, ",MISS,p99;attainment,done,partial,"));
     free(text);
     free(csv);
