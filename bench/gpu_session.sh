@@ -5,6 +5,7 @@
 #   check     make check-gpu's two parts: test_gpu (kernels, steps, slots) and tests/gpu/serve_gpu.sh
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
+#   measure-quick  FLUX 256-1024 at batch 1 only
 #   validate  one FLUX trace (256/512/1024 px, 20 steps, load $LOAD of the measured profile, N requests,
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
@@ -28,7 +29,7 @@ for phase in "$@"; do
         { autoreconf -fi && mkdir -p $B && cd $B && ../configure ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/configure.log" 2>&1 ||
             { tail -30 "$OUT/configure.log"; exit 1; }
         grep -E "CUDA|cuDNN|attention" "$OUT/configure.log" | tail -5
-        make -C $B -j16 tetri tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+        make -C $B -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
         echo "built"
         ;;
     check)
@@ -44,16 +45,20 @@ for phase in "$@"; do
             $T profile measure --out $B/h200x1.db --model sd3-medium --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1
         echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
         ;;
+    measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
+        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 >"$OUT/measure.txt" 2>&1
+        echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        ;;
     validate)
         P=$B/h200x1.db
         $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
             -n "$N" --seed 1 -o "$OUT/validate_trace.csv" || exit 1
         head -2 "$OUT/validate_trace.csv"
-        for p in xdit-sp1 edf-dyn tetriserve; do
+        for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do
             $T serve --backend gpu --trace "$OUT/validate_trace.csv" --profile $P --policy $p --db "$OUT/validate.db" \
                 --experiment validate >"$OUT/serve_$p.log" 2>&1; echo "serve $p exit $?"; tail -3 "$OUT/serve_$p.log"
         done
-        $T sim --trace "$OUT/validate_trace.csv" --profile $P --policy xdit-sp1 --policy edf-dyn --policy tetriserve \
+        $T sim --trace "$OUT/validate_trace.csv" --profile $P $(for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do echo --policy $p; done) \
             --db "$OUT/validate.db" --experiment validate >"$OUT/sim.log" 2>&1; echo "sim exit $?"
         $T report --db "$OUT/validate.db" --experiment validate 2>&1 | head -20
         ;;

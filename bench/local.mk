@@ -5,10 +5,11 @@ TETRI_BENCHES = bench/bench_sim
 TETRI_BENCHES += bench/bench_sched
 TETRI_BENCHES += bench/bench_profile
 TETRI_BENCHES += bench/bench_host
+TETRI_BENCHES += bench/bench_startup
 
 EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py
 CLEANFILES += $(TETRI_BENCHES)
-bench: $(noinst_LIBRARIES)
+bench: $(noinst_LIBRARIES) tetri$(EXEEXT) $(TETRI_GPU_PROGRAM)
 	@$(MKDIR_P) bench
 	@for b in $(TETRI_BENCHES); do \
 	  echo "  CC       $$b"; \

@@ -45,7 +45,8 @@ static void usage(FILE *f)
             "                      and guidance [B] (FLUX, default 3.5)\n"
             "  --steps N           with --inputs: 0 = one forward, writes velocity; N = N Euler steps, writes\n"
             "                      latent (default 0)\n"
-            "  --output FILE       with --inputs: safetensors file to write\n");
+            "  --output FILE       with --inputs: safetensors file to write; --attention applies (the\n"
+            "                      kernel that ran is printed)\n");
 }
 
 static int parse_res_list(const char *s, int *res, int max)
@@ -120,7 +121,8 @@ static int time_prepare(dit_gpu_step *st, cudaStream_t stream, float *ms, tetri_
     return rc;
 }
 
-static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, const char *output, int steps, tetri_error *err)
+static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, const char *output, int steps,
+                      dit_attn_backend attention, tetri_error *err)
 {
     const dit_config *c = &L->cfg;
     st_file f;
@@ -165,6 +167,7 @@ static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, cons
     for (int b = 0; b < B; b++) guid[b] = 3.5f;
     if (ig >= 0 && st_read_f32(&f, ig, guid, err)) goto done;
     if (dit_gpu_step_create(gm, B, T, gh, gw, n_steps, &st, err)) goto done;
+    dit_gpu_step_set_attention(st, attention); /* --attention holds for --inputs as for timing */
     dit_step_inputs in = {.batch = B, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = lat, .text = txt, .pooled = pooled,
                           .sigma = NULL, .guidance = c->guidance ? guid : NULL};
     if (dit_gpu_step_set_inputs(st, &in, sig, err)) goto done;
@@ -186,6 +189,8 @@ static int run_inputs(dit_gpu *gm, const dit_layout *L, const char *inputs, cons
         if (st_write(output, &o, 1, meta, 3, err)) goto done;
         printf("wrote %s [%d, %d, %d, %d] to %s\n", what, B, gh, gw, dit_token_out(c), output);
     }
+    /* Which kernel ran: auto resolves at the first forward, so a comparison knows what it compared. */
+    printf("attention %s\n", dit_attn_backend_name(dit_gpu_step_attention(st)));
     rc = 0;
 done:
     dit_gpu_step_destroy(st);
@@ -298,7 +303,7 @@ int cmd_bench_step(int argc, char **argv)
     dit_gpu_set_gemm_tuning(gm, tuning, gemm_log ? stderr : NULL);
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
     if (inputs) {
-        if (run_inputs(gm, &L, inputs, output, steps, &err)) goto fail;
+        if (run_inputs(gm, &L, inputs, output, steps, backend, &err)) goto fail;
         rc = 0;
         goto fail;
     }

@@ -35,6 +35,16 @@ static void show(const tetri_policy_ops *p)
     printf("\n");
 }
 
+/* s with bytes that are not printable ASCII as \xNN: a name typed by the user goes back to the
+ * terminal, and control bytes in it must not act there. */
+static void put_escaped(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p >= 0x20 && *p < 0x7f) fputc(*p, f);
+        else fprintf(f, "\\x%02x", *p);
+    }
+}
+
 int cmd_policies(int argc, char **argv)
 {
     if (argc > 2 || (argc == 2 && (strcmp(argv[1], "-h") == 0 || strcmp(argv[1], "--help") == 0))) {
@@ -45,7 +55,9 @@ int cmd_policies(int argc, char **argv)
     if (argc == 2) {
         const tetri_policy_ops *p = tetri_policy_find(argv[1]);
         if (!p) {
-            fprintf(stderr, "tetri policies: unknown policy '%s' (known:", argv[1]);
+            fprintf(stderr, "tetri policies: unknown policy '");
+            put_escaped(stderr, argv[1]);
+            fprintf(stderr, "' (known:");
             for (size_t i = 0; i < tetri_policy_registry_len; i++)
                 fprintf(stderr, "%s %s", i ? "," : "", tetri_policy_registry[i]->name);
             fprintf(stderr, ")\n");

@@ -19,7 +19,7 @@ static void usage(FILE *f)
             "       tetri profile measure --out FILE [...]              measure this GPU (--help for more)\n"
             "       tetri profile --lookup --model M --res R --degree K [--batch B] [--link L]\n"
             "                     [--db FILE] [--hardware NAME] [--analytic-fallback]\n"
-            "       tetri profile --analytic --out FILE [--hardware LIST] [--fit] [--set K=V,...]\n"
+            "       tetri profile --analytic --out FILE [--force] [--hardware LIST] [--fit] [--set K=V,...]\n"
             "       tetri profile --calibration [--fit] [--set K=V,...]  the calibration table only\n"
             "\n"
             "A profile is an SQLite database of per-step latencies (one denoising step of a batch of\n"
@@ -49,7 +49,9 @@ static void usage(FILE *f)
             "                      links, launch costs) for flux-dev and sd3-medium at 256..2048,\n"
             "                      degrees 1,2,4,8, batches 1-4 at 256 and 512, and print the model's\n"
             "                      error against every measured reference row\n"
-            "  --out FILE          where (replaced atomically)\n"
+            "  --out FILE          where; a new file, or with --force an existing profile (replaced\n"
+            "                      atomically). Any other file (a results database...) is never replaced\n"
+            "  --force             replace an existing profile at --out\n"
             "  --hardware LIST     comma-separated, of: h100x8, h200x8, a40x4 (default: all)\n"
             "  --fit               refit the model's constants to the reference first (prints them;\n"
             "                      the shipped profile uses the frozen ones in profiles/analytic.c)\n"
@@ -96,9 +98,9 @@ static int parse_res(const char *s, int *w, int *h)
     snprintf(buf, sizeof buf, "%s", s);
     char *x = strchr(buf, 'x');
     if (x) *x = 0;
-    if (parse_int(buf, 16, 16384, w) < 0) return -1;
+    if (parse_int(buf, 16, TETRI_MAX_SIDE, w) < 0) return -1;
     if (x) {
-        if (parse_int(x + 1, 16, 16384, h) < 0) return -1;
+        if (parse_int(x + 1, 16, TETRI_MAX_SIDE, h) < 0) return -1;
     } else {
         *h = *w;
     }
@@ -210,7 +212,7 @@ int cmd_profile(int argc, char **argv)
 {
     if (argc > 1 && strcmp(argv[1], "measure") == 0) return cmd_profile_measure(argc - 1, argv + 1);
     enum { OPT_DB = 256, OPT_HW, OPT_LOOKUP, OPT_MODEL, OPT_RES, OPT_DEGREE, OPT_BATCH, OPT_LINK, OPT_FALLBACK,
-           OPT_ANALYTIC, OPT_OUT, OPT_FIT, OPT_CALIB, OPT_SET };
+           OPT_ANALYTIC, OPT_OUT, OPT_FIT, OPT_CALIB, OPT_SET, OPT_FORCE };
     static const struct option long_options[] = {
         {"help", no_argument, NULL, 'h'},
         {"db", required_argument, NULL, OPT_DB},
@@ -227,10 +229,11 @@ int cmd_profile(int argc, char **argv)
         {"fit", no_argument, NULL, OPT_FIT},
         {"calibration", no_argument, NULL, OPT_CALIB},
         {"set", required_argument, NULL, OPT_SET},
+        {"force", no_argument, NULL, OPT_FORCE},
         {NULL, 0, NULL, 0},
     };
     const char *db = NULL, *hardware = NULL, *out = NULL, *set = NULL;
-    int lookup = 0, analytic = 0, fit = 0, calib = 0, flags = 0, have_model = 0, width = 0, height = 0, degree = 0, batch = 1;
+    int lookup = 0, analytic = 0, fit = 0, calib = 0, force = 0, flags = 0, have_model = 0, width = 0, height = 0, degree = 0, batch = 1;
     tetri_model model = TETRI_MODEL_FLUX_DEV;
     tetri_link link = TETRI_LINK_FAST;
     optind = 1;
@@ -265,6 +268,7 @@ int cmd_profile(int argc, char **argv)
         case OPT_FIT: fit = 1; break;
         case OPT_CALIB: calib = 1; break;
         case OPT_SET: set = optarg; break;
+        case OPT_FORCE: force = 1; break;
         case ':': return usage_error("%s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option '%s'", argv[optind - 1]);
         }
@@ -275,9 +279,14 @@ int cmd_profile(int argc, char **argv)
     if (analytic || calib) {
         if (db) return usage_error("%s", "--db is for reading; --analytic writes to --out");
         if (analytic && !out) return usage_error("%s", "--analytic needs --out FILE");
-        if (calib && (out || hardware)) return usage_error("%s", "--calibration takes only --fit and --set");
+        if (calib && (out || hardware || force)) return usage_error("%s", "--calibration takes only --fit and --set");
         analytic_params prm = *analytic_default_params();
         tetri_error err = {{0}};
+        /* Before any output: an --out that must not be replaced is an error, not a table then an error. */
+        if (analytic && analytic_may_replace(out, force, &err) < 0) {
+            fprintf(stderr, "tetri profile: %s\n", err.msg);
+            return 1;
+        }
         if (fit) {
             double rms = analytic_fit(&prm);
             printf("refitted (rms log error %.4f): launch_us %.3f, coll_host_us %.2f, ew_efficiency %.4f, ew_efficiency_hbm3e "
@@ -301,7 +310,7 @@ int cmd_profile(int argc, char **argv)
         printf("\nwrote %s (%s)\n", out, hardware ? hardware : "h100x8, h200x8, a40x4");
         return 0;
     }
-    if (out || fit || set) return usage_error("%s", "--out, --fit and --set go with --analytic or --calibration");
+    if (out || fit || set || force) return usage_error("%s", "--out, --force, --fit and --set go with --analytic or --calibration");
 
     if (lookup) {
         if (!have_model || !width || !degree) return usage_error("%s", "--lookup needs --model, --res and --degree");

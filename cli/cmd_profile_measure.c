@@ -38,7 +38,9 @@ static void usage(FILE *f)
             "p10, p90 and coefficient of variation over --samples steps, and in each row's method the GPU,\n"
             "driver, CUDA, cuBLASLt and cuDNN versions and the SM clocks seen. FILE is created, or the rows\n"
             "of the same hardware, model, size and batch in it are replaced (others stay). Degree 1 only:\n"
-            "sequence parallelism is not in the executor yet.\n"
+            "sequence parallelism is not in the executor yet. Per resolution it also times a request's\n"
+            "preparation (its state: seeded inputs and the conditioning of its schedule), stage 'prepare',\n"
+            "which the block cost adds to every request's first block.\n"
             "\n"
             "  --out FILE       the profile database to write\n"
             "  --model LIST     flux-dev, sd3-medium (default both)\n"
@@ -161,6 +163,36 @@ static int attention_of(const char *name, dit_attn_backend *out, tetri_error *er
     return tetri_errorf(err, "--attention '%s': auto, cudnn, flash or flash-mma", name);
 }
 
+/* A request's preparation at side `res` as the GPU backend makes it at its first block: its slot
+ * allocated (stream-ordered), seeded inputs, the conditioning of its schedule; median of 10 after
+ * 2 untimed. */
+static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model, int res, measured_stage *out, tetri_error *err)
+{
+    const int T = model == TETRI_MODEL_FLUX_DEV ? 512 : 333;
+    cudaStream_t st = dit_gpu_stream(m);
+    cudaEvent_t e0, e1;
+    float ms[10];
+    int rc = 0;
+    if (cudaEventCreate(&e0) != cudaSuccess || cudaEventCreate(&e1) != cudaSuccess) return tetri_errorf(err, "creating events");
+    for (int i = 0; i < 12 && !rc; i++) {
+        dit_slot *sl = NULL;
+        cudaEventRecord(e0, st);
+        rc = dit_slot_create(m, T, res / 16, res / 16, a->steps, &sl, err) || dit_slot_random_inputs(sl, (uint64_t)i, err) ? -1 : 0;
+        cudaEventRecord(e1, st);
+        if (!rc && cudaEventSynchronize(e1) != cudaSuccess) rc = tetri_errorf(err, "timing the preparation");
+        if (!rc && i >= 2) cudaEventElapsedTime(&ms[i - 2], e0, e1);
+        dit_slot_destroy(sl);
+    }
+    cudaEventDestroy(e0);
+    cudaEventDestroy(e1);
+    if (rc) return -1;
+    measured_row r;
+    measured_row_from_samples(&r, ms, 10);
+    *out = (measured_stage){.model = model, .width = res, .height = res, .median_ns = r.median_ns};
+    printf("%-10s %5d  prepare %.3f ms (a request's state before its first step)\n", tetri_model_name(model), res, r.median_ns / 1e6);
+    return 0;
+}
+
 /* One row: a runner of `batch` at side `res`, its own seeded slots, --samples timed steps. */
 static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn, tetri_model model, int res,
                        int batch, measured_row *row, char *method, size_t method_len, tetri_error *err)
@@ -213,9 +245,11 @@ static int measure_all(const measure_args *a, tetri_error *err)
            "attention");
     const size_t cap = (size_t)a->n_models * a->n_res * (a->batch_hi - a->batch_lo + 1);
     measured_row *rows = calloc(cap, sizeof *rows);
+    measured_stage *stages = calloc((size_t)a->n_models * a->n_res, sizeof *stages);
+    size_t n_stages = 0;
     char (*methods)[512] = calloc(cap, sizeof *methods);
     size_t n = 0;
-    int rc = rows && methods ? 0 : tetri_errorf(err, "out of memory");
+    int rc = rows && methods && stages ? 0 : tetri_errorf(err, "out of memory");
     for (int mi = 0; mi < a->n_models && !rc; mi++) {
         dit_config c;
         if (a->models[mi] == TETRI_MODEL_FLUX_DEV) dit_config_flux_dev(&c);
@@ -224,9 +258,11 @@ static int measure_all(const measure_args *a, tetri_error *err)
         dit_gpu *m = NULL;
         if (dit_layout_build(&c, &L, err)) { rc = -1; break; }
         rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) ? -1 : 0;
-        for (int ri = 0; ri < a->n_res && !rc; ri++)
+        for (int ri = 0; ri < a->n_res && !rc; ri++) {
+            rc = measure_prepare(m, a, (tetri_model)a->models[mi], a->res[ri], &stages[n_stages++], err);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++, n++)
                 rc = measure_row(m, a, &info, attn, (tetri_model)a->models[mi], a->res[ri], b, &rows[n], methods[n], sizeof methods[n], err);
+        }
         dit_gpu_destroy(m);
         dit_layout_free(&L);
     }
@@ -235,11 +271,12 @@ static int measure_all(const measure_args *a, tetri_error *err)
         time_t now = time(NULL);
         strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
         const measured_hardware hw = {.name = hw_name, .gpu = info.name, .n_gpus = 1};
-        rc = measured_write(a->out, &hw, rows, n, date, err);
+        rc = measured_write(a->out, &hw, rows, n, stages, n_stages, date, err);
         if (!rc) printf("# wrote %zu measured rows of '%s' to %s\n", n, hw_name, a->out);
     }
     free(rows);
     free(methods);
+    free(stages);
     return rc;
 }
 

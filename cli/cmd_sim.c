@@ -84,8 +84,9 @@ static void usage(FILE *f)
             "\n"
             "what to run:\n"
             "  --policy SPEC       a policy, \"name\" or \"name:key=value,...\"; repeat for several;\n"
-            "                      \"all\" = every registered one but optimal (exhaustive, for a handful\n"
-            "                      of requests: name it to add it; list: tetri policies). Default rssp\n"
+            "                      \"all\" = every registered one that fits the hardware (no xdit-sp8 on\n"
+            "                      4 GPUs) but optimal (exhaustive, for a handful of requests: name it\n"
+            "                      to add it; list: tetri policies). Default rssp\n"
             "  --mix LIST          uniform, skewed, homogeneous, comma-separated (default uniform)\n"
             "  --slo-scale LIST    deadline multipliers: 1.0,1.2 or a range FROM:TO:STEP like 1.0:1.5:0.1\n"
             "                      (default 1.0)\n"
@@ -151,6 +152,7 @@ static int usage_error(const char *fmt, ...)
 typedef struct sim_args {
     char **policies;
     size_t n_policies;
+    unsigned char *from_all;    /* per policy: added by --policy all (left out where it does not fit) */
     tetri_mix_kind mixes[8];
     size_t n_mixes;
     double *scales, *rates, *loads;
@@ -188,6 +190,7 @@ static void sim_args_free(sim_args *a)
 {
     for (size_t i = 0; i < a->n_policies; i++) free(a->policies[i]);
     free(a->policies);
+    free(a->from_all);
     free(a->scales);
     free(a->rates);
     free(a->loads);
@@ -195,31 +198,72 @@ static void sim_args_free(sim_args *a)
     memset(a, 0, sizeof *a);
 }
 
-static int push_policy(sim_args *a, const char *spec, tetri_error *err)
+static int push_policy(sim_args *a, const char *spec, int from_all, tetri_error *err)
 {
     char **p = realloc(a->policies, (a->n_policies + 1) * sizeof *p);
     if (!p) return tetri_errorf(err, "out of memory");
     a->policies = p;
+    unsigned char *f = realloc(a->from_all, a->n_policies + 1);
+    if (!f) return tetri_errorf(err, "out of memory");
+    a->from_all = f;
     if (!(p[a->n_policies] = strdup(spec))) return tetri_errorf(err, "out of memory");
-    a->n_policies++;
+    f[a->n_policies++] = (unsigned char)from_all;
     return 0;
 }
 
 /* "all" adds every registered policy with its defaults, except those that may refuse an instance
  * (may_refuse: optimal, an exhaustive search for a handful of requests), which would stop a
- * sweep of ordinary size; name them to add them. */
+ * sweep of ordinary size; name them to add them. Those that need more GPUs than the hardware has
+ * are left out once the profile is open (drop_unfit_policies). */
 static int sim_args_add_policy(sim_args *a, const char *spec, tetri_error *err)
 {
     if (!*spec) return tetri_errorf(err, "--policy needs a name (tetri policies lists them)");
-    if (strcmp(spec, "all") != 0) return push_policy(a, spec, err);
+    for (const char *c = spec; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f) /* never echoed: it would reach the terminal raw */
+            return tetri_errorf(err, "--policy: byte 0x%02x at offset %d is a control character", (unsigned char)*c,
+                                (int)(c - spec));
+    if (strcmp(spec, "all") != 0) return push_policy(a, spec, 0, err);
     for (size_t i = 0; i < tetri_policy_registry_len; i++)
-        if (!tetri_policy_registry[i]->may_refuse && push_policy(a, tetri_policy_registry[i]->name, err)) return -1;
+        if (!tetri_policy_registry[i]->may_refuse && push_policy(a, tetri_policy_registry[i]->name, 1, err)) return -1;
+    return 0;
+}
+
+/* Leaves out the policies --policy all added that need more GPUs than the cluster has (xdit-sp8
+ * on a40x4): "all" means every policy that fits the hardware. A policy named on its own stays, so
+ * the run says why it cannot be. The names left out go to `left_out` ("" when none). */
+static void drop_unfit_policies(sim_args *a, const tetri_cluster *cluster, char *left_out, size_t len)
+{
+    size_t kept = 0, used = 0;
+    left_out[0] = '\0';
+    for (size_t i = 0; i < a->n_policies; i++) {
+        const tetri_policy_ops *ops = tetri_policy_find(a->policies[i]);
+        if (a->from_all[i] && ops && ops->min_gpus > cluster->n_gpus) {
+            if (used < len)
+                used += (size_t)snprintf(left_out + used, len - used, "%s%s (needs %d GPUs)", used ? ", " : "",
+                                         a->policies[i], ops->min_gpus);
+            free(a->policies[i]);
+            continue;
+        }
+        a->from_all[kept] = a->from_all[i];
+        a->policies[kept++] = a->policies[i];
+    }
+    a->n_policies = kept;
+}
+
+/* A list option's items, checked before they are split: strtok would pass over an empty one
+ * ("1.0," or "1,,2"), taking a stray comma for nothing. */
+static int check_list_items(const char *text, const char *opt, tetri_error *err)
+{
+    size_t len = strlen(text);
+    if (len == 0 || text[0] == ',' || text[len - 1] == ',' || strstr(text, ",,"))
+        return tetri_errorf(err, "%s: '%s' has an empty item (a stray comma?)", opt, text);
     return 0;
 }
 
 static int sim_args_parse_mixes(sim_args *a, const char *text, tetri_error *err)
 {
     a->n_mixes = 0;
+    if (check_list_items(text, "--mix", err)) return -1;
     char buf[256];
     snprintf(buf, sizeof buf, "%s", text);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -233,12 +277,21 @@ static int sim_args_parse_mixes(sim_args *a, const char *text, tetri_error *err)
     return 0;
 }
 
+/* 0, -1 when s is not a number, -2 when it is one that a double cannot hold (1e-308, 1e999). */
 static int parse_double(const char *s, double *out)
 {
     char *end;
     errno = 0;
     *out = strtod(s, &end);
-    return !*s || *end || errno || !isfinite(*out) ? -1 : 0;
+    if (!*s || *end) return -1;
+    return errno == ERANGE || !isfinite(*out) ? -2 : 0;
+}
+
+/* The message for parse_double's answer rc about `text` of option opt. */
+static int number_error(int rc, const char *opt, const char *text, tetri_error *err)
+{
+    return rc == -2 ? tetri_errorf(err, "%s: '%s' is out of range (too large, or too close to 0, for a number)", opt, text)
+                    : tetri_errorf(err, "%s: '%s' is not a number", opt, text);
 }
 
 /* "1.0,1.2" or "FROM:TO:STEP" (inclusive; values rounded to 1e-9 so 1.0:1.5:0.1 gives 1.3, not
@@ -256,8 +309,13 @@ static int sim_args_parse_doubles(const char *text, const char *opt, double **ou
         double from, to, step;
         if (!p2) return tetri_errorf(err, "%s: '%s' is not FROM:TO:STEP", opt, text);
         *p1 = *p2 = 0;
-        if (parse_double(buf, &from) || parse_double(p1 + 1, &to) || parse_double(p2 + 1, &step))
-            return tetri_errorf(err, "%s: '%s' is not FROM:TO:STEP (three numbers)", opt, text);
+        const char *part[] = {buf, p1 + 1, p2 + 1};
+        double *value[] = {&from, &to, &step};
+        for (int k = 0; k < 3; k++) {
+            int rc = parse_double(part[k], value[k]);
+            if (rc == -2) return number_error(rc, opt, part[k], err);
+            if (rc) return tetri_errorf(err, "%s: '%s' is not FROM:TO:STEP (three numbers)", opt, text);
+        }
         if (!(step > 0) || to < from) return tetri_errorf(err, "%s: '%s' needs STEP > 0 and TO >= FROM", opt, text);
         double count = floor((to - from) / step + 1e-9) + 1;
         if (count > 10000) return tetri_errorf(err, "%s: '%s' makes %.0f values (at most 10000)", opt, text, count);
@@ -267,6 +325,7 @@ static int sim_args_parse_doubles(const char *text, const char *opt, double **ou
         *n = (size_t)count;
         return 0;
     }
+    if (check_list_items(text, opt, err)) return -1;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", text);
     size_t cap = 1;
@@ -275,7 +334,8 @@ static int sim_args_parse_doubles(const char *text, const char *opt, double **ou
     if (!*out) return tetri_errorf(err, "out of memory");
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
         double v;
-        if (parse_double(tok, &v)) return tetri_errorf(err, "%s: '%s' is not a number", opt, tok);
+        int rc = parse_double(tok, &v);
+        if (rc) return number_error(rc, opt, tok, err);
         (*out)[(*n)++] = v;
     }
     if (*n == 0) return tetri_errorf(err, "%s: empty list", opt);
@@ -310,6 +370,7 @@ static int sim_args_parse_seeds(const char *text, uint64_t **out, size_t *n, tet
     *out = NULL;
     *n = 0;
     size_t cap = 0;
+    if (check_list_items(text, "--seeds", err)) return -1;
     char buf[1024];
     snprintf(buf, sizeof buf, "%s", text);
     for (char *save = NULL, *tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
@@ -382,8 +443,11 @@ static void print_run(void *ctx, const sweep_run_report *r)
     if (pc->passes && pc->passes->observe) pc->passes->observe(pc->passes->ctx, r, pc->live);
     if (pc->quiet) return;
     char what[128];
-    if (strcmp(r->mix, "trace") == 0)
+    if (r->trace_name && strcmp(r->mix, "trace") == 0)
         snprintf(what, sizeof what, "trace  seed %llu", (unsigned long long)r->seed);
+    else if (r->trace_name)
+        snprintf(what, sizeof what, "trace (%s scale %.2f rate %g)  seed %llu", r->mix, r->slo_scale, r->rate_per_min,
+                 (unsigned long long)r->seed);
     else if (r->load > 0)
         snprintf(what, sizeof what, "%-11s scale %.2f  load %g (rate %.4g)  seed %llu", r->mix, r->slo_scale, r->load,
                  r->rate_per_min, (unsigned long long)r->seed);
@@ -586,6 +650,9 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
         a->timeline_s = strtod(value, &end);
         if (!*value || *end || errno || !(a->timeline_s >= 0) || a->timeline_s > 1e6)
             return tetri_errorf(err, "--timeline: '%s' is not a period in seconds (0 for none)", value);
+        /* Periods are whole nanoseconds: a smaller one would round to 0, silently no timeline. */
+        if (a->timeline_s > 0 && llround(a->timeline_s * TETRI_NS_PER_S) < 1)
+            return tetri_errorf(err, "--timeline: '%s' s is below 1 ns, the clock's resolution (0 for no timeline)", value);
         return 0;
     case OPT_DB: a->db_path = value; return 0;
     case OPT_EXPERIMENT: a->experiment = value; return 0;
@@ -639,7 +706,7 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
         return tetri_errorf(err, "--devices, --weights, --weight-seed, --max-batch, --attention, --time-limit, --save-latents and "
                                  "the GPU injections are options of --backend gpu");
     }
-    if (a->n_policies == 0) return sim_args_add_policy(a, "rssp", err);
+    if (a->n_policies == 0) return push_policy(a, "rssp", 0, err);
     return 0;
 }
 
@@ -677,6 +744,18 @@ static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_c
     return 0;
 }
 
+/* What a replay records of the trace's generator (sim/sweep.h, sweep_trace_generator). */
+static void print_trace_generator(const char *path, const tetri_trace *trace)
+{
+    workload_spec w;
+    if (sweep_trace_generator(trace, &w))
+        printf("  trace %s: made by tetri workload; runs record its mix %s, SLO scale %g, rate %g\n", path,
+               tetri_mix_name(w.mix), w.slo_scale, w.rate_per_min);
+    else if (trace->generator)
+        printf("  trace %s: its '# tetri workload:' comment no longer describes its requests (edited?); runs record mix "
+               "'trace'\n", path);
+}
+
 enum { PASS_DONE, PASS_STOPPED_EARLY, PASS_PARTIAL };
 
 /* One sweep of s into db, on the simulator (backend NULL) or a live backend, then its summary line
@@ -705,7 +784,7 @@ static int run_pass(sweep_spec *s, const sweep_backend *backend, const sim_args 
  * (serve), or both in that order (passes->simulator_first, tetri validate). The live backend is
  * opened before either pass, so one that cannot start (no GPU, a build without CUDA) fails before
  * anything runs. Returns the exit status (0, 1 files and runs, 2 usage, 128+N stopped by signal N). */
-static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes, int argc, char **argv)
+static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int argc, char **argv)
 {
     int rc = 1;
     tetri_error err = {{0}};
@@ -720,11 +799,16 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
     stop_signal = 0;
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
+    char left_out[256];
+    drop_unfit_policies(a, profile_cluster(profile), left_out, sizeof left_out);
     const int both = mode == MODE_SERVE && passes && passes->simulator_first;
     if (!a->quiet)
         printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
                profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
                mode == MODE_SIM ? "" : both ? ", the simulator then backend " : ", backend ", mode == MODE_SERVE ? a->backend : "");
+    if (!a->quiet && left_out[0])
+        printf("  --policy all: left out what does not fit %s's %d GPUs: %s\n", profile_hardware(profile),
+               profile_cluster(profile)->n_gpus, left_out);
     sim_args_fill_sweep(a, &s);
     s.profile = profile;
     s.trace = a->trace_path ? &trace : NULL;
@@ -750,6 +834,7 @@ static int run_sweep(const sim_args *a, run_mode mode, const sim_passes *passes,
         if (!a->quiet) printf("  policy %s = %s\n", a->policies[p], canon[p]);
     }
     if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || results_open(a->db_path, &db, &err)) goto fail;
+    if (a->trace_path && !a->quiet) print_trace_generator(a->trace_path, &trace);
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));

@@ -210,8 +210,11 @@ static int generate_and_write(const workload_spec *spec, const char *out_path)
     }
     char desc[WORKLOAD_TEXT_MAX];
     workload_spec_format(spec, desc, sizeof desc);
-    /* The spec as a comment: the file says how to make it again; readers skip '#' lines. */
-    int bad = fprintf(f, "# tetri workload: %s\n", desc) < 0 || trace_write_csv(f, &t) < 0;
+    /* The spec as the generator comment: the file says how to make it again, and a replay records
+     * its mix, SLO scale and rate (sim/sweep.c). */
+    t.generator = desc;
+    int bad = trace_write_csv(f, &t) < 0;
+    t.generator = NULL; /* desc is not the trace's to free */
     int saved_errno = errno;
     if (f != stdout) bad |= fclose(f) != 0;
     else bad |= fflush(f) != 0;

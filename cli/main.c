@@ -1,10 +1,15 @@
-/* cli/main.c: the `tetri` command: finds the subcommand and hands over argv. Nothing else. */
+/* cli/main.c: the `tetri` command: finds the subcommand and hands over argv. Nothing else.
+ *
+ * Built twice from the same sources (cli/local.mk): `tetri`, which links no CUDA library and
+ * hands the GPU command lines (cli/gpu_dispatch.c) to tetri-gpu, and tetri-gpu, compiled with
+ * TETRI_HAVE_CUDA, which runs every command itself, the GPU ones included. */
 #include "config.h"
 
 #include <stdio.h>
 #include <string.h>
 
 #include "cli/commands.h"
+#include "cli/gpu_dispatch.h"
 
 typedef struct subcommand {
     const char *name;
@@ -23,7 +28,7 @@ static const subcommand subcommands[] = {
     {"profile", cmd_profile, "show, check or generate (--analytic) latency profiles"},
     {"policies", cmd_policies, "list every scheduling policy with its options and defaults"},
 #ifdef TETRI_HAVE_CUDA
-    {"bench-step", cmd_bench_step, "time real DiT denoising steps on this GPU"},
+    {"bench-step", cmd_bench_step, NULL}, /* its summary: tetri_gpu_routes */
 #endif
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
@@ -31,9 +36,13 @@ static const subcommand subcommands[] = {
 static void usage(FILE *f)
 {
     fprintf(f, "usage: tetri <command> [options]   (tetri <command> --help for each)\n\ncommands:\n");
-    for (size_t i = 0; i < N_SUBCOMMANDS; i++) fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
-#ifndef TETRI_HAVE_CUDA
-    fprintf(f, "\n(built without CUDA: the GPU commands are absent; see ./configure --with-cuda)\n");
+    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
+        if (subcommands[i].summary) fprintf(f, "  %-10s %s\n", subcommands[i].name, subcommands[i].summary);
+    fprintf(f, "\nGPU commands (run by tetri-gpu, so that the others start without loading CUDA):\n");
+    for (size_t i = 0; i < tetri_gpu_routes_len; i++)
+        if (tetri_gpu_routes[i].summary) fprintf(f, "  %-10s %s\n", tetri_gpu_routes[i].command, tetri_gpu_routes[i].summary);
+#ifndef TETRI_HAVE_GPU_PROGRAM
+    fprintf(f, "  (not in this build: configure: %s; README, \"Building for the GPU\")\n", TETRI_GPU_ABSENT_WHY);
 #endif
     fprintf(f, "\ntetri %s\n", PACKAGE_VERSION);
 }
@@ -48,8 +57,22 @@ int main(int argc, char **argv)
         printf("tetri %s\n", PACKAGE_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < N_SUBCOMMANDS; i++)
-        if (strcmp(argv[1], subcommands[i].name) == 0) return subcommands[i].run(argc - 1, argv + 1);
+    const subcommand *cmd = NULL;
+    for (size_t i = 0; i < N_SUBCOMMANDS && !cmd; i++)
+        if (strcmp(argv[1], subcommands[i].name) == 0) cmd = &subcommands[i];
+#ifndef TETRI_HAVE_CUDA
+    /* A GPU command line goes to tetri-gpu. In a build without one, a command tetri has checks
+     * its options itself and then says it has no GPU (serve --backend gpu); one it lacks
+     * (bench-step) says so here. */
+    const int has_gpu_program = tetri_gpu_program_built();
+    if (tetri_gpu_route_match(tetri_gpu_routes, tetri_gpu_routes_len, argc, argv) >= 0 && (has_gpu_program || !cmd)) {
+        tetri_error err = {{0}};
+        tetri_gpu_exec(argv, &err); /* returns only when it could not */
+        fprintf(stderr, "tetri %s: it runs on the GPU, but %s\n", argv[1], err.msg);
+        return 1;
+    }
+#endif
+    if (cmd) return cmd->run(argc - 1, argv + 1);
     fprintf(stderr, "tetri: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;

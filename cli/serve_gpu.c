@@ -89,15 +89,6 @@ static int parse_attention(const char *name, int *out, tetri_error *err)
     return tetri_errorf(err, "--attention: '%s' is not one of auto, cudnn, flash, flash-mma", name);
 }
 
-/* The largest batch the profile prices at degree 1 for the sweep's model and smallest shape. */
-static int largest_profiled_batch(const tetri_profile *p, tetri_model m, const gpu_shape *shape)
-{
-    int best = 1;
-    for (int b = 2; b <= TETRI_MAX_BATCH; b++)
-        if (profile_lookup_step_ns(p, m, shape->width, shape->height, 1, b, TETRI_LINK_FAST) > 0) best = b;
-    return best;
-}
-
 int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,
                    void **state, tetri_error *err)
 {
@@ -114,7 +105,8 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
         parse_attention(a->attention, &o.attention, err))
         return -1;
     if (o.n_shapes == 0) return tetri_errorf(err, "the workload holds no request");
-    o.max_batch = a->max_batch > 0 ? (int)a->max_batch : largest_profiled_batch(s->profile, o.model, &shapes[0]);
+    o.max_batch = a->max_batch > 0 ? (int)a->max_batch : profile_max_batch(s->profile, o.model, shapes[0].width, shapes[0].height, 1);
+    if (o.max_batch > TETRI_MAX_BATCH) o.max_batch = TETRI_MAX_BATCH;
     serve_gpu_state *st = calloc(1, sizeof *st);
     if (!st) return tetri_errorf(err, "out of memory");
     st->input_seed = (uint64_t)a->weight_seed;

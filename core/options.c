@@ -51,8 +51,11 @@ static int canonical(const tetri_option_spec *s, const char *v, char *out, tetri
     case TETRI_OPT_INT: {
         errno = 0;
         long x = strtol(v, &end, 10);
-        if (!*v || *end || errno) return tetri_errorf(err, "option %s: '%s' is not an integer", s->name, v);
+        if (!*v || *end) return tetri_errorf(err, "option %s: '%s' is not an integer", s->name, v);
         double lo, hi;
+        if (errno == ERANGE)
+            return tetri_errorf(err, "option %s: %s is out of range (%s)", s->name, v,
+                                range_of(s->choices, &lo, &hi) ? s->choices : "too large for an integer");
         if (range_of(s->choices, &lo, &hi)) {
             if ((double)x < lo || (double)x > hi)
                 return tetri_errorf(err, "option %s: %ld is outside %s", s->name, x, s->choices);
@@ -63,9 +66,11 @@ static int canonical(const tetri_option_spec *s, const char *v, char *out, tetri
     case TETRI_OPT_DOUBLE: {
         errno = 0;
         double x = strtod(v, &end);
-        if (!*v || *end || errno || !isfinite(x))
-            return tetri_errorf(err, "option %s: '%s' is not a number", s->name, v);
+        if (!*v || *end) return tetri_errorf(err, "option %s: '%s' is not a number", s->name, v);
         double lo, hi;
+        if (errno == ERANGE || !isfinite(x))
+            return tetri_errorf(err, "option %s: %s is out of range (%s)", s->name, v,
+                                range_of(s->choices, &lo, &hi) ? s->choices : "too large, or too close to 0, for a number");
         if (range_of(s->choices, &lo, &hi)) {
             if (x < lo || x > hi)
                 return tetri_errorf(err, "option %s: %g is outside %s", s->name, x, s->choices);

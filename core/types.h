@@ -1,6 +1,6 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
- *          tetri_outcome, gpuset helpers, model names.
+ *          tetri_outcome, gpuset helpers, model names, TETRI_MAX_SIDE.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -26,6 +26,11 @@ static inline tetri_gpuset tetri_gpuset_block(int first, int size)
 {
     return (size >= 64 ? ~0ULL : ((1ULL << size) - 1)) << first;
 }
+
+/* The largest image side (width or height, pixels) tetri takes anywhere: a trace, the generator, a
+ * profile's rows and lookups. One rule, so a trace that `tetri workload --check` accepts is one the
+ * simulator can cost. 16384 px is 1024 x 1024 = 1M latent tokens, far beyond any model here. */
+#define TETRI_MAX_SIDE 16384
 
 typedef enum tetri_model {
     TETRI_MODEL_FLUX_DEV = 0,   /* FLUX.1-dev: 19 double + 38 single blocks, hidden 3072 */

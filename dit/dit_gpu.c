@@ -93,6 +93,13 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
     cudaGetDevice(&m->device);
     cudaError_t e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) { free(m); return tetri_errorf(err, "cudaStreamCreate: %s (is there a GPU?)", cudaGetErrorString(e)); }
+    /* Slots are stream-ordered allocations from the device's default pool; by default the pool
+     * hands its memory back at every synchronisation, and the next slot maps it again (ms on a
+     * request's first block). Keep it. */
+    cudaMemPool_t pool;
+    uint64_t keep = UINT64_MAX;
+    if (cudaDeviceGetDefaultMemPool(&pool, m->device) == cudaSuccess)
+        cudaMemPoolSetAttribute(pool, cudaMemPoolAttrReleaseThreshold, &keep);
     e = cudaMalloc(&m->w, (size_t)L->total * 2);
     if (e != cudaSuccess) {
         cudaStreamDestroy(m->stream);

@@ -12,9 +12,6 @@ if HAVE_CUDNN
 # cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)
 libtetri_gpu_a_SOURCES += dit/attention_cudnn.h dit/attention_cudnn.c
 endif
-tetri_SOURCES += cli/cmd_bench_step.c
-# libtetri_gpu.a calls back into libtetri.a (safetensors, model table): scan libtetri.a once more.
-tetri_LDADD += libtetri.a $(TETRI_LIBS)
 endif
 
 if HAVE_CMOCKA
@@ -25,8 +22,8 @@ tests_test_exec_cpu_CFLAGS = $(TEST_CFLAGS)
 tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_bench_step.sh
-EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c
+TESTS += tests/cli_bench_step.sh tests/configure_cudnn.sh
+EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c tests/configure_cudnn.sh
 EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c tests/gpu/serve_gpu.sh bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
@@ -37,7 +34,7 @@ EXTRA_PROGRAMS = tests/gpu/test_gpu
 tests_gpu_test_gpu_SOURCES = tests/gpu/test_gpu.c
 tests_gpu_test_gpu_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
 CLEANFILES += tests/gpu/test_gpu
-check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT)
+check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
 	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
 	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \

@@ -22,7 +22,7 @@
 #define GPU_MAX_SHAPES 64
 /* A worker sleeps in steps of this while its block is far from its predicted end, then spins. */
 #define GPU_POLL_SLEEP_NS (100 * 1000)
-#define GPU_SPIN_BEFORE_NS (300 * 1000)
+#define GPU_SPIN_BEFORE_NS (2 * 1000 * 1000)
 
 typedef struct gpu_dev {
     int device;

@@ -7,7 +7,7 @@
  * A block starts when the host hands it over (start_block stamps the time), as a GPU starts what
  * the host enqueued on its stream. Waiting is hybrid, the way low-latency runtimes do it: a thread
  * sleeps (a condition variable) until WORKERS_SPIN_NS before the moment it expects something, then
- * spins on an atomic flag. Where there are cores for it, a worker spins WORKERS_SPIN_NS for its
+ * spins on an atomic flag (the host up to WORKERS_OVERDUE_SPIN_NS past an expected end that is late). Where there are cores for it, a worker spins WORKERS_SPIN_NS for its
  * next block before it blocks, and the host spins from WORKERS_SPIN_NS before the earliest
  * expected end, so the path from a block's end to the host's reaction has no thread wake-up in it.
  * On Linux every thread of the run also asks for 1 ns of timer slack (the default is 50 us). */
@@ -32,6 +32,10 @@
  * every thread that may spin (the host's and one per GPU); with fewer cores a spinning thread
  * would take the core the thread it waits for needs, so those only sleep (spin_ns 0). */
 #define WORKERS_SPIN_NS (50 * 1000)
+/* The host keeps spinning this long past an expected end that has not come (a GPU block runs a
+ * little past its prediction; a condition variable's wake-up would add tens of microseconds to the
+ * gap before the next block), then sleeps. */
+#define WORKERS_OVERDUE_SPIN_NS (50 * 1000 * 1000)
 
 typedef struct worker {
     struct workers *w;
@@ -217,10 +221,11 @@ static int workers_wait_next(void *self, tetri_ns until, host_event *ev, tetri_e
         /* Within spin_ns of an expected end or of the deadline (an arrival, a wake-up: a round
          * boundary is one): spin without the lock, so either is met on time. */
         const tetri_ns soon = earliest_end(w), spin = w->spin_ns;
-        if (spin > 0 && ((soon != INT64_MAX && now >= soon - spin && now < soon + spin) || now >= deadline - spin)) {
+        const tetri_ns overdue = spin > 0 ? WORKERS_OVERDUE_SPIN_NS : 0;
+        if (spin > 0 && ((soon != INT64_MAX && now >= soon - spin && now < soon + overdue) || now >= deadline - spin)) {
             pthread_mutex_unlock(&w->mu);
             for (tetri_ns t = workers_real_now(); atomic_load(&w->q_len) == 0 && t < deadline &&
-                                                 ((soon != INT64_MAX && t < soon + spin) || t >= deadline - spin);
+                                                 ((soon != INT64_MAX && t < soon + overdue) || t >= deadline - spin);
                  t = workers_real_now())
                 cpu_relax();
             pthread_mutex_lock(&w->mu);

@@ -105,12 +105,23 @@ static tetri_ns monotonic_ns(void)
 
 /* ---- timeline ----------------------------------------------------------------------------------- */
 
+/* The error for a timeline longer than host_timeline_max_samples: `what` says how far it reached. */
+static int timeline_too_long(const host *h, const char *what, tetri_ns t)
+{
+    return tetri_errorf(h->err,
+                        "timeline: sampling every %g s %s %.9g s takes more than %zu samples (at most %d, or %d per "
+                        "request); sample less often (--timeline SECONDS) or not at all (--timeline 0)",
+                        (double)h->cfg->timeline_period / 1e9, what, (double)t / 1e9, host_timeline_max_samples(h->n),
+                        HOST_TIMELINE_MIN_CAP, HOST_TIMELINE_PER_REQUEST);
+}
+
 /* The state applied at the last instant holds until `t`: record every sample time before `t`. */
 static int sample_until(host *h, tetri_ns t, bool inclusive)
 {
     tetri_ns period = h->cfg->timeline_period;
     if (period <= 0) return 0;
     while (h->next_sample < t || (inclusive && h->next_sample == t)) {
+        if (h->n_timeline == host_timeline_max_samples(h->n)) return timeline_too_long(h, "up to t =", t);
         if (grow((void **)&h->timeline, &h->cap_timeline, sizeof *h->timeline, h->n_timeline + 1, h->err)) return -1;
         h->timeline[h->n_timeline++] = (tetri_timeline_sample){
             .t = h->next_sample,
@@ -289,7 +300,7 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
     tetri_block_cost cost;
     if (cost_block(h, a, &cost)) return -1;
     tetri_ns emulate = cost.total_ns;
-    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns;
+    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns + cost.prepare_ns;
     assert(emulate > 0);
     const int degree = tetri_gpuset_count(a->gpus);
 
@@ -575,8 +586,14 @@ static int host_init(host *h, const host_arrival *arrivals, size_t n)
     if (grow((void **)&h->decide_ns, &h->cap_decide, sizeof *h->decide_ns, 2 * n + 64, h->err)) return -1;
     if (grow((void **)&h->blocks, &h->cap_rec, sizeof *h->blocks, n + 64, h->err)) return -1;
     if (cfg->timeline_period > 0 && n) {
+        /* The run lasts at least to the last arrival: refuse now a timeline that cannot fit, rather
+         * than after the simulation (or an allocation of the whole span). */
+        const size_t max = host_timeline_max_samples(n);
+        if ((uint64_t)(arrivals[n - 1].arrival / cfg->timeline_period) >= max)
+            return timeline_too_long(h, "to the last arrival at", arrivals[n - 1].arrival);
         tetri_ns span = arrivals[n - 1].arrival + 60 * TETRI_NS_PER_S;
-        if (grow((void **)&h->timeline, &h->cap_timeline, sizeof *h->timeline, (size_t)(span / cfg->timeline_period) + 2, h->err))
+        size_t estimate = (size_t)(span / cfg->timeline_period) + 2;
+        if (grow((void **)&h->timeline, &h->cap_timeline, sizeof *h->timeline, estimate < max ? estimate : max, h->err))
             return -1;
     }
     if (cfg->jitter) {

@@ -1,6 +1,6 @@
 /* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
  * defines: host_arrival, host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
- *          HOST_MAX_IDLE_WAKES.
+ *          HOST_MAX_IDLE_WAKES, host_timeline_max_samples.
  *
  * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
  * whatever runs the blocks. The loop:
@@ -41,6 +41,18 @@
 /* Empty wake-ups in a row (nothing running, nothing started or dropped) before a run is stopped
  * as a livelocked policy. */
 #define HOST_MAX_IDLE_WAKES 1000000
+
+/* The most timeline samples a run of n requests keeps: HOST_TIMELINE_MIN_CAP, or
+ * HOST_TIMELINE_PER_REQUEST per request when that is more. A run that would sample more (a period
+ * far below the trace's time scale, or one late arrival far from the rest) ends with an error that
+ * names the period, instead of allocating the whole span (one arrival at 1e9 s: 1e9 samples). */
+#define HOST_TIMELINE_MIN_CAP 1000000
+#define HOST_TIMELINE_PER_REQUEST 1000
+static inline size_t host_timeline_max_samples(size_t n_requests)
+{
+    return n_requests > HOST_TIMELINE_MIN_CAP / HOST_TIMELINE_PER_REQUEST ? n_requests * HOST_TIMELINE_PER_REQUEST
+                                                                         : HOST_TIMELINE_MIN_CAP;
+}
 
 /* A request, as the host learns of it (a trace entry; id = its index). */
 typedef struct host_arrival {

@@ -1,7 +1,8 @@
 /* profiles/analytic.h: the analytic per-step latency model, its calibration against measured rows,
  * and the generator that writes a profile database from it.
  * defines: analytic_hw, analytic_params, analytic_breakdown, analytic_calib_row, analytic_hardware*,
- *          analytic_params_set, analytic_step, analytic_calibration*, analytic_fit, analytic_generate.
+ *          analytic_params_set, analytic_step, analytic_calibration*, analytic_fit, analytic_generate,
+ *          analytic_may_replace.
  *
  * The model (DESIGN section 3; docs/profiles.md derives it): one denoising step of a DiT in the
  * PyTorch-eager Ulysses style the reference measures (../shared/reference/MEASUREMENTS.md):
@@ -95,6 +96,10 @@ double analytic_fit(analytic_params *prm);
 
 /* Writes a new profile database at `path` (replacing it) with the analytic rows of the named
  * hardware (comma-separated list; NULL or "" for all built-in). Returns 0 or -1 with err. */
+/* Whether `path` may be replaced by a generated profile: yes when nothing is there, or a tetri
+ * profile is and `force` is set. Anything else (a results database, any other file, a folder) is
+ * refused whatever `force` says. Returns 0, or -1 with err saying what is there and what to do. */
+int analytic_may_replace(const char *path, int force, tetri_error *err);
 int analytic_generate(const char *path, const char *hardware_list, const analytic_params *prm, tetri_error *err);
 
 #endif

@@ -8,6 +8,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
@@ -160,6 +161,43 @@ static int pick_hardware(const char *list, const analytic_hw **out, int *n, tetr
         if (comma && !*s) return tetri_errorf(err, "--hardware '%s': trailing comma", list);
     }
     return 0;
+}
+
+/* What the SQLite file at path says it is: its meta 'kind' into kind ("" when it has none). Returns
+ * 0, or -1 when it is not an SQLite database at all. */
+static int sqlite_kind(const char *path, char *kind, size_t len)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *st = NULL;
+    kind[0] = '\0';
+    int rc = sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_master", -1, &st, NULL);
+    if (rc == SQLITE_OK) rc = sqlite3_step(st) == SQLITE_ROW ? SQLITE_OK : SQLITE_NOTADB;
+    sqlite3_finalize(st);
+    st = NULL;
+    if (rc == SQLITE_OK && sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'kind'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW && sqlite3_column_text(st, 0))
+        snprintf(kind, len, "%s", (const char *)sqlite3_column_text(st, 0));
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+    return rc == SQLITE_OK ? 0 : -1;
+}
+
+int analytic_may_replace(const char *path, int force, tetri_error *err)
+{
+    struct stat sb;
+    if (stat(path, &sb) != 0) return errno == ENOENT ? 0 : tetri_errorf(err, "profile %s: %s", path, strerror(errno));
+    if (!S_ISREG(sb.st_mode)) return tetri_errorf(err, "profile %s: exists and is not a regular file; not replacing it", path);
+    char kind[64];
+    if (sb.st_size > 0 && sqlite_kind(path, kind, sizeof kind) == 0 && strcmp(kind, "tetri-profile") == 0)
+        return force ? 0 : tetri_errorf(err, "profile %s: exists (a tetri profile); give --force to replace it", path);
+    const char *what = sb.st_size == 0                              ? "an empty file"
+                       : sqlite_kind(path, kind, sizeof kind) != 0   ? "not an SQLite database"
+                       : strcmp(kind, "tetri-results") == 0          ? "a tetri results database"
+                                                                     : "an SQLite database of another kind";
+    return tetri_errorf(err, "profile %s: exists and is not a tetri profile (%s); not replacing it, even with --force: "
+                             "choose another --out, or remove it first",
+                        path, what);
 }
 
 int analytic_generate(const char *path, const char *hardware_list, const analytic_params *prm, tetri_error *err)

@@ -112,8 +112,28 @@ done:
     return rc;
 }
 
-int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n, const char *date,
-                   tetri_error *err)
+/* The 'prepare' stage rows, replacing those of the same hardware, model and size. */
+static int insert_stages(sqlite3 *db, const char *path, const measured_hardware *hw, const measured_stage *st, size_t n, tetri_error *err)
+{
+    sqlite3_stmt *ins = NULL;
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO stage_latency VALUES (?, ?, ?, ?, 'prepare', ?, 'measured')", -1, &ins, NULL))
+        return sql_fail(db, path, "preparing (stage_latency: is this profile's schema older than the 'prepare' stage?)", err);
+    int rc = 0;
+    for (size_t i = 0; i < n && !rc; i++) {
+        sqlite3_bind_text(ins, 1, hw->name, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, tetri_model_name(st[i].model), -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 3, st[i].width);
+        sqlite3_bind_int(ins, 4, st[i].height);
+        sqlite3_bind_int64(ins, 5, st[i].median_ns);
+        if (sqlite3_step(ins) != SQLITE_DONE) rc = sql_fail(db, path, "writing a prepare stage row (an older profile's CHECK refuses 'prepare': write a new file)", err);
+        sqlite3_reset(ins);
+    }
+    sqlite3_finalize(ins);
+    return rc;
+}
+
+int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n,
+                   const measured_stage *stages, size_t n_stages, const char *date, tetri_error *err)
 {
     sqlite3 *db = NULL;
     if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) != SQLITE_OK) {
@@ -125,7 +145,7 @@ int measured_write(const char *path, const measured_hardware *hw, const measured
     int rc = -1;
     if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL)) { sql_fail(db, path, "cannot start a transaction", err); goto done; }
     if (schema_or_check(db, path, hw, err)) goto rollback;
-    if (insert_rows(db, path, hw, rows, n, date, err)) goto rollback;
+    if (insert_rows(db, path, hw, rows, n, date, err) || insert_stages(db, path, hw, stages, n_stages, err)) goto rollback;
     if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto rollback; }
     rc = 0;
     goto done;

@@ -1,5 +1,5 @@
 /* profiles/measured.h: profile rows measured on the GPUs at hand (`tetri profile measure`).
- * defines: measured_hardware, measured_row, measured_row_from_samples, measured_write.
+ * defines: measured_hardware, measured_row, measured_stage, measured_row_from_samples, measured_write.
  *
  * The measuring (GPU) is the command's; this part turns samples into a row (median, p10, p90,
  * CV) and writes a hardware's rows into a profile database, created when absent, in one
@@ -29,12 +29,19 @@ typedef struct measured_row {
     const char *method;         /* how: command, GPU, driver, library versions, clocks */
 } measured_row;
 
+/* A stage's time (stage_latency): 'prepare', a request's state before its first step. */
+typedef struct measured_stage {
+    tetri_model model;
+    int width, height;
+    tetri_ns median_ns;
+} measured_stage;
+
 /* Fills the statistics of r from n >= 1 step times in ms (reorders ms). Quantiles: nearest rank. */
 void measured_row_from_samples(measured_row *r, float *ms, int n);
 /* Writes hw and its rows to the profile at path (created when absent, with hw as its default
  * hardware; an existing file must be a tetri profile), measured_at = date (YYYY-MM-DD). Returns 0,
  * or -1 with err naming the file. */
-int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n, const char *date,
-                   tetri_error *err);
+int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n,
+                   const measured_stage *stages, size_t n_stages, const char *date, tetri_error *err);
 
 #endif

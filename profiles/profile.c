@@ -25,6 +25,7 @@
 #include <gsl/gsl_interp.h>
 #include <sqlite3.h>
 
+#include "core/digest.h"
 #include "profiles/analytic.h"
 
 #define MAX_RES 64        /* distinct resolutions per model */
@@ -58,6 +59,9 @@ typedef struct model_table {
     /* migration rows: (tokens, link) -> ns, sorted by tokens */
     int n_mig[TETRI_LINK_COUNT];
     double mig_tokens[TETRI_LINK_COUNT][MAX_RES], mig_ns[TETRI_LINK_COUNT][MAX_RES];
+    /* stage 'prepare' rows (a request's state made before its first step): tokens -> ns, sorted */
+    int n_prep;
+    double prep_tokens[MAX_RES], prep_ns[MAX_RES];
 } model_table;
 
 struct tetri_profile {
@@ -72,6 +76,7 @@ struct tetri_profile {
     int n_rows;
     tetri_profile_hw hw[MAX_HW_LISTED];
     int n_hw;
+    uint64_t digest;             /* profile_digest: everything above that shapes a cost */
 };
 
 /* ---- default path ------------------------------------------------------------------------------ */
@@ -292,7 +297,7 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
         double cv = sqlite3_column_double(st, 11);
         const char *source = (const char *)sqlite3_column_text(st, 13);
         if (bad) {
-        } else if (w < 16 || h < 16 || w > 16384 || h > 16384 || w % 16 || h % 16) {
+        } else if (w < 16 || h < 16 || w > TETRI_MAX_SIDE || h > TETRI_MAX_SIDE || w % 16 || h % 16) {
             why = "width and height must be multiples of 16 in 16..16384";
         } else if (degree < 1 || degree > p->cluster.n_gpus) {
             why = "degree outside 1..n_gpus of its hardware";
@@ -467,7 +472,7 @@ static int load_migration(tetri_profile *p, sqlite3 *db, tetri_error *err)
         tetri_link li;
         const char *why = NULL;
         if (!model || tetri_model_parse(model, &mo) < 0) why = "unknown model";
-        else if (w < 16 || h < 16 || w > 16384 || h > 16384 || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
+        else if (w < 16 || h < 16 || w > TETRI_MAX_SIDE || h > TETRI_MAX_SIDE || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
         else if (!link || tetri_link_parse(link, &li) < 0) why = "link must be 'nvlink' or 'pcie'";
         else if (ns < 0 || ns > 3600 * TETRI_NS_PER_S) why = "median_ns must be in [0, 1 hour]";
         if (why) {
@@ -495,6 +500,97 @@ static int load_migration(tetri_profile *p, sqlite3 *db, tetri_error *err)
     return 0;
 }
 
+/* The 'prepare' stage rows (written by tetri profile measure): what a request's first block spends
+ * making its state before its first step. */
+static int load_prepare(tetri_profile *p, sqlite3 *db, tetri_error *err)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT model, width, height, median_ns FROM stage_latency WHERE hardware = ? AND stage = 'prepare' "
+                               "ORDER BY model, (width / 16) * (height / 16), width",
+                           -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(err, p->path, db, "reading stage_latency");
+    sqlite3_bind_text(st, 1, p->hardware, -1, SQLITE_STATIC);
+    int rc;
+    while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+        const char *model = (const char *)sqlite3_column_text(st, 0);
+        const int w = sqlite3_column_int(st, 1), h = sqlite3_column_int(st, 2);
+        const int64_t ns = sqlite3_column_int64(st, 3);
+        tetri_model mo;
+        const char *why = NULL;
+        if (!model || tetri_model_parse(model, &mo) < 0) why = "unknown model";
+        else if (w < 16 || h < 16 || w > TETRI_MAX_SIDE || h > TETRI_MAX_SIDE || w % 16 || h % 16) why = "width and height must be multiples of 16 in 16..16384";
+        else if (ns < 0 || ns > 3600 * TETRI_NS_PER_S) why = "median_ns must be in [0, 1 hour]";
+        if (why) {
+            tetri_errorf(err, "profile %s: stage_latency prepare row (%s %s %dx%d): %s", p->path, p->hardware, model ? model : "NULL", w, h, why);
+            sqlite3_finalize(st);
+            return -1;
+        }
+        model_table *m = &p->models[mo];
+        const double t = tokens_of(w, h);
+        if ((m->n_prep > 0 && m->prep_tokens[m->n_prep - 1] == t) || m->n_prep == MAX_RES) continue;
+        m->prep_tokens[m->n_prep] = t;
+        m->prep_ns[m->n_prep++] = (double)ns;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(err, p->path, db, "reading stage_latency");
+    return 0;
+}
+
+tetri_ns profile_prepare_ns(const tetri_profile *p, tetri_model model, int width, int height)
+{
+    if ((unsigned)model >= TETRI_MODEL_COUNT) return 0;
+    const model_table *m = &p->models[model];
+    if (m->n_prep == 0) return 0;
+    return (tetri_ns)llround(linear_at(m->prep_tokens, m->prep_ns, m->n_prep, tokens_of(width, height)));
+}
+
+/* The analytic model behind the fallback and the extrapolation beyond profiled resolutions: the
+ * hardware's built-in one (else h100x8's, as series_cost uses) and the calibrated constants. */
+static uint64_t digest_analytic(uint64_t h, const tetri_profile *p)
+{
+    const analytic_hw *hw = p->analytic ? p->analytic : analytic_hardware_find("h100x8");
+    const analytic_params *prm = analytic_default_params();
+    h = tetri_digest_str(h, hw->name);
+    const double hw_values[] = {hw->n_gpus, hw->fast_domain_size, hw->fast_link_gbps, hw->slow_link_gbps,
+                                hw->a2a_latency_us, hw->hbm_gbps, hw->memory, hw->compute_scale};
+    for (size_t i = 0; i < sizeof hw_values / sizeof hw_values[0]; i++) h = tetri_digest_double(h, hw_values[i]);
+    const double prm_values[] = {prm->launch_us, prm->coll_host_us, prm->ew_efficiency, prm->ew_efficiency_hbm3e,
+                                 prm->overlap_p, prm->attn_head64_factor};
+    for (size_t i = 0; i < sizeof prm_values / sizeof prm_values[0]; i++) h = tetri_digest_double(h, prm_values[i]);
+    return h;
+}
+
+/* What every lookup reads, once loaded: the hardware, the step rows (sorted), the migration
+ * points, the flags and the analytic model. The path, other hardware's rows and sample counts do
+ * not shape a cost and stay out. */
+static uint64_t content_digest(const tetri_profile *p)
+{
+    uint64_t h = tetri_digest_str(TETRI_DIGEST_INIT, p->hardware);
+    h = tetri_digest_i64(h, p->cluster.n_gpus);
+    h = tetri_digest_i64(h, p->fast_domain_size);
+    h = tetri_digest_i64(h, p->flags);
+    for (int i = 0; i < p->n_rows; i++) {
+        const tetri_profile_row *r = &p->rows[i];
+        const int64_t v[] = {r->model, r->width, r->height, r->degree, r->ulysses, r->ring, r->batch, r->link,
+                             r->cost.median_ns, r->cost.p10_ns, r->cost.p90_ns, r->cost.analytic};
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) h = tetri_digest_i64(h, v[k]);
+        h = tetri_digest_double(h, r->cost.cv);
+    }
+    for (int mi = 0; mi < TETRI_MODEL_COUNT; mi++)
+        for (int l = 0; l < TETRI_LINK_COUNT; l++) {
+            const model_table *m = &p->models[mi];
+            h = tetri_digest_i64(h, m->n_mig[l]);
+            for (int k = 0; k < m->n_mig[l]; k++)
+                h = tetri_digest_double(tetri_digest_double(h, m->mig_tokens[l][k]), m->mig_ns[l][k]);
+        }
+    for (int mi = 0; mi < TETRI_MODEL_COUNT; mi++) { /* the prepare stage: first blocks cost it */
+        const model_table *m = &p->models[mi];
+        h = tetri_digest_i64(h, m->n_prep);
+        for (int k = 0; k < m->n_prep; k++) h = tetri_digest_double(tetri_digest_double(h, m->prep_tokens[k]), m->prep_ns[k]);
+    }
+    return digest_analytic(h, p);
+}
+
 int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err)
 {
     *out = NULL;
@@ -514,7 +610,8 @@ int profile_open(const char *path, const char *hardware, int flags, tetri_profil
     if (rc != SQLITE_OK) {
         tetri_errorf(err, "profile %s: cannot open: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     } else if (check_meta(db, path, err) == 0 && load_hardware(p, db, hardware, err) == 0 && load_step_rows(p, db, err) == 0 &&
-               build_tables(p, err) == 0 && load_migration(p, db, err) == 0) {
+               build_tables(p, err) == 0 && load_migration(p, db, err) == 0 && load_prepare(p, db, err) == 0) {
+        p->digest = content_digest(p);
         ok = 0;
     }
     sqlite3_close(db);
@@ -550,6 +647,8 @@ void profile_close(tetri_profile *p)
 const tetri_cluster *profile_cluster(const tetri_profile *p) { return &p->cluster; }
 const char *profile_hardware(const tetri_profile *p) { return p->hardware; }
 const char *profile_path(const tetri_profile *p) { return p->path; }
+uint64_t profile_digest(const tetri_profile *p) { return p->digest; }
+int profile_flags(const tetri_profile *p) { return p->flags; }
 int profile_row_count(const tetri_profile *p) { return p->n_rows; }
 const tetri_profile_row *profile_row_at(const tetri_profile *p, int i)
 {
@@ -650,7 +749,7 @@ static int series_cost(const tetri_profile *p, const series *s, tetri_model mode
 static int lookup(const tetri_profile *p, tetri_model model, int width, int height, int degree, int batch, tetri_link link,
                   tetri_step_cost *out, const char **why)
 {
-    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || width > 16384 || height > 16384 || batch < 1 ||
+    if ((unsigned)model >= TETRI_MODEL_COUNT || width < 16 || height < 16 || width > TETRI_MAX_SIDE || height > TETRI_MAX_SIDE || batch < 1 ||
         (unsigned)link >= TETRI_LINK_COUNT) {
         *why = "invalid request";
         return -1;
@@ -749,10 +848,14 @@ int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int
     for (int l = 0; l < TETRI_LINK_COUNT; l++)
         by_link[l] = moves ? profile_migration_ns(p, model, width, height, (tetri_link)l) : 0;
     *out = (tetri_block_cost){.step_ns = step.median_ns, .compute_ns = steps * step.median_ns, .step_cv = step.cv};
+    int first = 0;
     for (int k = 0; k < n_prev; k++) {
         tetri_ns m = tetri_migration_rule_ns(c, prev[k], gpus, by_link);
         if (m > out->migration_ns) out->migration_ns = m;
+        first += prev[k] == 0;
     }
-    out->total_ns = out->compute_ns + out->migration_ns;
+    /* Members at their first block make their state one after another on the GPU's stream. */
+    out->prepare_ns = first ? first * profile_prepare_ns(p, model, width, height) : 0;
+    out->total_ns = out->compute_ns + out->migration_ns + out->prepare_ns;
     return 0;
 }

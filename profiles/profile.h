@@ -2,8 +2,8 @@
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
- *          tetri_block_cost, profile_block_cost, tetri_migration_rule_ns, tetri_migration_estimate_ns,
- *          profile_hardware_count/at.
+ *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_migration_rule_ns,
+ *          tetri_migration_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
  * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
@@ -51,6 +51,12 @@ const tetri_cluster *profile_cluster(const tetri_profile *p);
 const char *profile_hardware(const tetri_profile *p);
 /* The path it was opened from. */
 const char *profile_path(const tetri_profile *p);
+/* A digest of everything loaded that shapes a cost (core/digest.h): the hardware, every step and
+ * migration row of it, the flags it was opened with and the analytic model behind the fallback and
+ * extrapolation. Equal digests, equal costs, whatever the file's name or its other hardware. */
+uint64_t profile_digest(const tetri_profile *p);
+/* The flags it was opened with (TETRI_PROFILE_ANALYTIC_FALLBACK). */
+int profile_flags(const tetri_profile *p);
 
 /* Median time of one denoising step of a batch of `batch` identical requests at sequence-parallel
  * degree `degree` over link class `link` (ignored at degree 1). O(1) and allocation-free for
@@ -93,12 +99,17 @@ typedef struct tetri_block_cost {
     tetri_ns step_ns;       /* one step at the set's degree, batch and link class */
     tetri_ns compute_ns;    /* steps x step_ns */
     tetri_ns migration_ns;  /* the slowest member's move (0: nobody moves) */
-    tetri_ns total_ns;      /* compute_ns + migration_ns: how long the block holds its GPUs */
+    tetri_ns prepare_ns;    /* its members' first blocks: making their state (stage 'prepare'; 0 without rows) */
+    tetri_ns total_ns;      /* compute_ns + migration_ns + prepare_ns: how long the block holds its GPUs */
     double step_cv;         /* the step's coefficient of variation (0: unknown) */
 } tetri_block_cost;
 
+/* A request's preparation before its first step on the executor (its state: seeded inputs and the
+ * conditioning of its whole schedule), from the profile's stage 'prepare' rows, linear in tokens
+ * between them; 0 when the profile has none (the analytic profiles). */
+tetri_ns profile_prepare_ns(const tetri_profile *p, tetri_model model, int width, int height);
 /* Costs a block of `steps` steps of `batch` requests of (model, width, height) on `gpus` whose
- * members last ran on prev[0..n_prev-1] (0: never ran). Returns 0, or -1 with err naming what the
+ * members last ran on prev[0..n_prev-1] (0: never ran; such a member pays its preparation). Returns 0, or -1 with err naming what the
  * profile lacks. */
 int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int height, int steps, int batch,
                        tetri_gpuset gpus, const tetri_gpuset *prev, int n_prev, tetri_block_cost *out, tetri_error *err);

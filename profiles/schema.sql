@@ -53,13 +53,14 @@ CREATE TABLE IF NOT EXISTS migration (
   PRIMARY KEY (hardware, model, width, height, link)
 );
 
--- Optional stages outside the denoising loop.
+-- Optional stages outside the denoising loop. 'prepare': a request's state made on the executor before its
+-- first step (seeded inputs, the conditioning of its schedule); the block cost adds it to first blocks.
 CREATE TABLE IF NOT EXISTS stage_latency (
   hardware  TEXT NOT NULL REFERENCES hardware(name),
   model     TEXT NOT NULL,
   width     INTEGER NOT NULL,
   height    INTEGER NOT NULL,
-  stage     TEXT NOT NULL CHECK (stage IN ('text_encode', 'vae_decode')),
+  stage     TEXT NOT NULL CHECK (stage IN ('text_encode', 'vae_decode', 'prepare')),
   median_ns INTEGER NOT NULL CHECK (median_ns >= 0),
   source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic')),
   PRIMARY KEY (hardware, model, width, height, stage)

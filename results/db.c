@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 /* Schema version 3 (version 1 lacked the block table and the backend 'emulated'; version 2 the
  * status 'partial' and the note). Times are integer nanoseconds. A run row exists only with all its
@@ -216,38 +217,47 @@ fail:
     return -1;
 }
 
+/* How many tables the database has and whether one is `meta`. Returns 0, or -1 with err (a file
+ * that is not SQLite is named so). */
+static int count_tables(results_db *db, int *n_tables, int *has_meta, tetri_error *err)
+{
+    sqlite3_stmt *st = NULL;
+    int rc = sqlite3_prepare_v2(db->sql, "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
+                                -1, &st, NULL);
+    if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+        *n_tables = sqlite3_column_int(st, 0);
+        *has_meta = sqlite3_column_int(st, 1);
+    }
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 0;
+    if (sqlite3_errcode(db->sql) == SQLITE_NOTADB)
+        return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
+    return results_sql_error(db, err, "cannot read the database");
+}
+
+/* Creates the schema in an empty database. Sweeps started together on a new file all find it
+ * empty; the first to take the write lock creates it, and the others, looking again under the
+ * lock, find it made and leave it. */
+static int create_schema(results_db *db, tetri_error *err)
+{
+    int n_tables = 0, has_meta = 0;
+    if (exec_sql(db, "BEGIN IMMEDIATE", "cannot start the schema transaction", err)) return -1;
+    if (count_tables(db, &n_tables, &has_meta, err) ||
+        (n_tables == 0 && exec_sql(db, schema_sql, "cannot create the results schema", err))) {
+        sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
+        return -1;
+    }
+    return exec_sql(db, "COMMIT", "cannot commit the results schema", err);
+}
+
 /* Creates the schema in an empty database, or checks that an existing one is ours and not newer. */
 static int create_or_check_schema(results_db *db, tetri_error *err)
 {
-    sqlite3_stmt *st = NULL;
     int n_tables = -1, has_meta = 0;
-    if (sqlite3_prepare_v2(db->sql, "SELECT count(*), coalesce(sum(name = 'meta'), 0) FROM sqlite_master WHERE type = 'table'",
-                           -1, &st, NULL) != SQLITE_OK) {
-        int code = sqlite3_errcode(db->sql);
-        if (code == SQLITE_NOTADB)
-            return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
-        return results_sql_error(db, err, "cannot read the database");
-    }
-    int rc = sqlite3_step(st);
-    if (rc == SQLITE_ROW) {
-        n_tables = sqlite3_column_int(st, 0);
-        has_meta = sqlite3_column_int(st, 1);
-    }
-    sqlite3_finalize(st);
-    if (rc != SQLITE_ROW) {
-        if (sqlite3_errcode(db->sql) == SQLITE_NOTADB)
-            return tetri_errorf(err, "%s: not a tetri results database (not an SQLite file)", db->path);
-        return results_sql_error(db, err, "cannot read the database");
-    }
+    if (count_tables(db, &n_tables, &has_meta, err)) return -1;
     if (n_tables == 0) {
         if (db->readonly) return tetri_errorf(err, "%s: not a tetri results database (it is empty)", db->path);
-        if (exec_sql(db, "BEGIN IMMEDIATE", "cannot start the schema transaction", err)) return -1;
-        if (exec_sql(db, schema_sql, "cannot create the results schema", err)) {
-            sqlite3_exec(db->sql, "ROLLBACK", NULL, NULL, NULL);
-            return -1;
-        }
-        db->schema_version = TETRI_RESULTS_SCHEMA_VERSION;
-        return exec_sql(db, "COMMIT", "cannot commit the results schema", err);
+        if (create_schema(db, err) || count_tables(db, &n_tables, &has_meta, err)) return -1;
     }
     char kind[64];
     if (!has_meta || meta_value(db, "kind", kind, sizeof kind, err))
@@ -266,10 +276,95 @@ static int create_or_check_schema(results_db *db, tetri_error *err)
     return 0;
 }
 
+/* Names SQLite takes for something other than the file of that name: results written there
+ * would be gone when tetri exits, with a success message. Refused, naming the way to mean the file. */
+static int refuse_special_name(const char *path, tetri_error *err)
+{
+    if (!path[0])
+        return tetri_errorf(err, "results database '': an empty name is SQLite's temporary database, deleted on "
+                                 "close; give a file name");
+    if (strcmp(path, ":memory:") == 0)
+        return tetri_errorf(err, "results database ':memory:' is SQLite's in-memory database, lost when tetri exits; "
+                                 "give a file name (./:memory: for a file called that)");
+    if (strncmp(path, "file:", 5) == 0)
+        return tetri_errorf(err, "results database '%.200s' is an SQLite URI (it may name a memory database), which "
+                                 "tetri does not open; give a plain file name (./%.200s for a file called that)",
+                            path, path);
+    return 0;
+}
+
+/* Whether a reader may open `path` as a writer would: the file and its folder writable, so
+ * SQLite can create the WAL side files and remove them again when it closes. */
+static int writable_in_place(const char *path)
+{
+    char dir[4096];
+    snprintf(dir, sizeof dir, "%s", path);
+    char *slash = strrchr(dir, '/');
+    if (!slash) snprintf(dir, sizeof dir, ".");
+    else if (slash == dir) dir[1] = '\0';
+    else *slash = '\0';
+    return access(path, W_OK) == 0 && access(dir, W_OK) == 0;
+}
+
+/* Whether a writer has (or had, and did not end cleanly) the database open: its journal or WAL
+ * file is beside it, holding changes a reader must see. */
+static int has_live_journal(const char *path)
+{
+    char side[4200];
+    struct stat sb;
+    snprintf(side, sizeof side, "%s-wal", path);
+    if (stat(side, &sb) == 0 && sb.st_size > 0) return 1;
+    snprintf(side, sizeof side, "%s-journal", path);
+    return stat(side, &sb) == 0 && sb.st_size > 0;
+}
+
+/* "file:PATH?immutable=1" with PATH percent-encoded (every byte but unreserved ones and '/'). */
+static void immutable_uri(const char *path, char *buf, size_t len)
+{
+    size_t o = (size_t)snprintf(buf, len, "file:");
+    for (const unsigned char *p = (const unsigned char *)path; *p && o + 4 < len; p++) {
+        if ((*p >= 'a' && *p <= 'z') || (*p >= 'A' && *p <= 'Z') || (*p >= '0' && *p <= '9') || strchr("-._~/", *p))
+            buf[o++] = (char)*p;
+        else
+            o += (size_t)snprintf(buf + o, len - o, "%%%02X", *p);
+    }
+    snprintf(buf + o, len - o, "?immutable=1");
+}
+
+/* Opens db->sql on `path`. A writer opens read-write and creates. A reader (report, plot) must
+ * read and leave nothing behind:
+ *  - where it may write beside the file, it opens read-write without CREATE and query_only: a
+ *    SQLITE_OPEN_READONLY connection cannot checkpoint and remove the -wal/-shm files when it
+ *    closes, so every report would leave them next to the database;
+ *  - in a read-only folder or mount, or on a write-protected file, SQLite can neither create those
+ *    files nor remove them. With no writer's journal beside the file its content is all in the
+ *    file: opened immutable (no locks, no side files). With one (a sweep running or killed), opened
+ *    read-only, so the journal's changes are read too. */
+static int sqlite_open(results_db *db, const char *path, int readonly, tetri_error *err)
+{
+    /* NOMUTEX: a results_db handle belongs to one thread (the sweep driver), so SQLite need not lock
+     * each call; parallel sweeps open their own handles. */
+    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
+    const char *name = path;
+    char uri[3 * 4096 + 32];
+    if (readonly && !writable_in_place(path)) {
+        flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READONLY;
+        if (!has_live_journal(path)) {
+            immutable_uri(path, uri, sizeof uri);
+            name = uri;
+            flags |= SQLITE_OPEN_URI;
+        }
+    }
+    if (sqlite3_open_v2(name, &db->sql, flags, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot open results database");
+    return 0;
+}
+
 static int open_db(const char *path, int readonly, results_db **out, tetri_error *err)
 {
     assert(path && out);
     *out = NULL;
+    if (refuse_special_name(path, err)) return -1;
     if (readonly) {
         struct stat sb;
         if (stat(path, &sb) != 0) return tetri_errorf(err, "%s: cannot open results database: %s", path, strerror(errno));
@@ -279,31 +374,18 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
     if (!db) return tetri_errorf(err, "%s: out of memory", path);
     snprintf(db->path, sizeof db->path, "%s", path);
     db->readonly = readonly;
-    /* NOMUTEX: a results_db handle belongs to one thread (the sweep driver), so SQLite need not lock
-     * each call; parallel sweeps open their own handles. A reader opens read-write without CREATE
-     * and sets query_only: a SQLITE_OPEN_READONLY connection cannot checkpoint and remove the
-     * -wal/-shm files when it closes, so every report would leave them next to the database. (A
-     * write-protected file still opens, read-only.) */
-    int flags = SQLITE_OPEN_NOMUTEX | SQLITE_OPEN_READWRITE | (readonly ? 0 : SQLITE_OPEN_CREATE);
-    if (sqlite3_open_v2(path, &db->sql, flags, NULL) != SQLITE_OK) {
-        results_sql_error(db, err, "cannot open results database");
+    if (sqlite_open(db, path, readonly, err)) {
         results_close(db);
         return -1;
     }
     sqlite3_extended_result_codes(db->sql, 0);
     sqlite3_busy_timeout(db->sql, 10000); /* parallel sweeps may write the same file */
-    if (readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) {
-        results_close(db);
-        return -1;
-    }
-    if (create_or_check_schema(db, err)) {
-        results_close(db);
-        return -1;
-    }
     /* WAL: readers (report, plot) never block a running sweep; NORMAL sync is durable at each
-     * checkpoint and never corrupts, which is all a results db needs. */
-    if (!readonly && (exec_sql(db, "PRAGMA journal_mode = WAL", "cannot set WAL mode", err) ||
-                      exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "cannot set pragmas", err))) {
+     * checkpoint and never corrupts, which is all a results db needs. After the schema: the
+     * version-1 upgrade turns foreign keys off for its table rebuild. */
+    if ((readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) || create_or_check_schema(db, err) ||
+        (!readonly && (exec_sql(db, "PRAGMA journal_mode = WAL", "cannot set WAL mode", err) ||
+                       exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "cannot set pragmas", err)))) {
         results_close(db);
         return -1;
     }
@@ -331,7 +413,7 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     assert(db && id);
     if (!name || !name[0]) return tetri_errorf(err, "%s: an experiment needs a non-empty name", db->path);
     if (results_prepare(db, &db->select_experiment, "SELECT id FROM experiment WHERE name = ?", err) ||
-        results_prepare(db, &db->insert_experiment, "INSERT INTO experiment (name, config) VALUES (?, ?)", err))
+        results_prepare(db, &db->insert_experiment, "INSERT OR IGNORE INTO experiment (name, config) VALUES (?, ?)", err))
         return -1;
     sqlite3_stmt *st = db->select_experiment;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
@@ -341,6 +423,8 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_ROW) return 0;
     if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot look up the experiment");
+    /* OR IGNORE: a sweep started together with this one may have created it since we looked; then
+     * its row stands (with its config) and the look-up below finds it. */
     st = db->insert_experiment;
     sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
     sqlite3_bind_text(st, 2, config_text ? config_text : "", -1, SQLITE_STATIC);
@@ -348,16 +432,21 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot create the experiment");
-    *id = sqlite3_last_insert_rowid(db->sql);
-    return 0;
+    st = db->select_experiment;
+    sqlite3_bind_text(st, 1, name, -1, SQLITE_STATIC);
+    rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) *id = sqlite3_column_int64(st, 0);
+    sqlite3_reset(st);
+    sqlite3_clear_bindings(st);
+    return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot look up the experiment just created");
 }
+
+#define RUN_DONE_SQL "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'"
 
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
 {
     assert(db && run_key);
-    if (results_prepare(db, &db->select_run_done,
-                        "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'", err))
-        return -1;
+    if (results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err)) return -1;
     sqlite3_stmt *st = db->select_run_done;
     sqlite3_bind_int64(st, 1, experiment);
     sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
@@ -367,6 +456,21 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
     return results_sql_error(db, err, "cannot check whether a run is done");
+}
+
+int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err)
+{
+    assert(db && part && n);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT count(*) FROM run WHERE experiment_id = ? AND instr(run_key, ?) = 0", -1, &st,
+                           NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot read the run keys");
+    sqlite3_bind_int64(st, 1, experiment);
+    sqlite3_bind_text(st, 2, part, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    *n = rc == SQLITE_ROW ? sqlite3_column_int64(st, 0) : 0;
+    sqlite3_finalize(st);
+    return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot read the run keys");
 }
 
 /* Why block b cannot be written, formatted into why; NULL when it can. n_req: the run's requests,
@@ -497,12 +601,7 @@ static int insert_run_row(results_db *db, int64_t experiment, const tetri_run_in
     int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
-    if (rc != SQLITE_DONE) {
-        if (sqlite3_errcode(db->sql) == SQLITE_CONSTRAINT && results_run_done(db, experiment, info->run_key, NULL) == 1)
-            return tetri_errorf(err, "%s: run '%s' of experiment %" PRId64 " is already written", db->path, info->run_key,
-                                experiment);
-        return results_sql_error(db, err, "cannot write the run row");
-    }
+    if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot write the run row");
     *run_id = sqlite3_last_insert_rowid(db->sql);
     return 0;
 }
@@ -626,6 +725,7 @@ static int prepare_writer(results_db *db, tetri_error *err)
                         "INSERT INTO block (run_id, seq, gpus, degree, steps, n_req, request_id, batch, pred_start_ns, "
                         "pred_end_ns, start_ns, end_ns, migration_ns, failed) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
                         err) ||
+        results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err) ||
         /* the rows of a partial run of this key go with it (ON DELETE CASCADE): the new run replaces it */
         results_prepare(db, &db->delete_partial, "DELETE FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'partial'",
                         err) ||
@@ -651,6 +751,13 @@ int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *
     if (step_once(db->begin_tx) != SQLITE_DONE) {
         results_sql_error(db, err, "cannot start the run's transaction");
         return tetri_error_prefix(err, "run '%s' not written", info->run_key);
+    }
+    /* Under the write lock, look once more: a sweep beside this one may have written the same run
+     * since the caller checked (its rows are the same: same key, same inputs). */
+    int done = results_run_done(db, experiment, info->run_key, err);
+    if (done != 0) {
+        step_once(db->rollback_tx);
+        return done < 0 ? tetri_error_prefix(err, "run '%s' not written", info->run_key) : 1;
     }
     int64_t run_id = 0;
     if (delete_partial_run(db, experiment, info, err) || insert_run_row(db, experiment, info, sum, &run_id, err) || insert_requests(db, info, run_id, req, n_req, err) ||

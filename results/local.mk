@@ -27,5 +27,5 @@ tests_test_validate_SOURCES = tests/test_validate.c
 tests_test_validate_CFLAGS = $(TEST_CFLAGS)
 tests_test_validate_LDADD = $(TEST_LDADD)
 endif
-TESTS += tests/cli_report.sh
-EXTRA_DIST += tests/cli_report.sh
+TESTS += tests/cli_report.sh tests/cli_readonly.sh
+EXTRA_DIST += tests/cli_report.sh tests/cli_readonly.sh

@@ -1,6 +1,7 @@
 /* results/results.h: the results database (DESIGN section 6) that sim and exec both write.
  * defines: tetri_request_result, tetri_timeline_sample, tetri_block_result, tetri_run_info, tetri_run_summary,
- *          results_db, results_open/close, results_experiment, results_run_done, results_write_run,
+ *          results_db, results_open/close, results_experiment, results_run_done,
+ *          results_runs_lacking_key_part, results_write_run,
  *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
  *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
  *          results_load_requests, results_load_timeline, results_load_blocks and their frees.
@@ -84,17 +85,23 @@ typedef struct tetri_run_summary {
 typedef struct results_db results_db;
 
 /* Opens or creates the database; an older schema (version 1) is upgraded in one transaction.
- * Errors: not a tetri results db, newer schema, I/O. */
+ * Errors: not a tetri results db, newer schema, I/O, and names that SQLite would not take as the
+ * file they spell (SQLite's temporary and in-memory databases "" and ":memory:", "file:" URIs),
+ * where the results would be lost. */
 int results_open(const char *path, results_db **out, tetri_error *err);
 void results_close(results_db *db);
 /* The id of experiment `name`, created with `config_text` if new. */
 int results_experiment(results_db *db, const char *name, const char *config_text, int64_t *id, tetri_error *err);
 /* 1 when run_key of this experiment is already written completely, 0 when not, -1 on error. */
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
+/* How many runs of this experiment have a run key without `part` in it (into *n): keys written
+ * before a part joined them, which a resumed sweep cannot match. Returns 0, or -1 with err. */
+int results_runs_lacking_key_part(results_db *db, int64_t experiment, const char *part, int64_t *n, tetri_error *err);
 /* Writes one run in one transaction: its row, the requests, the timeline and the blocks (any
  * order; seq numbers them 0..n_blocks-1, request ids are those of req, 0..n_req-1). Every row is
- * checked first; an invalid one is refused with a message naming the run and the row. Returns 0 or
- * -1 (nothing written). */
+ * checked first; an invalid one is refused with a message naming the run and the row. Returns 0
+ * (written), 1 when run_key is already complete in the experiment (written earlier, or by a sweep
+ * beside this one since the caller looked: nothing is written twice), or -1 (nothing written). */
 int results_write_run(results_db *db, int64_t experiment, const tetri_run_info *info,
                       const tetri_run_summary *sum, const tetri_request_result *req, size_t n_req,
                       const tetri_timeline_sample *tl, size_t n_tl, const tetri_block_result *blocks,

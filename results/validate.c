@@ -304,15 +304,19 @@ static const char *fmt_class(char *buf, size_t len, const validate_block_class *
 
 void validate_describe_workload(const results_run *r, char *buf, size_t len)
 {
-    if (strcmp(r->mix, "trace") != 0) {
-        snprintf(buf, len, "%s mix, SLO scale %g, %g/min", r->mix, r->slo_scale, r->rate_per_min);
+    char params[160];
+    snprintf(params, sizeof params, "%s mix, SLO scale %g, %g/min", r->mix, r->slo_scale, r->rate_per_min);
+    if (strncmp(r->workload, "trace=", 6) != 0) {
+        snprintf(buf, len, "%s", params);
         return;
     }
-    const char *name = strstr(r->workload, "trace=");
-    const char *digest = NULL;
-    for (const char *d = strstr(r->workload, ",digest="); d; d = strstr(d + 1, ",digest=")) digest = d;
-    if (name && digest && digest > name) snprintf(buf, len, "trace %.*s", (int)(digest - name - 6), name + 6);
-    else snprintf(buf, len, "%s", r->workload);
+    /* "trace=NAME,digest=HEX[,generator:SPEC]": the name, and the generator's parameters when the
+     * trace still matches them (its mix is then not "trace") */
+    const char *name = r->workload + 6, *digest = NULL;
+    for (const char *d = strstr(name, ",digest="); d; d = strstr(d + 1, ",digest=")) digest = d;
+    int name_len = digest ? (int)(digest - name) : (int)strlen(name);
+    if (strcmp(r->mix, "trace") == 0) snprintf(buf, len, "trace %.*s", name_len, name);
+    else snprintf(buf, len, "trace %.*s (%s)", name_len, name, params);
 }
 
 /* "mean +1.20% (<= 2%)" style pieces of the verdict line. */

@@ -102,7 +102,8 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
  * against t. Returns 0 or -1 with err. */
 int validate_compare(results_db *db, validate_pair *p, const validate_targets *t, tetri_error *err);
 
-/* The workload of run r in words (without its seed): "trace NAME" or "MIX mix, SLO scale X, R/min". */
+/* The workload of run r in words (without its seed): "MIX mix, SLO scale X, R/min", or for a replayed
+ * trace "trace NAME", with those parameters in parentheses when its generator's are known. */
 void validate_describe_workload(const results_run *r, char *buf, size_t len);
 
 /* The comparison of every pair, one block of lines each (policies labelled among `runs`, as in

@@ -40,6 +40,9 @@ typedef struct tetri_policy_ops {
     void (*destroy)(void *self);
     /* May refuse an instance of ordinary size (an exhaustive search): `--policy all` leaves it out. */
     bool may_refuse;
+    /* The fewest GPUs it runs on (xdit-spK: K); 0: any. `--policy all` leaves it out on hardware
+     * with fewer, where create() would refuse it. */
+    int min_gpus;
 } tetri_policy_ops;
 
 /* Room for a canonical spec. tetriserve's defaults alone take 208 characters; a spec that would

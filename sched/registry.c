@@ -22,6 +22,11 @@ int tetri_policy_create(tetri_policy *p, const char *spec, const struct tetri_pr
                         const tetri_cluster *cluster, tetri_error *err)
 {
     memset(p, 0, sizeof *p);
+    /* Messages below quote the spec: a control byte would reach the terminal raw. */
+    for (const char *c = spec; *c; c++)
+        if ((unsigned char)*c < 0x20 || *c == 0x7f)
+            return tetri_errorf(err, "policy spec: byte 0x%02x at offset %d is a control character", (unsigned char)*c,
+                                (int)(c - spec));
     char name[64];
     const char *colon = strchr(spec, ':');
     size_t len = colon ? (size_t)(colon - spec) : strlen(spec);

@@ -59,7 +59,7 @@ static void xdit_destroy(void *self) { free(self); }
     const tetri_policy_ops tetri_policy_xdit_sp##K = { \
         .name = "xdit-sp" #K, \
         .summary = "xDiT fixed sequence parallelism: FCFS over fixed aligned groups of " #K " GPU(s), all steps on one group", \
-        .options = NULL, .create = xdit_create_##K, .decide = xdit_decide, .destroy = xdit_destroy};
+        .options = NULL, .create = xdit_create_##K, .decide = xdit_decide, .destroy = xdit_destroy, .min_gpus = K};
 XDIT_OPS(1)
 XDIT_OPS(2)
 XDIT_OPS(4)

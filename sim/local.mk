@@ -14,5 +14,5 @@ tests_test_md1_CFLAGS = $(TEST_CFLAGS)
 tests_test_md1_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh
-EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh docs/simulator.md
+TESTS += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh
+EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh docs/simulator.md

@@ -6,21 +6,27 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/digest.h"
 #include "sim/normalize.h"
 #include "sim/sim.h"
 
+/* A replayed trace's workload text: its name, its digest and its generator's spec. */
+#define SWEEP_REPLAY_TEXT_MAX (2 * WORKLOAD_TEXT_MAX)
 /* A canonical policy, a workload text and the rest: never cut, so two runs never share a key. */
-#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + WORKLOAD_TEXT_MAX + 1024)
+#define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + SWEEP_REPLAY_TEXT_MAX + 1024)
 
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed)
 {
     /* The workload text already holds the seed for generated workloads; a replayed trace's only
-     * seed is the jitter's, so it is written out. The simulator's keys carry no backend part, so
-     * databases written before live backends existed still resume. */
-    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s%s%s", policy_canonical,
-             workload_text, s->jitter ? "on" : "off", (unsigned long long)seed, (long long)s->timeline_period,
-             profile_hardware(s->profile), s->backend ? "|" : "", s->backend ? s->backend->key : "");
+     * seed is the jitter's, so it is written out. The profile is named by its content digest (the
+     * same rows under another file name are the same profile; another profile under the same name
+     * is not). The simulator's keys carry no backend part. */
+    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s",
+             policy_canonical, workload_text, s->jitter ? "on" : "off", (unsigned long long)seed,
+             (long long)s->timeline_period, profile_hardware(s->profile), (unsigned long long)profile_digest(s->profile),
+             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", s->backend ? "|" : "",
+             s->backend ? s->backend->key : "");
 }
 
 /* How many values the rate dimension has: loads, else rates, else the base's one rate. */
@@ -118,6 +124,13 @@ static long count_done(sweep_ctx *c, const char *workload_text, uint64_t seed)
     return n;
 }
 
+static void report_skipped(sweep_ctx *c, sweep_run_report *rep)
+{
+    c->stats->runs_skipped++;
+    rep->skipped = 1;
+    if (c->s->progress) c->s->progress(c->s->progress_ctx, rep);
+}
+
 /* Runs every policy not yet done (count_done) on one trace. Returns 0, 1 when stop_after was
  * reached, or -1. */
 static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *workload_text, const char *mix,
@@ -129,11 +142,13 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
         char key[SWEEP_KEY_MAX];
         sweep_run_key(key, sizeof key, c->canon[p], workload_text, s, seed);
         sweep_run_report rep = {.policy = c->canon[p], .policy_given = s->policies[p], .mix = mix, .slo_scale = scale, .rate_per_min = rate,
-                                .load = w ? w->load : 0.0, .seed = seed, .run_key = key};
-        if (c->done[p]) {
-            c->stats->runs_skipped++;
-            rep.skipped = 1;
-            if (s->progress) s->progress(s->progress_ctx, &rep);
+                                .load = w ? w->load : 0.0, .seed = seed, .run_key = key,
+                                .trace_name = s->trace ? (s->trace_name ? s->trace_name : "(unnamed)") : NULL};
+        /* Looked up again: a sweep beside this one may have written it since count_done. */
+        int done = c->done[p] ? 1 : results_run_done(c->db, c->experiment, key, c->err);
+        if (done < 0) return -1;
+        if (done) {
+            report_skipped(c, &rep);
             continue;
         }
         if (s->stop_after > 0 && c->stats->runs_written >= s->stop_after) {
@@ -163,10 +178,12 @@ static int run_policies(sweep_ctx *c, const tetri_trace *trace, const char *work
             rep.summary = &res.summary;
             rep.result = &res;
             if (s->progress) s->progress(s->progress_ctx, &rep);
+        } else if (rc == 1) {
+            report_skipped(c, &rep); /* written by a sweep beside this one while this one ran it */
         }
         const bool partial = res.partial;
         host_result_free(&res);
-        if (rc) return tetri_error_prefix(c->err, "writing run %s", key);
+        if (rc < 0) return tetri_error_prefix(c->err, "writing run %s", key);
         if (partial) return 1; /* a stop or a failed backend ends the sweep too */
     }
     return 0;
@@ -199,18 +216,28 @@ static int sweep_generated(sweep_ctx *c)
     return 0;
 }
 
-/* FNV-1a over every field of every entry, byte by byte of each value as a 64-bit integer (not
- * the struct's bytes: padding), so the digest is the same on every machine. */
+/* Every field of every entry (core/digest.h), so the digest is the same on every machine. */
 static uint64_t trace_digest(const tetri_trace *t)
 {
-    uint64_t h = 0xcbf29ce484222325ULL;
+    uint64_t h = TETRI_DIGEST_INIT;
     for (size_t i = 0; i < t->n; i++) {
         const tetri_trace_entry *e = &t->entries[i];
         const int64_t v[] = {e->id, e->model, e->width, e->height, e->steps, e->arrival, e->deadline};
-        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++)
-            for (int b = 0; b < 64; b += 8) h = (h ^ (((uint64_t)v[k] >> b) & 0xff)) * 0x100000001b3ULL;
+        for (size_t k = 0; k < sizeof v / sizeof v[0]; k++) h = tetri_digest_i64(h, v[k]);
     }
     return h;
+}
+
+int sweep_trace_generator(const tetri_trace *t, workload_spec *w)
+{
+    if (!t->generator) return 0;
+    tetri_error err = {{0}};
+    workload_spec_default(w);
+    tetri_trace again = {0};
+    int same = workload_spec_parse(t->generator, w, &err) == 0 && workload_generate(w, &again, &err) == 0 &&
+               again.n == t->n && trace_digest(&again) == trace_digest(t);
+    tetri_trace_free(&again);
+    return same;
 }
 
 static int sweep_trace(sweep_ctx *c)
@@ -218,18 +245,38 @@ static int sweep_trace(sweep_ctx *c)
     const sweep_spec *s = c->s;
     const char *model = s->trace->n ? tetri_model_name(s->trace->entries[0].model) : "none";
     /* The trace's content goes into the run key with its name: a file edited and replayed under
-     * the same name into the same database is a new run, not one "already there". */
+     * the same name into the same database is a new run, not one "already there". A trace that
+     * its generator's spec still describes is recorded as that workload (mix, SLO scale, rate,
+     * load, the spec in the text), so reports keep traces of different parameters apart. */
     const uint64_t digest = trace_digest(s->trace);
+    workload_spec gen;
+    const int generated = sweep_trace_generator(s->trace, &gen);
+    char text[SWEEP_REPLAY_TEXT_MAX], spec[WORKLOAD_TEXT_MAX] = "";
+    if (generated) workload_spec_format(&gen, spec, sizeof spec);
+    snprintf(text, sizeof text, "trace=%.400s,digest=%016llx%s%s", s->trace_name ? s->trace_name : "(unnamed)",
+             (unsigned long long)digest, generated ? ",generator:" : "", spec);
     for (size_t ei = 0; ei < (s->n_seeds ? s->n_seeds : 1); ei++) {
         uint64_t seed = s->n_seeds ? s->seeds[ei] : s->base.seed;
-        char text[WORKLOAD_TEXT_MAX];
-        snprintf(text, sizeof text, "trace=%.400s,digest=%016llx", s->trace_name ? s->trace_name : "(unnamed)",
-                 (unsigned long long)digest);
         if (count_done(c, text, seed) < 0) return -1;
-        int rc = run_policies(c, s->trace, text, "trace", NULL, seed, model);
+        int rc = run_policies(c, s->trace, text, generated ? tetri_mix_name(gen.mix) : "trace", generated ? &gen : NULL,
+                              seed, model);
         if (rc) return rc;
     }
     return 0;
+}
+
+/* Runs written by a tetri whose keys did not name the profile cannot be matched: resuming would
+ * run each again beside its old row, and a report would count both. */
+static int refuse_old_keys(results_db *db, int64_t experiment_id, const char *experiment, tetri_error *err)
+{
+    int64_t n_old;
+    if (results_runs_lacking_key_part(db, experiment_id, "|" SWEEP_KEY_PROFILE, &n_old, err)) return -1;
+    if (n_old == 0) return 0;
+    return tetri_errorf(err,
+                        "experiment '%s' holds %lld run(s) written by an older tetri, whose run keys do not name the "
+                        "profile: a sweep cannot tell which of them it would repeat. Write to a new experiment "
+                        "(--experiment) or database (--db)",
+                        experiment, (long long)n_old);
 }
 
 int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_error *err)
@@ -251,8 +298,9 @@ int sweep_run(const sweep_spec *s, results_db *db, sweep_stats *stats, tetri_err
             return -1;
         }
     }
-    int rc = results_experiment(db, s->experiment ? s->experiment : "sim", s->config_text ? s->config_text : "",
-                                &c.experiment, err);
+    const char *experiment = s->experiment ? s->experiment : "sim";
+    int rc = results_experiment(db, experiment, s->config_text ? s->config_text : "", &c.experiment, err);
+    if (rc == 0) rc = refuse_old_keys(db, c.experiment, experiment, err);
     if (rc == 0) {
         if (s->trace) {
             stats->runs_total = (long)(s->n_policies * (s->n_seeds ? s->n_seeds : 1));

@@ -1,6 +1,6 @@
 /* sim/sweep.h: sweeps, the grid of runs behind every figure.
  * defines: sweep_spec, sweep_backend, sweep_run_report, sweep_progress_fn, sweep_stats, sweep_prepare,
- *          sweep_run, sweep_run_key.
+ *          sweep_run, sweep_run_key, sweep_trace_generator.
  *
  * A sweep = policies x rates (or loads) x mixes x SLO scales x seeds for one model and hardware (or
  * policies x seeds over one replayed trace). Every (rate, mix, scale, seed) generates its trace
@@ -29,8 +29,9 @@
 typedef struct sweep_run_report {
     const char *policy;               /* canonical "name:key=value,..." */
     const char *policy_given;         /* the spec as the sweep was given it (short, for display) */
-    const char *mix;                  /* "uniform" ... or "trace" */
-    double slo_scale, rate_per_min;   /* of the generated workload (trace: 0) */
+    const char *mix;                  /* "uniform" ..., or "trace" for a replay without its generator */
+    const char *trace_name;           /* a replay: the trace's name; NULL for a generated workload */
+    double slo_scale, rate_per_min;   /* of the generated workload (a replay: its generator's, or 0) */
     double load;                      /* the offered load the rate came from (0: a given rate) */
     uint64_t seed;
     const char *run_key;
@@ -94,9 +95,18 @@ typedef struct sweep_stats {
 } sweep_stats;
 
 /* The run key of one run: canonical policy, canonical workload (or trace name, a digest of the
- * trace's content, and seed), jitter and timeline settings, hardware. */
+ * trace's content, and seed), jitter and timeline settings, hardware, the profile (its content
+ * digest, profile_digest) and whether the analytic model fills unprofiled degrees, and a live
+ * backend's settings: everything that shapes the run's rows. */
+#define SWEEP_KEY_PROFILE "profile="
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed);
+
+/* The workload a replayed trace was generated from: its generator comment (tetri workload's
+ * "# tetri workload: SPEC") parsed into *w, when generating that spec again gives exactly the
+ * trace's requests. Returns 1, or 0 when it has no comment or the comment no longer describes it
+ * (the file was edited or cut): a replay then records mix "trace" and scale and rate 0. */
+int sweep_trace_generator(const tetri_trace *t, workload_spec *w);
 
 /* Checks everything a sweep can refuse before anything runs: every workload of the grid, then
  * every policy (each created once, on the profile's cluster), whose canonical spec goes to

@@ -1,7 +1,7 @@
 #!/bin/sh
 # tests/cli_bench_step.sh: `tetri bench-step`'s command line, without a GPU: help, every bad option
 # and bad weights folder or config exits non-zero with a message naming the culprit, before any GPU
-# is touched. Skips (77) when tetri was built without CUDA (the command is absent then).
+# is touched. Skips (77) when tetri was built without CUDA (tetri says it has no GPU part then).
 set -u
 : "${TETRI:?run through make check (TETRI is the built binary)}"
 tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_bench_step.XXXXXX") || exit 1
@@ -10,7 +10,7 @@ failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 
 if ! "$TETRI" bench-step --help >"$tmp/help" 2>&1; then
-    grep -q "unknown command" "$tmp/help" && { echo "SKIP: built without CUDA"; exit 77; }
+    grep -q "has no GPU part" "$tmp/help" && { echo "SKIP: built without CUDA"; exit 77; }
     fail "--help exits non-zero"
 fi
 for w in --model --res --weights --inputs --output --steps --attention --gemm; do grep -qF -- "$w" "$tmp/help" || fail "--help lacks $w"; done

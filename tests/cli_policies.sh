@@ -15,6 +15,9 @@ echo "$one" | grep -q "batch_max_side" || { echo "tetri policies tetriserve: opt
 if "$TETRI" policies no-such-policy 2>"$tmp/err.txt"; then echo "unknown policy accepted"; exit 1; fi
 grep -q "unknown policy 'no-such-policy'" "$tmp/err.txt" || { echo "no clear error for an unknown policy"; cat "$tmp/err.txt"; exit 1; }
 grep -q "tetriserve" "$tmp/err.txt" || { echo "the error does not list the known policies"; exit 1; }
+# A name with control bytes is shown escaped, never raw on the terminal.
+"$TETRI" policies "$(printf 'x\033[31m')" 2>"$tmp/err.txt" && { echo "a control-byte name accepted"; exit 1; }
+grep -qF "unknown policy 'x\x1b[31m'" "$tmp/err.txt" || { echo "control bytes not escaped:"; cat -v "$tmp/err.txt"; exit 1; }
 # The same option syntax and errors for every policy, through tetri sim.
 for bad in 'tetriserve:g=0' 'tetriserve:tau_ms=0.0001' 'tetriserve:midround=sometimes' 'edf-dyn:bogus=1' 'optimal:max_requests=99'; do
   if "$TETRI" sim --policy "$bad" -n 5 --db "$tmp/r.db" -q 2>"$tmp/err.txt"; then echo "tetri sim accepted $bad"; exit 1; fi

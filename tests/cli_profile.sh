@@ -105,6 +105,21 @@ done
 cmp -s "$tmp/gen.db" "$tmp/gen2.db" || fail "two generations are not byte-identical"
 expect 0 "wrote $tmp/h100.db (h100x8)" -- --analytic --out "$tmp/h100.db" --hardware h100x8
 expect 1 "unknown hardware 'a40x4'" "known: h100x8" -- --db "$tmp/h100.db" --hardware a40x4
+# An existing profile is replaced only with --force; anything else never (a results database, a
+# CSV, an empty file), and is left as it was.
+expect 1 "$tmp/h100.db: exists (a tetri profile); give --force to replace it" -- --analytic --out "$tmp/h100.db" --hardware a40x4
+expect 0 "wrote $tmp/h100.db (a40x4)" -- --analytic --out "$tmp/h100.db" --hardware a40x4 --force
+expect 0 "a40x4" -- --db "$tmp/h100.db" --hardware a40x4
+"$TETRI" sim --profile "$shipped" -n 5 --db "$tmp/results.db" -q >/dev/null 2>&1 || fail "tetri sim for a results database"
+printf 'id,model\n' >"$tmp/trace.csv"
+: >"$tmp/empty.db"
+for victim in results.db:"a tetri results database" trace.csv:"not an SQLite database" empty.db:"an empty file"; do
+    f=$tmp/${victim%%:*}
+    cp "$f" "$tmp/before"
+    expect 1 "$f: exists and is not a tetri profile (${victim#*:}); not replacing it" -- --analytic --out "$f" --force
+    cmp -s "$f" "$tmp/before" || fail "--analytic --out $f changed it"
+done
+expect 2 "go with --analytic or --calibration" -- --force
 expect 0 "refitted (rms log error 0.07" "attn_head64_factor 0.57" -- --calibration --fit
 
 # ---- what-if constants ----

@@ -77,7 +77,24 @@ grep -q "1.0 .*1.1 .*1.2" "$tmp/table" || fail "table lacks the scale columns: $
 "$TETRI" workload -n 50 --rate 20 --seed 4 -o "$tmp/t.csv" || fail "tetri workload failed"
 "$TETRI" sim --profile "$profile" --policy all --trace "$tmp/t.csv" --check-plans --db "$tmp/t.db" >"$tmp/t.out" 2>&1 ||
     fail "trace replay of every policy failed: $(cat "$tmp/t.out")"
-grep -q "trace  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
+grep -q "trace (uniform scale 1.00 rate 20)  seed 1  attainment .* of 50)" "$tmp/t.out" || fail "trace run line: $(cat "$tmp/t.out")"
+# A replay records the generator's parameters (the trace's '# tetri workload:' comment), so traces
+# of other parameters stay apart in reports; an edited trace no longer matches its comment.
+"$TETRI" workload -n 30 --rate 20 --seed 4 --slo-scale 1.5 -o "$tmp/t15.csv" || fail "tetri workload --slo-scale 1.5"
+"$TETRI" workload -n 30 --rate 20 --seed 4 --mix skewed -o "$tmp/tsk.csv" || fail "tetri workload --mix skewed"
+sed 's/^0,flux-dev,\([0-9]*\),\([0-9]*\),20,/0,flux-dev,\1,\2,21,/' "$tmp/t15.csv" >"$tmp/tedit.csv"
+for f in t15 tsk tedit; do
+    "$TETRI" sim --profile "$profile" --policy rssp --trace "$tmp/$f.csv" --db "$tmp/gen.db" >"$tmp/$f.out" 2>&1 ||
+        fail "replay of $f.csv: $(cat "$tmp/$f.out")"
+done
+grep -q "trace $tmp/tedit.csv: its '# tetri workload:' comment no longer describes its requests" "$tmp/tedit.out" ||
+    fail "an edited trace is not named: $(cat "$tmp/tedit.out")"
+"$TETRI" report --db "$tmp/gen.db" --csv - >"$tmp/gen.csv"
+for row in "sim,flux-dev,h100x8,sim,uniform,20,1.5,rssp," "sim,flux-dev,h100x8,sim,skewed,20,1,rssp," "sim,flux-dev,h100x8,sim,trace,0,0,rssp,"; do
+    grep -qF "$row" "$tmp/gen.csv" || fail "replays: no row '$row': $(cat "$tmp/gen.csv")"
+done
+grep -q 'trace=.*t15.csv,digest=[0-9a-f]*,generator:model=flux-dev,steps=20,mix=uniform,.*slo_scale=1.5,seed=4,n=30' "$tmp/gen.csv" ||
+    fail "replay's workload text lacks its generator: $(cat "$tmp/gen.csv")"
 [ "$("$TETRI" policies 2>/dev/null | grep -c '^[a-z]')" -ge 5 ] 2>/dev/null || true
 # "all" is every policy but optimal (exhaustive: it refuses the paper's 300 requests), so it runs
 # the paper workload; optimal still runs when named.
@@ -111,12 +128,38 @@ expect 2 "-n" -- -n 0
 expect 2 "--policy needs a value" -- --policy
 expect 2 "unexpected argument 'extra'" -- extra
 expect 2 "degree 8 is more than" -- --profile "$profile" --hardware a40x4 --policy xdit-sp8
+# Lists: a stray comma is an error, not nothing.
+expect 2 "--slo-scale: '1.0,' has an empty item" -- --slo-scale 1.0,
+expect 2 "--rate: '12,,18' has an empty item" -- --rate 12,,18
+expect 2 "--seeds: ',3' has an empty item" -- --seeds ,3
+expect 2 "--mix: 'uniform,' has an empty item" -- --mix uniform,
+# Numbers out of range are said to be, not "not a number" / "not an integer".
+expect 2 "--rate: '1e-308' is out of range" -- --rate 1e-308
+expect 2 "option g: 99999999999999999999 is out of range (1..1000)" -- --policy tetriserve:g=99999999999999999999
+# A period that rounds to 0 ns would silently turn the timeline off.
+expect 2 "--timeline: '1e-12' s is below 1 ns" -- --timeline 1e-12
+# Control bytes in --policy are named, never echoed raw to the terminal.
+esc=$(printf '\033')
+expect 2 "byte 0x1b at offset 4 is a control character" -- --policy "rssp${esc}[31m"
+grep -q "$esc" "$tmp/err" && fail "--policy echoed a control byte raw"
+# "all" is every policy that fits the hardware: a40x4 has 4 GPUs, so no xdit-sp8.
+"$TETRI" sim --profile "$profile" --hardware a40x4 --policy all -n 20 --db "$tmp/a40.db" >"$tmp/a40.out" 2>&1 ||
+    fail "--policy all on a40x4: $(cat "$tmp/a40.out")"
+grep -q "left out what does not fit a40x4's 4 GPUs: xdit-sp8 (needs 8 GPUs)" "$tmp/a40.out" || fail "--policy all on a40x4 does not say what it left out: $(cat "$tmp/a40.out")"
+"$TETRI" report --db "$tmp/a40.db" --csv - >"$tmp/a40.csv"
+grep -q ",xdit-sp4," "$tmp/a40.csv" && grep -q ",tetriserve," "$tmp/a40.csv" || fail "--policy all on a40x4 lacks xdit-sp4 or tetriserve"
+grep -q ",xdit-sp8," "$tmp/a40.csv" && fail "--policy all on a40x4 ran xdit-sp8"
 
 # ---- bad files: exit 1, the file named ----
 expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"
 expect 1 "nope.csv" -- --profile "$profile" --trace nope.csv
 printf 'id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,abc,1\n' >"$tmp/bad.csv"
 expect 1 "bad.csv:2" -- --profile "$profile" --trace "$tmp/bad.csv"
+# Names SQLite takes for no file: the results would be lost after "1 run (1 written)".
+for name in "" ":memory:" "file:x.db?mode=memory"; do
+    expect 1 "results database '$name'" -- --profile "$profile" -n 5 --db "$name"
+done
+[ -z "$(ls "$tmp" | grep -F 'x.db')" ] || fail "--db file:x.db?mode=memory left a file: $(ls "$tmp")"
 echo "not a database" >"$tmp/junk.db"
 expect 1 "junk.db" -- --profile "$profile" --db "$tmp/junk.db"
 

@@ -93,7 +93,7 @@ compare() {
 sed 's/"[^"]*"/P/g' "$tmp/v.csv" | awk -F, 'NR > 1' >"$tmp/rows"
 while IFS=, read -r _ _ _ mix _ _ _ policy _ backend n_sim n_live fin_sim fin_live mean_sim mean_live mean_err p50_sim p50_live \
     _ p90_sim p90_live _ p99_sim p99_live p99_err att_sim att_live att_diff ks_d ks_p _ blocks failed block_err _; do
-    [ "$mix" = trace ] && [ "$backend" = emulated ] || fail "CSV row of $policy: mix $mix backend $backend"
+    [ "$mix" = uniform ] && [ "$backend" = emulated ] || fail "CSV row of $policy: mix $mix (the trace's generator's) backend $backend"
     set -- $(grep "^$policy sim " "$tmp/stats")
     compare "$policy n_sim" "$n_sim" "$3"; compare "$policy finished_sim" "$fin_sim" "$4"
     compare "$policy mean_sim" "$mean_sim" "$5"; compare "$policy p50_sim" "$p50_sim" "$6"

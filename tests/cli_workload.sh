@@ -115,6 +115,19 @@ bad headeronly 1 "no requests" "$H
 "
 bad header 1 "header column 2 is 'modle'" "id,modle,width,height,steps,arrival_s,deadline_s
 "
+# One size rule with the simulator: --check refuses what tetri sim could not cost (above 16384).
+bad toolarge 2 "width '32768' is too large (at most 16384)" "$H
+0,flux-dev,32768,512,20,1,3
+"
+printf '0,flux-dev,16384,16384,1,1,3\n' >"$tmp/largest.csv"
+"$TETRI" workload --check "$tmp/largest.csv" >/dev/null || fail "--check refused a 16384 x 16384 request"
+"$TETRI" sim --policy xdit-sp8 --trace "$tmp/largest.csv" --db "$tmp/largest.db" -q >"$tmp/largest.out" 2>&1 ||
+    fail "tetri sim refused the 16384 x 16384 request --check accepted: $(cat "$tmp/largest.out")"
+expect 2 "--res: 32768 is out of range (16 to 16384)" -- --res 32768
+# Lines ended by a lone CR (old Mac files) read as lines, not as one line of 13 columns.
+printf '%s\r0,flux-dev,512,512,20,1,3\r1,flux-dev,512,512,20,2,4\r' "$H" >"$tmp/cr.csv"
+"$TETRI" workload --check "$tmp/cr.csv" >"$tmp/cr.out" 2>&1 || fail "CR-only trace rejected: $(cat "$tmp/cr.out")"
+grep -q "2 requests" "$tmp/cr.out" || fail "CR-only trace: $(cat "$tmp/cr.out")"
 printf '%s\r\n0,flux-dev,512,512,20,1,3\r\n\r\n# ok\r\n' "$H" >"$tmp/crlf.csv"
 "$TETRI" workload --check "$tmp/crlf.csv" >/dev/null || fail "CRLF trace rejected"
 expect 1 "/nonexistent/t.csv: cannot open" -- --check /nonexistent/t.csv
@@ -122,6 +135,7 @@ expect 1 "/nonexistent/t.csv: cannot open" -- --check /nonexistent/t.csv
 # ---- bad options: exit 2, naming the option ----
 expect 2 "--rate: 'abc' is not a number" -- --rate abc
 expect 2 "--rate: 0 must be > 0" -- --rate 0
+expect 2 "--rate: '1e-308' is out of range" -- --rate 1e-308
 expect 2 "-n: 0 is out of range" -- -n 0
 expect 2 "--steps: 0 is out of range" -- --steps 0
 expect 2 "--mix: 'lumpy' is unknown" -- --mix lumpy

@@ -68,7 +68,7 @@ static void optimal_never_worse_than_tetriserve(void **state)
             e[i] = (tetri_trace_entry){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = side, .height = side,
                                        .steps = steps, .arrival = 0, .deadline = (tetri_ns)(t8 * slack * 1e6)};
         }
-        tetri_trace tr = {e, (size_t)n};
+        tetri_trace tr = {.entries = e, .n = (size_t)n};
         tetri_error err = {{0}};
         int ts = met("tetriserve:batching=off", &tr, &err);
         if (ts < 0) fail_msg("tetriserve: %s", err.msg);
@@ -88,7 +88,7 @@ static void too_large_is_refused(void **state)
     for (int i = 0; i < 8; i++)
         e[i] = (tetri_trace_entry){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = 512, .height = 512,
                                    .steps = 20, .arrival = 0, .deadline = 60 * TETRI_NS_PER_S};
-    tetri_trace tr = {e, 8};
+    tetri_trace tr = {.entries = e, .n = 8};
     tetri_error err = {{0}};
     assert_int_equal(met("optimal:max_requests=6", &tr, &err), -1);
     assert_non_null(strstr(err.msg, "instance too large"));

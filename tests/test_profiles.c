@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "profiles/analytic.h"
+#include "profiles/measured.h"
 #include "profiles/profile.h"
 
 static char tmpdir[256];
@@ -450,10 +451,64 @@ static void default_path_honours_the_environment(void **state)
     unsetenv("TETRI_PROFILE");
 }
 
+/* tetri profile measure's writer: statistics from samples, rows a profile reads back as measured,
+ * a second measurement replacing only its own rows, and the 'prepare' stage in first blocks only. */
+static void measured_rows_and_the_prepare_stage(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/measured.db", tmpdir);
+    float ms[20];
+    for (int i = 0; i < 20; i++) ms[i] = (float)(20 - i); /* 20, 19, ..., 1 ms */
+    measured_row r = {.model = TETRI_MODEL_FLUX_DEV, .width = 512, .height = 512, .degree = 1, .batch = 1, .method = "test"};
+    measured_row_from_samples(&r, ms, 20);
+    assert_int_equal(r.median_ns, 10500000);
+    assert_int_equal(r.p10_ns, 2000000);
+    assert_int_equal(r.p90_ns, 18000000);
+    assert_true(fabs(r.cv - 5.916079783 / 10.5) < 1e-6); /* sample standard deviation / mean */
+    measured_row rows[2] = {r, r};
+    rows[1].width = rows[1].height = 1024;
+    rows[1].median_ns = 40000000, rows[1].p10_ns = 39000000, rows[1].p90_ns = 41000000;
+    const measured_stage prep[2] = {{TETRI_MODEL_FLUX_DEV, 512, 512, 4000000}, {TETRI_MODEL_FLUX_DEV, 1024, 1024, 6000000}};
+    const measured_hardware hw = {.name = "testx1", .gpu = "Test GPU", .n_gpus = 1};
+    tetri_error err = {{0}};
+    unlink(path);
+    assert_int_equal(measured_write(path, &hw, rows, 2, prep, 2, "2026-12-03", &err), 0);
+    rows[0].median_ns = 11000000; /* measured again: replaces the 512 row, keeps the 1024 one */
+    assert_int_equal(measured_write(path, &hw, rows, 1, prep, 1, "2026-12-03", &err), 0);
+    tetri_profile *p = NULL;
+    if (profile_open(path, NULL, 0, &p, &err)) fail_msg("%s", err.msg);
+    assert_string_equal(profile_hardware(p), "testx1");
+    assert_int_equal(profile_row_count(p), 2);
+    assert_int_equal(profile_lookup_step_ns(p, TETRI_MODEL_FLUX_DEV, 512, 512, 1, 1, TETRI_LINK_FAST), 11000000);
+    assert_int_equal(profile_lookup_step_ns(p, TETRI_MODEL_FLUX_DEV, 1024, 1024, 1, 1, TETRI_LINK_FAST), 40000000);
+    assert_false(profile_row_at(p, 0)->cost.analytic);
+    assert_int_equal(profile_prepare_ns(p, TETRI_MODEL_FLUX_DEV, 768, 768), 4833333); /* linear in tokens: 2304 of 1024..4096 */
+    tetri_block_cost c;
+    const tetri_gpuset never[1] = {0}, ran[1] = {1};
+    assert_int_equal(profile_block_cost(p, TETRI_MODEL_FLUX_DEV, 512, 512, 5, 1, 1, never, 1, &c, &err), 0);
+    assert_int_equal(c.prepare_ns, 4000000);
+    assert_int_equal(c.total_ns, 5 * 11000000 + 4000000);
+    assert_int_equal(profile_block_cost(p, TETRI_MODEL_FLUX_DEV, 512, 512, 5, 1, 1, ran, 1, &c, &err), 0);
+    assert_int_equal(c.prepare_ns, 0);
+    assert_int_equal(c.total_ns, 5 * 11000000);
+    profile_close(p);
+    /* a file that is not a profile is refused, named */
+    char junk[400];
+    snprintf(junk, sizeof junk, "%s/junk-results.db", tmpdir);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(junk, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE meta (key TEXT, value TEXT); INSERT INTO meta VALUES ('kind', 'tetri-results')", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(measured_write(junk, &hw, rows, 1, prep, 1, "2026-12-03", &err), -1);
+    assert_non_null(strstr(err.msg, "not a tetri profile"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_file_is_an_error_and_not_created),
+        cmocka_unit_test(measured_rows_and_the_prepare_stage),
         cmocka_unit_test(junk_file_is_not_sqlite),
         cmocka_unit_test(sqlite_without_meta_is_not_a_profile),
         cmocka_unit_test(schema_version_is_checked),

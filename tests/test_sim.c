@@ -540,6 +540,42 @@ static void missing_rows_and_bad_input(void **state)
     sim_result_free(&res);
 }
 
+/* The timeline is never sized from the whole time span: one arrival at 1e7 s with a 1 s period
+ * (1e7 samples) is refused before the run, naming --timeline; a run that only grows past the bound
+ * while it runs (one long request sampled every 0.1 s) stops there with the same message; a run
+ * that fits keeps every sample. */
+static void timeline_is_bounded(void **state)
+{
+    (void)state;
+    sim_result res;
+    tetri_error err = {{0}};
+    int side[] = {256}, steps[] = {20};
+    tetri_ns arr[] = {10000000 * SEC}, dl[] = {10000010 * SEC};
+    tetri_trace t = fixture_trace(1, side, steps, arr, dl);
+    sim_config cfg = {.profile = prof8, .policy_spec = "xdit-sp1", .timeline_period = SEC};
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "timeline: sampling every 1 s to the last arrival at 10000000 s takes more than 1000000 samples"));
+    assert_non_null(strstr(err.msg, "--timeline"));
+    sim_result_free(&res);
+    cfg.timeline_period = 0; /* no timeline: the run itself is fine */
+    run_ok(&cfg, &t, &res);
+    assert_int_equal(res.summary.met, 1);
+    sim_result_free(&res);
+    /* 2048 px on one GPU takes 1.6 s a step: 80000 steps take 128000 s, 1.28e6 samples at 0.1 s. */
+    t.entries[0] = (tetri_trace_entry){.model = TETRI_MODEL_FLUX_DEV, .width = 2048, .height = 2048, .steps = 80000,
+                                       .arrival = 0, .deadline = 200000 * SEC};
+    cfg.timeline_period = 100 * MS;
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "timeline: sampling every 0.1 s up to t = 128000 s takes more than 1000000 samples"));
+    sim_result_free(&res);
+    cfg.timeline_period = SEC; /* 128001 samples: kept, one a second */
+    run_ok(&cfg, &t, &res);
+    assert_int_equal(res.n_timeline, 128001);
+    assert_int_equal(res.timeline[128000].t, 128000 * SEC);
+    sim_result_free(&res);
+    tetri_trace_free(&t);
+}
+
 /* ---- sweeps ------------------------------------------------------------------------------------- */
 
 static void dump_all(results_db *db, const char *experiment, const char *path)
@@ -676,6 +712,115 @@ static void sweep_resumes_without_loss_or_duplicates(void **state)
     unlink(part_db);
 }
 
+/* Sweeps `profile` (opened with `flags`) into experiment "key" of db; returns how many runs it wrote. */
+static long sweep_with_profile(results_db *db, const char *profile_path, int flags)
+{
+    tetri_profile *p = NULL;
+    tetri_error err = {{0}};
+    if (profile_open(profile_path, "test8", flags, &p, &err)) fail_msg("%s", err.msg);
+    const char *policies[] = {"xdit-sp2", "rssp"};
+    sweep_spec s = {.profile = p, .policies = policies, .n_policies = 2, .timeline_period = SEC, .experiment = "key"};
+    workload_spec_default(&s.base);
+    s.base.n_requests = 20;
+    s.base.resolutions[3] = 1024; /* 256/512/1024 only: 2048 is where the profiles below differ */
+    s.base.n_resolutions = 3;
+    sweep_stats st;
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    profile_close(p);
+    assert_int_equal(st.runs_written + st.runs_skipped, 2);
+    return st.runs_written;
+}
+
+/* A run is keyed by the profile's content and the analytic fallback: another profile (one row
+ * changed, even one the workload never reads) or --analytic is a new run, not one "already there"
+ * with the other profile's results; the same rows under another file name are the same runs. */
+static void sweep_keys_runs_by_profile_content(void **state)
+{
+    (void)state;
+    char other[256], copy[256], db_path[256];
+    fixture_tmp_path(other, sizeof other, "test_sim-key-other", "db");
+    fixture_tmp_path(copy, sizeof copy, "test_sim-key-copy", "db");
+    fixture_tmp_path(db_path, sizeof db_path, "test_sim-key", "db");
+    fixture_row changed[sizeof rows8 / sizeof rows8[0]];
+    memcpy(changed, rows8, sizeof changed);
+    changed[15].median_ns += MS; /* 2048 at degree 8 */
+    const int n_rows = (int)(sizeof rows8 / sizeof rows8[0]);
+    if (fixture_profile_db(other, "test8", 8, 8, changed, n_rows, MIGRATION_NS) ||
+        fixture_profile_db(copy, "test8", 8, 8, rows8, n_rows, MIGRATION_NS))
+        fail_msg("cannot write the fixture profiles");
+    unlink(db_path);
+    results_db *db;
+    tetri_error err = {{0}};
+    if (results_open(db_path, &db, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(sweep_with_profile(db, path8, 0), 2);
+    assert_int_equal(sweep_with_profile(db, copy, 0), 0);    /* same content, other name: already there */
+    assert_int_equal(sweep_with_profile(db, other, 0), 2);   /* other content: new runs */
+    assert_int_equal(sweep_with_profile(db, path8, TETRI_PROFILE_ANALYTIC_FALLBACK), 2);
+    assert_int_equal(sweep_with_profile(db, path8, 0), 0);
+    results_close(db);
+    unlink(db_path);
+    unlink(other);
+    unlink(copy);
+}
+
+/* The steps of the model's schedule are part of the workload, so of the key. */
+static void sweep_keys_runs_by_steps(void **state)
+{
+    (void)state;
+    char db_path[256];
+    fixture_tmp_path(db_path, sizeof db_path, "test_sim-steps", "db");
+    unlink(db_path);
+    const char *policies[] = {"rssp"};
+    sweep_spec s = {.profile = prof8, .policies = policies, .n_policies = 1, .experiment = "steps"};
+    workload_spec_default(&s.base);
+    s.base.n_requests = 10;
+    results_db *db;
+    sweep_stats st;
+    tetri_error err = {{0}};
+    if (results_open(db_path, &db, &err) || sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(st.runs_written, 1);
+    s.base.steps = 28;
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(st.runs_written, 1);
+    results_close(db);
+    unlink(db_path);
+}
+
+/* A database whose runs were keyed without the profile (an older tetri) cannot be resumed
+ * safely: the sweep says so instead of writing every run a second time. */
+static void sweep_refuses_runs_keyed_without_the_profile(void **state)
+{
+    (void)state;
+    char db_path[256];
+    fixture_tmp_path(db_path, sizeof db_path, "test_sim-oldkeys", "db");
+    unlink(db_path);
+    results_db *db;
+    tetri_error err = {{0}};
+    if (results_open(db_path, &db, &err)) fail_msg("%s", err.msg);
+    int64_t exp_id;
+    if (results_experiment(db, "old", "", &exp_id, &err)) fail_msg("%s", err.msg);
+    tetri_request_result req = {.id = 0, .width = 256, .height = 256, .steps = 20, .deadline = SEC, .first_start = -1,
+                                .finish = -1, .outcome = TETRI_DROPPED};
+    tetri_run_summary sum = {.n = 1, .dropped = 1};
+    tetri_run_info info = {.run_key = "policy=rssp|workload=x|jitter=off,seed=1|timeline_ns=0|hardware=test8",
+                           .policy = "rssp", .workload = "x", .mix = "uniform", .backend = "sim", .hardware = "test8",
+                           .model = "flux-dev"};
+    if (results_write_run(db, exp_id, &info, &sum, &req, 1, NULL, 0, NULL, 0, &err) != 0) fail_msg("%s", err.msg);
+    const char *policies[] = {"rssp"};
+    sweep_spec s = {.profile = prof8, .policies = policies, .n_policies = 1, .experiment = "old"};
+    workload_spec_default(&s.base);
+    s.base.n_requests = 10;
+    sweep_stats st;
+    assert_int_equal(sweep_run(&s, db, &st, &err), -1);
+    assert_non_null(strstr(err.msg, "experiment 'old' holds 1 run(s) written by an older tetri"));
+    assert_int_equal(st.runs_written, 0);
+    s.experiment = "new"; /* a new experiment in the same file is fine */
+    if (sweep_run(&s, db, &st, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(st.runs_written, 1);
+    results_close(db);
+    unlink(db_path);
+}
+
 /* The acceptance check: the same inputs and seed write byte-identical result rows (jitter on, so
  * the seed matters); another seed writes different ones. */
 static void same_seed_byte_identical_rows(void **state)
@@ -725,8 +870,12 @@ int main(void)
         cmocka_unit_test(broken_policies_are_reported),
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),
+        cmocka_unit_test(timeline_is_bounded),
         cmocka_unit_test(sweep_resumes_without_loss_or_duplicates),
         cmocka_unit_test(sweep_keys_a_trace_by_its_content),
+        cmocka_unit_test(sweep_keys_runs_by_profile_content),
+        cmocka_unit_test(sweep_keys_runs_by_steps),
+        cmocka_unit_test(sweep_refuses_runs_keyed_without_the_profile),
         cmocka_unit_test(same_seed_byte_identical_rows),
     };
     return cmocka_run_group_tests(tests, setup, teardown);

@@ -1,6 +1,7 @@
 /* tests/test_workloads.c: the workload generator (statistics, determinism, SLO bases, spec
  * validation and text form) and the CSV trace reader/writer (round trip, accepted forms, and one
  * test per kind of bad input, each checking the file:line and the reason). */
+#define _GNU_SOURCE /* fopencookie: streams that fail or never end, for the reader's error paths */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -10,6 +11,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <errno.h>
+#include <sys/resource.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include "workloads/workload.h"
 
@@ -43,7 +48,7 @@ static int read_text(const char *text, tetri_trace *t, tetri_error *err)
  * every one of the NULL-terminated fragments. */
 static void expect_rejected(const char *text, int line, ...)
 {
-    tetri_trace t = {(tetri_trace_entry *)0x1, 99};
+    tetri_trace t = {.entries = (tetri_trace_entry *)0x1, .n = 99};
     tetri_error err = {{0}};
     int rc = read_text(text, &t, &err);
     if (rc != -1) fail_msg("accepted: %s", text);
@@ -291,7 +296,7 @@ static void arrivals_do_not_depend_on_mix_or_scale(void **state)
 static void expect_invalid(const workload_spec *s, const char *field)
 {
     tetri_error err = {{0}};
-    tetri_trace t = {NULL, 0};
+    tetri_trace t = {0};
     assert_int_equal(workload_generate(s, &t, &err), -1);
     assert_null(t.entries);
     if (strncmp(err.msg, field, strlen(field)) != 0 || err.msg[strlen(field)] != ':')
@@ -477,7 +482,7 @@ static void writer_prints_exact_decimal_seconds(void **state)
         {0, TETRI_MODEL_FLUX_DEV, 256, 256, 20, 0, 1},
         {1, TETRI_MODEL_SD3_MEDIUM, 512, 1024, 28, 1500000000LL, 999999999999999999LL},
     };
-    tetri_trace t = {e, 2};
+    tetri_trace t = {.entries = e, .n = 2};
     char *text = trace_to_text(&t);
     assert_string_equal(text, HEADER "0,flux-dev,256,256,20,0.000000000,0.000000001\n"
                                      "1,sd3-medium,512,1024,28,1.500000000,999999999.999999999\n");
@@ -574,7 +579,7 @@ static void reader_resolution_not_multiple_of_16(void **state)
 static void reader_width_height_not_positive(void **state)
 {
     (void)state;
-    expect_rejected(HEADER "0,flux-dev,0,512,20,1.0,3.0\n", 2, "width '0' is too small (must be at least 1)", NULL);
+    expect_rejected(HEADER "0,flux-dev,0,512,20,1.0,3.0\n", 2, "width '0' is too small (must be at least 16)", NULL);
     expect_rejected(HEADER "0,flux-dev,512,-16,20,1.0,3.0\n", 2, "height '-16' is negative", NULL);
 }
 
@@ -608,8 +613,10 @@ static void reader_steps_below_one(void **state)
 static void reader_huge_values(void **state)
 {
     (void)state;
-    expect_rejected(HEADER "0,flux-dev,99999999999999999999999999,512,20,1.0,3.0\n", 2, "width '9999", "too large (at most 65536)", NULL);
-    expect_rejected(HEADER "0,flux-dev,65552,512,20,1.0,3.0\n", 2, "width '65552' is too large", NULL);
+    expect_rejected(HEADER "0,flux-dev,99999999999999999999999999,512,20,1.0,3.0\n", 2, "width '9999", "too large (at most 16384)", NULL);
+    /* One size rule with the simulator's (TETRI_MAX_SIDE): what the reader takes, a profile can cost. */
+    expect_rejected(HEADER "0,flux-dev,16400,512,20,1.0,3.0\n", 2, "width '16400' is too large (at most 16384)", NULL);
+    expect_rejected(HEADER "0,flux-dev,512,32768,20,1.0,3.0\n", 2, "height '32768' is too large (at most 16384)", NULL);
     expect_rejected(HEADER "0,flux-dev,512,512,100001,1.0,3.0\n", 2, "steps '100001' is too large", NULL);
     expect_rejected(HEADER "99999999999999999999,flux-dev,512,512,20,1.0,3.0\n", 2, "id '9999", "too large", NULL);
     expect_rejected(HEADER "0,flux-dev,512,512,20,1.0,18446744073709551616.5\n", 2, "deadline_s '1844", "too large (at most 1000000000 s)", NULL);
@@ -639,6 +646,142 @@ static void reader_bad_header_and_binary(void **state)
     assert_non_null(strstr(err.msg, "t.csv:2: line contains a NUL byte"));
     /* Non-printable bytes are escaped in messages. */
     expect_rejected(HEADER "0,\x01\xff,512,512,20,1.0,3.0\n", 2, "model '\\x01\\xff' is unknown", NULL);
+}
+
+/* Lines may end in a lone CR (old Mac files), not only LF and CRLF. */
+static void reader_accepts_cr_line_ends(void **state)
+{
+    (void)state;
+    tetri_trace t;
+    tetri_error err = {{0}};
+    const char *text = "# made on a Mac\rid,model,width,height,steps,arrival_s,deadline_s\r0,flux-dev,256,256,20,1.0,3.0\r"
+                       "1,flux-dev,512,512,20,2.0,4.0\r\r2,flux-dev,512,512,20,2.5,4.5";
+    if (read_text(text, &t, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(t.n, 3);
+    assert_int_equal(t.entries[2].arrival, 2500 * TETRI_NS_PER_MS);
+    tetri_trace_free(&t);
+    expect_rejected(HEADER "0,flux-dev,256,256,20,1.0,3.0\r1,flux-dev,256,256,20,0.5,3.0\r", 3, "before the previous request's", NULL);
+}
+
+/* A stream of `head`, then `fill` bytes for ever (or, with fail_errno, a read error), through
+ * fopencookie: a huge line or a failing device without writing either to disk. */
+typedef struct cookie_source {
+    const char *head;
+    size_t pos;
+    char fill;
+    int fail_errno;
+} cookie_source;
+
+static ssize_t cookie_read(void *cookie, char *buf, size_t size)
+{
+    cookie_source *c = cookie;
+    size_t head_len = strlen(c->head), n = 0;
+    while (n < size && c->pos < head_len) buf[n++] = c->head[c->pos++];
+    if (n == 0 && c->fail_errno) {
+        errno = c->fail_errno;
+        return -1;
+    }
+    while (n < size) buf[n++] = c->fill;
+    return (ssize_t)n;
+}
+
+static FILE *cookie_stream(cookie_source *c)
+{
+    cookie_io_functions_t io = {.read = cookie_read};
+    FILE *f = fopencookie(c, "r", io);
+    assert_non_null(f);
+    return f;
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define UNDER_ASAN 1
+#endif
+#endif
+
+/* In a child, with the address space limited to what it uses plus 64 MiB (not under ASan, whose
+ * shadow memory needs far more), reads an endless line after two good ones and writes the
+ * reader's answer to fd: "rc|message". A reader that took running out of memory for the end of
+ * the file would answer 0 (one request, read as shorter); it must stop at line 3 and say why. */
+static void read_endless_line_in_child(int fd)
+{
+#ifndef UNDER_ASAN
+    long pages = 0;
+    FILE *statm = fopen("/proc/self/statm", "r");
+    if (statm && fscanf(statm, "%ld", &pages) == 1) {
+        rlim_t limit = (rlim_t)pages * (rlim_t)sysconf(_SC_PAGESIZE) + ((rlim_t)64 << 20);
+        struct rlimit rl = {limit, limit};
+        setrlimit(RLIMIT_AS, &rl);
+    }
+    if (statm) fclose(statm);
+#endif
+    cookie_source src = {.head = "id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,1.0,3.0\n", .fill = 'x'};
+    FILE *f = cookie_stream(&src);
+    tetri_trace t;
+    tetri_error err = {{0}};
+    int rc = trace_read_csv_stream(f, "(endless)", &t, &err);
+    dprintf(fd, "%d|%s", rc, rc ? err.msg : "");
+    _exit(0);
+}
+
+static void reader_stops_on_a_huge_line(void **state)
+{
+    (void)state;
+    int fds[2];
+    assert_int_equal(pipe(fds), 0);
+    pid_t pid = fork();
+    assert_true(pid >= 0);
+    if (pid == 0) {
+        close(fds[0]);
+        read_endless_line_in_child(fds[1]);
+    }
+    close(fds[1]);
+    char answer[1024] = "";
+    size_t got = 0;
+    ssize_t n;
+    while ((n = read(fds[0], answer + got, sizeof answer - 1 - got)) > 0) got += (size_t)n;
+    close(fds[0]);
+    int status;
+    assert_int_equal(waitpid(pid, &status, 0), pid);
+    assert_true(WIFEXITED(status));
+    if (strncmp(answer, "-1|(endless):3: ", 16) != 0 || !strstr(answer, "line is longer than 65536 bytes"))
+        fail_msg("reader answered '%s'", answer);
+}
+
+/* A read error anywhere stops the reading with file:line and the system's reason. */
+static void reader_stops_on_a_read_error(void **state)
+{
+    (void)state;
+    cookie_source src = {.head = "id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,1.0,3.0\n",
+                         .fail_errno = EIO};
+    FILE *f = cookie_stream(&src);
+    tetri_trace t;
+    tetri_error err = {{0}};
+    assert_int_equal(trace_read_csv_stream(f, "(disk)", &t, &err), -1);
+    fclose(f);
+    assert_string_equal(err.msg, "(disk):3: read error: Input/output error");
+    assert_null(t.entries);
+}
+
+/* The generator's comment is read back, and written again first. */
+static void reader_keeps_the_generator_comment(void **state)
+{
+    (void)state;
+    tetri_trace t;
+    tetri_error err = {{0}};
+    if (read_text("# tetri workload: model=flux-dev,steps=20,n=1\n" HEADER "0,flux-dev,256,256,20,1.0,3.0\n", &t, &err))
+        fail_msg("%s", err.msg);
+    assert_string_equal(t.generator, "model=flux-dev,steps=20,n=1");
+    char *text = trace_to_text(&t);
+    assert_true(strncmp(text, "# tetri workload: model=flux-dev,steps=20,n=1\n" HEADER, strlen(HEADER) + 46) == 0);
+    free(text);
+    tetri_trace_free(&t);
+    /* Other comments, and one after the first request, are not the generator's. */
+    if (read_text("# hand-made\n" HEADER "0,flux-dev,256,256,20,1.0,3.0\n# tetri workload: n=5\n", &t, &err)) fail_msg("%s", err.msg);
+    assert_null(t.generator);
+    tetri_trace_free(&t);
 }
 
 static void reader_missing_file(void **state)
@@ -681,6 +824,10 @@ int main(void)
         cmocka_unit_test(reader_empty_and_header_only),
         cmocka_unit_test(reader_bad_header_and_binary),
         cmocka_unit_test(reader_missing_file),
+        cmocka_unit_test(reader_accepts_cr_line_ends),
+        cmocka_unit_test(reader_stops_on_a_huge_line),
+        cmocka_unit_test(reader_stops_on_a_read_error),
+        cmocka_unit_test(reader_keeps_the_generator_comment),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -22,17 +22,23 @@ static const char *const trace_field_names[TRACE_N_FIELDS] = {
 };
 #define TRACE_HEADER "id,model,width,height,steps,arrival_s,deadline_s"
 
-/* Bounds that keep every later computation inside its integer type: token counts (w/16)(h/16)
- * fit in int32, times plus any sum of step times fit in int64 nanoseconds. */
-#define TRACE_MAX_SIDE 65536
+/* Bounds that keep every later computation inside its integer type: times plus any sum of step
+ * times fit in int64 nanoseconds. Sides follow the one rule of core/types.h, the profile's. */
 #define TRACE_MAX_STEPS 100000
 #define TRACE_MAX_SECONDS 1000000000LL /* about 31.7 years */
+/* The longest line read: a request line is under 200 bytes and the generator's comment under
+ * 1100. A longer one is not a trace, and reading it whole could exhaust memory. */
+#define TRACE_MAX_LINE 65536
+/* The comment `tetri workload` writes first: its generator parameters (workload_spec_format). */
+#define TRACE_GENERATOR_PREFIX "# tetri workload: "
 
 void tetri_trace_free(tetri_trace *t)
 {
     if (!t) return;
     free(t->entries);
+    free(t->generator);
     t->entries = NULL;
+    t->generator = NULL;
     t->n = 0;
 }
 
@@ -209,7 +215,7 @@ static int check_seconds(field f, const char *what, const char *name, long line,
 static int check_side(field f, const char *what, const char *name, long line, int32_t *out, tetri_error *err)
 {
     int64_t v;
-    if (check_whole(f, 1, TRACE_MAX_SIDE, what, name, line, &v, err) < 0) return -1;
+    if (check_whole(f, 16, TETRI_MAX_SIDE, what, name, line, &v, err) < 0) return -1;
     if (v % 16 != 0) return line_error(err, name, line, "%s %lld is not a multiple of 16 (DiT latents are 16-pixel patches)", what, (long long)v);
     *out = (int32_t)v;
     return 0;
@@ -292,26 +298,83 @@ static int parse_request(const field *f, int n, size_t index, tetri_ns prev_arri
     return 0;
 }
 
+/* The next line of f into *buf (NUL-terminated, without its end: "\n", "\r\n", or a lone "\r" as
+ * old Mac files end lines), growing *buf up to TRACE_MAX_LINE bytes. Returns its length, -1 at the
+ * end of the file (nothing left), or -2 with err ("name:line: why") for a line too long, memory
+ * that ran out, or a read error of any kind: none of them is ever taken for the end. */
+static long read_line(FILE *f, char **buf, size_t *cap, const char *name, long line, tetri_error *err)
+{
+    size_t len = 0;
+    int c;
+    for (;;) {
+        errno = 0;
+        c = getc_unlocked(f);
+        if (c == EOF || c == '\n') break;
+        if (c == '\r') {
+            int next = getc_unlocked(f);
+            if (next != '\n' && next != EOF) ungetc(next, f);
+            break;
+        }
+        if (len == TRACE_MAX_LINE) {
+            line_error(err, name, line, "line is longer than %d bytes (a request line is under 200): is this a trace?",
+                       TRACE_MAX_LINE);
+            return -2;
+        }
+        if (len + 1 >= *cap) {
+            size_t grown_cap = *cap ? 2 * *cap : 256;
+            char *grown = realloc(*buf, grown_cap);
+            if (!grown) {
+                line_error(err, name, line, "out of memory reading the line (%zu bytes so far)", len);
+                return -2;
+            }
+            *buf = grown;
+            *cap = grown_cap;
+        }
+        (*buf)[len++] = (char)c;
+    }
+    if (c == EOF && ferror(f)) {
+        line_error(err, name, line, "read error: %s", strerror(errno ? errno : EIO));
+        return -2;
+    }
+    if (c == EOF && len == 0) return -1;
+    if (!*buf) { /* an empty first line: nothing was stored yet */
+        if (!(*buf = malloc(256))) {
+            line_error(err, name, line, "out of memory reading the line");
+            return -2;
+        }
+        *cap = 256;
+    }
+    (*buf)[len] = '\0';
+    return (long)len;
+}
+
+/* A "# tetri workload: SPEC" comment before the first request: SPEC into t->generator. Returns 0,
+ * or -1 (out of memory) with err. */
+static int take_generator(const char *text, size_t len, tetri_trace *t, const char *name, long line, tetri_error *err)
+{
+    const size_t plen = sizeof TRACE_GENERATOR_PREFIX - 1;
+    if (t->generator || t->n || len <= plen || memcmp(text, TRACE_GENERATOR_PREFIX, plen) != 0) return 0;
+    if (!(t->generator = strndup(text + plen, len - plen))) return line_error(err, name, line, "out of memory");
+    return 0;
+}
+
 int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_error *err)
 {
     assert(f && out);
     if (!name) name = "(trace)";
-    out->entries = NULL;
-    out->n = 0;
-    tetri_trace t = {NULL, 0};
+    memset(out, 0, sizeof *out);
+    tetri_trace t = {0};
     size_t cap = 0;
     char *buf = NULL;
     size_t buf_cap = 0;
     long line = 0, prev_line = 0;
     int seen_content = 0;
     int rc = -1;
-    ssize_t got;
-    errno = 0;
-    while ((got = getline(&buf, &buf_cap, f)) >= 0) {
+    long got;
+    flockfile(f);
+    while ((got = read_line(f, &buf, &buf_cap, name, line + 1, err)) >= 0) {
         line++;
         size_t len = (size_t)got;
-        if (len > 0 && buf[len - 1] == '\n') len--;
-        if (len > 0 && buf[len - 1] == '\r') len--;
         const char *text = buf;
         /* A UTF-8 byte-order mark, as spreadsheet programs write, is not part of the header. */
         if (line == 1 && len >= 3 && memcmp(text, "\xEF\xBB\xBF", 3) == 0) {
@@ -322,7 +385,10 @@ int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_err
             line_error(err, name, line, "line contains a NUL byte (is this a binary file?)");
             goto done;
         }
-        if (is_blank_or_comment(text, len)) continue;
+        if (is_blank_or_comment(text, len)) {
+            if (take_generator(text, len, &t, name, line, err)) goto done;
+            continue;
+        }
         field fields[TRACE_N_FIELDS + 1];
         int n = split_fields(text, len, fields, TRACE_N_FIELDS + 1);
         if (!seen_content) {
@@ -349,10 +415,7 @@ int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_err
         t.n++;
         prev_line = line;
     }
-    if (ferror(f)) {
-        tetri_errorf(err, "%.200s:%ld: read error: %s", name, line + 1, strerror(errno ? errno : EIO));
-        goto done;
-    }
+    if (got == -2) goto done;
     if (t.n == 0) {
         line_error(err, name, line > 0 ? line : 1, "no requests (%s)",
                    line == 0 ? "the file is empty" : "the file has only a header, comments or blank lines");
@@ -360,18 +423,19 @@ int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_err
     }
     *out = t;
     t.entries = NULL;
+    t.generator = NULL;
     rc = 0;
 done:
+    funlockfile(f);
     free(buf);
-    free(t.entries);
+    tetri_trace_free(&t);
     return rc;
 }
 
 int trace_read_csv(const char *path, tetri_trace *out, tetri_error *err)
 {
     assert(path && out);
-    out->entries = NULL;
-    out->n = 0;
+    memset(out, 0, sizeof *out);
     FILE *f = fopen(path, "r");
     if (!f) return tetri_errorf(err, "%.200s: cannot open: %s", path, strerror(errno));
     int rc = trace_read_csv_stream(f, path, out, err);
@@ -384,6 +448,9 @@ int trace_read_csv(const char *path, tetri_trace *out, tetri_error *err)
 int trace_write_csv(FILE *f, const tetri_trace *t)
 {
     assert(f && t);
+    /* The generator's parameters first, as a comment, so the file says how to make it again. */
+    assert(!t->generator || !strpbrk(t->generator, "\r\n"));
+    if (t->generator && fprintf(f, TRACE_GENERATOR_PREFIX "%s\n", t->generator) < 0) return -1;
     if (fputs(TRACE_HEADER "\n", f) < 0) return -1;
     for (size_t i = 0; i < t->n; i++) {
         const tetri_trace_entry *e = &t->entries[i];

@@ -3,7 +3,9 @@
  *
  * CSV format (one header line, then one request a line; see docs/trace-format.md):
  *   id,model,width,height,steps,arrival_s,deadline_s
- * The reader rejects bad input with file:line and the reason and never crashes. */
+ * The reader rejects bad input with file:line and the reason and never crashes: a line longer
+ * than any trace's, memory that runs out and read errors too, never taken for the end of the file.
+ * Lines end in LF, CRLF or a lone CR. The writer puts `generator` first as a comment. */
 #ifndef TETRI_WORKLOADS_TRACE_H
 #define TETRI_WORKLOADS_TRACE_H
 
@@ -24,6 +26,10 @@ typedef struct tetri_trace_entry {
 typedef struct tetri_trace {
     tetri_trace_entry *entries;
     size_t n;
+    /* The parameters of the generator that made it (workload_spec_format's text), from the
+     * "# tetri workload: ..." comment `tetri workload` writes first; NULL when it has none. Read
+     * as written: whether they still describe the requests is the replayer's to check. */
+    char *generator;
 } tetri_trace;
 
 void tetri_trace_free(tetri_trace *t);
@@ -31,7 +37,8 @@ void tetri_trace_free(tetri_trace *t);
 int trace_read_csv(const char *path, tetri_trace *out, tetri_error *err);
 /* Same from an open stream; `name` labels errors. */
 int trace_read_csv_stream(FILE *f, const char *name, tetri_trace *out, tetri_error *err);
-/* Writes the CSV form; byte-identical for identical traces. Returns 0 or -1 (I/O error). */
+/* Writes the CSV form (the generator comment when set, the header, the requests); byte-identical
+ * for identical traces. Returns 0 or -1 (I/O error). */
 int trace_write_csv(FILE *f, const tetri_trace *t);
 
 #endif

@@ -18,7 +18,7 @@
 #include <gsl/gsl_rng.h>
 
 /* The reader's bounds (trace.c): a generated trace must read back. */
-#define WORKLOAD_MAX_SIDE 65536
+#define WORKLOAD_MAX_SIDE TETRI_MAX_SIDE
 #define WORKLOAD_MAX_STEPS 100000
 #define WORKLOAD_MAX_REQUESTS 10000000
 #define WORKLOAD_MAX_NS (1000000000LL * TETRI_NS_PER_S)
@@ -229,8 +229,7 @@ int workload_mix_shares(const workload_spec *s, double *shares, int max, tetri_e
 int workload_generate(const workload_spec *s, tetri_trace *out, tetri_error *err)
 {
     assert(s && out);
-    out->entries = NULL;
-    out->n = 0;
+    memset(out, 0, sizeof *out);
     if (workload_spec_validate(s, err) < 0) return -1;
 
     size_t n = (size_t)s->n_requests;
@@ -361,8 +360,9 @@ static int parse_double_value(const char *key, const char *v, double *out, tetri
     char *end;
     errno = 0;
     double x = strtod(v, &end);
-    if (end == v || *end != '\0' || errno == ERANGE || !isfinite(x))
-        return tetri_errorf(err, "%s: '%.60s' is not a number", key, v);
+    if (end == v || *end != '\0') return tetri_errorf(err, "%s: '%.60s' is not a number", key, v);
+    if (errno == ERANGE || !isfinite(x))
+        return tetri_errorf(err, "%s: '%.60s' is out of range (too large, or too close to 0, for a number)", key, v);
     *out = x;
     return 0;
 }

@@ -44,7 +44,7 @@ static int well_formed_error(const char *msg)
 
 TETRI_FUZZ_TARGET(trace)
 {
-    tetri_trace t = {(tetri_trace_entry *)1, 1};
+    tetri_trace t = {.entries = (tetri_trace_entry *)1, .n = 1};
     tetri_error err = {{0}};
     if (read_text((const char *)data, size, &t, &err) < 0) {
         if (t.entries || t.n || !well_formed_error(err.msg)) abort();

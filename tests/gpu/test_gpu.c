@@ -534,8 +534,23 @@ static void test_init_matches_cpu(void)
     dit_layout_free(&L);
 }
 
-/* `tetri bench-step --inputs/--output` end to end: one forward (velocity) and two Euler steps
- * (latent) of the tiny FLUX, against the CPU reference on the same seeded weights. */
+/* Runs cmd; 0 when it exits 0 and its standard output has the line `line`. */
+static int run_and_find_line(const char *cmd, const char *line)
+{
+    FILE *p = popen(cmd, "r");
+    if (!p) return -1;
+    char buf[512];
+    int found = 0;
+    while (fgets(buf, sizeof buf, p)) {
+        buf[strcspn(buf, "\n")] = 0;
+        found |= strcmp(buf, line) == 0;
+    }
+    return pclose(p) == 0 && found ? 0 : -1;
+}
+
+/* `tetri bench-step --inputs/--output` end to end: one forward (velocity) with each attention
+ * kernel --attention names (it must be the one that runs: the command says which) and two Euler
+ * steps (latent) of the tiny FLUX, against the CPU reference on the same seeded weights. */
 static void test_cli_inputs(const char *tetri)
 {
     dit_config c;
@@ -559,14 +574,19 @@ static void test_cli_inputs(const char *tetri)
     char in_path[] = "/tmp/tetri-gpu-inputs.safetensors", out_path[] = "/tmp/tetri-gpu-output.safetensors", cmd[1024];
     float *got = malloc((size_t)N * W * 4), *v0 = malloc((size_t)N * W * 4), *x1 = malloc((size_t)N * W * 4), *v1 = malloc((size_t)N * W * 4);
     if (st_write(in_path, t, 5, NULL, 0, &err)) { printf("FAIL write inputs: %s\n", err.msg); failures++; goto done; }
-    for (int steps = 0; steps <= 2; steps += 2) {
-        snprintf(cmd, sizeof cmd, "%s bench-step --model flux-dev --tiny --seed 77 --inputs %s --output %s --steps %d >/dev/null", tetri,
-                 in_path, out_path, steps);
+    static const struct { const char *attention; int steps; } runs[] = {{"flash", 0}, {"oracle", 0}, {"flash-mma", 0}, {"flash", 2}};
+    for (size_t run = 0; run < sizeof runs / sizeof runs[0]; run++) {
+        const int steps = runs[run].steps;
+        const char *attention = runs[run].attention;
+        char expect[64];
+        snprintf(expect, sizeof expect, "attention %s", attention);
+        snprintf(cmd, sizeof cmd, "%s bench-step --model flux-dev --tiny --seed 77 --inputs %s --output %s --steps %d --attention %s",
+                 tetri, in_path, out_path, steps, attention);
         st_file f;
         int idx;
-        if (system(cmd) != 0 || st_open(out_path, &f, &err) || (idx = st_find(&f, steps ? "latent" : "velocity")) < 0 ||
+        if (run_and_find_line(cmd, expect) || st_open(out_path, &f, &err) || (idx = st_find(&f, steps ? "latent" : "velocity")) < 0 ||
             f.t[idx].numel != N * W || st_read_f32(&f, idx, got, &err)) {
-            printf("FAIL bench-step --inputs --steps %d: %s\n", steps, err.msg);
+            printf("FAIL bench-step --inputs --steps %d --attention %s (no line '%s'?): %s\n", steps, attention, expect, err.msg);
             failures++;
             goto done;
         }
@@ -576,7 +596,9 @@ static void test_cli_inputs(const char *tetri)
                               .sigma = &sig[0], .guidance = guid};
         dit_cpu_forward(&L, w, &in, v0, &err);
         if (steps == 0) {
-            check("bench-step --inputs: velocity vs CPU reference", got, v0, (size_t)N * W, 1e-2);
+            char what[96];
+            snprintf(what, sizeof what, "bench-step --inputs --attention %s: velocity vs CPU reference", attention);
+            check(what, got, v0, (size_t)N * W, 1e-2);
             continue;
         }
         for (int i = 0; i < N * W; i++) x1[i] = lat[i] + (sig[1] - sig[0]) * v0[i];

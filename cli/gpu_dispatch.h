@@ -1,0 +1,44 @@
+/* cli/gpu_dispatch.h: the command lines that run on the GPU, and handing them to tetri-gpu.
+ * defines: tetri_gpu_route, tetri_gpu_routes, tetri_gpu_routes_len, tetri_gpu_route_match,
+ *          tetri_gpu_program_built, tetri_gpu_program_path, tetri_gpu_exec.
+ *
+ * `tetri` links no CUDA library, so `tetri --help` and every simulator command start without
+ * loading them (DESIGN section 1). The GPU commands live in a second program, tetri-gpu: the same
+ * commands compiled with TETRI_HAVE_CUDA, plus the GPU ones, linked with CUDA. When tetri is asked
+ * for a GPU command it execs tetri-gpu with the same argv: first the one next to the running
+ * binary (/proc/self/exe: the build tree), then the installed one ($(pkglibexecdir)/tetri-gpu). A
+ * GPU command is one line in tetri_gpu_routes (cli/gpu_dispatch.c). */
+#ifndef TETRI_CLI_GPU_DISPATCH_H
+#define TETRI_CLI_GPU_DISPATCH_H
+
+#include <stddef.h>
+
+#include "core/error.h"
+
+typedef struct tetri_gpu_route {
+    const char *command;   /* the subcommand, argv[1] */
+    /* NULL: every use of the command; "--opt=value": when the command line has that option with
+     * that value (as "--opt=value" or "--opt value"); "word": when its first argument is word. */
+    const char *when;
+    const char *summary;   /* for tetri --help: a whole GPU command's line (NULL for a variant) */
+} tetri_gpu_route;
+
+extern const tetri_gpu_route tetri_gpu_routes[];
+extern const size_t tetri_gpu_routes_len;
+
+/* The index in routes[0..n) of the first route argv (argv[0] the program, argv[1] the
+ * subcommand) takes, or -1 when it runs in tetri itself. */
+long tetri_gpu_route_match(const tetri_gpu_route *routes, size_t n, int argc, char *const *argv);
+
+/* Where tetri-gpu is: beside the running binary when there, else the installed path. Writes it to
+ * buf and returns 0, or returns -1 with err naming both places when neither has it. */
+int tetri_gpu_program_path(char *buf, size_t len, tetri_error *err);
+
+/* Whether this build has tetri-gpu (configure found CUDA). */
+int tetri_gpu_program_built(void);
+
+/* Execs tetri-gpu with argv. Returns only on failure: -1 with err (this build has no GPU part, the
+ * program is missing, or exec failed, with the system's reason). */
+int tetri_gpu_exec(char *const *argv, tetri_error *err);
+
+#endif
