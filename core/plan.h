@@ -32,7 +32,7 @@ typedef struct tetri_view {
 #define TETRI_MAX_BATCH 8
 
 /* One block: `steps` consecutive steps of each request in req[] (a batch, n_req >= 1, of requests
- * of one model and size at the same position of the same schedule) on exactly the GPUs of `gpus`
+ * of one model and size, at any steps of their schedules) on exactly the GPUs of `gpus`
  * (degree = popcount), without preemption. */
 typedef struct tetri_assignment {
     int32_t req[TETRI_MAX_BATCH];

@@ -54,12 +54,10 @@ static int check_assignment(const tetri_view *v, int32_t a, const tetri_assignme
             first = r;
             continue;
         }
+        /* Members may stand at different steps of different schedules: the executor keeps each
+         * request's step index in its own slot (dit/dit_gpu.h). */
         if (r->model != first->model || r->width != first->width || r->height != first->height)
             return tetri_errorf(err, "assignment %d batches requests %d and %d, which differ in model or size", a, first->id, r->id);
-        if (r->steps_done != first->steps_done || r->steps_total != first->steps_total)
-            return tetri_errorf(err, "assignment %d batches requests %d (step %d of %d) and %d (step %d of %d): batch members "
-                                "must be at the same position of the same schedule", a, first->id, first->steps_done,
-                                first->steps_total, r->id, r->steps_done, r->steps_total);
     }
     return 0;
 }

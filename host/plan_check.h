@@ -7,8 +7,8 @@
  *  - at most one assignment per GPU of the cluster; each GPU exists, is free and is used once;
  *  - each assignment has 1..TETRI_MAX_BATCH requests and runs 1..(steps each member has left);
  *  - each request named is in the view, WAITING, and named once (assigned or dropped);
- *  - batch members share model and size, and (until the executor keeps a step index per sample)
- *    the same schedule position: the same steps done of the same steps total;
+ *  - batch members share model and size (their steps and schedules may differ: the executor keeps
+ *    a step index per request);
  *  - drops are at most the view's requests.
  * Cost: O(plan size x view size) for the membership scans, no allocation. */
 #ifndef TETRI_HOST_PLAN_CHECK_H

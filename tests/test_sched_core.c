@@ -117,13 +117,21 @@ static void plan_invariants(void **state)
     p.assign[1] = (tetri_assignment){.req = {2}, .n_req = 1, .gpus = 0x4, .steps = 1}; /* running */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
     p.n_assign = 1;
-    p.assign[0] = (tetri_assignment){.req = {0, 1}, .n_req = 2, .gpus = 0x1, .steps = 2}; /* steps 0 and 18 */
-    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
-    assert_non_null(strstr(err.msg, "same position of the same schedule"));
+    p.assign[0] = (tetri_assignment){.req = {0, 1}, .n_req = 2, .gpus = 0x1, .steps = 2}; /* steps 0 and 18 of 20: ok */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
     r[1].steps_done = 0;
-    r[1].steps_total = 28; /* same step, another schedule */
+    r[1].steps_total = 28; /* another schedule: ok (each request's step index lives in its own slot) */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
+    r[1].width = r[1].height = 512; /* another size: never */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
-    r[1].steps_total = 20; /* batch ok */
+    assert_non_null(strstr(err.msg, "differ in model or size"));
+    r[1].width = r[1].height = 256;
+    r[1].steps_total = 20;
+    p.assign[0].steps = 3; /* more steps than request 1 has left */
+    r[1].steps_done = 18;
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    r[1].steps_done = 0;
+    p.assign[0].steps = 2;
     assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
     p.drop[p.n_drop++] = 1; /* dropped and assigned */
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
