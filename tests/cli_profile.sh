@@ -154,5 +154,11 @@ expect 2 "unknown option '--frobnicate'" -- --frobnicate
 expect 2 "--db needs a value" -- --db
 expect 2 "unexpected argument 'extra'" -- extra
 
+# The shipped measured profile of one H200 (tetri profile measure): every row measured
+"$TETRI" profile --db "$TETRI_SRCDIR/profiles/h200x1.db" >"$tmp/h200" 2>&1 || fail "profiles/h200x1.db does not load: $(cat "$tmp/h200")"
+grep -q "26 rows: 26 measured, 0 analytic" "$tmp/h200" || fail "profiles/h200x1.db: not 26 measured rows: $(tail -3 "$tmp/h200")"
+"$TETRI" profile --db "$TETRI_SRCDIR/profiles/h200x1.db" --lookup --model flux-dev --res 512 --degree 1 | grep -q "35.45" ||
+    fail "profiles/h200x1.db: FLUX 512 px is not its measured 35.457 ms"
+
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_profile: all passed"
