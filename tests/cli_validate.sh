@@ -3,7 +3,8 @@
 # trace, two policies: a few seconds): every number of its CSV recomputed from the database it wrote
 # (tetri report --requests for the latencies, SQL for the blocks), the KS statistic recomputed from
 # the two latency samples and its p-value from D; --from-db and a rerun give the same bytes; tetri
-# report and tetri plot see the runs; --strict; and the option errors, `--live gpu` among them.
+# report and tetri plot see the runs; --strict; the option errors, `--live gpu` among them; and the
+# shipped H200 runs compared from their database.
 set -u
 : "${TETRI:?run through make check (TETRI is the built binary)}"
 : "${TETRI_SRCDIR:?run through make check}"
@@ -30,7 +31,7 @@ for w in --live --from-db --strict --csv --target-mean --target-p99 --target-att
 done
 expect 2 "--live is required" validate --policy rssp
 # --live gpu in a build without CUDA: a clear error before anything runs (the simulator's pass included)
-if "$TETRI" --help 2>&1 | grep -q "built without CUDA"; then
+if "$TETRI" --help 2>&1 | grep -q "(not in this build"; then
     expect 1 "this tetri was built without CUDA" validate --live gpu --policy rssp -n 4 --db "$tmp/gpu.db"
     "$TETRI" report --db "$tmp/gpu.db" --csv - 2>/dev/null | grep -q . && fail "validate --live gpu without CUDA ran something"
     expect 1 "this tetri was built without CUDA" serve --backend gpu --policy rssp -n 4 --db "$tmp/gpu.db"
@@ -172,6 +173,18 @@ if command -v "${TETRI_GNUPLOT:-gnuplot}" >/dev/null 2>&1; then
         fail "sim_vs_real.svg lacks its lines"
 else
     echo "SKIP: no gnuplot for the image"
+fi
+
+# The H200 runs in bench/results (docs/validation.md, section 7), read only: the table the docs show.
+h200=$TETRI_SRCDIR/bench/results/h200/serve/validate.db
+if [ -f "$h200" ]; then
+    "$TETRI" validate --from-db --db "$h200" --csv - >"$tmp/h200.csv" 2>"$tmp/err" || fail "--from-db on the H200 runs: $(cat "$tmp/err")"
+    sed 's/"[^"]*"/Q/g' "$tmp/h200.csv" | cut -d, -f8,17,29,41,42 >"$tmp/h200.cut"
+    printf '%s\n' policy_name,mean_err,attainment_diff,verdict,misses edf-dyn,-0.062000,-0.011111,MISS,mean \
+        tetriserve,-0.000086,-0.011111,PASS, xdit-sp1,0.053771,-0.011111,MISS,mean | cmp -s - "$tmp/h200.cut" ||
+        fail "the H200 comparison is not docs/validation.md's: $(cat "$tmp/h200.cut")"
+else
+    echo "SKIP: no bench/results/h200 (not in the tarball)"
 fi
 
 [ "$failures" -eq 0 ] && echo "cli_validate: all passed"
