@@ -14,6 +14,7 @@
 
 #include "cli/commands.h"
 #include "cli/serve_gpu.h"
+#include "cli/sim_command.h"
 #include "cli/sim_grid.h"
 #ifdef TETRI_HAVE_MPI
 #include "cli/sweep_mpi.h"
@@ -29,7 +30,6 @@
 #include "workloads/workload.h"
 
 typedef enum run_mode { MODE_SIM, MODE_SERVE } run_mode;
-static const char *mode_name(run_mode m) { return m == MODE_SERVE ? "serve" : "sim"; }
 
 static void usage_serve(FILE *f)
 {
@@ -435,7 +435,8 @@ static void sim_args_config_text(char *buf, size_t len, int argc, char **argv, c
 typedef struct print_ctx {
     int quiet;
     int policy_width; /* the longest policy as given, so columns line up */
-    run_mode mode;
+    int live;         /* the pass runs on a live backend: print the host's overhead */
+    const sim_passes *passes;
     sweep_progress *bar; /* NULL: a line per run */
     long done;           /* runs finished so far (the bar's count with --jobs 1) */
     double start;        /* when the sweep started (sweep_progress_now) */
@@ -486,16 +487,17 @@ static void format_run(void *ctx, const sweep_run_report *r, char *line, size_t 
     append(line, len, &used, "  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
            pc->policy_width, r->policy_given, what, s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n,
            (double)s->decide_median_ns / 1e3);
-    if (pc->mode == MODE_SERVE)
+    if (pc->live)
         append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5),
                gap_us(r->result, 0.99), r->result->n_gap);
-    if (pc->mode == MODE_SERVE && r->result->n_failed_blocks)
+    if (pc->live && r->result->n_failed_blocks)
         append(line, len, &used, "  %lld failed block(s)", (long long)r->result->n_failed_blocks);
 }
 
 static void print_run(void *ctx, const sweep_run_report *r)
 {
     print_ctx *pc = ctx;
+    if (pc->passes && pc->passes->observe) pc->passes->observe(pc->passes->ctx, r, pc->live);
     pc->done++;
     if (pc->bar) {
         sweep_progress_update(pc->bar, pc->done, sweep_progress_now() - pc->start);
@@ -755,8 +757,7 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
         return tetri_errorf(err, "--jobs is tetri sim's: a real-time backend serves one run at a time");
     if (a->jobs > 1 && a->stop_after)
         return tetri_errorf(err, "--stop-after counts one process's runs: give it with --jobs 1");
-    if (a->backend && strcmp(a->backend, "emulated") != 0 && strcmp(a->backend, "gpu") != 0)
-        return tetri_errorf(err, "--backend: '%s' is not a backend (emulated or gpu)", a->backend);
+    if (a->backend && sim_command_check_backend(a->backend, err)) return tetri_error_prefix(err, "--backend");
     const serve_gpu_args *g = &a->gpu, *none = &(serve_gpu_args){0};
     serve_gpu_args dflt;
     serve_gpu_args_init(&dflt);
@@ -770,6 +771,12 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
     }
     if (a->n_policies == 0) return push_policy(a, "rssp", 0, err);
     return 0;
+}
+
+int sim_command_check_backend(const char *name, tetri_error *err)
+{
+    if (strcmp(name, "emulated") == 0 || strcmp(name, "gpu") == 0) return 0;
+    return tetri_errorf(err, "'%s' is not a backend (emulated or gpu)", name);
 }
 
 /* SIGINT and SIGTERM during tetri serve: the run in progress ends partial (host_config.stop). */
@@ -812,9 +819,17 @@ static void print_trace_generator(const char *path, const tetri_trace *trace)
                "'trace'\n", path);
 }
 
-/* Opens the files, checks the sweep and runs it. Returns the exit status (0, 1 files and runs, 2 usage). */
+enum { PASS_DONE, PASS_STOPPED_EARLY, PASS_PARTIAL };
+
+/* How a simulator pass spreads its runs: over MPI ranks (under mpirun, in tetri-mpi), over worker
+ * processes (--jobs), or in this process. */
+typedef struct pass_spread {
+    int jobs, mpi_ranks, mpi_rank;
+    sim_grid_options *o;      /* tetri sweep's, or NULL */
+} pass_spread;
+
 /* A sweep over worker processes: the experiment is made here first (with this sweep's config),
- * then the parent's connection is closed, so no worker inherits one in use. */
+ * then the parent's connection is closed (*db = NULL), so no worker inherits one in use. */
 static int run_parallel(sweep_spec *s, results_db **db, int jobs, const char *db_path, print_ctx *pc, sweep_stats *st,
                         tetri_error *err)
 {
@@ -822,23 +837,81 @@ static int run_parallel(sweep_spec *s, results_db **db, int jobs, const char *db
     if (results_experiment(*db, s->experiment, s->config_text, &id, err)) return -1;
     results_close(*db);
     *db = NULL;
-    s->progress = NULL;
+    sweep_spec parallel = *s;
+    parallel.progress = NULL;
     sweep_jobs j = {.jobs = jobs, .db_path = db_path, .format = pc->quiet || pc->bar ? NULL : format_run, .format_ctx = pc,
                     .heard = print_heard, .heard_ctx = pc};
-    return sweep_run_jobs(s, &j, st, err);
+    return sweep_run_jobs(&parallel, &j, st, err);
 }
 
 /* What the sweep cost: runs per second, and the time simulating and writing results. */
-static void print_timing(const sweep_stats *st, double elapsed_s, int jobs, int mpi)
+static void print_timing(const sweep_stats *st, double elapsed_s, const pass_spread *sp)
 {
     const long runs = st->runs_written + st->runs_skipped;
-    printf("%ld runs in %.2f s with %d %s%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (%s)\n", runs, elapsed_s, jobs,
-           mpi ? "rank" : "job", jobs == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s,
+    const int mpi = sp->mpi_ranks > 1, n = mpi ? sp->mpi_ranks : sp->jobs;
+    printf("%ld runs in %.2f s with %d %s%s: %.1f runs/s; simulating %.2f s, writing results %.2f s (%s)\n", runs, elapsed_s, n,
+           mpi ? "rank" : "job", n == 1 ? "" : "s", elapsed_s > 0 ? (double)runs / elapsed_s : 0.0, st->sim_s, st->write_s,
            mpi ? "simulating: rank 0's own runs; writing: rank 0, every rank's runs"
                : "summed over jobs; writing counts the wait for another job's write");
 }
 
-static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid_options *o)
+/* The sweep of one simulator pass, spread as sp says. Returns 0 or -1 with err. */
+static int sweep_spread(sweep_spec *s, results_db **db, const sim_args *a, print_ctx *pc, const pass_spread *sp, sweep_stats *st,
+                        tetri_error *err)
+{
+    sweep_progress bar;
+    if (sp->o && sp->o->progress_bar && !a->quiet && isatty(STDOUT_FILENO)) {
+        sweep_progress_start(&bar, stdout, sweep_runs_total(s));
+        pc->bar = &bar;
+    }
+    pc->start = sweep_progress_now();
+    int rc;
+#ifdef TETRI_HAVE_MPI
+    if (sp->mpi_ranks > 1) rc = sweep_mpi_run(s, *db, st, err);
+    else
+#endif
+        rc = sp->jobs > 1 ? run_parallel(s, db, sp->jobs, a->db_path, pc, st, err) : sweep_run(s, *db, st, err);
+    if (pc->bar) sweep_progress_end(pc->bar);
+    pc->bar = NULL;
+    const double elapsed = sweep_progress_now() - pc->start;
+    if (rc == 0 && sp->o) {
+        sp->o->runs += st->runs_written + st->runs_skipped;
+        sp->o->elapsed_s += elapsed;
+        sp->o->sim_s += st->sim_s;
+        sp->o->write_s += st->write_s;
+    }
+    if (rc == 0 && sp->o && !a->quiet && sp->mpi_rank == 0) print_timing(st, elapsed, sp);
+    return rc;
+}
+
+/* One sweep of s into db, on the simulator (backend NULL) or a live backend, then its summary line
+ * (named after the backend when there are two passes). Returns PASS_DONE, PASS_STOPPED_EARLY
+ * (--stop-after), PASS_PARTIAL (a run ended early: said on stderr), or -1 with err. */
+static int run_pass(sweep_spec *s, const sweep_backend *backend, const sim_args *a, results_db **db, print_ctx *pc, int named,
+                    const pass_spread *sp, tetri_error *err)
+{
+    s->backend = backend;
+    pc->live = backend != NULL;
+    sweep_stats st;
+    if (backend ? sweep_run(s, *db, &st, err) : sweep_spread(s, db, a, pc, sp, &st, err)) return -1;
+    if (sp->mpi_rank != 0) return PASS_DONE; /* its runs are rank 0's to count and tell */
+    if (st.runs_partial) {
+        fprintf(stderr, "tetri %s: a run ended early (%s): it is written with status 'partial', unfinished requests dropped; "
+                        "run the command again to redo it\n", command_name, st.partial_why);
+        return PASS_PARTIAL;
+    }
+    printf("%s%s%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n",
+           named ? (backend ? backend->name : "simulator") : "", named ? ": " : "", st.runs_total, st.runs_total == 1 ? "" : "s",
+           st.runs_written, st.runs_skipped, st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "",
+           a->db_path, a->experiment);
+    return st.stopped_early ? PASS_STOPPED_EARLY : PASS_DONE;
+}
+
+/* Opens the files, checks the sweep and runs its passes: the simulator (sim), the live backend
+ * (serve), or both in that order (passes->simulator_first, tetri validate). The live backend is
+ * opened before either pass, so one that cannot start (no GPU, a build without CUDA) fails before
+ * anything runs. Returns the exit status (0, 1 files and runs, 2 usage, 128+N stopped by signal N). */
+static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int argc, char **argv, sim_grid_options *o)
 {
     int rc = 1;
     tetri_error err = {{0}};
@@ -851,20 +924,21 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
     struct sigaction old_handlers[2];
     sweep_spec s = {0};
     stop_signal = 0;
+    pass_spread spread = {.jobs = a->jobs ? a->jobs : o ? o->default_jobs : 1, .mpi_ranks = 1, .o = o};
 #ifdef TETRI_HAVE_MPI
-    const int mpi_ranks = sweep_mpi_ranks(), mpi_rank = sweep_mpi_rank();
-#else
-    const int mpi_ranks = 1, mpi_rank = 0;
+    spread.mpi_ranks = sweep_mpi_ranks();
+    spread.mpi_rank = sweep_mpi_rank();
 #endif
-    if (mpi_rank != 0) a->quiet = 1; /* rank 0 speaks for the sweep */
+    if (spread.mpi_rank != 0) a->quiet = 1; /* rank 0 speaks for the sweep */
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
     char left_out[256];
     drop_unfit_policies(a, profile_cluster(profile), left_out, sizeof left_out);
+    const int both = mode == MODE_SERVE && passes && passes->simulator_first;
     if (!a->quiet)
         printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
                profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
-               mode == MODE_SERVE ? ", backend " : "", mode == MODE_SERVE ? a->backend : "");
+               mode == MODE_SIM ? "" : both ? ", the simulator then backend " : ", backend ", mode == MODE_SERVE ? a->backend : "");
     if (!a->quiet && left_out[0])
         printf("  --policy all: left out what does not fit %s's %d GPUs: %s\n", profile_hardware(profile),
                profile_cluster(profile)->n_gpus, left_out);
@@ -874,7 +948,7 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
     if (normalize_slo_bases(profile, &a->slo_base, &s.base, &err)) goto fail;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
      * (each created once here; a usage error, named as the option). */
-    print_ctx pc = {.quiet = a->quiet, .mode = mode};
+    print_ctx pc = {.quiet = a->quiet, .passes = passes};
     if (!(canon = calloc(a->n_policies, sizeof *canon))) {
         tetri_errorf(&err, "out of memory");
         goto fail;
@@ -893,13 +967,13 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
         if (!a->quiet) printf("  policy %s = %s\n", a->policies[p], canon[p]);
     }
     /* Under MPI only rank 0 opens the database: the others may be on machines that cannot see it. */
-    if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) || (mpi_rank == 0 && results_open(a->db_path, &db, &err)))
+    if ((a->trace_path && trace_read_csv(a->trace_path, &trace, &err)) ||
+        (spread.mpi_rank == 0 && results_open(a->db_path, &db, &err)))
         goto fail;
     if (a->trace_path && !a->quiet) print_trace_generator(a->trace_path, &trace);
 
     char config[2048];
     sim_args_config_text(config, sizeof config, argc, argv, profile_path(profile), profile_hardware(profile));
-    const int jobs = a->jobs ? a->jobs : o ? o->default_jobs : 1;
     emulated_ctx ectx;
     sweep_backend sb;
     char backend_key[320];
@@ -909,7 +983,6 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
         s.stop = &stop_signal;
     }
     if (mode == MODE_SERVE && open_serve_backend(a, &s, &ectx, &sb, backend_key, sizeof backend_key, &gpu_state, &err)) goto fail;
-    s.backend = mode == MODE_SERVE ? &sb : NULL;
     s.max_failures = (int)a->max_failures;
     s.canonical = canon;
     s.trace_name = a->trace_path;
@@ -919,42 +992,21 @@ static int run_sweep(sim_args *a, run_mode mode, int argc, char **argv, sim_grid
     s.stop_after = a->stop_after;
     s.progress = print_run;
     s.progress_ctx = &pc;
-    sweep_stats st;
-    sweep_progress bar;
-    if (o && o->progress_bar && !a->quiet && isatty(STDOUT_FILENO)) {
-        sweep_progress_start(&bar, stdout, sweep_runs_total(&s));
-        pc.bar = &bar;
+    const sweep_backend *pass_backend[2];
+    int n_passes = 0;
+    if (mode == MODE_SIM || both) pass_backend[n_passes++] = NULL;
+    if (mode == MODE_SERVE) pass_backend[n_passes++] = &sb;
+    for (int i = 0; i < n_passes; i++) {
+        s.jitter = a->jitter || (pass_backend[i] == NULL && passes && passes->simulator_jitter);
+        int pass = run_pass(&s, pass_backend[i], a, &db, &pc, n_passes > 1, &spread, &err);
+        if (pass < 0) goto fail;
+        if (pass == PASS_PARTIAL) {
+            rc = stop_signal ? 128 + stop_signal : 1;
+            goto out;
+        }
+        if (pass == PASS_STOPPED_EARLY) break;
     }
-    pc.start = sweep_progress_now();
-    int swept;
-#ifdef TETRI_HAVE_MPI
-    if (mpi_ranks > 1) swept = sweep_mpi_run(&s, db, &st, &err);
-    else
-#endif
-        swept = jobs > 1 ? run_parallel(&s, &db, jobs, a->db_path, &pc, &st, &err) : sweep_run(&s, db, &st, &err);
-    if (pc.bar) sweep_progress_end(pc.bar);
-    if (swept) goto fail;
-    if (mpi_rank != 0) { /* its runs are rank 0's to count and tell */
-        rc = 0;
-        goto out;
-    }
-    if (st.runs_partial) {
-        fprintf(stderr, "tetri %s: a run ended early (%s): it is written with status 'partial', unfinished requests dropped; "
-                        "run the command again to redo it\n", command_name, st.partial_why);
-        rc = stop_signal ? 128 + stop_signal : 1;
-        goto out;
-    }
-    printf("%ld run%s (%ld written, %ld already there)%s -> %s, experiment '%s'\n", st.runs_total,
-           st.runs_total == 1 ? "" : "s", st.runs_written, st.runs_skipped,
-           st.stopped_early ? ", stopped early by --stop-after: run again to finish" : "", a->db_path, a->experiment);
-    if (o) {
-        o->runs += st.runs_written + st.runs_skipped;
-        o->elapsed_s += sweep_progress_now() - pc.start;
-        o->sim_s += st.sim_s;
-        o->write_s += st.write_s;
-    }
-    if (o && !a->quiet) print_timing(&st, sweep_progress_now() - pc.start, mpi_ranks > 1 ? mpi_ranks : jobs, mpi_ranks > 1);
-    if (!a->quiet) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
+    if (!a->quiet && !passes && spread.mpi_rank == 0) printf("next: tetri report --db %s --experiment %s\n", a->db_path, a->experiment);
     rc = 0;
     goto out;
 fail:
@@ -976,21 +1028,27 @@ out:
     return rc;
 }
 
-static int run_command(int argc, char **argv, run_mode mode, sim_grid_options *o)
+static int run_command(int argc, char **argv, run_mode mode, const char *name, const sim_passes *passes, sim_grid_options *o)
 {
-    command_name = mode_name(mode);
+    command_name = name;
     sim_args a;
     sim_args_init(&a);
     tetri_error err = {{0}};
     int parsed = parse_command_line(argc, argv, mode, &a, &err);
-    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, argc, argv, o);
+    int rc = parsed < 0 ? usage_error("%s", err.msg) : parsed == 1 ? 0 : run_sweep(&a, mode, passes, argc, argv, o);
     sim_args_free(&a);
     return rc;
 }
 
-int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, NULL); }
-int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, NULL); }
-int sim_grid_run(int argc, char **argv, sim_grid_options *o) { return run_command(argc, argv, MODE_SIM, o); }
+int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, "sim", NULL, NULL); }
+int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, "serve", NULL, NULL); }
+
+int sim_command_serve(int argc, char **argv, const char *name, const sim_passes *passes)
+{
+    return run_command(argc, argv, MODE_SERVE, name, passes, NULL);
+}
+
+int sim_grid_run(int argc, char **argv, sim_grid_options *o) { return run_command(argc, argv, MODE_SIM, "sim", NULL, o); }
 
 int sim_option_arity(const char *name)
 {

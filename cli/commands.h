@@ -7,6 +7,7 @@ int cmd_workload(int argc, char **argv);  /* cli/cmd_workload.c: generate or che
 int cmd_sim(int argc, char **argv);       /* cli/cmd_sim.c: simulate runs or sweeps into a results db */
 int cmd_serve(int argc, char **argv);     /* cli/cmd_sim.c: the same on a real-time backend (emulated) */
 int cmd_sweep(int argc, char **argv);     /* cli/cmd_sweep.c: an experiment file's grids, on every core */
+int cmd_validate(int argc, char **argv);  /* cli/cmd_validate.c: the simulator against a live backend */
 int cmd_report(int argc, char **argv);    /* cli/cmd_report.c: tables and CSV from a results db */
 int cmd_plot(int argc, char **argv);      /* cli/cmd_plot.c: gnuplot figures from a results db */
 int cmd_profile(int argc, char **argv);   /* cli/cmd_profile.c: show, check or generate profiles */

@@ -14,7 +14,7 @@ const tetri_gpu_route tetri_gpu_routes[] = {
     {"bench-step", NULL, "time real DiT denoising steps on this GPU"},
     {"serve", "--backend=gpu", NULL},   /* cli/serve_gpu.c */
     {"profile", "measure", NULL},       /* cli/cmd_profile_measure.c */
-    {"validate", "--live=gpu", NULL},   /* cli/cmd_validate.c, coming */
+    {"validate", "--live=gpu", NULL},   /* cli/cmd_validate.c */
 };
 const size_t tetri_gpu_routes_len = sizeof tetri_gpu_routes / sizeof tetri_gpu_routes[0];
 

@@ -7,8 +7,8 @@
 # tetri-gpu's objects only; config.h's TETRI_HAVE_GPU_PROGRAM says whether the build has one).
 TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/gpu_dispatch.h cli/gpu_dispatch.c cli/cmd_workload.c \
   cli/cmd_sim.c cli/cmd_report.c cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
-  cli/serve_gpu.h cli/serve_gpu.c cli/cmd_profile_measure.c cli/cmd_sweep.c cli/sim_grid.h cli/policy_grid.h \
-  cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c
+  cli/serve_gpu.h cli/serve_gpu.c cli/cmd_profile_measure.c cli/cmd_validate.c cli/sim_command.h cli/cmd_sweep.c \
+  cli/sim_grid.h cli/policy_grid.h cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c
 tetri_SOURCES += $(TETRI_CLI_SOURCES)
 AM_CPPFLAGS += -DTETRI_PKGLIBEXECDIR='"$(pkglibexecdir)"'
 pkglibexec_PROGRAMS =
@@ -45,3 +45,8 @@ tests_test_gpu_dispatch_LDADD = libtetri.a $(CMOCKA_LIBS) $(TETRI_LIBS)
 endif
 TESTS += tests/cli_gpu_split.sh
 EXTRA_DIST += tests/cli_gpu_split.sh
+
+# `tetri validate` on the emulated backend: its numbers against the database it wrote, --from-db,
+# --strict, the option errors (--live gpu in a build without the GPU program).
+TESTS += tests/cli_validate.sh
+EXTRA_DIST += tests/cli_validate.sh

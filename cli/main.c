@@ -23,6 +23,7 @@ static const subcommand subcommands[] = {
     {"sim", cmd_sim, "simulate policies over workloads into a results database"},
     {"sweep", cmd_sweep, "run an experiment file's grids (FILE.ini) on every core"},
     {"serve", cmd_serve, "serve workloads in real time (--backend emulated) into the same results database"},
+    {"validate", cmd_validate, "one trace through the simulator and a live backend, per policy: latency, attainment, KS"},
     {"report", cmd_report, "SLO attainment tables (terminal or CSV) from a results database"},
     {"plot", cmd_plot, "SLO-attainment and latency plots (PNG, SVG) from a results database"},
     {"profile", cmd_profile, "show, check or generate (--analytic) latency profiles"},

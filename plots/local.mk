@@ -1,10 +1,12 @@
 # plots/: the gnuplot scripts (one per figure, installed and disted) and the C that writes their CSV.
-libtetri_a_SOURCES += plots/plot.h plots/plot.c plots/ci.h plots/ci.c plots/ablation.h plots/ablation.c
+libtetri_a_SOURCES += plots/plot.h plots/plot_internal.h plots/plot.c plots/sim_vs_real.c plots/ci.h plots/ci.c \
+  plots/ablation.h plots/ablation.c
 plotsdir = $(pkgdatadir)/plots
 dist_plots_DATA = plots/common.gp plots/svg.gp plots/attainment_vs_scale.gp plots/attainment_vs_scale_panels.gp \
   plots/attainment_vs_scale_panels_draw.gp plots/attainment_vs_rate.gp \
   plots/attainment_per_resolution.gp plots/latency_cdf.gp plots/attainment_over_time.gp \
-  plots/degree_over_time.gp plots/sim_vs_real.gp plots/attainment_vs_round.gp plots/ablation.gp
+  plots/degree_over_time.gp plots/sim_vs_real.gp plots/attainment_sim_vs_real.gp plots/attainment_vs_round.gp \
+  plots/ablation.gp
 
 # Where `tetri plot` finds the scripts: the source tree (a build that is not installed), else the
 # installed copy. Generated, so the paths follow configure's prefix and the build's source dir.

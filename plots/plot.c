@@ -19,11 +19,8 @@
 #include "plots/ablation.h"
 #include "plots/ci.h"
 #include "plots/plot_dirs.h"
+#include "plots/plot_internal.h"
 #include "results/report.h"
-
-#define DIM_BIT(d) (1u << (d))
-/* Every dimension but the load, which moves with the rate (figures group and name by the rate). */
-#define ALL_DIMS (((1u << REPORT_DIM_COUNT) - 1) & ~DIM_BIT(REPORT_DIM_LOAD))
 
 /* ---- grouping ---------------------------------------------------------------------------------- */
 
@@ -44,8 +41,7 @@ static int compare_index(const void *pa, const void *pb)
     return (a->seed > b->seed) - (a->seed < b->seed);
 }
 
-/* Sorts idx by the dims of `group` (enum order), then policy, then `x` (if >= 0), then seed. */
-static void sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned group, int x)
+void plot_sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned group, int x)
 {
     sort_ctx.runs = runs;
     sort_ctx.n_order = 0;
@@ -56,7 +52,7 @@ static void sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned g
     qsort(idx, n, sizeof *idx, compare_index);
 }
 
-static int same_group(const results_run *a, const results_run *b, unsigned group)
+int plot_same_group(const results_run *a, const results_run *b, unsigned group)
 {
     for (int d = 0; d < REPORT_DIM_COUNT; d++)
         if ((group & DIM_BIT(d)) && report_dim_compare(a, b, (report_dim)d) != 0) return 0;
@@ -96,16 +92,7 @@ static void append_text(char *buf, size_t len, const char *fmt, ...)
     va_end(ap);
 }
 
-typedef struct plot_ctx {
-    results_db *db;
-    const results_run *runs;
-    size_t n_runs;
-    const plot_options *opt;
-    plot_set *set;
-    tetri_error *err;
-} plot_ctx;
-
-static int kind_wanted(const plot_ctx *c, const char *kind)
+int plot_kind_wanted(const plot_ctx *c, const char *kind)
 {
     if (!c->opt->kinds) return 1;
     size_t len = strlen(kind);
@@ -118,10 +105,8 @@ static int kind_wanted(const plot_ctx *c, const char *kind)
     return 0;
 }
 
-/* Starts a figure for the group of run r: its file base, title and the CSV file (open, header
- * written). Returns the file, or NULL with c->err set. */
-static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const results_run *r, unsigned group,
-                          const char *suffix, const char *header)
+FILE *plot_figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const results_run *r, unsigned group,
+                        const char *suffix, const char *header)
 {
     memset(f, 0, sizeof *f);
     snprintf(f->kind, sizeof f->kind, "%s", kind);
@@ -161,8 +146,8 @@ static FILE *figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const r
     return out;
 }
 
-/* Adds line title `label` to the figure's list ('|'-separated; a '|' inside a label becomes '/'). */
-static void figure_add_policy(plot_figure *f, const char *label)
+/* The figure's line titles are '|'-separated; a '|' inside a label becomes '/'. */
+void plot_figure_add_line(plot_figure *f, const char *label)
 {
     size_t used = strlen(f->policies);
     snprintf(f->policies + used, sizeof f->policies - used, "%s%s", used ? "|" : "", label);
@@ -171,7 +156,7 @@ static void figure_add_policy(plot_figure *f, const char *label)
     f->n_policies++;
 }
 
-static int figure_end(plot_ctx *c, plot_figure *f, FILE *out)
+int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out)
 {
     if (fclose(out) != 0) return tetri_errorf(c->err, "%s/%s.csv: cannot write: %s", c->opt->out_dir, f->base, strerror(errno));
     plot_set *s = c->set;
@@ -186,8 +171,8 @@ static int figure_end(plot_ctx *c, plot_figure *f, FILE *out)
     return 0;
 }
 
-/* Writes one CSV field (the policy label may hold commas). */
-static void csv_last_field(FILE *out, const char *s)
+/* The policy label may hold commas. */
+void plot_csv_last_field(FILE *out, const char *s)
 {
     report_csv_field(out, s);
     fputc('\n', out);
@@ -230,12 +215,12 @@ static void attainment_ci(const results_run *runs, const size_t *idx, size_t fro
  * attainment vs x, a line per policy. */
 static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
 {
-    if (!kind_wanted(c, kind)) return 0;
+    if (!plot_kind_wanted(c, kind)) return 0;
     unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(x);
-    sort_runs(c->runs, idx, c->n_runs, group, x);
+    plot_sort_runs(c->runs, idx, c->n_runs, group, x);
     const results_run *runs = c->runs;
     for (size_t start = 0, end; start < c->n_runs; start = end) {
-        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        for (end = start + 1; end < c->n_runs && plot_same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
         /* The x range of the group; one x value is a point, not a curve: no figure. */
         double lo = INFINITY, hi = -INFINITY;
         for (size_t k = start; k < end; k++) {
@@ -249,24 +234,24 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
         const char *xname = x == REPORT_DIM_SCALE ? "slo_scale" : "rate_per_min";
         char header[160];
         snprintf(header, sizeof header, "policy_id,%s,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,policy", xname);
-        FILE *out = figure_begin(c, &f, kind, &runs[idx[start]], group, NULL, header);
+        FILE *out = plot_figure_begin(c, &f, kind, &runs[idx[start]], group, NULL, header);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
             char label[256];
             report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            figure_add_policy(&f, label);
+            plot_figure_add_line(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], x) == 0;) q_end++;
                 double mean, ci_lo, ci_hi;
                 attainment_ci(runs, idx, q, q_end, &mean, &ci_lo, &ci_hi);
                 fprintf(out, "%d,%g,%.6f,%.6f,%.6f,%zu,", f.n_policies,
                         x == REPORT_DIM_SCALE ? runs[idx[q]].slo_scale : runs[idx[q]].rate_per_min, mean, ci_lo, ci_hi, q_end - q);
-                csv_last_field(out, label);
+                plot_csv_last_field(out, label);
             }
         }
         snprintf(f.extra, sizeof f.extra, "xname='%s'; xlo=%.6g; xhi=%.6g", xname, lo - pad, hi + pad);
-        if (figure_end(c, &f, out)) return -1;
+        if (plot_figure_end(c, &f, out)) return -1;
     }
     return 0;
 }
@@ -276,7 +261,7 @@ static int figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
  * the same id (colour, point) in every panel. */
 static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
 {
-    if (!kind_wanted(c, "attainment_vs_scale_panels")) return 0;
+    if (!plot_kind_wanted(c, "attainment_vs_scale_panels")) return 0;
     unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(REPORT_DIM_SCALE) & ~DIM_BIT(REPORT_DIM_MIX);
     const results_run *runs = c->runs;
     sort_ctx.runs = runs;
@@ -291,7 +276,7 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
     if (!policies) return tetri_errorf(c->err, "out of memory");
     int rc = 0;
     for (size_t start = 0, end; start < c->n_runs && rc == 0; start = end) {
-        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        for (end = start + 1; end < c->n_runs && plot_same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
         int n_mix = 1;
         double lo = runs[idx[start]].slo_scale, hi = lo;
         for (size_t k = start + 1; k < end; k++) {
@@ -314,7 +299,7 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
             policies[at] = idx[k];
         }
         plot_figure f;
-        FILE *out = figure_begin(c, &f, "attainment_vs_scale_panels", &runs[idx[start]], group, NULL,
+        FILE *out = plot_figure_begin(c, &f, "attainment_vs_scale_panels", &runs[idx[start]], group, NULL,
                                  "mix_id,policy_id,slo_scale,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,mix,policy");
         if (!out) {
             rc = -1;
@@ -323,7 +308,7 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
         char label[256], mixes[256] = "";
         for (size_t j = 0; j < n_pol; j++) {
             report_policy_label(&runs[policies[j]], runs, idx + start, end - start, label, sizeof label);
-            figure_add_policy(&f, label);
+            plot_figure_add_line(&f, label);
         }
         int mix_id = 0;
         for (size_t q = start, q_end; q < end; q = q_end) {
@@ -345,25 +330,26 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
             report_csv_field(out, r->mix);
             fputc(',', out);
             report_policy_label(r, runs, idx + start, end - start, label, sizeof label);
-            csv_last_field(out, label);
+            plot_csv_last_field(out, label);
         }
         double pad = 0.05 * (hi - lo);
         snprintf(f.extra, sizeof f.extra, "mixes='%s'; nmix=%d; xlo=%.6g; xhi=%.6g", mixes, n_mix, lo - pad, hi + pad);
-        rc = figure_end(c, &f, out);
+        rc = plot_figure_end(c, &f, out);
     }
     free(policies);
     return rc;
 }
 
-/* Groups holding both backends: attainment vs SLO scale, sim dashed and exec solid, per policy. */
+/* Groups holding both backends: attainment vs SLO scale, sim dashed and exec solid, per policy
+ * (the figure attainment_sim_vs_real; sim_vs_real, latency and blocks, is in sim_vs_real.c). */
 static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
 {
-    if (!kind_wanted(c, "sim_vs_real")) return 0;
+    if (!plot_kind_wanted(c, "attainment_sim_vs_real")) return 0;
     unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY) & ~DIM_BIT(REPORT_DIM_SCALE) & ~DIM_BIT(REPORT_DIM_BACKEND);
     const results_run *runs = c->runs;
-    sort_runs(runs, idx, c->n_runs, group, REPORT_DIM_BACKEND);
+    plot_sort_runs(runs, idx, c->n_runs, group, REPORT_DIM_BACKEND);
     for (size_t start = 0, end; start < c->n_runs; start = end) {
-        for (end = start + 1; end < c->n_runs && same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
+        for (end = start + 1; end < c->n_runs && plot_same_group(&runs[idx[start]], &runs[idx[end]], group);) end++;
         int has_sim = 0, has_exec = 0;
         for (size_t k = start; k < end; k++) {
             has_exec |= strcmp(runs[idx[k]].backend, "exec") == 0;
@@ -377,7 +363,7 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
         sort_ctx.order[sort_ctx.n_order++] = REPORT_DIM_SCALE;
         qsort(idx + start, end - start, sizeof *idx, compare_index);
         plot_figure f;
-        FILE *out = figure_begin(c, &f, "sim_vs_real", &runs[idx[start]], group, NULL,
+        FILE *out = plot_figure_begin(c, &f, "attainment_sim_vs_real", &runs[idx[start]], group, NULL,
                                  "policy_id,backend_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,backend,policy");
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
@@ -387,7 +373,7 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
             if (strcmp(runs[idx[p]].backend, "exec") != 0 || strcmp(runs[idx[p_end - 1]].backend, "sim") != 0) continue;
             char label[256];
             report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            figure_add_policy(&f, label);
+            plot_figure_add_line(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_BACKEND) == 0 &&
                                     report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_SCALE) == 0;)
@@ -397,7 +383,7 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
                 const results_run *r = &runs[idx[q]];
                 fprintf(out, "%d,%d,%g,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, strcmp(r->backend, "exec") == 0, r->slo_scale,
                         mean, min, max, q_end - q, r->backend);
-                csv_last_field(out, label);
+                plot_csv_last_field(out, label);
             }
         }
         if (f.n_policies == 0) { /* no policy ran on both backends */
@@ -407,7 +393,7 @@ static int figures_sim_vs_real(plot_ctx *c, size_t *idx)
             unlink(path);
             continue;
         }
-        if (figure_end(c, &f, out)) return -1;
+        if (plot_figure_end(c, &f, out)) return -1;
     }
     return 0;
 }
@@ -486,7 +472,7 @@ static int compare_round_row(const void *pa, const void *pb)
  * scale (the paper's round-granularity sweep). */
 static int figures_vs_round(plot_ctx *c)
 {
-    if (!kind_wanted(c, "attainment_vs_round")) return 0;
+    if (!plot_kind_wanted(c, "attainment_vs_round")) return 0;
     const results_run *runs = c->runs;
     round_row *rows = malloc((c->n_runs ? c->n_runs : 1) * sizeof *rows);
     if (!rows) return tetri_errorf(c->err, "out of memory");
@@ -498,7 +484,7 @@ static int figures_vs_round(plot_ctx *c)
     qsort(rows, n, sizeof *rows, compare_round_row);
     int rc = 0;
     for (size_t start = 0, end; start < n && rc == 0; start = end) {
-        for (end = start + 1; end < n && same_group(&runs[rows[start].run], &runs[rows[end].run], round_group) &&
+        for (end = start + 1; end < n && plot_same_group(&runs[rows[start].run], &runs[rows[end].run], round_group) &&
                               strcmp(rows[start].variant, rows[end].variant) == 0;)
             end++;
         int varies = 0;
@@ -511,8 +497,8 @@ static int figures_vs_round(plot_ctx *c)
         const results_run *first = &runs[rows[start].run];
         for (size_t k = 0; k < n; k++) {
             const results_run *r = &runs[rows[k].run];
-            if (!same_group(first, r, round_group) || strcmp(r->policy_name, first->policy_name) != 0) continue;
-            if (k > 0 && same_group(&runs[rows[k - 1].run], r, round_group) && strcmp(rows[k - 1].variant, rows[k].variant) == 0)
+            if (!plot_same_group(first, r, round_group) || strcmp(r->policy_name, first->policy_name) != 0) continue;
+            if (k > 0 && plot_same_group(&runs[rows[k - 1].run], r, round_group) && strcmp(rows[k - 1].variant, rows[k].variant) == 0)
                 continue; /* rows are sorted: a variant's rows are consecutive, count its first */
             n_variants++;
             if (k <= start) variant_ordinal++;
@@ -520,7 +506,7 @@ static int figures_vs_round(plot_ctx *c)
         char slug[256];
         snprintf(slug, sizeof slug, "%s", runs[rows[start].run].policy_name);
         if (n_variants > 1) append_text(slug, sizeof slug, "-v%d", variant_ordinal);
-        FILE *out = figure_begin(c, &f, "attainment_vs_round", &runs[rows[start].run], round_group, slug,
+        FILE *out = plot_figure_begin(c, &f, "attainment_vs_round", &runs[rows[start].run], round_group, slug,
                                  "line_id,g,attainment_mean,attainment_ci_lo,attainment_ci_hi,seeds,slo_scale,policy");
         if (!out) {
             rc = -1;
@@ -533,16 +519,16 @@ static int figures_vs_round(plot_ctx *c)
             char label[64], scale[32];
             report_dim_value(&runs[rows[p].run], REPORT_DIM_SCALE, runs, NULL, c->n_runs, scale, sizeof scale);
             snprintf(label, sizeof label, "SLO scale %s", scale);
-            figure_add_policy(&f, label);
+            plot_figure_add_line(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q; q_end < p_end && rows[q_end].g == rows[q].g;) q_end++;
                 double mean, lo, hi;
                 round_ci(runs, rows, q, q_end, &mean, &lo, &hi);
                 fprintf(out, "%d,%ld,%.6f,%.6f,%.6f,%zu,%s,", f.n_policies, rows[q].g, mean, lo, hi, q_end - q, scale);
-                csv_last_field(out, rows[q].variant);
+                plot_csv_last_field(out, rows[q].variant);
             }
         }
-        rc = figure_end(c, &f, out);
+        rc = plot_figure_end(c, &f, out);
     }
     free(rows);
     return rc;
@@ -627,7 +613,7 @@ static int write_latency_cdf(FILE *out, const pooled *p, int policy_id, const ch
             next_marker++;
         }
         fprintf(out, "%d,%.6f,%.6f,%d,", policy_id, lat[i], (double)(i + 1) / (double)p->n, marker);
-        csv_last_field(out, label);
+        plot_csv_last_field(out, label);
     }
     free(lat);
     return 0;
@@ -670,7 +656,7 @@ static int write_degree_over_time(plot_ctx *c, FILE *out, const size_t *idx, siz
         fprintf(out, "%d,%.3f,", policy_id, ((double)b + 0.5) * (double)bin_ns / 1e9);
         if (n_busy[b]) fprintf(out, "%.4f", degree[b] / n_busy[b]);
         fprintf(out, ",%.4f,", busy[b] / n_all[b]);
-        csv_last_field(out, label);
+        plot_csv_last_field(out, label);
     }
     free(degree);
     free(busy);
@@ -712,7 +698,7 @@ static int write_per_resolution(FILE *out, const pooled *p, const int32_t (*res)
         double mean, ci_lo, ci_hi;
         plot_ci95(a, m, &mean, &ci_lo, &ci_hi);
         fprintf(out, "%d,%d,%dx%d,%d,%d,%.6f,%.6f,%.6f,%zu,", policy_id, k, res[k][0], res[k][1], met, n, mean, ci_lo, ci_hi, m);
-        csv_last_field(out, label);
+        plot_csv_last_field(out, label);
     }
     free(a);
     return 0;
@@ -739,7 +725,7 @@ static int write_over_time(FILE *out, const pooled *p, tetri_ns bin_ns, int poli
         if (!n[b]) continue;
         fprintf(out, "%d,%.3f,%.3f,%d,%d,%.6f,", policy_id, (double)((tetri_ns)b * bin_ns) / 1e9,
                 ((double)b + 0.5) * (double)bin_ns / 1e9, met[b], n[b], (double)met[b] / n[b]);
-        csv_last_field(out, label);
+        plot_csv_last_field(out, label);
     }
     free(met);
     free(n);
@@ -788,7 +774,7 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
     qsort(res, (size_t)n_res, sizeof res[0], compare_tokens);
     tetri_ns bin = choose_bin(span, 24), last_sample = 0;
     /* The degree bins span the group's last timeline sample (the same bins for every policy). */
-    for (size_t k = start; k < end && any_timeline && kind_wanted(c, "degree_over_time"); k++) {
+    for (size_t k = start; k < end && any_timeline && plot_kind_wanted(c, "degree_over_time"); k++) {
         tetri_timeline_sample *tl;
         size_t n_tl;
         if (results_load_timeline(c->db, runs[idx[k]].id, &tl, &n_tl, c->err)) return -1;
@@ -798,16 +784,16 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
     tetri_ns degree_bin = choose_bin(last_sample, 40);
 
     for (int kind = 0; kind < PER_COUNT; kind++) {
-        if (!kind_wanted(c, per_kind[kind])) continue;
+        if (!plot_kind_wanted(c, per_kind[kind])) continue;
         if (kind == PER_DEGREE && !any_timeline) continue;
         plot_figure f;
-        FILE *out = figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, NULL, per_header[kind]);
+        FILE *out = plot_figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, NULL, per_header[kind]);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
             for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
             char label[256];
             report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            figure_add_policy(&f, label);
+            plot_figure_add_line(&f, label);
             int rc = 0;
             if (kind == PER_DEGREE) rc = write_degree_over_time(c, out, idx, p, p_end, last_sample, degree_bin, f.n_policies, label);
             else if (pool_requests(c, idx, p, p_end, pool)) rc = -1;
@@ -825,7 +811,7 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
             append_text(reslabels, sizeof reslabels, "%s%dx%d", k ? " " : "", res[k][0], res[k][1]);
         snprintf(f.extra, sizeof f.extra, "nres=%d; reslabels='%s'; binmin=%g", n_res, reslabels,
                  (double)(kind == PER_DEGREE ? degree_bin : bin) / 60e9);
-        if (figure_end(c, &f, out)) return -1;
+        if (plot_figure_end(c, &f, out)) return -1;
     }
     return 0;
 }
@@ -833,14 +819,14 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
 static int figures_per_request(plot_ctx *c, size_t *idx)
 {
     int any = 0;
-    for (int k = 0; k < PER_COUNT; k++) any |= kind_wanted(c, per_kind[k]);
+    for (int k = 0; k < PER_COUNT; k++) any |= plot_kind_wanted(c, per_kind[k]);
     if (!any) return 0;
     unsigned group = ALL_DIMS & ~DIM_BIT(REPORT_DIM_POLICY);
-    sort_runs(c->runs, idx, c->n_runs, group, -1);
+    plot_sort_runs(c->runs, idx, c->n_runs, group, -1);
     pooled pool = {0};
     int rc = 0;
     for (size_t start = 0, end; start < c->n_runs && rc == 0; start = end) {
-        for (end = start + 1; end < c->n_runs && same_group(&c->runs[idx[start]], &c->runs[idx[end]], group);) end++;
+        for (end = start + 1; end < c->n_runs && plot_same_group(&c->runs[idx[start]], &c->runs[idx[end]], group);) end++;
         rc = figures_per_group(c, idx, start, end, group, &pool);
     }
     free(pool.req);
@@ -889,7 +875,8 @@ int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_o
                     : figures_vs(&c, idx, "attainment_vs_scale", REPORT_DIM_SCALE) || figures_vs_scale_panels(&c, idx) ||
                               figures_vs(&c, idx, "attainment_vs_rate", REPORT_DIM_RATE) ||
                               figures_per_request(&c, idx) || figures_sim_vs_real(&c, idx) || figures_vs_round(&c) ||
-                              (kind_wanted(&c, "ablation") && plot_figures_ablation(runs, n, opt->out_dir, set, err))
+                              plot_figures_sim_vs_real(&c, idx) ||
+                              (plot_kind_wanted(&c, "ablation") && plot_figures_ablation(runs, n, opt->out_dir, set, err))
                           ? -1
                           : 0;
     free(idx);

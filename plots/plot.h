@@ -15,7 +15,7 @@
 
 /* Figure kinds, each drawn by plots/<name>.gp. */
 #define PLOT_KINDS "attainment_vs_scale,attainment_vs_scale_panels,attainment_vs_rate,attainment_per_resolution,latency_cdf,"      \
-                   "attainment_over_time,degree_over_time,sim_vs_real,attainment_vs_round,ablation"
+                   "attainment_over_time,degree_over_time,attainment_sim_vs_real,sim_vs_real,attainment_vs_round,ablation"
 
 typedef struct plot_figure {
     char kind[40];          /* "latency_cdf", ... = the script's name without .gp */
@@ -38,7 +38,8 @@ typedef struct plot_options {
 } plot_options;
 
 /* Writes the CSV of every figure the runs allow into opt->out_dir (created if missing) and lists them
- * in *set. Figures whose data is absent (no exec runs: no sim_vs_real; one rate: no
+ * in *set. Figures whose data is absent (no exec runs: no attainment_sim_vs_real; no policy on the
+ * simulator and a live backend: no sim_vs_real; one rate: no
  * attainment_vs_rate; one SLO scale: no attainment_vs_scale; no timeline: no degree_over_time; no
  * policy option g that varies: no attainment_vs_round) are skipped. Not reentrant (qsort context).
  * Returns 0 or -1 with err (unknown kind in opt->kinds, I/O). */

@@ -1,14 +1,39 @@
-# plots/sim_vs_real.gp: SLO attainment vs SLO scale, simulated (dashed) against real executor
-# runs (solid), one colour per policy. Data: policy_id,backend_id (0 sim, 1 exec),slo_scale,
-# attainment_mean,attainment_min,attainment_max,seeds,backend,policy
+# plots/sim_vs_real.gp: the simulator against live runs (tetri validate). Left: the latency CDF of
+# each line (a policy on one live backend), simulated dashed, live solid. Right: every live block's
+# actual duration against the profile's prediction, log axes, with the line y = x (on it: exactly
+# as predicted; above it: longer). Drawn twice, PNG then SVG (replot cannot redo a multiplot).
+# Data: panel,line_id,side,x,y,line (panel 1: latency s, fraction finished, side 0 sim / 1 live;
+# panel 2: predicted s, actual s). Set by tetri plot: nblk, the number of panel 2 rows.
+figw = nblk > 0 ? 1500 : 960
+figh = 620
 load scriptdir.'/common.gp'
-set xlabel 'SLO scale (deadline = arrival + scale x base latency)'
-set ylabel 'SLO attainment (fraction of requests on time)'
-set yrange [0:1]
-set offsets graph 0.04, graph 0.04, 0, 0
-backend_is(b, v) = (column(2) == b ? v : NaN)
-# Simulated: the open variant of the policy's point type (common.gp's filled 7 5 9 11 13 ...).
-open_pt(i) = word('6 4 8 10 12 4 6 8', (i - 1) % 8 + 1) + 0
-plot for [i=1:npol] datafile skip 1 using 3:(backend_is(0, only(i, $4))) with linespoints lt i dt 2 pt open_pt(i) title policy(i).' (sim)' noenhanced, \
-     for [i=1:npol] datafile skip 1 using 3:(backend_is(1, only(i, $4))) with linespoints lt i dt 1 title policy(i).' (real)' noenhanced
-load scriptdir.'/svg.gp'
+in_series(p, i, s, v) = (column(1) == p && column(2) == i && column(3) == s ? v : NaN)
+do for [pass = 1:2] {
+    if (pass == 2) { eval svg_terminal; set output outbase.'.svg' }
+    set multiplot layout 1, (nblk > 0 ? 2 : 1) title plottitle noenhanced
+    set title 'end-to-end latency: simulated (dashed), live (solid)'
+    set xlabel 'latency, arrival to finish (s)'
+    set ylabel 'fraction of requests finished'
+    unset logscale
+    set xrange [0:*]
+    set yrange [0:1]
+    set key inside right bottom vertical Left reverse noenhanced
+    plot for [i=1:npol] datafile skip 1 using 4:(in_series(1, i, 0, $5)) with steps lt i dt 2 notitle, \
+         for [i=1:npol] datafile skip 1 using 4:(in_series(1, i, 1, $5)) with steps lt i dt 1 notitle, \
+         for [i=1:npol] keyentry with lines lt i title policy(i), \
+         keyentry with lines lc rgb '#444444' dt 2 title 'simulated', \
+         keyentry with lines lc rgb '#444444' dt 1 title 'live'
+    if (nblk > 0) {
+        set title 'live blocks: actual against predicted duration'
+        set xlabel 'predicted block duration (s)'
+        set ylabel 'actual block duration (s)'
+        set logscale xy
+        set xrange [*:*]
+        set yrange [*:*]
+        set key inside left top vertical Left reverse noenhanced
+        plot for [i=1:npol] datafile skip 1 using 4:(in_series(2, i, 1, $5)) with points lt i ps 0.7 title policy(i), \
+             x with lines lc rgb '#444444' dt 3 title 'y = x'
+    }
+    unset multiplot
+}
+unset output

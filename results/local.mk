@@ -1,6 +1,6 @@
 # results/: the results database (schema, writer, reader) and the tables and CSV of `tetri report`.
 libtetri_a_SOURCES += results/results.h results/db_internal.h results/db.c results/read.c \
-  results/report.h results/report.c
+  results/report.h results/report.c results/stats.h results/stats.c results/validate.h results/validate.c
 dist_doc_DATA += docs/results.md
 
 # The database's speed (write, resume check, read, dump): ./results/bench_results after make check.
@@ -18,6 +18,14 @@ TESTS += tests/test_results
 tests_test_results_SOURCES = tests/test_results.c tests/results_fixture.c tests/results_fixture.h
 tests_test_results_CFLAGS = $(TEST_CFLAGS)
 tests_test_results_LDADD = $(TEST_LDADD)
+endif
+# tetri validate's statistics: quantiles, the KS test (against SciPy's values), live vs simulated runs.
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_validate
+TESTS += tests/test_validate
+tests_test_validate_SOURCES = tests/test_validate.c
+tests_test_validate_CFLAGS = $(TEST_CFLAGS)
+tests_test_validate_LDADD = $(TEST_LDADD)
 endif
 TESTS += tests/cli_report.sh tests/cli_readonly.sh
 EXTRA_DIST += tests/cli_report.sh tests/cli_readonly.sh

@@ -11,6 +11,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "results/stats.h"
+
 static char *dup_column(sqlite3_stmt *st, int col)
 {
     const char *s = (const char *)sqlite3_column_text(st, col);
@@ -96,22 +98,6 @@ void results_runs_free(results_run *runs, size_t n)
     free(runs);
 }
 
-static int compare_double(const void *a, const void *b)
-{
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-/* Nearest-rank quantile of sorted v[0..n-1]: the smallest value with at least p of the mass at or below. */
-static double quantile_sorted(const double *v, size_t n, double p)
-{
-    if (n == 0) return NAN;
-    size_t rank = (size_t)ceil(p * (double)n);
-    if (rank < 1) rank = 1;
-    if (rank > n) rank = n;
-    return v[rank - 1];
-}
-
 /* The timeline's mean degree of run r: the average over samples with a busy GPU; 0 when none is
  * busy, NAN without a timeline. Aggregated in SQL rather than copied out (1500 samples a run at a
  * 1 s period): 20% fewer instructions for that part under callgrind, and no allocation. SQLite sums
@@ -180,13 +166,13 @@ static int block_stats(results_db *db, results_run *r, tetri_error *err)
     }
     sqlite3_reset(st);
     if (!oom && rc == SQLITE_DONE && n > 0) {
-        qsort(rel, n, sizeof *rel, compare_double);
-        qsort(delay, n, sizeof *delay, compare_double);
+        qsort(rel, n, sizeof *rel, stats_compare_double);
+        qsort(delay, n, sizeof *delay, stats_compare_double);
         r->block_err_mean = sum / (double)n;
-        r->block_err_p50 = quantile_sorted(rel, n, 0.50);
-        r->block_err_p99 = quantile_sorted(rel, n, 0.99);
-        r->start_delay_p50_ms = quantile_sorted(delay, n, 0.50);
-        r->start_delay_p99_ms = quantile_sorted(delay, n, 0.99);
+        r->block_err_p50 = stats_quantile_sorted(rel, n, 0.50);
+        r->block_err_p99 = stats_quantile_sorted(rel, n, 0.99);
+        r->start_delay_p50_ms = stats_quantile_sorted(delay, n, 0.50);
+        r->start_delay_p99_ms = stats_quantile_sorted(delay, n, 0.99);
     }
     free(rel);
     free(delay);
@@ -215,9 +201,9 @@ static int derive_stats(results_db *db, results_run *r, tetri_error *err)
                                                                       : (double)(req[i].finish - req[i].arrival) / 1e9;
         gpu_ns += req[i].gpu_ns;
     }
-    qsort(lat, n_req, sizeof *lat, compare_double);
-    r->p50_latency_s = quantile_sorted(lat, n_req, 0.50);
-    r->p99_latency_s = quantile_sorted(lat, n_req, 0.99);
+    qsort(lat, n_req, sizeof *lat, stats_compare_double);
+    r->p50_latency_s = stats_quantile_sorted(lat, n_req, 0.50);
+    r->p99_latency_s = stats_quantile_sorted(lat, n_req, 0.99);
     r->gpu_seconds = (double)gpu_ns / 1e9;
     r->attainment = r->sum.n > 0 ? (double)r->sum.met / r->sum.n : 0.0;
     free(lat);

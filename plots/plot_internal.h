@@ -1,0 +1,50 @@
+/* plots/plot_internal.h: what plots/plot.c lends to the figures kept in files of their own
+ * (plots/sim_vs_real.c): grouping runs, and starting, labelling and ending a figure's CSV.
+ * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_same_group, plot_kind_wanted,
+ *          plot_figure_begin, plot_figure_add_line, plot_figure_end, plot_csv_last_field,
+ *          plot_figures_sim_vs_real.
+ * Not part of plot.h's contract: only plots/ includes it. */
+#ifndef TETRI_PLOTS_PLOT_INTERNAL_H
+#define TETRI_PLOTS_PLOT_INTERNAL_H
+
+#include <stdio.h>
+
+#include "plots/plot.h"
+#include "results/report.h"
+
+#define DIM_BIT(d) (1u << (d))
+/* Every dimension but the load, which moves with the rate (figures group and name by the rate). */
+#define ALL_DIMS (((1u << REPORT_DIM_COUNT) - 1) & ~DIM_BIT(REPORT_DIM_LOAD))
+
+/* What every figure function gets: the runs and where its figures go. */
+typedef struct plot_ctx {
+    results_db *db;
+    const results_run *runs;
+    size_t n_runs;
+    const plot_options *opt;
+    plot_set *set;
+    tetri_error *err;
+} plot_ctx;
+
+/* Sorts idx by the dims of `group` (enum order), then policy, then `x` (if >= 0), then seed. */
+void plot_sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned group, int x);
+/* Whether a and b agree on every dimension of `group`. */
+int plot_same_group(const results_run *a, const results_run *b, unsigned group);
+/* Whether --figures asks for `kind` (every kind without --figures). */
+int plot_kind_wanted(const plot_ctx *c, const char *kind);
+/* Starts a figure for the group of run r: its file base (`suffix` appended when not NULL), title and
+ * the CSV file (open, `header` written). Returns the file, or NULL with c->err set. */
+FILE *plot_figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const results_run *r, unsigned group,
+                        const char *suffix, const char *header);
+/* Adds line title `label` to the figure (its line id is then f->n_policies). */
+void plot_figure_add_line(plot_figure *f, const char *label);
+/* Closes the CSV and adds the figure to the set. Returns 0 or -1 with c->err. */
+int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out);
+/* Writes the last CSV field of a row (quoted when needed) and the newline. */
+void plot_csv_last_field(FILE *out, const char *s);
+
+/* plots/sim_vs_real.c: the figure sim_vs_real, for every group of runs holding a policy on the
+ * simulator and on a live backend. Returns 0 or -1 with c->err. */
+int plot_figures_sim_vs_real(plot_ctx *c, size_t *idx);
+
+#endif

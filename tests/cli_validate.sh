@@ -1,0 +1,191 @@
+#!/bin/sh
+# tests/cli_validate.sh: `tetri validate` end to end on the emulated backend at speed 100 (a 24-request
+# trace, two policies: a few seconds): every number of its CSV recomputed from the database it wrote
+# (tetri report --requests for the latencies, SQL for the blocks), the KS statistic recomputed from
+# the two latency samples and its p-value from D; --from-db and a rerun give the same bytes; tetri
+# report and tetri plot see the runs; --strict; the option errors, `--live gpu` among them; and the
+# shipped H200 runs compared from their database.
+set -u
+: "${TETRI:?run through make check (TETRI is the built binary)}"
+: "${TETRI_SRCDIR:?run through make check}"
+tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_validate.XXXXXX") || exit 1
+trap 'rm -rf "$tmp"' EXIT
+failures=0
+fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
+profile="$TETRI_SRCDIR/profiles/default.db"
+
+# expect CODE FRAGMENT CMD ARGS...: exit status CODE and FRAGMENT on stderr.
+expect() {
+    want=$1 frag=$2 cmd=$3
+    shift 3
+    "$TETRI" "$cmd" "$@" >"$tmp/out" 2>"$tmp/err"
+    got=$?
+    [ "$got" -eq "$want" ] || fail "tetri $cmd $*: exit $got, want $want ($(cat "$tmp/err"))"
+    grep -qF -- "$frag" "$tmp/err" || fail "tetri $cmd $*: stderr lacks '$frag': $(cat "$tmp/err")"
+}
+
+# ---- options ----
+"$TETRI" validate --help >"$tmp/help" || fail "validate --help exits non-zero"
+for w in --live --from-db --strict --csv --target-mean --target-p99 --target-attainment --ks-alpha emulated "status 3"; do
+    grep -qF -- "$w" "$tmp/help" || fail "validate --help does not mention $w"
+done
+expect 2 "--live is required" validate --policy rssp
+# --live gpu in a build without CUDA: a clear error before anything runs (the simulator's pass included)
+if "$TETRI" --help 2>&1 | grep -q "(not in this build"; then
+    expect 1 "this tetri was built without CUDA" validate --live gpu --policy rssp -n 4 --db "$tmp/gpu.db"
+    "$TETRI" report --db "$tmp/gpu.db" --csv - 2>/dev/null | grep -q . && fail "validate --live gpu without CUDA ran something"
+    expect 1 "this tetri was built without CUDA" serve --backend gpu --policy rssp -n 4 --db "$tmp/gpu.db"
+else
+    echo "SKIP: a CUDA build: --live gpu is the GPU backend's (make check-gpu)"
+fi
+expect 2 "--live: 'gpu2' is not a backend (emulated or gpu)" validate --live gpu2
+expect 2 "tetri validate takes --live" validate --live emulated --backend emulated
+expect 2 "--stop-after does not apply" validate --live emulated --stop-after 1
+expect 2 "--target-mean: 'x' is not a number" validate --live emulated --target-mean x
+expect 2 "--ks-alpha: '2' is not a number in [0, 1]" validate --live emulated --ks-alpha 2
+expect 2 "--csv needs a value" validate --live emulated --csv
+expect 2 "--speed: '0' is not a number" validate --live emulated --speed 0
+expect 2 "tetri validate: unknown option '--nonesuch'" validate --live emulated --nonesuch
+expect 2 "'--policy' does not apply" validate --from-db --db "$tmp/none.db" --policy rssp
+expect 2 "--live does not apply" validate --from-db --live emulated
+expect 2 "--sim-jitter is for the runs" validate --from-db --sim-jitter
+expect 2 "give one" validate --live emulated --jitter --sim-jitter
+expect 1 "cannot open results database" validate --from-db --db "$tmp/none.db"
+
+# ---- the same trace both ways ----
+"$TETRI" workload -n 24 --rate 12 --slo-scale 1.5 --seed 3 -o "$tmp/trace.csv" >/dev/null || fail "workload"
+db=$tmp/v.db
+run_validate() { # DB ARGS...
+    into=$1
+    shift
+    "$TETRI" validate --live emulated --speed 100 --policy edf-dyn --policy tetriserve --trace "$tmp/trace.csv" \
+        --profile "$profile" --db "$into" "$@"
+}
+run_validate "$db" --csv "$tmp/v.csv" >"$tmp/table" 2>"$tmp/err" || fail "validate: exit $? ($(cat "$tmp/err"))"
+cat "$tmp/table"
+for w in "simulator: 2 runs (2 written" "emulated: 2 runs (2 written" "== edf-dyn | trace" "== tetriserve | trace" \
+    "KS test            D = " "worst class" "verdict            " "of 2 pairs meet every target"; do
+    grep -qF -- "$w" "$tmp/table" || fail "validate's output lacks '$w'"
+done
+[ "$(wc -l <"$tmp/v.csv")" -eq 3 ] || fail "validate CSV: want a header and 2 rows: $(cat "$tmp/v.csv")"
+
+# Every request's latency from the database: "policy backend latency" (inf when dropped), sorted.
+"$TETRI" report --db "$db" --requests - | sed 's/"\([^":]*\):[^"]*"/\1/' |
+    awk -F, 'NR > 1 { print $8, $4, ($18 == "" ? "inf" : $18), ($19 == "met") }' | sort -k1,1 -k2,2 -k3,3g >"$tmp/lat"
+# Per policy and backend: n finished mean p50 p90 p99 attainment (nearest rank, dropped = inf).
+awk '{ k = $1 " " $2; n[k]++; v[k, n[k]] = $3; met[k] += $4; if ($3 != "inf") { fin[k]++; sum[k] += $3 } }
+     function q(k, p,   r) { r = int(p * n[k]); if (r < p * n[k]) r++; return v[k, r] }
+     END { for (k in n) printf "%s %d %d %.6f %s %s %s %.6f\n", k, n[k], fin[k], sum[k] / fin[k], q(k, 0.5), q(k, 0.9), q(k, 0.99), met[k] / n[k] }' \
+    "$tmp/lat" | sort >"$tmp/stats"
+# The two-sample KS statistic per policy from the same samples: the largest gap of the two empirical
+# CDFs, taken after every copy of a value.
+awk '{ c = ($2 == "sim") ? 0 : 1; n[$1, c]++; v[$1, c, n[$1, c]] = $3; pol[$1] = 1 }
+     END { for (p in pol) { i = 1; j = 1; d = 0; a = n[p, 0]; b = n[p, 1]
+               while (i <= a && j <= b) { x = (v[p, 0, i] + 0 <= v[p, 1, j] + 0) ? v[p, 0, i] : v[p, 1, j]
+                   while (i <= a && v[p, 0, i] == x) i++
+                   while (j <= b && v[p, 1, j] == x) j++
+                   g = (i - 1) / a - (j - 1) / b; if (g < 0) g = -g; if (g > d) d = g }
+               printf "%s %.6f\n", p, d } }' "$tmp/lat" | sort >"$tmp/ks"
+# compare NAME GOT WANT [TOLERANCE]
+compare() {
+    awk -v g="$2" -v w="$3" -v t="${4:-0.0000015}" 'BEGIN { if (g == w) exit 0; d = g - w; if (d < 0) d = -d; exit !(d <= t) }' ||
+        fail "$1: validate says $2, the database $3"
+}
+sed 's/"[^"]*"/P/g' "$tmp/v.csv" | awk -F, 'NR > 1' >"$tmp/rows"
+while IFS=, read -r _ _ _ mix _ _ _ policy _ backend n_sim n_live fin_sim fin_live mean_sim mean_live mean_err p50_sim p50_live \
+    _ p90_sim p90_live _ p99_sim p99_live p99_err att_sim att_live att_diff ks_d ks_p _ blocks failed block_err _; do
+    [ "$mix" = uniform ] && [ "$backend" = emulated ] || fail "CSV row of $policy: mix $mix (the trace's generator's) backend $backend"
+    set -- $(grep "^$policy sim " "$tmp/stats")
+    compare "$policy n_sim" "$n_sim" "$3"; compare "$policy finished_sim" "$fin_sim" "$4"
+    compare "$policy mean_sim" "$mean_sim" "$5"; compare "$policy p50_sim" "$p50_sim" "$6"
+    compare "$policy p90_sim" "$p90_sim" "$7"; compare "$policy p99_sim" "$p99_sim" "$8"
+    compare "$policy attainment_sim" "$att_sim" "$9"
+    sim_mean=$5 sim_p99=$8 sim_att=$9
+    set -- $(grep "^$policy emulated " "$tmp/stats")
+    compare "$policy n_live" "$n_live" "$3"; compare "$policy finished_live" "$fin_live" "$4"
+    compare "$policy mean_live" "$mean_live" "$5"; compare "$policy p50_live" "$p50_live" "$6"
+    compare "$policy p90_live" "$p90_live" "$7"; compare "$policy p99_live" "$p99_live" "$8"
+    compare "$policy attainment_live" "$att_live" "$9"
+    compare "$policy mean_err" "$mean_err" "$(awk -v s="$sim_mean" -v l="$5" 'BEGIN { printf "%.6f", (l - s) / s }')" 0.000002
+    compare "$policy p99_err" "$p99_err" "$(awk -v s="$sim_p99" -v l="$8" 'BEGIN { printf "%.6f", (l - s) / s }')" 0.000002
+    compare "$policy attainment_diff" "$att_diff" "$(awk -v s="$sim_att" -v l="$9" 'BEGIN { printf "%.6f", l - s }')"
+    compare "$policy ks_d" "$ks_d" "$(awk -v p="$policy" '$1 == p { print $2 }' "$tmp/ks")"
+    # p = Q(sqrt(24 x 24 / 48) D), Kolmogorov's distribution, its alternating series (lambda > 0.5 here or p ~ 1)
+    want_p=$(awk -v d="$ks_d" 'BEGIN { l = sqrt(12) * d; s = 0; for (j = 1; j <= 200; j++) s += (j % 2 ? 1 : -1) * exp(-2 * j * j * l * l)
+                                       p = 2 * s; if (p > 1 || l < 0.3) p = 1; printf "%.6g", p }')
+    compare "$policy ks_p" "$ks_p" "$want_p" 0.0001
+    # The live blocks: count, failed, and mean relative duration error, in SQL.
+    sql="SELECT count(*), sum(b.failed), printf('%.6f', avg(CASE WHEN NOT b.failed AND b.pred_end_ns > b.pred_start_ns
+         THEN (b.end_ns - b.start_ns) * 1.0 / (b.pred_end_ns - b.pred_start_ns) - 1 END))
+         FROM block b JOIN run r ON r.id = b.run_id WHERE r.backend = 'emulated' AND r.policy_name = '$policy'"
+    if command -v sqlite3 >/dev/null 2>&1; then
+        set -- $(sqlite3 -separator ' ' "$db" "$sql")
+        compare "$policy blocks" "$((blocks + failed))" "$1"; compare "$policy failed blocks" "$failed" "$2"
+        compare "$policy block_err_mean" "$block_err" "$3"
+    else
+        echo "SKIP: no sqlite3 for the block check"
+    fi
+done <"$tmp/rows"
+[ "$(grep -c . "$tmp/rows")" -eq 2 ] || fail "expected 2 CSV rows"
+
+# A rerun runs nothing (both passes already there) and prints the same comparison; --from-db too,
+# and to stdout alone with --csv -.
+run_validate "$db" --csv "$tmp/again.csv" >"$tmp/table2" 2>"$tmp/err" || fail "rerun: $(cat "$tmp/err")"
+grep -qF "simulator: 2 runs (0 written, 2 already there)" "$tmp/table2" || fail "rerun ran again: $(cat "$tmp/table2")"
+cmp -s "$tmp/v.csv" "$tmp/again.csv" || fail "rerun: the CSV differs"
+"$TETRI" validate --from-db --db "$db" --csv - >"$tmp/from.csv" 2>"$tmp/err" || fail "--from-db: $(cat "$tmp/err")"
+cmp -s "$tmp/v.csv" "$tmp/from.csv" || fail "--from-db --csv -: differs from the run's CSV: $(diff "$tmp/v.csv" "$tmp/from.csv")"
+run_validate "$db" --csv - >"$tmp/stdout.csv" 2>/dev/null || fail "--csv -"
+cmp -s "$tmp/v.csv" "$tmp/stdout.csv" || fail "--csv - while running: stdout is not the CSV alone"
+"$TETRI" validate --from-db --db "$db" --experiment validate >"$tmp/table3" 2>"$tmp/err" || fail "--from-db --experiment"
+sed -n '/^== /,$p' "$tmp/table" | cmp -s - "$tmp/table3" || fail "--from-db's table differs from the run's"
+expect 1 "no experiment 'nope'" validate --from-db --db "$db" --experiment nope
+
+# --sim-jitter: the simulator's runs draw block times (their keys say jitter=on), the live ones do
+# not, and they pair all the same, also from the database.
+run_validate "$tmp/j.db" --sim-jitter --experiment jittered --csv "$tmp/j.csv" >"$tmp/out" 2>"$tmp/err" ||
+    fail "--sim-jitter: $(cat "$tmp/err")"
+sed 's/"[^"]*"/Q/g' "$tmp/j.csv" | grep -c ',Q,Q$' | grep -qx 2 || fail "--sim-jitter: want 2 pairs: $(cat "$tmp/j.csv")"
+grep -q 'jitter=on.*jitter=off' "$tmp/j.csv" || fail "--sim-jitter: the twins are not simulated with jitter and run without: $(cat "$tmp/j.csv")"
+"$TETRI" validate --from-db --db "$tmp/j.db" --experiment jittered --csv - >"$tmp/jfrom.csv" 2>/dev/null || fail "--from-db of --sim-jitter"
+cmp -s "$tmp/j.csv" "$tmp/jfrom.csv" || fail "--from-db pairs --sim-jitter runs differently: $(diff "$tmp/j.csv" "$tmp/jfrom.csv")"
+
+# --strict: exit 3 when a target is missed, 0 when every one is met.
+"$TETRI" validate --from-db --db "$db" --strict --target-mean 0 --target-p99 0 >/dev/null 2>&1
+[ $? -eq 3 ] || fail "--strict with targets of 0: exit $?, want 3"
+"$TETRI" validate --from-db --db "$db" --strict --target-mean 1e6 --target-p99 1e6 --target-attainment 1 --ks-alpha 0 \
+    >"$tmp/out" 2>&1 || fail "--strict with every target met: exit $? ($(cat "$tmp/out"))"
+grep -qF "2 of 2 pairs meet every target" "$tmp/out" || fail "targets met, table says otherwise: $(cat "$tmp/out")"
+
+# tetri report and tetri plot see both backends.
+"$TETRI" report --db "$db" --experiment validate --runs >"$tmp/report" || fail "report"
+for p in edf-dyn tetriserve; do
+    for b in sim emulated; do
+        grep -E "^$p .* $b +24 " "$tmp/report" >/dev/null || fail "report --runs has no $p $b run: $(cat "$tmp/report")"
+    done
+done
+TETRI_GNUPLOT=$tmp/none "$TETRI" plot --db "$db" --out "$tmp/plots" --figures sim_vs_real >/dev/null 2>&1 || fail "plot"
+[ "$(grep -c '^2,' "$tmp/plots/sim_vs_real.csv")" -gt 0 ] || fail "sim_vs_real: no block rows"
+if command -v "${TETRI_GNUPLOT:-gnuplot}" >/dev/null 2>&1; then
+    "$TETRI" plot --db "$db" --out "$tmp/img" --figures sim_vs_real >/dev/null 2>"$tmp/err" || fail "plot: $(cat "$tmp/err")"
+    head -c 8 "$tmp/img/sim_vs_real.png" | od -An -c | grep -q 'P   N   G' || fail "sim_vs_real.png is not a PNG"
+    grep -q "<svg" "$tmp/img/sim_vs_real.svg" && grep -q "tetriserve" "$tmp/img/sim_vs_real.svg" ||
+        fail "sim_vs_real.svg lacks its lines"
+else
+    echo "SKIP: no gnuplot for the image"
+fi
+
+# The H200 runs in bench/results (docs/validation.md, section 7), read only: the table the docs show.
+h200=$TETRI_SRCDIR/bench/results/h200/serve/validate.db
+if [ -f "$h200" ]; then
+    "$TETRI" validate --from-db --db "$h200" --csv - >"$tmp/h200.csv" 2>"$tmp/err" || fail "--from-db on the H200 runs: $(cat "$tmp/err")"
+    sed 's/"[^"]*"/Q/g' "$tmp/h200.csv" | cut -d, -f8,17,29,41,42 >"$tmp/h200.cut"
+    printf '%s\n' policy_name,mean_err,attainment_diff,verdict,misses edf-dyn,-0.062000,-0.011111,MISS,mean \
+        tetriserve,-0.000086,-0.011111,PASS, xdit-sp1,0.053771,-0.011111,MISS,mean | cmp -s - "$tmp/h200.cut" ||
+        fail "the H200 comparison is not docs/validation.md's: $(cat "$tmp/h200.cut")"
+else
+    echo "SKIP: no bench/results/h200 (not in the tarball)"
+fi
+
+[ "$failures" -eq 0 ] && echo "cli_validate: all passed"
+exit "$failures"
