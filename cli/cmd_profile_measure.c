@@ -51,7 +51,10 @@ static void usage(FILE *f)
             "  --steps N        the schedule the slots follow (default 20; the step time does not depend on it)\n"
             "  --device N       the CUDA device (default 0)\n"
             "  --hardware NAME  the hardware's name in the profile (default from the GPU: h200x1, h100x1, ...)\n"
-            "  --attention NAME auto (default), cudnn, flash, flash-mma\n");
+            "  --attention NAME auto (default), cudnn, flash, flash-mma\n"
+            "  --settle-seconds S  run steps for S seconds before each model's first row (default 10): a\n"
+            "                   power-bound GPU boosts higher while cool, and rows taken then are short\n"
+            "                   for the clock a sustained load holds\n");
 }
 
 #ifdef TETRI_HAVE_CUDA
@@ -61,6 +64,7 @@ typedef struct measure_args {
     int models[TETRI_MODEL_COUNT], n_models;
     int res[16], n_res;
     int batch_lo, batch_hi, samples, warmup, steps, device;
+    double settle_s;
 } measure_args;
 
 static int parse_int_in(const char *s, int lo, int hi, int *out)
@@ -74,18 +78,19 @@ static int parse_int_in(const char *s, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
-    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN };
+    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},          {"out", required_argument, NULL, OPT_OUT},
         {"model", required_argument, NULL, OPT_MODEL}, {"res", required_argument, NULL, OPT_RES},
         {"batch", required_argument, NULL, OPT_BATCH}, {"samples", required_argument, NULL, OPT_SAMPLES},
         {"warmup", required_argument, NULL, OPT_WARMUP}, {"steps", required_argument, NULL, OPT_STEPS},
         {"device", required_argument, NULL, OPT_DEVICE}, {"hardware", required_argument, NULL, OPT_HW},
-        {"attention", required_argument, NULL, OPT_ATTN}, {NULL, 0, NULL, 0},
+        {"attention", required_argument, NULL, OPT_ATTN}, {"settle-seconds", required_argument, NULL, OPT_SETTLE},
+        {NULL, 0, NULL, 0},
     };
     *a = (measure_args){.attention = "auto", .models = {TETRI_MODEL_FLUX_DEV, TETRI_MODEL_SD3_MEDIUM}, .n_models = 2,
                         .res = {256, 512, 1024, 2048}, .n_res = 4, .batch_lo = 1, .batch_hi = 4, .samples = 20, .warmup = 5,
-                        .steps = 20};
+                        .steps = 20, .settle_s = 10};
     optind = 1;
     opterr = 0;
     int c;
@@ -132,6 +137,13 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         case OPT_SAMPLES: if (parse_int_in(optarg, 20, 100000, &a->samples)) return tetri_errorf(err, "--samples '%s': at least 20", optarg); break;
         case OPT_WARMUP: if (parse_int_in(optarg, 0, 100000, &a->warmup)) return tetri_errorf(err, "--warmup '%s': a count", optarg); break;
         case OPT_STEPS: if (parse_int_in(optarg, 1, 1000, &a->steps)) return tetri_errorf(err, "--steps '%s': 1..1000", optarg); break;
+        case OPT_SETTLE: {
+            char *end;
+            a->settle_s = strtod(optarg, &end);
+            if (end == optarg || *end || !(a->settle_s >= 0 && a->settle_s <= 3600))
+                return tetri_errorf(err, "--settle-seconds '%s': 0..3600", optarg);
+            break;
+        }
         case OPT_DEVICE: if (parse_int_in(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
         case ':': return tetri_errorf(err, "%s needs a value", argv[optind - 1]);
         default: return tetri_errorf(err, "unknown option '%s'", argv[optind - 1]);
@@ -191,6 +203,26 @@ static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model,
     *out = (measured_stage){.model = model, .width = res, .height = res, .median_ns = r.median_ns};
     printf("%-10s %5d  prepare %.3f ms (a request's state before its first step)\n", tetri_model_name(model), res, r.median_ns / 1e6);
     return 0;
+}
+
+/* Steps of the first row's shape for `seconds`, untimed: the GPU at the clock a sustained load holds. */
+static int settle_clock(dit_gpu *m, const measure_args *a, tetri_model model, tetri_error *err)
+{
+    if (a->settle_s <= 0) return 0;
+    const int T = model == TETRI_MODEL_FLUX_DEV ? 512 : 333, res = a->res[a->n_res - 1];
+    dit_gpu_step *st = NULL;
+    struct timespec t0, t;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = dit_gpu_step_create(m, 1, T, res / 16, res / 16, a->steps, &st, err) || dit_gpu_step_random_inputs(st, 3, err) ||
+                     dit_gpu_step_capture(st, err) ? -1 : 0;
+    float ms;
+    do {
+        if (!rc) rc = dit_gpu_step_sample_ms(st, 0, 1, &ms, err);
+        clock_gettime(CLOCK_MONOTONIC, &t);
+    } while (!rc && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < a->settle_s);
+    dit_gpu_step_destroy(st);
+    if (!rc) printf("# settled %.0f s at %dx%d: SM clock now %d MHz\n", a->settle_s, res, res, dit_gpu_sm_clock_mhz(a->device));
+    return rc;
 }
 
 /* One row: a runner of `batch` at side `res`, its own seeded slots, --samples timed steps. */
@@ -257,7 +289,7 @@ static int measure_all(const measure_args *a, tetri_error *err)
         dit_layout L;
         dit_gpu *m = NULL;
         if (dit_layout_build(&c, &L, err)) { rc = -1; break; }
-        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) ? -1 : 0;
+        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, (tetri_model)a->models[mi], err) ? -1 : 0;
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
             rc = measure_prepare(m, a, (tetri_model)a->models[mi], a->res[ri], &stages[n_stages++], err);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++, n++)

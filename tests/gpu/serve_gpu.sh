@@ -15,7 +15,7 @@ pass() { echo "PASS: $*"; }
 # sqlite3's command may be absent where the GPUs are; Python's module is not
 sql() { python3 -c 'import sqlite3, sys; print("\n".join("|".join(str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))' "$1" "$2"; }
 
-"$TETRI" profile measure --out "$tmp/p.db" --model sd3-medium --res 256,512 --batch 1-2 --samples 20 --warmup 3 >"$tmp/measure.out" 2>&1 ||
+"$TETRI" profile measure --out "$tmp/p.db" --model sd3-medium --res 256,512 --batch 1-2 --samples 20 --warmup 3 --settle-seconds 2 >"$tmp/measure.out" 2>&1 ||
     { fail "profile measure: $(cat "$tmp/measure.out")"; exit 1; }
 hw=$(sql "$tmp/p.db" "SELECT name FROM hardware")
 [ "$(sql "$tmp/p.db" "SELECT count(*) FROM step_latency WHERE source = 'measured' AND samples = 20 AND method LIKE '%driver%'")" = 4 ] &&
