@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 
 /* Schema version 3 (version 1 lacked the block table and the backend 'emulated'; version 2 the
@@ -139,6 +140,23 @@ static const char upgrade_run_sql[] =
     "ALTER TABLE run_v3 RENAME TO run;\n"
     RUN_INDEX_SQL
     "UPDATE meta SET value = '3' WHERE key = 'schema_version';\n";
+
+/* WAL mode, set by whichever process opens a new file first. Switching needs the file's exclusive
+ * lock, and SQLite answers SQLITE_BUSY at once, without the busy handler, when another process
+ * holds a lock then (sweeps started together on a new file): look again for a while, the way the
+ * busy timeout would. Once one process has switched, the file stays in WAL mode. */
+static int set_wal(results_db *db, tetri_error *err)
+{
+    for (int attempt = 0;; attempt++) {
+        char *msg = NULL;
+        const int rc = sqlite3_exec(db->sql, "PRAGMA journal_mode = WAL", NULL, NULL, &msg);
+        sqlite3_free(msg);
+        if (rc == SQLITE_OK) return 0;
+        if ((rc != SQLITE_BUSY && rc != SQLITE_LOCKED) || attempt == 500) return results_sql_error(db, err, "cannot set WAL mode");
+        const struct timespec pause = {0, 20 * 1000 * 1000};
+        nanosleep(&pause, NULL);
+    }
+}
 
 int results_sql_error(results_db *db, tetri_error *err, const char *what)
 {
@@ -384,7 +402,7 @@ static int open_db(const char *path, int readonly, results_db **out, tetri_error
      * checkpoint and never corrupts, which is all a results db needs. After the schema: the
      * version-1 upgrade turns foreign keys off for its table rebuild. */
     if ((readonly && exec_sql(db, "PRAGMA query_only = ON", "cannot open read-only", err)) || create_or_check_schema(db, err) ||
-        (!readonly && (exec_sql(db, "PRAGMA journal_mode = WAL", "cannot set WAL mode", err) ||
+        (!readonly && (set_wal(db, err) ||
                        exec_sql(db, "PRAGMA synchronous = NORMAL; PRAGMA foreign_keys = ON", "cannot set pragmas", err)))) {
         results_close(db);
         return -1;
