@@ -245,12 +245,10 @@ int cmd_bench_step(int argc, char **argv)
         return 2;
     }
     dit_attn_backend backend;
-    if (strcmp(attn, "auto") == 0) backend = DIT_ATTN_AUTO;
-    else if (strcmp(attn, "flash") == 0) backend = DIT_ATTN_FLASH;
-    else if (strcmp(attn, "flash-mma") == 0) backend = DIT_ATTN_FLASH_MMA;
-    else if (strcmp(attn, "oracle") == 0) backend = DIT_ATTN_ORACLE;
-    else if (strcmp(attn, "cudnn") == 0) backend = DIT_ATTN_CUDNN;
-    else { fprintf(stderr, "tetri bench-step: --attention must be auto, flash, flash-mma, cudnn or oracle, not '%s'\n", attn); return 2; }
+    if (dit_attn_backend_parse(attn, &backend)) {
+        fprintf(stderr, "tetri bench-step: --attention must be auto, flash, flash-mma, cudnn or oracle, not '%s'\n", attn);
+        return 2;
+    }
 #ifndef HAVE_CUDNN
     if (backend == DIT_ATTN_CUDNN) {
         fprintf(stderr, "tetri bench-step: --attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)\n");
@@ -283,7 +281,7 @@ int cmd_bench_step(int argc, char **argv)
     } else {
         dit_config_sd3_medium(&cfg);
     }
-    if (text_tokens < 0) text_tokens = cfg.arch == DIT_ARCH_FLUX ? 512 : 333;
+    if (text_tokens < 0) text_tokens = dit_default_text_tokens(&cfg);
     dit_layout L;
     if (dit_layout_build(&cfg, &L, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
     if (weights && dit_load_weights_dir(weights, &L, NULL, NULL, &err)) {

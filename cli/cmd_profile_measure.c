@@ -167,20 +167,19 @@ static void hardware_name_of(const char *gpu, char *buf, size_t len)
     snprintf(buf, len, "%sx1", n ? word : "gpu");
 }
 
+/* What serving runs: any backend but the fp32 oracle. */
 static int attention_of(const char *name, dit_attn_backend *out, tetri_error *err)
 {
-    static const dit_attn_backend all[] = {DIT_ATTN_AUTO, DIT_ATTN_CUDNN, DIT_ATTN_FLASH, DIT_ATTN_FLASH_MMA};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(name, dit_attn_backend_name(all[i])) == 0) { *out = all[i]; return 0; }
-    return tetri_errorf(err, "--attention '%s': auto, cudnn, flash or flash-mma", name);
+    if (dit_attn_backend_parse(name, out) || *out == DIT_ATTN_ORACLE)
+        return tetri_errorf(err, "--attention '%s': auto, cudnn, flash or flash-mma", name);
+    return 0;
 }
 
 /* A request's preparation at side `res` as the GPU backend makes it at its first block: its slot
  * allocated (stream-ordered), seeded inputs, the conditioning of its schedule; median of 10 after
  * 2 untimed. */
-static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model, int res, measured_stage *out, tetri_error *err)
+static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model, int T, int res, measured_stage *out, tetri_error *err)
 {
-    const int T = model == TETRI_MODEL_FLUX_DEV ? 512 : 333;
     cudaStream_t st = dit_gpu_stream(m);
     cudaEvent_t e0, e1;
     float ms[10];
@@ -206,10 +205,10 @@ static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model,
 }
 
 /* Steps of the first row's shape for `seconds`, untimed: the GPU at the clock a sustained load holds. */
-static int settle_clock(dit_gpu *m, const measure_args *a, tetri_model model, tetri_error *err)
+static int settle_clock(dit_gpu *m, const measure_args *a, int T, tetri_error *err)
 {
     if (a->settle_s <= 0) return 0;
-    const int T = model == TETRI_MODEL_FLUX_DEV ? 512 : 333, res = a->res[a->n_res - 1];
+    const int res = a->res[a->n_res - 1];
     dit_gpu_step *st = NULL;
     struct timespec t0, t;
     clock_gettime(CLOCK_MONOTONIC, &t0);
@@ -226,10 +225,9 @@ static int settle_clock(dit_gpu *m, const measure_args *a, tetri_model model, te
 }
 
 /* One row: a runner of `batch` at side `res`, its own seeded slots, --samples timed steps. */
-static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn, tetri_model model, int res,
-                       int batch, measured_row *row, char *method, size_t method_len, tetri_error *err)
+static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn, tetri_model model, int T,
+                       int res, int batch, measured_row *row, char *method, size_t method_len, tetri_error *err)
 {
-    const int T = model == TETRI_MODEL_FLUX_DEV ? 512 : 333;
     dit_gpu_step *st = NULL;
     float *ms = malloc((size_t)a->samples * sizeof *ms);
     if (!ms) return tetri_errorf(err, "out of memory");
@@ -289,11 +287,13 @@ static int measure_all(const measure_args *a, tetri_error *err)
         dit_layout L;
         dit_gpu *m = NULL;
         if (dit_layout_build(&c, &L, err)) { rc = -1; break; }
-        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, (tetri_model)a->models[mi], err) ? -1 : 0;
+        const tetri_model model = (tetri_model)a->models[mi];
+        const int T = dit_default_text_tokens(&c);
+        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, T, err) ? -1 : 0;
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
-            rc = measure_prepare(m, a, (tetri_model)a->models[mi], a->res[ri], &stages[n_stages++], err);
+            rc = measure_prepare(m, a, model, T, a->res[ri], &stages[n_stages++], err);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++, n++)
-                rc = measure_row(m, a, &info, attn, (tetri_model)a->models[mi], a->res[ri], b, &rows[n], methods[n], sizeof methods[n], err);
+                rc = measure_row(m, a, &info, attn, model, T, a->res[ri], b, &rows[n], methods[n], sizeof methods[n], err);
         }
         dit_gpu_destroy(m);
         dit_layout_free(&L);

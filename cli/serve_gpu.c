@@ -81,12 +81,14 @@ static int parse_devices(const char *text, int n_gpus, int *devices, tetri_error
     return 0;
 }
 
+/* The serving kernels: any backend but the fp32 oracle, whose memory grows as L^2. */
 static int parse_attention(const char *name, int *out, tetri_error *err)
 {
-    static const dit_attn_backend all[] = {DIT_ATTN_AUTO, DIT_ATTN_CUDNN, DIT_ATTN_FLASH, DIT_ATTN_FLASH_MMA};
-    for (size_t i = 0; i < sizeof all / sizeof all[0]; i++)
-        if (strcmp(name, dit_attn_backend_name(all[i])) == 0) { *out = (int)all[i]; return 0; }
-    return tetri_errorf(err, "--attention: '%s' is not one of auto, cudnn, flash, flash-mma", name);
+    dit_attn_backend b;
+    if (dit_attn_backend_parse(name, &b) || b == DIT_ATTN_ORACLE)
+        return tetri_errorf(err, "--attention: '%s' is not one of auto, cudnn, flash, flash-mma", name);
+    *out = (int)b;
+    return 0;
 }
 
 int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,

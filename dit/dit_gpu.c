@@ -309,6 +309,15 @@ const char *dit_attn_backend_name(dit_attn_backend b)
     }
     return "?";
 }
+int dit_attn_backend_parse(const char *name, dit_attn_backend *out)
+{
+    for (int b = DIT_ATTN_FLASH; b <= DIT_ATTN_AUTO; b++)
+        if (strcmp(name, dit_attn_backend_name((dit_attn_backend)b)) == 0) {
+            *out = (dit_attn_backend)b;
+            return 0;
+        }
+    return -1;
+}
 int dit_gpu_step_image_tokens(const dit_gpu_step *s) { return s->N; }
 double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
 

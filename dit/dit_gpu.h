@@ -11,7 +11,8 @@
  *          dit_gpu_step_read_velocity, dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_step_bytes,
  *          dit_gpu_step_sample_ms,
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
- *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name.
+ *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name,
+ *          dit_attn_backend_parse.
  *
  * A denoising step = the transformer forward (velocity) + the Euler update of the latent with the
  * schedule's sigmas. The state a step advances lives in slots, apart from the runner: a slot holds
@@ -102,6 +103,9 @@ void dit_gpu_step_set_attention(dit_gpu_step *s, dit_attn_backend b);
 /* The backend the step runs (AUTO until its first forward has resolved it). */
 dit_attn_backend dit_gpu_step_attention(const dit_gpu_step *s);
 const char *dit_attn_backend_name(dit_attn_backend b);
+/* The backend of that name (dit_attn_backend_name's: auto, flash, flash-mma, oracle, cudnn); -1
+ * when it names none. */
+int dit_attn_backend_parse(const char *name, dit_attn_backend *out);
 /* Makes slots[0..n) (n = the batch, slots of this model and shape) the ones the next steps
  * advance: enqueues the table's upload. The slots must live until those steps have run. */
 int dit_gpu_step_bind(dit_gpu_step *s, dit_slot *const *slots, int n, tetri_error *err);

@@ -3,7 +3,7 @@
  * defines: dit_arch, dit_config, dit_init_kind, dit_param, dit_linear, dit_double_block,
  *          dit_single_block, dit_layout, dit_config_flux_dev, dit_config_sd3_medium,
  *          dit_config_tiny, dit_config_from_json, dit_layout_build, dit_layout_free, dit_layout_find,
- *          dit_param_init_value, dit_bf16_round, dit_image_tokens.
+ *          dit_param_init_value, dit_bf16_round, dit_image_tokens, dit_default_text_tokens.
  *
  * CPU only (no CUDA): the GPU executor, the CPU reference and the safetensors loader all index one
  * flat weight buffer through this table, so they agree on every offset by construction.
@@ -45,6 +45,8 @@ static inline int dit_hidden(const dit_config *c) { return c->n_heads * c->head_
 /* Width of one image token entering x_embedder / pos_embed.proj: in_channels x patch^2 (64 for both). */
 static inline int dit_token_in(const dit_config *c) { return c->in_channels * c->patch * c->patch; }
 static inline int dit_token_out(const dit_config *c) { return c->out_channels * c->patch * c->patch; }
+/* The text tokens a pipeline feeds the transformer: T5's 512 (FLUX); CLIP's 77 + T5's 256 (SD3). */
+static inline int dit_default_text_tokens(const dit_config *c) { return c->arch == DIT_ARCH_FLUX ? 512 : 333; }
 /* Image tokens at a square resolution (pixels): (res/16)^2, the VAE downsampling 8 times 2x2 patches. */
 static inline int dit_image_tokens(int res_w, int res_h) { return (res_w / 16) * (res_h / 16); }
 

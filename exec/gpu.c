@@ -377,7 +377,7 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
     dit_config c;
     if (opts->model == TETRI_MODEL_FLUX_DEV) dit_config_flux_dev(&c);
     else dit_config_sd3_medium(&c);
-    g->text_tokens = c.arch == DIT_ARCH_FLUX ? 512 : 333; /* T5's 512 (FLUX); CLIP's 77 + T5's 256 (SD3) */
+    g->text_tokens = dit_default_text_tokens(&c);
     for (int i = 0; i < opts->n_shapes; i++)
         if (shape_index(g, opts->shapes[i].width, opts->shapes[i].height, opts->shapes[i].steps) < 0) g->shape[g->n_shapes++] = opts->shapes[i];
     g->opt.shapes = NULL; /* copied */
