@@ -357,14 +357,6 @@ void dit_slot_destroy(dit_slot *sl)
     free(sl);
 }
 
-size_t dit_slot_bytes(const dit_slot *sl)
-{
-    arena a = {0};
-    dit_slot probe = *sl;
-    carve_slot(&probe, &a);
-    return a.used;
-}
-
 static int upload_bf16(void *dst, const float *src, size_t n, cudaStream_t st, tetri_error *err)
 {
     uint16_t *tmp = malloc(n * 2 + 2);

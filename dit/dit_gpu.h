@@ -2,7 +2,7 @@
  * denoising state); and a step runner per (batch, text tokens, image grid) whose launches are
  * captured once into a CUDA graph and replayed over whichever slots are bound to it.
  * defines: DIT_MAX_BATCH, dit_gpu, dit_slot, dit_gpu_step, dit_attn_backend, dit_gpu_create, dit_gpu_destroy,
- *          dit_gpu_init_random, dit_gpu_load_weights, dit_slot_create, dit_slot_destroy, dit_slot_bytes,
+ *          dit_gpu_init_random, dit_gpu_load_weights, dit_slot_create, dit_slot_destroy,
  *          dit_slot_set_inputs, dit_slot_random_inputs, dit_slot_prepare, dit_slot_read_latent,
  *          dit_slot_step_index, dit_slot_set_step, dit_slot_copy_state, dit_gpu_device, dit_gpu_hold,
  *          dit_gpu_step_create, dit_gpu_step_destroy,
@@ -67,7 +67,6 @@ void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log);
 int dit_slot_create(dit_gpu *m, int text_tokens, int grid_h, int grid_w, int n_steps, dit_slot **out, tetri_error *err);
 /* Frees it, stream-ordered (after whatever was enqueued on it). NULL is fine. */
 void dit_slot_destroy(dit_slot *sl);
-size_t dit_slot_bytes(const dit_slot *sl);
 /* Sample `sample` of in (latent, text, pooled, guidance; in->sigma[sample], when given, replaces
  * the schedule's first sigma: a single forward at that sigma); sigmas has n_steps + 1 values (NULL:
  * dit_sigma_schedule). Step 0; then dit_slot_prepare. Waits for the uploads. */

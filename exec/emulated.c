@@ -24,13 +24,6 @@ struct emulated_backend {
     workers *w;
 };
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* Sleeps until EMU_SPIN_NS before `real`, then spins to it. */
 static void wait_until_real(tetri_ns real)
 {
@@ -39,7 +32,7 @@ static void wait_until_real(tetri_ns real)
         struct timespec ts = {.tv_sec = at / TETRI_NS_PER_S, .tv_nsec = at % TETRI_NS_PER_S};
         while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR) {}
     }
-    while (workers_real_now() < real) cpu_relax();
+    while (workers_real_now() < real) workers_cpu_relax();
 }
 
 static void emu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)

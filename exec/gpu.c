@@ -229,13 +229,6 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
     return 0;
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#endif
-}
-
 /* Waits for the end event: sleeps in short steps until shortly before the predicted end, then
  * spins. Returns 0 at the end, -1 with err on a CUDA error or past the time limit. */
 static int wait_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns *end_real, tetri_error *err)
@@ -256,7 +249,7 @@ static int wait_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns 
             struct timespec ts = {0, GPU_POLL_SLEEP_NS};
             nanosleep(&ts, NULL);
         } else {
-            cpu_relax();
+            workers_cpu_relax();
         }
     }
 }
@@ -398,9 +391,9 @@ bool gpu_close(gpu_backend *g)
     if (g->w) workers_close(g->w, 2 * TETRI_NS_PER_S); /* a GPU that stopped answering is left behind */
     bool broken = false;
     for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
-    if (!broken) free_run_state(g);
+    if (!broken) free_run_state(g); /* a failed GPU's slots stay: freeing them would wait on it */
     dit_layout_free(&g->L);
-    free(g->slot);
+    free(g->slot);      /* NULL after free_run_state */
     free(g->slot_gpu);
     free(g->steps_run);
     free(g);

@@ -108,20 +108,11 @@ static void post(workers *w, const host_event *ev)
     pthread_mutex_unlock(&w->mu);
 }
 
-static inline void cpu_relax(void)
-{
-#if defined(__x86_64__) || defined(__i386__)
-    __builtin_ia32_pause();
-#else
-    sched_yield();
-#endif
-}
-
 /* The next block of worker k, after spinning spin_ns for it; false when told to stop. */
 static bool next_job(worker *k, workers_job *job)
 {
     const tetri_ns spin_end = workers_real_now() + k->w->spin_ns;
-    while (!atomic_load_explicit(&k->has_job, memory_order_acquire) && workers_real_now() < spin_end) cpu_relax();
+    while (!atomic_load_explicit(&k->has_job, memory_order_acquire) && workers_real_now() < spin_end) workers_cpu_relax();
     pthread_mutex_lock(&k->mu);
     while (!atomic_load(&k->has_job) && !k->stop) pthread_cond_wait(&k->cv, &k->mu);
     bool got = atomic_load(&k->has_job);
@@ -227,7 +218,7 @@ static int workers_wait_next(void *self, tetri_ns until, host_event *ev, tetri_e
             for (tetri_ns t = workers_real_now(); atomic_load(&w->q_len) == 0 && t < deadline &&
                                                  ((soon != INT64_MAX && t < soon + overdue) || t >= deadline - spin);
                  t = workers_real_now())
-                cpu_relax();
+                workers_cpu_relax();
             pthread_mutex_lock(&w->mu);
             continue;
         }

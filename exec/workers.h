@@ -1,7 +1,7 @@
 /* exec/workers.h: the real-time driver the live backends share: a worker thread per GPU, the
  * run's clock, hand-over and the completion queue. A backend supplies only how a block runs.
  * defines: workers_job, workers_runner, workers_options, workers, workers_open, workers_close,
- *          workers_bind, workers_restart, workers_real_now.
+ *          workers_bind, workers_restart, workers_real_now, workers_cpu_relax.
  *
  * The host calls start_block and wait_next from its thread (host/backend.h). start_block stamps
  * the hand-over and gives the block to the worker of its lowest GPU (the others are held by the
@@ -14,6 +14,7 @@
 #ifndef TETRI_EXEC_WORKERS_H
 #define TETRI_EXEC_WORKERS_H
 
+#include <sched.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -73,5 +74,14 @@ void workers_restart(workers *w);
 void workers_bind(host_backend *be, workers *w);
 /* The monotonic clock the driver uses, in ns. */
 tetri_ns workers_real_now(void);
+/* One turn of a spin-wait: the pause instruction where there is one, else a yield. */
+static inline void workers_cpu_relax(void)
+{
+#if defined(__x86_64__) || defined(__i386__)
+    __builtin_ia32_pause();
+#else
+    sched_yield();
+#endif
+}
 
 #endif
