@@ -319,8 +319,9 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
             why = "0 < p10_ns <= median_ns <= p90_ns <= 1000 x median_ns violated";
         } else if (!(cv >= 0 && cv <= 10)) {
             why = "cv outside 0..10";
-        } else if (!source || (strcmp(source, "measured") != 0 && strcmp(source, "analytic") != 0)) {
-            why = "source must be 'measured' or 'analytic'";
+        } else if (!source || (strcmp(source, "measured") != 0 && strcmp(source, "analytic") != 0 &&
+                               strcmp(source, "measured-compute+modelled-comm") != 0)) {
+            why = "source must be 'measured', 'analytic' or 'measured-compute+modelled-comm'";
         }
         if (why) {
             sqlite3_finalize(st);
@@ -338,6 +339,7 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
         r->cost.p90_ns = has_p90 ? p90 : med;
         r->cost.cv = cv;
         r->cost.analytic = strcmp(source, "analytic") == 0;
+        r->cost.modelled_comm = strcmp(source, "measured-compute+modelled-comm") == 0;
         p->n_rows++;
     }
     sqlite3_finalize(st);

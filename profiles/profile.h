@@ -17,7 +17,9 @@
 
 typedef struct tetri_profile tetri_profile;
 
-#define TETRI_PROFILE_SCHEMA_VERSION 1
+/* 2: the hardware's link model (a2a_latency_us, link_source) and the source
+ * 'measured-compute+modelled-comm'; tetri reads 1 and 2. */
+#define TETRI_PROFILE_SCHEMA_VERSION 2
 
 enum {
     TETRI_PROFILE_ANALYTIC_FALLBACK = 1 << 0, /* unmeasured degrees come from the analytic model */
@@ -28,6 +30,8 @@ typedef struct tetri_step_cost {
     double cv;             /* coefficient of variation of one step's time (jitter) */
     int interpolated;      /* resolution not in the profile: interpolated over tokens */
     int analytic;          /* row(s) behind it came from the analytic model, not measurement */
+    int modelled_comm;     /* row(s) behind it: one rank's compute measured, the all-to-alls modelled
+                            * (source 'measured-compute+modelled-comm') */
     int extrapolated;      /* outside the measured token range: nearest row scaled by the analytic
                             * model's ratio (implies interpolated) */
     int fallback;          /* no row for the degree: computed by the analytic model
