@@ -2,6 +2,8 @@
 # bench/gpu_session.sh: what the device calls of executor part 2 run, on the GPU machine, from the
 # repository root (logs and results to $OUT). Phases, in the order given:
 #   build     configure (cuDNN from PyTorch's nvidia-cudnn package) and build tetri and test_gpu in build-gpu/
+#   prebuilt  use the build-gpu/ carried from the development machine (built there against the same
+#             CUDA 13 and cuDNN 9 sonames) when its programs load here; else build
 #   check     make check-gpu's two parts: test_gpu (kernels, steps, slots) and tests/gpu/serve_gpu.sh
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
@@ -31,6 +33,16 @@ for phase in "$@"; do
         grep -E "CUDA|cuDNN|attention" "$OUT/configure.log" | tail -5
         make -C $B -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
         echo "built"
+        ;;
+    prebuilt)
+        nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+        if [ -x $B/tetri-gpu ] && [ -x $B/tests/gpu/test_gpu ] && ! ldd $B/tetri-gpu $B/tests/gpu/test_gpu | grep -q "not found" &&
+            $B/tetri-gpu bench-step --help >/dev/null 2>&1; then
+            echo "prebuilt programs load"
+        else
+            ldd $B/tetri-gpu 2>&1 | grep "not found"; echo "prebuilt programs do not load here: building"
+            rm -rf $B; bash "$0" build || exit 1
+        fi
         ;;
     check)
         TETRI=$T $B/tests/gpu/test_gpu >"$OUT/check_gpu.log" 2>&1; echo "test_gpu exit $?"

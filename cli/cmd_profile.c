@@ -139,6 +139,13 @@ static int show(const tetri_profile *p)
         printf("%-10s %-26s %5d %12d %6d%s\n", h->name, h->gpu, h->n_gpus, h->fast_domain_size, h->rows,
                strcmp(h->name, profile_hardware(p)) == 0 ? "   <- shown" : "");
     }
+    for (int i = 0; i < profile_hardware_count(p); i++) {
+        const tetri_profile_hw *h = profile_hardware_at(p, i);
+        if (strcmp(h->name, profile_hardware(p)) != 0 || !h->link_source[0]) continue;
+        printf("\nlink model of %s (one all-to-all = floor + bytes a rank sends / bandwidth): nvlink %.1f GB/s, pcie %.1f GB/s, "
+               "floor %.0f us\n  source: %s\n",
+               h->name, h->fast_link_gbps, h->slow_link_gbps, h->a2a_latency_us, h->link_source);
+    }
     const tetri_cluster *c = profile_cluster(p);
     int degrees[TETRI_MAX_GPUS + 1], n_deg = 0;
     for (int k = 1; k <= c->n_gpus; k++) {

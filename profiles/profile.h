@@ -135,6 +135,10 @@ const tetri_profile_row *profile_row_at(const tetri_profile *p, int i);
 typedef struct tetri_profile_hw {
     char name[48], gpu[64];
     int n_gpus, fast_domain_size, rows;
+    /* The link model (schema 2; zero / "" where the profile has none): effective all-to-all
+     * bandwidth per rank on the fast and slow links, one all-to-all's floor, and its source. */
+    double fast_link_gbps, slow_link_gbps, a2a_latency_us;
+    char link_source[256];
 } tetri_profile_hw;
 int profile_hardware_count(const tetri_profile *p);
 const tetri_profile_hw *profile_hardware_at(const tetri_profile *p, int i);
