@@ -5,7 +5,7 @@ if HAVE_JANSSON
 AM_CPPFLAGS += -DTETRI_HAVE_JANSSON
 endif
 libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
-  dit/cpu_ref.h dit/cpu_ref.c dit/sp.h dit/sp.c
+  dit/cpu_ref.h dit/cpu_ref.c dit/cpu_internal.h dit/cpu_sp.c dit/sp.h dit/sp.c
 if HAVE_CUDA
 libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_info.h dit/gpu_info.c
 if HAVE_CUDNN
