@@ -551,10 +551,12 @@ void dit_slot_shard(const dit_slot *sl, dit_sp_shard *sh) { *sh = sl->sh; }
 
 /* ---- migration between degrees ---- */
 
-/* bytes from src (on device sdev) to dst (on ddev), on stream st (dst's). */
+/* bytes from src (on device sdev) to dst (on ddev), on stream st (dst's), with dst's device current
+ * (a stream takes work only from its own device; dit_slot_migrate restores the caller's). */
 static int copy_dev(void *dst, int ddev, const void *src, int sdev, size_t bytes, cudaStream_t st, tetri_error *err)
 {
     if (!bytes) return 0;
+    CU(cudaSetDevice(ddev), "migrating a slot");
     if (ddev == sdev) CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, st), "migrating a slot");
     else CU(cudaMemcpyPeerAsync(dst, ddev, src, sdev, bytes, st), "migrating a slot (peer)");
     return 0;
@@ -587,8 +589,8 @@ static int check_migration(dit_slot *const *dst, int b, dit_slot *const *src, in
         const dit_slot *sl = i < a ? src[i] : dst[i - a];
         const int deg = i < a ? a : b, rank = i < a ? i : i - a;
         if (!sl || sl->sh.degree != deg || sl->sh.rank != rank)
-            return tetri_errorf(err, "slot migration: %s slot %d is not rank %d of degree %d", i < a ? "source" : "destination", rank,
-                                rank, deg);
+            return tetri_errorf(err, "slot migration: %s slot [%d] is not a slot of rank %d of degree %d", i < a ? "source" : "destination",
+                                rank, rank, deg);
         if (sl->T != r->T || sl->gh != r->gh || sl->gw != r->gw || sl->n_steps != r->n_steps || sl->m->L->total != r->m->L->total)
             return tetri_errorf(err, "slot migration: the slots differ in model, shape or schedule");
     }
@@ -630,12 +632,12 @@ static int migrate_request(dit_slot *d, const dit_slot *s, dit_slot_migration ho
         copy_dev(d->pooled, dd, s->pooled, sd, (size_t)L->cfg.pooled_dim * 2, st, err))
         return -1;
     if (how == DIT_MIGRATE_COPY) return copy_dev((void *)d->ref.mod, dd, s->ref.mod, sd, R * (size_t)L->mod_total * 2, st, err);
+    CU(cudaSetDevice(dd), "migrating a slot"); /* prepare's GEMMs and kernels run on d's GPU */
     return dit_slot_prepare(d, err);
 }
 
-int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+static int migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
 {
-    if (check_migration(dst, b, src, a, err)) return -1;
     /* every destination's stream after every source's work so far (their last step) */
     for (int j = 0; j < b; j++)
         for (int i = 0; i < a; i++)
@@ -649,6 +651,16 @@ int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, d
         for (int j = 0; j < b; j++)
             if (stream_after(src[i]->m->stream, dst[j]->m->stream, dst[j]->m->device, err)) return -1;
     return 0;
+}
+
+int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+{
+    int cur = 0;
+    if (check_migration(dst, b, src, a, err)) return -1;
+    cudaGetDevice(&cur);
+    const int rc = migrate(dst, b, src, a, how, err);
+    cudaSetDevice(cur);
+    return rc;
 }
 
 int dit_gpu_device(const dit_gpu *m) { return m->device; }

@@ -121,7 +121,8 @@ typedef enum dit_slot_migration {
  * `how` says; destination rank r's per-request state comes from source rank r mod a. Enqueued on the
  * destinations' streams after all work enqueued on the sources' streams so far, and each source's
  * stream is made to wait for the copies, so freeing a source slot afterwards is safe; no host
- * synchronisation. */
+ * synchronisation. The slots may live on different GPUs (each copy and RECOMPUTE's GEMMs are issued
+ * with the destination's device current; the caller's current device is restored). */
 int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err);
 int dit_gpu_device(const dit_gpu *m);
 /* Enqueues a kernel that holds the model's stream for ns of GPU time: a GPU that stops answering,
