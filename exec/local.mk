@@ -8,7 +8,10 @@ libtetri_gpu_a_SOURCES += exec/gpu.c
 endif
 # NCCL's communicators and the all-to-all over them: built where configure found NCCL (HAVE_NCCL),
 # in the tarball always. tests/gpu/test_nccl is make check-gpu's NCCL part (the rule: dit/local.mk).
-EXTRA_DIST += exec/comms.h exec/comms.c exec/nccl_transport.h exec/nccl_transport.c tests/gpu/test_nccl.c
+EXTRA_DIST += exec/comms.h exec/comms.c exec/nccl_transport.h exec/nccl_transport.c tests/gpu/test_nccl.c \
+  tests/configure_nccl.sh
+# configure finds NCCL as PyTorch's Python package lays it out, and builds the GPU part without it
+TESTS += tests/configure_nccl.sh
 if HAVE_CUDA
 if HAVE_NCCL
 libtetri_gpu_a_SOURCES += exec/comms.c exec/nccl_transport.c
