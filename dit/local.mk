@@ -29,17 +29,25 @@ EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c tests/gpu/serve_gpu.s
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
 
-# make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU.
+# make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU; then
+# the NCCL communicators and transport (tests/gpu/test_nccl, where NCCL was found); then serving.
 if HAVE_CUDA
 EXTRA_PROGRAMS = tests/gpu/test_gpu
 tests_gpu_test_gpu_SOURCES = tests/gpu/test_gpu.c
 tests_gpu_test_gpu_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
 CLEANFILES += tests/gpu/test_gpu
-check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
+if HAVE_NCCL
+CHECK_GPU_NCCL = tests/gpu/test_nccl$(EXEEXT)
+else
+CHECK_GPU_NCCL =
+endif
+check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
 	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
+	  rc1=0; if test -n "$(CHECK_GPU_NCCL)"; then ./$(CHECK_GPU_NCCL); rc1=$$?; test $$rc1 -eq 77 && rc1=0; \
+	  else echo "check-gpu: built without NCCL: test_nccl not run"; fi; \
 	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
-	  test $$rc -eq 0 && test $$rc2 -eq 0
+	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc2 -eq 0
 else
 check-gpu:
 	@echo "check-gpu: built without CUDA, nothing to run"
