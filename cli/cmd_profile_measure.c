@@ -245,9 +245,9 @@ static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *in
     measured_row_from_samples(row, ms, a->samples);
     char gpu[256];
     dit_gpu_info_text(info, gpu, sizeof gpu);
-    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention, %d samples after %d warm-up; %s; "
-             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)), a->samples, a->warmup, gpu,
-             clock_lo, clock_hi);
+    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention (%s paths), %d samples after %d warm-up; %s; "
+             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)),
+             dit_gpu_paths_name(dit_gpu_get_paths(m)), a->samples, a->warmup, gpu, clock_lo, clock_hi);
     row->method = method;
     printf("%-10s %5d %5d %10.3f %10.3f %10.3f %7.4f %6d..%-6d %s\n", tetri_model_name(model), res, batch, row->median_ns / 1e6,
            row->p10_ns / 1e6, row->p90_ns / 1e6, row->cv, clock_lo, clock_hi, dit_attn_backend_name(dit_gpu_step_attention(st)));
@@ -290,6 +290,7 @@ static int measure_all(const measure_args *a, tetri_error *err)
         const tetri_model model = (tetri_model)a->models[mi];
         const int T = dit_default_text_tokens(&c);
         rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, T, err) ? -1 : 0;
+        if (!rc && mi == 0) printf("# %s\n", dit_gpu_paths_text(m));
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
             rc = measure_prepare(m, a, model, T, a->res[ri], &stages[n_stages++], err);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++, n++)

@@ -20,6 +20,12 @@
 #include "kernels/kernels.h"
 
 static int failures = 0;
+/* The GPU paths this run takes (dit/gpu_plan.h): by the device, or forced with TETRI_GPU_PATHS=ampere
+ * (make check-gpu runs everything a second time so); wgmma_built: the device runs sm_90a code. */
+static dit_gpu_paths paths = DIT_PATHS_HOPPER;
+static int wgmma_built = 0;
+/* Ours, the fast attention of these paths: wgmma (flash) on Hopper, mma.sync (flash-mma) elsewhere. */
+static dit_attn_backend fast_attn(void) { return paths == DIT_PATHS_HOPPER ? DIT_ATTN_FLASH : DIT_ATTN_FLASH_MMA; }
 static uint64_t rng_state = 0x5eed;
 
 static float frand(void) /* U[-1, 1) */
@@ -349,7 +355,7 @@ static void test_step_cudnn(dit_gpu_step *st, const dit_step_inputs *in, const f
             failures += !same;
         }
     }
-    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+    dit_gpu_step_set_attention(st, fast_attn());
     free(eager);
     free(replay);
 #else
@@ -388,13 +394,14 @@ static void test_step(dit_arch arch)
     /* ours (flash) first, named: the default (auto) would take cuDNN's where built, and the graph
      * replay below is compared with this forward bit for bit */
     if (dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, seed, &err) || dit_gpu_step_create(g, B, T, gh, gw, 2, &st, &err) ||
-        (dit_gpu_step_set_attention(st, DIT_ATTN_FLASH), 0) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) ||
+        (dit_gpu_step_set_attention(st, fast_attn()), 0) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) ||
         dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got, &err)) {
         printf("FAIL %s step: %s\n", nm, err.msg);
         failures++;
         goto done;
     }
-    snprintf(name, sizeof name, "%s tiny step (B=2, T=%d, 6x5 grid), wgmma attention vs CPU", nm, T);
+    snprintf(name, sizeof name, "%s tiny step (B=2, T=%d, 6x5 grid), %s attention vs CPU (%s paths)", nm, T,
+             paths == DIT_PATHS_HOPPER ? "wgmma" : "mma.sync", dit_gpu_paths_name(paths));
     check(name, got, want, nv, 1e-2);
     dit_gpu_step_set_attention(st, DIT_ATTN_ORACLE);
     if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
@@ -404,7 +411,14 @@ static void test_step(dit_arch arch)
     if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
     snprintf(name, sizeof name, "%s tiny step, mma.sync attention vs CPU", nm);
     check(name, got2, want, nv, 1e-2);
-    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+    if (paths != DIT_PATHS_HOPPER) { /* the wgmma kernel is refused on these paths, by name */
+        dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+        tetri_error why = {{0}};
+        const int refused = dit_gpu_step_forward(st, &why) != 0 && strstr(why.msg, "ampere paths") != NULL;
+        printf("%s %s attention flash (wgmma) refused on the ampere paths: %s\n", refused ? "PASS" : "FAIL", nm, why.msg);
+        failures += !refused;
+    }
+    dit_gpu_step_set_attention(st, fast_attn());
     /* graph: capture, re-upload (the eager warm-up forward does not move the latent), one Euler step */
     if (dit_gpu_step_capture(st, &err) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) || dit_gpu_step_denoise(st, 1, &err) ||
         dit_gpu_step_read_velocity(st, got2, &err) || dit_gpu_step_read_latent(st, lat_after, &err)) {
@@ -426,7 +440,7 @@ static void test_step(dit_arch arch)
 #ifdef HAVE_CUDNN
             const dit_attn_backend expect = DIT_ATTN_CUDNN;
 #else
-            const dit_attn_backend expect = DIT_ATTN_FLASH;
+            const dit_attn_backend expect = fast_attn(); /* wgmma on Hopper, mma.sync on the ampere paths */
 #endif
             const int ok = dit_gpu_step_attention(sa) == expect;
             printf("%s %s default attention resolves to %s\n", ok ? "PASS" : "FAIL", nm, dit_attn_backend_name(dit_gpu_step_attention(sa)));
@@ -577,7 +591,8 @@ static void test_cli_inputs(const char *tetri)
     static const struct { const char *attention; int steps; } runs[] = {{"flash", 0}, {"oracle", 0}, {"flash-mma", 0}, {"flash", 2}};
     for (size_t run = 0; run < sizeof runs / sizeof runs[0]; run++) {
         const int steps = runs[run].steps;
-        const char *attention = runs[run].attention;
+        /* the child inherits TETRI_GPU_PATHS: on the ampere paths ours is flash-mma */
+        const char *attention = paths != DIT_PATHS_HOPPER && strcmp(runs[run].attention, "flash") == 0 ? "flash-mma" : runs[run].attention;
         char expect[64];
         snprintf(expect, sizeof expect, "attention %s", attention);
         snprintf(cmd, sizeof cmd, "%s bench-step --model flux-dev --tiny --seed 77 --inputs %s --output %s --steps %d --attention %s",
@@ -722,6 +737,7 @@ static void bench_attention(int L, int hd, int first)
     cudaEventCreate(&b);
     printf("BENCH attention L %5d, 24 heads of %3d:", L, hd);
     for (int variant = first; variant < N_ATTN_VARIANTS; variant++) {
+        if (variant == 1 && paths != DIT_PATHS_HOPPER) continue; /* no wgmma on the ampere paths */
         float ms[20];
         int e = 0;
         for (int it = 0; it < warm + reps && !e; it++) {
@@ -764,6 +780,18 @@ int main(int argc, char **argv)
         return export_case(argv[2], DIT_ARCH_FLUX) + export_case(argv[2], DIT_ARCH_SD3);
     printf("# check-gpu on %s\n", prop.name);
     tetri_error err = {{0}};
+    char paths_text[384];
+    if (prop.major >= 8 && tk_attention_wgmma_built(&wgmma_built)) {
+        printf("FAIL probing the build's kernels on %s (sm_%d%d): no code for it? (configure --with-cuda-arch)\n", prop.name, prop.major,
+               prop.minor);
+        return 1;
+    }
+    if (dit_gpu_paths_choose(prop.name, prop.major, prop.minor, wgmma_built, getenv(DIT_GPU_PATHS_ENV), &paths, paths_text,
+                             sizeof paths_text, &err)) {
+        printf("FAIL %s\n", err.msg);
+        return 1;
+    }
+    printf("# %s; device code built for %s\n", paths_text, TETRI_CUDA_ARCHS);
 #ifdef HAVE_CUDNN
     long cudnn_rt, cudnn_built;
     dit_cudnn_versions(&cudnn_rt, &cudnn_built);
@@ -791,7 +819,17 @@ int main(int argc, char **argv)
     test_ln_mod(1);
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
+    if (!wgmma_built) { /* the wgmma launcher must refuse a device without sm_90a code, not launch an empty kernel */
+        const int e = tk_attention_wgmma(NULL, NULL, NULL, 8, 8, NULL, 8, 8, 1, 1, 1, 128, 0);
+        printf("%s wgmma attention refused where this device runs no sm_90a code: %s\n",
+               e == cudaErrorNoKernelImageForDevice ? "PASS" : "FAIL", cudaGetErrorString((cudaError_t)e));
+        failures += e != cudaErrorNoKernelImageForDevice;
+    }
     for (int wg = 0; wg < N_ATTN_VARIANTS; wg++) {
+        if (wg == 1 && paths != DIT_PATHS_HOPPER) {
+            printf("SKIP wgmma attention kernel checks: the %s paths run no wgmma\n", dit_gpu_paths_name(paths));
+            continue;
+        }
         test_attention(wg, 128, 200, 2, 2, 1, cb);
         test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
         test_attention(wg, 128, 64, 1, 1, 1, cb);
