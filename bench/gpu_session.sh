@@ -1,8 +1,14 @@
 #!/bin/bash
 # bench/gpu_session.sh: what the device calls of executor part 2 run, on the GPU machine, from the
 # repository root (logs and results to $OUT). Phases, in the order given:
-#   build     configure (cuDNN from PyTorch's nvidia-cudnn package) and build tetri and test_gpu in build-gpu/
-#   check     make check-gpu's two parts: test_gpu (kernels, steps, slots) and tests/gpu/serve_gpu.sh
+#   build     configure (cuDNN and NCCL from PyTorch's nvidia-cudnn and nvidia-nccl packages) and build
+#             tetri, test_gpu and (NCCL found) test_nccl in build-gpu/
+#   check     make check-gpu's parts: test_gpu (kernels, steps, slots), test_nccl (communicators, the
+#             NCCL all-to-all) and tests/gpu/serve_gpu.sh (test_gpu's second pass, on the Ampere
+#             paths, is phase ampere-check's)
+#   prebuilt  use the build-gpu/ carried from the development machine (built there against the same
+#             CUDA 13, cuDNN 9 and NCCL 2 sonames) when its programs load here; else build
+#   nccl      test_nccl alone
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
 #   measure-quick  FLUX 256-1024 at batch 1 only
@@ -29,7 +35,24 @@ if [ -n "$CUDNN" ]; then # a root configure can take: include/, lib/libcudnn.so
     for f in "$CUDNN"/lib/libcudnn*.so.9; do ln -sf "$f" /tmp/cudnn-root/lib/; ln -sf "$f" "/tmp/cudnn-root/lib/$(basename "$f" .9)"; done
     export LD_LIBRARY_PATH=$CUDNN/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
 fi
+# NCCL likewise (nvidia/nccl/{include,lib/libnccl.so.2}): a root with include/ and lib/libnccl.so.
+NCCL=$(python3 -c 'import nvidia.nccl as m; print(list(m.__path__)[0])' 2>/dev/null)
+# the prebuilt programs need only the library
+[ -n "$NCCL" ] && [ -f "$NCCL/lib/libnccl.so.2" ] && export LD_LIBRARY_PATH=$NCCL/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+if [ -n "$NCCL" ] && [ -f "$NCCL/include/nccl.h" ] && [ -f "$NCCL/lib/libnccl.so.2" ]; then
+    mkdir -p /tmp/nccl-root/lib && ln -sfn "$NCCL/include" /tmp/nccl-root/include
+    ln -sf "$NCCL/lib/libnccl.so.2" /tmp/nccl-root/lib/libnccl.so.2 && ln -sf "$NCCL/lib/libnccl.so.2" /tmp/nccl-root/lib/libnccl.so
+    export LD_LIBRARY_PATH=$NCCL/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}
+else
+    [ -n "$NCCL" ] && echo "# nvidia-nccl in $NCCL has no include/nccl.h or lib/libnccl.so.2: configure looks elsewhere"
+    NCCL=
+fi
 T=$PWD/$B/tetri
+test_nccl() { # runs test_nccl when the build has it
+    if grep -q "define HAVE_NCCL 1" $B/config.h; then
+        $B/tests/gpu/test_nccl >"$OUT/test_nccl.log" 2>&1; echo "test_nccl exit $?"; cat "$OUT/test_nccl.log"
+    else echo "test_nccl: not built (configure found no NCCL)"; fi
+}
 phases=
 for phase in "$@"; do
     if [ "$phase" = ampere ]; then phases="$phases ampere-check ampere-bench ampere-sm80"; else phases="$phases $phase"; fi
@@ -39,17 +62,33 @@ for phase in $phases; do
     case $phase in
     build)
         nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
-        { autoreconf -fi && mkdir -p $B && cd $B && ../configure ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/configure.log" 2>&1 ||
-            { tail -30 "$OUT/configure.log"; exit 1; }
-        grep -E "CUDA|cuDNN|attention" "$OUT/configure.log" | tail -5
-        make -C $B -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
+        { autoreconf -fi && mkdir -p $B && cd $B && ../configure ${CUDNN:+--with-cudnn=/tmp/cudnn-root} ${NCCL:+--with-nccl=/tmp/nccl-root} && cd ..; } \
+            >"$OUT/configure.log" 2>&1 || { tail -30 "$OUT/configure.log"; exit 1; }
+        grep -E "CUDA|cuDNN|attention|NCCL" "$OUT/configure.log" | tail -6
+        targets="tetri tetri-gpu tests/gpu/test_gpu"
+        grep -q "define HAVE_NCCL 1" $B/config.h && targets="$targets tests/gpu/test_nccl"
+        make -C $B -j16 $targets >"$OUT/build.log" 2>&1 || { grep -E "error|Error" "$OUT/build.log" | head -30; exit 1; }
         echo "built"
+        ;;
+    prebuilt)
+        nvidia-smi --query-gpu=name,driver_version,memory.total,clocks.max.sm --format=csv | tee "$OUT/gpu.txt"
+        if [ -x $B/tetri-gpu ] && [ -x $B/tests/gpu/test_gpu ] && ! ldd $B/tetri-gpu $B/tests/gpu/test_gpu | grep -q "not found" &&
+            $B/tetri-gpu bench-step --help >/dev/null 2>&1; then
+            echo "prebuilt programs load"
+        else
+            ldd $B/tetri-gpu 2>&1 | grep "not found"; echo "prebuilt programs do not load here: building"
+            rm -rf $B; bash "$0" build || exit 1
+        fi
         ;;
     check)
         TETRI=$T $B/tests/gpu/test_gpu >"$OUT/check_gpu.log" 2>&1; echo "test_gpu exit $?"
         grep -E "^FAIL|slots|ALL PASSED|FAILED" "$OUT/check_gpu.log" | head -20
+        test_nccl
         TETRI=$T sh tests/gpu/serve_gpu.sh >"$OUT/serve_gpu.log" 2>&1; echo "serve_gpu exit $?"
         cat "$OUT/serve_gpu.log" | tail -25
+        ;;
+    nccl)
+        test_nccl
         ;;
     measure)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1-4 >"$OUT/measure.txt" 2>&1 &&

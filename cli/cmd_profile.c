@@ -139,6 +139,13 @@ static int show(const tetri_profile *p)
         printf("%-10s %-26s %5d %12d %6d%s\n", h->name, h->gpu, h->n_gpus, h->fast_domain_size, h->rows,
                strcmp(h->name, profile_hardware(p)) == 0 ? "   <- shown" : "");
     }
+    for (int i = 0; i < profile_hardware_count(p); i++) {
+        const tetri_profile_hw *h = profile_hardware_at(p, i);
+        if (strcmp(h->name, profile_hardware(p)) != 0 || !h->link_source[0]) continue;
+        printf("\nlink model of %s (one all-to-all = floor + bytes a rank sends / bandwidth): nvlink %.1f GB/s, pcie %.1f GB/s, "
+               "floor %.0f us\n  source: %s\n",
+               h->name, h->fast_link_gbps, h->slow_link_gbps, h->a2a_latency_us, h->link_source);
+    }
     const tetri_cluster *c = profile_cluster(p);
     int degrees[TETRI_MAX_GPUS + 1], n_deg = 0;
     for (int k = 1; k <= c->n_gpus; k++) {
@@ -146,7 +153,8 @@ static int show(const tetri_profile *p)
         for (int i = 0; i < profile_row_count(p) && !any; i++) any = profile_row_at(p, i)->degree == k;
         if (any) degrees[n_deg++] = k;
     }
-    printf("\n%s: median ms per denoising step by SP degree ('-': no row; source: m measured, a analytic)\n",
+    printf("\n%s: median ms per denoising step by SP degree ('-': no row; source: m measured, a analytic,\n"
+           "c one rank's compute measured + all-to-alls modelled)\n",
            profile_hardware(p));
     printf("%-10s %-10s %5s %-6s", "model", "res", "batch", "link");
     for (int d = 0; d < n_deg; d++) printf("  deg %-4d", degrees[d]);
@@ -154,10 +162,11 @@ static int show(const tetri_profile *p)
     /* Rows come sorted by model, tokens, width, degree, batch, link: one output line per
      * (model, resolution, batch, link), degrees across. */
     int n = profile_row_count(p);
-    int n_measured = 0, n_analytic = 0;
+    int n_measured = 0, n_analytic = 0, n_modelled = 0;
     for (int i = 0; i < n; i++) {
         const tetri_profile_row *r = profile_row_at(p, i);
         if (r->cost.analytic) n_analytic++;
+        else if (r->cost.modelled_comm) n_modelled++;
         else n_measured++;
     }
     for (int mi = 0; mi < TETRI_MODEL_COUNT; mi++) {
@@ -189,18 +198,20 @@ static int show(const tetri_profile *p)
                         if (hit) {
                             len += snprintf(line + len, sizeof line - len, "  %8.2f", hit->cost.median_ns / 1e6);
                             any = 1;
-                            srcs |= hit->cost.analytic ? 2 : 1;
+                            srcs |= hit->cost.analytic ? 2 : hit->cost.modelled_comm ? 4 : 1;
                         } else {
                             len += snprintf(line + len, sizeof line - len, "  %8s", "-");
                         }
                     }
                     if (!any) continue;
-                    snprintf(sources, sizeof sources, "%s", srcs == 3 ? "m+a" : srcs == 2 ? "a" : "m");
+                    snprintf(sources, sizeof sources, "%s%s%s%s%s", srcs & 1 ? "m" : "", (srcs & 1) && (srcs & 6) ? "+" : "",
+                             srcs & 4 ? "c" : "", (srcs & 4) && (srcs & 2) ? "+" : "", srcs & 2 ? "a" : "");
                     printf("%s %s\n", line, sources);
                 }
         }
     }
     printf("\n%d rows: %d measured, %d analytic", n, n_measured, n_analytic);
+    if (n_modelled) printf(", %d measured compute + modelled all-to-alls", n_modelled);
     if (n_analytic) printf(" (analytic rows stand in until measured ones replace them; docs/profiles.md)");
     printf("\nmigration (ms, nvlink) at 1024x1024: flux-dev %.3f, sd3-medium %.3f\n",
            profile_migration_ns(p, TETRI_MODEL_FLUX_DEV, 1024, 1024, TETRI_LINK_FAST) / 1e6,

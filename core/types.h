@@ -1,6 +1,6 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
- *          tetri_outcome, gpuset helpers, model names, TETRI_MAX_SIDE.
+ *          tetri_outcome, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block), model names, TETRI_MAX_SIDE.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -25,6 +25,14 @@ static inline bool tetri_gpuset_has(tetri_gpuset s, int gpu) { return (s >> gpu)
 static inline tetri_gpuset tetri_gpuset_block(int first, int size)
 {
     return (size >= 64 ? ~0ULL : ((1ULL << size) - 1)) << first;
+}
+/* Whether `s` is an aligned block: a power-of-two count of GPUs starting at a multiple of that count.
+ * The sets the executor keeps NCCL communicators for (exec/comms.c) and placement prefers
+ * (sched/placement.h); one definition for both. */
+static inline bool tetri_gpuset_is_block(tetri_gpuset s)
+{
+    const int n = tetri_gpuset_count(s), first = s ? __builtin_ctzll(s) : 0;
+    return n > 0 && (n & (n - 1)) == 0 && first % n == 0 && s == tetri_gpuset_block(first, n);
 }
 
 /* The largest image side (width or height, pixels) tetri takes anywhere: a trace, the generator, a

@@ -1,5 +1,9 @@
-/* dit/cpu_ref.c: fp32 reference forward of one DiT step (see cpu_ref.h). Clarity over speed. */
+/* dit/cpu_ref.c: fp32 reference forward of one DiT step (see cpu_ref.h). Clarity over speed.
+ * defines: dit_cpu_forward, dit_cpu_denoise, dit_cpu_init_weights, dit_rope_table, dit_timestep_proj,
+ *          dit_sigma_schedule, and the per-row phases of dit/cpu_internal.h that the sharded
+ *          forward (cpu_sp.c) shares. */
 #include "dit/cpu_ref.h"
+#include "dit/cpu_internal.h"
 
 #include <assert.h>
 #include <math.h>
@@ -124,8 +128,8 @@ static void rope_heads(float *x, int rows, int ld, int n_heads, int hd, const fl
         }
 }
 
-/* Softmax attention over all L tokens: qkv rows [q | k | v] of stride ld, out [L, D] of stride ldo. */
-static void attention(const float *qkv, int L, int ld, int n_heads, int hd, float *out, int ldo, float *scores)
+/* Softmax attention over all L tokens: qkv rows [q | k | v] of stride ld, out [L, n_heads hd] of stride ldo. */
+void dit_cpu_attention(const float *qkv, int L, int ld, int n_heads, int hd, float *out, int ldo, float *scores)
 {
     const int D = n_heads * hd;
     const float scale = 1.0f / sqrtf((float)hd);
@@ -158,130 +162,243 @@ static void gated_add(float *h, const float *y, int rows, int D, const float *ga
         for (int k = 0; k < D; k++) h[(size_t)r * D + k] += gate[k] * y[(size_t)r * D + k];
 }
 
+static void gelu_rows(float *x, int rows, int n, int ld)
+{
+    for (int r = 0; r < rows; r++)
+        for (int k = 0; k < n; k++) x[(size_t)r * ld + k] = gelu_tanh(x[(size_t)r * ld + k]);
+}
+
+/* ---- one rank's rows ---- */
+
+void dit_cpu_rows_init(const dit_layout *L, int T, int grid_h, int grid_w, const dit_sp_shard *s, int slots, dit_cpu_rows *R)
+{
+    const dit_config *c = &L->cfg;
+    const size_t D = (size_t)L->D, M = (size_t)c->mlp_ratio * D, rows = (size_t)s->tn + (size_t)s->nn, half = (size_t)c->head_dim / 2;
+    *R = (dit_cpu_rows){.s = *s, .rows = (int)rows, .grid_h = grid_h, .grid_w = grid_w, .slots = slots};
+    R->h = malloc(slots * rows * D * sizeof *R->h);
+    R->qkv = malloc(slots * rows * 3 * D * sizeof *R->qkv);
+    R->att = malloc(slots * rows * D * sizeof *R->att);
+    R->ff = malloc(slots * rows * (D + M) * sizeof *R->ff);
+    R->nrm = malloc(rows * D * sizeof *R->nrm);
+    R->y = malloc(rows * D * sizeof *R->y);
+    R->proj = malloc((size_t)s->nn * (size_t)dit_token_out(c) * sizeof *R->proj);
+    R->rc = malloc(rows * half * sizeof *R->rc);
+    R->rs = malloc(rows * half * sizeof *R->rs);
+    if (!R->h || !R->qkv || !R->att || !R->ff || !R->nrm || !R->y || !R->proj || !R->rc || !R->rs) abort();
+    if (c->arch != DIT_ARCH_FLUX) return;
+    /* RoPE at the rows' global positions: the full table's text rows t0.. and image rows T + n0.. */
+    const size_t all = (size_t)T + (size_t)grid_h * grid_w;
+    float *fc = malloc(all * half * sizeof *fc), *fs = malloc(all * half * sizeof *fs);
+    if (!fc || !fs) abort();
+    dit_rope_table(c, T, grid_h, grid_w, fc, fs);
+    memcpy(R->rc, fc + (size_t)s->t0 * half, (size_t)s->tn * half * sizeof *fc);
+    memcpy(R->rs, fs + (size_t)s->t0 * half, (size_t)s->tn * half * sizeof *fs);
+    memcpy(R->rc + (size_t)s->tn * half, fc + ((size_t)T + s->n0) * half, (size_t)s->nn * half * sizeof *fc);
+    memcpy(R->rs + (size_t)s->tn * half, fs + ((size_t)T + s->n0) * half, (size_t)s->nn * half * sizeof *fs);
+    free(fc);
+    free(fs);
+}
+
+void dit_cpu_rows_free(dit_cpu_rows *R)
+{
+    free(R->h); free(R->qkv); free(R->att); free(R->ff); free(R->nrm); free(R->y); free(R->proj); free(R->rc); free(R->rs);
+    memset(R, 0, sizeof *R);
+}
+
+int dit_cpu_check_inputs(const dit_layout *L, const dit_step_inputs *in, tetri_error *err)
+{
+    const dit_config *c = &L->cfg;
+    if (in->batch < 1 || in->text_tokens < 1 || in->grid_h < 1 || in->grid_w < 1)
+        return tetri_errorf(err, "cpu reference: batch, text tokens and image grid must be positive");
+    if (c->arch != DIT_ARCH_FLUX && (in->grid_h > c->pos_embed_max || in->grid_w > c->pos_embed_max))
+        return tetri_errorf(err, "cpu reference: image grid %dx%d exceeds pos_embed_max_size %d", in->grid_h, in->grid_w, c->pos_embed_max);
+    return 0;
+}
+
+/* ---- the phases ---- */
+
+void dit_cpu_modulation(const dit_layout *L, const float *w, float sigma, float guidance, const float *pooled, float *mod)
+{
+    /* temb = timestep embedding (+ guidance embedding) + pooled projection; mod = linear(silu(temb)). */
+    const int D = L->D;
+    float tp[256], a[8192], temb[8192], t2[8192];
+    assert(D <= 8192);
+    dit_timestep_proj(sigma * 1000.0f, tp);
+    linear(w, &L->t_l1, tp, 256, 1, a, D);
+    for (int k = 0; k < D; k++) a[k] = silu(a[k]);
+    linear(w, &L->t_l2, a, D, 1, temb, D);
+    if (L->g_l1.w >= 0) {
+        dit_timestep_proj(guidance * 1000.0f, tp);
+        linear(w, &L->g_l1, tp, 256, 1, a, D);
+        for (int k = 0; k < D; k++) a[k] = silu(a[k]);
+        linear(w, &L->g_l2, a, D, 1, t2, D);
+        for (int k = 0; k < D; k++) temb[k] += t2[k];
+    }
+    linear(w, &L->p_l1, pooled, L->cfg.pooled_dim, 1, a, D);
+    for (int k = 0; k < D; k++) a[k] = silu(a[k]);
+    linear(w, &L->p_l2, a, D, 1, t2, D);
+    for (int k = 0; k < D; k++) a[k] = silu(temb[k] + t2[k]);
+    dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
+    linear(w, &all_mod, a, D, 1, mod, (int)L->mod_total);
+}
+
+void dit_cpu_embed(const dit_layout *L, const float *w, const float *text, const float *latent, dit_cpu_rows *R, int slot)
+{
+    const dit_config *c = &L->cfg;
+    const int D = L->D, tn = R->s.tn, nn = R->s.nn;
+    float *h = R->h + (size_t)slot * R->rows * D; /* [rows, D]: text rows first, then image rows */
+    linear(w, &L->ctx_embed, text, c->text_dim, tn, h, D);
+    linear(w, &L->x_embed, latent, dit_token_in(c), nn, h + (size_t)tn * D, D);
+    if (c->arch == DIT_ARCH_FLUX) return;
+    /* SD3's positional table, cropped to the grid's centre, at each row's global image position */
+    const int Mx = c->pos_embed_max, top = (Mx - R->grid_h) / 2, left = (Mx - R->grid_w) / 2;
+    for (int n = 0; n < nn; n++) {
+        const int g = R->s.n0 + n;
+        const float *pe = w + L->pos_table + ((size_t)(top + g / R->grid_w) * Mx + left + g % R->grid_w) * D;
+        for (int k = 0; k < D; k++) h[(size_t)(tn + n) * D + k] += pe[k];
+    }
+}
+
+/* RMSNorm of q and k (gains gq, gk; none when NULL), then RoPE (FLUX), over rows of qkv [rows, 3D]. */
+static void qk_norm_rope(const dit_layout *L, float *qkv, int rows, const float *gq, const float *gk, const float *rc, const float *rs)
+{
+    const int D = L->D, H = L->cfg.n_heads, hd = L->cfg.head_dim;
+    if (gq) {
+        rms_heads(qkv, rows, 3 * D, H, hd, gq);
+        rms_heads(qkv + D, rows, 3 * D, H, hd, gk);
+    }
+    if (rc) {
+        rope_heads(qkv, rows, 3 * D, H, hd, rc, rs);
+        rope_heads(qkv + D, rows, 3 * D, H, hd, rc, rs);
+    }
+}
+
+void dit_cpu_double_pre(const dit_layout *L, const float *w, int i, const float *mod, dit_cpu_rows *R, int slot)
+{
+    const dit_double_block *blk = &L->dbl[i];
+    const int D = L->D, tn = R->s.tn, nn = R->s.nn, qk = L->cfg.qk_norm;
+    const float *mx = mod + blk->mod_x_off, *mc = mod + blk->mod_c_off;
+    const float *h = R->h + (size_t)slot * R->rows * D;  /* [rows, D] */
+    float *qkv = R->qkv + (size_t)slot * R->rows * 3 * D; /* [rows, 3D] */
+    /* AdaLayerNormZero chunks: shift1, scale1, gate1, shift2, scale2, gate2;
+     * AdaLayerNormContinuous (SD3's last context): scale, shift. */
+    if (blk->mod_c_chunks == 6) ln_modulate(h, tn, D, mc, mc + D, R->nrm);
+    else ln_modulate(h, tn, D, mc + D, mc, R->nrm);
+    ln_modulate(h + (size_t)tn * D, nn, D, mx, mx + D, R->nrm + (size_t)tn * D);
+    linear(w, &blk->qkv_c, R->nrm, D, tn, qkv, 3 * D);
+    linear(w, &blk->qkv_x, R->nrm + (size_t)tn * D, D, nn, qkv + (size_t)tn * 3 * D, 3 * D);
+    /* q/k norms differ by stream (norm_added_* on text rows), RoPE does not: normalise each stream, rotate all rows */
+    if (qk) {
+        qk_norm_rope(L, qkv, tn, w + blk->norm_added_q, w + blk->norm_added_k, NULL, NULL);
+        qk_norm_rope(L, qkv + (size_t)tn * 3 * D, nn, w + blk->norm_q, w + blk->norm_k, NULL, NULL);
+    }
+    if (L->cfg.arch == DIT_ARCH_FLUX) qk_norm_rope(L, qkv, R->rows, NULL, NULL, R->rc, R->rs);
+}
+
+/* One stream's rows after attention (m: its six chunks): h += gate1 out(att), then
+ * h += gate2 ff2(gelu(ff1(LN(h) (1 + scale2) + shift2))). ff [rows, M] and nrm, y [rows, D] scratch. */
+static void post_stream(const dit_layout *L, const float *w, const dit_linear *out, const dit_linear *ff1, const dit_linear *ff2,
+                        const float *m, int rows, const float *att, float *h, float *nrm, float *y, float *ff)
+{
+    const int D = L->D, M = L->cfg.mlp_ratio * D;
+    linear(w, out, att, D, rows, y, D);
+    gated_add(h, y, rows, D, m + 2 * D);
+    ln_modulate(h, rows, D, m + 3 * D, m + 4 * D, nrm);
+    linear(w, ff1, nrm, D, rows, ff, M);
+    gelu_rows(ff, rows, M, M);
+    linear(w, ff2, ff, M, rows, y, D);
+    gated_add(h, y, rows, D, m + 5 * D);
+}
+
+void dit_cpu_double_post(const dit_layout *L, const float *w, int i, const float *mod, dit_cpu_rows *R, int slot)
+{
+    const dit_double_block *blk = &L->dbl[i];
+    const int D = L->D, M = L->cfg.mlp_ratio * D, tn = R->s.tn, nn = R->s.nn;
+    const size_t t = (size_t)tn * D; /* where the image rows start in [rows, D] */
+    float *h = R->h + (size_t)slot * R->rows * D, *att = R->att + (size_t)slot * R->rows * D;
+    float *ff = R->ff + (size_t)slot * R->rows * (D + M); /* scratch here */
+    post_stream(L, w, &blk->out_x, &blk->ff1_x, &blk->ff2_x, mod + blk->mod_x_off, nn, att + t, h + t, R->nrm + t, R->y + t, ff);
+    /* SD3's last block: the text rows only fed attention */
+    if (!blk->context_pre_only)
+        post_stream(L, w, &blk->out_c, &blk->ff1_c, &blk->ff2_c, mod + blk->mod_c_off, tn, att, h, R->nrm, R->y, ff);
+}
+
+void dit_cpu_single_pre(const dit_layout *L, const float *w, int i, const float *mod, dit_cpu_rows *R, int slot)
+{
+    const dit_single_block *blk = &L->sgl[i];
+    const int D = L->D, M = L->cfg.mlp_ratio * D, rows = R->rows;
+    const float *m = mod + blk->mod_off, *h = R->h + (size_t)slot * rows * D;
+    float *qkv = R->qkv + (size_t)slot * rows * 3 * D;
+    float *ff = R->ff + (size_t)slot * rows * (D + M); /* [rows, D + M]: attention's output lands in columns 0..D */
+    ln_modulate(h, rows, D, m, m + D, R->nrm);
+    linear(w, &blk->qkv, R->nrm, D, rows, qkv, 3 * D);
+    linear(w, &blk->mlp, R->nrm, D, rows, ff + D, D + M);
+    gelu_rows(ff + D, rows, M, D + M);
+    qk_norm_rope(L, qkv, rows, w + blk->norm_q, w + blk->norm_k, R->rc, R->rs);
+}
+
+void dit_cpu_single_post(const dit_layout *L, const float *w, int i, const float *mod, dit_cpu_rows *R, int slot)
+{
+    const dit_single_block *blk = &L->sgl[i];
+    const int D = L->D, M = L->cfg.mlp_ratio * D, rows = R->rows;
+    float *h = R->h + (size_t)slot * rows * D;
+    /* proj_out over concat(attention, MLP), one linear */
+    linear(w, &blk->out, R->ff + (size_t)slot * rows * (D + M), D + M, rows, R->y, D);
+    gated_add(h, R->y, rows, D, mod + blk->mod_off + 2 * D);
+}
+
+void dit_cpu_final(const dit_layout *L, const float *w, const float *mod, dit_cpu_rows *R, int slot, float *out)
+{
+    const dit_config *c = &L->cfg;
+    const int D = L->D, nn = R->s.nn, tout = dit_token_out(c);
+    const float *mo = mod + L->norm_out_off;
+    /* norm_out (AdaLayerNormContinuous: scale, shift), proj_out, image rows only. */
+    ln_modulate(R->h + ((size_t)slot * R->rows + R->s.tn) * D, nn, D, mo + D, mo, R->nrm);
+    if (c->arch == DIT_ARCH_FLUX) {
+        linear(w, &L->proj_out, R->nrm, D, nn, out, tout);
+        return;
+    }
+    /* SD3's proj_out emits (py, px, c); the packed token order is (c, py, px). */
+    const int p = c->patch, C = c->out_channels;
+    linear(w, &L->proj_out, R->nrm, D, nn, R->proj, tout);
+    for (int n = 0; n < nn; n++)
+        for (int ch = 0; ch < C; ch++)
+            for (int pp = 0; pp < p * p; pp++) out[(size_t)n * tout + ch * p * p + pp] = R->proj[(size_t)n * tout + pp * C + ch];
+}
+
+/* ---- degree 1 ---- */
+
 int dit_cpu_forward(const dit_layout *L, const float *w, const dit_step_inputs *in, float *out, tetri_error *err)
 {
     const dit_config *c = &L->cfg;
+    if (dit_cpu_check_inputs(L, in, err)) return -1;
     const int D = L->D, H = c->n_heads, hd = c->head_dim, M = c->mlp_ratio * D;
     const int T = in->text_tokens, N = in->grid_h * in->grid_w, Lt = T + N;
-    const int tin = dit_token_in(c), tout = dit_token_out(c);
-    const int flux = c->arch == DIT_ARCH_FLUX;
-    if (in->batch < 1 || T < 1 || in->grid_h < 1 || in->grid_w < 1)
-        return tetri_errorf(err, "cpu reference: batch, text tokens and image grid must be positive");
-    if (!flux && (in->grid_h > c->pos_embed_max || in->grid_w > c->pos_embed_max))
-        return tetri_errorf(err, "cpu reference: image grid %dx%d exceeds pos_embed_max_size %d", in->grid_h, in->grid_w, c->pos_embed_max);
-
-    float *mod = malloc((size_t)L->mod_total * sizeof *mod);
-    float *h = malloc((size_t)Lt * D * sizeof *h), *nrm = malloc((size_t)Lt * D * sizeof *nrm);
-    float *qkv = malloc((size_t)Lt * 3 * D * sizeof *qkv), *att = malloc((size_t)Lt * D * sizeof *att);
-    float *y = malloc((size_t)Lt * D * sizeof *y), *ff = malloc((size_t)Lt * (D + M) * sizeof *ff);
-    float *scores = malloc((size_t)Lt * sizeof *scores), *tmp = malloc((size_t)Lt * tout * sizeof *tmp);
-    float *rc = malloc((size_t)Lt * hd / 2 * sizeof *rc), *rs = malloc((size_t)Lt * hd / 2 * sizeof *rs);
-    if (!mod || !h || !nrm || !qkv || !att || !y || !ff || !scores || !tmp || !rc || !rs) abort();
-    if (flux) dit_rope_table(c, T, in->grid_h, in->grid_w, rc, rs);
-
+    dit_sp_shard all;
+    dit_sp_shard_of(T, N, 1, 0, &all);
+    dit_cpu_rows R;
+    dit_cpu_rows_init(L, T, in->grid_h, in->grid_w, &all, 1, &R);
+    float *mod = malloc((size_t)L->mod_total * sizeof *mod), *scores = malloc((size_t)Lt * sizeof *scores);
+    if (!mod || !scores) abort();
+    /* one sample at a time, through slot 0 */
     for (int b = 0; b < in->batch; b++) {
-        /* temb = timestep embedding (+ guidance embedding) + pooled projection. */
-        float tp[256], a[8192], temb[8192], t2[8192];
-        assert(D <= 8192);
-        dit_timestep_proj(in->sigma[b] * 1000.0f, tp);
-        linear(w, &L->t_l1, tp, 256, 1, a, D);
-        for (int k = 0; k < D; k++) a[k] = silu(a[k]);
-        linear(w, &L->t_l2, a, D, 1, temb, D);
-        if (L->g_l1.w >= 0) {
-            dit_timestep_proj((in->guidance ? in->guidance[b] : 0.0f) * 1000.0f, tp);
-            linear(w, &L->g_l1, tp, 256, 1, a, D);
-            for (int k = 0; k < D; k++) a[k] = silu(a[k]);
-            linear(w, &L->g_l2, a, D, 1, t2, D);
-            for (int k = 0; k < D; k++) temb[k] += t2[k];
-        }
-        linear(w, &L->p_l1, in->pooled + (size_t)b * c->pooled_dim, c->pooled_dim, 1, a, D);
-        for (int k = 0; k < D; k++) a[k] = silu(a[k]);
-        linear(w, &L->p_l2, a, D, 1, t2, D);
-        for (int k = 0; k < D; k++) a[k] = silu(temb[k] + t2[k]);
-        dit_linear all_mod = {.w = L->mod_w, .b = L->mod_b, .out = (int)L->mod_total, .in = D};
-        linear(w, &all_mod, a, D, 1, mod, (int)L->mod_total);
-
-        /* Joint hidden state: text rows first, then image rows. */
-        linear(w, &L->ctx_embed, in->text + (size_t)b * T * c->text_dim, c->text_dim, T, h, D);
-        linear(w, &L->x_embed, in->latent + (size_t)b * N * tin, tin, N, h + (size_t)T * D, D);
-        if (!flux) {
-            const int Mx = c->pos_embed_max, top = (Mx - in->grid_h) / 2, left = (Mx - in->grid_w) / 2;
-            for (int n = 0; n < N; n++) {
-                const float *pe = w + L->pos_table + ((size_t)(top + n / in->grid_w) * Mx + left + n % in->grid_w) * D;
-                for (int k = 0; k < D; k++) h[(size_t)(T + n) * D + k] += pe[k];
-            }
-        }
-
+        dit_cpu_modulation(L, w, in->sigma[b], in->guidance ? in->guidance[b] : 0.0f, in->pooled + (size_t)b * c->pooled_dim, mod);
+        dit_cpu_embed(L, w, in->text + (size_t)b * T * c->text_dim, in->latent + (size_t)b * N * dit_token_in(c), &R, 0);
         for (int i = 0; i < c->n_double; i++) {
-            const dit_double_block *blk = &L->dbl[i];
-            const float *mx = mod + blk->mod_x_off, *mc = mod + blk->mod_c_off;
-            /* AdaLayerNormZero chunks: shift1, scale1, gate1, shift2, scale2, gate2;
-             * AdaLayerNormContinuous (SD3's last context): scale, shift. */
-            if (blk->mod_c_chunks == 6) ln_modulate(h, T, D, mc, mc + D, nrm);
-            else ln_modulate(h, T, D, mc + D, mc, nrm);
-            ln_modulate(h + (size_t)T * D, N, D, mx, mx + D, nrm + (size_t)T * D);
-            linear(w, &blk->qkv_c, nrm, D, T, qkv, 3 * D);
-            linear(w, &blk->qkv_x, nrm + (size_t)T * D, D, N, qkv + (size_t)T * 3 * D, 3 * D);
-            if (c->qk_norm) {
-                rms_heads(qkv, T, 3 * D, H, hd, w + blk->norm_added_q);
-                rms_heads(qkv + D, T, 3 * D, H, hd, w + blk->norm_added_k);
-                rms_heads(qkv + (size_t)T * 3 * D, N, 3 * D, H, hd, w + blk->norm_q);
-                rms_heads(qkv + (size_t)T * 3 * D + D, N, 3 * D, H, hd, w + blk->norm_k);
-            }
-            if (flux) {
-                rope_heads(qkv, Lt, 3 * D, H, hd, rc, rs);
-                rope_heads(qkv + D, Lt, 3 * D, H, hd, rc, rs);
-            }
-            attention(qkv, Lt, 3 * D, H, hd, att, D, scores);
-            linear(w, &blk->out_x, att + (size_t)T * D, D, N, y + (size_t)T * D, D);
-            gated_add(h + (size_t)T * D, y + (size_t)T * D, N, D, mx + 2 * D);
-            ln_modulate(h + (size_t)T * D, N, D, mx + 3 * D, mx + 4 * D, nrm + (size_t)T * D);
-            linear(w, &blk->ff1_x, nrm + (size_t)T * D, D, N, ff, M);
-            for (size_t k = 0; k < (size_t)N * M; k++) ff[k] = gelu_tanh(ff[k]);
-            linear(w, &blk->ff2_x, ff, M, N, y + (size_t)T * D, D);
-            gated_add(h + (size_t)T * D, y + (size_t)T * D, N, D, mx + 5 * D);
-            if (!blk->context_pre_only) {
-                linear(w, &blk->out_c, att, D, T, y, D);
-                gated_add(h, y, T, D, mc + 2 * D);
-                ln_modulate(h, T, D, mc + 3 * D, mc + 4 * D, nrm);
-                linear(w, &blk->ff1_c, nrm, D, T, ff, M);
-                for (size_t k = 0; k < (size_t)T * M; k++) ff[k] = gelu_tanh(ff[k]);
-                linear(w, &blk->ff2_c, ff, M, T, y, D);
-                gated_add(h, y, T, D, mc + 5 * D);
-            }
+            dit_cpu_double_pre(L, w, i, mod, &R, 0);
+            dit_cpu_attention(R.qkv, Lt, 3 * D, H, hd, R.att, D, scores);
+            dit_cpu_double_post(L, w, i, mod, &R, 0);
         }
         for (int i = 0; i < c->n_single; i++) {
-            const dit_single_block *blk = &L->sgl[i];
-            const float *m = mod + blk->mod_off;
-            ln_modulate(h, Lt, D, m, m + D, nrm);
-            linear(w, &blk->qkv, nrm, D, Lt, qkv, 3 * D);
-            linear(w, &blk->mlp, nrm, D, Lt, ff + D, D + M);
-            for (int r = 0; r < Lt; r++)
-                for (int k = 0; k < M; k++) ff[(size_t)r * (D + M) + D + k] = gelu_tanh(ff[(size_t)r * (D + M) + D + k]);
-            rms_heads(qkv, Lt, 3 * D, H, hd, w + blk->norm_q);
-            rms_heads(qkv + D, Lt, 3 * D, H, hd, w + blk->norm_k);
-            rope_heads(qkv, Lt, 3 * D, H, hd, rc, rs);
-            rope_heads(qkv + D, Lt, 3 * D, H, hd, rc, rs);
-            attention(qkv, Lt, 3 * D, H, hd, ff, D + M, scores);
-            linear(w, &blk->out, ff, D + M, Lt, y, D);
-            gated_add(h, y, Lt, D, m + 2 * D);
+            dit_cpu_single_pre(L, w, i, mod, &R, 0);
+            dit_cpu_attention(R.qkv, Lt, 3 * D, H, hd, R.ff, D + M, scores);
+            dit_cpu_single_post(L, w, i, mod, &R, 0);
         }
-        /* norm_out (AdaLayerNormContinuous: scale, shift), proj_out, image rows only. */
-        const float *mo = mod + L->norm_out_off;
-        ln_modulate(h + (size_t)T * D, N, D, mo + D, mo, nrm);
-        float *ob = out + (size_t)b * N * tout;
-        if (flux) {
-            linear(w, &L->proj_out, nrm, D, N, ob, tout);
-        } else {
-            /* SD3's proj_out emits (py, px, c); the packed token order is (c, py, px). */
-            const int p = c->patch, C = c->out_channels;
-            linear(w, &L->proj_out, nrm, D, N, tmp, tout);
-            for (int n = 0; n < N; n++)
-                for (int ch = 0; ch < C; ch++)
-                    for (int pp = 0; pp < p * p; pp++) ob[(size_t)n * tout + ch * p * p + pp] = tmp[(size_t)n * tout + pp * C + ch];
-        }
+        dit_cpu_final(L, w, mod, &R, 0, out + (size_t)b * N * dit_token_out(c));
     }
-    free(mod); free(h); free(nrm); free(qkv); free(att); free(y); free(ff); free(scores); free(tmp); free(rc); free(rs);
+    free(mod);
+    free(scores);
+    dit_cpu_rows_free(&R);
     return 0;
 }
 

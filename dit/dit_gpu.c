@@ -14,6 +14,7 @@
 #include "dit/gemm.h"
 #include "dit/gpu_plan.h"
 #include "dit/safetensors.h"
+#include "dit/sp.h"
 #include "kernels/kernels.h"
 
 struct dit_gpu {
@@ -35,12 +36,15 @@ struct dit_gpu {
 
 _Static_assert(sizeof(tk_slot_ref) == DIT_SLOT_REF_BYTES, "dit/gpu_plan.h's DIT_SLOT_REF_BYTES is sizeof(tk_slot_ref)");
 
-/* One request's state (see dit_gpu.h, dit_slot): one stream-ordered allocation on its model's GPU. */
+/* One request's state (see dit_gpu.h, dit_slot): one stream-ordered allocation on its model's GPU.
+ * A slot of degree k holds rank sh.rank's rows of the latent and of the text (sh: dit/sp.h) and
+ * the whole of everything else: the conditioning is per request, not per row. */
 struct dit_slot {
     dit_gpu *m;
-    int T, gh, gw, N, n_steps;
+    int T, gh, gw, N, n_steps; /* the request's: all text rows, the whole grid */
+    dit_sp_shard sh;         /* the rows it holds (degree 1: all of them) */
     void *arena;
-    tk_slot_ref ref;         /* lat [N, C p^2] f32, txt [T, text_dim], mod [n_steps, mod_total], sigmas, step */
+    tk_slot_ref ref;         /* lat [nn, C p^2] f32, txt [tn, text_dim], mod [n_steps, mod_total], sigmas, step */
     void *pooled;            /* [pooled_dim] bf16 */
     float *guid;             /* [1] FLUX.1-dev's guidance scale (0: none) */
     /* the conditioning's scratch, one row per step k (dit_slot_prepare) */
@@ -50,9 +54,16 @@ struct dit_slot {
     void *e1, *e2, *temb;    /* [n_steps, D] */
 };
 
+/* A runner of degree k holds rank sh.rank's rows of each sample: Tl text rows, then Nl image rows,
+ * Ll in all (degree 1: T, N, Lt). Every per-row activation is [B, Ll, ...]; attention sees all Lt
+ * rows of H / k heads, through the exchange buffers (NULL at degree 1, where attention reads qkv and
+ * writes its output in place). */
 struct dit_gpu_step {
     dit_gpu *m;
-    int B, T, gh, gw, N, Lt, n_steps;
+    int B, T, gh, gw, N, Lt, n_steps; /* the request shape: all rows */
+    dit_sp_shard sh;                  /* this rank's rows */
+    int Tl, Nl, Ll;                   /* = sh.tn, sh.nn, their sum */
+    int Lrank[DIT_SP_MAX_DEGREE];     /* every rank's rows, as the pack/unpack kernels take them */
     dit_attn_backend attn;
     double flops;
     /* The slots the graph reads: refs [B] in device memory, written from refs_host (pinned) by
@@ -64,14 +75,22 @@ struct dit_gpu_step {
     cudaEvent_t bind_done;
     /* device buffers, carved from one arena */
     void *arena;
-    float *vel;              /* [B, N, C p^2] the last forward's velocity, packed token order */
+    float *vel;              /* [B, Nl, C p^2] the last forward's velocity, packed token order */
     float *sig2;             /* [B, 2] each sample's sigma and next sigma at its step */
-    float *rope_cos, *rope_sin, *oracle_ws;
-    void *lat16;             /* [B, N, C p^2] bf16: the gathered latents */
-    void *txt;               /* [B, T, text_dim] bf16: the gathered text rows */
+    float *rope_cos, *rope_sin; /* [Ll, hd / 2] the table's rows at this rank's rows' global positions */
+    float *oracle_ws;
+    void *lat16;             /* [B, Nl, C p^2] bf16: the gathered latents */
+    void *txt;               /* [B, Tl, text_dim] bf16: the gathered text rows */
     void *mod;               /* [B, mod_total] bf16: each sample's modulation row at its step */
-    void *h, *nrm, *qkv, *att, *y, *big, *out; /* activations: [B, Lt, D], [B, Lt, D], [B, Lt, 3D], [B, Lt, D],
-                                                  [B, Lt, D], [B, Lt, D + M], [B, N, C p^2] */
+    void *h, *nrm, *qkv, *att, *y, *big, *out; /* activations: [B, Ll, D], [B, Ll, D], [B, Ll, 3D], [B, Ll, D],
+                                                  [B, Ll, D], [B, Ll, D + M], [B, Nl, C p^2] */
+    /* the exchange (degree k > 1; Dk = D / k; chunk layout in dit/sp.h): */
+    void *send_in;           /* [k][B, Ll, 3 Dk] qkv packed by head group */
+    void *recv_in;           /* [k][B, L_i, 3 Dk] every rank's rows of this rank's heads */
+    void *att_in;            /* [B, Lt, 3 Dk] attention's input */
+    void *att_out;           /* [B, Lt, Dk] attention's output */
+    void *send_out;          /* [k][B, L_i, Dk] att_out's rows by owner */
+    void *recv_out;          /* [k][B, Ll, Dk] this rank's rows of every head group */
     cudaGraph_t graph;
     cudaGraphExec_t exec;
 };
@@ -168,6 +187,7 @@ size_t dit_gpu_weight_bytes(const dit_gpu *m) { return (size_t)m->L->n_weights *
 dit_gpu_paths dit_gpu_get_paths(const dit_gpu *m) { return m->paths; }
 const char *dit_gpu_paths_text(const dit_gpu *m) { return m->paths_text; }
 cudaStream_t dit_gpu_stream(const dit_gpu *m) { return m->stream; }
+const dit_layout *dit_gpu_layout(const dit_gpu *m) { return m->L; }
 void *dit_gpu_cublas(const dit_gpu *m) { return m->cublas; }
 
 int dit_gpu_init_random(dit_gpu *m, uint64_t seed, tetri_error *err)
@@ -216,7 +236,7 @@ static void *take(arena *a, size_t bytes)
 static void carve(dit_gpu_step *s, arena *a)
 {
     size_t b[DIT_STEP_BUFS];
-    dit_step_buffer_bytes(s->m->L, s->B, s->T, s->gh, s->gw, b);
+    dit_step_buffer_bytes(s->m->L, s->B, s->T, s->gh, s->gw, s->sh.degree, s->sh.rank, b);
     s->refs = take(a, b[DIT_BUF_REFS]);
     s->vel = take(a, b[DIT_BUF_VEL]);
     s->sig2 = take(a, b[DIT_BUF_SIG2]);
@@ -232,13 +252,20 @@ static void carve(dit_gpu_step *s, arena *a)
     s->y = take(a, b[DIT_BUF_Y]);
     s->big = take(a, b[DIT_BUF_BIG]);
     s->out = take(a, b[DIT_BUF_OUT]);
+    if (s->sh.degree == 1) return; /* no exchange: its pointers stay NULL (its sizes are 0) */
+    s->send_in = take(a, b[DIT_BUF_SEND_IN]);
+    s->recv_in = take(a, b[DIT_BUF_RECV_IN]);
+    s->att_in = take(a, b[DIT_BUF_ATT_IN]);
+    s->att_out = take(a, b[DIT_BUF_ATT_OUT]);
+    s->send_out = take(a, b[DIT_BUF_SEND_OUT]);
+    s->recv_out = take(a, b[DIT_BUF_RECV_OUT]);
 }
 
 /* A slot's arena, the same two passes. */
 static void carve_slot(dit_slot *sl, arena *a)
 {
     size_t b[DIT_SLOT_BUFS];
-    dit_slot_buffer_bytes(sl->m->L, sl->T, sl->gh, sl->gw, sl->n_steps, b);
+    dit_slot_buffer_bytes(sl->m->L, sl->T, sl->gh, sl->gw, sl->n_steps, sl->sh.degree, sl->sh.rank, b);
     sl->ref.lat = take(a, b[DIT_SBUF_LAT]);
     sl->ref.txt = take(a, b[DIT_SBUF_TXT]);
     sl->ref.mod = take(a, b[DIT_SBUF_MOD]);
@@ -255,8 +282,34 @@ static void carve_slot(dit_slot *sl, arena *a)
     sl->temb = take(a, b[DIT_SBUF_TEMB]);
 }
 
+/* The RoPE table's rows at this rank's rows' global positions: text rows t0.., then image rows
+ * T + n0.. of the degree-1 table (FLUX; SD3 has none). */
+static int upload_rope(dit_gpu_step *s, tetri_error *err)
+{
+    const dit_config *c = &s->m->L->cfg;
+    const size_t w = (size_t)c->head_dim / 2, n = (size_t)s->Lt * w;
+    float *cs = malloc(n * 4), *sn = malloc(n * 4);
+    if (!cs || !sn) { free(cs); free(sn); return tetri_errorf(err, "out of memory"); }
+    dit_rope_table(c, s->T, s->gh, s->gw, cs, sn);
+    const size_t txt0 = (size_t)s->sh.t0 * w, img0 = ((size_t)s->T + (size_t)s->sh.n0) * w, local_img = (size_t)s->Tl * w;
+    cudaError_t e = cudaMemcpy(s->rope_cos, cs + txt0, (size_t)s->Tl * w * 4, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cudaMemcpy(s->rope_sin, sn + txt0, (size_t)s->Tl * w * 4, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cudaMemcpy(s->rope_cos + local_img, cs + img0, (size_t)s->Nl * w * 4, cudaMemcpyHostToDevice);
+    if (e == cudaSuccess) e = cudaMemcpy(s->rope_sin + local_img, sn + img0, (size_t)s->Nl * w * 4, cudaMemcpyHostToDevice);
+    free(cs);
+    free(sn);
+    if (e != cudaSuccess) return tetri_errorf(err, "step: uploading the RoPE table: %s", cudaGetErrorString(e));
+    return 0;
+}
+
 int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, dit_gpu_step **out,
                         tetri_error *err)
+{
+    return dit_gpu_step_create_sp(m, batch, text_tokens, grid_h, grid_w, n_steps, 1, 0, out, err);
+}
+
+int dit_gpu_step_create_sp(dit_gpu *m, int batch, int text_tokens, int grid_h, int grid_w, int n_steps, int degree, int rank,
+                           dit_gpu_step **out, tetri_error *err)
 {
     const dit_config *c = &m->L->cfg;
     if (batch < 1 || text_tokens < 1 || grid_h < 1 || grid_w < 1 || n_steps < 1)
@@ -267,6 +320,8 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
     if (dit_token_in(c) != dit_token_out(c))
         return tetri_errorf(err, "step: the Euler update needs in_channels x patch^2 (%d) = out_channels x patch^2 (%d)",
                             dit_token_in(c), dit_token_out(c));
+    if (dit_sp_check(c, degree, text_tokens, grid_h * grid_w, err)) return -1;
+    if (rank < 0 || rank >= degree) return tetri_errorf(err, "step: rank %d of degree %d", rank, degree);
     dit_gpu_step *s = calloc(1, sizeof *s);
     if (!s) return tetri_errorf(err, "out of memory");
     s->m = m;
@@ -277,6 +332,15 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
     s->N = grid_h * grid_w;
     s->Lt = s->T + s->N;
     s->n_steps = n_steps;
+    dit_sp_shard_of(s->T, s->N, degree, rank, &s->sh);
+    s->Tl = s->sh.tn;
+    s->Nl = s->sh.nn;
+    s->Ll = s->Tl + s->Nl;
+    for (int r = 0; r < degree; r++) {
+        dit_sp_shard o;
+        dit_sp_shard_of(s->T, s->N, degree, r, &o);
+        s->Lrank[r] = o.tn + o.nn;
+    }
     s->attn = DIT_ATTN_AUTO;
     arena a = {0};
     carve(s, &a);
@@ -292,17 +356,10 @@ int dit_gpu_step_create(dit_gpu *m, int batch, int text_tokens, int grid_h, int 
     e = cudaMallocHost((void **)&s->refs_host, (size_t)batch * sizeof *s->refs_host);
     if (e == cudaSuccess) e = cudaEventCreateWithFlags(&s->bind_done, cudaEventDisableTiming);
     if (e != cudaSuccess) { dit_gpu_step_destroy(s); return tetri_errorf(err, "step: the slot table: %s", cudaGetErrorString(e)); }
-    if (c->arch == DIT_ARCH_FLUX) {
-        size_t n = (size_t)s->Lt * c->head_dim / 2;
-        float *cs = malloc(n * 4), *sn = malloc(n * 4);
-        if (!cs || !sn) abort();
-        dit_rope_table(c, s->T, grid_h, grid_w, cs, sn);
-        e = cudaMemcpy(s->rope_cos, cs, n * 4, cudaMemcpyHostToDevice);
-        if (e == cudaSuccess) e = cudaMemcpy(s->rope_sin, sn, n * 4, cudaMemcpyHostToDevice);
-        free(cs);
-        free(sn);
-        if (e != cudaSuccess) { dit_gpu_step_destroy(s); return tetri_errorf(err, "step: uploading the RoPE table: %s", cudaGetErrorString(e)); }
-    }
+    /* the poison is enqueued on the model's stream; the table's synchronous uploads must land after it */
+    e = cudaStreamSynchronize(m->stream);
+    if (e != cudaSuccess) { dit_gpu_step_destroy(s); return tetri_errorf(err, "step: poisoning: %s", cudaGetErrorString(e)); }
+    if (c->arch == DIT_ARCH_FLUX && upload_rope(s, err)) { dit_gpu_step_destroy(s); return -1; }
     *out = s;
     return 0;
 }
@@ -343,21 +400,61 @@ int dit_attn_backend_parse(const char *name, dit_attn_backend *out)
     return -1;
 }
 int dit_gpu_step_image_tokens(const dit_gpu_step *s) { return s->N; }
+void dit_gpu_step_shape(const dit_gpu_step *s, int *batch, int *text_tokens, int *grid_h, int *grid_w)
+{
+    *batch = s->B;
+    *text_tokens = s->T;
+    *grid_h = s->gh;
+    *grid_w = s->gw;
+}
+void dit_gpu_step_shard(const dit_gpu_step *s, dit_sp_shard *sh) { *sh = s->sh; }
+dit_gpu *dit_gpu_step_model(const dit_gpu_step *s) { return s->m; }
+int dit_gpu_step_is_bound(const dit_gpu_step *s)
+{
+    for (int b = 0; b < s->B; b++)
+        if (!s->bound[b]) return 0;
+    return 1;
+}
+void dit_gpu_step_exchange(const dit_gpu_step *s, void **send_in, void **recv_in, void **send_out, void **recv_out)
+{
+    *send_in = s->send_in;
+    *recv_in = s->recv_in;
+    *send_out = s->send_out;
+    *recv_out = s->recv_out;
+}
+int dit_gpu_step_clear_exchange(dit_gpu_step *s, tetri_error *err)
+{
+    if (s->sh.degree == 1) return 0;
+    size_t b[DIT_STEP_BUFS];
+    dit_step_buffer_bytes(s->m->L, s->B, s->T, s->gh, s->gw, s->sh.degree, s->sh.rank, b);
+    CU(cudaMemsetAsync(s->recv_in, 0, b[DIT_BUF_RECV_IN], s->m->stream), "clearing the exchange");
+    CU(cudaMemsetAsync(s->recv_out, 0, b[DIT_BUF_RECV_OUT], s->m->stream), "clearing the exchange");
+    return 0;
+}
 double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
 
 /* ---- slots ---------------------------------------------------------------------------------- */
 
 int dit_slot_create(dit_gpu *m, int text_tokens, int grid_h, int grid_w, int n_steps, dit_slot **out, tetri_error *err)
 {
+    return dit_slot_create_sp(m, text_tokens, grid_h, grid_w, n_steps, 1, 0, out, err);
+}
+
+int dit_slot_create_sp(dit_gpu *m, int text_tokens, int grid_h, int grid_w, int n_steps, int degree, int rank, dit_slot **out,
+                       tetri_error *err)
+{
     const dit_config *c = &m->L->cfg;
     *out = NULL;
     if (text_tokens < 1 || grid_h < 1 || grid_w < 1 || n_steps < 1)
         return tetri_errorf(err, "slot: text tokens, image grid and steps must be positive");
-    if (((int64_t)text_tokens * c->text_dim) % 8 || m->L->mod_total % 8)
+    if (c->text_dim % 8 || m->L->mod_total % 8)
         return tetri_errorf(err, "slot: text rows and modulation rows must be multiples of 8 elements");
+    if (dit_sp_check(c, degree, text_tokens, grid_h * grid_w, err)) return -1;
+    if (rank < 0 || rank >= degree) return tetri_errorf(err, "slot: rank %d of degree %d", rank, degree);
     dit_slot *sl = calloc(1, sizeof *sl);
     if (!sl) return tetri_errorf(err, "out of memory");
     *sl = (dit_slot){.m = m, .T = text_tokens, .gh = grid_h, .gw = grid_w, .N = grid_h * grid_w, .n_steps = n_steps};
+    dit_sp_shard_of(sl->T, sl->N, degree, rank, &sl->sh);
     sl->ref.n_steps = n_steps;
     arena a = {0};
     carve_slot(sl, &a);
@@ -419,10 +516,13 @@ int dit_slot_set_inputs(dit_slot *sl, const dit_step_inputs *in, int sample, con
     if (sample < 0 || sample >= in->batch || in->text_tokens != sl->T || in->grid_h != sl->gh || in->grid_w != sl->gw)
         return tetri_errorf(err, "slot inputs: sample %d of %d, %d text tokens, grid %dx%d do not match the slot's %d, %dx%d", sample,
                             in->batch, in->text_tokens, in->grid_h, in->grid_w, sl->T, sl->gh, sl->gw);
-    const size_t nl = (size_t)sl->N * dit_token_in(c), nt = (size_t)sl->T * c->text_dim;
-    cudaError_t e = cudaMemcpyAsync(sl->ref.lat, in->latent + sample * nl, nl * 4, cudaMemcpyHostToDevice, st);
+    /* sample's rows [n0, n0 + nn) of its latent and [t0, t0 + tn) of its text: the slot's shard */
+    const size_t tin = (size_t)dit_token_in(c), td = (size_t)c->text_dim;
+    const float *lat = in->latent + ((size_t)sample * sl->N + (size_t)sl->sh.n0) * tin;
+    const float *txt = in->text + ((size_t)sample * sl->T + (size_t)sl->sh.t0) * td;
+    cudaError_t e = cudaMemcpyAsync(sl->ref.lat, lat, (size_t)sl->sh.nn * tin * 4, cudaMemcpyHostToDevice, st);
     if (e) return tetri_errorf(err, "slot: uploading the latent: %s", cudaGetErrorString(e));
-    if (upload_bf16((void *)sl->ref.txt, in->text + sample * nt, nt, st, err) ||
+    if (upload_bf16((void *)sl->ref.txt, txt, (size_t)sl->sh.tn * td, st, err) ||
         upload_bf16(sl->pooled, in->pooled + (size_t)sample * c->pooled_dim, (size_t)c->pooled_dim, st, err) ||
         upload_schedule(sl, sigmas, in->sigma ? &in->sigma[sample] : NULL, in->guidance ? in->guidance[sample] : 0.f, err))
         return -1;
@@ -433,10 +533,11 @@ int dit_slot_random_inputs(dit_slot *sl, uint64_t seed, tetri_error *err)
 {
     const dit_config *c = &sl->m->L->cfg;
     cudaStream_t st = sl->m->stream;
-    const int64_t nl = (int64_t)sl->N * dit_token_in(c);
-    /* U(-sqrt 3, sqrt 3): unit variance like the Gaussian latent the pipeline starts from */
-    KL(tk_fill_uniform_f32(sl->ref.lat, nl, seed, 1, 1.7320508f, st), "fill latent");
-    KL(tk_fill_uniform_bf16((void *)sl->ref.txt, (int64_t)sl->T * c->text_dim, seed, 2, 1.0f, st), "fill text");
+    const int64_t tin = dit_token_in(c), td = c->text_dim;
+    /* U(-sqrt 3, sqrt 3): unit variance like the Gaussian latent the pipeline starts from; a shard
+     * gets the values of its rows of the whole request's */
+    KL(tk_fill_uniform_f32_at(sl->ref.lat, sl->sh.nn * tin, sl->sh.n0 * tin, seed, 1, 1.7320508f, st), "fill latent");
+    KL(tk_fill_uniform_bf16_at((void *)sl->ref.txt, sl->sh.tn * td, sl->sh.t0 * td, seed, 2, 1.0f, st), "fill text");
     KL(tk_fill_uniform_bf16(sl->pooled, c->pooled_dim, seed, 3, 1.0f, st), "fill pooled");
     if (upload_schedule(sl, NULL, NULL, 3.5f, err)) return -1;
     return dit_slot_prepare(sl, err);
@@ -444,7 +545,7 @@ int dit_slot_random_inputs(dit_slot *sl, uint64_t seed, tetri_error *err)
 
 int dit_slot_read_latent(const dit_slot *sl, float *host, tetri_error *err)
 {
-    const size_t n = (size_t)sl->N * dit_token_in(&sl->m->L->cfg);
+    const size_t n = (size_t)sl->sh.nn * dit_token_in(&sl->m->L->cfg);
     CU(cudaMemcpyAsync(host, sl->ref.lat, n * 4, cudaMemcpyDeviceToHost, sl->m->stream), "reading a slot's latent");
     CU(cudaStreamSynchronize(sl->m->stream), "reading a slot's latent");
     return 0;
@@ -460,13 +561,129 @@ int dit_slot_step_index(const dit_slot *sl, int *step, tetri_error *err)
 int dit_slot_copy_state(dit_slot *dst, const dit_slot *src, tetri_error *err)
 {
     if (dst->T != src->T || dst->gh != src->gh || dst->gw != src->gw || dst->n_steps != src->n_steps ||
-        dst->m->L->total != src->m->L->total)
-        return tetri_errorf(err, "slot copy: the two slots differ in model, shape or schedule");
-    const size_t nl = (size_t)dst->N * dit_token_in(&dst->m->L->cfg) * 4;
+        dst->m->L->total != src->m->L->total || dst->sh.degree != src->sh.degree || dst->sh.rank != src->sh.rank)
+        return tetri_errorf(err, "slot copy: the two slots differ in model, shape, schedule or shard (dit_slot_migrate moves between degrees)");
+    const size_t nl = (size_t)dst->sh.nn * dit_token_in(&dst->m->L->cfg) * 4;
     /* Ordered on the destination's stream; the source's last block has ended (the caller saw it). */
     CU(cudaMemcpyPeerAsync(dst->ref.lat, dst->m->device, src->ref.lat, src->m->device, nl, dst->m->stream), "moving a latent");
     CU(cudaMemcpyPeerAsync(dst->ref.step, dst->m->device, src->ref.step, src->m->device, 4, dst->m->stream), "moving a step index");
     return 0;
+}
+
+void dit_slot_shard(const dit_slot *sl, dit_sp_shard *sh) { *sh = sl->sh; }
+
+/* ---- migration between degrees ---- */
+
+/* bytes from src (on device sdev) to dst (on ddev), on stream st (dst's), with dst's device current
+ * (a stream takes work only from its own device; dit_slot_migrate restores the caller's). */
+static int copy_dev(void *dst, int ddev, const void *src, int sdev, size_t bytes, cudaStream_t st, tetri_error *err)
+{
+    if (!bytes) return 0;
+    CU(cudaSetDevice(ddev), "migrating a slot");
+    if (ddev == sdev) CU(cudaMemcpyAsync(dst, src, bytes, cudaMemcpyDeviceToDevice, st), "migrating a slot");
+    else CU(cudaMemcpyPeerAsync(dst, ddev, src, sdev, bytes, st), "migrating a slot (peer)");
+    return 0;
+}
+
+/* `waiter` waits for what is enqueued on `first` (of device first_dev) so far; nothing when they are
+ * one stream (ranks on one GPU). */
+static int stream_after(cudaStream_t waiter, cudaStream_t first, int first_dev, tetri_error *err)
+{
+    if (waiter == first) return 0;
+    int cur = 0;
+    cudaEvent_t ev = NULL;
+    cudaGetDevice(&cur);
+    cudaError_t e = cudaSetDevice(first_dev); /* an event is recorded on its own device's streams */
+    if (e == cudaSuccess) e = cudaEventCreateWithFlags(&ev, cudaEventDisableTiming);
+    if (e == cudaSuccess) e = cudaEventRecord(ev, first);
+    cudaSetDevice(cur);
+    if (e == cudaSuccess) e = cudaStreamWaitEvent(waiter, ev, 0);
+    if (ev) cudaEventDestroy(ev); /* released once it has completed */
+    if (e != cudaSuccess) return tetri_errorf(err, "migrating a slot: ordering streams: %s", cudaGetErrorString(e));
+    return 0;
+}
+
+static int check_migration(dit_slot *const *dst, int b, dit_slot *const *src, int a, tetri_error *err)
+{
+    if (a < 1 || a > DIT_SP_MAX_DEGREE || b < 1 || b > DIT_SP_MAX_DEGREE)
+        return tetri_errorf(err, "slot migration: degrees %d -> %d outside 1..%d", a, b, DIT_SP_MAX_DEGREE);
+    const dit_slot *r = src[0];
+    for (int i = 0; i < a + b; i++) {
+        const dit_slot *sl = i < a ? src[i] : dst[i - a];
+        const int deg = i < a ? a : b, rank = i < a ? i : i - a;
+        if (!sl || sl->sh.degree != deg || sl->sh.rank != rank)
+            return tetri_errorf(err, "slot migration: %s slot [%d] is not a slot of rank %d of degree %d", i < a ? "source" : "destination",
+                                rank, rank, deg);
+        if (sl->T != r->T || sl->gh != r->gh || sl->gw != r->gw || sl->n_steps != r->n_steps || sl->m->L->total != r->m->L->total)
+            return tetri_errorf(err, "slot migration: the slots differ in model, shape or schedule");
+    }
+    return 0;
+}
+
+/* Row runs of one per-row array (latent: row_bytes = C p^2 floats; text: text_dim bf16) from the
+ * old shards to the new, per dit_sp_migration_plan. lat: 1 for the latent, 0 for the text. */
+static int migrate_rows(dit_slot *const *dst, int b, dit_slot *const *src, int a, int lat, tetri_error *err)
+{
+    const dit_config *c = &src[0]->m->L->cfg;
+    const int rows = lat ? src[0]->N : src[0]->T;
+    const size_t row_bytes = lat ? (size_t)dit_token_in(c) * 4 : (size_t)c->text_dim * 2;
+    dit_sp_move mv[2 * DIT_SP_MAX_DEGREE];
+    const int n = dit_sp_migration_plan(rows, a, b, mv);
+    for (int i = 0; i < n; i++) {
+        const dit_slot *s = src[mv[i].src_rank];
+        dit_slot *d = dst[mv[i].dst_rank];
+        const char *sp = lat ? (const char *)s->ref.lat : (const char *)s->ref.txt;
+        char *dp = lat ? (char *)d->ref.lat : (char *)d->ref.txt;
+        if (copy_dev(dp + (size_t)mv[i].dst_row * row_bytes, d->m->device, sp + (size_t)mv[i].src_row * row_bytes, s->m->device,
+                     (size_t)mv[i].rows * row_bytes, d->m->stream, err))
+            return -1;
+    }
+    return 0;
+}
+
+/* Destination rank r's step index, and (how > KEEP) its schedule, guidance and pooled vector, (COPY)
+ * its modulation table, from source rank r mod a: a GPU that is rank r of both sets copies locally. */
+static int migrate_request(dit_slot *d, const dit_slot *s, dit_slot_migration how, tetri_error *err)
+{
+    const dit_layout *L = s->m->L;
+    const size_t R = (size_t)s->n_steps;
+    const int dd = d->m->device, sd = s->m->device;
+    cudaStream_t st = d->m->stream;
+    if (copy_dev(d->ref.step, dd, s->ref.step, sd, 4, st, err)) return -1;
+    if (how == DIT_MIGRATE_KEEP) return 0;
+    if (copy_dev((void *)d->ref.sigmas, dd, s->ref.sigmas, sd, (R + 1) * 4, st, err) || copy_dev(d->guid, dd, s->guid, sd, 4, st, err) ||
+        copy_dev(d->pooled, dd, s->pooled, sd, (size_t)L->cfg.pooled_dim * 2, st, err))
+        return -1;
+    if (how == DIT_MIGRATE_COPY) return copy_dev((void *)d->ref.mod, dd, s->ref.mod, sd, R * (size_t)L->mod_total * 2, st, err);
+    CU(cudaSetDevice(dd), "migrating a slot"); /* prepare's GEMMs and kernels run on d's GPU */
+    return dit_slot_prepare(d, err);
+}
+
+static int migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+{
+    /* every destination's stream after every source's work so far (their last step) */
+    for (int j = 0; j < b; j++)
+        for (int i = 0; i < a; i++)
+            if (stream_after(dst[j]->m->stream, src[i]->m->stream, src[i]->m->device, err)) return -1;
+    if (migrate_rows(dst, b, src, a, 1, err) || migrate_rows(dst, b, src, a, 0, err)) return -1;
+    for (int j = 0; j < b; j++)
+        if (migrate_request(dst[j], src[j % a], how, err)) return -1;
+    /* and every source's stream after the copies, so that freeing or reusing a source slot
+     * (stream-ordered on its stream) waits for them */
+    for (int i = 0; i < a; i++)
+        for (int j = 0; j < b; j++)
+            if (stream_after(src[i]->m->stream, dst[j]->m->stream, dst[j]->m->device, err)) return -1;
+    return 0;
+}
+
+int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+{
+    int cur = 0;
+    if (check_migration(dst, b, src, a, err)) return -1;
+    cudaGetDevice(&cur);
+    const int rc = migrate(dst, b, src, a, how, err);
+    cudaSetDevice(cur);
+    return rc;
 }
 
 int dit_gpu_device(const dit_gpu *m) { return m->device; }
@@ -494,6 +711,9 @@ int dit_gpu_step_bind(dit_gpu_step *s, dit_slot *const *slots, int n, tetri_erro
         const dit_slot *sl = slots[b];
         if (!sl || sl->m != s->m || sl->T != s->T || sl->gh != s->gh || sl->gw != s->gw)
             return tetri_errorf(err, "step: slot %d is not of this runner's model, text length and %dx%d grid", b, s->gh, s->gw);
+        if (sl->sh.degree != s->sh.degree || sl->sh.rank != s->sh.rank)
+            return tetri_errorf(err, "step: slot %d holds rank %d of degree %d, the runner rank %d of degree %d", b, sl->sh.rank,
+                                sl->sh.degree, s->sh.rank, s->sh.degree);
     }
     /* The previous bind's copy must have read refs_host before it is rewritten. */
     CU(cudaEventSynchronize(s->bind_done), "bind");
@@ -510,7 +730,8 @@ int dit_gpu_step_bind(dit_gpu_step *s, dit_slot *const *slots, int n, tetri_erro
 static int own_slots(dit_gpu_step *s, tetri_error *err)
 {
     for (int b = 0; b < s->B; b++)
-        if (!s->own[b] && dit_slot_create(s->m, s->T, s->gh, s->gw, s->n_steps, &s->own[b], err)) return -1;
+        if (!s->own[b] && dit_slot_create_sp(s->m, s->T, s->gh, s->gw, s->n_steps, s->sh.degree, s->sh.rank, &s->own[b], err))
+            return -1;
     return 0;
 }
 
@@ -580,16 +801,17 @@ static int join_txt(dit_gpu *m, tetri_error *err)
 }
 
 /* cuDNN's fused attention (its context made at the first call): 0, DIT_CUDNN_REFUSED when this
- * build or this GPU's cuDNN cannot take it (err says why), or -1 on any other failure. */
+ * build or this GPU's cuDNN cannot take it (err says why), or -1 on any other failure. qkv holds
+ * q | k | v of the runner's H / k heads, each Dk wide. */
 static int attention_cudnn(dit_gpu_step *s, void *qkv, void *out, int64_t ld, int64_t bs, int64_t ldo, int64_t obs,
                            tetri_error *err)
 {
 #ifdef HAVE_CUDNN
     const dit_layout *L = s->m->L;
-    const int D = L->D;
+    const int k = s->sh.degree, Dk = L->D / k;
     if (!s->m->cudnn && dit_cudnn_attn_create(&s->m->cudnn, err)) return DIT_CUDNN_REFUSED;
-    return dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, s->Lt, L->cfg.n_heads,
-                               L->cfg.head_dim, s->m->stream, err);
+    return dit_cudnn_attention(s->m->cudnn, qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, s->Lt,
+                               L->cfg.n_heads / k, L->cfg.head_dim, s->m->stream, err);
 #else
     (void)s, (void)qkv, (void)out, (void)ld, (void)bs, (void)ldo, (void)obs;
     tetri_errorf(err, "attention cudnn: this build has no cuDNN (configure found no cuDNN 9; see --with-cudnn)");
@@ -597,15 +819,18 @@ static int attention_cudnn(dit_gpu_step *s, void *qkv, void *out, int64_t ld, in
 #endif
 }
 
+/* Attention over all Lt rows of the runner's H / k heads: qkv [B, Lt, 3 Dk] (q | k | v) -> out
+ * [B, Lt, ldo] at columns 0..Dk. At degree 1 (Dk = D) qkv is the block's own qkv buffer and out
+ * its attention output; at degree k they are the exchange's att_in and att_out. */
 static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_error *err)
 {
     const dit_layout *L = s->m->L;
-    const int D = L->D, H = L->cfg.n_heads, hd = L->cfg.head_dim, Lt = s->Lt;
-    s->flops += 4.0 * s->B * (double)Lt * Lt * D;
-    const int64_t ld = 3 * D, bs = (int64_t)Lt * 3 * D, obs = (int64_t)Lt * ldo;
+    const int k = s->sh.degree, Dk = L->D / k, H = L->cfg.n_heads / k, hd = L->cfg.head_dim, Lt = s->Lt;
+    s->flops += 4.0 * s->B * (double)Lt * Lt * Dk;
+    const int64_t ld = 3 * Dk, bs = (int64_t)Lt * 3 * Dk, obs = (int64_t)Lt * ldo;
     if (s->attn == DIT_ATTN_ORACLE) {
         if (!s->oracle_ws) CU(cudaMalloc((void **)&s->oracle_ws, ((size_t)3 * Lt * hd + (size_t)Lt * Lt) * 4), "oracle workspace");
-        KL(tk_attention_oracle(s->m->cublas, qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
+        KL(tk_attention_oracle(s->m->cublas, qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, Lt, H, hd,
                                s->oracle_ws, s->m->stream),
            "attention_oracle");
         return 0;
@@ -626,9 +851,9 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
                             s->m->paths_text);
     if (s->attn == DIT_ATTN_CUDNN) return attention_cudnn(s, qkv, out, ld, bs, ldo, obs, err) ? -1 : 0;
     if (s->attn == DIT_ATTN_FLASH_MMA)
-        KL(tk_attention(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
+        KL(tk_attention(qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");
     else
-        KL(tk_attention_wgmma(qkv, bptr(qkv, D), bptr(qkv, 2 * D), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
+        KL(tk_attention_wgmma(qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream),
            "attention_wgmma");
     return 0;
 }
@@ -706,106 +931,241 @@ int dit_gpu_step_prepare(dit_gpu_step *s, tetri_error *err)
     return 0;
 }
 
-/* Enqueues one transformer forward on the model's stream (no synchronisation). */
-static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
+/* ---- the forward, in phases ----
+ * So that the ranks of a sequence-parallel group meet at the two all-to-alls of every block, the
+ * forward is cut there (dit_gpu.h: dit_gpu_step_enqueue_*): begin (gather, embeddings, the first
+ * norm); per block, block_a (up to qkv packed by head group into send_in), block_attention (unpack
+ * recv_in, attention, pack send_out) and block_b (unpack recv_out, the rest of the block); end
+ * (proj_out, the velocity). Everything per row runs on the runner's Ll rows ([B, Ll, ...]: Tl text
+ * rows, then Nl image rows, of each sample); only attention sees all Lt rows. At degree 1 nothing is
+ * packed: attention reads qkv and writes the block's attention buffer, the one-GPU launches. */
+
+int dit_gpu_step_n_blocks(const dit_gpu_step *s) { return s->m->L->cfg.n_double + s->m->L->cfg.n_single; }
+
+static int check_bound(const dit_gpu_step *s, tetri_error *err);
+
+int dit_gpu_step_enqueue_begin(dit_gpu_step *s, tetri_error *err)
 {
     dit_gpu *m = s->m;
     const dit_layout *L = m->L;
     const dit_config *c = &L->cfg;
-    const int B = s->B, T = s->T, N = s->N, Lt = s->Lt, D = L->D, M = c->mlp_ratio * D, H = c->n_heads, hd = c->head_dim;
-    const int tin = dit_token_in(c), tout = dit_token_out(c), flux = c->arch == DIT_ARCH_FLUX;
-    const int64_t mt = L->mod_total;
+    const int B = s->B, Tl = s->Tl, Nl = s->Nl, D = L->D, tin = dit_token_in(c);
+    const int64_t mt = L->mod_total, sD = (int64_t)s->Ll * D; /* one sample's rows in the [B, Ll, D] buffers */
     cudaStream_t st = m->stream;
+    if (check_bound(s, err)) return -1;
     s->flops = 0;
-
-    /* Each sample's latent, text rows and modulation row at its own step, from its slot. */
-    KL(tk_slot_gather(s->refs, B, (int64_t)N * tin, (int64_t)T * c->text_dim, mt, s->lat16, s->txt, s->mod, s->sig2, st),
+    /* Each sample's latent [Nl, tin] and text rows [Tl, text_dim] (its slot's shard), modulation row
+     * at its own step, and sigma pair. */
+    KL(tk_slot_gather(s->refs, B, (int64_t)Nl * tin, (int64_t)Tl * c->text_dim, mt, s->lat16, s->txt, s->mod, s->sig2, st),
        "slot_gather");
-    /* Joint hidden state: text rows, then image rows (+ SD3's positional table). */
-    const int64_t sD = (int64_t)Lt * D; /* one sample's rows in the [B, Lt, D] buffers */
-    if (lin_each(m->gemm, s, &L->ctx_embed, T, s->txt, c->text_dim, (int64_t)T * c->text_dim, s->h, D, sD, DIT_EPI_BIAS, err) ||
-        lin_each(m->gemm, s, &L->x_embed, N, s->lat16, tin, (int64_t)N * tin, bptr(s->h, (int64_t)T * D), D, sD, DIT_EPI_BIAS, err))
+    /* h [B, Ll, D]: text rows, then image rows (+ SD3's positional table at their grid positions). */
+    if (lin_each(m->gemm, s, &L->ctx_embed, Tl, s->txt, c->text_dim, (int64_t)Tl * c->text_dim, s->h, D, sD, DIT_EPI_BIAS, err) ||
+        lin_each(m->gemm, s, &L->x_embed, Nl, s->lat16, tin, (int64_t)Nl * tin, bptr(s->h, (int64_t)Tl * D), D, sD, DIT_EPI_BIAS, err))
         return -1;
-    if (!flux) KL(tk_add_pos_embed(s->h, wptr(m, L->pos_table), B, Lt, T, s->gh, s->gw, c->pos_embed_max, D, st), "add_pos_embed");
-    const float *rc = flux ? s->rope_cos : NULL, *rs = flux ? s->rope_sin : NULL;
-
+    if (c->arch != DIT_ARCH_FLUX)
+        KL(tk_add_pos_embed_rows(s->h, wptr(m, L->pos_table), B, s->Ll, Tl, s->sh.n0, Nl, s->gh, s->gw, c->pos_embed_max, D, st),
+           "add_pos_embed");
+    /* nrm [B, Ll, D]: the first block's normalised input */
     tk_mod_rows txt = {0}, img = {0};
     next_norm_mods(s, c->n_double ? 0 : -1, c->n_double ? -1 : 0, &txt, &img);
-    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, Lt, T, D, txt, img, mt, NULL, 0, st), "ln_mod");
-
-    for (int i = 0; i < c->n_double; i++) {
-        const dit_double_block *blk = &L->dbl[i];
-        void *mx = bptr(s->mod, blk->mod_x_off), *mc = bptr(s->mod, blk->mod_c_off);
-        const int pre = blk->context_pre_only;
-        if (fork_txt(m, err)) return -1;
-        if (lin_each(m->gemm_txt, s, &blk->qkv_c, T, s->nrm, D, sD, s->qkv, 3 * D, 3 * sD, DIT_EPI_BIAS, err) ||
-            lin_each(m->gemm, s, &blk->qkv_x, N, bptr(s->nrm, (int64_t)T * D), D, sD, bptr(s->qkv, (int64_t)T * 3 * D), 3 * D, 3 * sD,
-                     DIT_EPI_BIAS, err))
-            return -1;
-        if (join_txt(m, err)) return -1;
-        KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_added_q), wptr(m, blk->norm_added_k),
-                           wptr(m, blk->norm_q), wptr(m, blk->norm_k), rc, rs, st),
-           "qk_norm_rope");
-        if (attention(s, s->qkv, s->att, D, err)) return -1;
-        if (fork_txt(m, err)) return -1;
-        if (lin_each(m->gemm, s, &blk->out_x, N, bptr(s->att, (int64_t)T * D), D, sD, bptr(s->y, (int64_t)T * D), D, sD, DIT_EPI_BIAS,
-                     err) ||
-            (!pre && lin_each(m->gemm_txt, s, &blk->out_c, T, s->att, D, sD, s->y, D, sD, DIT_EPI_BIAS, err)))
-            return -1;
-        if (join_txt(m, err)) return -1;
-        tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
-        tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t1, i1, mt, NULL, 0, st), "residual_ln_mod");
-        if (fork_txt(m, err)) return -1;
-        const int64_t sM = (int64_t)Lt * M;
-        if (!pre && (lin_each(m->gemm_txt, s, &blk->ff1_c, T, s->nrm, D, sD, s->big, M, sM, DIT_EPI_GELU_BIAS, err) ||
-                     lin_each(m->gemm_txt, s, &blk->ff2_c, T, s->big, M, sM, s->y, D, sD, DIT_EPI_BIAS, err)))
-            return -1;
-        if (lin_each(m->gemm, s, &blk->ff1_x, N, bptr(s->nrm, (int64_t)T * D), D, sD, bptr(s->big, (int64_t)T * M), M, sM,
-                     DIT_EPI_GELU_BIAS, err) ||
-            lin_each(m->gemm, s, &blk->ff2_x, N, bptr(s->big, (int64_t)T * M), M, sM, bptr(s->y, (int64_t)T * D), D, sD, DIT_EPI_BIAS,
-                     err))
-            return -1;
-        if (join_txt(m, err)) return -1;
-        tk_mod_rows t2 = {0}, i2 = {0};
-        next_norm_mods(s, i + 1 < c->n_double ? i + 1 : -1, i + 1 < c->n_double ? -1 : (c->n_single ? 0 : -1), &t2, &i2);
-        t2.gate = pre ? NULL : bptr(mc, 5 * D);
-        if (pre) t2.shift = t2.scale = NULL;
-        i2.gate = bptr(mx, 5 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, NULL, 0, st), "residual_ln_mod");
-    }
-    for (int j = 0; j < c->n_single; j++) {
-        const dit_single_block *blk = &L->sgl[j];
-        void *mm = bptr(s->mod, blk->mod_off);
-        const int rows = B * Lt;
-        if (lin(s, &blk->qkv, rows, s->nrm, D, s->qkv, 3 * D, DIT_EPI_BIAS, 0.f, err) ||
-            lin(s, &blk->mlp, rows, s->nrm, D, bptr(s->big, D), D + M, DIT_EPI_GELU_BIAS, 0.f, err))
-            return -1;
-        KL(tk_qk_norm_rope(s->qkv, B, Lt, T, H, hd, 3 * D, wptr(m, blk->norm_q), wptr(m, blk->norm_k), wptr(m, blk->norm_q),
-                           wptr(m, blk->norm_k), rc, rs, st),
-           "qk_norm_rope");
-        if (attention(s, s->qkv, s->big, D + M, err)) return -1;
-        if (lin(s, &blk->out, rows, s->big, D + M, s->y, D, DIT_EPI_BIAS, 0.f, err)) return -1;
-        tk_mod_rows t2 = {0}, i2 = {0};
-        next_norm_mods(s, -1, j + 1 < c->n_single ? j + 1 : -1, &t2, &i2);
-        t2.gate = i2.gate = bptr(mm, 2 * D);
-        KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Lt, T, D, t2, i2, mt, NULL, 0, st), "residual_ln_mod");
-    }
-    if (lin_each(m->gemm, s, &L->proj_out, N, bptr(s->nrm, (int64_t)T * D), D, sD, s->out, tout, (int64_t)N * tout, DIT_EPI_BIAS,
-                 err))
-        return -1;
-    KL(tk_velocity_packed(s->out, s->vel, B, N, tout, flux ? 0 : c->out_channels, st), "velocity_packed");
+    KL(tk_residual_ln_mod(s->h, NULL, s->nrm, B, s->Ll, Tl, D, txt, img, mt, NULL, 0, st), "ln_mod");
     return 0;
+}
+
+/* Degree k > 1: qkv [B, Ll, 3D] -> send_in [k][B, Ll, 3 D/k], head group j's columns for rank j. */
+static int pack_heads(dit_gpu_step *s, tetri_error *err)
+{
+    const int D = s->m->L->D;
+    if (s->sh.degree == 1) return 0;
+    KL(tk_sp_pack_heads(s->qkv, 3 * D, s->B, s->Ll, D, s->sh.degree, s->send_in, s->m->stream), "sp_pack_heads");
+    return 0;
+}
+
+/* Double block i up to attention: qkv [B, Ll, 3D] from nrm (text rows through add_*_proj beside the
+ * image rows through to_*), RMSNorm of q and k, RoPE at the rows' global positions; packed. */
+static int double_a(dit_gpu_step *s, int i, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const dit_double_block *blk = &L->dbl[i];
+    const int Tl = s->Tl, Nl = s->Nl, D = L->D;
+    const int64_t sD = (int64_t)s->Ll * D;
+    const int flux = c->arch == DIT_ARCH_FLUX;
+    if (fork_txt(m, err)) return -1;
+    if (lin_each(m->gemm_txt, s, &blk->qkv_c, Tl, s->nrm, D, sD, s->qkv, 3 * D, 3 * sD, DIT_EPI_BIAS, err) ||
+        lin_each(m->gemm, s, &blk->qkv_x, Nl, bptr(s->nrm, (int64_t)Tl * D), D, sD, bptr(s->qkv, (int64_t)Tl * 3 * D), 3 * D, 3 * sD,
+                 DIT_EPI_BIAS, err))
+        return -1;
+    if (join_txt(m, err)) return -1;
+    KL(tk_qk_norm_rope(s->qkv, s->B, s->Ll, Tl, c->n_heads, c->head_dim, 3 * D, wptr(m, blk->norm_added_q), wptr(m, blk->norm_added_k),
+                       wptr(m, blk->norm_q), wptr(m, blk->norm_k), flux ? s->rope_cos : NULL, flux ? s->rope_sin : NULL, m->stream),
+       "qk_norm_rope");
+    return pack_heads(s, err);
+}
+
+/* Single block j up to attention: qkv [B, Ll, 3D] and the MLP's input big[:, :, D:] [B, Ll, M] from
+ * nrm; RMSNorm and RoPE; packed. */
+static int single_a(dit_gpu_step *s, int j, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const dit_single_block *blk = &L->sgl[j];
+    const int D = L->D, M = c->mlp_ratio * D, rows = s->B * s->Ll;
+    const int flux = c->arch == DIT_ARCH_FLUX;
+    if (lin(s, &blk->qkv, rows, s->nrm, D, s->qkv, 3 * D, DIT_EPI_BIAS, 0.f, err) ||
+        lin(s, &blk->mlp, rows, s->nrm, D, bptr(s->big, D), D + M, DIT_EPI_GELU_BIAS, 0.f, err))
+        return -1;
+    KL(tk_qk_norm_rope(s->qkv, s->B, s->Ll, s->Tl, c->n_heads, c->head_dim, 3 * D, wptr(m, blk->norm_q), wptr(m, blk->norm_k),
+                       wptr(m, blk->norm_q), wptr(m, blk->norm_k), flux ? s->rope_cos : NULL, flux ? s->rope_sin : NULL, m->stream),
+       "qk_norm_rope");
+    return pack_heads(s, err);
+}
+
+int dit_gpu_step_enqueue_block_a(dit_gpu_step *s, int block, tetri_error *err)
+{
+    const int nd = s->m->L->cfg.n_double;
+    if (block < 0 || block >= dit_gpu_step_n_blocks(s)) return tetri_errorf(err, "step: no block %d", block);
+    return block < nd ? double_a(s, block, err) : single_a(s, block - nd, err);
+}
+
+/* Where block `block`'s attention output lands, [B, Ll, ld]: att (double blocks) or the first D
+ * columns of big, beside the MLP's activations (single blocks: one proj_out over both). */
+static void *attention_dst(dit_gpu_step *s, int block, int64_t *ld)
+{
+    const int D = s->m->L->D, M = s->m->L->cfg.mlp_ratio * D;
+    const int dbl = block < s->m->L->cfg.n_double;
+    *ld = dbl ? D : D + M;
+    return dbl ? s->att : s->big;
+}
+
+int dit_gpu_step_enqueue_block_attention(dit_gpu_step *s, int block, tetri_error *err)
+{
+    const int D = s->m->L->D, k = s->sh.degree, Dk = D / k;
+    cudaStream_t st = s->m->stream;
+    int64_t ld;
+    void *dst = attention_dst(s, block, &ld);
+    if (block < 0 || block >= dit_gpu_step_n_blocks(s)) return tetri_errorf(err, "step: no block %d", block);
+    if (k == 1) return attention(s, s->qkv, dst, ld, err);
+    /* recv_in [k][B, L_i, 3 Dk] -> att_in [B, Lt, 3 Dk] -> att_out [B, Lt, Dk] -> send_out [k][B, L_i, Dk] */
+    KL(tk_sp_unpack_heads(s->recv_in, s->B, s->Lrank, D, k, s->att_in, st), "sp_unpack_heads");
+    if (attention(s, s->att_in, s->att_out, Dk, err)) return -1;
+    KL(tk_sp_pack_rows(s->att_out, s->B, s->Lrank, D, k, s->send_out, st), "sp_pack_rows");
+    return 0;
+}
+
+/* Double block i after attention (att [B, Ll, D]): output projections, gated residual, norm, the
+ * feed-forwards, gated residual and the next block's norm into nrm. */
+static int double_b(dit_gpu_step *s, int i, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const dit_double_block *blk = &L->dbl[i];
+    const int B = s->B, Tl = s->Tl, Nl = s->Nl, Ll = s->Ll, D = L->D, M = c->mlp_ratio * D;
+    const int64_t mt = L->mod_total, sD = (int64_t)Ll * D, sM = (int64_t)Ll * M;
+    void *mx = bptr(s->mod, blk->mod_x_off), *mc = bptr(s->mod, blk->mod_c_off);
+    const int pre = blk->context_pre_only;
+    cudaStream_t st = m->stream;
+    if (fork_txt(m, err)) return -1;
+    if (lin_each(m->gemm, s, &blk->out_x, Nl, bptr(s->att, (int64_t)Tl * D), D, sD, bptr(s->y, (int64_t)Tl * D), D, sD, DIT_EPI_BIAS,
+                 err) ||
+        (!pre && lin_each(m->gemm_txt, s, &blk->out_c, Tl, s->att, D, sD, s->y, D, sD, DIT_EPI_BIAS, err)))
+        return -1;
+    if (join_txt(m, err)) return -1;
+    tk_mod_rows t1 = {pre ? NULL : bptr(mc, 2 * D), pre ? NULL : bptr(mc, 3 * D), bptr(mc, 4 * D)};
+    tk_mod_rows i1 = {bptr(mx, 2 * D), bptr(mx, 3 * D), bptr(mx, 4 * D)};
+    KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Ll, Tl, D, t1, i1, mt, NULL, 0, st), "residual_ln_mod");
+    if (fork_txt(m, err)) return -1;
+    if (!pre && (lin_each(m->gemm_txt, s, &blk->ff1_c, Tl, s->nrm, D, sD, s->big, M, sM, DIT_EPI_GELU_BIAS, err) ||
+                 lin_each(m->gemm_txt, s, &blk->ff2_c, Tl, s->big, M, sM, s->y, D, sD, DIT_EPI_BIAS, err)))
+        return -1;
+    if (lin_each(m->gemm, s, &blk->ff1_x, Nl, bptr(s->nrm, (int64_t)Tl * D), D, sD, bptr(s->big, (int64_t)Tl * M), M, sM,
+                 DIT_EPI_GELU_BIAS, err) ||
+        lin_each(m->gemm, s, &blk->ff2_x, Nl, bptr(s->big, (int64_t)Tl * M), M, sM, bptr(s->y, (int64_t)Tl * D), D, sD, DIT_EPI_BIAS, err))
+        return -1;
+    if (join_txt(m, err)) return -1;
+    tk_mod_rows t2 = {0}, i2 = {0};
+    next_norm_mods(s, i + 1 < c->n_double ? i + 1 : -1, i + 1 < c->n_double ? -1 : (c->n_single ? 0 : -1), &t2, &i2);
+    t2.gate = pre ? NULL : bptr(mc, 5 * D);
+    if (pre) t2.shift = t2.scale = NULL;
+    i2.gate = bptr(mx, 5 * D);
+    KL(tk_residual_ln_mod(s->h, s->y, s->nrm, B, Ll, Tl, D, t2, i2, mt, NULL, 0, st), "residual_ln_mod");
+    return 0;
+}
+
+/* Single block j after attention (big [B, Ll, D + M] = attention | MLP activations): proj_out,
+ * gated residual, the next block's norm into nrm. */
+static int single_b(dit_gpu_step *s, int j, tetri_error *err)
+{
+    const dit_layout *L = s->m->L;
+    const dit_config *c = &L->cfg;
+    const dit_single_block *blk = &L->sgl[j];
+    const int D = L->D, M = c->mlp_ratio * D;
+    void *mm = bptr(s->mod, blk->mod_off);
+    if (lin(s, &blk->out, s->B * s->Ll, s->big, D + M, s->y, D, DIT_EPI_BIAS, 0.f, err)) return -1;
+    tk_mod_rows t2 = {0}, i2 = {0};
+    next_norm_mods(s, -1, j + 1 < c->n_single ? j + 1 : -1, &t2, &i2);
+    t2.gate = i2.gate = bptr(mm, 2 * D);
+    KL(tk_residual_ln_mod(s->h, s->y, s->nrm, s->B, s->Ll, s->Tl, D, t2, i2, L->mod_total, NULL, 0, s->m->stream), "residual_ln_mod");
+    return 0;
+}
+
+int dit_gpu_step_enqueue_block_b(dit_gpu_step *s, int block, tetri_error *err)
+{
+    const int nd = s->m->L->cfg.n_double, D = s->m->L->D;
+    if (block < 0 || block >= dit_gpu_step_n_blocks(s)) return tetri_errorf(err, "step: no block %d", block);
+    if (s->sh.degree > 1) {
+        /* recv_out [k][B, Ll, Dk] -> the attention output [B, Ll, ld] at columns j Dk */
+        int64_t ld;
+        void *dst = attention_dst(s, block, &ld);
+        KL(tk_sp_unpack_rows(s->recv_out, s->B, s->Ll, D, s->sh.degree, dst, ld, s->m->stream), "sp_unpack_rows");
+    }
+    return block < nd ? double_b(s, block, err) : single_b(s, block - nd, err);
+}
+
+int dit_gpu_step_enqueue_end(dit_gpu_step *s, tetri_error *err)
+{
+    dit_gpu *m = s->m;
+    const dit_layout *L = m->L;
+    const dit_config *c = &L->cfg;
+    const int D = L->D, Nl = s->Nl, tout = dit_token_out(c);
+    /* out [B, Nl, tout] from the image rows of nrm; vel [B, Nl, tout] f32 in packed token order */
+    if (lin_each(m->gemm, s, &L->proj_out, Nl, bptr(s->nrm, (int64_t)s->Tl * D), D, (int64_t)s->Ll * D, s->out, tout,
+                 (int64_t)Nl * tout, DIT_EPI_BIAS, err))
+        return -1;
+    KL(tk_velocity_packed(s->out, s->vel, s->B, Nl, tout, c->arch == DIT_ARCH_FLUX ? 0 : c->out_channels, m->stream), "velocity_packed");
+    return 0;
+}
+
+int dit_gpu_step_enqueue_update(dit_gpu_step *s, tetri_error *err)
+{
+    const int64_t n = (int64_t)s->Nl * dit_token_in(&s->m->L->cfg);
+    KL(tk_slot_euler(s->refs, s->B, s->vel, n, s->sig2, s->m->stream), "slot_euler");
+    KL(tk_slot_advance(s->refs, s->B, s->m->stream), "slot_advance");
+    return 0;
+}
+
+/* Enqueues one transformer forward of a runner on its own (degree 1) on the model's stream (no
+ * synchronisation): the phases back to back. */
+static int enqueue_forward(dit_gpu_step *s, tetri_error *err)
+{
+    if (s->sh.degree != 1)
+        return tetri_errorf(err, "step: a runner of degree %d runs in a group (dit/sp_group.h), not alone", s->sh.degree);
+    if (dit_gpu_step_enqueue_begin(s, err)) return -1;
+    for (int i = 0; i < dit_gpu_step_n_blocks(s); i++)
+        if (dit_gpu_step_enqueue_block_a(s, i, err) || dit_gpu_step_enqueue_block_attention(s, i, err) ||
+            dit_gpu_step_enqueue_block_b(s, i, err))
+            return -1;
+    return dit_gpu_step_enqueue_end(s, err);
 }
 
 /* One denoising step of the bound slots: forward, then each slot's Euler update and step. */
 static int enqueue_denoise_step(dit_gpu_step *s, tetri_error *err)
 {
-    const int64_t n = (int64_t)s->N * dit_token_in(&s->m->L->cfg);
     if (enqueue_forward(s, err)) return -1;
-    KL(tk_slot_euler(s->refs, s->B, s->vel, n, s->sig2, s->m->stream), "slot_euler");
-    KL(tk_slot_advance(s->refs, s->B, s->m->stream), "slot_advance");
-    return 0;
+    return dit_gpu_step_enqueue_update(s, err);
 }
 
 static int check_bound(const dit_gpu_step *s, tetri_error *err)
@@ -869,14 +1229,14 @@ int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err)
 
 int dit_gpu_step_read_velocity(dit_gpu_step *s, float *host, tetri_error *err)
 {
-    const size_t n = (size_t)s->B * s->N * dit_token_out(&s->m->L->cfg);
+    const size_t n = (size_t)s->B * s->Nl * dit_token_out(&s->m->L->cfg);
     CU(cudaMemcpy(host, s->vel, n * 4, cudaMemcpyDeviceToHost), "reading the velocity");
     return 0;
 }
 
 int dit_gpu_step_read_latent(dit_gpu_step *s, float *host, tetri_error *err)
 {
-    const size_t n = (size_t)s->N * dit_token_in(&s->m->L->cfg);
+    const size_t n = (size_t)s->Nl * dit_token_in(&s->m->L->cfg);
     if (check_bound(s, err)) return -1;
     for (int b = 0; b < s->B; b++)
         if (dit_slot_read_latent(s->bound[b], host + (size_t)b * n, err)) return -1;

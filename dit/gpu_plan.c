@@ -10,6 +10,8 @@
 #include <string.h>
 #include <strings.h>
 
+#include "dit/sp.h"
+
 const char *dit_gpu_paths_name(dit_gpu_paths p) { return p == DIT_PATHS_HOPPER ? "hopper" : "ampere"; }
 
 int dit_gpu_paths_choose(const char *name, int major, int minor, int wgmma_built, const char *request, dit_gpu_paths *out,
@@ -48,34 +50,49 @@ int dit_gpu_paths_choose(const char *name, int major, int minor, int wgmma_built
     return 0;
 }
 
-void dit_step_buffer_bytes(const dit_layout *L, int batch, int T, int gh, int gw, size_t b[DIT_STEP_BUFS])
+void dit_step_buffer_bytes(const dit_layout *L, int batch, int T, int gh, int gw, int degree, int rank, size_t b[DIT_STEP_BUFS])
 {
     const dit_config *c = &L->cfg;
-    const size_t B = (size_t)batch, D = (size_t)L->D, N = (size_t)gh * (size_t)gw, Lt = (size_t)T + N, M = (size_t)c->mlp_ratio * D;
+    dit_sp_shard sh;
+    dit_sp_shard_of(T, gh * gw, degree, rank, &sh);
+    /* the request's rows (Lt: attention sees all of them) and this rank's (Tl text, Nl image, Ll) */
+    const size_t B = (size_t)batch, D = (size_t)L->D, Lt = (size_t)T + (size_t)gh * (size_t)gw, M = (size_t)c->mlp_ratio * D;
+    const size_t Tl = (size_t)sh.tn, Nl = (size_t)sh.nn, Ll = Tl + Nl;
     const size_t tin = (size_t)dit_token_in(c), tout = (size_t)dit_token_out(c), hd = (size_t)c->head_dim;
     b[DIT_BUF_REFS] = B * DIT_SLOT_REF_BYTES;
-    b[DIT_BUF_VEL] = B * N * tout * 4;
+    b[DIT_BUF_VEL] = B * Nl * tout * 4;
     b[DIT_BUF_SIG2] = B * 2 * 4;
-    b[DIT_BUF_ROPE_COS] = Lt * hd / 2 * 4;
-    b[DIT_BUF_ROPE_SIN] = Lt * hd / 2 * 4;
-    b[DIT_BUF_LAT16] = B * N * tin * 2;
-    b[DIT_BUF_TXT] = B * (size_t)T * (size_t)c->text_dim * 2;
+    b[DIT_BUF_ROPE_COS] = Ll * hd / 2 * 4;
+    b[DIT_BUF_ROPE_SIN] = Ll * hd / 2 * 4;
+    b[DIT_BUF_LAT16] = B * Nl * tin * 2;
+    b[DIT_BUF_TXT] = B * Tl * (size_t)c->text_dim * 2;
     b[DIT_BUF_MOD] = B * (size_t)L->mod_total * 2;
-    b[DIT_BUF_H] = B * Lt * D * 2;
-    b[DIT_BUF_NRM] = B * Lt * D * 2;
-    b[DIT_BUF_QKV] = B * Lt * 3 * D * 2;
-    b[DIT_BUF_ATT] = B * Lt * D * 2;
-    b[DIT_BUF_Y] = B * Lt * D * 2;
-    b[DIT_BUF_BIG] = B * Lt * (D + M) * 2;
-    b[DIT_BUF_OUT] = B * N * tout * 2;
+    b[DIT_BUF_H] = B * Ll * D * 2;
+    b[DIT_BUF_NRM] = B * Ll * D * 2;
+    b[DIT_BUF_QKV] = B * Ll * 3 * D * 2;
+    b[DIT_BUF_ATT] = B * Ll * D * 2;
+    b[DIT_BUF_Y] = B * Ll * D * 2;
+    b[DIT_BUF_BIG] = B * Ll * (D + M) * 2;
+    b[DIT_BUF_OUT] = B * Nl * tout * 2;
+    /* the exchange (dit/sp.h's chunk layout, bf16; Dk = D / k): */
+    const int ex = degree > 1;
+    const size_t Dk = D / (size_t)degree;
+    b[DIT_BUF_SEND_IN] = ex ? B * Ll * 3 * D * 2 : 0;   /* [k][B, Ll, 3 Dk]: qkv by head group */
+    b[DIT_BUF_RECV_IN] = ex ? B * Lt * 3 * Dk * 2 : 0;  /* [k][B, L_i, 3 Dk]: every rank's rows of this rank's heads */
+    b[DIT_BUF_ATT_IN] = ex ? B * Lt * 3 * Dk * 2 : 0;   /* [B, Lt, 3 Dk] */
+    b[DIT_BUF_ATT_OUT] = ex ? B * Lt * Dk * 2 : 0;      /* [B, Lt, Dk] */
+    b[DIT_BUF_SEND_OUT] = ex ? B * Lt * Dk * 2 : 0;     /* [k][B, L_i, Dk]: att_out's rows by owner */
+    b[DIT_BUF_RECV_OUT] = ex ? B * Ll * D * 2 : 0;      /* [k][B, Ll, Dk]: this rank's rows of every head group */
 }
 
-void dit_slot_buffer_bytes(const dit_layout *L, int T, int gh, int gw, int n_steps, size_t b[DIT_SLOT_BUFS])
+void dit_slot_buffer_bytes(const dit_layout *L, int T, int gh, int gw, int n_steps, int degree, int rank, size_t b[DIT_SLOT_BUFS])
 {
     const dit_config *c = &L->cfg;
-    const size_t D = (size_t)L->D, R = (size_t)n_steps, N = (size_t)gh * (size_t)gw;
-    b[DIT_SBUF_LAT] = N * (size_t)dit_token_in(c) * 4;
-    b[DIT_SBUF_TXT] = (size_t)T * (size_t)c->text_dim * 2;
+    dit_sp_shard sh;
+    dit_sp_shard_of(T, gh * gw, degree, rank, &sh);
+    const size_t D = (size_t)L->D, R = (size_t)n_steps;
+    b[DIT_SBUF_LAT] = (size_t)sh.nn * (size_t)dit_token_in(c) * 4;
+    b[DIT_SBUF_TXT] = (size_t)sh.tn * (size_t)c->text_dim * 2;
     b[DIT_SBUF_MOD] = R * (size_t)L->mod_total * 2;
     b[DIT_SBUF_SIGMAS] = (R + 1) * 4;
     b[DIT_SBUF_STEP] = 4;
@@ -100,8 +117,8 @@ size_t dit_arena_bytes(const size_t *bytes, int n)
 void dit_mem_plan_compute(const dit_layout *L, int batch, int T, int gh, int gw, int n_steps, int oracle, dit_mem_plan *out)
 {
     size_t step[DIT_STEP_BUFS], slot[DIT_SLOT_BUFS];
-    dit_step_buffer_bytes(L, batch, T, gh, gw, step);
-    dit_slot_buffer_bytes(L, T, gh, gw, n_steps, slot);
+    dit_step_buffer_bytes(L, batch, T, gh, gw, 1, 0, step);
+    dit_slot_buffer_bytes(L, T, gh, gw, n_steps, 1, 0, slot);
     memset(out, 0, sizeof *out);
     out->weights = (size_t)L->total * 2;
     out->workspaces = 2 * (size_t)DIT_GEMM_WORKSPACE_BYTES;

@@ -1,7 +1,8 @@
 /* dit/gpu_plan.h: what a GPU run will take and which kernels it will run, decided without CUDA:
  * the executor's paths for a compute capability (Hopper: wgmma attention; Ampere: mma.sync or
  * cuDNN's), and the device memory of a model, a step runner and its slots (the byte counts the GPU
- * runner carves its arenas by: one function for both).
+ * runner carves its arenas by: one function for both, at every Ulysses degree: a runner or slot of
+ * degree k and rank r holds that rank's rows (dit/sp.h), and a runner the exchange buffers).
  * defines: dit_gpu_paths, DIT_GPU_PATHS_ENV, dit_gpu_paths_choose, dit_gpu_paths_name,
  *          DIT_STEP_BUFS, DIT_SLOT_BUFS, DIT_ARENA_ALIGN, DIT_SLOT_REF_BYTES, DIT_GEMM_WORKSPACE_BYTES,
  *          DIT_MEM_RESERVE_BYTES, dit_arena_round, dit_step_buffer_bytes, dit_slot_buffer_bytes,
@@ -39,10 +40,13 @@ int dit_gpu_paths_choose(const char *name, int major, int minor, int wgmma_built
 const char *dit_gpu_paths_name(dit_gpu_paths p); /* "hopper", "ampere" */
 
 /* ---- device memory ---- */
-/* Arenas are carved in this order, each buffer rounded up to DIT_ARENA_ALIGN bytes. */
+/* Arenas are carved in this order, each buffer rounded up to DIT_ARENA_ALIGN bytes. The last six
+ * are the exchange of a runner of degree k > 1 (0 bytes, and not carved, at degree 1): send_in,
+ * recv_in, att_in, att_out, send_out, recv_out (dit_gpu.c, struct dit_gpu_step). */
 enum {
     DIT_BUF_REFS, DIT_BUF_VEL, DIT_BUF_SIG2, DIT_BUF_ROPE_COS, DIT_BUF_ROPE_SIN, DIT_BUF_LAT16, DIT_BUF_TXT, DIT_BUF_MOD,
     DIT_BUF_H, DIT_BUF_NRM, DIT_BUF_QKV, DIT_BUF_ATT, DIT_BUF_Y, DIT_BUF_BIG, DIT_BUF_OUT,
+    DIT_BUF_SEND_IN, DIT_BUF_RECV_IN, DIT_BUF_ATT_IN, DIT_BUF_ATT_OUT, DIT_BUF_SEND_OUT, DIT_BUF_RECV_OUT,
     DIT_STEP_BUFS
 };
 enum {
@@ -61,10 +65,15 @@ enum {
 #define DIT_MEM_RESERVE_BYTES ((size_t)1 << 30)
 
 static inline size_t dit_arena_round(size_t bytes) { return (bytes + DIT_ARENA_ALIGN - 1) & ~(size_t)(DIT_ARENA_ALIGN - 1); }
-/* The runner's buffers for batch samples of T text tokens on a gh x gw grid (dit_gpu_step_create). */
-void dit_step_buffer_bytes(const dit_layout *L, int batch, int T, int gh, int gw, size_t bytes[DIT_STEP_BUFS]);
-/* One slot's buffers (dit_slot_create). */
-void dit_slot_buffer_bytes(const dit_layout *L, int T, int gh, int gw, int n_steps, size_t bytes[DIT_SLOT_BUFS]);
+/* The buffers of rank `rank` of a runner of degree `degree` (dit_gpu_step_create_sp; 1, 0: the
+ * one-GPU runner, dit_gpu_step_create) for batch samples of T text tokens on a gh x gw grid: the
+ * per-row buffers for its Ll = tn + nn rows (dit_sp_shard_of), the RoPE rows likewise, and at
+ * degree k > 1 the exchange, whose sizes are what dit_sp_a2a_in_bytes / dit_sp_a2a_out_bytes say
+ * the rank sends and receives (bf16). degree and rank as dit_sp_check allows them. */
+void dit_step_buffer_bytes(const dit_layout *L, int batch, int T, int gh, int gw, int degree, int rank, size_t bytes[DIT_STEP_BUFS]);
+/* One slot's buffers (dit_slot_create_sp; 1, 0: dit_slot_create): the rank's latent and text rows,
+ * the whole of the conditioning. */
+void dit_slot_buffer_bytes(const dit_layout *L, int T, int gh, int gw, int n_steps, int degree, int rank, size_t bytes[DIT_SLOT_BUFS]);
 /* An arena of those buffers: the sum of each rounded up. */
 size_t dit_arena_bytes(const size_t *bytes, int n);
 
@@ -77,7 +86,8 @@ typedef struct dit_mem_plan {
     size_t total;
 } dit_mem_plan;
 /* The device memory of one configuration: the model, a runner of batch x (T, gh x gw) and its
- * batch slots of n_steps; oracle: with the oracle attention's workspace. */
+ * batch slots of n_steps, at degree 1 (one GPU: what bench-step runs); oracle: with the oracle
+ * attention's workspace. */
 void dit_mem_plan_compute(const dit_layout *L, int batch, int T, int gh, int gw, int n_steps, int oracle, dit_mem_plan *out);
 
 /* A memory size: a number with K, M, G, T (binary: GiB...; also KiB, MiB, GiB, TiB) or KB, MB, GB,

@@ -5,9 +5,10 @@ if HAVE_JANSSON
 AM_CPPFLAGS += -DTETRI_HAVE_JANSSON
 endif
 libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
-  dit/cpu_ref.h dit/cpu_ref.c dit/sp.h dit/sp.c dit/gpu_plan.h dit/gpu_plan.c
+  dit/cpu_ref.h dit/cpu_ref.c dit/cpu_internal.h dit/cpu_sp.c dit/sp.h dit/sp.c dit/gpu_plan.h dit/gpu_plan.c
 if HAVE_CUDA
-libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_info.h dit/gpu_info.c
+libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_info.h dit/gpu_info.c \
+  dit/transport_device.h dit/transport_device.c dit/sp_group.h dit/sp_group.c
 if HAVE_CUDNN
 # cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)
 libtetri_gpu_a_SOURCES += dit/attention_cudnn.h dit/attention_cudnn.c
@@ -30,20 +31,31 @@ EXTRA_DIST += tests/cli_bench_step.sh tests/cli_plan_memory.sh tests/gpu/test_gp
 
 # make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU: once
 # on the paths the GPU takes by itself, then once more on the Ampere paths (TETRI_GPU_PATHS=ampere:
-# mma.sync attention, no wgmma; on an Ampere GPU the two passes are the same paths).
+# mma.sync attention, no wgmma; on an Ampere GPU the two passes are the same paths); then the NCCL
+# communicators and transport (tests/gpu/test_nccl, where NCCL was found; its 77 is a skip); then
+# serving. Every exit code is printed; any failure fails the target.
 if HAVE_CUDA
 EXTRA_PROGRAMS = tests/gpu/test_gpu
 tests_gpu_test_gpu_SOURCES = tests/gpu/test_gpu.c
 tests_gpu_test_gpu_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
 CLEANFILES += tests/gpu/test_gpu
-check-gpu: tests/gpu/test_gpu$(EXEEXT) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
+if HAVE_NCCL
+CHECK_GPU_NCCL = tests/gpu/test_nccl$(EXEEXT)
+else
+CHECK_GPU_NCCL =
+endif
+check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
 	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
 	  echo "check-gpu: the same checks on the Ampere paths (TETRI_GPU_PATHS=ampere)"; \
 	  TETRI_GPU_PATHS=ampere TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc1=$$?; \
+	  rc3=0; nccl="not built (no NCCL)"; \
+	  if test -n "$(CHECK_GPU_NCCL)"; then ./$(CHECK_GPU_NCCL); rc3=$$?; nccl="exit $$rc3"; \
+	    if test $$rc3 -eq 77; then nccl="exit 77 (skipped)"; rc3=0; fi; \
+	  else echo "check-gpu: built without NCCL: test_nccl not run"; fi; \
 	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
-	  echo "check-gpu: test_gpu exit $$rc (default paths), $$rc1 (ampere paths); serve_gpu.sh exit $$rc2"; \
-	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc2 -eq 0
+	  echo "check-gpu: test_gpu exit $$rc (default paths), $$rc1 (ampere paths); test_nccl $$nccl; serve_gpu.sh exit $$rc2"; \
+	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc3 -eq 0 && test $$rc2 -eq 0
 else
 check-gpu:
 	@echo "check-gpu: built without CUDA, nothing to run"

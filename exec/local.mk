@@ -6,6 +6,21 @@ EXTRA_DIST += exec/gpu.h
 if HAVE_CUDA
 libtetri_gpu_a_SOURCES += exec/gpu.c
 endif
+# NCCL's communicators and the all-to-all over them: built where configure found NCCL (HAVE_NCCL),
+# in the tarball always. tests/gpu/test_nccl is make check-gpu's NCCL part (the rule: dit/local.mk).
+EXTRA_DIST += exec/comms.h exec/comms.c exec/nccl_transport.h exec/nccl_transport.c tests/gpu/test_nccl.c \
+  tests/configure_nccl.sh
+# configure finds NCCL as PyTorch's Python package lays it out, and builds the GPU part without it
+TESTS += tests/configure_nccl.sh
+if HAVE_CUDA
+if HAVE_NCCL
+libtetri_gpu_a_SOURCES += exec/comms.c exec/nccl_transport.c
+EXTRA_PROGRAMS += tests/gpu/test_nccl
+tests_gpu_test_nccl_SOURCES = tests/gpu/test_nccl.c
+tests_gpu_test_nccl_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS)
+CLEANFILES += tests/gpu/test_nccl
+endif
+endif
 
 # `tetri serve --backend emulated` end to end (the short simulator-vs-emulated check) and the
 # full-size comparison script (docs/simulator.md, "Real time").

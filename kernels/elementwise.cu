@@ -58,11 +58,12 @@ extern "C" int tk_timestep_proj(const float *values, void *out, int batch, cudaS
     return LAUNCH_RESULT();
 }
 
-__global__ void add_pos_embed_kernel(bf16 *h, const bf16 *table, int L, int T, int grid_w, int M, int top, int left, int D)
+/* Block (x, b): image row n = n0 + x of the grid, held at row T + x of sample b. */
+__global__ void add_pos_embed_kernel(bf16 *h, const bf16 *table, int L, int T, int n0, int grid_w, int M, int top, int left, int D)
 {
-    const int n = blockIdx.x, b = blockIdx.y;
+    const int n = n0 + blockIdx.x, b = blockIdx.y;
     const int64_t src = ((int64_t)(top + n / grid_w) * M + left + n % grid_w) * D;
-    bf16 *dst = h + ((int64_t)b * L + T + n) * D;
+    bf16 *dst = h + ((int64_t)b * L + T + blockIdx.x) * D;
     for (int c = threadIdx.x * 8; c < D; c += blockDim.x * 8) {
         float a[8], p[8];
         load8(dst + c, a);
@@ -72,14 +73,20 @@ __global__ void add_pos_embed_kernel(bf16 *h, const bf16 *table, int L, int T, i
         store8(dst + c, a);
     }
 }
+extern "C" int tk_add_pos_embed_rows(void *h, const void *table, int batch, int L, int T, int n0, int nn, int grid_h, int grid_w,
+                                     int M, int D, cudaStream_t s)
+{
+    if (D % 8 || grid_h > M || grid_w > M || n0 < 0 || nn < 1 || n0 + nn > grid_h * grid_w || T + nn > L)
+        return (int)cudaErrorInvalidValue;
+    dim3 grid((unsigned)nn, (unsigned)batch);
+    add_pos_embed_kernel<<<grid, 128, 0, s>>>((bf16 *)h, (const bf16 *)table, L, T, n0, grid_w, M, (M - grid_h) / 2, (M - grid_w) / 2,
+                                             D);
+    return LAUNCH_RESULT();
+}
 extern "C" int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int grid_h, int grid_w, int M, int D,
                                 cudaStream_t s)
 {
-    if (D % 8 || grid_h > M || grid_w > M) return (int)cudaErrorInvalidValue;
-    dim3 grid((unsigned)(grid_h * grid_w), (unsigned)batch);
-    add_pos_embed_kernel<<<grid, 128, 0, s>>>((bf16 *)h, (const bf16 *)table, L, T, grid_w, M, (M - grid_h) / 2,
-                                             (M - grid_w) / 2, D);
-    return LAUNCH_RESULT();
+    return tk_add_pos_embed_rows(h, table, batch, L, T, 0, grid_h * grid_w, grid_h, grid_w, M, D, s);
 }
 
 __global__ void velocity_packed_kernel(const bf16 *out, float *vel, int64_t n, int width, int perm_C)

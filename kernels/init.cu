@@ -25,26 +25,37 @@ extern "C" int tk_init_param(void *w, int64_t n, uint64_t seed, int param_index,
     return LAUNCH_RESULT();
 }
 
-__global__ void fill_uniform_bf16_kernel(bf16 *x, int64_t n, uint64_t seed, uint32_t sid, float scale)
+/* x[i] = the value of element first + i (first > 0: one shard of a longer sequence). */
+__global__ void fill_uniform_bf16_kernel(bf16 *x, int64_t n, int64_t first, uint64_t seed, uint32_t sid, float scale)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        x[i] = __float2bfloat16_rn(scale * dit_uniform_pm1(seed, sid, (uint64_t)i));
+        x[i] = __float2bfloat16_rn(scale * dit_uniform_pm1(seed, sid, (uint64_t)(first + i)));
 }
-__global__ void fill_uniform_f32_kernel(float *x, int64_t n, uint64_t seed, uint32_t sid, float scale)
+__global__ void fill_uniform_f32_kernel(float *x, int64_t n, int64_t first, uint64_t seed, uint32_t sid, float scale)
 {
     for (int64_t i = blockIdx.x * (int64_t)blockDim.x + threadIdx.x; i < n; i += (int64_t)gridDim.x * blockDim.x)
-        x[i] = scale * dit_uniform_pm1(seed, sid, (uint64_t)i);
+        x[i] = scale * dit_uniform_pm1(seed, sid, (uint64_t)(first + i));
 }
 
+extern "C" int tk_fill_uniform_bf16_at(void *x, int64_t n, int64_t first, uint64_t seed, uint32_t stream_id, float scale,
+                                       cudaStream_t s)
+{
+    fill_uniform_bf16_kernel<<<blocks_for(n, 256), 256, 0, s>>>((bf16 *)x, n, first, seed, stream_id, scale);
+    return LAUNCH_RESULT();
+}
+extern "C" int tk_fill_uniform_f32_at(float *x, int64_t n, int64_t first, uint64_t seed, uint32_t stream_id, float scale,
+                                      cudaStream_t s)
+{
+    fill_uniform_f32_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, n, first, seed, stream_id, scale);
+    return LAUNCH_RESULT();
+}
 extern "C" int tk_fill_uniform_bf16(void *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s)
 {
-    fill_uniform_bf16_kernel<<<blocks_for(n, 256), 256, 0, s>>>((bf16 *)x, n, seed, stream_id, scale);
-    return LAUNCH_RESULT();
+    return tk_fill_uniform_bf16_at(x, n, 0, seed, stream_id, scale, s);
 }
 extern "C" int tk_fill_uniform_f32(float *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s)
 {
-    fill_uniform_f32_kernel<<<blocks_for(n, 256), 256, 0, s>>>(x, n, seed, stream_id, scale);
-    return LAUNCH_RESULT();
+    return tk_fill_uniform_f32_at(x, n, 0, seed, stream_id, scale, s);
 }
 
 extern "C" int tk_poison(void *p, int64_t n_bytes, cudaStream_t s)

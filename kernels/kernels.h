@@ -3,7 +3,9 @@
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_velocity_packed, tk_slot_ref, tk_slot_gather, tk_slot_euler,
  *          tk_slot_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_wgmma_built, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows, tk_gpu_sleep.
+ *          tk_attention_wgmma, tk_attention_wgmma_built, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows,
+ *          tk_gpu_sleep, tk_fill_uniform_bf16_at, tk_fill_uniform_f32_at, tk_add_pos_embed_rows, tk_sp_pack_heads,
+ *          tk_sp_unpack_heads, tk_sp_pack_rows, tk_sp_unpack_rows.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
  * cudaError_t as an int (0 on success) so callers can report the failing kernel by name.
@@ -27,6 +29,10 @@ int tk_init_param(void *w, int64_t n, uint64_t seed, int param_index, int kind, 
 /* n values scale x U[-1, 1) from (seed, stream_id), as bf16 or float. */
 int tk_fill_uniform_bf16(void *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
 int tk_fill_uniform_f32(float *x, int64_t n, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
+/* The same values' elements first .. first + n - 1 (x[i] = what the fills above write at first + i):
+ * one rank's rows of a sequence-parallel request get the values the whole request would. */
+int tk_fill_uniform_bf16_at(void *x, int64_t n, int64_t first, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
+int tk_fill_uniform_f32_at(float *x, int64_t n, int64_t first, uint64_t seed, uint32_t stream_id, float scale, cudaStream_t s);
 /* Writes a NaN bit pattern over n_bytes, so that an output element no kernel wrote shows up. */
 int tk_poison(void *p, int64_t n_bytes, cudaStream_t s);
 int tk_f32_to_bf16(const float *x, void *y, int64_t n, cudaStream_t s);
@@ -64,6 +70,10 @@ int tk_timestep_proj(const float *values, void *out, int batch, cudaStream_t s);
 /* Adds SD3's positional table, centre-cropped to grid_h x grid_w from M x M, to the image rows. */
 int tk_add_pos_embed(void *h, const void *table, int batch, int L, int T, int grid_h, int grid_w, int M, int D,
                      cudaStream_t s);
+/* The same for image rows n0 .. n0 + nn - 1 of the grid only, held at h rows T .. T + nn - 1 of each
+ * sample (one rank's image rows under sequence parallelism: T its text rows, L its rows). */
+int tk_add_pos_embed_rows(void *h, const void *table, int batch, int L, int T, int n0, int nn, int grid_h, int grid_w, int M,
+                          int D, cudaStream_t s);
 /* Velocity in packed token order (float) from proj_out's bf16 output [batch, N, C p^2]; perm_C > 0
  * reorders SD3's (py, px, c) into (c, py, px) for C = perm_C channels. */
 int tk_velocity_packed(const void *out, float *vel, int batch, int N, int width, int perm_C, cudaStream_t s);
@@ -119,6 +129,21 @@ int tk_attention_wgmma_built(int *built);
 int tk_attention_oracle(void *cublas_handle, const void *q, const void *k, const void *v, int64_t ld, int64_t bs,
                         void *out, int64_t ldo, int64_t obs, int batch, int L, int H, int hd, float *workspace,
                         cudaStream_t s);
+
+/* ---- sp.cu ----
+ * Ulysses' pack and unpack around the two all-to-alls, bf16, exactly what dit_sp_pack_heads,
+ * dit_sp_unpack_heads, dit_sp_pack_rows and dit_sp_unpack_rows (dit/sp.h, where the chunk layout is
+ * described) do on the host; one launch each. D the model width, k the degree (1..8, D a multiple
+ * of 8 k), L[k] (host memory) every rank's row count, rows the calling rank's; row strides
+ * multiples of 8 and buffers 16-byte aligned, else cudaErrorInvalidValue.
+ *   pack_heads:   qkv [B, rows, ld_qkv] (q | k | v, each D wide) -> send [k][B, rows, 3 D/k]
+ *   unpack_heads: recv [k][B, L_i, 3 D/k] -> att_in [B, Lt, 3 D/k]
+ *   pack_rows:    att_out [B, Lt, D/k] -> send [k][B, L_i, D/k]
+ *   unpack_rows:  recv [k][B, rows, D/k] -> out [B, rows, ld_out] at columns j D/k */
+int tk_sp_pack_heads(const void *qkv, int64_t ld_qkv, int batch, int rows, int D, int k, void *send, cudaStream_t s);
+int tk_sp_unpack_heads(const void *recv, int batch, const int *L, int D, int k, void *att_in, cudaStream_t s);
+int tk_sp_pack_rows(const void *att_out, int batch, const int *L, int D, int k, void *send, cudaStream_t s);
+int tk_sp_unpack_rows(const void *recv, int batch, int rows, int D, int k, void *out, int64_t ld_out, cudaStream_t s);
 
 #ifdef __cplusplus
 }

@@ -78,12 +78,15 @@ static double gemm_rate(double rows) { return GEMM_PEAK_FLOPS * rows / (rows + G
  * the peer) in 476 us and 64 MiB in 136 us: ~282 GB/s of remote bytes, 24 us floor. That is 0.63
  * of the 450 GB/s per direction of the datasheet; the A40 and PCIe figures apply the same 0.63. */
 #define LINK_EFFICIENCY 0.63
+#define LINK_H200_NCCL                                                                                                  \
+    "NCCL all-to-all between 2 x H200 (NVLink 4): 256 MiB per rank in 476 us, 64 MiB in 136 us: 282 GB/s of remote "   \
+    "bytes, 24 us floor (0.63 of the 450 GB/s datasheet); slow link PCIe 5.0 x16 64 GB/s x 0.63"
 
 static const analytic_hw hardware[] = {
     {"h100x8", "NVIDIA H100 80GB HBM3", 8, 8, 282.0, 64.0 * LINK_EFFICIENCY, 24.0, 3350.0, ANALYTIC_MEM_HBM3, 1.0, 1,
-     "H100 SXM x8, one NVLink 4 domain; rates measured on H100, links from the H200 NCCL test"},
+     "H100 SXM x8, one NVLink 4 domain; rates measured on H100, links from the H200 NCCL test", LINK_H200_NCCL},
     {"h200x8", "NVIDIA H200", 8, 8, 282.0, 64.0 * LINK_EFFICIENCY, 24.0, 4800.0, ANALYTIC_MEM_HBM3E, 1.0, 1,
-     "H200 SXM x8, one NVLink 4 domain; same compute as H100, 4.8 TB/s HBM3e; measured on 2 x H200"},
+     "H200 SXM x8, one NVLink 4 domain; same compute as H100, 4.8 TB/s HBM3e; measured on 2 x H200", LINK_H200_NCCL},
     /* A40: 149.7 dense bf16 TFLOP/s vs the H100's 989.4 (datasheets), 696 GB/s GDDR6, NVLink bridge
      * 112.5 GB/s both directions between pairs, PCIe 4.0 x16 (32 GB/s) between pairs. */
     {"a40x4", "NVIDIA A40", 4, 2, 56.25 * LINK_EFFICIENCY, 32.0 * LINK_EFFICIENCY, 30.0, 696.0, ANALYTIC_MEM_GDDR6,
@@ -91,7 +94,9 @@ static const analytic_hw hardware[] = {
      "A40 x4, NVLink bridges in pairs 0-1 and 2-3, PCIe 4.0 x16 between pairs; NO A40 measurement: the H100's achieved "
      "curves x 149.7/989.4 (dense bf16 tensor TFLOP/s, A40 and H100 SXM datasheets), 696 GB/s GDDR6 (A40 datasheet), "
      "NVLink 56.25 and PCIe 32 GB/s per direction x 0.63, host costs of the H100/H200 fit; the Ampere kernels timed on "
-     "Hopper (docs/ampere.md) are not A40 rates and are not used"},
+     "Hopper (docs/ampere.md) are not A40 rates and are not used",
+     "datasheets: NVLink bridge 112.5 GB/s both directions (56.25 per direction), PCIe 4.0 x16 32 GB/s, each x 0.63 "
+     "(the H200 NCCL test's efficiency); 30 us floor assumed"},
 };
 #define N_HARDWARE ((int)(sizeof hardware / sizeof hardware[0]))
 
@@ -193,8 +198,7 @@ double analytic_step(const analytic_hw *hw, const analytic_params *prm, tetri_mo
     const double collectives = degree > 1 ? n_attn * COLLECTIVES_PER_ATTN : 0;
     /* Each all-to-all sends (k-1)/k of a rank's L/k x D bf16 tensor to the others. */
     const double a2a_bytes = all * D * 2.0 * b * (k - 1.0) / (k * k);
-    const double link_gbps = link == TETRI_LINK_SLOW && degree > 1 ? hw->slow_link_gbps : hw->fast_link_gbps;
-    const double comm_s = collectives * (hw->a2a_latency_us * 1e-6 + a2a_bytes / (link_gbps * 1e9));
+    const double comm_s = collectives * analytic_a2a_s(hw, a2a_bytes, degree > 1 ? link : TETRI_LINK_FAST);
     const double floor_s = kernels * KERNEL_GPU_FLOOR_S;
 
     const double gpu_s = gemm_s + attn_s + ew_s + floor_s + comm_s;
@@ -208,6 +212,12 @@ double analytic_step(const analytic_hw *hw, const analytic_params *prm, tetri_mo
     }
     assert(step_s > 0);
     return step_s;
+}
+
+double analytic_a2a_s(const analytic_hw *hw, double bytes, tetri_link link)
+{
+    const double gbps = link == TETRI_LINK_SLOW ? hw->slow_link_gbps : hw->fast_link_gbps;
+    return hw->a2a_latency_us * 1e-6 + bytes / (gbps * 1e9);
 }
 
 double analytic_migration(const analytic_hw *hw, tetri_model model, int width, int height, tetri_link link)

@@ -1,7 +1,7 @@
 /* profiles/analytic.h: the analytic per-step latency model, its calibration against measured rows,
  * and the generator that writes a profile database from it.
  * defines: analytic_hw, analytic_params, analytic_breakdown, analytic_calib_row, analytic_hardware*,
- *          analytic_params_set, analytic_step, analytic_calibration*, analytic_fit, analytic_generate,
+ *          analytic_params_set, analytic_step, analytic_a2a_s, analytic_calibration*, analytic_fit, analytic_generate,
  *          analytic_may_replace.
  *
  * The model (DESIGN section 3; docs/profiles.md derives it): one denoising step of a DiT in the
@@ -50,6 +50,7 @@ typedef struct analytic_hw {
     double compute_scale;        /* achieved GEMM/attention rates relative to the H100 measured ones */
     int measured_basis;          /* 1: calibrated against measured rows of this GPU; 0: datasheet only */
     const char *basis;           /* one line for the rows' `method` */
+    const char *link_basis;      /* where the link figures come from (the hardware table's link_source) */
 } analytic_hw;
 
 typedef struct analytic_breakdown {
@@ -76,6 +77,9 @@ double analytic_step(const analytic_hw *hw, const analytic_params *prm, tetri_mo
                      int height, int degree, int batch, tetri_link link, analytic_breakdown *out);
 /* Seconds to move one request's state (latent, text embeddings, pooled vector) over `link`. */
 double analytic_migration(const analytic_hw *hw, tetri_model model, int width, int height, tetri_link link);
+/* The link model, seconds for one all-to-all in which a rank sends `bytes` to the others:
+ * a2a_latency_us + bytes / link bandwidth (the analytic steps' and the modelled-comm rows' one rule). */
+double analytic_a2a_s(const analytic_hw *hw, double bytes, tetri_link link);
 
 /* A measured reference row (MEASUREMENTS.md), per-step milliseconds. */
 typedef struct analytic_calib_row {

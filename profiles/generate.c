@@ -54,7 +54,7 @@ static int write_hardware(sqlite3 *db, const analytic_hw *hw, const analytic_par
 {
     sqlite3_stmt *hs = NULL, *ss = NULL, *ms = NULL;
     int ok = -1;
-    if (sqlite3_prepare_v2(db, "INSERT INTO hardware VALUES (?, ?, ?, ?, 'nvlink', ?, 'pcie', ?)", -1, &hs, NULL) ||
+    if (sqlite3_prepare_v2(db, "INSERT INTO hardware VALUES (?, ?, ?, ?, 'nvlink', ?, 'pcie', ?, ?, ?)", -1, &hs, NULL) ||
         sqlite3_prepare_v2(db, "INSERT INTO step_latency VALUES (?, ?, ?, ?, ?, ?, 1, ?, ?, ?, ?, ?, ?, 0, 'analytic', NULL, ?)", -1,
                            &ss, NULL) ||
         sqlite3_prepare_v2(db, "INSERT INTO migration VALUES (?, ?, ?, ?, ?, ?, 'analytic')", -1, &ms, NULL)) {
@@ -67,6 +67,8 @@ static int write_hardware(sqlite3 *db, const analytic_hw *hw, const analytic_par
     sqlite3_bind_int(hs, 4, hw->fast_domain_size);
     sqlite3_bind_double(hs, 5, hw->fast_link_gbps);
     sqlite3_bind_double(hs, 6, hw->slow_link_gbps);
+    sqlite3_bind_double(hs, 7, hw->a2a_latency_us);
+    sqlite3_bind_text(hs, 8, hw->link_basis, -1, SQLITE_STATIC);
     if (step_done(db, hs, path, err) < 0) goto out;
 
     char method[1024];

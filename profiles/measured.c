@@ -38,7 +38,25 @@ static int sql_fail(sqlite3 *db, const char *path, const char *what, tetri_error
     return tetri_errorf(err, "profile %s: %s: %s", path, what, db ? sqlite3_errmsg(db) : "out of memory");
 }
 
-/* A new file gets the schema and meta; an existing one must say it is a tetri profile. */
+/* Schema 1 -> 2: the hardware's link-model columns, and the step and migration tables rebuilt
+ * under schema 2's CHECK (SQLite cannot alter one), their rows copied. */
+static int upgrade_v1(sqlite3 *db, const char *path, tetri_error *err)
+{
+    static const char sql[] = "ALTER TABLE hardware ADD COLUMN a2a_latency_us REAL;"
+                              "ALTER TABLE hardware ADD COLUMN link_source TEXT;"
+                              "ALTER TABLE step_latency RENAME TO step_latency_v1;"
+                              "ALTER TABLE migration RENAME TO migration_v1;";
+    static const char copy[] = "INSERT INTO step_latency SELECT * FROM step_latency_v1; DROP TABLE step_latency_v1;"
+                               "INSERT INTO migration SELECT * FROM migration_v1; DROP TABLE migration_v1;"
+                               "UPDATE meta SET value = '2' WHERE key = 'schema_version';";
+    if (sqlite3_exec(db, sql, NULL, NULL, NULL) || sqlite3_exec(db, profile_schema_sql, NULL, NULL, NULL) ||
+        sqlite3_exec(db, copy, NULL, NULL, NULL))
+        return sql_fail(db, path, "upgrading the profile from schema 1 to 2", err);
+    return 0;
+}
+
+/* A new file gets the schema and meta; an existing one must say it is a tetri profile (one of
+ * schema 1 is upgraded). */
 static int schema_or_check(sqlite3 *db, const char *path, const measured_hardware *hw, tetri_error *err)
 {
     sqlite3_stmt *st = NULL;
@@ -63,7 +81,15 @@ static int schema_or_check(sqlite3 *db, const char *path, const measured_hardwar
         ours = strcmp((const char *)sqlite3_column_text(st, 0), "tetri-profile") == 0;
     sqlite3_finalize(st);
     if (!ours) return tetri_errorf(err, "profile %s: not a tetri profile (meta kind is not 'tetri-profile'); give a new file", path);
-    return 0;
+    long version = 0;
+    if (sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL) == SQLITE_OK &&
+        sqlite3_step(st) == SQLITE_ROW)
+        version = strtol((const char *)sqlite3_column_text(st, 0), NULL, 10);
+    sqlite3_finalize(st);
+    if (version > TETRI_PROFILE_SCHEMA_VERSION)
+        return tetri_errorf(err, "profile %s: schema version %ld is newer than this tetri writes (%d)", path, version,
+                            TETRI_PROFILE_SCHEMA_VERSION);
+    return version == 1 ? upgrade_v1(db, path, err) : 0;
 }
 
 static int insert_rows(sqlite3 *db, const char *path, const measured_hardware *hw, const measured_row *rows, size_t n,
@@ -71,8 +97,8 @@ static int insert_rows(sqlite3 *db, const char *path, const measured_hardware *h
 {
     sqlite3_stmt *hs = NULL, *ss = NULL;
     int rc = -1;
-    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO hardware VALUES (?, ?, ?, 1, 'nvlink', NULL, 'pcie', NULL)", -1, &hs, NULL) ||
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO step_latency VALUES (?, ?, ?, ?, ?, ?, 1, ?, 'nvlink', ?, ?, ?, ?, ?, 'measured', ?, ?)", -1,
+    if (sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO hardware VALUES (?, ?, ?, ?, 'nvlink', ?, 'pcie', ?, ?, ?)", -1, &hs, NULL) ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO step_latency VALUES (?, ?, ?, ?, ?, ?, 1, ?, 'nvlink', ?, ?, ?, ?, ?, ?, ?, ?)", -1,
                            &ss, NULL)) {
         sql_fail(db, path, "preparing", err);
         goto done;
@@ -80,6 +106,14 @@ static int insert_rows(sqlite3 *db, const char *path, const measured_hardware *h
     sqlite3_bind_text(hs, 1, hw->name, -1, SQLITE_STATIC);
     sqlite3_bind_text(hs, 2, hw->gpu, -1, SQLITE_STATIC);
     sqlite3_bind_int(hs, 3, hw->n_gpus);
+    sqlite3_bind_int(hs, 4, hw->fast_domain_size > 0 ? hw->fast_domain_size : 1);
+    const double link[3] = {hw->fast_link_gbps, hw->slow_link_gbps, hw->a2a_latency_us};
+    for (int i = 0; i < 3; i++) {
+        if (link[i] > 0) sqlite3_bind_double(hs, 5 + i, link[i]);
+        else sqlite3_bind_null(hs, 5 + i);
+    }
+    if (hw->link_source) sqlite3_bind_text(hs, 8, hw->link_source, -1, SQLITE_STATIC);
+    else sqlite3_bind_null(hs, 8);
     if (sqlite3_step(hs) != SQLITE_DONE) { sql_fail(db, path, "writing the hardware", err); goto done; }
     for (size_t i = 0; i < n; i++) {
         const measured_row *r = &rows[i];
@@ -96,6 +130,7 @@ static int insert_rows(sqlite3 *db, const char *path, const measured_hardware *h
         sqlite3_bind_int64(ss, k++, r->p90_ns);
         sqlite3_bind_double(ss, k++, r->cv);
         sqlite3_bind_int(ss, k++, r->samples);
+        sqlite3_bind_text(ss, k++, r->source ? r->source : "measured", -1, SQLITE_STATIC);
         sqlite3_bind_text(ss, k++, date, -1, SQLITE_STATIC);
         sqlite3_bind_text(ss, k++, r->method, -1, SQLITE_STATIC);
         if (sqlite3_step(ss) != SQLITE_DONE) {

@@ -5,7 +5,8 @@
  * CV) and writes a hardware's rows into a profile database, created when absent, in one
  * transaction. A row of the same hardware, model, size, degree and batch already there is
  * replaced (a new measurement, or a measured row over an analytic one); every other row stays, so
- * measurements of one GPU may be taken in several commands. */
+ * measurements of one GPU may be taken in several commands. A profile of schema 1 is upgraded to
+ * schema 2 in the same transaction (its rows kept). */
 #ifndef TETRI_PROFILES_MEASURED_H
 #define TETRI_PROFILES_MEASURED_H
 
@@ -18,6 +19,12 @@ typedef struct measured_hardware {
     const char *name;           /* e.g. "h200x1" */
     const char *gpu;            /* the device's name, e.g. "NVIDIA H200" */
     int n_gpus;
+    /* The link model behind rows whose all-to-alls are modelled (0 / NULL: none, one GPU): GPUs per
+     * fast domain, effective all-to-all bandwidth per rank (GB/s) on the fast and slow links, the
+     * floor of one all-to-all, and where those figures come from. */
+    int fast_domain_size;
+    double fast_link_gbps, slow_link_gbps, a2a_latency_us;
+    const char *link_source;
 } measured_hardware;
 
 typedef struct measured_row {
@@ -27,6 +34,7 @@ typedef struct measured_row {
     double cv;                  /* sample standard deviation / mean */
     int samples;
     const char *method;         /* how: command, GPU, driver, library versions, clocks */
+    const char *source;         /* NULL: 'measured'; or 'measured-compute+modelled-comm' */
 } measured_row;
 
 /* A stage's time (stage_latency): 'prepare', a request's state before its first step. */

@@ -202,6 +202,29 @@ static int default_hardware(sqlite3 *db, char *out, size_t size)
     return 0;
 }
 
+/* The hardware rows' link model, where the schema has it (2 on; a schema-1 profile reads as none). */
+static int load_link_models(tetri_profile *p, sqlite3 *db)
+{
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT fast_link_gbps, slow_link_gbps, a2a_latency_us, link_source FROM hardware WHERE name = ?", -1, &st,
+                           NULL) != SQLITE_OK)
+        return 0; /* no such columns: schema 1 */
+    int rc = SQLITE_DONE;
+    for (int i = 0; i < p->n_hw && (rc == SQLITE_DONE || rc == SQLITE_ROW); i++) {
+        tetri_profile_hw *h = &p->hw[i];
+        sqlite3_reset(st);
+        sqlite3_bind_text(st, 1, h->name, -1, SQLITE_STATIC);
+        if ((rc = sqlite3_step(st)) != SQLITE_ROW) continue;
+        h->fast_link_gbps = sqlite3_column_double(st, 0);
+        h->slow_link_gbps = sqlite3_column_double(st, 1);
+        h->a2a_latency_us = sqlite3_column_double(st, 2);
+        const char *src = (const char *)sqlite3_column_text(st, 3);
+        snprintf(h->link_source, sizeof h->link_source, "%s", src ? src : "");
+    }
+    sqlite3_finalize(st);
+    return rc == SQLITE_DONE || rc == SQLITE_ROW ? 0 : -1;
+}
+
 static int load_hardware(tetri_profile *p, sqlite3 *db, const char *want, tetri_error *err)
 {
     char preferred[48] = "";
@@ -236,6 +259,7 @@ static int load_hardware(tetri_profile *p, sqlite3 *db, const char *want, tetri_
     sqlite3_finalize(st);
     if (rc != SQLITE_DONE) return sql_fail(err, p->path, db, "reading hardware");
     if (p->n_hw == 0) return tetri_errorf(err, "profile %s: no hardware rows", p->path);
+    if (load_link_models(p, db) < 0) return sql_fail(err, p->path, db, "reading the hardware's link model");
     if (chosen < 0) {
         char known[512] = "";
         size_t len = 0;
@@ -319,8 +343,9 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
             why = "0 < p10_ns <= median_ns <= p90_ns <= 1000 x median_ns violated";
         } else if (!(cv >= 0 && cv <= 10)) {
             why = "cv outside 0..10";
-        } else if (!source || (strcmp(source, "measured") != 0 && strcmp(source, "analytic") != 0)) {
-            why = "source must be 'measured' or 'analytic'";
+        } else if (!source || (strcmp(source, "measured") != 0 && strcmp(source, "analytic") != 0 &&
+                               strcmp(source, "measured-compute+modelled-comm") != 0)) {
+            why = "source must be 'measured', 'analytic' or 'measured-compute+modelled-comm'";
         }
         if (why) {
             sqlite3_finalize(st);
@@ -338,6 +363,7 @@ static int load_step_rows(tetri_profile *p, sqlite3 *db, tetri_error *err)
         r->cost.p90_ns = has_p90 ? p90 : med;
         r->cost.cv = cv;
         r->cost.analytic = strcmp(source, "analytic") == 0;
+        r->cost.modelled_comm = strcmp(source, "measured-compute+modelled-comm") == 0;
         p->n_rows++;
     }
     sqlite3_finalize(st);

@@ -17,7 +17,9 @@
 
 typedef struct tetri_profile tetri_profile;
 
-#define TETRI_PROFILE_SCHEMA_VERSION 1
+/* 2: the hardware's link model (a2a_latency_us, link_source) and the source
+ * 'measured-compute+modelled-comm'; tetri reads 1 and 2. */
+#define TETRI_PROFILE_SCHEMA_VERSION 2
 
 enum {
     TETRI_PROFILE_ANALYTIC_FALLBACK = 1 << 0, /* unmeasured degrees come from the analytic model */
@@ -28,6 +30,8 @@ typedef struct tetri_step_cost {
     double cv;             /* coefficient of variation of one step's time (jitter) */
     int interpolated;      /* resolution not in the profile: interpolated over tokens */
     int analytic;          /* row(s) behind it came from the analytic model, not measurement */
+    int modelled_comm;     /* row(s) behind it: one rank's compute measured, the all-to-alls modelled
+                            * (source 'measured-compute+modelled-comm') */
     int extrapolated;      /* outside the measured token range: nearest row scaled by the analytic
                             * model's ratio (implies interpolated) */
     int fallback;          /* no row for the degree: computed by the analytic model
@@ -131,6 +135,10 @@ const tetri_profile_row *profile_row_at(const tetri_profile *p, int i);
 typedef struct tetri_profile_hw {
     char name[48], gpu[64];
     int n_gpus, fast_domain_size, rows;
+    /* The link model (schema 2; zero / "" where the profile has none): effective all-to-all
+     * bandwidth per rank on the fast and slow links, one all-to-all's floor, and its source. */
+    double fast_link_gbps, slow_link_gbps, a2a_latency_us;
+    char link_source[256];
 } tetri_profile_hw;
 int profile_hardware_count(const tetri_profile *p);
 const tetri_profile_hw *profile_hardware_at(const tetri_profile *p, int i);

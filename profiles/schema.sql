@@ -1,4 +1,4 @@
--- profiles/schema.sql: the tetri profile database, schema version 1 (DESIGN section 3).
+-- profiles/schema.sql: the tetri profile database, schema version 2 (DESIGN section 3).
 -- One database may hold several hardware setups; a run loads the rows of one.
 -- Times are integer nanoseconds, as everywhere in tetri.
 
@@ -15,7 +15,11 @@ CREATE TABLE IF NOT EXISTS hardware (
   fast_link        TEXT NOT NULL DEFAULT 'nvlink',
   fast_link_gbps   REAL,             -- per-direction bandwidth used by the analytic model
   slow_link        TEXT NOT NULL DEFAULT 'pcie',
-  slow_link_gbps   REAL
+  slow_link_gbps   REAL,
+  -- (schema 2) the link model of rows whose all-to-alls are modelled (source
+  -- 'measured-compute+modelled-comm'): each all-to-all costs a2a_latency_us + bytes / link_gbps
+  a2a_latency_us   REAL,
+  link_source      TEXT              -- where the link figures come from (a measurement, a datasheet)
 );
 
 -- Per-step latency of one denoising step (the whole transformer forward) of a batch of identical
@@ -35,7 +39,9 @@ CREATE TABLE IF NOT EXISTS step_latency (
   p90_ns    INTEGER,
   cv        REAL NOT NULL DEFAULT 0, -- coefficient of variation of one step's time
   samples   INTEGER NOT NULL DEFAULT 0,
-  source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic')),
+  -- 'measured-compute+modelled-comm' (schema 2): one rank's compute measured, its all-to-alls from
+  -- the hardware's link model
+  source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic', 'measured-compute+modelled-comm')),
   measured_at TEXT,                  -- ISO date
   method    TEXT,                    -- how: command, tool version, or the analytic model's inputs
   PRIMARY KEY (hardware, model, width, height, degree, ulysses, ring, batch, link)
@@ -49,7 +55,7 @@ CREATE TABLE IF NOT EXISTS migration (
   height    INTEGER NOT NULL,
   link      TEXT NOT NULL,
   median_ns INTEGER NOT NULL CHECK (median_ns >= 0),
-  source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic')),
+  source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic', 'measured-compute+modelled-comm')),
   PRIMARY KEY (hardware, model, width, height, link)
 );
 

@@ -81,7 +81,7 @@ if command -v sqlite3 >/dev/null 2>&1; then
     expect 1 "not a tetri profile" "no meta table" -- --db "$tmp/other.db"
     cp "$shipped" "$tmp/newer.db" && chmod u+w "$tmp/newer.db"
     sqlite3 "$tmp/newer.db" "UPDATE meta SET value = '7' WHERE key = 'schema_version';"
-    expect 1 "schema version 7 is newer than this tetri reads (1)" -- --db "$tmp/newer.db"
+    expect 1 "schema version 7 is newer than this tetri reads (2)" -- --db "$tmp/newer.db"
     cp "$shipped" "$tmp/bad.db" && chmod u+w "$tmp/bad.db"
     sqlite3 "$tmp/bad.db" "PRAGMA ignore_check_constraints = ON;
         UPDATE step_latency SET median_ns = -5 WHERE hardware = 'h100x8' AND model = 'flux-dev' AND width = 512 AND degree = 2 AND batch = 1;"

@@ -1,7 +1,10 @@
 /* tests/test_exec_cpu.c: the executor's CPU side, in CI without a GPU: the model tables against the
  * published parameter counts, config.json parsing, safetensors reading/writing and folder loading
- * with their errors, and properties of the fp32 reference forward of the tiny configurations; the
- * GPU paths chosen per compute capability and the device-memory plan (dit/gpu_plan.h). */
+ * with their errors, properties of the fp32 reference forward of the tiny configurations, and its
+ * Ulysses sequence parallelism (dit/sp.h): degrees 2, 4, 8 against degree 1, the exchange's layout,
+ * the migration plan, and a request moved between degrees while it is denoised; the GPU paths
+ * chosen per compute capability and the device-memory plan (dit/gpu_plan.h), sharded runners'
+ * exchange buffers included. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +21,7 @@
 #include "dit/gpu_plan.h"
 #include "dit/model.h"
 #include "dit/safetensors.h"
+#include "dit/sp.h"
 
 static char tmpdir[256];
 
@@ -407,13 +411,13 @@ typedef struct tiny_case {
     dit_step_inputs in;
 } tiny_case;
 
-static void tiny_case_make(tiny_case *tc, dit_arch arch, int batch)
+/* Seeded weights and inputs for config c at text length T and grid gh x gw. */
+static void tiny_case_make_shape(tiny_case *tc, const dit_config *cfg, int T, int gh, int gw, int batch)
 {
-    dit_config c;
+    const dit_config c = *cfg;
     tetri_error err = {{0}};
-    dit_config_tiny(arch, &c);
     assert_int_equal(dit_layout_build(&c, &tc->L, &err), 0);
-    const int T = 9, gh = 4, gw = 3, N = gh * gw;
+    const int N = gh * gw;
     tc->w = malloc((size_t)tc->L.total * 4);
     dit_cpu_init_weights(&tc->L, 5, tc->w);
     tc->lat = malloc((size_t)batch * N * 64 * 4);
@@ -427,6 +431,12 @@ static void tiny_case_make(tiny_case *tc, dit_arch arch, int batch)
     tc->guid[0] = tc->guid[1] = 3.5f;
     tc->in = (dit_step_inputs){.batch = batch, .text_tokens = T, .grid_h = gh, .grid_w = gw, .latent = tc->lat, .text = tc->txt,
                                .pooled = tc->pooled, .sigma = tc->sigma, .guidance = tc->guid};
+}
+static void tiny_case_make(tiny_case *tc, dit_arch arch, int batch)
+{
+    dit_config c;
+    dit_config_tiny(arch, &c);
+    tiny_case_make_shape(tc, &c, 9, 4, 3, batch);
 }
 static void tiny_case_free(tiny_case *tc)
 {
@@ -628,14 +638,20 @@ static void memory_plan_arithmetic(void **state)
     dit_config_flux_dev(&c);
     assert_int_equal(dit_layout_build(&c, &L, &err), 0);
     size_t b[DIT_STEP_BUFS];
-    dit_step_buffer_bytes(&L, 1, 512, 128, 128, b);
+    dit_step_buffer_bytes(&L, 1, 512, 128, 128, 1, 0, b);
     const size_t Lt = 512 + 128 * 128, D = 3072;
     assert_int_equal(b[DIT_BUF_QKV], Lt * 3 * D * 2);
     assert_int_equal(b[DIT_BUF_BIG], Lt * (D + 4 * D) * 2);
     assert_int_equal(b[DIT_BUF_REFS], DIT_SLOT_REF_BYTES);
+    for (int i = DIT_BUF_SEND_IN; i < DIT_STEP_BUFS; i++) assert_int_equal(b[i], 0); /* degree 1: no exchange */
     size_t sum = 0;
     for (int i = 0; i < DIT_STEP_BUFS; i++) sum += (b[i] + 255) / 256 * 256;
     assert_int_equal(dit_arena_bytes(b, DIT_STEP_BUFS), sum);
+    /* degree 1's plan in bytes, as it was before the runner was sharded (FLUX.1-dev, 2048 px): */
+    dit_mem_plan p1;
+    dit_mem_plan_compute(&L, 1, 512, 128, 128, 28, 0, &p1);
+    assert_int_equal(p1.activations, (size_t)1269056000);
+    assert_int_equal(p1.slots, (size_t)68143872);
     size_t a40;
     char label[128];
     assert_int_equal(dit_parse_gpu_memory("a40", &a40, label, sizeof label), 0);
@@ -673,6 +689,415 @@ static void memory_plan_arithmetic(void **state)
     assert_int_equal(dit_parse_gpu_memory("", &v, NULL, 0), -1);
 }
 
+/* Rank r of a degree-4 runner (FLUX.1-dev, 24 heads; batch 2, 512 text rows, 1024 px): the per-row
+ * buffers hold its rows only, the six exchange buffers are what dit/sp.h's byte tables say it
+ * sends and receives, the ranks' rows add up to the request's, and its slot holds its rows and the
+ * whole conditioning. */
+static void memory_plan_sharded_exchange(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_flux_dev(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    enum { K = 4, B = 2, T = 512, G = 64 };
+    const int N = G * G;
+    const size_t D = 3072, Dk = D / K, Lt = T + N, tin = (size_t)dit_token_in(&c), hd = (size_t)c.head_dim;
+    assert_int_equal(dit_sp_check(&c, K, T, N, &err), 0);
+    size_t in[K * K], out[K * K];
+    dit_sp_a2a_in_bytes(&c, K, T, N, B, 2, in);
+    dit_sp_a2a_out_bytes(&c, K, T, N, B, 2, out);
+    size_t one[DIT_STEP_BUFS], slot1[DIT_SLOT_BUFS];
+    dit_step_buffer_bytes(&L, B, T, G, G, 1, 0, one);
+    dit_slot_buffer_bytes(&L, T, G, G, 28, 1, 0, slot1);
+    size_t h_rows = 0, sent_in = 0, got_in = 0, sent_out = 0, got_out = 0;
+    for (int r = 0; r < K; r++) {
+        dit_sp_shard sh;
+        dit_sp_shard_of(T, N, K, r, &sh);
+        const size_t Ll = (size_t)sh.tn + (size_t)sh.nn;
+        size_t b[DIT_STEP_BUFS];
+        dit_step_buffer_bytes(&L, B, T, G, G, K, r, b);
+        assert_int_equal(b[DIT_BUF_QKV], B * Ll * 3 * D * 2);
+        assert_int_equal(b[DIT_BUF_H], B * Ll * D * 2);
+        assert_int_equal(b[DIT_BUF_TXT], B * (size_t)sh.tn * (size_t)c.text_dim * 2);
+        assert_int_equal(b[DIT_BUF_LAT16], B * (size_t)sh.nn * tin * 2);
+        assert_int_equal(b[DIT_BUF_VEL], B * (size_t)sh.nn * tin * 4);
+        assert_int_equal(b[DIT_BUF_ROPE_COS], Ll * hd / 2 * 4);
+        assert_int_equal(b[DIT_BUF_MOD], one[DIT_BUF_MOD]); /* per sample, not per row */
+        /* the exchange: what the rank sends and receives, chunk by chunk */
+        size_t si = 0, ri = 0, so = 0, ro = 0;
+        for (int j = 0; j < K; j++) {
+            si += in[r * K + j];
+            ri += in[j * K + r];
+            so += out[r * K + j];
+            ro += out[j * K + r];
+        }
+        assert_int_equal(b[DIT_BUF_SEND_IN], si);
+        assert_int_equal(b[DIT_BUF_RECV_IN], ri);
+        assert_int_equal(b[DIT_BUF_ATT_IN], ri);
+        assert_int_equal(b[DIT_BUF_RECV_IN], B * Lt * 3 * Dk * 2); /* all rows of this rank's heads */
+        assert_int_equal(b[DIT_BUF_ATT_OUT], B * Lt * Dk * 2);
+        assert_int_equal(b[DIT_BUF_SEND_OUT], so);
+        assert_int_equal(b[DIT_BUF_RECV_OUT], ro);
+        assert_int_equal(b[DIT_BUF_RECV_OUT], B * Ll * D * 2);
+        /* counted in the arena: the per-row part plus the exchange, each rounded */
+        assert_int_equal(dit_arena_bytes(b, DIT_STEP_BUFS),
+                         dit_arena_bytes(b, DIT_BUF_SEND_IN) + dit_arena_bytes(b + DIT_BUF_SEND_IN, DIT_STEP_BUFS - DIT_BUF_SEND_IN));
+        assert_true(dit_arena_bytes(b + DIT_BUF_SEND_IN, DIT_STEP_BUFS - DIT_BUF_SEND_IN) >= si + ri + ri + so + so + ro);
+        h_rows += b[DIT_BUF_H];
+        sent_in += si, got_in += ri, sent_out += so, got_out += ro;
+        /* the slot: its rows of the latent and the text, all of the conditioning */
+        size_t sb[DIT_SLOT_BUFS];
+        dit_slot_buffer_bytes(&L, T, G, G, 28, K, r, sb);
+        assert_int_equal(sb[DIT_SBUF_LAT], (size_t)sh.nn * tin * 4);
+        assert_int_equal(sb[DIT_SBUF_TXT], (size_t)sh.tn * (size_t)c.text_dim * 2);
+        for (int i = DIT_SBUF_MOD; i < DIT_SLOT_BUFS; i++) assert_int_equal(sb[i], slot1[i]);
+    }
+    assert_int_equal(h_rows, one[DIT_BUF_H]); /* the shards partition the rows */
+    assert_int_equal(sent_in, got_in);        /* every byte sent is received */
+    assert_int_equal(sent_out, got_out);
+    dit_layout_free(&L);
+}
+
+/* ---- Ulysses sequence parallelism (dit/sp.h) ---- */
+
+/* max |a - b| / max |b|: the sharded runs' error against degree 1. */
+static double max_rel(const float *a, const float *b, size_t n)
+{
+    double num = 0, den = 0;
+    for (size_t i = 0; i < n; i++) {
+        num = fmax(num, fabs((double)a[i] - b[i]));
+        den = fmax(den, fabs((double)b[i]));
+    }
+    return num / den;
+}
+
+/* The tiny configurations with 8 heads, so that degrees 2, 4 and 8 divide them: head_dim 64 (the
+ * smallest dit_config_check takes; FLUX's RoPE axes 16, 24, 24), one double and one single block
+ * (FLUX) or a joint block and SD3's context-pre-only last one, to keep CI quick. Text rows T that
+ * do not divide by the degrees, so shards differ by a row, on a non-square grid; two samples at
+ * different sigmas and guidance. */
+#define SP_T 13
+#define SP_GH 4
+#define SP_GW 6
+#define SP_N (SP_GH * SP_GW)
+static void sp_case_make(tiny_case *tc, dit_arch arch, int T, int gh, int gw)
+{
+    dit_config c;
+    dit_config_tiny(arch, &c);
+    c.n_heads = 8;
+    c.head_dim = 64;
+    c.n_double = 2;
+    if (arch == DIT_ARCH_FLUX) {
+        c.n_double = c.n_single = 1;
+        c.rope_axes[0] = 16;
+        c.rope_axes[1] = c.rope_axes[2] = 24;
+    }
+    tiny_case_make_shape(tc, &c, T, gh, gw, 2);
+    tc->sigma[1] = 0.25f;
+    tc->guid[1] = 2.0f;
+}
+
+/* A transport that hands every rank rank 1's chunks where rank 0's belong and the other way round:
+ * a wrong shard the comparison must catch (degree 4 here, where ranks 0 and 1 hold as many rows). */
+static int (*host_all_to_all)(dit_transport *, void *const *, void *const *, const size_t *, tetri_error *);
+static int swapped_all_to_all(dit_transport *t, void *const *send, void *const *recv, const size_t *bytes, tetri_error *err)
+{
+    void *s[DIT_SP_MAX_DEGREE];
+    for (int i = 0; i < t->degree; i++) s[i] = send[i];
+    s[0] = send[1];
+    s[1] = send[0];
+    return host_all_to_all(t, s, recv, bytes, err);
+}
+
+static void sp_degrees_equal_degree1(dit_arch arch)
+{
+    tiny_case tc;
+    sp_case_make(&tc, arch, SP_T, SP_GH, SP_GW);
+    tetri_error err = {{0}};
+    const size_t n = (size_t)2 * SP_N * 64;
+    float *want = malloc(n * 4), *got = malloc(n * 4);
+    assert_int_equal(dit_cpu_forward(&tc.L, tc.w, &tc.in, want, &err), 0);
+    for (int k = 2; k <= 8; k *= 2) {
+        memset(got, 0, n * 4);
+        assert_int_equal(dit_cpu_forward_sp(&tc.L, tc.w, &tc.in, k, NULL, got, &err), 0);
+        const double e = max_rel(got, want, n);
+        print_message("  %s degree %d: max |a - b| / max |b| = %.3g against degree 1\n", arch == DIT_ARCH_FLUX ? "flux" : "sd3", k, e);
+        assert_true(e <= 1e-5);
+    }
+    /* the comparison catches a wrong shard */
+    dit_transport *t;
+    assert_int_equal(dit_transport_host_create(4, &t, &err), 0);
+    dit_transport_ops ops = *t->ops;
+    const dit_transport_ops *host_ops = t->ops;
+    host_all_to_all = ops.all_to_all;
+    ops.all_to_all = swapped_all_to_all;
+    t->ops = &ops;
+    assert_int_equal(dit_cpu_forward_sp(&tc.L, tc.w, &tc.in, 4, t, got, &err), 0);
+    t->ops = host_ops;
+    dit_transport_destroy(t);
+    const double bad = max_rel(got, want, n);
+    print_message("  %s degree 4, ranks 0 and 1 swapped: %.3g (caught)\n", arch == DIT_ARCH_FLUX ? "flux" : "sd3", bad);
+    assert_true(bad > 1e-3);
+    free(want);
+    free(got);
+    tiny_case_free(&tc);
+}
+static void sp_flux_degrees_equal_degree1(void **state) { (void)state; sp_degrees_equal_degree1(DIT_ARCH_FLUX); }
+static void sp_sd3_degrees_equal_degree1(void **state) { (void)state; sp_degrees_equal_degree1(DIT_ARCH_SD3); }
+
+static void sp_refusals_say_why(void **state)
+{
+    (void)state;
+    dit_config c;
+    tetri_error err = {{0}};
+    dit_config_tiny(DIT_ARCH_FLUX, &c); /* 2 heads */
+    assert_int_equal(dit_sp_check(&c, 2, 9, 12, &err), 0);
+    assert_int_equal(dit_sp_check(&c, 4, 9, 12, &err), -1);
+    assert_non_null(strstr(err.msg, "degree 4: the model's 2 attention heads do not divide by it"));
+    c.n_heads = 24;
+    assert_int_equal(dit_sp_check(&c, 3, 9, 12, &err), -1);
+    assert_non_null(strstr(err.msg, "degree 3: sequence parallelism takes 1, 2, 4 or 8"));
+    assert_int_equal(dit_sp_check(&c, 16, 64, 64, &err), -1);
+    assert_non_null(strstr(err.msg, "degree 16"));
+    assert_int_equal(dit_sp_check(&c, 8, 7, 64, &err), -1);
+    assert_non_null(strstr(err.msg, "degree 8: 7 text rows and 64 image rows leave a rank without rows of each"));
+    assert_int_equal(dit_sp_check(&c, 8, 64, 4, &err), -1);
+    assert_non_null(strstr(err.msg, "4 image rows"));
+
+    /* the sharded forward, sharding and denoising refuse them too, before any work */
+    tiny_case tc;
+    tiny_case_make(&tc, DIT_ARCH_FLUX, 1);
+    float out[12 * 64];
+    assert_int_equal(dit_cpu_forward_sp(&tc.L, tc.w, &tc.in, 4, NULL, out, &err), -1);
+    assert_non_null(strstr(err.msg, "2 attention heads"));
+    dit_transport *t;
+    assert_int_equal(dit_transport_host_create(4, &t, &err), 0);
+    assert_int_equal(dit_cpu_forward_sp(&tc.L, tc.w, &tc.in, 2, t, out, &err), -1);
+    assert_non_null(strstr(err.msg, "transport 'host' drives 4 of 4 ranks, not all 2"));
+    dit_transport_destroy(t);
+    float sig[3] = {1.0f, 0.5f, 0.0f};
+    dit_cpu_request r = {9, 4, 3, tc.lat, tc.txt, tc.pooled, 3.5f, sig, 2, 0};
+    dit_cpu_sharded_request s;
+    assert_int_equal(dit_cpu_request_shard(&tc.L.cfg, &r, 3, &s, &err), -1);
+    assert_non_null(strstr(err.msg, "degree 3"));
+    assert_int_equal(dit_cpu_request_shard(&tc.L.cfg, &r, 2, &s, &err), 0);
+    assert_int_equal(dit_cpu_denoise_sp(&tc.L, tc.w, (dit_cpu_sharded_request *[]){&s}, 1, 1, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "request 0 is held at degree 2, the batch runs at 1"));
+    assert_int_equal(dit_cpu_denoise_sp(&tc.L, tc.w, (dit_cpu_sharded_request *[]){&s}, 1, 3, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "request 0 at step 0 of 2 cannot run 3 more"));
+    assert_int_equal(dit_cpu_migrate(&tc.L.cfg, &s, 4, &err), -1);
+    assert_int_equal(s.degree, 2); /* a refused move leaves the request where it was */
+    dit_cpu_sharded_free(&s);
+    tiny_case_free(&tc);
+}
+
+/* The value the exchange test puts at (sample b, global row g, column col): exact in float. */
+static float tag(int b, int g, int col) { return (float)(b * 1000000 + g * 1000 + col); }
+
+/* A pack's output buffer of n floats (its byte table's sum) and 16 more, all a value pack never writes. */
+#define GUARD (-7.0f)
+static void guard_fill(float *buf, size_t n)
+{
+    for (size_t e = 0; e < n + 16; e++) buf[e] = GUARD;
+}
+/* The pack wrote every float of its byte table's sum and none past it. */
+static void assert_written(const float *buf, size_t n)
+{
+    for (size_t e = 0; e < n; e++) assert_true(buf[e] != GUARD);
+    for (size_t e = n; e < n + 16; e++) assert_true(buf[e] == GUARD);
+}
+
+/* Rank i's qkv rows [B, L_i, 3D] pack into exactly the bytes the in table gives it, chunk (i -> j)
+ * holding q, k, v of head group j; after the host all-to-all and unpack, rank j holds every row of
+ * its heads; its attention output goes back the same way into each rank's columns j D/k. */
+static void sp_exchange_layout_at(int k)
+{
+    dit_config c;
+    dit_config_tiny(DIT_ARCH_SD3, &c);
+    c.n_heads = 8;
+    c.head_dim = 4;
+    const int B = 2, T = SP_T, N = SP_N, D = 32, Dk = D / k, Lt = T + N;
+    size_t inb[64], outb[64];
+    dit_sp_a2a_in_bytes(&c, k, T, N, B, 4, inb);
+    dit_sp_a2a_out_bytes(&c, k, T, N, B, 4, outb);
+    int L[DIT_SP_MAX_DEGREE], row0[DIT_SP_MAX_DEGREE]; /* rank i's rows, its first row in the gathered order */
+    dit_sp_shard s[DIT_SP_MAX_DEGREE];
+    void *send[DIT_SP_MAX_DEGREE], *recv[DIT_SP_MAX_DEGREE];
+    float *qkv[DIT_SP_MAX_DEGREE];
+    for (int i = 0, at = 0; i < k; at += L[i], i++) {
+        dit_sp_shard_of(T, N, k, i, &s[i]);
+        L[i] = s[i].tn + s[i].nn;
+        row0[i] = at;
+        qkv[i] = malloc((size_t)B * L[i] * 3 * D * 4);
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < L[i]; r++) {
+                const int g = r < s[i].tn ? s[i].t0 + r : T + s[i].n0 + r - s[i].tn; /* the global row */
+                for (int col = 0; col < 3 * D; col++) qkv[i][((size_t)b * L[i] + r) * 3 * D + col] = tag(b, g, col);
+            }
+        size_t sent = 0;
+        for (int j = 0; j < k; j++) sent += inb[i * k + j];
+        assert_int_equal(sent, (size_t)B * L[i] * 3 * D * 4);
+        send[i] = malloc(sent + 64);
+        guard_fill(send[i], sent / 4);
+        dit_sp_pack_heads(qkv[i], 3 * D, B, L[i], D, k, send[i]);
+        assert_written(send[i], sent / 4);
+        recv[i] = malloc((size_t)B * Lt * 3 * D * 4); /* more than either exchange needs */
+    }
+    dit_transport *t;
+    tetri_error err = {{0}};
+    assert_int_equal(dit_transport_host_create(k, &t, &err), 0);
+    assert_int_equal(dit_transport_all_to_all(t, send, recv, inb, &err), 0);
+    float *att = malloc((size_t)B * Lt * 3 * Dk * 4);
+    for (int j = 0; j < k; j++) {
+        dit_sp_unpack_heads(recv[j], B, L, D, k, att);
+        for (int i = 0; i < k; i++)
+            for (int b = 0; b < B; b++)
+                for (int r = 0; r < L[i]; r++)
+                    for (int p = 0; p < 3; p++)
+                        for (int e = 0; e < Dk; e++)
+                            assert_true(att[((size_t)b * Lt + row0[i] + r) * 3 * Dk + p * Dk + e] ==
+                                        qkv[i][((size_t)b * L[i] + r) * 3 * D + p * D + j * Dk + e]);
+        /* "attention output" of rank j: its q columns; back through pack_rows */
+        float *o = malloc((size_t)B * Lt * Dk * 4);
+        for (int g = 0; g < B * Lt; g++) memcpy(o + (size_t)g * Dk, att + (size_t)g * 3 * Dk, (size_t)Dk * 4);
+        size_t sent = 0;
+        for (int i = 0; i < k; i++) sent += outb[j * k + i];
+        guard_fill(send[j], sent / 4);
+        dit_sp_pack_rows(o, B, L, D, k, send[j]);
+        assert_written(send[j], sent / 4);
+        free(o);
+    }
+    assert_int_equal(dit_transport_all_to_all(t, send, recv, outb, &err), 0);
+    for (int i = 0; i < k; i++) {
+        float *back = malloc((size_t)B * L[i] * D * 4);
+        dit_sp_unpack_rows(recv[i], B, L[i], D, k, back, D);
+        for (int b = 0; b < B; b++)
+            for (int r = 0; r < L[i]; r++)
+                for (int col = 0; col < D; col++) /* every head of the row's q came home */
+                    assert_true(back[((size_t)b * L[i] + r) * D + col] == qkv[i][((size_t)b * L[i] + r) * 3 * D + col]);
+        free(back);
+        free(qkv[i]);
+        free(send[i]);
+        free(recv[i]);
+    }
+    free(att);
+    dit_transport_destroy(t);
+}
+static void sp_exchange_layout(void **state)
+{
+    (void)state;
+    for (int k = 1; k <= 8; k *= 2) sp_exchange_layout_at(k);
+}
+
+/* For every pair of degrees 1..8 and several row counts (fewer rows than ranks included), the
+ * plan's copies put every row exactly once at its place in the new shards, within both shards. */
+static void sp_migration_plan_moves_every_row_once(void **state)
+{
+    (void)state;
+    const int counts[] = {1, 3, 7, 8, 13, 24, 100, 4096};
+    for (size_t ci = 0; ci < sizeof counts / sizeof *counts; ci++) {
+        const int rows = counts[ci];
+        int *got = malloc((size_t)rows * sizeof *got);
+        for (int from = 1; from <= DIT_SP_MAX_DEGREE; from++)
+            for (int to = 1; to <= DIT_SP_MAX_DEGREE; to++) {
+                dit_sp_move m[2 * DIT_SP_MAX_DEGREE];
+                const int n = dit_sp_migration_plan(rows, from, to, m);
+                assert_true(n >= 1 && n <= from + to - 1);
+                for (int g = 0; g < rows; g++) got[g] = -1;
+                for (int i = 0; i < n; i++) {
+                    dit_sp_shard s, d;
+                    dit_sp_shard_of(rows, rows, from, m[i].src_rank, &s);
+                    dit_sp_shard_of(rows, rows, to, m[i].dst_rank, &d);
+                    assert_true(m[i].rows >= 1);
+                    assert_true(m[i].src_row >= 0 && m[i].src_row + m[i].rows <= s.tn);
+                    assert_true(m[i].dst_row >= 0 && m[i].dst_row + m[i].rows <= d.tn);
+                    for (int r = 0; r < m[i].rows; r++) {
+                        const int g = s.t0 + m[i].src_row + r; /* the global row it carries */
+                        assert_int_equal(d.t0 + m[i].dst_row + r, g); /* lands where the new shard holds it */
+                        assert_int_equal(got[g], -1);                /* once */
+                        got[g] = m[i].dst_rank;
+                    }
+                }
+                for (int g = 0; g < rows; g++) assert_true(got[g] >= 0); /* every row */
+            }
+        free(got);
+    }
+}
+
+/* Rank r of s holds text rows t0.. of text [T, text_dim] (text rows carry no position, so a shuffle
+ * among ranks would not show in the output: looked at directly). */
+static void assert_text_shards(const dit_config *c, const dit_cpu_sharded_request *s, const float *text)
+{
+    for (int r = 0; r < s->degree; r++) {
+        dit_sp_shard sh;
+        dit_sp_shard_of(s->text_tokens, s->grid_h * s->grid_w, s->degree, r, &sh);
+        assert_memory_equal(s->text[r], text + (size_t)sh.t0 * c->text_dim, (size_t)sh.tn * c->text_dim * 4);
+    }
+}
+
+/* A request denoised 2 steps at degree 1, 2 at 4, 2 at 2 and 2 at 8, moved between them by
+ * dit_cpu_migrate, ends as one denoised 8 steps at degree 1 batched with a second request (at
+ * another step of another schedule) that never moves. At degree 8 it is batched with a copy whose
+ * ranks 0 and 2 hold each other's rows, which must not match. Text 9 rows on a 3 x 4 grid (shards
+ * of 1 and 2 rows at degree 8), smaller than the forward's test to keep CI quick. */
+#define MG_T 9
+#define MG_GH 3
+#define MG_GW 4
+#define MG_N (MG_GH * MG_GW)
+static void sp_migration_equals_unmoved(dit_arch arch)
+{
+    tiny_case tc;
+    sp_case_make(&tc, arch, MG_T, MG_GH, MG_GW);
+    const dit_config *c = &tc.L.cfg;
+    tetri_error err = {{0}};
+    const size_t nl = (size_t)MG_N * 64;
+    float sa[9], sb[13];
+    dit_sigma_schedule(c, MG_N, 8, sa);
+    dit_sigma_schedule(c, MG_N, 12, sb);
+    float *la = malloc(nl * 4), *lb = malloc(nl * 4), *moved = malloc(nl * 4), *bad = malloc(nl * 4);
+    memcpy(la, tc.lat, nl * 4);
+    memcpy(lb, tc.lat + nl, nl * 4);
+    dit_cpu_request a = {MG_T, MG_GH, MG_GW, la, tc.txt, tc.pooled, 3.5f, sa, 8, 0};
+    dit_cpu_request b = {MG_T, MG_GH, MG_GW, lb, tc.txt + MG_T * c->text_dim, tc.pooled + c->pooled_dim, 2.0f, sb, 12, 3};
+    dit_cpu_sharded_request s, x;
+    assert_int_equal(dit_cpu_request_shard(c, &a, 1, &s, &err), 0); /* from a's start, before a runs */
+    assert_int_equal(dit_cpu_denoise(&tc.L, tc.w, (dit_cpu_request *[]){&a, &b}, 2, 8, &err), 0);
+    const int degrees[4] = {1, 4, 2, 8};
+    for (int p = 0; p < 3; p++) {
+        assert_int_equal(dit_cpu_migrate(c, &s, degrees[p], &err), 0);
+        assert_text_shards(c, &s, tc.txt);
+        assert_int_equal(dit_cpu_denoise_sp(&tc.L, tc.w, (dit_cpu_sharded_request *[]){&s}, 1, 2, degrees[p], &err), 0);
+    }
+    assert_int_equal(dit_cpu_migrate(c, &s, 8, &err), 0);
+    assert_text_shards(c, &s, tc.txt);
+    dit_cpu_request_gather(c, &s, bad); /* x: a copy of s at degree 8, ranks 0 and 2 swapped (a row each) */
+    dit_cpu_request xr = {MG_T, MG_GH, MG_GW, bad, tc.txt, tc.pooled, 3.5f, sa, 8, s.step};
+    assert_int_equal(dit_cpu_request_shard(c, &xr, 8, &x, &err), 0);
+    float *t0 = x.latent[0];
+    x.latent[0] = x.latent[2];
+    x.latent[2] = t0;
+    assert_int_equal(dit_cpu_denoise_sp(&tc.L, tc.w, (dit_cpu_sharded_request *[]){&s, &x}, 2, 2, 8, &err), 0);
+    assert_int_equal(s.step, 8);
+    dit_cpu_request_gather(c, &s, moved);
+    dit_cpu_request_gather(c, &x, bad);
+    const double e = max_rel(moved, la, nl);
+    print_message("  %s moved 1 -> 4 -> 2 -> 8: max |a - b| / max |b| = %.3g against never moved\n",
+                  arch == DIT_ARCH_FLUX ? "flux" : "sd3", e);
+    assert_true(e <= 1e-5);
+    assert_true(max_rel(moved, tc.lat, nl) > 1e-2); /* the steps did move the latent */
+    print_message("  %s at degree 8 with ranks 0 and 2 swapped: %.3g (caught)\n", arch == DIT_ARCH_FLUX ? "flux" : "sd3",
+                  max_rel(bad, la, nl));
+    assert_true(max_rel(bad, la, nl) > 1e-3); /* and a wrong shard is caught */
+    dit_cpu_sharded_free(&s);
+    dit_cpu_sharded_free(&x);
+    free(la); free(lb); free(moved); free(bad);
+    tiny_case_free(&tc);
+}
+static void sp_flux_migration_equals_unmoved(void **state) { (void)state; sp_migration_equals_unmoved(DIT_ARCH_FLUX); }
+static void sp_sd3_migration_equals_unmoved(void **state) { (void)state; sp_migration_equals_unmoved(DIT_ARCH_SD3); }
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -692,6 +1117,14 @@ int main(void)
         cmocka_unit_test(rope_and_schedule),
         cmocka_unit_test(gpu_paths_by_compute_capability),
         cmocka_unit_test(memory_plan_arithmetic),
+        cmocka_unit_test(memory_plan_sharded_exchange),
+        cmocka_unit_test(sp_refusals_say_why),
+        cmocka_unit_test(sp_exchange_layout),
+        cmocka_unit_test(sp_migration_plan_moves_every_row_once),
+        cmocka_unit_test(sp_flux_degrees_equal_degree1),
+        cmocka_unit_test(sp_sd3_degrees_equal_degree1),
+        cmocka_unit_test(sp_flux_migration_equals_unmoved),
+        cmocka_unit_test(sp_sd3_migration_equals_unmoved),
     };
     return cmocka_run_group_tests(tests, setup_tmp, teardown_tmp);
 }

@@ -121,8 +121,8 @@ static void sqlite_without_meta_is_not_a_profile(void **state)
 static void schema_version_is_checked(void **state)
 {
     (void)state;
-    expect_open_error(altered("newer.db", "UPDATE meta SET value = '2' WHERE key = 'schema_version';"), NULL,
-                      "schema version 2 is newer", "(1)");
+    expect_open_error(altered("newer.db", "UPDATE meta SET value = '3' WHERE key = 'schema_version';"), NULL,
+                      "schema version 3 is newer", "(2)");
     expect_open_error(altered("junkver.db", "UPDATE meta SET value = 'one' WHERE key = 'schema_version';"), NULL,
                       "schema_version 'one'", NULL);
     expect_open_error(altered("nover.db", "DELETE FROM meta WHERE key = 'schema_version';"), NULL, "schema_version ''", NULL);
@@ -504,11 +504,80 @@ static void measured_rows_and_the_prepare_stage(void **state)
     assert_non_null(strstr(err.msg, "not a tetri profile"));
 }
 
+/* A schema-1 profile (as shipped before the link model) takes a row of the new source: upgraded to
+ * schema 2 in place, its rows kept, the hardware's link model written and shown. */
+static void schema_1_profile_is_upgraded_on_write(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/v1.db", tmpdir);
+    unlink(path);
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    static const char v1[] =
+        "CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);"
+        "INSERT INTO meta VALUES ('kind', 'tetri-profile'), ('schema_version', '1'), ('default_hardware', 'testx8');"
+        "CREATE TABLE hardware (name TEXT PRIMARY KEY, gpu TEXT NOT NULL, n_gpus INTEGER NOT NULL, fast_domain_size INTEGER NOT NULL,"
+        " fast_link TEXT NOT NULL DEFAULT 'nvlink', fast_link_gbps REAL, slow_link TEXT NOT NULL DEFAULT 'pcie', slow_link_gbps REAL);"
+        "CREATE TABLE step_latency (hardware TEXT NOT NULL REFERENCES hardware(name), model TEXT NOT NULL, width INTEGER NOT NULL,"
+        " height INTEGER NOT NULL, degree INTEGER NOT NULL, ulysses INTEGER NOT NULL, ring INTEGER NOT NULL DEFAULT 1,"
+        " batch INTEGER NOT NULL DEFAULT 1, link TEXT NOT NULL, median_ns INTEGER NOT NULL, p10_ns INTEGER, p90_ns INTEGER,"
+        " cv REAL NOT NULL DEFAULT 0, samples INTEGER NOT NULL DEFAULT 0,"
+        " source TEXT NOT NULL CHECK (source IN ('measured', 'analytic')), measured_at TEXT, method TEXT,"
+        " PRIMARY KEY (hardware, model, width, height, degree, ulysses, ring, batch, link));"
+        "CREATE TABLE migration (hardware TEXT NOT NULL, model TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,"
+        " link TEXT NOT NULL, median_ns INTEGER NOT NULL, source TEXT NOT NULL CHECK (source IN ('measured', 'analytic')),"
+        " PRIMARY KEY (hardware, model, width, height, link));"
+        "CREATE TABLE stage_latency (hardware TEXT NOT NULL, model TEXT NOT NULL, width INTEGER NOT NULL, height INTEGER NOT NULL,"
+        " stage TEXT NOT NULL CHECK (stage IN ('text_encode', 'vae_decode', 'prepare')), median_ns INTEGER NOT NULL,"
+        " source TEXT NOT NULL, PRIMARY KEY (hardware, model, width, height, stage));"
+        "INSERT INTO hardware VALUES ('testx8', 'Test GPU', 8, 8, 'nvlink', 100, 'pcie', 10);"
+        "INSERT INTO step_latency VALUES ('testx8', 'flux-dev', 512, 512, 1, 1, 1, 1, 'nvlink', 30000000, NULL, NULL, 0, 0,"
+        " 'analytic', NULL, NULL);"
+        "INSERT INTO step_latency VALUES ('testx8', 'flux-dev', 512, 512, 2, 2, 1, 1, 'nvlink', 20000000, NULL, NULL, 0, 0,"
+        " 'analytic', NULL, NULL);"
+        "INSERT INTO migration VALUES ('testx8', 'flux-dev', 512, 512, 'nvlink', 100000, 'analytic');";
+    assert_int_equal(sqlite3_exec(db, v1, NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    measured_row r = {.model = TETRI_MODEL_FLUX_DEV, .width = 512, .height = 512, .degree = 2, .batch = 1, .median_ns = 17000000,
+                      .p10_ns = 16000000, .p90_ns = 18000000, .samples = 20, .method = "test",
+                      .source = "measured-compute+modelled-comm"};
+    const measured_hardware hw = {.name = "testx8", .gpu = "Test GPU", .n_gpus = 8, .fast_domain_size = 8, .fast_link_gbps = 282,
+                                  .slow_link_gbps = 40, .a2a_latency_us = 24, .link_source = "a test"};
+    tetri_error err = {{0}};
+    if (measured_write(path, &hw, &r, 1, NULL, 0, "2026-12-03", &err)) fail_msg("%s", err.msg);
+    tetri_profile *p = NULL;
+    if (profile_open(path, NULL, 0, &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(profile_row_count(p), 2);
+    assert_int_equal(profile_lookup_step_ns(p, TETRI_MODEL_FLUX_DEV, 512, 512, 2, 1, TETRI_LINK_FAST), 17000000);
+    assert_int_equal(profile_lookup_step_ns(p, TETRI_MODEL_FLUX_DEV, 512, 512, 1, 1, TETRI_LINK_FAST), 30000000);
+    int modelled = 0, analytic = 0;
+    for (int i = 0; i < profile_row_count(p); i++) {
+        modelled += profile_row_at(p, i)->cost.modelled_comm;
+        analytic += profile_row_at(p, i)->cost.analytic;
+    }
+    assert_int_equal(modelled, 1);
+    assert_int_equal(analytic, 1);
+    assert_int_equal(profile_migration_ns(p, TETRI_MODEL_FLUX_DEV, 512, 512, TETRI_LINK_FAST), 100000);
+    profile_close(p);
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    sqlite3_stmt *st;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT (SELECT value FROM meta WHERE key = 'schema_version'), a2a_latency_us, link_source "
+                                            "FROM hardware", -1, &st, NULL), SQLITE_OK);
+    assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+    assert_string_equal((const char *)sqlite3_column_text(st, 0), "2");
+    assert_true(sqlite3_column_double(st, 1) == 24.0);
+    assert_string_equal((const char *)sqlite3_column_text(st, 2), "a test");
+    sqlite3_finalize(st);
+    sqlite3_close(db);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_file_is_an_error_and_not_created),
         cmocka_unit_test(measured_rows_and_the_prepare_stage),
+        cmocka_unit_test(schema_1_profile_is_upgraded_on_write),
         cmocka_unit_test(junk_file_is_not_sqlite),
         cmocka_unit_test(sqlite_without_meta_is_not_a_profile),
         cmocka_unit_test(schema_version_is_checked),

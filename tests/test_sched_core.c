@@ -79,6 +79,11 @@ static void cluster_links(void **state)
     assert_int_equal(tetri_cluster_link(&h, 0xff), TETRI_LINK_FAST);
     assert_int_equal(tetri_gpuset_block(4, 4), 0xf0ULL);
     assert_int_equal(tetri_gpuset_count(0xf0), 4);
+    /* aligned blocks: the sets exec/comms.c has communicators for */
+    assert_true(tetri_gpuset_is_block(0x1) && tetri_gpuset_is_block(0x80) && tetri_gpuset_is_block(0xc));
+    assert_true(tetri_gpuset_is_block(0xf0) && tetri_gpuset_is_block(~0ULL));
+    assert_false(tetri_gpuset_is_block(0) || tetri_gpuset_is_block(0x6) || tetri_gpuset_is_block(0x5));
+    assert_false(tetri_gpuset_is_block(0x7) || tetri_gpuset_is_block(0x3c) || tetri_gpuset_is_block(0xf00000000000000f));
 }
 
 static void plan_invariants(void **state)

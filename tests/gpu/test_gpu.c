@@ -2,6 +2,9 @@
  * inputs, then whole steps of tiny FLUX and SD3 configurations against the CPU reference
  * (dit/cpu_ref.c). Outputs are poisoned (NaN) before every run; the bar is relative error
  * ||gpu - cpu|| / ||cpu|| under 1e-2 (bf16 operands, fp32 accumulation) and no NaN.
+ * Then sequence parallelism: the pack/unpack kernels against dit/sp.c bit for bit, degree 2, 4, 8
+ * against degree 1 (tiny 8-head models and the true FLUX.1-dev and SD3-medium at 256 px, every
+ * attention backend) and a request migrated between degrees; `test_gpu --sp` runs those alone.
  * Exit status: number of failed checks (0 = all passed); 77 (skip) when there is no GPU. */
 #include "config.h"
 
@@ -17,6 +20,9 @@
 #include "dit/dit_gpu.h"
 #include "dit/gemm.h"
 #include "dit/safetensors.h"
+#include "dit/sp.h"
+#include "dit/sp_group.h"
+#include "dit/transport_device.h"
 #include "kernels/kernels.h"
 
 static int failures = 0;
@@ -767,6 +773,429 @@ static void bench_attention(int L, int hd, int first)
     cudaFree(dout);
 }
 
+/* ---- sequence parallelism (dit/sp.h, dit/sp_group.h) ----------------------------------------- */
+
+/* max |got - want| / max |want| under tol and no NaN/inf: the bar for degree k against degree 1
+ * (the L2 relative error is printed beside it). */
+static void check_max(const char *what, const float *got, const float *want, size_t n, double tol)
+{
+    double dmax = 0, wmax = 0, num = 0, den = 0;
+    size_t bad = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (!isfinite(got[i])) { bad++; continue; }
+        const double d = fabs((double)got[i] - want[i]);
+        if (d > dmax) dmax = d;
+        if (fabs(want[i]) > wmax) wmax = fabs(want[i]);
+        num += d * d;
+        den += (double)want[i] * want[i];
+    }
+    const double rel = wmax > 0 ? dmax / wmax : dmax;
+    const int ok = bad == 0 && wmax > 0 && rel < tol;
+    printf("%s %-66s max rel err %.2e (tol %.0e), L2 %.2e%s\n", ok ? "PASS" : "FAIL", what, rel, tol, den > 0 ? sqrt(num / den) : 0.0,
+           bad ? " NON-FINITE VALUES" : "");
+    if (bad) printf("     %zu of %zu elements are NaN/inf (unwritten or overflow)\n", bad, n);
+    failures += !ok;
+}
+
+/* Host buffers of bf16-representable random values: the kernels move bits, so the GPU's output read
+ * back must equal the host function's exactly. */
+static int same_floats(const float *a, const float *b, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        if (memcmp(&a[i], &b[i], sizeof a[i])) return 0;
+    return 1;
+}
+
+/* The four pack/unpack kernels against dit/sp.c's host functions, bit for bit: the destination
+ * starts with the same random values on both sides, so elements neither writes must stay. */
+static void test_sp_pack_case(int B, int k, int hd, int T, int N, int rank)
+{
+    const int H = 8, D = H * hd, Dk = D / k, ld_qkv = 3 * D + 64, ld_out = D + 4 * D;
+    int L[DIT_SP_MAX_DEGREE], Lt = 0;
+    for (int r = 0; r < k; r++) {
+        dit_sp_shard sh;
+        dit_sp_shard_of(T, N, k, r, &sh);
+        L[r] = sh.tn + sh.nn;
+        Lt += L[r];
+    }
+    const int rows = L[rank];
+    const size_t n_qkv = (size_t)B * rows * ld_qkv, n_send = (size_t)B * rows * 3 * D, n_recv = (size_t)B * Lt * 3 * Dk;
+    const size_t n_att = (size_t)B * Lt * Dk, n_out = (size_t)B * rows * ld_out, n_rrow = (size_t)B * rows * D;
+    struct { const char *name; size_t n_in, n_out; } ops[4] = {
+        {"pack_heads", n_qkv, n_send}, {"unpack_heads", n_recv, n_recv}, {"pack_rows", n_att, n_att}, {"unpack_rows", n_rrow, n_out}};
+    for (int op = 0; op < 4; op++) {
+        float *in = rand_bf16_host(ops[op].n_in, 4.f), *want = rand_bf16_host(ops[op].n_out, 4.f);
+        void *din = to_dev_bf16(in, ops[op].n_in), *dout = to_dev_bf16(want, ops[op].n_out);
+        int e = 0;
+        switch (op) {
+        case 0: dit_sp_pack_heads(in, ld_qkv, B, rows, D, k, want); e = tk_sp_pack_heads(din, ld_qkv, B, rows, D, k, dout, 0); break;
+        case 1: dit_sp_unpack_heads(in, B, L, D, k, want); e = tk_sp_unpack_heads(din, B, L, D, k, dout, 0); break;
+        case 2: dit_sp_pack_rows(in, B, L, D, k, want); e = tk_sp_pack_rows(din, B, L, D, k, dout, 0); break;
+        default: dit_sp_unpack_rows(in, B, rows, D, k, want, ld_out); e = tk_sp_unpack_rows(din, B, rows, D, k, dout, ld_out, 0); break;
+        }
+        char what[160];
+        snprintf(what, sizeof what, "sp %s B %d, degree %d, D %d, T %d, N %d, rank %d (%d rows of %d)", ops[op].name, B, k, D, T, N, rank,
+                 rows, Lt);
+        if (e || sync_check(what)) {
+            printf("FAIL %s: launch %s\n", what, cudaGetErrorString((cudaError_t)e));
+            failures++;
+        } else {
+            float *got = from_dev_bf16(dout, ops[op].n_out);
+            const int ok = same_floats(got, want, ops[op].n_out);
+            printf("%s %s = dit/sp.c's, bit for bit\n", ok ? "PASS" : "FAIL", what);
+            failures += !ok;
+            free(got);
+        }
+        free(in); free(want);
+        cudaFree(din); cudaFree(dout);
+    }
+}
+
+static void test_sp_pack(void)
+{
+    test_sp_pack_case(1, 1, 64, 13, 30, 0);
+    test_sp_pack_case(2, 2, 64, 13, 30, 1);
+    test_sp_pack_case(3, 4, 128, 13, 30, 3);
+    test_sp_pack_case(2, 8, 64, 13, 30, 5);
+    test_sp_pack_case(2, 8, 128, 333, 256, 7);
+    test_sp_pack_case(1, 8, 64, 8, 8, 0); /* one text row and one image row per rank */
+}
+
+/* The tiny configurations with 8 heads (head_dim 128 for FLUX, whose RoPE axes 16 + 56 + 56 sum to
+ * it; 64 for SD3), so that degree 8 leaves one head per rank. */
+static void tiny8(dit_arch arch, dit_config *c)
+{
+    dit_config_tiny(arch, c);
+    c->n_heads = 8;
+}
+
+/* One request shape on one model: its slots at one degree (rank r's = sl[r]). */
+typedef struct sp_req {
+    dit_slot *sl[DIT_SP_MAX_DEGREE];
+    int degree;
+} sp_req;
+
+/* seed 0: no inputs (a migration's destination); step: where it starts. */
+static int sp_req_create(dit_gpu *g, int T, int gh, int gw, int n_steps, int degree, uint64_t seed, int step, sp_req *q, tetri_error *err)
+{
+    memset(q, 0, sizeof *q);
+    q->degree = degree;
+    for (int r = 0; r < degree; r++)
+        if (dit_slot_create_sp(g, T, gh, gw, n_steps, degree, r, &q->sl[r], err) || (seed && dit_slot_random_inputs(q->sl[r], seed, err)) ||
+            (step && dit_slot_set_step(q->sl[r], step, err)))
+            return -1;
+    return 0;
+}
+
+static void sp_req_destroy(sp_req *q)
+{
+    for (int r = 0; r < q->degree; r++) dit_slot_destroy(q->sl[r]);
+    memset(q, 0, sizeof *q);
+}
+
+/* The request's whole latent [N, w] from its ranks' slots. */
+static int sp_req_latent(const sp_req *q, int N, int w, float *host, tetri_error *err)
+{
+    for (int r = 0; r < q->degree; r++) {
+        dit_sp_shard sh;
+        dit_slot_shard(q->sl[r], &sh);
+        if (sh.n0 + sh.nn > N || dit_slot_read_latent(q->sl[r], host + (size_t)sh.n0 * w, err)) return -1;
+    }
+    return 0;
+}
+
+/* k runners of degree k (one per rank, all on model g and its stream), a device transport and the
+ * group over them. */
+typedef struct sp_rig {
+    dit_gpu_step *r[DIT_SP_MAX_DEGREE];
+    dit_transport *t;
+    dit_sp_group *grp;
+    int k, B;
+} sp_rig;
+
+static int sp_rig_create(dit_gpu *g, int B, int T, int gh, int gw, int n_steps, int k, dit_attn_backend attn, sp_rig *x, tetri_error *err)
+{
+    memset(x, 0, sizeof *x);
+    x->k = k;
+    x->B = B;
+    for (int r = 0; r < k; r++) {
+        if (dit_gpu_step_create_sp(g, B, T, gh, gw, n_steps, k, r, &x->r[r], err)) return -1;
+        dit_gpu_step_set_attention(x->r[r], attn);
+    }
+    return dit_transport_device_create(k, dit_gpu_stream(g), &x->t, err) || dit_sp_group_create(x->r, k, x->t, &x->grp, err) ? -1 : 0;
+}
+
+static void sp_rig_destroy(sp_rig *x)
+{
+    dit_sp_group_destroy(x->grp);
+    dit_transport_destroy(x->t);
+    for (int r = 0; r < x->k; r++) dit_gpu_step_destroy(x->r[r]);
+    memset(x, 0, sizeof *x);
+}
+
+/* Binds requests q[0..B) (all at the rig's degree) to the rig: rank r's batch = their rank-r slots. */
+static int sp_rig_bind(sp_rig *x, sp_req *const *q, tetri_error *err)
+{
+    dit_slot *slots[DIT_SP_MAX_DEGREE * 2];
+    for (int r = 0; r < x->k; r++)
+        for (int b = 0; b < x->B; b++) slots[r * x->B + b] = q[b]->sl[r];
+    return dit_sp_group_bind(x->grp, slots, err);
+}
+
+/* What one run of the degree test produces: the first forward's velocity, and the latents after two
+ * denoising steps through the captured graph. */
+typedef struct sp_out {
+    float *vel, *lat;
+    int steps[2];
+    dit_attn_backend attn[DIT_SP_MAX_DEGREE]; /* what each rank's runner ran (auto: what it resolved to) */
+} sp_out;
+
+/* Two requests A (seed 11, at step 2 of 6) and B (seed 22, at step 0 of 9) batched at degree k
+ * (k = 1: the one-GPU runner; k > 1: the group of k ranks on this GPU through the device
+ * transport): their velocity, then two steps through the captured graph (eager with the oracle,
+ * whose cuBLAS calls the step's graphs never hold). */
+static int sp_run(dit_gpu *g, int T, int gh, int gw, int k, dit_attn_backend attn, sp_out *o, tetri_error *err)
+{
+    const dit_config *c = &dit_gpu_layout(g)->cfg;
+    const int N = gh * gw, w = dit_token_in(c);
+    sp_req a = {0}, b = {0};
+    sp_rig x = {0};
+    dit_gpu_step *one = NULL;
+    const int graph = attn != DIT_ATTN_ORACLE;
+    int rc = sp_req_create(g, T, gh, gw, 6, k, 11, 2, &a, err) || sp_req_create(g, T, gh, gw, 9, k, 22, 0, &b, err);
+    if (!rc && k == 1) {
+        dit_slot *both[2] = {a.sl[0], b.sl[0]};
+        rc = dit_gpu_step_create(g, 2, T, gh, gw, 6, &one, err) || (dit_gpu_step_set_attention(one, attn), 0) ||
+             dit_gpu_step_bind(one, both, 2, err) || dit_gpu_step_forward(one, err) || dit_gpu_step_read_velocity(one, o->vel, err) ||
+             (graph && dit_gpu_step_capture(one, err)) || dit_gpu_step_run(one, 2, err);
+        if (!rc) o->attn[0] = dit_gpu_step_attention(one);
+    } else if (!rc) {
+        rc = sp_rig_create(g, 2, T, gh, gw, 6, k, attn, &x, err) || sp_rig_bind(&x, (sp_req *[]){&a, &b}, err) ||
+             dit_sp_group_forward(x.grp, err) || dit_sp_group_read_velocity(x.grp, o->vel, err) ||
+             (graph && dit_sp_group_capture(x.grp, err)) || dit_sp_group_run(x.grp, 2, err);
+        for (int r = 0; !rc && r < k; r++) o->attn[r] = dit_gpu_step_attention(x.r[r]);
+    }
+    rc = rc || sp_req_latent(&a, N, w, o->lat, err) || sp_req_latent(&b, N, w, o->lat + (size_t)N * w, err) ||
+         dit_slot_step_index(a.sl[0], &o->steps[0], err) || dit_slot_step_index(b.sl[0], &o->steps[1], err);
+    sp_rig_destroy(&x);
+    dit_gpu_step_destroy(one);
+    sp_req_destroy(&a);
+    sp_req_destroy(&b);
+    return rc ? -1 : 0;
+}
+
+static const dit_attn_backend sp_backends[] = {DIT_ATTN_FLASH, DIT_ATTN_FLASH_MMA, DIT_ATTN_ORACLE,
+#ifdef HAVE_CUDNN
+                                               DIT_ATTN_CUDNN,
+#endif
+                                               DIT_ATTN_AUTO};
+
+/* On the ampere paths the sharded runners refuse the wgmma kernel as the one-GPU runner does: at
+ * degree 1 and at every degree k, by name. */
+static void test_sp_flash_refused(dit_gpu *g, const char *nm, int T, int gh, int gw, sp_out *o)
+{
+    const dit_config *c = &dit_gpu_layout(g)->cfg;
+    for (int k = 1; k <= DIT_SP_MAX_DEGREE; k *= 2) {
+        tetri_error why = {{0}};
+        if (dit_sp_check(c, k, T, gh * gw, &why)) continue;
+        const int refused = sp_run(g, T, gh, gw, k, DIT_ATTN_FLASH, o, &why) != 0 && strstr(why.msg, "ampere paths") != NULL;
+        printf("%s %s degree %d: attention flash (wgmma) refused on the ampere paths: %s\n", refused ? "PASS" : "FAIL", nm, k,
+               why.msg);
+        failures += !refused;
+    }
+}
+
+/* Degree 2, 4, 8 (those the heads and rows allow) against degree 1, per attention backend. On the
+ * ampere paths, flash (wgmma) must be refused at every degree and auto must resolve, on every rank,
+ * to something other than it. */
+static void test_sp_degrees_on(dit_gpu *g, const char *nm, int T, int gh, int gw, int n_backends)
+{
+    const dit_config *c = &dit_gpu_layout(g)->cfg;
+    const size_t n = (size_t)2 * gh * gw * dit_token_in(c);
+    tetri_error err = {{0}};
+    sp_out ref = {malloc(n * 4), malloc(n * 4), {0}, {0}}, got = {malloc(n * 4), malloc(n * 4), {0}, {0}};
+    for (int bi = 0; bi < n_backends; bi++) {
+        const dit_attn_backend be = sp_backends[bi];
+        if (be == DIT_ATTN_FLASH && paths != DIT_PATHS_HOPPER) {
+            test_sp_flash_refused(g, nm, T, gh, gw, &got);
+            continue;
+        }
+        if (sp_run(g, T, gh, gw, 1, be, &ref, &err)) {
+            printf("FAIL %s sp degree 1, %s attention: %s\n", nm, dit_attn_backend_name(be), err.msg);
+            failures++;
+            continue;
+        }
+        for (int k = 2; k <= DIT_SP_MAX_DEGREE; k *= 2) {
+            if (dit_sp_check(c, k, T, gh * gw, &err)) { printf("SKIP %s degree %d: %s\n", nm, k, err.msg); continue; }
+            char what[160];
+            if (sp_run(g, T, gh, gw, k, be, &got, &err)) {
+                printf("FAIL %s sp degree %d, %s attention: %s\n", nm, k, dit_attn_backend_name(be), err.msg);
+                failures++;
+                continue;
+            }
+            snprintf(what, sizeof what, "%s degree %d = 1, %s attn: velocity (B 2 at steps 2, 0; T %d, %dx%d)", nm, k,
+                     dit_attn_backend_name(be), T, gh, gw);
+            check_max(what, got.vel, ref.vel, n, 1e-2);
+            snprintf(what, sizeof what, "%s degree %d = 1, %s attn: latents after 2 %s steps", nm, k, dit_attn_backend_name(be),
+                     be == DIT_ATTN_ORACLE ? "eager" : "graph");
+            check_max(what, got.lat, ref.lat, n, 1e-2);
+            const int ok = got.steps[0] == 4 && got.steps[1] == 2 && ref.steps[0] == 4 && ref.steps[1] == 2;
+            printf("%s %s degree %d: the requests stand at steps %d and %d (want 4 and 2)\n", ok ? "PASS" : "FAIL", nm, k, got.steps[0],
+                   got.steps[1]);
+            failures += !ok;
+            if (be == DIT_ATTN_AUTO) { /* every rank resolved alike, and never to wgmma on the ampere paths */
+                int same = 1;
+                for (int r = 1; r < k; r++) same &= got.attn[r] == got.attn[0];
+                const int okp = same && (paths == DIT_PATHS_HOPPER || got.attn[0] != DIT_ATTN_FLASH);
+                printf("%s %s degree %d: auto attention resolves to %s on %s rank (%s paths)\n", okp ? "PASS" : "FAIL", nm, k,
+                       dit_attn_backend_name(got.attn[0]), same ? "every" : "NOT every", dit_gpu_paths_name(paths));
+                failures += !okp;
+            }
+        }
+    }
+    free(ref.vel); free(ref.lat); free(got.vel); free(got.lat);
+}
+
+/* The group driver at degree 1 (one runner, a device transport of degree 1: no exchange) is the
+ * one-GPU runner: the same velocity bit for bit. */
+static void test_sp_group_degree1(dit_gpu *g, const char *nm, int T, int gh, int gw)
+{
+    const size_t n = (size_t)2 * gh * gw * dit_token_in(&dit_gpu_layout(g)->cfg);
+    float *a = malloc(n * 4), *b = malloc(n * 4);
+    tetri_error err = {{0}};
+    sp_out o = {a, malloc(n * 4), {0}, {0}};
+    sp_rig x = {0};
+    int rc = sp_run(g, T, gh, gw, 1, fast_attn(), &o, &err) || sp_rig_create(g, 2, T, gh, gw, 6, 1, fast_attn(), &x, &err);
+    sp_req q0 = {0}, q1 = {0};
+    rc = rc || sp_req_create(g, T, gh, gw, 6, 1, 11, 2, &q0, &err) || sp_req_create(g, T, gh, gw, 9, 1, 22, 0, &q1, &err) ||
+         sp_rig_bind(&x, (sp_req *[]){&q0, &q1}, &err) || dit_sp_group_forward(x.grp, &err) || dit_sp_group_read_velocity(x.grp, b, &err);
+    if (rc) { printf("FAIL %s group of degree 1: %s\n", nm, err.msg); failures++; }
+    else {
+        const int same = memcmp(a, b, n * 4) == 0;
+        printf("%s %s group driver at degree 1 gives the one-GPU runner's velocity bit for bit\n", same ? "PASS" : "FAIL", nm);
+        failures += !same;
+    }
+    sp_req_destroy(&q0);
+    sp_req_destroy(&q1);
+    sp_rig_destroy(&x);
+    free(a); free(b); free(o.lat);
+}
+
+/* The null transport: a group of one runner (rank 1 of degree 2) runs and times its share alone. */
+static void test_sp_null(dit_gpu *g, const char *nm, int T, int gh, int gw)
+{
+    tetri_error err = {{0}};
+    float ms[3];
+    const int rc = dit_sp_rank_sample_ms(g, 2, T, gh, gw, 2, 1, fast_attn(), 1, 3, ms, &err);
+    const int ok = rc == 0 && ms[0] > 0 && ms[1] > 0 && ms[2] > 0;
+    printf("%s %s one rank (1 of 2) timed alone through the null transport: %.3f %.3f %.3f ms%s%s\n", ok ? "PASS" : "FAIL", nm, ms[0],
+           ms[1], ms[2], rc ? ": " : "", rc ? err.msg : "");
+    failures += !ok;
+}
+
+/* Tiny 8-head FLUX and SD3: every degree, every backend, text rows that do not divide (13). */
+static void test_sp_tiny(dit_arch arch)
+{
+    const char *nm = arch == DIT_ARCH_FLUX ? "FLUX tiny8" : "SD3 tiny8";
+    dit_config c;
+    tiny8(arch, &c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_gpu *g = NULL;
+    if (dit_layout_build(&c, &L, &err) || dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, 5150, &err)) {
+        printf("FAIL %s: %s\n", nm, err.msg);
+        failures++;
+    } else {
+        test_sp_group_degree1(g, nm, 13, 6, 5);
+        test_sp_degrees_on(g, nm, 13, 6, 5, (int)(sizeof sp_backends / sizeof sp_backends[0]));
+        test_sp_null(g, nm, 13, 6, 5);
+    }
+    dit_gpu_destroy(g);
+    dit_layout_free(&L);
+}
+
+/* The true FLUX.1-dev and SD3-medium (24 heads: 3 per rank at degree 8), seeded weights, 256 px
+ * (16 x 16 tokens) and their pipelines' text lengths (512; 333, which no degree divides). */
+static void test_sp_full(dit_arch arch)
+{
+    const char *nm = arch == DIT_ARCH_FLUX ? "FLUX.1-dev 256px" : "SD3-medium 256px";
+    dit_config c;
+    if (arch == DIT_ARCH_FLUX) dit_config_flux_dev(&c);
+    else dit_config_sd3_medium(&c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_gpu *g = NULL;
+    if (dit_layout_build(&c, &L, &err) || dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, 7, &err)) {
+        printf("FAIL %s: %s\n", nm, err.msg);
+        failures++;
+    } else
+        test_sp_degrees_on(g, nm, dit_default_text_tokens(&c), 16, 16, (int)(sizeof sp_backends / sizeof sp_backends[0]));
+    dit_gpu_destroy(g);
+    dit_layout_free(&L);
+}
+
+/* Migration: request X (seed 33, at step 1 of 8) batched with Y (seed 44, at step 0 of 8) runs 2
+ * steps at degree 1, moves to degree 4 (conditioning copied), 2 steps, to degree 2 (X's
+ * recomputed, Y's kept: its new slots were given its inputs), 2 steps; both must end where the same
+ * requests end after 6 steps at degree 1, never moved. */
+static int sp_migrate_run(dit_gpu *g, int T, int gh, int gw, int move, float *lat, tetri_error *err)
+{
+    const dit_config *c = &dit_gpu_layout(g)->cfg;
+    const int N = gh * gw, w = dit_token_in(c);
+    sp_req x1 = {0}, y1 = {0}, x4 = {0}, y4 = {0}, x2 = {0}, y2 = {0};
+    sp_rig r1 = {0}, r4 = {0}, r2 = {0};
+    int sx = -1, sy = -1;
+    int rc = sp_req_create(g, T, gh, gw, 8, 1, 33, 1, &x1, err) || sp_req_create(g, T, gh, gw, 8, 1, 44, 0, &y1, err) ||
+             sp_rig_create(g, 2, T, gh, gw, 8, 1, DIT_ATTN_AUTO, &r1, err) || sp_rig_bind(&r1, (sp_req *[]){&x1, &y1}, err) ||
+             dit_sp_group_capture(r1.grp, err) || dit_sp_group_run(r1.grp, move ? 2 : 6, err);
+    const sp_req *fx = &x1, *fy = &y1;
+    if (!rc && move) {
+        rc = sp_req_create(g, T, gh, gw, 8, 4, 0, 0, &x4, err) || sp_req_create(g, T, gh, gw, 8, 4, 0, 0, &y4, err) ||
+             dit_slot_migrate(x4.sl, 4, x1.sl, 1, DIT_MIGRATE_COPY, err) || dit_slot_migrate(y4.sl, 4, y1.sl, 1, DIT_MIGRATE_COPY, err) ||
+             sp_rig_create(g, 2, T, gh, gw, 8, 4, DIT_ATTN_AUTO, &r4, err) || sp_rig_bind(&r4, (sp_req *[]){&x4, &y4}, err) ||
+             dit_sp_group_capture(r4.grp, err) || dit_sp_group_run(r4.grp, 2, err) ||
+             /* Y's new slots get its inputs (seed 44: the same conditioning), then KEEP moves only its rows and step */
+             sp_req_create(g, T, gh, gw, 8, 2, 0, 0, &x2, err) || sp_req_create(g, T, gh, gw, 8, 2, 44, 0, &y2, err) ||
+             dit_slot_migrate(x2.sl, 2, x4.sl, 4, DIT_MIGRATE_RECOMPUTE, err) ||
+             dit_slot_migrate(y2.sl, 2, y4.sl, 4, DIT_MIGRATE_KEEP, err) || sp_rig_create(g, 2, T, gh, gw, 8, 2, DIT_ATTN_AUTO, &r2, err) ||
+             sp_rig_bind(&r2, (sp_req *[]){&x2, &y2}, err) || dit_sp_group_capture(r2.grp, err) || dit_sp_group_run(r2.grp, 2, err);
+        fx = &x2;
+        fy = &y2;
+    }
+    rc = rc || sp_req_latent(fx, N, w, lat, err) || sp_req_latent(fy, N, w, lat + (size_t)N * w, err) ||
+         dit_slot_step_index(fx->sl[0], &sx, err) || dit_slot_step_index(fy->sl[0], &sy, err);
+    if (!rc && (sx != 7 || sy != 6)) rc = tetri_errorf(err, "the requests stand at steps %d and %d, not 7 and 6", sx, sy);
+    sp_rig_destroy(&r1); sp_rig_destroy(&r4); sp_rig_destroy(&r2);
+    sp_req_destroy(&x1); sp_req_destroy(&y1); sp_req_destroy(&x4); sp_req_destroy(&y4); sp_req_destroy(&x2); sp_req_destroy(&y2);
+    return rc ? -1 : 0;
+}
+
+static void test_sp_migrate(dit_arch arch)
+{
+    const char *nm = arch == DIT_ARCH_FLUX ? "FLUX tiny8" : "SD3 tiny8";
+    const int T = 13, gh = 6, gw = 5;
+    dit_config c;
+    tiny8(arch, &c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_gpu *g = NULL;
+    const size_t n = (size_t)2 * gh * gw * dit_token_in(&c);
+    float *still = malloc(n * 4), *moved = malloc(n * 4);
+    if (dit_layout_build(&c, &L, &err) || dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, 6060, &err) ||
+        sp_migrate_run(g, T, gh, gw, 0, still, &err) || sp_migrate_run(g, T, gh, gw, 1, moved, &err)) {
+        printf("FAIL %s migration: %s\n", nm, err.msg);
+        failures++;
+    } else {
+        char what[160];
+        snprintf(what, sizeof what, "%s 2 steps at degree 1, 4, 2 (migrated twice) = 6 at 1 (X and Y)", nm);
+        check_max(what, moved, still, n, 1e-2);
+    }
+    dit_gpu_destroy(g);
+    dit_layout_free(&L);
+    free(still);
+    free(moved);
+}
+
 int main(int argc, char **argv)
 {
     int n_dev = 0;
@@ -809,6 +1238,17 @@ int main(int argc, char **argv)
 #endif
         return 0;
     }
+    if (argc == 2 && strcmp(argv[1], "--sp") == 0) { /* the sequence-parallel checks alone */
+        test_sp_pack();
+        test_sp_tiny(DIT_ARCH_FLUX);
+        test_sp_tiny(DIT_ARCH_SD3);
+        test_sp_migrate(DIT_ARCH_FLUX);
+        test_sp_migrate(DIT_ARCH_SD3);
+        test_sp_full(DIT_ARCH_FLUX);
+        test_sp_full(DIT_ARCH_SD3);
+        printf("%s: %d check(s) failed\n", failures ? "FAILED" : "ALL PASSED", failures);
+        return failures ? 1 : 0;
+    }
     dit_gemm_ctx *g;
     cublasHandle_t cb;
     if (dit_gemm_create(0, &g, &err) || cublasCreate(&cb) != CUBLAS_STATUS_SUCCESS) { printf("FAIL: %s\n", err.msg); return 1; }
@@ -847,6 +1287,13 @@ int main(int argc, char **argv)
     test_step(DIT_ARCH_SD3);
     test_slots_batched(DIT_ARCH_FLUX);
     test_slots_batched(DIT_ARCH_SD3);
+    test_sp_pack();
+    test_sp_tiny(DIT_ARCH_FLUX);
+    test_sp_tiny(DIT_ARCH_SD3);
+    test_sp_migrate(DIT_ARCH_FLUX);
+    test_sp_migrate(DIT_ARCH_SD3);
+    test_sp_full(DIT_ARCH_FLUX);
+    test_sp_full(DIT_ARCH_SD3);
     /* the tetri binary: $TETRI, else three levels above this program (BUILD/tests/gpu/test_gpu) */
     char tetri[1024];
     if (getenv("TETRI")) snprintf(tetri, sizeof tetri, "%s", getenv("TETRI"));
