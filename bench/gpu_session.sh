@@ -12,6 +12,9 @@
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
 #   measure-quick  FLUX 256-1024 at batch 1 only
+#   sp        test_gpu --sp alone (the sequence-parallel checks: kernels, degree k against 1, migration)
+#   measure-degrees  tetri profile measure --degrees 1,2,4,8 --link-model h200x8 (batch 1, FLUX and SD3,
+#             256-2048) into build-gpu/tetri-h200x8.db (copied to $OUT)
 #   ampere    issue 14, the Ampere paths checked on this Hopper GPU: ampere-check, ampere-bench and
 #             ampere-sm80 below, in that order (after build: its default multi-arch build-gpu/)
 #   ampere-check  test_gpu on the paths the GPU takes by itself, then with TETRI_GPU_PATHS=ampere;
@@ -96,6 +99,17 @@ for phase in $phases; do
             $T profile measure --out $B/h200x1.db --model sd3-medium --res 256,512,1024 --batch 1-4 >>"$OUT/measure.txt" 2>&1 &&
             $T profile measure --out $B/h200x1.db --model sd3-medium --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1
         echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        ;;
+    sp)
+        TETRI=$T $B/tests/gpu/test_gpu --sp >"$OUT/test_gpu_sp.log" 2>&1; echo "test_gpu --sp exit $?"
+        grep -vE "^PASS" "$OUT/test_gpu_sp.log" | head -40; grep -c "^PASS" "$OUT/test_gpu_sp.log"
+        ;;
+    measure-degrees)
+        for m in flux-dev sd3-medium; do
+            $T profile measure --out $B/tetri-h200x8.db --hardware h200x8 --link-model h200x8 --degrees 1,2,4,8 --model $m \
+                --res 256,512,1024,2048 --batch 1 --settle-seconds 5 >>"$OUT/measure_degrees.txt" 2>&1; echo "measure-degrees $m exit $?"
+        done
+        cat "$OUT/measure_degrees.txt"; cp $B/tetri-h200x8.db "$OUT/"
         ;;
     measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 >"$OUT/measure.txt" 2>&1

@@ -8,6 +8,7 @@
 #include "config.h"
 
 #include <getopt.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,6 +17,7 @@
 #include "cli/commands.h"
 #include "core/error.h"
 #include "core/types.h"
+#include "profiles/analytic.h"
 #include "profiles/measured.h"
 
 #ifdef TETRI_HAVE_CUDA
@@ -24,6 +26,8 @@
 #include "dit/dit_gpu.h"
 #include "dit/gpu_info.h"
 #include "dit/model.h"
+#include "dit/sp.h"
+#include "dit/sp_group.h"
 #endif
 
 static void usage(FILE *f)
@@ -31,14 +35,14 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tetri profile measure --out FILE [--model LIST] [--res LIST] [--batch A-B] [--samples N]\n"
             "                             [--warmup N] [--steps N] [--device N] [--hardware NAME] [--attention NAME]\n"
+            "                             [--degrees LIST --link-model HW]\n"
             "\n"
             "Times one denoising step on this GPU for every model, resolution and batch size asked for,\n"
             "through the runner `tetri serve --backend gpu` uses (a CUDA graph over request slots, random\n"
             "weights of the true shapes), and writes the rows, source 'measured', into FILE: the median,\n"
             "p10, p90 and coefficient of variation over --samples steps, and in each row's method the GPU,\n"
             "driver, CUDA, cuBLASLt and cuDNN versions and the SM clocks seen. FILE is created, or the rows\n"
-            "of the same hardware, model, size and batch in it are replaced (others stay). Degree 1 only:\n"
-            "sequence parallelism is not in the executor yet. Per resolution it also times a request's\n"
+            "of the same hardware, model, size and batch in it are replaced (others stay). Per resolution it also times a request's\n"
             "preparation (its state: seeded inputs and the conditioning of its schedule), stage 'prepare',\n"
             "which the block cost adds to every request's first block.\n"
             "\n"
@@ -54,13 +58,25 @@ static void usage(FILE *f)
             "  --attention NAME auto (default), cudnn, flash, flash-mma\n"
             "  --settle-seconds S  run steps for S seconds before each model's first row (default 10): a\n"
             "                   power-bound GPU boosts higher while cool, and rows taken then are short\n"
-            "                   for the clock a sustained load holds\n");
+            "                   for the clock a sustained load holds\n"
+            "  --degrees LIST   sequence-parallel degrees (default 1; any of 1,2,4,8). Degree k > 1 on one GPU:\n"
+            "                   one rank's share of the step (the rank with the most rows, its all-to-alls left\n"
+            "                   out: dit_sp_rank_sample_ms) is measured, and its 2 all-to-alls per block are\n"
+            "                   added from --link-model's link (one all-to-all = floor + bytes the rank sends /\n"
+            "                   bandwidth): rows with source 'measured-compute+modelled-comm', never 'measured'.\n"
+            "                   The hardware row gets that link model, its source, the GPU count and fast\n"
+            "                   domain; the migration table gets each resolution's request state (latent, text\n"
+            "                   rows, modulation table) over the same link (source 'analytic').\n"
+            "  --link-model HW  the link figures of the analytic model's hardware HW (h100x8, h200x8, a40x4:\n"
+            "                   tetri profile --analytic lists their sources); needed with a degree > 1\n");
 }
 
 #ifdef TETRI_HAVE_CUDA
 
 typedef struct measure_args {
     const char *out, *hardware, *attention;
+    const analytic_hw *link;    /* --link-model: the link of the modelled all-to-alls */
+    int degrees[4], n_degrees;
     int models[TETRI_MODEL_COUNT], n_models;
     int res[16], n_res;
     int batch_lo, batch_hi, samples, warmup, steps, device;
@@ -78,7 +94,7 @@ static int parse_int_in(const char *s, int lo, int hi, int *out)
 
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
-    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE };
+    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},          {"out", required_argument, NULL, OPT_OUT},
         {"model", required_argument, NULL, OPT_MODEL}, {"res", required_argument, NULL, OPT_RES},
@@ -86,11 +102,12 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         {"warmup", required_argument, NULL, OPT_WARMUP}, {"steps", required_argument, NULL, OPT_STEPS},
         {"device", required_argument, NULL, OPT_DEVICE}, {"hardware", required_argument, NULL, OPT_HW},
         {"attention", required_argument, NULL, OPT_ATTN}, {"settle-seconds", required_argument, NULL, OPT_SETTLE},
+        {"degrees", required_argument, NULL, OPT_DEGREES}, {"link-model", required_argument, NULL, OPT_LINK},
         {NULL, 0, NULL, 0},
     };
     *a = (measure_args){.attention = "auto", .models = {TETRI_MODEL_FLUX_DEV, TETRI_MODEL_SD3_MEDIUM}, .n_models = 2,
                         .res = {256, 512, 1024, 2048}, .n_res = 4, .batch_lo = 1, .batch_hi = 4, .samples = 20, .warmup = 5,
-                        .steps = 20, .settle_s = 10};
+                        .steps = 20, .settle_s = 10, .degrees = {1}, .n_degrees = 1};
     optind = 1;
     opterr = 0;
     int c;
@@ -101,6 +118,24 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         case OPT_OUT: a->out = optarg; break;
         case OPT_HW: a->hardware = optarg; break;
         case OPT_ATTN: a->attention = optarg; break;
+        case OPT_LINK:
+            if (!(a->link = analytic_hardware_find(optarg)))
+                return tetri_errorf(err, "--link-model '%s': h100x8, h200x8 or a40x4 (the analytic model's hardware)", optarg);
+            break;
+        case OPT_DEGREES:
+            a->n_degrees = 0;
+            list = strdup(optarg);
+            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+                int k;
+                if (a->n_degrees == 4 || parse_int_in(tok, 1, 8, &k) || (k & (k - 1))) {
+                    free(list);
+                    return tetri_errorf(err, "--degrees '%s': a list of 1, 2, 4, 8", optarg);
+                }
+                a->degrees[a->n_degrees++] = k;
+            }
+            free(list);
+            if (a->n_degrees == 0) return tetri_errorf(err, "--degrees '%s': a list of 1, 2, 4, 8", optarg);
+            break;
         case OPT_MODEL:
             a->n_models = 0;
             list = strdup(optarg);
@@ -151,6 +186,14 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
     }
     if (optind < argc) return tetri_errorf(err, "unexpected argument '%s'", argv[optind]);
     if (!a->out) return tetri_errorf(err, "--out FILE is required: the profile to write");
+    int max_degree = 1;
+    for (int i = 0; i < a->n_degrees; i++) max_degree = a->degrees[i] > max_degree ? a->degrees[i] : max_degree;
+    if (max_degree > 1 && !a->link)
+        return tetri_errorf(err, "--degrees '%d' needs --link-model HW: the all-to-alls of a degree above 1 are modelled", max_degree);
+    if (a->link && max_degree > a->link->fast_domain_size)
+        return tetri_errorf(err, "--degrees: %d is wider than %s's fast domain (%d GPUs)", max_degree, a->link->name,
+                            a->link->fast_domain_size);
+    if (a->link && !a->hardware) return tetri_errorf(err, "--link-model: name the hardware it describes with --hardware (e.g. h200x8)");
     return 0;
 }
 
@@ -259,6 +302,83 @@ done:
     return rc;
 }
 
+/* The rank of degree k with the most rows (shards differ by a row where k does not divide T or N):
+ * the one a block waits for. */
+static int widest_rank(int T, int N, int k)
+{
+    int best = 0, rows = -1;
+    for (int r = 0; r < k; r++) {
+        dit_sp_shard sh;
+        dit_sp_shard_of(T, N, k, r, &sh);
+        if (sh.tn + sh.nn > rows) rows = sh.tn + sh.nn, best = r;
+    }
+    return best;
+}
+
+/* Seconds of a step's all-to-alls for rank r at degree k over the link model: every block's two
+ * exchanges (qkv before attention, the output after), each the bytes r sends to the other ranks. */
+static double modelled_comm_s(const measure_args *a, const dit_config *c, int T, int N, int B, int k, int r)
+{
+    size_t in[DIT_SP_MAX_DEGREE * DIT_SP_MAX_DEGREE], out[DIT_SP_MAX_DEGREE * DIT_SP_MAX_DEGREE];
+    dit_sp_a2a_in_bytes(c, k, T, N, B, 2, in);
+    dit_sp_a2a_out_bytes(c, k, T, N, B, 2, out);
+    double sent_in = 0, sent_out = 0;
+    for (int j = 0; j < k; j++)
+        if (j != r) sent_in += (double)in[r * k + j], sent_out += (double)out[r * k + j];
+    const int blocks = c->n_double + c->n_single;
+    return blocks * (analytic_a2a_s(a->link, sent_in, TETRI_LINK_FAST) + analytic_a2a_s(a->link, sent_out, TETRI_LINK_FAST));
+}
+
+/* A row of degree k > 1: the widest rank's compute measured alone (null transport), plus the
+ * modelled all-to-alls; p10 and p90 shift by the same time, the CV scales to the longer mean. */
+static int measure_sp_row(dit_gpu *m, const measure_args *a, const dit_config *c, const dit_gpu_info *info, dit_attn_backend attn,
+                          tetri_model model, int T, int res, int batch, int k, double deg1_ms, measured_row *row, char *method,
+                          size_t method_len, tetri_error *err)
+{
+    const int g = res / 16, N = g * g, r = widest_rank(T, N, k);
+    float *ms = malloc((size_t)a->samples * sizeof *ms);
+    if (!ms) return tetri_errorf(err, "out of memory");
+    const int clock_lo = dit_gpu_sm_clock_mhz(a->device);
+    int rc = dit_sp_rank_sample_ms(m, batch, T, g, g, k, r, attn, a->warmup, a->samples, ms, err);
+    const int clock_hi = dit_gpu_sm_clock_mhz(a->device);
+    if (rc) { free(ms); return -1; }
+    *row = (measured_row){.model = model, .width = res, .height = res, .degree = k, .batch = batch,
+                          .source = "measured-compute+modelled-comm"};
+    measured_row_from_samples(row, ms, a->samples);
+    free(ms);
+    const double compute_ms = row->median_ns / 1e6, comm_s = modelled_comm_s(a, c, T, N, batch, k, r);
+    const tetri_ns comm_ns = (tetri_ns)llround(comm_s * 1e9);
+    row->cv *= compute_ms / (compute_ms + comm_s * 1e3);
+    row->median_ns += comm_ns, row->p10_ns += comm_ns, row->p90_ns += comm_ns;
+    char gpu[256];
+    dit_gpu_info_text(info, gpu, sizeof gpu);
+    snprintf(method, method_len,
+             "tetri %s profile measure --degrees: rank %d of %d computed alone (CUDA graph, null transport, --attention %s, %s paths) "
+             "%.3f ms median over %d samples after %d warm-up on %s, SM clock seen %d..%d MHz; + %.3f ms of all-to-alls modelled "
+             "on %s's link (%.0f GB/s, %.0f us floor, 2 per block)",
+             PACKAGE_VERSION, r, k, dit_attn_backend_name(attn), dit_gpu_paths_name(dit_gpu_get_paths(m)), compute_ms, a->samples,
+             a->warmup, gpu, clock_lo < clock_hi ? clock_lo : clock_hi,
+             clock_lo < clock_hi ? clock_hi : clock_lo, comm_s * 1e3, a->link->name, a->link->fast_link_gbps, a->link->a2a_latency_us);
+    row->method = method;
+    printf("%-10s %5d %5d %3d %10.3f %10.3f %10.3f %7.4f  compute %8.3f + comm %7.3f", tetri_model_name(model), res, batch, k,
+           row->median_ns / 1e6, row->p10_ns / 1e6, row->p90_ns / 1e6, row->cv, compute_ms, comm_s * 1e3);
+    if (deg1_ms > 0) printf("  k x rank / deg 1 = %.3f", k * compute_ms / deg1_ms);
+    printf("\n");
+    fflush(stdout);
+    return 0;
+}
+
+/* A request's state moved whole between GPUs (latent f32, text rows, the modulation table of
+ * --steps steps, sigmas) over the link model, as one peer transfer: the migration table's row. */
+static tetri_ns modelled_migration_ns(const measure_args *a, const dit_layout *L, int T, int res)
+{
+    const dit_config *c = &L->cfg;
+    const double N = (double)(res / 16) * (res / 16);
+    const double bytes = N * dit_token_in(c) * 4.0 + (double)T * c->text_dim * 2.0 + (double)a->steps * (double)L->mod_total * 2.0 +
+                         (a->steps + 1) * 4.0;
+    return (tetri_ns)llround(analytic_a2a_s(a->link, bytes, TETRI_LINK_FAST) * 1e9);
+}
+
 static int measure_all(const measure_args *a, tetri_error *err)
 {
     dit_gpu_info info;
@@ -271,15 +391,18 @@ static int measure_all(const measure_args *a, tetri_error *err)
     else hardware_name_of(info.name, hw_name, sizeof hw_name);
     dit_gpu_info_text(&info, gpu_text, sizeof gpu_text);
     printf("# tetri profile measure on device %d: %s\n# into %s, hardware '%s'\n", a->device, gpu_text, a->out, hw_name);
+    if (a->link) printf("# degrees above 1: the widest rank's compute measured here + all-to-alls modelled on %s's link\n", a->link->name);
     printf("%-10s %5s %5s %10s %10s %10s %7s %14s %s\n", "model", "res", "batch", "median_ms", "p10_ms", "p90_ms", "cv", "SM MHz seen",
            "attention");
-    const size_t cap = (size_t)a->n_models * a->n_res * (a->batch_hi - a->batch_lo + 1);
+    const size_t cap = (size_t)a->n_models * a->n_res * (a->batch_hi - a->batch_lo + 1) * a->n_degrees;
+    measured_migration *migr = calloc((size_t)a->n_models * a->n_res, sizeof *migr);
+    size_t n_migr = 0;
     measured_row *rows = calloc(cap, sizeof *rows);
     measured_stage *stages = calloc((size_t)a->n_models * a->n_res, sizeof *stages);
     size_t n_stages = 0;
-    char (*methods)[512] = calloc(cap, sizeof *methods);
+    char (*methods)[1024] = calloc(cap, sizeof *methods);
     size_t n = 0;
-    int rc = rows && methods && stages ? 0 : tetri_errorf(err, "out of memory");
+    int rc = rows && methods && stages && migr ? 0 : tetri_errorf(err, "out of memory");
     for (int mi = 0; mi < a->n_models && !rc; mi++) {
         dit_config c;
         if (a->models[mi] == TETRI_MODEL_FLUX_DEV) dit_config_flux_dev(&c);
@@ -292,9 +415,25 @@ static int measure_all(const measure_args *a, tetri_error *err)
         rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, T, err) ? -1 : 0;
         if (!rc && mi == 0) printf("# %s\n", dit_gpu_paths_text(m));
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
-            rc = measure_prepare(m, a, model, T, a->res[ri], &stages[n_stages++], err);
-            for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++, n++)
-                rc = measure_row(m, a, &info, attn, model, T, a->res[ri], b, &rows[n], methods[n], sizeof methods[n], err);
+            const int res = a->res[ri], N = (res / 16) * (res / 16);
+            rc = measure_prepare(m, a, model, T, res, &stages[n_stages++], err);
+            if (a->link) migr[n_migr++] = (measured_migration){model, res, res, modelled_migration_ns(a, &L, T, res)};
+            for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++) {
+                double deg1_ms = 0;
+                for (int di = 0; di < a->n_degrees && !rc; di++) {
+                    const int k = a->degrees[di];
+                    tetri_error why = {{0}};
+                    if (k > 1 && dit_sp_check(&c, k, T, N, &why)) {
+                        printf("%-10s %5d %5d %3d  skipped: %s\n", tetri_model_name(model), res, b, k, why.msg);
+                        continue;
+                    }
+                    rc = k == 1 ? measure_row(m, a, &info, attn, model, T, res, b, &rows[n], methods[n], sizeof methods[n], err)
+                                : measure_sp_row(m, a, &c, &info, attn, model, T, res, b, k, deg1_ms, &rows[n], methods[n],
+                                                 sizeof methods[n], err);
+                    if (!rc && k == 1) deg1_ms = rows[n].median_ns / 1e6;
+                    if (!rc) n++;
+                }
+            }
         }
         dit_gpu_destroy(m);
         dit_layout_free(&L);
@@ -303,13 +442,23 @@ static int measure_all(const measure_args *a, tetri_error *err)
         char date[16];
         time_t now = time(NULL);
         strftime(date, sizeof date, "%Y-%m-%d", gmtime(&now));
-        const measured_hardware hw = {.name = hw_name, .gpu = info.name, .n_gpus = 1};
-        rc = measured_write(a->out, &hw, rows, n, stages, n_stages, date, err);
-        if (!rc) printf("# wrote %zu measured rows of '%s' to %s\n", n, hw_name, a->out);
+        measured_hardware hw = {.name = hw_name, .gpu = info.name, .n_gpus = 1};
+        if (a->link) {
+            hw.n_gpus = a->link->n_gpus;
+            hw.fast_domain_size = a->link->fast_domain_size;
+            hw.fast_link_gbps = a->link->fast_link_gbps;
+            hw.slow_link_gbps = a->link->slow_link_gbps;
+            hw.a2a_latency_us = a->link->a2a_latency_us;
+            hw.link_source = a->link->link_basis;
+        }
+        rc = measured_write(a->out, &hw, rows, n, stages, n_stages, date, err) ||
+                     (n_migr && measured_write_migration(a->out, hw_name, migr, n_migr, err)) ? -1 : 0;
+        if (!rc) printf("# wrote %zu rows (%s) and %zu migration rows of '%s' to %s\n", n, a->link ? "measured, and measured compute + modelled all-to-alls" : "measured", n_migr, hw_name, a->out);
     }
     free(rows);
     free(methods);
     free(stages);
+    free(migr);
     return rc;
 }
 

@@ -190,3 +190,37 @@ done:
     if (sqlite3_close(db) != SQLITE_OK && rc == 0) rc = tetri_errorf(err, "profile %s: closing failed", path);
     return rc;
 }
+
+int measured_write_migration(const char *path, const char *hw, const measured_migration *rows, size_t n, tetri_error *err)
+{
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        rc = sql_fail(db, path, "cannot open", err);
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO migration VALUES (?, ?, ?, ?, 'nvlink', ?, 'analytic')", -1, &ins, NULL)) {
+        sql_fail(db, path, "writing migration rows", err);
+        goto done;
+    }
+    for (size_t i = 0; i < n; i++) {
+        sqlite3_bind_text(ins, 1, hw, -1, SQLITE_STATIC);
+        sqlite3_bind_text(ins, 2, tetri_model_name(rows[i].model), -1, SQLITE_STATIC);
+        sqlite3_bind_int(ins, 3, rows[i].width);
+        sqlite3_bind_int(ins, 4, rows[i].height);
+        sqlite3_bind_int64(ins, 5, rows[i].median_ns);
+        if (sqlite3_step(ins) != SQLITE_DONE) { sql_fail(db, path, "writing a migration row", err); goto done; }
+        sqlite3_reset(ins);
+    }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto done; }
+    rc = 0;
+done:
+    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    return rc;
+}

@@ -1,5 +1,6 @@
 /* profiles/measured.h: profile rows measured on the GPUs at hand (`tetri profile measure`).
- * defines: measured_hardware, measured_row, measured_stage, measured_row_from_samples, measured_write.
+ * defines: measured_hardware, measured_row, measured_stage, measured_migration, measured_row_from_samples,
+ *          measured_write, measured_write_migration.
  *
  * The measuring (GPU) is the command's; this part turns samples into a row (median, p10, p90,
  * CV) and writes a hardware's rows into a profile database, created when absent, in one
@@ -44,6 +45,13 @@ typedef struct measured_stage {
     tetri_ns median_ns;
 } measured_stage;
 
+/* A request's migration cost (the migration table, link nvlink, source 'analytic': modelled). */
+typedef struct measured_migration {
+    tetri_model model;
+    int width, height;
+    tetri_ns median_ns;
+} measured_migration;
+
 /* Fills the statistics of r from n >= 1 step times in ms (reorders ms). Quantiles: nearest rank. */
 void measured_row_from_samples(measured_row *r, float *ms, int n);
 /* Writes hw and its rows to the profile at path (created when absent, with hw as its default
@@ -51,5 +59,8 @@ void measured_row_from_samples(measured_row *r, float *ms, int n);
  * or -1 with err naming the file. */
 int measured_write(const char *path, const measured_hardware *hw, const measured_row *rows, size_t n,
                    const measured_stage *stages, size_t n_stages, const char *date, tetri_error *err);
+/* Migration rows of hardware `hw` (already written by measured_write), replacing those of the same
+ * model and size. */
+int measured_write_migration(const char *path, const char *hw, const measured_migration *rows, size_t n, tetri_error *err);
 
 #endif
