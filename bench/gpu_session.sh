@@ -4,7 +4,8 @@
 #   build     configure (cuDNN and NCCL from PyTorch's nvidia-cudnn and nvidia-nccl packages) and build
 #             tetri, test_gpu and (NCCL found) test_nccl in build-gpu/
 #   check     make check-gpu's parts: test_gpu (kernels, steps, slots), test_nccl (communicators, the
-#             NCCL all-to-all) and tests/gpu/serve_gpu.sh
+#             NCCL all-to-all) and tests/gpu/serve_gpu.sh (test_gpu's second pass, on the Ampere
+#             paths, is phase ampere-check's)
 #   prebuilt  use the build-gpu/ carried from the development machine (built there against the same
 #             CUDA 13, cuDNN 9 and NCCL 2 sonames) when its programs load here; else build
 #   nccl      test_nccl alone
@@ -14,6 +15,15 @@
 #   sp        test_gpu --sp alone (the sequence-parallel checks: kernels, degree k against 1, migration)
 #   measure-degrees  tetri profile measure --degrees 1,2,4,8 --link-model h200x8 (batch 1, FLUX and SD3,
 #             256-2048) into build-gpu/tetri-h200x8.db (copied to $OUT)
+#   ampere    issue 14, the Ampere paths checked on this Hopper GPU: ampere-check, ampere-bench and
+#             ampere-sm80 below, in that order (after build: its default multi-arch build-gpu/)
+#   ampere-check  test_gpu on the paths the GPU takes by itself, then with TETRI_GPU_PATHS=ampere;
+#             serve_gpu.sh with TETRI_GPU_PATHS=ampere; bench-step --plan-memory for an A40
+#   ampere-bench  bench-step FLUX.1-dev and SD3-medium at 1024 px: default (auto), flash (wgmma),
+#             --paths ampere (auto), --paths ampere --attention flash-mma
+#   ampere-sm80   a second build, configure --with-cuda-arch=80 (sm_80 code and compute_80 PTX, no
+#             sm_90a at all) in build-sm80/, its test_gpu and a FLUX 1024 bench-step on this GPU (PTX
+#             JIT: the driver compiles compute_80 for sm_90 at first launch)
 #   validate  one FLUX trace (256/512/1024 px, 20 steps, load $LOAD of the measured profile, N requests,
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
@@ -46,7 +56,11 @@ test_nccl() { # runs test_nccl when the build has it
         $B/tests/gpu/test_nccl >"$OUT/test_nccl.log" 2>&1; echo "test_nccl exit $?"; cat "$OUT/test_nccl.log"
     else echo "test_nccl: not built (configure found no NCCL)"; fi
 }
+phases=
 for phase in "$@"; do
+    if [ "$phase" = ampere ]; then phases="$phases ampere-check ampere-bench ampere-sm80"; else phases="$phases $phase"; fi
+done
+for phase in $phases; do
     echo "=== $phase $(date +%T)"
     case $phase in
     build)
@@ -100,6 +114,42 @@ for phase in "$@"; do
     measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 >"$OUT/measure.txt" 2>&1
         echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        ;;
+    ampere-check)
+        grep -E "GPU architectures|device code for" "$OUT/configure.log" 2>/dev/null | tail -2
+        TETRI=$T $B/tests/gpu/test_gpu >"$OUT/ampere_test_gpu_default.log" 2>&1; echo "test_gpu (default paths) exit $?"
+        grep -E "^# GPU paths|^FAIL|wgmma|ALL PASSED|FAILED" "$OUT/ampere_test_gpu_default.log" | head -12
+        TETRI_GPU_PATHS=ampere TETRI=$T $B/tests/gpu/test_gpu >"$OUT/ampere_test_gpu_ampere.log" 2>&1; echo "test_gpu (TETRI_GPU_PATHS=ampere) exit $?"
+        grep -E "^# GPU paths|^FAIL|^SKIP|refused|mma.sync attention vs|resolves to|ALL PASSED|FAILED" "$OUT/ampere_test_gpu_ampere.log" | head -20
+        TETRI_GPU_PATHS=ampere TETRI=$T sh tests/gpu/serve_gpu.sh >"$OUT/ampere_serve_gpu.log" 2>&1; echo "serve_gpu.sh (TETRI_GPU_PATHS=ampere) exit $?"
+        grep -E "GPU paths|PASS|FAIL" "$OUT/ampere_serve_gpu.log" | head -12
+        { $T bench-step --plan-memory --gpu-memory a40 --model flux-dev; $T bench-step --plan-memory --gpu-memory a40 --model sd3-medium
+          $T bench-step --plan-memory --gpu-memory h200 --model flux-dev --batch 16; } >"$OUT/ampere_plan.txt" 2>&1
+        cat "$OUT/ampere_plan.txt"
+        ;;
+    ampere-bench) # the cost of the portable kernels on this GPU: each line's "# GPU paths" and attention column say what ran
+        for m in flux-dev sd3-medium; do
+            for v in "" "--attention flash" "--paths ampere" "--paths ampere --attention flash-mma"; do
+                echo "--- bench-step --model $m --res 1024 $v"
+                $T bench-step --model $m --res 1024 --iters 20 $v 2>&1 | grep -vE "^# (step|prep|cuDNN|mem GiB|bench-step --plan)"
+            done
+        done | tee "$OUT/ampere_bench.txt"
+        ;;
+    ampere-sm80) # no sm_90a code at all: the H200 runs the compute_80 PTX, JIT-compiled by the driver
+        B8=build-sm80
+        { mkdir -p $B8 && cd $B8 && ../configure --with-cuda-arch=80 ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/sm80_configure.log" 2>&1 ||
+            { tail -30 "$OUT/sm80_configure.log"; exit 1; }
+        grep -E "GPU architectures" "$OUT/sm80_configure.log"
+        make -C $B8 -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/sm80_build.log" 2>&1 || { grep -E "error|Error" "$OUT/sm80_build.log" | head -30; exit 1; }
+        export CUDA_CACHE_PATH=$PWD/$B8/jit-cache # a fresh JIT cache: the first run pays the compilation
+        s0=$(date +%s); TETRI=$PWD/$B8/tetri $B8/tests/gpu/test_gpu >"$OUT/sm80_test_gpu.log" 2>&1; rc=$?
+        echo "test_gpu (sm_80-only build, PTX JIT) exit $rc in $(($(date +%s) - s0)) s"
+        grep -E "^# GPU paths|^FAIL|refused|^SKIP|resolves to|ALL PASSED|FAILED" "$OUT/sm80_test_gpu.log" | head -20
+        $PWD/$B8/tetri bench-step --model flux-dev --res 1024 --iters 20 --attention flash-mma 2>&1 | tee "$OUT/sm80_bench.txt" |
+            grep -vE "^# (step|prep|cuDNN|mem GiB|bench-step --plan)"
+        $PWD/$B8/tetri bench-step --model flux-dev --res 1024 --attention flash >"$OUT/sm80_flash_refused.txt" 2>&1
+        echo "bench-step --attention flash on the sm_80-only build: exit $? (want 1: wgmma is not in it)"; tail -2 "$OUT/sm80_flash_refused.txt"
+        unset CUDA_CACHE_PATH
         ;;
     validate)
         P=$B/h200x1.db

@@ -12,6 +12,7 @@
 #include "dit/attention_cudnn.h"
 #include "dit/cpu_ref.h"
 #include "dit/dit_gpu.h"
+#include "dit/gpu_plan.h"
 #include "dit/safetensors.h"
 #include "core/types.h"
 
@@ -46,7 +47,17 @@ static void usage(FILE *f)
             "  --steps N           with --inputs: 0 = one forward, writes velocity; N = N Euler steps, writes\n"
             "                      latent (default 0)\n"
             "  --output FILE       with --inputs: safetensors file to write; --attention applies (the\n"
-            "                      kernel that ran is printed)\n");
+            "                      kernel that ran is printed)\n"
+            "  --paths NAME        the kernels to run: auto (default: by the GPU's compute capability: wgmma\n"
+            "                      attention on sm_90, mma.sync on sm_80/86), ampere (the sm_80/86 paths on any\n"
+            "                      GPU: how they are tested on Hopper) or hopper; the same as TETRI_GPU_PATHS=NAME.\n"
+            "                      What was picked is printed (\"# GPU paths: ...\")\n"
+            "  --plan-memory       print the device memory each configuration takes (computed, no GPU used)\n"
+            "  --gpu-memory SIZE   with --plan-memory: say whether each fits a GPU of SIZE (48G, 46068MiB, 48GB)\n"
+            "                      or of a named GPU (a40, a100-80, h100, h200)\n\n"
+            "  Before allocating, each configuration's memory (weights, workspaces, activations, slots and a\n"
+            "  1 GiB allowance for the context and libraries) is compared with the GPU's free memory: one that\n"
+            "  will not fit is refused with a message (exit status 1 once the others have run).\n");
 }
 
 static int parse_res_list(const char *s, int *res, int max)
@@ -199,18 +210,22 @@ done:
     return rc;
 }
 
+#define GIB(x) ((double)(x) / (double)(1 << 30))
+
 int cmd_bench_step(int argc, char **argv)
 {
+    /* the memory plan is arithmetic only: the CPU command's (cli/cmd_plan_memory.c) */
+    if (bench_step_has_plan_memory(argc, argv)) return cmd_bench_step_plan(argc, argv);
     static const struct option longopts[] = {
         {"model", required_argument, 0, 'm'}, {"res", required_argument, 0, 'r'},     {"batch", required_argument, 0, 'b'},
         {"text-tokens", required_argument, 0, 't'}, {"warmup", required_argument, 0, 'w'}, {"iters", required_argument, 0, 'i'},
         {"seed", required_argument, 0, 's'},  {"config", required_argument, 0, 'c'},  {"weights", required_argument, 0, 'W'},
         {"tiny", no_argument, 0, 'T'},        {"attention", required_argument, 0, 'a'}, {"eager", no_argument, 0, 'e'},
         {"inputs", required_argument, 0, 'I'}, {"steps", required_argument, 0, 'n'},  {"output", required_argument, 0, 'o'},
-        {"gemm", required_argument, 0, 'g'},   {"gemm-log", no_argument, 0, 'G'},
+        {"gemm", required_argument, 0, 'g'},   {"gemm-log", no_argument, 0, 'G'},   {"paths", required_argument, 0, 'p'},
         {"help", no_argument, 0, 'h'},        {0, 0, 0, 0}};
     const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "auto";
-    const char *inputs = NULL, *output = NULL, *gemm = "heuristic";
+    const char *inputs = NULL, *output = NULL, *gemm = "heuristic", *paths = NULL;
     int gemm_log = 0;
     int batch = 1, text_tokens = -1, warmup = 3, iters = 20, tiny = 0, eager = 0, steps = 0;
     long long seed = 42;
@@ -235,6 +250,7 @@ int cmd_bench_step(int argc, char **argv)
         case 'o': output = optarg; break;
         case 'g': gemm = optarg; break;
         case 'G': gemm_log = 1; break;
+        case 'p': paths = optarg; break;
         case 'h': usage(stdout); return 0;
         default: usage(stderr); return 2;
         }
@@ -255,6 +271,13 @@ int cmd_bench_step(int argc, char **argv)
         return 2;
     }
 #endif
+    if (paths) {
+        if (strcmp(paths, "auto") && strcmp(paths, "ampere") && strcmp(paths, "hopper")) {
+            fprintf(stderr, "tetri bench-step: --paths must be auto, ampere or hopper, not '%s'\n", paths);
+            return 2;
+        }
+        setenv(DIT_GPU_PATHS_ENV, paths, 1); /* dit_gpu_create reads it */
+    }
     dit_gemm_tuning tuning;
     if (strcmp(gemm, "heuristic") == 0) tuning = DIT_GEMM_HEURISTIC;
     else if (strcmp(gemm, "identical") == 0) tuning = DIT_GEMM_TUNE_IDENTICAL;
@@ -296,10 +319,31 @@ int cmd_bench_step(int argc, char **argv)
         return 1;
     }
     dit_gpu *gm = NULL;
-    int rc = 1;
+    int rc = 1, refused = 0;
+    /* Memory: each configuration's plan against what the GPU has free before anything of ours. */
+    size_t free0 = 0, total0 = 0;
+    if (cudaMemGetInfo(&free0, &total0) != cudaSuccess) {
+        fprintf(stderr, "tetri bench-step: cannot read %s's free memory\n", prop.name);
+        dit_layout_free(&L);
+        return 1;
+    }
+    {
+        dit_mem_plan p;
+        dit_mem_plan_compute(&L, 1, 1, 1, 1, 1, 0, &p);
+        const size_t base = p.weights + p.workspaces + p.reserve;
+        if (base > free0) {
+            fprintf(stderr,
+                    "tetri bench-step: this model will not fit %s: its weights (%.2f GiB) with the cuBLASLt workspaces and the %.0f "
+                    "GiB allowance need %.2f GiB, and the GPU has %.2f GiB free of %.2f (bench-step --plan-memory shows the plan)\n",
+                    prop.name, GIB(p.weights), GIB(p.reserve), GIB(base), GIB(free0), GIB(total0));
+            dit_layout_free(&L);
+            return 1;
+        }
+    }
     if (dit_gpu_create(&L, &gm, &err)) goto fail;
     dit_gpu_set_gemm_tuning(gm, tuning, gemm_log ? stderr : NULL);
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
+    printf("# %s; device code built for %s\n", dit_gpu_paths_text(gm), TETRI_CUDA_ARCHS);
     if (inputs) {
         if (run_inputs(gm, &L, inputs, output, steps, backend, &err)) goto fail;
         rc = 0;
@@ -319,12 +363,28 @@ int cmd_bench_step(int argc, char **argv)
     printf("# step = transformer forward + Euler update, CUDA graph replay; median (p10-p90) of %d after %d warm-up\n", iters, warmup);
     printf("# prep = once per request: embeddings and every block's modulation for a %d-step schedule (dit_gpu_step_prepare)\n",
            BENCH_STEPS);
-    printf("%6s %14s %10s %18s %9s %10s %9s %11s %9s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", "prep ms",
-           "+prep/" BENCH_STEPS_STR, "attention", eager ? "  eager ms" : "");
+    printf("# mem GiB = device memory in use after the timed steps (the peak: everything is allocated up front), plan GiB =\n"
+           "# bench-step --plan-memory's count (with its 1 GiB allowance); %.2f GiB free of %.2f before the weights\n",
+           GIB(free0), GIB(total0));
+    printf("%6s %14s %10s %18s %9s %10s %9s %9s %11s %9s%s\n", "res", "tokens", "ms/step", "p10-p90", "TFLOP/s", "mem GiB", "plan GiB",
+           "prep ms", "+prep/" BENCH_STEPS_STR, "attention", eager ? "  eager ms" : "");
     for (int r = 0; r < n_res; r++) {
         const int g = res[r] / 16;
         dit_gpu_step *st = NULL;
-        size_t free0, total;
+        size_t free1, total;
+        dit_mem_plan plan;
+        dit_mem_plan_compute(&L, batch, text_tokens, g, g, BENCH_STEPS, backend == DIT_ATTN_ORACLE, &plan);
+        if (plan.total > free0) {
+            printf("%6d %14s   refused: needs %.2f GiB (weights %.2f, activations %.2f, slots %.2f, workspaces %.2f, allowance %.2f); "
+                   "%.2f GiB were free\n",
+                   res[r], "-", GIB(plan.total), GIB(plan.weights), GIB(plan.activations), GIB(plan.slots), GIB(plan.workspaces),
+                   GIB(plan.reserve), GIB(free0));
+            fprintf(stderr, "tetri bench-step: %d px at batch %d will not fit %s: it needs %.2f GiB and %.2f GiB were free\n", res[r],
+                    batch, prop.name, GIB(plan.total), GIB(free0));
+            fflush(stdout);
+            refused++;
+            continue;
+        }
         if (dit_gpu_step_create(gm, batch, text_tokens, g, g, BENCH_STEPS, &st, &err)) goto fail;
         dit_gpu_step_set_attention(st, backend);
         float t[3], te[3] = {0, 0, 0};
@@ -336,21 +396,21 @@ int cmd_bench_step(int argc, char **argv)
             dit_gpu_step_destroy(st);
             goto fail;
         }
-        cudaMemGetInfo(&free0, &total);
+        cudaMemGetInfo(&free1, &total);
         const double tflops = dit_gpu_step_flops(st) / (t[0] * 1e-3) / 1e12;
         char tok[32], spread[32];
         snprintf(tok, sizeof tok, "%d+%d", g * g, text_tokens);
         snprintf(spread, sizeof spread, "%.2f-%.2f", t[1], t[2]);
-        printf("%6d %14s %10.2f %18s %9.1f %10.2f %9.2f %11.2f %9s", res[r], tok, t[0], spread, tflops, (double)(total - free0) / (1 << 30),
-               prep_ms, t[0] + prep_ms / BENCH_STEPS, dit_attn_backend_name(dit_gpu_step_attention(st)));
+        printf("%6d %14s %10.2f %18s %9.1f %10.2f %9.2f %9.2f %11.2f %9s", res[r], tok, t[0], spread, tflops, GIB(total - free1),
+               GIB(plan.total), prep_ms, t[0] + prep_ms / BENCH_STEPS, dit_attn_backend_name(dit_gpu_step_attention(st)));
         if (eager) printf("  %8.2f", te[0]);
         printf("\n");
         fflush(stdout);
         dit_gpu_step_destroy(st);
     }
-    rc = 0;
+    rc = refused ? 1 : 0;
 fail:
-    if (rc) fprintf(stderr, "tetri bench-step: %s\n", err.msg);
+    if (rc && err.msg[0]) fprintf(stderr, "tetri bench-step: %s\n", err.msg);
     dit_gpu_destroy(gm);
     dit_layout_free(&L);
     return rc;

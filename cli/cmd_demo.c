@@ -1,8 +1,10 @@
-/* cli/cmd_demo.c: `tetri demo`: the TetriServe paper's main scenario end to end, simulated.
- * FLUX.1-dev on 8 x H100 (the shipped default profile), 300 requests at 12/min, mixes uniform and
- * skewed, SLO scales 1.0 to 1.5: every baseline and every registered scheduler of the list below,
- * into DIR/results.db; then the SLO-attainment table and plots. Argument parsing and printing
- * only: the sweep, the report and the plots are the modules' own. */
+/* cli/cmd_demo.c: `tetri demo`: the TetriServe paper's scenarios end to end, simulated.
+ * flux-h100x8 (the default): FLUX.1-dev on 8 x H100 (the shipped default profile), 300 requests at
+ * 12/min, mixes uniform and skewed, SLO scales 1.0 to 1.5; sd3-a40x4: SD3-medium on 4 x A40 (NVLink
+ * pairs, PCIe between them; the profile's analytic a40x4 rows), SLOs and rate relative to that
+ * hardware (below). Every baseline and every registered scheduler of the scenario's list, into
+ * DIR/results.db; then the SLO-attainment table and plots. Argument parsing and printing only: the
+ * sweep, the report and the plots are the modules' own. */
 #include <errno.h>
 #include <getopt.h>
 #include <stdio.h>
@@ -17,31 +19,63 @@
 #include "results/report.h"
 #include "results/results.h"
 #include "sched/policies.h"
+#include "sim/normalize.h"
 #include "sim/sweep.h"
 #include "workloads/workload.h"
 
 /* The policies the demo compares, in table order; a name the registry lacks is left out, so a
- * new policy is one line here. */
+ * new policy is one line here (a scenario takes those that fit its GPU count). */
 static const char *const demo_policies[] = {
     "xdit-sp1", "xdit-sp2", "xdit-sp4", "xdit-sp8", "rssp", "edf-dyn", "tetriserve",
 };
 #define N_DEMO_POLICIES (sizeof demo_policies / sizeof demo_policies[0])
-#define DEMO_HARDWARE "h100x8"
 #define DEMO_EXPERIMENT "demo"
 #define DEMO_DEFAULT_SEEDS 3
+
+/* A scenario: the model on the hardware of the profile, the workload, and how SLOs and the rate
+ * are set. slo_x > 0: each resolution's SLO base is slo_x times its standalone latency at its
+ * fastest degree on the profile (sim/normalize.h), and load > 0: the rate offering that load of
+ * the cluster; else the paper's fixed bases (1.5/2/3/5 s) and rate_per_min. */
+typedef struct demo_scenario {
+    const char *name, *title, *hardware;
+    tetri_model model;
+    int steps, max_degree;
+    double rate_per_min, load, slo_x;
+    const char *paper_degrees; /* rssp's degrees in the paper, or NULL */
+} demo_scenario;
+static const demo_scenario scenarios[] = {
+    {"flux-h100x8", "FLUX.1-dev on 8 x H100", "h100x8", TETRI_MODEL_FLUX_DEV, 20, 8, 12.0, 0, 0, "1/1/2/8"},
+    /* SD3-medium's 28 steps; on A40s the paper's fixed bases cannot be met at 2048 px (one takes
+     * 28 x 337 ms at degree 4 against 5 s), so the bases are 2 x each resolution's fastest
+     * standalone latency and the rate offers 0.5 of the four GPUs (docs/ampere.md) */
+    {"sd3-a40x4", "SD3-medium on 4 x A40 (NVLink pairs 0-1, 2-3; PCIe across)", "a40x4", TETRI_MODEL_SD3_MEDIUM, 28, 4, 0, 0.5, 2.0,
+     NULL},
+};
+#define N_SCENARIOS (sizeof scenarios / sizeof scenarios[0])
+
+/* The degree a policy name fixes (xdit-spN), else 0. */
+static int fixed_degree(const char *policy)
+{
+    return strncmp(policy, "xdit-sp", 7) == 0 ? atoi(policy + 7) : 0;
+}
 
 static void usage(FILE *f)
 {
     fprintf(f,
-            "usage: tetri demo [--out DIR] [--seeds N] [--profile FILE] [-q]\n"
+            "usage: tetri demo [--scenario NAME] [--out DIR] [--seeds N] [--profile FILE] [-q]\n"
             "\n"
-            "The TetriServe paper's scenario, simulated in a few seconds: FLUX.1-dev on 8 x H100 (the\n"
-            "shipped default profile), 300 requests per run arriving at 12/min (Poisson), resolutions\n"
-            "256/512/1024/2048 in the uniform and the skewed mix, deadlines at SLO scale 1.0 to 1.5\n"
-            "(step 0.1), for the policies xdit-sp1, xdit-sp2, xdit-sp4, xdit-sp8, rssp, edf-dyn and\n"
-            "tetriserve (those built in). Prints the SLO-attainment table (mean over seeds), writes the\n"
+            "The TetriServe paper's scenarios, simulated in seconds. flux-h100x8 (the default): FLUX.1-dev\n"
+            "on 8 x H100 (the shipped default profile), 300 requests per run arriving at 12/min (Poisson),\n"
+            "20 steps, resolutions 256/512/1024/2048 in the uniform and the skewed mix, deadlines at SLO\n"
+            "scale 1.0 to 1.5 (step 0.1), for the policies xdit-sp1, xdit-sp2, xdit-sp4, xdit-sp8, rssp,\n"
+            "edf-dyn and tetriserve (those built in). sd3-a40x4: SD3-medium on 4 x A40 (the profile's\n"
+            "a40x4: NVLink pairs 0-1 and 2-3, PCIe between the pairs; analytic rows, no measurement),\n"
+            "28 steps, the same resolutions, mixes and scales, SLO bases 2 x each resolution's fastest\n"
+            "standalone latency there and the rate that offers 0.5 of the four GPUs (docs/ampere.md),\n"
+            "policies up to xdit-sp4. Prints the SLO-attainment table (mean over seeds), writes the\n"
             "results database and the SLO-attainment plots (PNG) into DIR, and says where.\n"
             "\n"
+            "  --scenario NAME flux-h100x8 (default) or sd3-a40x4\n"
             "  --out DIR       where to write (default ./tetri-demo; created; its results.db is replaced)\n"
             "  --seeds N       workload seeds 1..N per point (default %d)\n"
             "  --profile FILE  latency profile (default: %s)\n"
@@ -128,6 +162,7 @@ int cmd_demo(int argc, char **argv)
 {
     static const struct option long_options[] = {
         {"out", required_argument, NULL, 'o'},
+        {"scenario", required_argument, NULL, 'S'},
         {"seeds", required_argument, NULL, 's'},
         {"profile", required_argument, NULL, 'p'},
         {"quiet", no_argument, NULL, 'q'},
@@ -136,13 +171,21 @@ int cmd_demo(int argc, char **argv)
     };
     const char *out_dir = "tetri-demo", *profile_arg = NULL;
     long n_seeds = DEMO_DEFAULT_SEEDS;
+    const demo_scenario *sc = &scenarios[0];
     int quiet = 0;
     optind = 1;
     opterr = 0;
     int c;
-    while ((c = getopt_long(argc, argv, ":ho:qs:p:", long_options, NULL)) != -1) {
+    while ((c = getopt_long(argc, argv, ":ho:qs:p:S:", long_options, NULL)) != -1) {
         switch (c) {
         case 'h': usage(stdout); return 0;
+        case 'S': {
+            sc = NULL;
+            for (size_t i = 0; i < N_SCENARIOS && !sc; i++)
+                if (strcmp(optarg, scenarios[i].name) == 0) sc = &scenarios[i];
+            if (!sc) return usage_error("--scenario is flux-h100x8 or sd3-a40x4, not", optarg);
+            break;
+        }
         case 'o': out_dir = optarg; break;
         case 'p': profile_arg = optarg; break;
         case 'q': quiet = 1; break;
@@ -166,7 +209,7 @@ int cmd_demo(int argc, char **argv)
     tetri_profile *profile = NULL;
     results_db *db = NULL;
     int rc = 1;
-    if (profile_open(profile_file, DEMO_HARDWARE, 0, &profile, &err)) {
+    if (profile_open(profile_file, sc->hardware, 0, &profile, &err)) {
         fprintf(stderr, "tetri demo: %s\n", err.msg);
         return 1;
     }
@@ -174,24 +217,53 @@ int cmd_demo(int argc, char **argv)
     const char *policies[N_DEMO_POLICIES];
     size_t n_policies = 0;
     for (size_t i = 0; i < N_DEMO_POLICIES; i++)
-        if (tetri_policy_find(demo_policies[i])) policies[n_policies++] = demo_policies[i];
+        if (tetri_policy_find(demo_policies[i]) && fixed_degree(demo_policies[i]) <= sc->max_degree)
+            policies[n_policies++] = demo_policies[i];
     const tetri_mix_kind mixes[] = {TETRI_MIX_UNIFORM, TETRI_MIX_SKEWED};
     const double scales[] = {1.0, 1.1, 1.2, 1.3, 1.4, 1.5};
     uint64_t seeds[100];
     for (long s = 0; s < n_seeds; s++) seeds[s] = (uint64_t)s + 1;
 
-    printf("tetri demo: FLUX.1-dev on 8 x H100 (profile %s, hardware %s), simulated\n", profile_path(profile),
+    printf("tetri demo: %s (scenario %s; profile %s, hardware %s), simulated\n", sc->title, sc->name, profile_path(profile),
            profile_hardware(profile));
-    printf("  workload: 300 requests per run, Poisson at 12/min, 20 steps, 256/512/1024/2048 px,\n"
-           "            mixes uniform and skewed, SLO scale 1.0 to 1.5 step 0.1, seeds 1..%ld\n", n_seeds);
+    workload_spec base;
+    workload_spec_default(&base);
+    base.model = sc->model;
+    base.steps = sc->steps;
+    double loads[1] = {sc->load};
+    if (sc->slo_x > 0) {
+        normalize_slo_base nb = {.from_profile = 1, .x = sc->slo_x, .one_gpu = 0};
+        if (normalize_slo_bases(profile, &nb, &base, &err)) {
+            fprintf(stderr, "tetri demo: %s\n", err.msg);
+            profile_close(profile);
+            return 1;
+        }
+    } else {
+        base.rate_per_min = sc->rate_per_min;
+    }
+    if (sc->load > 0)
+        printf("  workload: 300 requests per run, Poisson at the rate offering %.1f of the %d GPUs (per mix), %d steps,\n"
+               "            256/512/1024/2048 px, mixes uniform and skewed, SLO scale 1.0 to 1.5 step 0.1, seeds 1..%ld\n",
+               sc->load, profile_cluster(profile)->n_gpus, sc->steps, n_seeds);
+    else
+        printf("  workload: 300 requests per run, Poisson at %.0f/min, %d steps, 256/512/1024/2048 px,\n"
+               "            mixes uniform and skewed, SLO scale 1.0 to 1.5 step 0.1, seeds 1..%ld\n",
+               sc->rate_per_min, sc->steps, n_seeds);
+    if (sc->slo_x > 0) {
+        printf("  SLO bases (%.1f x the fastest standalone latency on this profile):", sc->slo_x);
+        for (int i = 0; i < base.n_slo_bases; i++)
+            printf("%s %d px %.2f s", i ? "," : "", base.slo_base_sides[i], (double)base.slo_bases[i] / TETRI_NS_PER_S);
+        printf("\n");
+    }
     printf("  policies:");
     for (size_t i = 0; i < n_policies; i++) printf(" %s", policies[i]);
     printf("\n  rssp's degree per resolution on this profile (largest k with T(1)/(k T(k)) >= 0.5):");
     static const int sides[] = {256, 512, 1024, 2048};
     for (int i = 0; i < 4; i++)
         printf("%s%d", i ? "/" : " ",
-               rssp_degree(profile, profile_cluster(profile), TETRI_MODEL_FLUX_DEV, sides[i], sides[i], 0.5));
-    printf(" for 256/512/1024/2048 (the paper's: 1/1/2/8)\n");
+               rssp_degree(profile, profile_cluster(profile), sc->model, sides[i], sides[i], 0.5));
+    if (sc->paper_degrees) printf(" for 256/512/1024/2048 (the paper's: %s)\n", sc->paper_degrees);
+    else printf(" for 256/512/1024/2048\n");
     fflush(stdout);
 
     char db_path[4096];
@@ -214,9 +286,13 @@ int cmd_demo(int argc, char **argv)
                     .slo_scales = scales, .n_slo_scales = 6, .seeds = seeds, .n_seeds = (size_t)n_seeds,
                     .timeline_period = TETRI_NS_PER_S, .experiment = DEMO_EXPERIMENT,
                     .progress = quiet ? NULL : print_run};
-    workload_spec_default(&s.base);
+    s.base = base;
+    if (sc->load > 0) {
+        s.loads = loads;
+        s.n_loads = 1;
+    }
     char config[512];
-    snprintf(config, sizeof config, "tetri demo --seeds %ld\nprofile=%s hardware=%s", n_seeds, profile_path(profile),
+    snprintf(config, sizeof config, "tetri demo --scenario %s --seeds %ld\nprofile=%s hardware=%s", sc->name, n_seeds, profile_path(profile),
              profile_hardware(profile));
     s.config_text = config;
     sweep_stats st;

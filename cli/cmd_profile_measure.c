@@ -288,9 +288,9 @@ static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *in
     measured_row_from_samples(row, ms, a->samples);
     char gpu[256];
     dit_gpu_info_text(info, gpu, sizeof gpu);
-    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention, %d samples after %d warm-up; %s; "
-             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)), a->samples, a->warmup, gpu,
-             clock_lo, clock_hi);
+    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention (%s paths), %d samples after %d warm-up; %s; "
+             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)),
+             dit_gpu_paths_name(dit_gpu_get_paths(m)), a->samples, a->warmup, gpu, clock_lo, clock_hi);
     row->method = method;
     printf("%-10s %5d %5d %10.3f %10.3f %10.3f %7.4f %6d..%-6d %s\n", tetri_model_name(model), res, batch, row->median_ns / 1e6,
            row->p10_ns / 1e6, row->p90_ns / 1e6, row->cv, clock_lo, clock_hi, dit_attn_backend_name(dit_gpu_step_attention(st)));
@@ -353,10 +353,11 @@ static int measure_sp_row(dit_gpu *m, const measure_args *a, const dit_config *c
     char gpu[256];
     dit_gpu_info_text(info, gpu, sizeof gpu);
     snprintf(method, method_len,
-             "tetri %s profile measure --degrees: rank %d of %d computed alone (CUDA graph, null transport) %.3f ms median "
-             "over %d samples after %d warm-up on %s, SM clock seen %d..%d MHz; + %.3f ms of all-to-alls modelled on %s's link "
-             "(%.0f GB/s, %.0f us floor, 2 per block)",
-             PACKAGE_VERSION, r, k, compute_ms, a->samples, a->warmup, gpu, clock_lo < clock_hi ? clock_lo : clock_hi,
+             "tetri %s profile measure --degrees: rank %d of %d computed alone (CUDA graph, null transport, --attention %s, %s paths) "
+             "%.3f ms median over %d samples after %d warm-up on %s, SM clock seen %d..%d MHz; + %.3f ms of all-to-alls modelled "
+             "on %s's link (%.0f GB/s, %.0f us floor, 2 per block)",
+             PACKAGE_VERSION, r, k, dit_attn_backend_name(attn), dit_gpu_paths_name(dit_gpu_get_paths(m)), compute_ms, a->samples,
+             a->warmup, gpu, clock_lo < clock_hi ? clock_lo : clock_hi,
              clock_lo < clock_hi ? clock_hi : clock_lo, comm_s * 1e3, a->link->name, a->link->fast_link_gbps, a->link->a2a_latency_us);
     row->method = method;
     printf("%-10s %5d %5d %3d %10.3f %10.3f %10.3f %7.4f  compute %8.3f + comm %7.3f", tetri_model_name(model), res, batch, k,
@@ -412,6 +413,7 @@ static int measure_all(const measure_args *a, tetri_error *err)
         const tetri_model model = (tetri_model)a->models[mi];
         const int T = dit_default_text_tokens(&c);
         rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, T, err) ? -1 : 0;
+        if (!rc && mi == 0) printf("# %s\n", dit_gpu_paths_text(m));
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
             const int res = a->res[ri], N = (res / 16) * (res / 16);
             rc = measure_prepare(m, a, model, T, res, &stages[n_stages++], err);

@@ -17,5 +17,8 @@ int cmd_policies(int argc, char **argv);  /* cli/cmd_policies.c: every policy an
 #ifdef TETRI_HAVE_CUDA
 int cmd_bench_step(int argc, char **argv); /* cli/cmd_bench_step.c: GPU per-step latency */
 #endif
+/* cli/cmd_plan_memory.c: bench-step --plan-memory (CPU only; in tetri, or called by cmd_bench_step) */
+int cmd_bench_step_plan(int argc, char **argv);
+int bench_step_has_plan_memory(int argc, char **argv);
 
 #endif

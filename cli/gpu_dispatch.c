@@ -11,10 +11,10 @@
 
 /* One line per command line that needs the GPU. */
 const tetri_gpu_route tetri_gpu_routes[] = {
-    {"bench-step", NULL, "time real DiT denoising steps on this GPU"},
-    {"serve", "--backend=gpu", NULL},   /* cli/serve_gpu.c */
-    {"profile", "measure", NULL},       /* cli/cmd_profile_measure.c */
-    {"validate", "--live=gpu", NULL},   /* cli/cmd_validate.c */
+    {"bench-step", NULL, "time real DiT denoising steps on this GPU", "--plan-memory"}, /* the plan: cli/cmd_plan_memory.c */
+    {"serve", "--backend=gpu", NULL, NULL},   /* cli/serve_gpu.c */
+    {"profile", "measure", NULL, NULL},       /* cli/cmd_profile_measure.c */
+    {"validate", "--live=gpu", NULL, NULL},   /* cli/cmd_validate.c */
 };
 const size_t tetri_gpu_routes_len = sizeof tetri_gpu_routes / sizeof tetri_gpu_routes[0];
 
@@ -32,6 +32,9 @@ static int has_option_value(int argc, char *const *argv, const char *opt, size_t
 static int route_takes(const tetri_gpu_route *r, int argc, char *const *argv)
 {
     if (argc < 2 || strcmp(argv[1], r->command) != 0) return 0;
+    if (r->unless)
+        for (int i = 2; i < argc; i++)
+            if (strcmp(argv[i], r->unless) == 0) return 0;
     if (!r->when) return 1;
     const char *eq = strchr(r->when, '=');
     if (r->when[0] == '-' && eq) return has_option_value(argc, argv, r->when, (size_t)(eq - r->when), eq + 1);

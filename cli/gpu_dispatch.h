@@ -21,6 +21,9 @@ typedef struct tetri_gpu_route {
      * that value (as "--opt=value" or "--opt value"); "word": when its first argument is word. */
     const char *when;
     const char *summary;   /* for tetri --help: a whole GPU command's line (NULL for a variant) */
+    /* NULL, or an option ("--opt") whose presence keeps the command line in tetri: a part of the
+     * command that needs no GPU (bench-step --plan-memory). */
+    const char *unless;
 } tetri_gpu_route;
 
 extern const tetri_gpu_route tetri_gpu_routes[];

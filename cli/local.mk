@@ -8,7 +8,7 @@
 TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/gpu_dispatch.h cli/gpu_dispatch.c cli/cmd_workload.c \
   cli/cmd_sim.c cli/cmd_report.c cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
   cli/serve_gpu.h cli/serve_gpu.c cli/cmd_profile_measure.c cli/cmd_validate.c cli/sim_command.h cli/cmd_sweep.c \
-  cli/sim_grid.h cli/policy_grid.h cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c
+  cli/sim_grid.h cli/policy_grid.h cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c cli/cmd_plan_memory.c
 tetri_SOURCES += $(TETRI_CLI_SOURCES)
 AM_CPPFLAGS += -DTETRI_PKGLIBEXECDIR='"$(pkglibexecdir)"'
 pkglibexec_PROGRAMS =

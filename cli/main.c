@@ -30,6 +30,9 @@ static const subcommand subcommands[] = {
     {"policies", cmd_policies, "list every scheduling policy with its options and defaults"},
 #ifdef TETRI_HAVE_CUDA
     {"bench-step", cmd_bench_step, NULL}, /* its summary: tetri_gpu_routes */
+#else
+    /* bench-step --plan-memory runs here (its route's `unless`); every other line goes to tetri-gpu */
+    {"bench-step", cmd_bench_step_plan, NULL},
 #endif
 };
 #define N_SUBCOMMANDS (sizeof subcommands / sizeof subcommands[0])
@@ -63,8 +66,8 @@ int main(int argc, char **argv)
         if (strcmp(argv[1], subcommands[i].name) == 0) cmd = &subcommands[i];
 #ifndef TETRI_HAVE_CUDA
     /* A GPU command line goes to tetri-gpu. In a build without one, a command tetri has checks
-     * its options itself and then says it has no GPU (serve --backend gpu); one it lacks
-     * (bench-step) says so here. */
+     * its options itself and then says it has no GPU (serve --backend gpu, bench-step); one it
+     * lacks says so here. */
     const int has_gpu_program = tetri_gpu_program_built();
     if (tetri_gpu_route_match(tetri_gpu_routes, tetri_gpu_routes_len, argc, argv) >= 0 && (has_gpu_program || !cmd)) {
         tetri_error err = {{0}};

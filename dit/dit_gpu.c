@@ -12,6 +12,7 @@
 
 #include "dit/attention_cudnn.h"
 #include "dit/gemm.h"
+#include "dit/gpu_plan.h"
 #include "dit/safetensors.h"
 #include "dit/sp.h"
 #include "kernels/kernels.h"
@@ -29,7 +30,11 @@ struct dit_gpu {
     cublasHandle_t cublas;
     dit_cudnn_attn_ctx *cudnn; /* --attention cudnn: made at its first call (eager), plans cached per shape */
     void *w; /* bf16 [L->total] */
+    dit_gpu_paths paths;     /* the kernels this GPU runs (dit/gpu_plan.h), chosen at create */
+    char paths_text[384];
 };
+
+_Static_assert(sizeof(tk_slot_ref) == DIT_SLOT_REF_BYTES, "dit/gpu_plan.h's DIT_SLOT_REF_BYTES is sizeof(tk_slot_ref)");
 
 /* One request's state (see dit_gpu.h, dit_slot): one stream-ordered allocation on its model's GPU.
  * A slot of degree k holds rank sh.rank's rows of the latent and of the text (sh: dit/sp.h) and
@@ -110,7 +115,26 @@ int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err)
     if (!m) return tetri_errorf(err, "out of memory");
     m->L = L;
     cudaGetDevice(&m->device);
-    cudaError_t e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
+    /* The kernels this GPU runs: by its compute capability, what the build has for it, and
+     * TETRI_GPU_PATHS; a GPU older than sm_80 is refused here, by name. */
+    struct cudaDeviceProp prop;
+    cudaError_t e = cudaGetDeviceProperties(&prop, m->device);
+    if (e != cudaSuccess) { free(m); return tetri_errorf(err, "reading the GPU's properties: %s (is there a GPU?)", cudaGetErrorString(e)); }
+    int wgmma_built = 0;
+    if (prop.major >= 8) {
+        int ke = tk_attention_wgmma_built(&wgmma_built);
+        if (ke) {
+            free(m);
+            return tetri_errorf(err, "%s: probing the build's kernels: %s (a build without code for sm_%d%d? configure --with-cuda-arch)",
+                                prop.name, cudaGetErrorString((cudaError_t)ke), prop.major, prop.minor);
+        }
+    }
+    if (dit_gpu_paths_choose(prop.name, prop.major, prop.minor, wgmma_built, getenv(DIT_GPU_PATHS_ENV), &m->paths, m->paths_text,
+                             sizeof m->paths_text, err)) {
+        free(m);
+        return -1;
+    }
+    e = cudaStreamCreateWithFlags(&m->stream, cudaStreamNonBlocking);
     if (e != cudaSuccess) { free(m); return tetri_errorf(err, "cudaStreamCreate: %s (is there a GPU?)", cudaGetErrorString(e)); }
     /* Slots are stream-ordered allocations from the device's default pool; by default the pool
      * hands its memory back at every synchronisation, and the next slot maps it again (ms on a
@@ -160,6 +184,8 @@ void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log)
 }
 
 size_t dit_gpu_weight_bytes(const dit_gpu *m) { return (size_t)m->L->n_weights * 2; }
+dit_gpu_paths dit_gpu_get_paths(const dit_gpu *m) { return m->paths; }
+const char *dit_gpu_paths_text(const dit_gpu *m) { return m->paths_text; }
 cudaStream_t dit_gpu_stream(const dit_gpu *m) { return m->stream; }
 const dit_layout *dit_gpu_layout(const dit_gpu *m) { return m->L; }
 void *dit_gpu_cublas(const dit_gpu *m) { return m->cublas; }
@@ -201,62 +227,59 @@ typedef struct arena {
 static void *take(arena *a, size_t bytes)
 {
     void *p = a->base ? a->base + a->used : NULL;
-    a->used += (bytes + 255) & ~(size_t)255;
+    a->used += dit_arena_round(bytes);
     return p;
 }
 
-/* Two passes: the first (base NULL) measures, the second carves. */
+/* Two passes: the first (base NULL) measures, the second carves; the sizes are the memory plan's
+ * (dit/gpu_plan.c), so `bench-step --plan-memory` counts what is allocated here. */
 static void carve(dit_gpu_step *s, arena *a)
 {
-    const dit_layout *L = s->m->L;
-    const dit_config *c = &L->cfg;
-    const size_t B = (size_t)s->B, D = (size_t)L->D, Ll = (size_t)s->Ll, Nl = (size_t)s->Nl, M = (size_t)c->mlp_ratio * D;
-    const size_t tin = (size_t)dit_token_in(c), tout = (size_t)dit_token_out(c), hd = (size_t)c->head_dim;
-    s->refs = take(a, B * sizeof(tk_slot_ref));
-    s->vel = take(a, B * Nl * tout * 4);
-    s->sig2 = take(a, B * 2 * 4);
-    s->rope_cos = take(a, Ll * hd / 2 * 4);
-    s->rope_sin = take(a, Ll * hd / 2 * 4);
-    s->lat16 = take(a, B * Nl * tin * 2);
-    s->txt = take(a, B * (size_t)s->Tl * (size_t)c->text_dim * 2);
-    s->mod = take(a, B * (size_t)L->mod_total * 2);
-    s->h = take(a, B * Ll * D * 2);
-    s->nrm = take(a, B * Ll * D * 2);
-    s->qkv = take(a, B * Ll * 3 * D * 2);
-    s->att = take(a, B * Ll * D * 2);
-    s->y = take(a, B * Ll * D * 2);
-    s->big = take(a, B * Ll * (D + M) * 2);
-    s->out = take(a, B * Nl * tout * 2);
-    if (s->sh.degree == 1) return;
-    const size_t Lt = (size_t)s->Lt, Dk = D / (size_t)s->sh.degree;
-    s->send_in = take(a, B * Ll * 3 * D * 2);
-    s->recv_in = take(a, B * Lt * 3 * Dk * 2);
-    s->att_in = take(a, B * Lt * 3 * Dk * 2);
-    s->att_out = take(a, B * Lt * Dk * 2);
-    s->send_out = take(a, B * Lt * Dk * 2);
-    s->recv_out = take(a, B * Ll * D * 2);
+    size_t b[DIT_STEP_BUFS];
+    dit_step_buffer_bytes(s->m->L, s->B, s->T, s->gh, s->gw, s->sh.degree, s->sh.rank, b);
+    s->refs = take(a, b[DIT_BUF_REFS]);
+    s->vel = take(a, b[DIT_BUF_VEL]);
+    s->sig2 = take(a, b[DIT_BUF_SIG2]);
+    s->rope_cos = take(a, b[DIT_BUF_ROPE_COS]);
+    s->rope_sin = take(a, b[DIT_BUF_ROPE_SIN]);
+    s->lat16 = take(a, b[DIT_BUF_LAT16]);
+    s->txt = take(a, b[DIT_BUF_TXT]);
+    s->mod = take(a, b[DIT_BUF_MOD]);
+    s->h = take(a, b[DIT_BUF_H]);
+    s->nrm = take(a, b[DIT_BUF_NRM]);
+    s->qkv = take(a, b[DIT_BUF_QKV]);
+    s->att = take(a, b[DIT_BUF_ATT]);
+    s->y = take(a, b[DIT_BUF_Y]);
+    s->big = take(a, b[DIT_BUF_BIG]);
+    s->out = take(a, b[DIT_BUF_OUT]);
+    if (s->sh.degree == 1) return; /* no exchange: its pointers stay NULL (its sizes are 0) */
+    s->send_in = take(a, b[DIT_BUF_SEND_IN]);
+    s->recv_in = take(a, b[DIT_BUF_RECV_IN]);
+    s->att_in = take(a, b[DIT_BUF_ATT_IN]);
+    s->att_out = take(a, b[DIT_BUF_ATT_OUT]);
+    s->send_out = take(a, b[DIT_BUF_SEND_OUT]);
+    s->recv_out = take(a, b[DIT_BUF_RECV_OUT]);
 }
 
 /* A slot's arena, the same two passes. */
 static void carve_slot(dit_slot *sl, arena *a)
 {
-    const dit_layout *L = sl->m->L;
-    const dit_config *c = &L->cfg;
-    const size_t D = (size_t)L->D, R = (size_t)sl->n_steps;
-    sl->ref.lat = take(a, (size_t)sl->sh.nn * (size_t)dit_token_in(c) * 4);
-    sl->ref.txt = take(a, (size_t)sl->sh.tn * (size_t)c->text_dim * 2);
-    sl->ref.mod = take(a, R * (size_t)L->mod_total * 2);
-    sl->ref.sigmas = take(a, (R + 1) * 4);
-    sl->ref.step = take(a, 4);
-    sl->pooled = take(a, (size_t)c->pooled_dim * 2);
-    sl->guid = take(a, 4);
-    sl->t_rows = take(a, R * 4);
-    sl->g_rows = take(a, R * 4);
-    sl->pooled_rows = take(a, R * (size_t)c->pooled_dim * 2);
-    sl->tproj = take(a, R * 256 * 2);
-    sl->e1 = take(a, R * D * 2);
-    sl->e2 = take(a, R * D * 2);
-    sl->temb = take(a, R * D * 2);
+    size_t b[DIT_SLOT_BUFS];
+    dit_slot_buffer_bytes(sl->m->L, sl->T, sl->gh, sl->gw, sl->n_steps, sl->sh.degree, sl->sh.rank, b);
+    sl->ref.lat = take(a, b[DIT_SBUF_LAT]);
+    sl->ref.txt = take(a, b[DIT_SBUF_TXT]);
+    sl->ref.mod = take(a, b[DIT_SBUF_MOD]);
+    sl->ref.sigmas = take(a, b[DIT_SBUF_SIGMAS]);
+    sl->ref.step = take(a, b[DIT_SBUF_STEP]);
+    sl->pooled = take(a, b[DIT_SBUF_POOLED]);
+    sl->guid = take(a, b[DIT_SBUF_GUID]);
+    sl->t_rows = take(a, b[DIT_SBUF_T_ROWS]);
+    sl->g_rows = take(a, b[DIT_SBUF_G_ROWS]);
+    sl->pooled_rows = take(a, b[DIT_SBUF_POOLED_ROWS]);
+    sl->tproj = take(a, b[DIT_SBUF_TPROJ]);
+    sl->e1 = take(a, b[DIT_SBUF_E1]);
+    sl->e2 = take(a, b[DIT_SBUF_E2]);
+    sl->temb = take(a, b[DIT_SBUF_TEMB]);
 }
 
 /* The RoPE table's rows at this rank's rows' global positions: text rows t0.., then image rows
@@ -401,11 +424,11 @@ void dit_gpu_step_exchange(const dit_gpu_step *s, void **send_in, void **recv_in
 }
 int dit_gpu_step_clear_exchange(dit_gpu_step *s, tetri_error *err)
 {
-    const size_t B = (size_t)s->B, D = (size_t)s->m->L->D;
     if (s->sh.degree == 1) return 0;
-    const size_t Dk = D / (size_t)s->sh.degree;
-    CU(cudaMemsetAsync(s->recv_in, 0, B * (size_t)s->Lt * 3 * Dk * 2, s->m->stream), "clearing the exchange");
-    CU(cudaMemsetAsync(s->recv_out, 0, B * (size_t)s->Ll * D * 2, s->m->stream), "clearing the exchange");
+    size_t b[DIT_STEP_BUFS];
+    dit_step_buffer_bytes(s->m->L, s->B, s->T, s->gh, s->gw, s->sh.degree, s->sh.rank, b);
+    CU(cudaMemsetAsync(s->recv_in, 0, b[DIT_BUF_RECV_IN], s->m->stream), "clearing the exchange");
+    CU(cudaMemsetAsync(s->recv_out, 0, b[DIT_BUF_RECV_OUT], s->m->stream), "clearing the exchange");
     return 0;
 }
 double dit_gpu_step_flops(const dit_gpu_step *s) { return s->flops; }
@@ -820,8 +843,12 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
         const int rc = attention_cudnn(s, qkv, out, ld, bs, ldo, obs, &why);
         if (rc == 0) { s->attn = DIT_ATTN_CUDNN; return 0; }
         if (rc != DIT_CUDNN_REFUSED) { *err = why; return -1; }
-        s->attn = DIT_ATTN_FLASH;
+        s->attn = s->m->paths == DIT_PATHS_HOPPER ? DIT_ATTN_FLASH : DIT_ATTN_FLASH_MMA;
     }
+    if (s->attn == DIT_ATTN_FLASH && s->m->paths != DIT_PATHS_HOPPER)
+        return tetri_errorf(err, "attention flash is the Hopper kernel (wgmma, sm_90a), and this GPU runs the ampere paths (%s): "
+                                 "use flash-mma, cudnn or auto",
+                            s->m->paths_text);
     if (s->attn == DIT_ATTN_CUDNN) return attention_cudnn(s, qkv, out, ld, bs, ldo, obs, err) ? -1 : 0;
     if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");

@@ -12,13 +12,13 @@
  *          dit_gpu_step_sample_ms,
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
  *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name,
- *          dit_attn_backend_parse, dit_slot_create_sp, dit_slot_shard, dit_slot_migration,
- *          dit_slot_migrate, dit_gpu_step_create_sp, dit_gpu_step_shape, dit_gpu_step_shard,
- *          dit_gpu_step_model, dit_gpu_step_is_bound, dit_gpu_step_exchange,
- *          dit_gpu_step_clear_exchange, dit_gpu_step_n_blocks, dit_gpu_step_enqueue_begin,
- *          dit_gpu_step_enqueue_block_a, dit_gpu_step_enqueue_block_attention,
- *          dit_gpu_step_enqueue_block_b, dit_gpu_step_enqueue_end, dit_gpu_step_enqueue_update,
- *          dit_gpu_layout.
+ *          dit_attn_backend_parse, dit_gpu_get_paths, dit_gpu_paths_text, dit_slot_create_sp,
+ *          dit_slot_shard, dit_slot_migration, dit_slot_migrate, dit_gpu_step_create_sp,
+ *          dit_gpu_step_shape, dit_gpu_step_shard, dit_gpu_step_model, dit_gpu_step_is_bound,
+ *          dit_gpu_step_exchange, dit_gpu_step_clear_exchange, dit_gpu_step_n_blocks,
+ *          dit_gpu_step_enqueue_begin, dit_gpu_step_enqueue_block_a,
+ *          dit_gpu_step_enqueue_block_attention, dit_gpu_step_enqueue_block_b,
+ *          dit_gpu_step_enqueue_end, dit_gpu_step_enqueue_update, dit_gpu_layout.
  *
  * A denoising step = the transformer forward (velocity) + the Euler update of the latent with the
  * schedule's sigmas. The state a step advances lives in slots, apart from the runner: a slot holds
@@ -39,6 +39,7 @@
 #include <cuda_runtime.h>
 
 #include "dit/gemm.h"
+#include "dit/gpu_plan.h"
 #include "dit/model.h"
 #include "dit/sp.h"
 #include "dit/step_inputs.h"
@@ -57,10 +58,17 @@ typedef enum dit_attn_backend {
     DIT_ATTN_ORACLE,     /* kernels/attention_oracle.cu: fp32 cuBLAS, for tests (memory grows as L^2) */
     DIT_ATTN_CUDNN,      /* dit/attention_cudnn.c: cuDNN's fused flash attention (builds with cuDNN 9 only) */
     DIT_ATTN_AUTO,       /* the default: cuDNN where the build has it and it takes the step's shape, else
-                          * FLASH; resolved at the step's first forward (dit_gpu_step_attention) */
+                          * FLASH on the Hopper paths and FLASH_MMA on the Ampere paths (dit_gpu_get_paths);
+                          * resolved at the step's first forward (dit_gpu_step_attention) */
 } dit_attn_backend;
 
+/* On the current device. Chooses the GPU paths (dit_gpu_paths_choose: by the device's compute
+ * capability, the build's code for it and TETRI_GPU_PATHS) and refuses a GPU older than sm_80. */
 int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err);
+/* The paths chosen, and the one line saying so (for the commands to print). On the Ampere paths
+ * DIT_ATTN_FLASH (wgmma) is refused at the step's forward. */
+dit_gpu_paths dit_gpu_get_paths(const dit_gpu *m);
+const char *dit_gpu_paths_text(const dit_gpu *m);
 void dit_gpu_destroy(dit_gpu *m);
 /* Seeded weights of the true shapes, generated on the GPU (the same values dit_cpu_init_weights makes). */
 int dit_gpu_init_random(dit_gpu *m, uint64_t seed, tetri_error *err);

@@ -10,9 +10,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dit/gpu_plan.h"
 #include "kernels/kernels.h"
 
-#define GEMM_WORKSPACE (32u << 20)
+#define GEMM_WORKSPACE DIT_GEMM_WORKSPACE_BYTES /* dit/gpu_plan.h: the memory plan counts it */
 #define GEMM_CACHE 256
 #define GEMM_CANDIDATES 16 /* heuristic results the tuner times */
 #define GEMM_TUNE_REPS 10

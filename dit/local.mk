@@ -5,7 +5,7 @@ if HAVE_JANSSON
 AM_CPPFLAGS += -DTETRI_HAVE_JANSSON
 endif
 libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
-  dit/cpu_ref.h dit/cpu_ref.c dit/cpu_internal.h dit/cpu_sp.c dit/sp.h dit/sp.c
+  dit/cpu_ref.h dit/cpu_ref.c dit/cpu_internal.h dit/cpu_sp.c dit/sp.h dit/sp.c dit/gpu_plan.h dit/gpu_plan.c
 if HAVE_CUDA
 libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_info.h dit/gpu_info.c \
   dit/transport_device.h dit/transport_device.c dit/sp_group.h dit/sp_group.c
@@ -23,14 +23,17 @@ tests_test_exec_cpu_CFLAGS = $(TEST_CFLAGS)
 tests_test_exec_cpu_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_bench_step.sh tests/configure_cudnn.sh
+TESTS += tests/cli_bench_step.sh tests/configure_cudnn.sh tests/cli_plan_memory.sh
 EXTRA_DIST += dit/attention_cudnn.h dit/attention_cudnn.c tests/configure_cudnn.sh
-EXTRA_DIST += tests/cli_bench_step.sh tests/gpu/test_gpu.c tests/gpu/serve_gpu.sh bench/run_gpu.sh bench/reference/dit_bench.py \
+EXTRA_DIST += tests/cli_bench_step.sh tests/cli_plan_memory.sh tests/gpu/test_gpu.c tests/gpu/serve_gpu.sh bench/run_gpu.sh bench/reference/dit_bench.py \
   bench/reference/tiny_diffusers_check.py bench/reference/diffusers_check.py \
   docs/executor.md docs/benchmarks.md
 
-# make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU; then
-# the NCCL communicators and transport (tests/gpu/test_nccl, where NCCL was found); then serving.
+# make check-gpu: kernel-by-kernel and whole-step checks against the CPU reference, on the GPU: once
+# on the paths the GPU takes by itself, then once more on the Ampere paths (TETRI_GPU_PATHS=ampere:
+# mma.sync attention, no wgmma; on an Ampere GPU the two passes are the same paths); then the NCCL
+# communicators and transport (tests/gpu/test_nccl, where NCCL was found; its 77 is a skip); then
+# serving. Every exit code is printed; any failure fails the target.
 if HAVE_CUDA
 EXTRA_PROGRAMS = tests/gpu/test_gpu
 tests_gpu_test_gpu_SOURCES = tests/gpu/test_gpu.c
@@ -44,10 +47,15 @@ endif
 check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
 	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
-	  rc1=0; if test -n "$(CHECK_GPU_NCCL)"; then ./$(CHECK_GPU_NCCL); rc1=$$?; test $$rc1 -eq 77 && rc1=0; \
+	  echo "check-gpu: the same checks on the Ampere paths (TETRI_GPU_PATHS=ampere)"; \
+	  TETRI_GPU_PATHS=ampere TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc1=$$?; \
+	  rc3=0; nccl="not built (no NCCL)"; \
+	  if test -n "$(CHECK_GPU_NCCL)"; then ./$(CHECK_GPU_NCCL); rc3=$$?; nccl="exit $$rc3"; \
+	    if test $$rc3 -eq 77; then nccl="exit 77 (skipped)"; rc3=0; fi; \
 	  else echo "check-gpu: built without NCCL: test_nccl not run"; fi; \
 	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
-	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc2 -eq 0
+	  echo "check-gpu: test_gpu exit $$rc (default paths), $$rc1 (ampere paths); test_nccl $$nccl; serve_gpu.sh exit $$rc2"; \
+	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc3 -eq 0 && test $$rc2 -eq 0
 else
 check-gpu:
 	@echo "check-gpu: built without CUDA, nothing to run"

@@ -410,5 +410,7 @@ void gpu_report(const gpu_backend *g, FILE *out)
                      "activations, %.2f GiB of device memory in all, ready in %.1f s\n",
                 i, d->device, d->name, (double)d->weight_bytes / (1 << 30), d->n_graphs, g->n_shapes, g->opt.max_batch,
                 (double)d->runner_bytes / (1 << 30), (double)d->mem_used / (1 << 30), d->startup_s);
+        /* the kernels it runs (by its compute capability, or TETRI_GPU_PATHS) */
+        if (d->m) fprintf(out, "# GPU %d %s\n", i, dit_gpu_paths_text(d->m));
     }
 }

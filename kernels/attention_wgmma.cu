@@ -17,12 +17,26 @@
  * smem stages; commit ae86ee7) 360; 3 warpgroups 424; + the FFMA softmax 435; + one barrier per tile
  * instead of two 480 (mma.sync: 270). With one block per SM, what hides one warpgroup's softmax is
  * another's MMAs, so more warpgroups and fewer barriers pay; 4 would need more than 65536 registers.
- * Exponentials by a polynomial on the FMA pipe made it slower (the FP32 pipe is as busy as MUFU). */
+ * Exponentials by a polynomial on the FMA pipe made it slower (the FP32 pipe is as busy as MUFU).
+ *
+ * One fatbin serves Ampere and Hopper (configure's --with-cuda-arch): wgmma exists on sm_90a only,
+ * so the device code below is compiled for sm_90a alone; in every other architecture's pass (sm_80,
+ * sm_86, the compute_80 PTX) the kernel keeps its signature with an empty body. Which one a device
+ * loaded is asked of the device itself (tk_attention_wgmma_built, a probe kernel compiled the same
+ * way), and the launcher refuses to launch the empty one. */
 #include "kernels/common.cuh"
 #include "kernels/kernels.h"
 
+/* 1 in the pass that emits sm_90a code (and in the host pass, which emits no device code). */
+#if !defined(__CUDA_ARCH__) || defined(__CUDA_ARCH_FEAT_SM90_ALL)
+#define TK_WGMMA_CODE 1
+#else
+#define TK_WGMMA_CODE 0
+#endif
+
 #define WG_BN 128 /* keys per tile */
 
+#if TK_WGMMA_CODE
 /* Matrix descriptor: start address, leading and stride byte offsets, 128-byte swizzle. */
 __device__ __forceinline__ uint64_t make_desc(uint32_t addr, uint32_t lbo, uint32_t sbo)
 {
@@ -49,6 +63,8 @@ __device__ __forceinline__ void wgmma_m64n64k16_rs_tb(float (&d)[8][4], const ui
                  : "r"(a[0]), "r"(a[1]), "r"(a[2]), "r"(a[3]), "l"(db), "r"(1));
 }
 
+#endif /* TK_WGMMA_CODE */
+
 /* Rows [row0, row0 + ROWS) of one head into a swizzled tile of HD / 64 column blocks. */
 template <int HD, int ROWS>
 __device__ __forceinline__ void load_sw128(uint32_t tile, const bf16 *base, int64_t ld, int row0, int L)
@@ -68,6 +84,7 @@ __global__ void __launch_bounds__(NWG * 128, 1)
     flash_wgmma_kernel(const bf16 *q, const bf16 *k, const bf16 *v, int64_t ld, int64_t bs, bf16 *out, int64_t ldo, int64_t obs,
                        int L, float scale_log2)
 {
+#if TK_WGMMA_CODE
     extern __shared__ unsigned char smem_raw[];
     /* descriptors want 1024-byte aligned atoms */
     const uint32_t base = (smem_u32(smem_raw) + 1023) & ~1023u;
@@ -204,6 +221,42 @@ __global__ void __launch_bounds__(NWG * 128, 1)
                 *reinterpret_cast<__nv_bfloat162 *>(ob + (int64_t)(row0 + 8) * ldo + col) =
                     __floats2bfloat162_rn(o[db][c][2] * row_sum[1], o[db][c][3] * row_sum[1]);
         }
+#endif /* TK_WGMMA_CODE: elsewhere the body is empty, and tk_attention_wgmma never launches it */
+}
+
+/* Writes whether the code this device runs was compiled with the wgmma body. */
+__global__ void wgmma_probe_kernel(int *out)
+{
+#if defined(__CUDA_ARCH__) && defined(__CUDA_ARCH_FEAT_SM90_ALL)
+    *out = 1;
+#else
+    *out = 0;
+#endif
+}
+
+#define TK_MAX_DEVICES 64
+static int wgmma_built_on[TK_MAX_DEVICES]; /* per device: 0 unknown, 1 built, 2 not built */
+
+extern "C" int tk_attention_wgmma_built(int *built)
+{
+    int dev = 0;
+    cudaError_t e = cudaGetDevice(&dev);
+    if (e != cudaSuccess) return (int)e;
+    if (dev >= 0 && dev < TK_MAX_DEVICES && wgmma_built_on[dev]) {
+        *built = wgmma_built_on[dev] == 1;
+        return 0;
+    }
+    int *d = NULL, h = 0;
+    e = cudaMalloc((void **)&d, sizeof *d);
+    if (e != cudaSuccess) return (int)e;
+    wgmma_probe_kernel<<<1, 1>>>(d);
+    e = cudaGetLastError();
+    if (e == cudaSuccess) e = cudaMemcpy(&h, d, sizeof h, cudaMemcpyDeviceToHost);
+    cudaFree(d);
+    if (e != cudaSuccess) return (int)e;
+    *built = h == 1;
+    if (dev >= 0 && dev < TK_MAX_DEVICES) wgmma_built_on[dev] = h == 1 ? 1 : 2;
+    return 0;
 }
 
 template <int HD, int NWG>
@@ -229,6 +282,18 @@ extern "C" int tk_attention_wgmma(const void *q, const void *k, const void *v, i
                                    int64_t obs, int batch, int L, int H, int hd, cudaStream_t s)
 {
     if (ld % 8 || ldo % 8 || bs % 8 || L < 1) return (int)cudaErrorInvalidValue;
+    /* Only where this device runs sm_90a code: anywhere else the kernel is empty. The answer is
+     * asked once per device, outside any capture (dit_gpu_create asks first). */
+    int dev = 0, built = 0;
+    if (cudaGetDevice(&dev) == cudaSuccess && dev >= 0 && dev < TK_MAX_DEVICES && wgmma_built_on[dev]) {
+        built = wgmma_built_on[dev] == 1;
+    } else {
+        cudaStreamCaptureStatus cs = cudaStreamCaptureStatusNone;
+        if (cudaStreamIsCapturing(s, &cs) != cudaSuccess || cs != cudaStreamCaptureStatusNone) return (int)cudaErrorStreamCaptureUnsupported;
+        const int e = tk_attention_wgmma_built(&built);
+        if (e) return e;
+    }
+    if (!built) return (int)cudaErrorNoKernelImageForDevice;
     if (hd == 128) return launch_wgmma<128, 3>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
     if (hd == 64) return launch_wgmma<64, 3>(q, k, v, ld, bs, out, ldo, obs, batch, L, H, s);
     return (int)cudaErrorInvalidValue;

@@ -3,8 +3,8 @@
  *          tk_mod_rows, tk_residual_ln_mod, tk_qk_norm_rope, tk_silu, tk_timestep_proj,
  *          tk_add_pos_embed, tk_velocity_packed, tk_slot_ref, tk_slot_gather, tk_slot_euler,
  *          tk_slot_advance, tk_attention,
- *          tk_attention_wgmma, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows, tk_gpu_sleep,
- *          tk_fill_uniform_bf16_at, tk_fill_uniform_f32_at, tk_add_pos_embed_rows, tk_sp_pack_heads,
+ *          tk_attention_wgmma, tk_attention_wgmma_built, tk_attention_oracle, tk_count_diff_u16, tk_cond_rows,
+ *          tk_gpu_sleep, tk_fill_uniform_bf16_at, tk_fill_uniform_f32_at, tk_add_pos_embed_rows, tk_sp_pack_heads,
  *          tk_sp_unpack_heads, tk_sp_pack_rows, tk_sp_unpack_rows.
  *
  * bf16 tensors travel as void * (the host code is C); every launcher returns the launch's
@@ -117,6 +117,11 @@ int tk_attention(const void *q, const void *k, const void *v, int64_t ld, int64_
 /* The same contract as tk_attention, on Hopper's warpgroup MMA (sm_90a): the fast path. */
 int tk_attention_wgmma(const void *q, const void *k, const void *v, int64_t ld, int64_t bs, void *out, int64_t ldo,
                        int64_t obs, int batch, int L, int H, int hd, cudaStream_t s);
+/* The current device runs sm_90a code of it (*built 1), or the empty body of another architecture's
+ * pass (0: a GPU other than sm_90, or a build without sm_90a, see configure's --with-cuda-arch);
+ * there tk_attention_wgmma returns cudaErrorNoKernelImageForDevice. Asked of the device once (a
+ * probe kernel, synchronous: not during a capture), then remembered per device. */
+int tk_attention_wgmma_built(int *built);
 
 /* ---- attention_oracle.cu ---- */
 /* The same result the plain way, in fp32 through cuBLAS (scores in device memory): the flash

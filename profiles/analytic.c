@@ -91,8 +91,10 @@ static const analytic_hw hardware[] = {
      * 112.5 GB/s both directions between pairs, PCIe 4.0 x16 (32 GB/s) between pairs. */
     {"a40x4", "NVIDIA A40", 4, 2, 56.25 * LINK_EFFICIENCY, 32.0 * LINK_EFFICIENCY, 30.0, 696.0, ANALYTIC_MEM_GDDR6,
      149.7 / 989.4, 0,
-     "A40 x4, NVLink bridges in pairs, PCIe 4.0 between pairs; NO measurements: datasheet rates "
-     "(H100 achieved curves x 149.7/989.4), host costs of the H100/H200 fit",
+     "A40 x4, NVLink bridges in pairs 0-1 and 2-3, PCIe 4.0 x16 between pairs; NO A40 measurement: the H100's achieved "
+     "curves x 149.7/989.4 (dense bf16 tensor TFLOP/s, A40 and H100 SXM datasheets), 696 GB/s GDDR6 (A40 datasheet), "
+     "NVLink 56.25 and PCIe 32 GB/s per direction x 0.63, host costs of the H100/H200 fit; the Ampere kernels timed on "
+     "Hopper (docs/ampere.md) are not A40 rates and are not used",
      "datasheets: NVLink bridge 112.5 GB/s both directions (56.25 per direction), PCIe 4.0 x16 32 GB/s, each x 0.63 "
      "(the H200 NCCL test's efficiency); 30 us floor assumed"},
 };

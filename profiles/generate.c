@@ -71,7 +71,7 @@ static int write_hardware(sqlite3 *db, const analytic_hw *hw, const analytic_par
     sqlite3_bind_text(hs, 8, hw->link_basis, -1, SQLITE_STATIC);
     if (step_done(db, hs, path, err) < 0) goto out;
 
-    char method[512];
+    char method[1024];
     snprintf(method, sizeof method,
              "analytic (eager Ulysses model, docs/profiles.md): launch %.1f us, all-to-all host %.0f us, element-wise "
              "efficiency %.3f/%.3f, overlap p %.0f, head-dim-64 attention x%.3f; calibrated %s; %s",

@@ -13,7 +13,7 @@ if ! "$TETRI" bench-step --help >"$tmp/help" 2>&1; then
     grep -q "has no GPU part" "$tmp/help" && { echo "SKIP: built without CUDA"; exit 77; }
     fail "--help exits non-zero"
 fi
-for w in --model --res --weights --inputs --output --steps --attention --gemm; do grep -qF -- "$w" "$tmp/help" || fail "--help lacks $w"; done
+for w in --model --res --weights --inputs --output --steps --attention --gemm --paths --plan-memory --gpu-memory; do grep -qF -- "$w" "$tmp/help" || fail "--help lacks $w"; done
 
 expect() { # expect CODE PATTERN ARGS...: exit code and a stderr line matching PATTERN
     code=$1; pat=$2; shift 2
@@ -27,6 +27,7 @@ expect 2 "--res '100,256'" --res 100,256
 expect 2 "--res 'abc'" --res abc
 expect 2 "auto, flash, flash-mma, cudnn or oracle, not 'fast'" --attention fast
 expect 2 "heuristic, identical or fastest, not 'best'" --gemm best
+expect 2 "--paths must be auto, ampere or hopper, not 'volta'" --paths volta
 # a build without cuDNN refuses `--attention cudnn` by name before touching the GPU
 if ! grep -q '^#define HAVE_CUDNN 1' "${TETRI_BUILDDIR:-.}/config.h" 2>/dev/null; then
     expect 2 "this build has no cuDNN" --attention cudnn

@@ -12,7 +12,7 @@ fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
 export TETRI_PROFILE="$TETRI_SRCDIR/profiles/default.db"
 
 "$TETRI" demo --help >"$tmp/help" || fail "--help exits non-zero"
-for w in --out --seeds tetri-demo "tetri report"; do grep -qF -- "$w" "$tmp/help" || fail "--help lacks $w"; done
+for w in --out --seeds --scenario sd3-a40x4 tetri-demo "tetri report"; do grep -qF -- "$w" "$tmp/help" || fail "--help lacks $w"; done
 
 start=$(date +%s)
 "$TETRI" demo --out "$tmp/d" --seeds 1 >"$tmp/out" 2>"$tmp/err" || fail "demo failed: $(cat "$tmp/err")"
@@ -44,6 +44,25 @@ fi
 "$TETRI" report --db "$tmp/d/results.db" --csv - >"$tmp/d.csv"
 "$TETRI" report --db "$tmp/e/results.db" --csv - >"$tmp/e.csv"
 cmp -s "$tmp/d.csv" "$tmp/e.csv" || fail "two demos differ"
+
+# The SD3-medium on 4 x A40 scenario (docs/ampere.md): its hardware, relative SLO bases and rate,
+# the policies that fit 4 GPUs, a table per mix and its plots.
+"$TETRI" demo --scenario sd3-a40x4 --out "$tmp/a" --seeds 1 -q >"$tmp/a.out" 2>"$tmp/err" || fail "sd3-a40x4 failed: $(cat "$tmp/err")"
+cat "$tmp/a.out"
+grep -q "SD3-medium on 4 x A40 .*hardware a40x4" "$tmp/a.out" || fail "sd3-a40x4: no header naming a40x4"
+grep -q "SLO bases (2.0 x the fastest standalone latency.*2048 px [0-9.]* s" "$tmp/a.out" || fail "sd3-a40x4: no SLO bases line"
+grep -q "offering 0.5 of the 4 GPUs" "$tmp/a.out" || fail "sd3-a40x4: no load line"
+grep -q "policies: xdit-sp1 xdit-sp2 xdit-sp4 rssp" "$tmp/a.out" || fail "sd3-a40x4: policies"
+grep -q "xdit-sp8" "$tmp/a.out" && fail "sd3-a40x4 lists xdit-sp8 on 4 GPUs"
+for mix in uniform skewed; do grep -q "== mix $mix .*model sd3-medium hardware a40x4" "$tmp/a.out" || fail "sd3-a40x4: no $mix table"; done
+n_runs=$("$TETRI" report --db "$tmp/a/results.db" --csv - | tail -n +2 | wc -l)
+n_pol=$(sed -n 's/^  policies://p' "$tmp/a.out" | wc -w)
+[ "$n_runs" -eq $((n_pol * 2 * 6)) ] || fail "sd3-a40x4: want $n_pol policies x 2 mixes x 6 scales runs, db has $n_runs"
+if command -v gnuplot >/dev/null 2>&1; then
+    [ "$(ls "$tmp/a"/attainment_vs_scale-*.png 2>/dev/null | wc -l)" -eq 2 ] || fail "sd3-a40x4: not 2 attainment plots"
+fi
+"$TETRI" demo --scenario sd3-h100 >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "unknown --scenario should exit 2"
+grep -q "flux-h100x8 or sd3-a40x4, not 'sd3-h100'" "$tmp/err" || fail "--scenario error does not list the scenarios"
 
 "$TETRI" demo --seeds 0 >/dev/null 2>"$tmp/err"; [ $? -eq 2 ] || fail "--seeds 0 should exit 2"
 grep -q "seeds" "$tmp/err" || fail "--seeds error does not name it"

@@ -43,7 +43,7 @@ grep -q '^#define HAVE_NCCL 1' "$tmp/with/config.h" || fail "HAVE_NCCL not defin
 
 (cd "$tmp/without" && PYTHONPATH= "$TETRI_SRCDIR/configure" --with-cuda="$tmp/cuda" PYTHON=false) >"$tmp/without.log" 2>&1 ||
     fail "configure without NCCL: $(tail -5 "$tmp/without.log")"
-grep -q "GPU executor: yes (CUDA in $tmp/cuda)" "$tmp/without.log" ||
+grep -q "GPU executor: yes (CUDA in $tmp/cuda; device code for " "$tmp/without.log" ||
     fail "without NCCL the GPU part is not built: $(grep -i 'GPU executor' "$tmp/without.log")"
 grep -q "NCCL: no (no nccl.h with libnccl.so(.2) in: $tmp/cuda /usr " "$tmp/without.log" ||
     fail "configure without NCCL does not say why: $(grep -i nccl "$tmp/without.log")"

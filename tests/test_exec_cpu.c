@@ -2,7 +2,9 @@
  * published parameter counts, config.json parsing, safetensors reading/writing and folder loading
  * with their errors, properties of the fp32 reference forward of the tiny configurations, and its
  * Ulysses sequence parallelism (dit/sp.h): degrees 2, 4, 8 against degree 1, the exchange's layout,
- * the migration plan, and a request moved between degrees while it is denoised. */
+ * the migration plan, and a request moved between degrees while it is denoised; the GPU paths
+ * chosen per compute capability and the device-memory plan (dit/gpu_plan.h), sharded runners'
+ * exchange buffers included. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -16,6 +18,7 @@
 #include <unistd.h>
 
 #include "dit/cpu_ref.h"
+#include "dit/gpu_plan.h"
 #include "dit/model.h"
 #include "dit/safetensors.h"
 #include "dit/sp.h"
@@ -580,6 +583,183 @@ static void rope_and_schedule(void **state)
     assert_true(ts[0] == 1.f && ts[127] == 1.f && ts[128] == 0.f); /* cos half first */
 }
 
+/* The kernels a GPU runs, by compute capability: wgmma only on sm_90 with sm_90a code; an Ampere
+ * GPU, a later one, or TETRI_GPU_PATHS=ampere take mma.sync; older than sm_80 is refused, named. */
+static void gpu_paths_by_compute_capability(void **state)
+{
+    (void)state;
+    dit_gpu_paths p;
+    char text[384];
+    tetri_error err = {{0}};
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA H200", 9, 0, 1, NULL, &p, text, sizeof text, &err), 0);
+    assert_int_equal(p, DIT_PATHS_HOPPER);
+    assert_non_null(strstr(text, "GPU paths: hopper on NVIDIA H200 (sm_90"));
+    assert_non_null(strstr(text, "wgmma"));
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA H200", 9, 0, 1, "auto", &p, text, sizeof text, &err), 0);
+    assert_int_equal(p, DIT_PATHS_HOPPER);
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA H200", 9, 0, 1, "ampere", &p, text, sizeof text, &err), 0);
+    assert_int_equal(p, DIT_PATHS_AMPERE);
+    assert_non_null(strstr(text, "forced by TETRI_GPU_PATHS=ampere"));
+    assert_non_null(strstr(text, "no wgmma"));
+    /* sm_90 without sm_90a code (configure --with-cuda-arch=80): the ampere paths, saying why */
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA H100 80GB HBM3", 9, 0, 0, NULL, &p, text, sizeof text, &err), 0);
+    assert_int_equal(p, DIT_PATHS_AMPERE);
+    assert_non_null(strstr(text, "no sm_90a code"));
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA H100 80GB HBM3", 9, 0, 0, "hopper", &p, text, sizeof text, &err), -1);
+    assert_non_null(strstr(err.msg, "no sm_90a code"));
+    const int ampere[][2] = {{8, 0}, {8, 6}, {8, 9}, {10, 0}, {12, 0}};
+    for (size_t i = 0; i < sizeof ampere / sizeof ampere[0]; i++) {
+        assert_int_equal(dit_gpu_paths_choose("GPU", ampere[i][0], ampere[i][1], 0, NULL, &p, text, sizeof text, &err), 0);
+        assert_int_equal(p, DIT_PATHS_AMPERE);
+        assert_non_null(strstr(text, "mma.sync"));
+    }
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA A40", 8, 6, 0, NULL, &p, text, sizeof text, &err), 0);
+    assert_non_null(strstr(text, "GPU paths: ampere on NVIDIA A40 (sm_86"));
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA A40", 8, 6, 0, "hopper", &p, text, sizeof text, &err), -1);
+    assert_non_null(strstr(err.msg, "wgmma is sm_90 only"));
+    assert_int_equal(dit_gpu_paths_choose("NVIDIA A40", 8, 6, 0, "volta", &p, text, sizeof text, &err), -1);
+    assert_non_null(strstr(err.msg, "TETRI_GPU_PATHS='volta'"));
+    /* older than sm_80: refused, naming the GPU and its compute capability */
+    assert_int_equal(dit_gpu_paths_choose("Tesla V100-SXM2-16GB", 7, 0, 0, NULL, &p, text, sizeof text, &err), -1);
+    assert_non_null(strstr(err.msg, "Tesla V100-SXM2-16GB (compute capability 7.0, sm_70) is older than sm_80"));
+    assert_int_equal(dit_gpu_paths_choose("Tesla T4", 7, 5, 0, "ampere", &p, text, sizeof text, &err), -1);
+    assert_non_null(strstr(err.msg, "Tesla T4 (compute capability 7.5, sm_75) is older than sm_80"));
+}
+
+/* The memory plan: the runner's arena is its buffers rounded up; the weights are the layout's; the
+ * statements the docs make: SD3-medium fits an A40 at 2048 px, FLUX.1-dev at batch 1 at every
+ * resolution, and FLUX at 2048 x batch 24 does not. */
+static void memory_plan_arithmetic(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_flux_dev(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    size_t b[DIT_STEP_BUFS];
+    dit_step_buffer_bytes(&L, 1, 512, 128, 128, 1, 0, b);
+    const size_t Lt = 512 + 128 * 128, D = 3072;
+    assert_int_equal(b[DIT_BUF_QKV], Lt * 3 * D * 2);
+    assert_int_equal(b[DIT_BUF_BIG], Lt * (D + 4 * D) * 2);
+    assert_int_equal(b[DIT_BUF_REFS], DIT_SLOT_REF_BYTES);
+    for (int i = DIT_BUF_SEND_IN; i < DIT_STEP_BUFS; i++) assert_int_equal(b[i], 0); /* degree 1: no exchange */
+    size_t sum = 0;
+    for (int i = 0; i < DIT_STEP_BUFS; i++) sum += (b[i] + 255) / 256 * 256;
+    assert_int_equal(dit_arena_bytes(b, DIT_STEP_BUFS), sum);
+    /* degree 1's plan in bytes, as it was before the runner was sharded (FLUX.1-dev, 2048 px): */
+    dit_mem_plan p1;
+    dit_mem_plan_compute(&L, 1, 512, 128, 128, 28, 0, &p1);
+    assert_int_equal(p1.activations, (size_t)1269056000);
+    assert_int_equal(p1.slots, (size_t)68143872);
+    size_t a40;
+    char label[128];
+    assert_int_equal(dit_parse_gpu_memory("a40", &a40, label, sizeof label), 0);
+    assert_int_equal(a40, (size_t)46068 << 20);
+    assert_non_null(strstr(label, "NVIDIA A40"));
+    dit_mem_plan p;
+    const int sides[] = {256, 512, 1024, 2048};
+    for (int i = 0; i < 4; i++) {
+        dit_mem_plan_compute(&L, 1, 512, sides[i] / 16, sides[i] / 16, 28, 0, &p);
+        assert_int_equal(p.weights, (size_t)L.total * 2);
+        assert_int_equal(p.total, p.weights + p.workspaces + p.activations + p.slots + p.reserve);
+        assert_true(p.total < a40); /* FLUX.1-dev at batch 1 fits an A40 at every resolution */
+    }
+    dit_mem_plan_compute(&L, 24, 512, 128, 128, 28, 0, &p);
+    assert_true(p.total > a40);
+    dit_mem_plan oracle;
+    dit_mem_plan_compute(&L, 1, 512, 128, 128, 28, 1, &oracle);
+    dit_mem_plan_compute(&L, 1, 512, 128, 128, 28, 0, &p);
+    assert_int_equal(oracle.workspaces - p.workspaces, (3 * Lt * 128 + Lt * Lt) * 4);
+    dit_layout_free(&L);
+    dit_config_sd3_medium(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    dit_mem_plan_compute(&L, 1, 333, 128, 128, 28, 0, &p);
+    assert_true(p.total + ((size_t)16 << 30) < a40); /* SD3-medium at 2048 px, with room to spare */
+    dit_layout_free(&L);
+    size_t v;
+    assert_int_equal(dit_parse_gpu_memory("48G", &v, NULL, 0), 0);
+    assert_int_equal(v, (size_t)48 << 30);
+    assert_int_equal(dit_parse_gpu_memory("48GB", &v, NULL, 0), 0);
+    assert_int_equal(v, (size_t)48000000000ull);
+    assert_int_equal(dit_parse_gpu_memory("46068MiB", &v, NULL, 0), 0);
+    assert_int_equal(v, (size_t)46068 << 20);
+    assert_int_equal(dit_parse_gpu_memory("48Q", &v, NULL, 0), -1);
+    assert_int_equal(dit_parse_gpu_memory("-1G", &v, NULL, 0), -1);
+    assert_int_equal(dit_parse_gpu_memory("", &v, NULL, 0), -1);
+}
+
+/* Rank r of a degree-4 runner (FLUX.1-dev, 24 heads; batch 2, 512 text rows, 1024 px): the per-row
+ * buffers hold its rows only, the six exchange buffers are what dit/sp.h's byte tables say it
+ * sends and receives, the ranks' rows add up to the request's, and its slot holds its rows and the
+ * whole conditioning. */
+static void memory_plan_sharded_exchange(void **state)
+{
+    (void)state;
+    dit_config c;
+    dit_layout L;
+    tetri_error err = {{0}};
+    dit_config_flux_dev(&c);
+    assert_int_equal(dit_layout_build(&c, &L, &err), 0);
+    enum { K = 4, B = 2, T = 512, G = 64 };
+    const int N = G * G;
+    const size_t D = 3072, Dk = D / K, Lt = T + N, tin = (size_t)dit_token_in(&c), hd = (size_t)c.head_dim;
+    assert_int_equal(dit_sp_check(&c, K, T, N, &err), 0);
+    size_t in[K * K], out[K * K];
+    dit_sp_a2a_in_bytes(&c, K, T, N, B, 2, in);
+    dit_sp_a2a_out_bytes(&c, K, T, N, B, 2, out);
+    size_t one[DIT_STEP_BUFS], slot1[DIT_SLOT_BUFS];
+    dit_step_buffer_bytes(&L, B, T, G, G, 1, 0, one);
+    dit_slot_buffer_bytes(&L, T, G, G, 28, 1, 0, slot1);
+    size_t h_rows = 0, sent_in = 0, got_in = 0, sent_out = 0, got_out = 0;
+    for (int r = 0; r < K; r++) {
+        dit_sp_shard sh;
+        dit_sp_shard_of(T, N, K, r, &sh);
+        const size_t Ll = (size_t)sh.tn + (size_t)sh.nn;
+        size_t b[DIT_STEP_BUFS];
+        dit_step_buffer_bytes(&L, B, T, G, G, K, r, b);
+        assert_int_equal(b[DIT_BUF_QKV], B * Ll * 3 * D * 2);
+        assert_int_equal(b[DIT_BUF_H], B * Ll * D * 2);
+        assert_int_equal(b[DIT_BUF_TXT], B * (size_t)sh.tn * (size_t)c.text_dim * 2);
+        assert_int_equal(b[DIT_BUF_LAT16], B * (size_t)sh.nn * tin * 2);
+        assert_int_equal(b[DIT_BUF_VEL], B * (size_t)sh.nn * tin * 4);
+        assert_int_equal(b[DIT_BUF_ROPE_COS], Ll * hd / 2 * 4);
+        assert_int_equal(b[DIT_BUF_MOD], one[DIT_BUF_MOD]); /* per sample, not per row */
+        /* the exchange: what the rank sends and receives, chunk by chunk */
+        size_t si = 0, ri = 0, so = 0, ro = 0;
+        for (int j = 0; j < K; j++) {
+            si += in[r * K + j];
+            ri += in[j * K + r];
+            so += out[r * K + j];
+            ro += out[j * K + r];
+        }
+        assert_int_equal(b[DIT_BUF_SEND_IN], si);
+        assert_int_equal(b[DIT_BUF_RECV_IN], ri);
+        assert_int_equal(b[DIT_BUF_ATT_IN], ri);
+        assert_int_equal(b[DIT_BUF_RECV_IN], B * Lt * 3 * Dk * 2); /* all rows of this rank's heads */
+        assert_int_equal(b[DIT_BUF_ATT_OUT], B * Lt * Dk * 2);
+        assert_int_equal(b[DIT_BUF_SEND_OUT], so);
+        assert_int_equal(b[DIT_BUF_RECV_OUT], ro);
+        assert_int_equal(b[DIT_BUF_RECV_OUT], B * Ll * D * 2);
+        /* counted in the arena: the per-row part plus the exchange, each rounded */
+        assert_int_equal(dit_arena_bytes(b, DIT_STEP_BUFS),
+                         dit_arena_bytes(b, DIT_BUF_SEND_IN) + dit_arena_bytes(b + DIT_BUF_SEND_IN, DIT_STEP_BUFS - DIT_BUF_SEND_IN));
+        assert_true(dit_arena_bytes(b + DIT_BUF_SEND_IN, DIT_STEP_BUFS - DIT_BUF_SEND_IN) >= si + ri + ri + so + so + ro);
+        h_rows += b[DIT_BUF_H];
+        sent_in += si, got_in += ri, sent_out += so, got_out += ro;
+        /* the slot: its rows of the latent and the text, all of the conditioning */
+        size_t sb[DIT_SLOT_BUFS];
+        dit_slot_buffer_bytes(&L, T, G, G, 28, K, r, sb);
+        assert_int_equal(sb[DIT_SBUF_LAT], (size_t)sh.nn * tin * 4);
+        assert_int_equal(sb[DIT_SBUF_TXT], (size_t)sh.tn * (size_t)c.text_dim * 2);
+        for (int i = DIT_SBUF_MOD; i < DIT_SLOT_BUFS; i++) assert_int_equal(sb[i], slot1[i]);
+    }
+    assert_int_equal(h_rows, one[DIT_BUF_H]); /* the shards partition the rows */
+    assert_int_equal(sent_in, got_in);        /* every byte sent is received */
+    assert_int_equal(sent_out, got_out);
+    dit_layout_free(&L);
+}
+
 /* ---- Ulysses sequence parallelism (dit/sp.h) ---- */
 
 /* max |a - b| / max |b|: the sharded runs' error against degree 1. */
@@ -935,6 +1115,9 @@ int main(void)
         cmocka_unit_test(batched_flux_at_different_steps),
         cmocka_unit_test(batched_sd3_at_different_steps),
         cmocka_unit_test(rope_and_schedule),
+        cmocka_unit_test(gpu_paths_by_compute_capability),
+        cmocka_unit_test(memory_plan_arithmetic),
+        cmocka_unit_test(memory_plan_sharded_exchange),
         cmocka_unit_test(sp_refusals_say_why),
         cmocka_unit_test(sp_exchange_layout),
         cmocka_unit_test(sp_migration_plan_moves_every_row_once),

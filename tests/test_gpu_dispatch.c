@@ -12,10 +12,10 @@
 
 /* The routes the coming GPU commands will add, one line each. */
 static const tetri_gpu_route coming[] = {
-    {"bench-step", NULL, "time steps"},
-    {"serve", "--backend=gpu", NULL},
-    {"profile", "measure", NULL},
-    {"validate", "--live=gpu", NULL},
+    {"bench-step", NULL, "time steps", "--plan-memory"},
+    {"serve", "--backend=gpu", NULL, NULL},
+    {"profile", "measure", NULL, NULL},
+    {"validate", "--live=gpu", NULL, NULL},
 };
 #define N_COMING (sizeof coming / sizeof coming[0])
 
@@ -56,6 +56,10 @@ static void near_misses_stay_in_tetri(void **state)
     assert_int_equal(route_of(coming, N_COMING, "profile", NULL), -1);
     assert_int_equal(route_of(coming, N_COMING, "validate", "--live", "emulated", NULL), -1);
     assert_int_equal(route_of(coming, N_COMING, "bench-stepper", NULL), -1);
+    /* a route's `unless` option keeps the line in tetri, wherever it stands */
+    assert_int_equal(route_of(coming, N_COMING, "bench-step", "--plan-memory", NULL), -1);
+    assert_int_equal(route_of(coming, N_COMING, "bench-step", "--res", "256", "--plan-memory", "--gpu-memory", "a40", NULL), -1);
+    assert_int_equal(route_of(coming, N_COMING, "bench-step", "--plan-memoryx", NULL), 0);
 }
 
 /* The table tetri uses: bench-step, serve --backend gpu and profile measure go to the GPU program,
@@ -67,6 +71,8 @@ static void the_real_table(void **state)
     assert_true(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "serve", "--backend", "gpu", "--trace", "t.csv", NULL) >= 0);
     assert_true(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "profile", "measure", "--out", "m.db", NULL) >= 0);
     assert_int_equal(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "serve", "--backend", "emulated", NULL), -1);
+    /* the memory plan is arithmetic: tetri computes it (CI, a build without CUDA) */
+    assert_int_equal(route_of(tetri_gpu_routes, tetri_gpu_routes_len, "bench-step", "--plan-memory", "--gpu-memory", "a40", NULL), -1);
     const char *cpu[] = {"sim", "serve", "report", "plot", "workload", "profile", "policies", "demo"};
     for (size_t i = 0; i < sizeof cpu / sizeof cpu[0]; i++)
         assert_int_equal(route_of(tetri_gpu_routes, tetri_gpu_routes_len, cpu[i], "--help", NULL), -1);

@@ -26,6 +26,12 @@
 #include "kernels/kernels.h"
 
 static int failures = 0;
+/* The GPU paths this run takes (dit/gpu_plan.h): by the device, or forced with TETRI_GPU_PATHS=ampere
+ * (make check-gpu runs everything a second time so); wgmma_built: the device runs sm_90a code. */
+static dit_gpu_paths paths = DIT_PATHS_HOPPER;
+static int wgmma_built = 0;
+/* Ours, the fast attention of these paths: wgmma (flash) on Hopper, mma.sync (flash-mma) elsewhere. */
+static dit_attn_backend fast_attn(void) { return paths == DIT_PATHS_HOPPER ? DIT_ATTN_FLASH : DIT_ATTN_FLASH_MMA; }
 static uint64_t rng_state = 0x5eed;
 
 static float frand(void) /* U[-1, 1) */
@@ -355,7 +361,7 @@ static void test_step_cudnn(dit_gpu_step *st, const dit_step_inputs *in, const f
             failures += !same;
         }
     }
-    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+    dit_gpu_step_set_attention(st, fast_attn());
     free(eager);
     free(replay);
 #else
@@ -394,13 +400,14 @@ static void test_step(dit_arch arch)
     /* ours (flash) first, named: the default (auto) would take cuDNN's where built, and the graph
      * replay below is compared with this forward bit for bit */
     if (dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, seed, &err) || dit_gpu_step_create(g, B, T, gh, gw, 2, &st, &err) ||
-        (dit_gpu_step_set_attention(st, DIT_ATTN_FLASH), 0) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) ||
+        (dit_gpu_step_set_attention(st, fast_attn()), 0) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) ||
         dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got, &err)) {
         printf("FAIL %s step: %s\n", nm, err.msg);
         failures++;
         goto done;
     }
-    snprintf(name, sizeof name, "%s tiny step (B=2, T=%d, 6x5 grid), wgmma attention vs CPU", nm, T);
+    snprintf(name, sizeof name, "%s tiny step (B=2, T=%d, 6x5 grid), %s attention vs CPU (%s paths)", nm, T,
+             paths == DIT_PATHS_HOPPER ? "wgmma" : "mma.sync", dit_gpu_paths_name(paths));
     check(name, got, want, nv, 1e-2);
     dit_gpu_step_set_attention(st, DIT_ATTN_ORACLE);
     if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
@@ -410,7 +417,14 @@ static void test_step(dit_arch arch)
     if (dit_gpu_step_forward(st, &err) || dit_gpu_step_read_velocity(st, got2, &err)) { printf("FAIL %s\n", err.msg); failures++; goto done; }
     snprintf(name, sizeof name, "%s tiny step, mma.sync attention vs CPU", nm);
     check(name, got2, want, nv, 1e-2);
-    dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+    if (paths != DIT_PATHS_HOPPER) { /* the wgmma kernel is refused on these paths, by name */
+        dit_gpu_step_set_attention(st, DIT_ATTN_FLASH);
+        tetri_error why = {{0}};
+        const int refused = dit_gpu_step_forward(st, &why) != 0 && strstr(why.msg, "ampere paths") != NULL;
+        printf("%s %s attention flash (wgmma) refused on the ampere paths: %s\n", refused ? "PASS" : "FAIL", nm, why.msg);
+        failures += !refused;
+    }
+    dit_gpu_step_set_attention(st, fast_attn());
     /* graph: capture, re-upload (the eager warm-up forward does not move the latent), one Euler step */
     if (dit_gpu_step_capture(st, &err) || dit_gpu_step_set_inputs(st, &in, sigmas, &err) || dit_gpu_step_denoise(st, 1, &err) ||
         dit_gpu_step_read_velocity(st, got2, &err) || dit_gpu_step_read_latent(st, lat_after, &err)) {
@@ -432,7 +446,7 @@ static void test_step(dit_arch arch)
 #ifdef HAVE_CUDNN
             const dit_attn_backend expect = DIT_ATTN_CUDNN;
 #else
-            const dit_attn_backend expect = DIT_ATTN_FLASH;
+            const dit_attn_backend expect = fast_attn(); /* wgmma on Hopper, mma.sync on the ampere paths */
 #endif
             const int ok = dit_gpu_step_attention(sa) == expect;
             printf("%s %s default attention resolves to %s\n", ok ? "PASS" : "FAIL", nm, dit_attn_backend_name(dit_gpu_step_attention(sa)));
@@ -583,7 +597,8 @@ static void test_cli_inputs(const char *tetri)
     static const struct { const char *attention; int steps; } runs[] = {{"flash", 0}, {"oracle", 0}, {"flash-mma", 0}, {"flash", 2}};
     for (size_t run = 0; run < sizeof runs / sizeof runs[0]; run++) {
         const int steps = runs[run].steps;
-        const char *attention = runs[run].attention;
+        /* the child inherits TETRI_GPU_PATHS: on the ampere paths ours is flash-mma */
+        const char *attention = paths != DIT_PATHS_HOPPER && strcmp(runs[run].attention, "flash") == 0 ? "flash-mma" : runs[run].attention;
         char expect[64];
         snprintf(expect, sizeof expect, "attention %s", attention);
         snprintf(cmd, sizeof cmd, "%s bench-step --model flux-dev --tiny --seed 77 --inputs %s --output %s --steps %d --attention %s",
@@ -728,6 +743,7 @@ static void bench_attention(int L, int hd, int first)
     cudaEventCreate(&b);
     printf("BENCH attention L %5d, 24 heads of %3d:", L, hd);
     for (int variant = first; variant < N_ATTN_VARIANTS; variant++) {
+        if (variant == 1 && paths != DIT_PATHS_HOPPER) continue; /* no wgmma on the ampere paths */
         float ms[20];
         int e = 0;
         for (int it = 0; it < warm + reps && !e; it++) {
@@ -931,6 +947,7 @@ static int sp_rig_bind(sp_rig *x, sp_req *const *q, tetri_error *err)
 typedef struct sp_out {
     float *vel, *lat;
     int steps[2];
+    dit_attn_backend attn[DIT_SP_MAX_DEGREE]; /* what each rank's runner ran (auto: what it resolved to) */
 } sp_out;
 
 /* Two requests A (seed 11, at step 2 of 6) and B (seed 22, at step 0 of 9) batched at degree k
@@ -951,10 +968,12 @@ static int sp_run(dit_gpu *g, int T, int gh, int gw, int k, dit_attn_backend att
         rc = dit_gpu_step_create(g, 2, T, gh, gw, 6, &one, err) || (dit_gpu_step_set_attention(one, attn), 0) ||
              dit_gpu_step_bind(one, both, 2, err) || dit_gpu_step_forward(one, err) || dit_gpu_step_read_velocity(one, o->vel, err) ||
              (graph && dit_gpu_step_capture(one, err)) || dit_gpu_step_run(one, 2, err);
+        if (!rc) o->attn[0] = dit_gpu_step_attention(one);
     } else if (!rc) {
         rc = sp_rig_create(g, 2, T, gh, gw, 6, k, attn, &x, err) || sp_rig_bind(&x, (sp_req *[]){&a, &b}, err) ||
              dit_sp_group_forward(x.grp, err) || dit_sp_group_read_velocity(x.grp, o->vel, err) ||
              (graph && dit_sp_group_capture(x.grp, err)) || dit_sp_group_run(x.grp, 2, err);
+        for (int r = 0; !rc && r < k; r++) o->attn[r] = dit_gpu_step_attention(x.r[r]);
     }
     rc = rc || sp_req_latent(&a, N, w, o->lat, err) || sp_req_latent(&b, N, w, o->lat + (size_t)N * w, err) ||
          dit_slot_step_index(a.sl[0], &o->steps[0], err) || dit_slot_step_index(b.sl[0], &o->steps[1], err);
@@ -971,15 +990,36 @@ static const dit_attn_backend sp_backends[] = {DIT_ATTN_FLASH, DIT_ATTN_FLASH_MM
 #endif
                                                DIT_ATTN_AUTO};
 
-/* Degree 2, 4, 8 (those the heads and rows allow) against degree 1, per attention backend. */
+/* On the ampere paths the sharded runners refuse the wgmma kernel as the one-GPU runner does: at
+ * degree 1 and at every degree k, by name. */
+static void test_sp_flash_refused(dit_gpu *g, const char *nm, int T, int gh, int gw, sp_out *o)
+{
+    const dit_config *c = &dit_gpu_layout(g)->cfg;
+    for (int k = 1; k <= DIT_SP_MAX_DEGREE; k *= 2) {
+        tetri_error why = {{0}};
+        if (dit_sp_check(c, k, T, gh * gw, &why)) continue;
+        const int refused = sp_run(g, T, gh, gw, k, DIT_ATTN_FLASH, o, &why) != 0 && strstr(why.msg, "ampere paths") != NULL;
+        printf("%s %s degree %d: attention flash (wgmma) refused on the ampere paths: %s\n", refused ? "PASS" : "FAIL", nm, k,
+               why.msg);
+        failures += !refused;
+    }
+}
+
+/* Degree 2, 4, 8 (those the heads and rows allow) against degree 1, per attention backend. On the
+ * ampere paths, flash (wgmma) must be refused at every degree and auto must resolve, on every rank,
+ * to something other than it. */
 static void test_sp_degrees_on(dit_gpu *g, const char *nm, int T, int gh, int gw, int n_backends)
 {
     const dit_config *c = &dit_gpu_layout(g)->cfg;
     const size_t n = (size_t)2 * gh * gw * dit_token_in(c);
     tetri_error err = {{0}};
-    sp_out ref = {malloc(n * 4), malloc(n * 4), {0}}, got = {malloc(n * 4), malloc(n * 4), {0}};
+    sp_out ref = {malloc(n * 4), malloc(n * 4), {0}, {0}}, got = {malloc(n * 4), malloc(n * 4), {0}, {0}};
     for (int bi = 0; bi < n_backends; bi++) {
         const dit_attn_backend be = sp_backends[bi];
+        if (be == DIT_ATTN_FLASH && paths != DIT_PATHS_HOPPER) {
+            test_sp_flash_refused(g, nm, T, gh, gw, &got);
+            continue;
+        }
         if (sp_run(g, T, gh, gw, 1, be, &ref, &err)) {
             printf("FAIL %s sp degree 1, %s attention: %s\n", nm, dit_attn_backend_name(be), err.msg);
             failures++;
@@ -1003,6 +1043,14 @@ static void test_sp_degrees_on(dit_gpu *g, const char *nm, int T, int gh, int gw
             printf("%s %s degree %d: the requests stand at steps %d and %d (want 4 and 2)\n", ok ? "PASS" : "FAIL", nm, k, got.steps[0],
                    got.steps[1]);
             failures += !ok;
+            if (be == DIT_ATTN_AUTO) { /* every rank resolved alike, and never to wgmma on the ampere paths */
+                int same = 1;
+                for (int r = 1; r < k; r++) same &= got.attn[r] == got.attn[0];
+                const int okp = same && (paths == DIT_PATHS_HOPPER || got.attn[0] != DIT_ATTN_FLASH);
+                printf("%s %s degree %d: auto attention resolves to %s on %s rank (%s paths)\n", okp ? "PASS" : "FAIL", nm, k,
+                       dit_attn_backend_name(got.attn[0]), same ? "every" : "NOT every", dit_gpu_paths_name(paths));
+                failures += !okp;
+            }
         }
     }
     free(ref.vel); free(ref.lat); free(got.vel); free(got.lat);
@@ -1015,9 +1063,9 @@ static void test_sp_group_degree1(dit_gpu *g, const char *nm, int T, int gh, int
     const size_t n = (size_t)2 * gh * gw * dit_token_in(&dit_gpu_layout(g)->cfg);
     float *a = malloc(n * 4), *b = malloc(n * 4);
     tetri_error err = {{0}};
-    sp_out o = {a, malloc(n * 4), {0}};
+    sp_out o = {a, malloc(n * 4), {0}, {0}};
     sp_rig x = {0};
-    int rc = sp_run(g, T, gh, gw, 1, DIT_ATTN_FLASH, &o, &err) || sp_rig_create(g, 2, T, gh, gw, 6, 1, DIT_ATTN_FLASH, &x, &err);
+    int rc = sp_run(g, T, gh, gw, 1, fast_attn(), &o, &err) || sp_rig_create(g, 2, T, gh, gw, 6, 1, fast_attn(), &x, &err);
     sp_req q0 = {0}, q1 = {0};
     rc = rc || sp_req_create(g, T, gh, gw, 6, 1, 11, 2, &q0, &err) || sp_req_create(g, T, gh, gw, 9, 1, 22, 0, &q1, &err) ||
          sp_rig_bind(&x, (sp_req *[]){&q0, &q1}, &err) || dit_sp_group_forward(x.grp, &err) || dit_sp_group_read_velocity(x.grp, b, &err);
@@ -1038,7 +1086,7 @@ static void test_sp_null(dit_gpu *g, const char *nm, int T, int gh, int gw)
 {
     tetri_error err = {{0}};
     float ms[3];
-    const int rc = dit_sp_rank_sample_ms(g, 2, T, gh, gw, 2, 1, DIT_ATTN_FLASH, 1, 3, ms, &err);
+    const int rc = dit_sp_rank_sample_ms(g, 2, T, gh, gw, 2, 1, fast_attn(), 1, 3, ms, &err);
     const int ok = rc == 0 && ms[0] > 0 && ms[1] > 0 && ms[2] > 0;
     printf("%s %s one rank (1 of 2) timed alone through the null transport: %.3f %.3f %.3f ms%s%s\n", ok ? "PASS" : "FAIL", nm, ms[0],
            ms[1], ms[2], rc ? ": " : "", rc ? err.msg : "");
@@ -1161,6 +1209,18 @@ int main(int argc, char **argv)
         return export_case(argv[2], DIT_ARCH_FLUX) + export_case(argv[2], DIT_ARCH_SD3);
     printf("# check-gpu on %s\n", prop.name);
     tetri_error err = {{0}};
+    char paths_text[384];
+    if (prop.major >= 8 && tk_attention_wgmma_built(&wgmma_built)) {
+        printf("FAIL probing the build's kernels on %s (sm_%d%d): no code for it? (configure --with-cuda-arch)\n", prop.name, prop.major,
+               prop.minor);
+        return 1;
+    }
+    if (dit_gpu_paths_choose(prop.name, prop.major, prop.minor, wgmma_built, getenv(DIT_GPU_PATHS_ENV), &paths, paths_text,
+                             sizeof paths_text, &err)) {
+        printf("FAIL %s\n", err.msg);
+        return 1;
+    }
+    printf("# %s; device code built for %s\n", paths_text, TETRI_CUDA_ARCHS);
 #ifdef HAVE_CUDNN
     long cudnn_rt, cudnn_built;
     dit_cudnn_versions(&cudnn_rt, &cudnn_built);
@@ -1199,7 +1259,17 @@ int main(int argc, char **argv)
     test_ln_mod(1);
     test_qk_norm_rope(64);
     test_qk_norm_rope(128);
+    if (!wgmma_built) { /* the wgmma launcher must refuse a device without sm_90a code, not launch an empty kernel */
+        const int e = tk_attention_wgmma(NULL, NULL, NULL, 8, 8, NULL, 8, 8, 1, 1, 1, 128, 0);
+        printf("%s wgmma attention refused where this device runs no sm_90a code: %s\n",
+               e == cudaErrorNoKernelImageForDevice ? "PASS" : "FAIL", cudaGetErrorString((cudaError_t)e));
+        failures += e != cudaErrorNoKernelImageForDevice;
+    }
     for (int wg = 0; wg < N_ATTN_VARIANTS; wg++) {
+        if (wg == 1 && paths != DIT_PATHS_HOPPER) {
+            printf("SKIP wgmma attention kernel checks: the %s paths run no wgmma\n", dit_gpu_paths_name(paths));
+            continue;
+        }
         test_attention(wg, 128, 200, 2, 2, 1, cb);
         test_attention(wg, 64, 333 + 64, 2, 1, 1, cb);
         test_attention(wg, 128, 64, 1, 1, 1, cb);
