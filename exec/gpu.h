@@ -44,6 +44,7 @@ typedef struct gpu_options {
     const gpu_shape *shapes;             /* every (resolution, steps) the runs may hold */
     int n_shapes;
     int max_batch;                       /* graphs for batches 1..max_batch of every shape */
+    unsigned sp_degrees;                 /* degrees above 1 to capture graphs of (bit k: degree k); 0: none */
     int attention;                       /* a dit_attn_backend (DIT_ATTN_AUTO by default) */
     double time_limit;                   /* a block may run time_limit x its prediction */
     tetri_ns time_limit_floor_ns;        /*   + this, before it is declared hung */
