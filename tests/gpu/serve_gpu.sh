@@ -4,7 +4,11 @@
 # served live by xdit-sp1 and by tetriserve (batches of requests at different steps), every
 # request accounted; the latents saved; and each failure injected: a CUDA error, a GPU that stops
 # answering (past its time limit), SIGINT and SIGTERM; each ends the run partial, written, exit
-# non-zero. Exit status: failed checks (0 all passed), 77 without a GPU.
+# non-zero. With 2 GPUs or more (else "skipped: needs 2 GPUs"): a profile of degrees 1 and 2 on a
+# 2-GPU cluster, the trace served by xdit-sp2 (every block at degree 2 on GPUs 0-1, Ulysses over
+# NCCL) and by tetriserve (degrees change, requests migrate), their final latents against
+# xdit-sp1's (relative error < 1e-2), and a CUDA error and a hang injected into a degree-2 block.
+# Exit status: failed checks (0 all passed), 77 without a GPU.
 : "${TETRI:?the tetri binary}"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 || { echo "SKIP: no GPU"; exit 77; }
 tmp=$(mktemp -d)
@@ -62,5 +66,74 @@ for sig in 2 15; do
     [ $rc -eq $want ] || fail "SIG$sig: exit $rc, want $want: $(cat "$tmp/$sig.out")"
     partial_ok "$tmp/$sig.db" "SIG$sig" "stopped by signal"
 done
+# ---- two GPUs: sequence parallelism against degree 1 ----
+# The worst relative error ||a - b|| / ||b|| over the latents of folder A against folder B.
+latent_error() {
+    python3 - "$1" "$2" <<'PY'
+import json, math, os, struct, sys
+def load(p):
+    with open(p, 'rb') as f:
+        n = struct.unpack('<Q', f.read(8))[0]
+        t = json.loads(f.read(n))['latent']
+        f.seek(8 + n + t['data_offsets'][0])
+        raw = f.read(t['data_offsets'][1] - t['data_offsets'][0])
+    return struct.unpack('<%df' % (len(raw) // 4), raw)
+a, b = sys.argv[1], sys.argv[2]
+names = sorted(x for x in os.listdir(b) if x.endswith('.safetensors'))
+if not names or names != sorted(x for x in os.listdir(a) if x.endswith('.safetensors')):
+    print('inf (the folders hold different requests)'); sys.exit(0)
+worst = 0.0
+for n in names:
+    x, y = load(os.path.join(a, n)), load(os.path.join(b, n))
+    d = math.sqrt(sum((p - q) ** 2 for p, q in zip(x, y)))
+    r = math.sqrt(sum(q * q for q in y))
+    e = d / r if r > 0 and d == d else float('inf')
+    worst = max(worst, e)
+print('%.3g' % worst)
+PY
+}
+below() { awk -v e="$1" -v lim="$2" 'BEGIN { exit !(e + 0 < lim + 0 && e != "inf") }'; }
+n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
+if [ "$n_gpus" -lt 2 ]; then
+    echo "skipped: sequence parallelism on 2 GPUs (xdit-sp2 against xdit-sp1): needs 2 GPUs ($n_gpus here)"
+else
+    # degree 2: one rank measured, its all-to-alls modelled; the profile's hardware made a 2-GPU cluster
+    "$TETRI" profile measure --out "$tmp/p2.db" --hardware local2 --model sd3-medium --res 256,512 --batch 1-2 --degrees 1,2 \
+        --link-model h200x8 --samples 20 --warmup 3 --settle-seconds 2 >"$tmp/measure2.out" 2>&1 ||
+        fail "profile measure --degrees 1,2: $(cat "$tmp/measure2.out")"
+    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE hardware SET n_gpus = 2, fast_domain_size = 2"); c.commit()' "$tmp/p2.db"
+    serve2() { # DB OUT POLICY [options]
+        db=$1 out=$2 pol=$3
+        shift 3
+        "$TETRI" serve --backend gpu --profile "$tmp/p2.db" --trace "$tmp/t.csv" --policy "$pol" --db "$db" "$@" >"$out" 2>&1
+    }
+    for pol in xdit-sp1 xdit-sp2 tetriserve; do
+        mkdir "$tmp/lat-$pol"
+        if serve2 "$tmp/$pol-2.db" "$tmp/$pol-2.out" "$pol" --save-latents "$tmp/lat-$pol"; then
+            pass "serve $pol on 2 GPUs: $(sql "$tmp/$pol-2.db" "SELECT count(*) FROM block WHERE degree = 2") blocks of degree 2 of $(sql "$tmp/$pol-2.db" "SELECT count(*) FROM block")"
+        else
+            fail "serve $pol on 2 GPUs: $(cat "$tmp/$pol-2.out")"
+        fi
+        [ "$(sql "$tmp/$pol-2.db" "SELECT status || ' ' || (met + late) FROM run")" = "done 12" ] ||
+            fail "$pol on 2 GPUs, run row: $(sql "$tmp/$pol-2.db" "SELECT status, met, late, dropped, note FROM run")"
+    done
+    grep -q "nccl: world of 2 GPUs" "$tmp/xdit-sp2-2.out" && grep -q "sequence-parallel ranks" "$tmp/xdit-sp2-2.out" &&
+        pass "start-up: communicators and degree-2 graphs reported: $(grep -E 'nccl:|sequence parallelism:' "$tmp/xdit-sp2-2.out" | tr '\n' ' ')" ||
+        fail "no communicator or degree-2 graph report: $(cat "$tmp/xdit-sp2-2.out")"
+    [ "$(sql "$tmp/xdit-sp2-2.db" "SELECT count(*) FROM block WHERE degree <> 2")" = 0 ] || fail "xdit-sp2 ran blocks of degree 1"
+    for pol in xdit-sp2 tetriserve; do
+        e=$(latent_error "$tmp/lat-$pol" "$tmp/lat-xdit-sp1")
+        below "$e" 0.01 && pass "$pol's latents on 2 GPUs match xdit-sp1's: worst relative error $e" ||
+            fail "$pol's latents against xdit-sp1's: worst relative error $e (limit 1e-2)"
+    done
+    grep "request moves" "$tmp/tetriserve-2.out" || echo "# tetriserve moved no request between GPU sets"
+    # a CUDA error in a degree-2 block (on its rank 0), and a hang there: its peer's collectives are aborted
+    serve2 "$tmp/err2.db" "$tmp/err2.out" xdit-sp2 --inject-gpu-error 3
+    [ $? -eq 1 ] || fail "a CUDA error at degree 2: exit status not 1: $(cat "$tmp/err2.out")"
+    partial_ok "$tmp/err2.db" "a CUDA error at degree 2" "the block's launch (injected)"
+    serve2 "$tmp/hang2.db" "$tmp/hang2.out" xdit-sp2 --inject-hang 2 --time-limit 1.5
+    [ $? -eq 1 ] || fail "a hang at degree 2: exit status not 1: $(cat "$tmp/hang2.out")"
+    partial_ok "$tmp/hang2.db" "a GPU that stops answering at degree 2" "stopped answering"
+fi
 echo "serve_gpu: $failures failed"
 exit "$failures"
