@@ -478,7 +478,7 @@ static void rank_list(const gpu_backend *g, int gpu, char *buf, size_t len)
 void gpu_sp_report(const gpu_backend *g, FILE *out)
 {
     if (g->opt.n_gpus < 2) return;
-    fprintf(out, "# peer access: %d of %d device pairs\n", g->peer_pairs, g->peer_pairs_possible);
+    fprintf(out, "# peer access: %d of %d device pairs (one way each)\n", g->peer_pairs, g->peer_pairs_possible);
     if (g->sp_off) fprintf(out, "# sequence parallelism off: %s\n", g->sp_off);
     if (!g->comms) return;
     int most = 0;
