@@ -8,6 +8,7 @@
 # 2-GPU cluster, the trace served by xdit-sp2 (every block at degree 2 on GPUs 0-1, Ulysses over
 # NCCL) and by tetriserve (degrees change, requests migrate), their final latents against
 # xdit-sp1's (relative error < 1e-2), and a CUDA error and a hang injected into a degree-2 block.
+# SERVE_GPU_ONLY=sp runs that two-GPU part alone.
 # Exit status: failed checks (0 all passed), 77 without a GPU.
 : "${TETRI:?the tetri binary}"
 command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1 || { echo "SKIP: no GPU"; exit 77; }
@@ -19,11 +20,14 @@ pass() { echo "PASS: $*"; }
 # sqlite3's command may be absent where the GPUs are; Python's module is not
 sql() { python3 -c 'import sqlite3, sys; print("\n".join("|".join(str(v) for v in r) for r in sqlite3.connect(sys.argv[1]).execute(sys.argv[2])))' "$1" "$2"; }
 
+only_sp=${SERVE_GPU_ONLY:-}  # "sp": the two-GPU part alone (its own profile; the trace below)
+if [ "$only_sp" != sp ]; then
 "$TETRI" profile measure --out "$tmp/p.db" --model sd3-medium --res 256,512 --batch 1-2 --samples 20 --warmup 3 --settle-seconds 2 >"$tmp/measure.out" 2>&1 ||
     { fail "profile measure: $(cat "$tmp/measure.out")"; exit 1; }
 hw=$(sql "$tmp/p.db" "SELECT name FROM hardware")
 [ "$(sql "$tmp/p.db" "SELECT count(*) FROM step_latency WHERE source = 'measured' AND samples = 20 AND method LIKE '%driver%'")" = 4 ] &&
     pass "profile measure wrote 4 measured rows of $hw" || fail "profile measure rows: $(sql "$tmp/p.db" "SELECT * FROM step_latency")"
+fi
 "$TETRI" workload --model sd3-medium --resolutions 256,512 --steps 8 -n 12 --rate 120 --slo-scale 2 --seed 5 -o "$tmp/t.csv" >/dev/null ||
     fail "workload"
 serve() { # DB OUT POLICY [options]: serve the trace on the GPU backend
@@ -32,6 +36,11 @@ serve() { # DB OUT POLICY [options]: serve the trace on the GPU backend
     "$TETRI" serve --backend gpu --profile "$tmp/p.db" --trace "$tmp/t.csv" --policy "$pol" --db "$db" "$@" >"$out" 2>&1
 }
 
+partial_ok() { # DB WHAT NOTE-FRAGMENT
+    row=$(sql "$1" "SELECT status || '|' || n_requests || '|' || (met + late + dropped) || '|' || note FROM run")
+    case "$row" in "partial|12|12|"*"$3"*) pass "$2 ends the run partial: $row" ;; *) fail "$2: run row '$row'" ;; esac
+}
+if [ "$only_sp" != sp ]; then
 # ---- serving: every request ends once; latents written; a batched policy works ----
 mkdir "$tmp/lat"
 serve "$tmp/ok.db" "$tmp/ok.out" xdit-sp1 --save-latents "$tmp/lat" && pass "serve xdit-sp1" || fail "serve xdit-sp1: $(cat "$tmp/ok.out")"
@@ -44,10 +53,6 @@ serve "$tmp/ts.db" "$tmp/ts.out" tetriserve && pass "serve tetriserve" || fail "
 echo "# tetriserve batched blocks: $(sql "$tmp/ts.db" "SELECT count(*) FROM block WHERE n_req > 1")"
 
 # ---- failures: each ends the run partial, written, every request accounted ----
-partial_ok() { # DB WHAT NOTE-FRAGMENT
-    row=$(sql "$1" "SELECT status || '|' || n_requests || '|' || (met + late + dropped) || '|' || note FROM run")
-    case "$row" in "partial|12|12|"*"$3"*) pass "$2 ends the run partial: $row" ;; *) fail "$2: run row '$row'" ;; esac
-}
 serve "$tmp/err.db" "$tmp/err.out" xdit-sp1 --inject-gpu-error 3
 [ $? -eq 1 ] || fail "an injected CUDA error: exit status not 1: $(cat "$tmp/err.out")"
 partial_ok "$tmp/err.db" "a CUDA error" "the block's launch (injected)"
@@ -66,6 +71,7 @@ for sig in 2 15; do
     [ $rc -eq $want ] || fail "SIG$sig: exit $rc, want $want: $(cat "$tmp/$sig.out")"
     partial_ok "$tmp/$sig.db" "SIG$sig" "stopped by signal"
 done
+fi
 # ---- two GPUs: sequence parallelism against degree 1 ----
 # The worst relative error ||a - b|| / ||b|| over the latents of folder A against folder B.
 latent_error() {
