@@ -8,6 +8,7 @@
 # 2-GPU cluster, the trace served by xdit-sp2 (every block at degree 2 on GPUs 0-1, Ulysses over
 # NCCL) and by tetriserve (degrees change, requests migrate), their final latents against
 # xdit-sp1's (relative error < 1e-2), and a CUDA error and a hang injected into a degree-2 block.
+# On any GPU: that 2-GPU cluster on one device twice (--devices 0,0) refuses degree 2, saying why.
 # SERVE_GPU_ONLY=sp runs that two-GPU part alone.
 # Exit status: failed checks (0 all passed), 77 without a GPU.
 : "${TETRI:?the tetri binary}"
@@ -99,40 +100,64 @@ print('%.3g' % worst)
 PY
 }
 below() { awk -v e="$1" -v lim="$2" 'BEGIN { exit !(e + 0 < lim + 0 && e != "inf") }'; }
+# degree 2: one rank measured, its all-to-alls modelled; the profile's hardware made a 2-GPU cluster
+"$TETRI" profile measure --out "$tmp/p2.db" --hardware local2 --model sd3-medium --res 256,512 --batch 1-2 --degrees 1,2 \
+    --link-model h200x8 --samples 20 --warmup 3 --settle-seconds 2 >"$tmp/measure2.out" 2>&1 ||
+    fail "profile measure --degrees 1,2: $(cat "$tmp/measure2.out")"
+python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE hardware SET n_gpus = 2, fast_domain_size = 2"); c.commit()' "$tmp/p2.db"
+serve2() { # DB OUT POLICY [options]: serve the trace on a 2-GPU cluster
+    db=$1 out=$2 pol=$3
+    shift 3
+    "$TETRI" serve --backend gpu --profile "$tmp/p2.db" --trace "$tmp/t.csv" --policy "$pol" --db "$db" "$@" >"$out" 2>&1
+}
+# one device as both GPUs (NCCL takes one rank per device): degree 2 is refused, saying why
+serve2 "$tmp/shared.db" "$tmp/shared.out" xdit-sp2 --devices 0,0
+[ $? -eq 1 ] || fail "xdit-sp2 on one device twice: exit status not 1: $(cat "$tmp/shared.out")"
+partial_ok "$tmp/shared.db" "a degree-2 block on one device twice" "sequence parallelism is off: the cluster's GPUs share CUDA devices"
 n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
 if [ "$n_gpus" -lt 2 ]; then
     echo "skipped: sequence parallelism on 2 GPUs (xdit-sp2 against xdit-sp1): needs 2 GPUs ($n_gpus here)"
 else
-    # degree 2: one rank measured, its all-to-alls modelled; the profile's hardware made a 2-GPU cluster
-    "$TETRI" profile measure --out "$tmp/p2.db" --hardware local2 --model sd3-medium --res 256,512 --batch 1-2 --degrees 1,2 \
-        --link-model h200x8 --samples 20 --warmup 3 --settle-seconds 2 >"$tmp/measure2.out" 2>&1 ||
-        fail "profile measure --degrees 1,2: $(cat "$tmp/measure2.out")"
-    python3 -c 'import sqlite3, sys; c = sqlite3.connect(sys.argv[1]); c.execute("UPDATE hardware SET n_gpus = 2, fast_domain_size = 2"); c.commit()' "$tmp/p2.db"
-    serve2() { # DB OUT POLICY [options]
-        db=$1 out=$2 pol=$3
-        shift 3
-        "$TETRI" serve --backend gpu --profile "$tmp/p2.db" --trace "$tmp/t.csv" --policy "$pol" --db "$db" "$@" >"$out" 2>&1
-    }
-    for pol in xdit-sp1 xdit-sp2 tetriserve; do
-        mkdir "$tmp/lat-$pol"
-        if serve2 "$tmp/$pol-2.db" "$tmp/$pol-2.out" "$pol" --save-latents "$tmp/lat-$pol"; then
-            pass "serve $pol on 2 GPUs: $(sql "$tmp/$pol-2.db" "SELECT count(*) FROM block WHERE degree = 2") blocks of degree 2 of $(sql "$tmp/$pol-2.db" "SELECT count(*) FROM block")"
+    # served2 NAME PROFILE TRACE POLICY: a run on 2 GPUs, latents in $tmp/lat-NAME, every request done
+    served2() {
+        mkdir "$tmp/lat-$1"
+        if "$TETRI" serve --backend gpu --profile "$2" --trace "$3" --policy "$4" --db "$tmp/$1.db" --save-latents "$tmp/lat-$1" \
+            >"$tmp/$1.out" 2>&1; then
+            pass "serve $4 on 2 GPUs ($1): $(sql "$tmp/$1.db" "SELECT count(*) FROM block WHERE degree = 2") blocks of degree 2 of $(sql "$tmp/$1.db" "SELECT count(*) FROM block")"
         else
-            fail "serve $pol on 2 GPUs: $(cat "$tmp/$pol-2.out")"
+            fail "serve $4 on 2 GPUs ($1): $(cat "$tmp/$1.out")"
         fi
-        [ "$(sql "$tmp/$pol-2.db" "SELECT status || ' ' || (met + late) FROM run")" = "done 12" ] ||
-            fail "$pol on 2 GPUs, run row: $(sql "$tmp/$pol-2.db" "SELECT status, met, late, dropped, note FROM run")"
-    done
-    grep -q "nccl: world of 2 GPUs" "$tmp/xdit-sp2-2.out" && grep -q "sequence-parallel ranks" "$tmp/xdit-sp2-2.out" &&
-        pass "start-up: communicators and degree-2 graphs reported: $(grep -E 'nccl:|sequence parallelism:' "$tmp/xdit-sp2-2.out" | tr '\n' ' ')" ||
-        fail "no communicator or degree-2 graph report: $(cat "$tmp/xdit-sp2-2.out")"
-    [ "$(sql "$tmp/xdit-sp2-2.db" "SELECT count(*) FROM block WHERE degree <> 2")" = 0 ] || fail "xdit-sp2 ran blocks of degree 1"
-    for pol in xdit-sp2 tetriserve; do
-        e=$(latent_error "$tmp/lat-$pol" "$tmp/lat-xdit-sp1")
-        below "$e" 0.01 && pass "$pol's latents on 2 GPUs match xdit-sp1's: worst relative error $e" ||
-            fail "$pol's latents against xdit-sp1's: worst relative error $e (limit 1e-2)"
-    done
-    grep "request moves" "$tmp/tetriserve-2.out" || echo "# tetriserve moved no request between GPU sets"
+        [ "$(sql "$tmp/$1.db" "SELECT status || ' ' || (met + late) FROM run")" = "done 12" ] ||
+            fail "$1 on 2 GPUs, run row: $(sql "$tmp/$1.db" "SELECT status, met, late, dropped, note FROM run")"
+    }
+    served2 sp1 "$tmp/p2.db" "$tmp/t.csv" xdit-sp1
+    served2 sp2 "$tmp/p2.db" "$tmp/t.csv" xdit-sp2
+    grep -q "nccl: world of 2 GPUs" "$tmp/sp2.out" && grep -q "sequence-parallel ranks" "$tmp/sp2.out" &&
+        pass "start-up: communicators and degree-2 graphs reported: $(grep -E 'nccl:|sequence parallelism:' "$tmp/sp2.out" | tr '\n' ' ')" ||
+        fail "no communicator or degree-2 graph report: $(cat "$tmp/sp2.out")"
+    [ "$(sql "$tmp/sp2.db" "SELECT count(*) FROM block WHERE degree <> 2")" = 0 ] || fail "xdit-sp2 ran blocks of degree 1"
+    e=$(latent_error "$tmp/lat-sp2" "$tmp/lat-sp1")
+    below "$e" 0.01 && pass "xdit-sp2's latents match xdit-sp1's: worst relative error $e" ||
+        fail "xdit-sp2's latents against xdit-sp1's: worst relative error $e (limit 1e-2)"
+    # Requests that change degree: tetriserve in short rounds (extend=off, g=2) on a copy of the
+    # profile whose degree 2 is 0.6x degree 1's step (faster, dearer in GPU time) and deadlines at
+    # 1.3x a request's time alone: the simulator then splits some requests between degrees 1 and 2.
+    # Live timing differs, so how many move is printed, not required.
+    cp "$tmp/p2.db" "$tmp/p2m.db"
+    python3 -c 'import sqlite3, sys
+c = sqlite3.connect(sys.argv[1])
+for m, w, h, b, l, t in list(c.execute("SELECT model, width, height, batch, link, median_ns FROM step_latency WHERE degree = 1")):
+    c.execute("UPDATE step_latency SET median_ns = ?, p10_ns = ?, p90_ns = ? WHERE degree = 2 AND model = ? AND width = ? AND height = ? AND batch = ? AND link = ?",
+              (int(t * 0.6), int(t * 0.55), int(t * 0.65), m, w, h, b, l))
+c.commit()' "$tmp/p2m.db"
+    "$TETRI" workload --model sd3-medium --resolutions 256,512 --steps 20 -n 12 --rate 200 --profile "$tmp/p2m.db" --slo-base profile:1.3 \
+        --seed 5 -o "$tmp/t20.csv" >/dev/null || fail "workload t20"
+    served2 sp1-20 "$tmp/p2.db" "$tmp/t20.csv" xdit-sp1
+    served2 ts-20 "$tmp/p2m.db" "$tmp/t20.csv" tetriserve:extend=off,g=2
+    grep "request moves" "$tmp/ts-20.out" || echo "# tetriserve moved no request between GPU sets this time"
+    e=$(latent_error "$tmp/lat-ts-20" "$tmp/lat-sp1-20")
+    below "$e" 0.01 && pass "tetriserve's latents (degrees 1 and 2, moves) match xdit-sp1's: worst relative error $e" ||
+        fail "tetriserve's latents against xdit-sp1's: worst relative error $e (limit 1e-2)"
     # a CUDA error in a degree-2 block (on its rank 0), and a hang there: its peer's collectives are aborted
     serve2 "$tmp/err2.db" "$tmp/err2.out" xdit-sp2 --inject-gpu-error 3
     [ $? -eq 1 ] || fail "a CUDA error at degree 2: exit status not 1: $(cat "$tmp/err2.out")"
