@@ -9,6 +9,8 @@
 #   prebuilt  use the build-gpu/ carried from the development machine (built there against the same
 #             CUDA 13, cuDNN 9 and NCCL 2 sonames) when its programs load here; else build
 #   nccl      test_nccl alone
+#   serve-sp  tests/gpu/serve_gpu.sh's two-GPU part alone (SERVE_GPU_ONLY=sp: sequence-parallel serving,
+#             xdit-sp2 and tetriserve against xdit-sp1's latents, failures in a degree-2 block)
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
 #   measure-quick  FLUX 256-1024 at batch 1 only
@@ -92,6 +94,10 @@ for phase in $phases; do
         ;;
     nccl)
         test_nccl
+        ;;
+    serve-sp)
+        TETRI=$T SERVE_GPU_ONLY=sp sh tests/gpu/serve_gpu.sh >"$OUT/serve_gpu_sp.log" 2>&1; echo "serve_gpu (sp) exit $?"
+        tail -30 "$OUT/serve_gpu_sp.log"
         ;;
     measure)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1-4 >"$OUT/measure.txt" 2>&1 &&

@@ -91,6 +91,19 @@ static int parse_attention(const char *name, int *out, tetri_error *err)
     return 0;
 }
 
+/* The degrees above 1 a policy may run blocks at, whose graphs start-up captures: those the profile
+ * has rows of (a block's cost comes from them), or, with the analytic fallback, every one. */
+static unsigned sp_degrees(const tetri_profile *p, tetri_model model)
+{
+    if (profile_flags(p) & TETRI_PROFILE_ANALYTIC_FALLBACK) return 1u << 2 | 1u << 4 | 1u << 8;
+    int d[16];
+    unsigned mask = 0;
+    const int n = profile_degrees(p, model, d, 16);
+    for (int i = 0; i < n; i++)
+        if (d[i] == 2 || d[i] == 4 || d[i] == 8) mask |= 1u << d[i];
+    return mask;
+}
+
 int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, sweep_backend *out, char *key, size_t key_len,
                    void **state, tetri_error *err)
 {
@@ -109,6 +122,7 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
     if (o.n_shapes == 0) return tetri_errorf(err, "the workload holds no request");
     o.max_batch = a->max_batch > 0 ? (int)a->max_batch : profile_max_batch(s->profile, o.model, shapes[0].width, shapes[0].height, 1);
     if (o.max_batch > TETRI_MAX_BATCH) o.max_batch = TETRI_MAX_BATCH;
+    o.sp_degrees = sp_degrees(s->profile, o.model);
     serve_gpu_state *st = calloc(1, sizeof *st);
     if (!st) return tetri_errorf(err, "out of memory");
     st->input_seed = (uint64_t)a->weight_seed;

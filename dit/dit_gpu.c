@@ -659,10 +659,11 @@ static int migrate_request(dit_slot *d, const dit_slot *s, dit_slot_migration ho
     return dit_slot_prepare(d, err);
 }
 
-static int migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+static int migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, int sources_idle, tetri_error *err)
 {
-    /* every destination's stream after every source's work so far (their last step) */
-    for (int j = 0; j < b; j++)
+    /* every destination's stream after every source's work so far (their last step), unless the
+     * caller saw that work end */
+    for (int j = 0; j < b && !sources_idle; j++)
         for (int i = 0; i < a; i++)
             if (stream_after(dst[j]->m->stream, src[i]->m->stream, src[i]->m->device, err)) return -1;
     if (migrate_rows(dst, b, src, a, 1, err) || migrate_rows(dst, b, src, a, 0, err)) return -1;
@@ -676,15 +677,28 @@ static int migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit
     return 0;
 }
 
-int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+static int migrate_restoring(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, int sources_idle,
+                             tetri_error *err)
 {
     int cur = 0;
     if (check_migration(dst, b, src, a, err)) return -1;
     cudaGetDevice(&cur);
-    const int rc = migrate(dst, b, src, a, how, err);
+    const int rc = migrate(dst, b, src, a, how, sources_idle, err);
     cudaSetDevice(cur);
     return rc;
 }
+
+int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+{
+    return migrate_restoring(dst, b, src, a, how, 0, err);
+}
+
+int dit_slot_migrate_idle(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err)
+{
+    return migrate_restoring(dst, b, src, a, how, 1, err);
+}
+
+dit_gpu *dit_slot_model(const dit_slot *sl) { return sl->m; }
 
 int dit_gpu_device(const dit_gpu *m) { return m->device; }
 

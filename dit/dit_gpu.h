@@ -13,10 +13,10 @@
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
  *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name,
  *          dit_attn_backend_parse, dit_gpu_get_paths, dit_gpu_paths_text, dit_slot_create_sp,
- *          dit_slot_shard, dit_slot_migration, dit_slot_migrate, dit_gpu_step_create_sp,
- *          dit_gpu_step_shape, dit_gpu_step_shard, dit_gpu_step_model, dit_gpu_step_is_bound,
- *          dit_gpu_step_exchange, dit_gpu_step_clear_exchange, dit_gpu_step_n_blocks,
- *          dit_gpu_step_enqueue_begin, dit_gpu_step_enqueue_block_a,
+ *          dit_slot_shard, dit_slot_migration, dit_slot_migrate, dit_slot_migrate_idle, dit_slot_model,
+ *          dit_gpu_step_create_sp, dit_gpu_step_shape, dit_gpu_step_shard, dit_gpu_step_model,
+ *          dit_gpu_step_is_bound, dit_gpu_step_exchange, dit_gpu_step_clear_exchange,
+ *          dit_gpu_step_n_blocks, dit_gpu_step_enqueue_begin, dit_gpu_step_enqueue_block_a,
  *          dit_gpu_step_enqueue_block_attention, dit_gpu_step_enqueue_block_b,
  *          dit_gpu_step_enqueue_end, dit_gpu_step_enqueue_update, dit_gpu_layout.
  *
@@ -132,6 +132,12 @@ typedef enum dit_slot_migration {
  * synchronisation. The slots may live on different GPUs (each copy and RECOMPUTE's GEMMs are issued
  * with the destination's device current; the caller's current device is restored). */
 int dit_slot_migrate(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err);
+/* The same, for a caller that knows the sources' last work has completed (a server that saw their
+ * last block end): the copies do not wait for the sources' streams, which may since have taken
+ * another request's block (waiting for it would delay the move by that whole block); each source's
+ * stream still waits for the copies, so freeing a source slot afterwards is safe. */
+int dit_slot_migrate_idle(dit_slot *const *dst, int b, dit_slot *const *src, int a, dit_slot_migration how, tetri_error *err);
+dit_gpu *dit_slot_model(const dit_slot *sl);
 int dit_gpu_device(const dit_gpu *m);
 /* Enqueues a kernel that holds the model's stream for ns of GPU time: a GPU that stops answering,
  * for the serving backend's failure tests. */

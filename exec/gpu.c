@@ -1,9 +1,10 @@
 /* exec/gpu.c: the GPU backend (contract in exec/gpu.h).
  *
  * Threads: the host's, and one worker per cluster GPU (exec/workers.c) that owns that GPU's model,
- * runners and CUDA calls; a request's slot is touched by one worker at a time (the host never runs
+ * runners and CUDA calls; a request's slots are touched by one worker at a time (the host never runs
  * a request in two blocks at once, and its completion queue orders one worker's last use before
- * the next's first). */
+ * the next's first; within a block of degree > 1, exec/gpu_sp.c orders its ranks). Blocks of degree
+ * > 1, the communicators and moves between degrees are exec/gpu_sp.c's. */
 #include "exec/gpu.h"
 
 #include <cuda_runtime.h>
@@ -17,44 +18,12 @@
 #include "dit/dit_gpu.h"
 #include "dit/model.h"
 #include "dit/safetensors.h"
+#include "exec/gpu_internal.h"
 #include "exec/workers.h"
 
-#define GPU_MAX_SHAPES 64
 /* A worker sleeps in steps of this while its block is far from its predicted end, then spins. */
 #define GPU_POLL_SLEEP_NS (100 * 1000)
 #define GPU_SPIN_BEFORE_NS (2 * 1000 * 1000)
-
-typedef struct gpu_dev {
-    int device;
-    char name[96];
-    dit_gpu *m;
-    dit_gpu_step *runner[GPU_MAX_SHAPES][TETRI_MAX_BATCH + 1]; /* [shape][batch] */
-    cudaEvent_t ev_end, ev_moved;
-    size_t weight_bytes, runner_bytes, mem_used; /* mem_used: all it took, the runners' own slots included */
-    int n_graphs;
-    double startup_s;
-    /* A block failed on it (a CUDA error, or work that never ends): its memory is not freed at
-     * the end, since cudaFree waits for the device, which may never finish. */
-    bool broken;
-} gpu_dev;
-
-struct gpu_backend {
-    gpu_options opt;
-    dit_layout L;
-    int text_tokens;
-    gpu_shape shape[GPU_MAX_SHAPES];
-    int n_shapes;
-    gpu_dev dev[TETRI_MAX_GPUS];
-    /* the run (gpu_begin_run) */
-    const host_arrival *arrivals; /* its requests, id = index */
-    size_t n_arrivals;
-    uint64_t seed;
-    dit_slot **slot;        /* per request: its state, or NULL before its first block and after its last */
-    int *slot_gpu;          /* the cluster GPU holding it */
-    int32_t *steps_run;     /* steps run here, per request */
-    workers_runner runner;
-    workers *w;
-};
 
 #define CUDA_TRY(call, what)                                                                                          \
     do {                                                                                                              \
@@ -70,7 +39,7 @@ static double seconds_since(const struct timespec *t0)
 }
 
 /* The seed of request id's inputs (latent, text, pooled): splitmix64 of the run's seed and the id. */
-static uint64_t request_seed(uint64_t seed, int32_t id)
+uint64_t gpu_request_seed(uint64_t seed, int32_t id)
 {
     uint64_t z = seed + 0x9E3779B97F4A7C15ull * (uint64_t)(id + 1);
     z = (z ^ (z >> 30)) * 0xBF58476D1CE4E5B9ull;
@@ -78,7 +47,7 @@ static uint64_t request_seed(uint64_t seed, int32_t id)
     return z ^ (z >> 31);
 }
 
-static int shape_index(const gpu_backend *g, int32_t w, int32_t h, int32_t steps)
+int gpu_shape_index(const gpu_backend *g, int32_t w, int32_t h, int32_t steps)
 {
     for (int i = 0; i < g->n_shapes; i++)
         if (g->shape[i].width == w && g->shape[i].height == h && g->shape[i].steps == steps) return i;
@@ -106,18 +75,22 @@ static int capture_runners(gpu_backend *g, int gpu, tetri_error *err)
     return 0;
 }
 
-static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
+int gpu_on_device(int device)
 {
-    gpu_backend *g = ctx;
+    int cur = 0;
+    cudaGetDevice(&cur);
+    if (cur != device) cudaSetDevice(device);
+    return cur;
+}
+
+/* The GPU's model, its degree-1 runners and graphs, its events. */
+static int start_model(gpu_backend *g, int gpu, tetri_error *err)
+{
     gpu_dev *d = &g->dev[gpu];
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
     CUDA_TRY(cudaSetDevice(d->device), "selecting the device");
     struct cudaDeviceProp prop;
     CUDA_TRY(cudaGetDeviceProperties(&prop, d->device), "reading its properties");
     snprintf(d->name, sizeof d->name, "%.95s", prop.name);
-    size_t free0 = 0, free1 = 0, total = 0;
-    CUDA_TRY(cudaMemGetInfo(&free0, &total), "reading its memory");
     if (dit_gpu_create(&g->L, &d->m, err)) return tetri_error_prefix(err, "GPU %d", gpu);
     if (g->opt.weights_dir ? dit_gpu_load_weights(d->m, g->opt.weights_dir, err) : dit_gpu_init_random(d->m, g->opt.weight_seed, err))
         return tetri_error_prefix(err, "GPU %d: weights", gpu);
@@ -125,6 +98,21 @@ static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
     if (capture_runners(g, gpu, err)) return -1;
     CUDA_TRY(cudaEventCreateWithFlags(&d->ev_end, cudaEventDisableTiming), "creating events");
     CUDA_TRY(cudaEventCreateWithFlags(&d->ev_moved, cudaEventDisableTiming), "creating events");
+    return 0;
+}
+
+static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
+{
+    gpu_backend *g = ctx;
+    gpu_dev *d = &g->dev[gpu];
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    size_t free0 = 0, free1 = 0, total = 0;
+    const cudaError_t e = cudaSetDevice(d->device);
+    if (e == cudaSuccess) cudaMemGetInfo(&free0, &total);
+    int rc = e == cudaSuccess ? start_model(g, gpu, err) : tetri_errorf(err, "GPU %d: selecting the device: %s", gpu, cudaGetErrorString(e));
+    /* every worker reaches this, failed or not: the others wait for it before their collective captures */
+    if (gpu_sp_thread_start(g, gpu, rc, err)) return -1;
     CUDA_TRY(cudaDeviceSynchronize(), "start-up");
     CUDA_TRY(cudaMemGetInfo(&free1, &total), "reading its memory");
     d->mem_used = free0 > free1 ? free0 - free1 : 0;
@@ -138,8 +126,14 @@ static void gpu_thread_stop(void *ctx, int gpu)
     gpu_dev *d = &g->dev[gpu];
     if (d->broken) return; /* the process ends with it (gpu_close says so) */
     cudaSetDevice(d->device);
+    /* this GPU's slots only: the other workers free theirs at the same time */
     for (size_t i = 0; i < g->n_arrivals; i++)
-        if (g->slot[i] && g->slot_gpu[i] == gpu) { dit_slot_destroy(g->slot[i]); g->slot[i] = NULL; }
+        for (int r = 0; r < tetri_gpuset_count(g->req[i].set); r++)
+            if (g->req[i].slot[r] && sp_plan_rank(g->req[i].set, gpu) == r) {
+                dit_slot_destroy(g->req[i].slot[r]);
+                g->req[i].slot[r] = NULL;
+            }
+    gpu_sp_thread_stop(g, gpu); /* its graphs captured communicators: destroyed before them (gpu_sp_close) */
     for (int s = 0; s < g->n_shapes; s++)
         for (int b = 1; b <= g->opt.max_batch; b++) dit_gpu_step_destroy(d->runner[s][b]);
     if (d->ev_end) cudaEventDestroy(d->ev_end);
@@ -150,51 +144,77 @@ static void gpu_thread_stop(void *ctx, int gpu)
 
 /* ---- a block ------------------------------------------------------------------------------------ */
 
-/* The slot of request id on `gpu`: made at its first block (its seeded inputs and conditioning
- * enqueued ahead of the block's steps), or moved here from the GPU of its last block. */
+/* The slot of request id on `gpu` for a block of degree 1: made at its first block (its seeded
+ * inputs and conditioning enqueued ahead of the block's steps), moved here from the GPU of its last
+ * block of degree 1 (its latent and step; the conditioning made here again), or gathered from the
+ * GPUs of its last block of degree > 1 (exec/gpu_sp.c). */
 static int slot_here(gpu_backend *g, int gpu, int32_t id, dit_slot **out, tetri_error *err)
 {
     gpu_dev *d = &g->dev[gpu];
     const host_arrival *a = &g->arrivals[id];
-    dit_slot *old = g->slot[id];
-    if (old && g->slot_gpu[id] == gpu) { *out = old; return 0; }
-    dit_slot *sl = NULL;
+    gpu_req *q = &g->req[id];
+    const tetri_gpuset here = 1ULL << gpu;
+    if (q->set != here && tetri_gpuset_count(q->set) > 1 && gpu_sp_place(g, id, here, err)) return -1;
+    if (q->set == here) { *out = q->slot[0]; return 0; }
+    dit_slot *old = q->slot[0], *sl = NULL;
     if (dit_slot_create(d->m, g->text_tokens, a->height / 16, a->width / 16, a->steps, &sl, err) ||
-        dit_slot_random_inputs(sl, request_seed(g->seed, id), err)) {
+        dit_slot_random_inputs(sl, gpu_request_seed(g->seed, id), err)) {
         dit_slot_destroy(sl);
         return tetri_error_prefix(err, "GPU %d: request %d's state", gpu, id);
     }
     if (old) {
         /* The old GPU frees the old slot only after this GPU's copy has read it. */
-        const gpu_dev *from = &g->dev[g->slot_gpu[id]];
+        const gpu_dev *from = &g->dev[__builtin_ctzll(q->set)];
         if (dit_slot_copy_state(sl, old, err)) { dit_slot_destroy(sl); return tetri_error_prefix(err, "GPU %d: moving request %d", gpu, id); }
         CUDA_TRY(cudaEventRecord(d->ev_moved, dit_gpu_stream(d->m)), "moving a request");
         CUDA_TRY(cudaStreamWaitEvent(dit_gpu_stream(from->m), d->ev_moved, 0), "moving a request");
         dit_slot_destroy(old);
     }
-    g->slot[id] = sl;
-    g->slot_gpu[id] = gpu;
+    *q = (gpu_req){.set = here, .slot = {sl}};
     *out = sl;
     return 0;
 }
 
-/* Writes request id's final latent to DIR/request-ID.safetensors ([1, H/16, W/16, C p^2] float). */
-static int save_latent(gpu_backend *g, int32_t id, const dit_slot *sl, tetri_error *err)
+/* Writes request id's final latent to DIR/request-ID.safetensors ([1, H/16, W/16, C p^2] float),
+ * each rank's rows read from its GPU. */
+static int save_latent(gpu_backend *g, int32_t id, tetri_error *err)
 {
     const host_arrival *a = &g->arrivals[id];
+    const gpu_req *q = &g->req[id];
     const int gh = a->height / 16, gw = a->width / 16, C = dit_token_in(&g->L.cfg);
     float *lat = malloc((size_t)gh * gw * C * 4);
     if (!lat) return tetri_errorf(err, "out of memory");
     char path[4096], seed[32], steps[16];
     snprintf(path, sizeof path, "%s/request-%d.safetensors", g->opt.save_latents_dir, id);
-    snprintf(seed, sizeof seed, "%llu", (unsigned long long)request_seed(g->seed, id));
+    snprintf(seed, sizeof seed, "%llu", (unsigned long long)gpu_request_seed(g->seed, id));
     snprintf(steps, sizeof steps, "%d", a->steps);
     st_out_tensor t = {.name = "latent", .dtype = ST_F32, .ndim = 4, .shape = {1, gh, gw, C}, .data = lat};
     const char *meta[] = {"producer", "tetri serve --backend gpu", "input_seed", seed, "steps", steps,
                           "layout", "packed tokens (c, py, px)"};
-    int rc = dit_slot_read_latent(sl, lat, err) || st_write(path, &t, 1, meta, 4, err) ? -1 : 0;
+    int rc = 0;
+    for (int r = 0; r < tetri_gpuset_count(q->set) && !rc; r++) {
+        dit_sp_shard sh;
+        dit_slot_shard(q->slot[r], &sh);
+        const int cur = gpu_on_device(dit_gpu_device(dit_slot_model(q->slot[r])));
+        rc = dit_slot_read_latent(q->slot[r], lat + (size_t)sh.n0 * C, err);
+        cudaSetDevice(cur);
+    }
+    if (!rc) rc = st_write(path, &t, 1, meta, 4, err);
     free(lat);
     return rc;
+}
+
+int gpu_inject(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
+{
+    gpu_dev *d = &g->dev[gpu];
+    if (g->opt.inject_error_at == job->seq) { /* a real CUDA error: a copy from an address no allocation holds */
+        int sink = 0;
+        CUDA_TRY(cudaMemcpyAsync(&sink, (const void *)16, sizeof sink, cudaMemcpyDeviceToHost, dit_gpu_stream(d->m)),
+                 "the block's launch (injected)");
+        CUDA_TRY(cudaStreamSynchronize(dit_gpu_stream(d->m)), "the block's launch (injected)");
+    }
+    if (g->opt.inject_hang_at == job->seq && dit_gpu_hold(d->m, 3600 * TETRI_NS_PER_S, err)) return -1;
+    return 0;
 }
 
 /* The block's work, enqueued: its members' slots bound to the runner of its shape and batch, its
@@ -203,12 +223,8 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
 {
     gpu_dev *d = &g->dev[gpu];
     const tetri_assignment *a = &job->a;
-    const int degree = tetri_gpuset_count(a->gpus);
-    if (degree > 1)
-        return tetri_errorf(err, "GPU %d: a block of degree %d: sequence parallelism is not in the GPU backend yet "
-                                 "(run a policy of degree 1, e.g. xdit-sp1, or one GPU)", gpu, degree);
     const host_arrival *r0 = &g->arrivals[a->req[0]];
-    const int s = shape_index(g, r0->width, r0->height, r0->steps);
+    const int s = gpu_shape_index(g, r0->width, r0->height, r0->steps);
     if (s < 0 || a->n_req > g->opt.max_batch || !d->runner[s][a->n_req])
         return tetri_errorf(err, "GPU %d: no graph for a batch of %d at %dx%d, %d steps (graphs: batches 1-%d of the workload's shapes)",
                             gpu, a->n_req, r0->width, r0->height, r0->steps, g->opt.max_batch);
@@ -216,28 +232,19 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
     for (int k = 0; k < a->n_req; k++)
         if (slot_here(g, gpu, a->req[k], &sl[k], err)) return -1;
     dit_gpu_step *r = d->runner[s][a->n_req];
-    if (g->opt.inject_error_at == job->seq) { /* a real CUDA error: a copy from an address no allocation holds */
-        int sink = 0;
-        CUDA_TRY(cudaMemcpyAsync(&sink, (const void *)16, sizeof sink, cudaMemcpyDeviceToHost, dit_gpu_stream(d->m)),
-                 "the block's launch (injected)");
-        CUDA_TRY(cudaStreamSynchronize(dit_gpu_stream(d->m)), "the block's launch (injected)");
-    }
-    if (g->opt.inject_hang_at == job->seq && dit_gpu_hold(d->m, 3600 * TETRI_NS_PER_S, err)) return -1;
+    if (gpu_inject(g, gpu, job, err)) return -1;
     if (dit_gpu_step_bind(r, sl, a->n_req, err) || dit_gpu_step_run(r, a->steps, err))
         return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
     CUDA_TRY(cudaEventRecord(d->ev_end, dit_gpu_stream(d->m)), "recording the block's end");
     return 0;
 }
 
-/* Waits for the end event: sleeps in short steps until shortly before the predicted end, then
- * spins. Returns 0 at the end, -1 with err on a CUDA error or past the time limit. */
-static int wait_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns *end_real, tetri_error *err)
+int gpu_wait_event(gpu_backend *g, int gpu, cudaEvent_t ev, const workers_job *job, tetri_ns *end_real, tetri_error *err)
 {
-    gpu_dev *d = &g->dev[gpu];
     const tetri_ns expected = job->start_real + job->pred_real;
     const tetri_ns limit = job->start_real + (tetri_ns)((double)job->pred_real * g->opt.time_limit) + g->opt.time_limit_floor_ns;
     for (;;) {
-        const cudaError_t q = cudaEventQuery(d->ev_end);
+        const cudaError_t q = cudaEventQuery(ev);
         const tetri_ns now = workers_real_now();
         if (q == cudaSuccess) { *end_real = now; return 0; }
         if (q != cudaErrorNotReady) return tetri_errorf(err, "GPU %d: the block failed: %s", gpu, cudaGetErrorString(q));
@@ -254,18 +261,26 @@ static int wait_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns 
     }
 }
 
-/* After a block: its steps counted; a request that has run all its steps leaves its slot (and its
- * latent, with --save-latents). */
-static int finish_block(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
+void gpu_free_request(gpu_backend *g, int32_t id)
 {
-    (void)gpu;
+    gpu_req *q = &g->req[id];
+    for (int r = 0; r < DIT_SP_MAX_DEGREE; r++)
+        if (q->slot[r]) {
+            const int cur = gpu_on_device(dit_gpu_device(dit_slot_model(q->slot[r])));
+            dit_slot_destroy(q->slot[r]); /* stream-ordered on its GPU */
+            cudaSetDevice(cur);
+        }
+    *q = (gpu_req){0};
+}
+
+int gpu_finish_block(gpu_backend *g, const workers_job *job, tetri_error *err)
+{
     for (int k = 0; k < job->a.n_req; k++) {
         const int32_t id = job->a.req[k];
         g->steps_run[id] += job->a.steps;
         if (g->steps_run[id] < g->arrivals[id].steps) continue;
-        if (g->opt.save_latents_dir && save_latent(g, id, g->slot[id], err)) return -1;
-        dit_slot_destroy(g->slot[id]);
-        g->slot[id] = NULL;
+        if (g->opt.save_latents_dir && save_latent(g, id, err)) return -1;
+        gpu_free_request(g, id);
     }
     return 0;
 }
@@ -275,7 +290,11 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
     gpu_backend *g = ctx;
     tetri_error err = {{0}};
     tetri_ns end = 0;
-    if (launch_block(g, gpu, job, &err) || wait_block(g, gpu, job, &end, &err) || finish_block(g, gpu, job, &err)) {
+    if (tetri_gpuset_count(job->a.gpus) > 1) {
+        gpu_sp_run(g, gpu, job, ev);
+        return;
+    }
+    if (launch_block(g, gpu, job, &err) || gpu_wait_event(g, gpu, g->dev[gpu].ev_end, job, &end, &err) || gpu_finish_block(g, job, &err)) {
         g->dev[gpu].broken = true;
         ev->kind = HOST_EVENT_FAILED;
         ev->fatal = true;
@@ -292,16 +311,10 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
  * thread between runs, when no block runs. */
 static void free_run_state(gpu_backend *g)
 {
-    for (size_t i = 0; g->slot && i < g->n_arrivals; i++)
-        if (g->slot[i]) {
-            cudaSetDevice(g->dev[g->slot_gpu[i]].device);
-            dit_slot_destroy(g->slot[i]);
-        }
-    free(g->slot);
-    free(g->slot_gpu);
+    for (size_t i = 0; g->req && i < g->n_arrivals; i++) gpu_free_request(g, (int32_t)i);
+    free(g->req);
     free(g->steps_run);
-    g->slot = NULL;
-    g->slot_gpu = NULL;
+    g->req = NULL;
     g->steps_run = NULL;
     g->n_arrivals = 0;
 }
@@ -314,21 +327,21 @@ int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64
         if (a->model != g->opt.model)
             return tetri_errorf(err, "request %zu is for %s; the GPU backend was started for %s", i, tetri_model_name(a->model),
                                 tetri_model_name(g->opt.model));
-        if (shape_index(g, a->width, a->height, a->steps) < 0)
+        if (gpu_shape_index(g, a->width, a->height, a->steps) < 0)
             return tetri_errorf(err, "request %zu (%dx%d, %d steps) has no captured graph (the backend was started for the "
                                      "workload's resolutions and steps)", i, a->width, a->height, a->steps);
     }
-    g->slot = calloc(n + 1, sizeof *g->slot);
-    g->slot_gpu = calloc(n + 1, sizeof *g->slot_gpu);
+    g->req = calloc(n + 1, sizeof *g->req);
     g->steps_run = calloc(n + 1, sizeof *g->steps_run);
-    if (!g->slot || !g->slot_gpu || !g->steps_run) {
-        free(g->slot), free(g->slot_gpu), free(g->steps_run);
-        g->slot = NULL, g->slot_gpu = NULL, g->steps_run = NULL;
+    if (!g->req || !g->steps_run) {
+        free(g->req), free(g->steps_run);
+        g->req = NULL, g->steps_run = NULL;
         return tetri_errorf(err, "out of memory for %zu requests", n);
     }
     g->arrivals = arrivals;
     g->n_arrivals = n;
     g->seed = seed;
+    gpu_sp_begin_run(g);
     workers_restart(g->w);
     return 0;
 }
@@ -372,15 +385,23 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
     else dit_config_sd3_medium(&c);
     g->text_tokens = dit_default_text_tokens(&c);
     for (int i = 0; i < opts->n_shapes; i++)
-        if (shape_index(g, opts->shapes[i].width, opts->shapes[i].height, opts->shapes[i].steps) < 0) g->shape[g->n_shapes++] = opts->shapes[i];
+        if (gpu_shape_index(g, opts->shapes[i].width, opts->shapes[i].height, opts->shapes[i].steps) < 0) g->shape[g->n_shapes++] = opts->shapes[i];
     g->opt.shapes = NULL; /* copied */
     if (dit_layout_build(&c, &g->L, err)) { gpu_close(g); return -1; }
     for (int i = 0; i < opts->n_gpus; i++) g->dev[i].device = opts->devices[i];
-    g->runner = (workers_runner){.name = "exec", .ctx = g, .thread_start = gpu_thread_start, .run = gpu_run,
+    if (gpu_sp_open(g, err)) { gpu_close(g); return -1; }
+    /* every GPU of a block of degree k runs its rank (exec/gpu_sp.c); degree 1 is its GPU's alone */
+    g->runner = (workers_runner){.name = "exec", .ctx = g, .every_gpu = true, .thread_start = gpu_thread_start, .run = gpu_run,
                                  .thread_stop = gpu_thread_stop};
     const workers_options wo = {.n_gpus = opts->n_gpus, .speed = 1.0, .settle_ns = opts->settle_ns, .spin_ns = opts->spin_ns,
                                 .poll_real_ns = opts->poll_real_ns};
-    if (workers_open(&wo, &g->runner, &g->w, err)) { gpu_close(g); return -1; }
+    if (workers_open(&wo, &g->runner, &g->w, err)) {
+        /* the first failure, rather than a GPU that stopped because another failed */
+        if (g->start_failed) tetri_errorf(err, "%s", g->start_why);
+        gpu_sp_close(g, true); /* a worker may be left behind in a graph of a communicator: the process ends */
+        gpu_close(g);
+        return -1;
+    }
     *out = g;
     return 0;
 }
@@ -392,9 +413,9 @@ bool gpu_close(gpu_backend *g)
     bool broken = false;
     for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
     if (!broken) free_run_state(g); /* a failed GPU's slots stay: freeing them would wait on it */
+    gpu_sp_close(g, broken);
     dit_layout_free(&g->L);
-    free(g->slot);      /* NULL after free_run_state */
-    free(g->slot_gpu);
+    free(g->req);       /* NULL after free_run_state */
     free(g->steps_run);
     free(g);
     return broken;
@@ -413,4 +434,5 @@ void gpu_report(const gpu_backend *g, FILE *out)
         /* the kernels it runs (by its compute capability, or TETRI_GPU_PATHS) */
         if (d->m) fprintf(out, "# GPU %d %s\n", i, dit_gpu_paths_text(d->m));
     }
+    gpu_sp_report(g, out);
 }

@@ -2,22 +2,32 @@
  * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_report.
  *
  * The driver is exec/workers.c (a worker thread per GPU, the run's clock at speed 1, the
- * completion queue); this backend's runner launches a block on its GPU's stream and waits for it.
+ * completion queue); this backend's runner launches a block on its GPUs' streams and waits for it.
  * At start-up (gpu_open), on each GPU's worker thread: the model's weights (seeded random of the
  * true shapes, or a diffusers folder), and a step runner with its CUDA graph for every (resolution,
- * steps, batch) the workloads may need, captured then, never on the critical path. Models and
- * graphs stay for every run of a sweep; gpu_begin_run starts each run's clock and requests. A request's state
- * lives in a slot (dit/dit_gpu.h) made at its first block: seeded random latent, text and pooled
+ * steps, batch) the workloads may need, captured then, never on the critical path. With several
+ * GPUs (exec/gpu_sp.c): peer access between them; when NCCL is built, the devices are distinct and
+ * sp_degrees asks for degrees above 1, the NCCL communicators of the aligned GPU sets
+ * (exec/comms.h), and per GPU, per degree k it holds an aligned set of, per shape and batch, a
+ * runner of its rank and the graph of its sequence-parallel group (the all-to-alls of that set's
+ * communicator captured in it), all captured at start-up (exec/sp_plan.h counts them). Models and
+ * graphs stay for every run of a sweep; gpu_begin_run starts each run's clock and requests.
+ *
+ * A request's state lives in slots (dit/dit_gpu.h), one per GPU of the set of its last block (rank
+ * r's shard on the set's r-th GPU), made at its first block: seeded random latent, text and pooled
  * embeddings of the right shapes (there is no text encoder), the conditioning for its schedule.
- * A block binds its members' slots to the runner of its shape and batch (members may stand at
- * different steps of different schedules), replays the graph q times, and its worker waits for
- * the end event: polling in 100 us sleeps until shortly before the predicted end, then spinning.
- * A block that moves a request to another GPU copies its latent there (peer to peer) first.
+ * A block of degree 1 binds its members' slots to the runner of its shape and batch (members may
+ * stand at different steps of different schedules), replays the graph q times, and its worker
+ * waits for the end event: polling in 100 us sleeps until shortly before the predicted end, then
+ * spinning. A block of degree k > 1 runs on its k workers, each replaying its rank's graph (NCCL
+ * keeps them in step); it ends when every rank's end event has. A request whose set changes is
+ * moved first: peer to peer, its modulation table copied rather than recomputed.
  *
  * Failures end the run: a CUDA error in a block, or a block still running at its time limit
- * (time_limit x its prediction + time_limit_floor), is reported as a fatal failure, and the host
- * ends the run with every request accounted for. Sequence parallelism (degree > 1) is not in this
- * backend yet: such a block fails the run with a message saying so. */
+ * (time_limit x its prediction + time_limit_floor), is reported as a fatal failure (on a set of
+ * GPUs, its communicators aborted), and the host ends the run with every request accounted for. A
+ * block of degree > 1 on a ragged set (no communicator), at a degree without graphs, or with
+ * sequence parallelism off (no NCCL, devices shared) fails the run with a message saying so. */
 #ifndef TETRI_EXEC_GPU_H
 #define TETRI_EXEC_GPU_H
 
@@ -44,6 +54,7 @@ typedef struct gpu_options {
     const gpu_shape *shapes;             /* every (resolution, steps) the runs may hold */
     int n_shapes;
     int max_batch;                       /* graphs for batches 1..max_batch of every shape */
+    unsigned sp_degrees;                 /* degrees above 1 to capture graphs of (bit k: degree k); 0: none */
     int attention;                       /* a dit_attn_backend (DIT_ATTN_AUTO by default) */
     double time_limit;                   /* a block may run time_limit x its prediction */
     tetri_ns time_limit_floor_ns;        /*   + this, before it is declared hung */

@@ -2,9 +2,18 @@
 # the profile's time) is plain C with POSIX threads and builds everywhere; the GPU backend, next,
 # will build where CUDA is found.
 libtetri_a_SOURCES += exec/workers.h exec/workers.c exec/emulated.h exec/emulated.c
-EXTRA_DIST += exec/gpu.h
+# The sequence-parallel bookkeeping of the GPU backend is plain C: tested in CI (tests/test_exec_sp).
+libtetri_a_SOURCES += exec/sp_plan.h exec/sp_plan.c
+EXTRA_DIST += exec/gpu.h exec/gpu_internal.h exec/gpu_sp.c tests/test_exec_sp.c
 if HAVE_CUDA
-libtetri_gpu_a_SOURCES += exec/gpu.c
+libtetri_gpu_a_SOURCES += exec/gpu.c exec/gpu_internal.h exec/gpu_sp.c
+endif
+if HAVE_CMOCKA
+check_PROGRAMS += tests/test_exec_sp
+TESTS += tests/test_exec_sp
+tests_test_exec_sp_SOURCES = tests/test_exec_sp.c
+tests_test_exec_sp_CFLAGS = $(TEST_CFLAGS)
+tests_test_exec_sp_LDADD = $(TEST_LDADD)
 endif
 # NCCL's communicators and the all-to-all over them: built where configure found NCCL (HAVE_NCCL),
 # in the tarball always. tests/gpu/test_nccl is make check-gpu's NCCL part (the rule: dit/local.mk).

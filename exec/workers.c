@@ -14,6 +14,7 @@
 #include "exec/workers.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdatomic.h>
 #include <math.h>
@@ -36,6 +37,13 @@
  * little past its prediction; a condition variable's wake-up would add tens of microseconds to the
  * gap before the next block), then sleeps. */
 #define WORKERS_OVERDUE_SPIN_NS (50 * 1000 * 1000)
+
+/* A block run by several workers (every_gpu): its parts' events merged, under workers.mu. */
+typedef struct merged_block {
+    int parts_left;
+    int why_gpu;                       /* the GPU whose failure `ev` carries; INT_MAX: none failed */
+    host_event ev;
+} merged_block;
 
 typedef struct worker {
     struct workers *w;
@@ -62,6 +70,7 @@ struct workers {
     pthread_mutex_t mu;                /* the completion queue */
     pthread_cond_t cv;
     host_event queue[TETRI_MAX_GPUS];
+    merged_block merge[TETRI_MAX_GPUS]; /* per lowest GPU of a block run by several workers */
     int q_head;
     atomic_int q_len;                  /* changed under mu; read without it while spinning */
     int64_t n_blocks;
@@ -108,6 +117,24 @@ static void post(workers *w, const host_event *ev)
     pthread_mutex_unlock(&w->mu);
 }
 
+/* Adds one part's end to block `lead`'s; true when it was the last, with the block's event in *ev. */
+static bool merge_part(workers *w, int lead, int gpu, host_event *ev)
+{
+    pthread_mutex_lock(&w->mu);
+    merged_block *m = &w->merge[lead];
+    if (ev->kind == HOST_EVENT_FAILED && gpu < m->why_gpu) {
+        m->why_gpu = gpu;
+        m->ev.kind = HOST_EVENT_FAILED;
+        memcpy(m->ev.why, ev->why, sizeof m->ev.why);
+    }
+    m->ev.fatal |= ev->kind == HOST_EVENT_FAILED && ev->fatal;
+    if (ev->end_real_ns > m->ev.end_real_ns) m->ev.end_real_ns = ev->end_real_ns;
+    const bool last = --m->parts_left == 0;
+    if (last) *ev = m->ev;
+    pthread_mutex_unlock(&w->mu);
+    return last;
+}
+
 /* The next block of worker k, after spinning spin_ns for it; false when told to stop. */
 static bool next_job(worker *k, workers_job *job)
 {
@@ -143,6 +170,7 @@ static void *worker_main(void *arg)
         r->run(r->ctx, k->gpu, &job, &ev);
         if (ev.end_real_ns == 0) ev.end_real_ns = workers_real_now();
         atomic_store(&k->expected_end, INT64_MAX);
+        if (job.parts > 1 && !merge_part(w, __builtin_ctzll(job.a.gpus), k->gpu, &ev)) continue;
         ev.slot = job.slot;
         ev.start_real_ns = job.start_real;
         ev.start = run_of_real(w, job.start_real);
@@ -157,27 +185,49 @@ static void *worker_main(void *arg)
 
 static tetri_ns workers_now(void *self) { return run_of_real(self, workers_real_now()); }
 
-static int workers_start_block(void *self, const host_block *b, tetri_error *err)
+/* Whether every worker of `gpus` is free to take a block; else err names the first that is not. */
+static int check_free(workers *w, tetri_gpuset gpus, tetri_error *err)
 {
-    workers *w = self;
-    const int lead = __builtin_ctzll(b->a->gpus);
-    if (lead >= w->opt.n_gpus) return tetri_errorf(err, "GPU %d: the %s cluster has %d", lead, w->runner->name, w->opt.n_gpus);
-    worker *k = &w->workers[lead];
-    const double speed = w->opt.speed;
-    workers_job job = {.slot = b->slot, .seq = ++w->n_blocks, .a = *b->a, .start_real = workers_real_now(),
-                       .pred_real = (tetri_ns)llround((double)b->pred_ns / speed),
-                       .emulate_real = (tetri_ns)llround((double)b->emulate_ns / speed)};
+    for (int g = 0; g < w->opt.n_gpus; g++)
+        if (tetri_gpuset_has(gpus, g) && atomic_load(&w->workers[g].has_job))
+            return tetri_errorf(err, "GPU %d is given a block before it took the previous one", g);
+    return 0;
+}
+
+/* Gives `job` to worker g. */
+static void hand_over(workers *w, int g, const workers_job *job)
+{
+    worker *k = &w->workers[g];
     pthread_mutex_lock(&k->mu);
-    if (atomic_load(&k->has_job)) {
-        pthread_mutex_unlock(&k->mu);
-        return tetri_errorf(err, "GPU %d is given a block before it took the previous one", lead);
-    }
-    k->job = job;
+    k->job = *job;
     /* Known now, not when the worker wakes: the host spins for this end from spin_ns before it. */
-    atomic_store(&k->expected_end, job.start_real + job.emulate_real);
+    atomic_store(&k->expected_end, job->start_real + job->emulate_real);
     atomic_store_explicit(&k->has_job, true, memory_order_release);
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
+}
+
+static int workers_start_block(void *self, const host_block *b, tetri_error *err)
+{
+    workers *w = self;
+    const int lead = __builtin_ctzll(b->a->gpus), last = 63 - __builtin_clzll(b->a->gpus);
+    if (last >= w->opt.n_gpus) return tetri_errorf(err, "GPU %d: the %s cluster has %d", last, w->runner->name, w->opt.n_gpus);
+    const double speed = w->opt.speed;
+    const tetri_gpuset gpus = w->runner->every_gpu ? b->a->gpus : 1ULL << lead;
+    workers_job job = {.slot = b->slot, .seq = w->n_blocks + 1, .a = *b->a, .start_real = workers_real_now(),
+                       .pred_real = (tetri_ns)llround((double)b->pred_ns / speed),
+                       .emulate_real = (tetri_ns)llround((double)b->emulate_ns / speed), .parts = tetri_gpuset_count(gpus)};
+    /* A worker takes its job before it posts the previous end, and the host starts a block only on
+     * GPUs whose ends it has taken: a busy mailbox here is a host error, checked before any hand-over. */
+    if (check_free(w, gpus, err)) return -1;
+    w->n_blocks++;
+    if (job.parts > 1) {
+        pthread_mutex_lock(&w->mu);
+        w->merge[lead] = (merged_block){.parts_left = job.parts, .why_gpu = INT_MAX, .ev = {.kind = HOST_EVENT_DONE}};
+        pthread_mutex_unlock(&w->mu);
+    }
+    for (int g = lead; g <= last; g++)
+        if (tetri_gpuset_has(gpus, g)) hand_over(w, g, &job);
     return 0;
 }
 

@@ -5,8 +5,10 @@
  *
  * The host calls start_block and wait_next from its thread (host/backend.h). start_block stamps
  * the hand-over and gives the block to the worker of its lowest GPU (the others are held by the
- * host); the worker runs it through the runner and posts its end to one completion queue that
- * wait_next takes from. The run's clock is (real - start) x speed: every time the host and the
+ * host), or, for a runner with every_gpu, to the worker of each of its GPUs (sequence parallelism:
+ * every GPU runs its rank); the worker runs it through the runner and posts its end to one
+ * completion queue that wait_next takes from (with every_gpu, the last of its workers posts the
+ * block's one event). The run's clock is (real - start) x speed: every time the host and the
  * results see is the workload's time; the overhead figures stay in real time.
  *
  * Two runners use it: exec/emulated.c (a block sleeps its profile time, divided by speed) and
@@ -15,6 +17,7 @@
 #define TETRI_EXEC_WORKERS_H
 
 #include <sched.h>
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "core/error.h"
@@ -29,12 +32,17 @@ typedef struct workers_job {
     tetri_ns start_real;         /* monotonic ns of the hand-over: the block starts then */
     tetri_ns pred_real;          /* the profile's time for it, in real ns (pred_ns / speed) */
     tetri_ns emulate_real;       /* the host's emulate_ns / speed (jittered when jitter is on) */
+    int parts;                   /* workers that run it: 1, or with every_gpu its GPU count */
 } workers_job;
 
-/* How a block runs, on its lowest GPU's worker thread. */
+/* How a block runs, on its lowest GPU's worker thread (or on each of its GPUs' with every_gpu). */
 typedef struct workers_runner {
     const char *name;            /* the results' backend column: "emulated" or "exec" */
     void *ctx;
+    /* A block of k GPUs runs on all k workers at once, each calling run with its GPU; its event:
+     * DONE when every part is, else FAILED with the lowest failed GPU's why (fatal when any part
+     * is), ending at the latest part's end. */
+    bool every_gpu;
     /* Optional: once on each worker's thread before the run's clock starts (a GPU's set-up). An
      * error stops workers_open with it. */
     int (*thread_start)(void *ctx, int gpu, tetri_error *err);
