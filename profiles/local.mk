@@ -17,7 +17,7 @@ CLEANFILES += profiles/schema_sql.h
 # Where profile_default_path() looks (docs/profiles.md): $TETRI_PROFILE, then the installed copy,
 # then this source tree's.
 AM_CPPFLAGS += -DTETRI_PKGDATADIR='"$(pkgdatadir)"' -DTETRI_SOURCE_PROFILE='"$(abs_top_srcdir)/profiles/default.db"'
-dist_pkgdata_DATA = profiles/default.db profiles/h200x1.db
+dist_pkgdata_DATA = profiles/default.db profiles/h200x1.db profiles/tetri-h200x8.db
 EXTRA_DIST += profiles/schema.sql docs/profiles.md
 
 if HAVE_CMOCKA

@@ -160,5 +160,17 @@ grep -q "26 rows: 26 measured, 0 analytic" "$tmp/h200" || fail "profiles/h200x1.
 "$TETRI" profile --db "$TETRI_SRCDIR/profiles/h200x1.db" --lookup --model flux-dev --res 512 --degree 1 | grep -q "35.45" ||
     fail "profiles/h200x1.db: FLUX 512 px is not its measured 35.457 ms"
 
+# The shipped profile of tetri's own executor at degrees 1-8 (tetri profile measure --degrees on one
+# H200): degree 1 measured, degrees 2-8 one rank's compute measured + all-to-alls modelled, the link
+# model and its source in the hardware row
+"$TETRI" profile --db "$TETRI_SRCDIR/profiles/tetri-h200x8.db" >"$tmp/h200x8" 2>&1 ||
+    fail "profiles/tetri-h200x8.db does not load: $(cat "$tmp/h200x8")"
+grep -q "32 rows: 8 measured, 0 analytic, 24 measured compute + modelled all-to-alls" "$tmp/h200x8" ||
+    fail "profiles/tetri-h200x8.db: not 8 measured + 24 modelled-comm rows: $(tail -3 "$tmp/h200x8")"
+grep -q "^link model of h200x8 .*nvlink 282.0 GB/s" "$tmp/h200x8" && grep -q "source: NCCL all-to-all between 2 x H200" "$tmp/h200x8" ||
+    fail "profiles/tetri-h200x8.db: the link model and its source are not shown: $(cat "$tmp/h200x8")"
+grep -q "^flux-dev   2048x2048      1 nvlink    684.33    335.66    175.88     92.64 m+c" "$tmp/h200x8" ||
+    fail "profiles/tetri-h200x8.db: FLUX 2048 px row differs from the measured one: $(grep 2048 "$tmp/h200x8")"
+
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_profile: all passed"
