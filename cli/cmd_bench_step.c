@@ -291,18 +291,9 @@ int cmd_bench_step(int argc, char **argv)
 
     tetri_error err = {{0}};
     dit_config cfg;
-    char path[2048];
-    if (weights) {
-        snprintf(path, sizeof path, "%s/config.json", weights);
-        if (dit_config_from_json(path, &cfg, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
-    } else if (config) {
-        if (dit_config_from_json(config, &cfg, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
-    } else if (tiny) {
-        dit_config_tiny(tm == TETRI_MODEL_FLUX_DEV ? DIT_ARCH_FLUX : DIT_ARCH_SD3, &cfg);
-    } else if (tm == TETRI_MODEL_FLUX_DEV) {
-        dit_config_flux_dev(&cfg);
-    } else {
-        dit_config_sd3_medium(&cfg);
+    if (dit_config_choose(weights, config, tiny, tm == TETRI_MODEL_FLUX_DEV ? DIT_ARCH_FLUX : DIT_ARCH_SD3, &cfg, &err)) {
+        fprintf(stderr, "tetri bench-step: %s\n", err.msg);
+        return 1;
     }
     if (text_tokens < 0) text_tokens = dit_default_text_tokens(&cfg);
     dit_layout L;

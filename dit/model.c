@@ -420,3 +420,17 @@ float dit_bf16_bits_to_f32(uint16_t b)
 }
 
 float dit_bf16_round(float x) { return dit_bf16_bits_to_f32(dit_f32_to_bf16_bits(x)); }
+
+int dit_config_choose(const char *weights_dir, const char *config_path, int tiny, dit_arch arch, dit_config *out, tetri_error *err)
+{
+    if (weights_dir) {
+        char path[4096];
+        snprintf(path, sizeof path, "%s/config.json", weights_dir);
+        return dit_config_from_json(path, out, err);
+    }
+    if (config_path) return dit_config_from_json(config_path, out, err);
+    if (tiny) dit_config_tiny(arch, out);
+    else if (arch == DIT_ARCH_FLUX) dit_config_flux_dev(out);
+    else dit_config_sd3_medium(out);
+    return 0;
+}

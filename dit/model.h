@@ -2,7 +2,7 @@
  * parameter table under diffusers' tensor names, and the offset table of the one weight allocation.
  * defines: dit_arch, dit_config, dit_init_kind, dit_param, dit_linear, dit_double_block,
  *          dit_single_block, dit_layout, dit_config_flux_dev, dit_config_sd3_medium,
- *          dit_config_tiny, dit_config_from_json, dit_layout_build, dit_layout_free, dit_layout_find,
+ *          dit_config_tiny, dit_config_from_json, dit_config_choose, dit_layout_build, dit_layout_free, dit_layout_find,
  *          dit_param_init_value, dit_bf16_round, dit_image_tokens, dit_default_text_tokens.
  *
  * CPU only (no CUDA): the GPU executor, the CPU reference and the safetensors loader all index one
@@ -59,6 +59,10 @@ void dit_config_tiny(dit_arch arch, dit_config *c);
 /* Reads a diffusers transformer config.json ("_class_name" FluxTransformer2DModel or
  * SD3Transformer2DModel). Errors name the file and the field. */
 int dit_config_from_json(const char *path, dit_config *c, tetri_error *err);
+/* The configuration a command asked for, in its order of precedence: weights_dir's config.json,
+ * else the config.json at config_path, else the tiny configuration of arch (tiny), else the
+ * published FLUX.1-dev or SD3-medium of arch. Errors name the file and the field. */
+int dit_config_choose(const char *weights_dir, const char *config_path, int tiny, dit_arch arch, dit_config *out, tetri_error *err);
 /* Checks the invariants the kernels rely on (head_dim 64 or 128, hidden a multiple of 64 up to 4096,
  * RoPE axes summing to head_dim, widths multiples of 8). */
 int dit_config_check(const dit_config *c, tetri_error *err);

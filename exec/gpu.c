@@ -204,6 +204,15 @@ static int save_latent(gpu_backend *g, int32_t id, tetri_error *err)
     return rc;
 }
 
+void gpu_block_failed(gpu_backend *g, int gpu, host_event *ev, const tetri_error *err)
+{
+    g->dev[gpu].broken = true;
+    ev->kind = HOST_EVENT_FAILED;
+    ev->fatal = true;
+    snprintf(ev->why, sizeof ev->why, "%.255s", err->msg);
+    ev->end_real_ns = workers_real_now();
+}
+
 int gpu_inject(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
 {
     gpu_dev *d = &g->dev[gpu];
@@ -295,11 +304,7 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
         return;
     }
     if (launch_block(g, gpu, job, &err) || gpu_wait_event(g, gpu, g->dev[gpu].ev_end, job, &end, &err) || gpu_finish_block(g, job, &err)) {
-        g->dev[gpu].broken = true;
-        ev->kind = HOST_EVENT_FAILED;
-        ev->fatal = true;
-        snprintf(ev->why, sizeof ev->why, "%.255s", err.msg);
-        ev->end_real_ns = workers_real_now();
+        gpu_block_failed(g, gpu, ev, &err);
         return;
     }
     ev->end_real_ns = end;

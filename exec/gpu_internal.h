@@ -1,7 +1,7 @@
 /* exec/gpu_internal.h: what the GPU backend's two files share (exec/gpu.c: start-up, degree-1
  * blocks, runs; exec/gpu_sp.c: communicators, sequence-parallel ranks, their blocks, migration).
  * defines: GPU_MAX_SHAPES, GPU_SP_LEVELS, gpu_req, gpu_sp_dev, gpu_sp_block, gpu_dev, gpu_backend,
- *          gpu_request_seed, gpu_shape_index, gpu_on_device, gpu_wait_event, gpu_inject, gpu_finish_block,
+ *          gpu_request_seed, gpu_shape_index, gpu_on_device, gpu_wait_event, gpu_inject, gpu_finish_block, gpu_block_failed,
  *          gpu_free_request, gpu_sp_open, gpu_sp_thread_start, gpu_sp_thread_stop, gpu_sp_run, gpu_sp_place,
  *          gpu_sp_begin_run, gpu_sp_close, gpu_sp_report.
  * Not an interface for anything else. */
@@ -113,6 +113,9 @@ int gpu_inject(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err
 /* After a block has ended on every GPU of it: steps counted; a request that has run all its steps
  * leaves its slots (and its latent, with --save-latents). */
 int gpu_finish_block(gpu_backend *g, const workers_job *job, tetri_error *err);
+/* A block that failed on `gpu`: the GPU marked broken (never freed: work may still hang on it) and
+ * the host's event made a fatal failure with err's message, ended now. */
+void gpu_block_failed(gpu_backend *g, int gpu, host_event *ev, const tetri_error *err);
 /* Frees request id's slots (each stream-ordered on its GPU); its set becomes 0. */
 void gpu_free_request(gpu_backend *g, int32_t id);
 

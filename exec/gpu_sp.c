@@ -422,11 +422,7 @@ void gpu_sp_run(gpu_backend *g, int gpu, const workers_job *job, host_event *ev)
     }
     if (!rc) rc = run_rank(g, gpu, job, &end, &err);
     if (rc) {
-        g->dev[gpu].broken = true;
-        ev->kind = HOST_EVENT_FAILED;
-        ev->fatal = true;
-        snprintf(ev->why, sizeof ev->why, "%.255s", err.msg);
-        ev->end_real_ns = workers_real_now();
+        gpu_block_failed(g, gpu, ev, &err);
         return;
     }
     ev->end_real_ns = end;
