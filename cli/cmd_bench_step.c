@@ -60,22 +60,6 @@ static void usage(FILE *f)
             "  will not fit is refused with a message (exit status 1 once the others have run).\n");
 }
 
-static int parse_res_list(const char *s, int *res, int max)
-{
-    int n = 0;
-    const char *p = s;
-    while (*p) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 16 || v > 8192 || v % 16 || n == max) return -1;
-        res[n++] = (int)v;
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) return -1;
-    }
-    return n;
-}
-
 /* The schedule a timed step belongs to: FLUX.1-dev's and SD3's usual 28 steps (the graph's step
  * counter wraps, so any number of replays is fine). */
 #define BENCH_STEPS 28
@@ -286,7 +270,7 @@ int cmd_bench_step(int argc, char **argv)
     tetri_model tm;
     if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
     int res[32];
-    int n_res = parse_res_list(res_list, res, 32);
+    int n_res = tetri_sides_parse(res_list, 8192, res, 32);
     if (n_res <= 0) { fprintf(stderr, "tetri bench-step: --res '%s': a comma-separated list of multiples of 16\n", res_list); return 2; }
 
     tetri_error err = {{0}};

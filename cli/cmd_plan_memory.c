@@ -92,16 +92,8 @@ int cmd_bench_step_plan(int argc, char **argv)
     }
     tetri_model tm;
     if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
-    int res[32], n_res = 0;
-    for (const char *p = res_list; *p;) {
-        char *end;
-        long v = strtol(p, &end, 10);
-        if (end == p || v < 16 || v > 8192 || v % 16 || n_res == 32) { n_res = -1; break; }
-        res[n_res++] = (int)v;
-        p = end;
-        if (*p == ',') p++;
-        else if (*p) { n_res = -1; break; }
-    }
+    int res[32];
+    const int n_res = tetri_sides_parse(res_list, 8192, res, 32);
     if (n_res <= 0) { fprintf(stderr, "tetri bench-step: --res '%s': a comma-separated list of multiples of 16\n", res_list); return 2; }
 
     tetri_error err = {{0}};

@@ -151,15 +151,8 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
             if (a->n_models == 0) return tetri_errorf(err, "--model '%s': a list of flux-dev, sd3-medium", optarg);
             break;
         case OPT_RES:
-            a->n_res = 0;
-            list = strdup(optarg);
-            for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save))
-                if (a->n_res == 16 || parse_int_in(tok, 16, 4096, &a->res[a->n_res]) || a->res[a->n_res++] % 16) {
-                    free(list);
-                    return tetri_errorf(err, "--res '%s': up to 16 sides, multiples of 16 in 16..4096", optarg);
-                }
-            free(list);
-            if (a->n_res == 0) return tetri_errorf(err, "--res '%s': no side", optarg);
+            if ((a->n_res = tetri_sides_parse(optarg, 4096, a->res, 16)) < 0)
+                return tetri_errorf(err, "--res '%s': up to 16 sides, multiples of 16 in 16..4096", optarg);
             break;
         case OPT_BATCH: {
             const char *dash = strchr(optarg, '-');

@@ -3,6 +3,7 @@
 
 #include <assert.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 
@@ -70,4 +71,19 @@ void tetri_cluster_init(tetri_cluster *c, const char *hardware, int n_gpus, int 
     c->n_gpus = n_gpus;
     for (int g = 0; g < n_gpus; g++) c->fast_domain[g] = g / domain_size;
     snprintf(c->hardware, sizeof c->hardware, "%s", hardware ? hardware : "");
+}
+
+int tetri_sides_parse(const char *list, int max_side, int *out, int max)
+{
+    int n = 0;
+    for (const char *p = list; *p;) {
+        char *end;
+        const long v = strtol(p, &end, 10);
+        if (end == p || v < 16 || v > max_side || v % 16 || n == max) return -1;
+        out[n++] = (int)v;
+        p = end;
+        if (*p == ',' && p[1]) p++;
+        else if (*p) return -1;
+    }
+    return n ? n : -1;
 }

@@ -1,6 +1,6 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
- *          tetri_outcome, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block), model names, TETRI_MAX_SIDE.
+ *          tetri_outcome, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block), model names, tetri_sides_parse, TETRI_MAX_SIDE.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -51,6 +51,9 @@ const char *tetri_model_name(tetri_model m);
 /* Accepts the canonical names and the published ones ("FLUX.1-dev", "flux", "sd3", "SD3-medium").
  * Returns 0 and sets *out, or -1 for an unknown name. */
 int tetri_model_parse(const char *name, tetri_model *out);
+/* A comma-separated list of image sides in pixels ("256,512,1024"), each a multiple of 16 in
+ * 16..max_side, into out[0..max): how many, or -1 when the text is not such a list. */
+int tetri_sides_parse(const char *list, int max_side, int *out, int max);
 
 /* Link classes between the GPUs of a set: FAST when every pair shares a fast link (NVLink, or
  * a single GPU), SLOW when some pair talks over the slower link (PCIe between NVLink pairs). */

@@ -64,6 +64,19 @@ static void options_errors_name_the_key(void **state)
     assert_int_equal(tetri_options_parse(spec, ",", &o, &err), -1);
 }
 
+static void sides_lists_parse(void **state)
+{
+    (void)state;
+    int r[4];
+    assert_int_equal(tetri_sides_parse("256,512,1024", 8192, r, 4), 3);
+    assert_int_equal(r[0], 256);
+    assert_int_equal(r[2], 1024);
+    assert_int_equal(tetri_sides_parse("16", 8192, r, 4), 1);
+    const char *bad[] = {"", "256,", ",256", "250", "256,x", "0", "8208", "256;512", "256,,512", "16,16,16,16,16"};
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) assert_int_equal(tetri_sides_parse(bad[i], 8192, r, 4), -1);
+    assert_int_equal(tetri_sides_parse("4096", 2048, r, 4), -1); /* above max_side */
+}
+
 static void cluster_links(void **state)
 {
     (void)state;
@@ -147,6 +160,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(options_defaults_and_values),
         cmocka_unit_test(options_errors_name_the_key),
+        cmocka_unit_test(sides_lists_parse),
         cmocka_unit_test(cluster_links),
         cmocka_unit_test(plan_invariants),
     };
