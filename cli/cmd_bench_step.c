@@ -15,6 +15,7 @@
 #include "dit/gpu_plan.h"
 #include "dit/safetensors.h"
 #include "core/types.h"
+#include "profiles/measured.h"
 
 static void usage(FILE *f)
 {
@@ -65,14 +66,9 @@ static void usage(FILE *f)
 #define BENCH_STEPS 28
 #define BENCH_STEPS_STR "28"
 
-static int cmp_float(const void *a, const void *b)
-{
-    float x = *(const float *)a, y = *(const float *)b;
-    return (x > y) - (x < y);
-}
-
 /* Median, p10 and p90 of `iters` timed step launches (graph replays, or eager steps), CUDA events
- * around each, after `warmup` untimed ones. */
+ * around each, after `warmup` untimed ones; the quantiles as profile measure takes them
+ * (measured_row_from_samples), so the two commands agree on one GPU's numbers. */
 static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, int warmup, int iters, float out[3],
                          tetri_error *err)
 {
@@ -90,10 +86,11 @@ static int time_launches(dit_gpu_step *st, cudaStream_t stream, int use_graph, i
         if (!rc && i >= warmup) cudaEventElapsedTime(&ms[i - warmup], a, b);
     }
     if (!rc) {
-        qsort(ms, (size_t)iters, sizeof *ms, cmp_float);
-        out[0] = ms[iters / 2];
-        out[1] = ms[iters / 10];
-        out[2] = ms[iters - 1 - iters / 10];
+        measured_row r;
+        measured_row_from_samples(&r, ms, iters);
+        out[0] = (float)(r.median_ns / 1e6);
+        out[1] = (float)(r.p10_ns / 1e6);
+        out[2] = (float)(r.p90_ns / 1e6);
     }
     free(ms);
     cudaEventDestroy(a);
