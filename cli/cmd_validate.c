@@ -40,6 +40,12 @@ static void validate_usage(FILE *f)
             "  two latency samples (D, asymptotic p-value, rejected or not at --ks-alpha); the live blocks'\n"
             "  duration against the profile's prediction (relative error: mean, p50, p90, and the worst\n"
             "  model/resolution/batch/degree class); and a verdict against the targets.\n"
+            "With 5 or more jittered simulated runs of the same trace, policy, hardware and profile in the\n"
+            "experiment (its envelope: tetri sim --trace T --jitter --seeds 1-20 --db DB --experiment E;\n"
+            "the trace is matched by content, not file name), it also prints where the live mean, p99 and\n"
+            "attainment lie among theirs (min..max, the live value's percentile rank) and an envelope\n"
+            "verdict: WITHIN ENVELOPE when each lies within their min..max widened by its target (mean,\n"
+            "p99: x (1 -+ target); attainment: -+ target), else OUTSIDE ENVELOPE.\n"
             "\n"
             "  --live BACKEND        where the live runs go: emulated or gpu (their options: --speed,\n"
             "                        --settle-us, ... for emulated, --devices, --weights, ... for gpu:\n"
@@ -55,14 +61,17 @@ static void validate_usage(FILE *f)
             "  --sim-jitter          the simulator draws each block's time from the profile's CV (as\n"
             "                        --jitter) while the live backend runs as it is: the way to compare\n"
             "                        with real GPUs (whose times vary; the GPU backend takes no --jitter)\n"
-            "  --strict              exit with status 3 when any policy misses a target\n"
+            "  --strict              exit with status 3 when any policy misses a target; a pair with an\n"
+            "                        envelope (5+ jittered sims) is judged by its envelope verdict instead\n"
+            "                        (a single simulated run is one draw of a spread; the KS test is not in it)\n"
             "  --from-db             run nothing: compare every live run of --db (of --experiment, else of\n"
             "                        every experiment) that has a simulated twin (same key, no backend part)\n"
             "\n"
             "The targets are issue 9's: mean error at most 2%%, p99 at most 5%%, attainment within 0.02,\n"
             "the KS test not rejecting at 5%%. docs/validation.md explains the table.\n"
             "Exit status: 0 it ran (verdicts are information), 1 a run or file failed or ended early, 2 bad\n"
-            "options, 3 with --strict: some policy missed a target, 128+N stopped by signal N.\n");
+            "options, 3 with --strict: some policy missed a target (or lies outside its envelope), 128+N\n"
+            "stopped by signal N.\n");
 }
 
 /* ---- the command line ---------------------------------------------------------------------------- */
@@ -288,14 +297,16 @@ static int compare_runs(const validate_args *a, const char *experiment, const ch
         goto out;
     }
     for (size_t i = 0; i < n_pairs; i++)
-        if (validate_compare(db, &pairs[i], &a->targets, &err)) goto out;
+        if (validate_compare(db, &pairs[i], &a->targets, &err) ||
+            validate_compare_envelope(db, &pairs[i], runs, n_runs, &a->targets, &err))
+            goto out;
     if (n_unpaired) fprintf(stderr, "tetri validate: %zu live run%s without a simulated twin left out\n", n_unpaired, n_unpaired == 1 ? "" : "s");
     int csv_to_stdout = a->csv_path && strcmp(a->csv_path, "-") == 0;
     if (!csv_to_stdout) validate_print(stdout, pairs, n_pairs, runs, n_runs, &a->targets);
     if (a->csv_path && write_csv(a->csv_path, pairs, n_pairs, &err)) goto out;
     rc = 0;
     for (size_t i = 0; i < n_pairs && a->strict; i++)
-        if (pairs[i].misses) rc = VALIDATE_EXIT_MISSED;
+        if (validate_strict_misses(&pairs[i])) rc = VALIDATE_EXIT_MISSED;
 out:
     if (rc == 1) fprintf(stderr, "tetri validate: %s\n", err.msg);
     free(pairs);

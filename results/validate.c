@@ -273,6 +273,138 @@ out:
     return rc;
 }
 
+/* ---- the envelope -------------------------------------------------------------------------------- */
+
+/* The last occurrence of `needle` in [from, end), or NULL. */
+static const char *last_in(const char *from, const char *end, const char *needle)
+{
+    const char *found = NULL;
+    for (const char *p = strstr(from, needle); p && p < end; p = strstr(p + 1, needle)) found = p;
+    return found;
+}
+
+/* The workload's identity within [w, end) (validate_envelope_key), as a start and a length. */
+static void workload_identity(const char *w, const char *end, const char **start, int *len)
+{
+    const char *digest = strncmp(w, "trace=", 6) == 0 ? last_in(w, end, ",digest=") : NULL;
+    const char *gen = digest ? strstr(digest, ",generator:") : NULL;
+    *start = !digest ? w : gen && gen < end ? gen + strlen(",generator:") : digest + 1;
+    *len = (int)(end - *start);
+}
+
+int validate_envelope_key(const char *run_key, char *buf, size_t len, int *jitter_on)
+{
+    const char *backend = backend_part(run_key), *end = backend ? backend : run_key + strlen(run_key);
+    const char *w = strstr(run_key, "|workload=");
+    const char *j = w && w < end ? last_in(w, end, "|jitter=") : NULL;
+    if (!j) return -1;
+    const char *rest = strchr(j + 1, '|');
+    if (!rest || rest > end) rest = end;
+    const char *on = j + strlen("|jitter=");
+    *jitter_on = strncmp(on, "on", 2) == 0 && (on + 2 == rest || on[2] == ',');
+    const char *ident;
+    int ident_len;
+    workload_identity(w + strlen("|workload="), j, &ident, &ident_len);
+    int n = snprintf(buf, len, "%.*s|workload=%.*s%.*s", (int)(w - run_key), run_key, ident_len, ident,
+                     (int)(end - rest), rest);
+    return n >= 0 && (size_t)n < len ? 0 : -1;
+}
+
+double validate_percentile_rank(const double *v, size_t n, double x)
+{
+    size_t count = 0, below = 0, equal = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v[i])) continue;
+        count++;
+        below += v[i] < x;
+        equal += v[i] == x;
+    }
+    if (isnan(x) || count == 0) return NAN;
+    return 100.0 * ((double)below + 0.5 * (double)equal) / (double)count;
+}
+
+/* One figure over the envelope: v[0..n) its values, `live` the live run's; widened by `target`,
+ * relative (x (1 -+ target)) or absolute (-+ target). Returns whether live lies within. */
+static int envelope_stat(validate_envelope_stat *s, const double *v, size_t n, double live, double target, int relative)
+{
+    *s = (validate_envelope_stat){.min = NAN, .max = NAN, .lo = NAN, .hi = NAN, .live = live};
+    for (size_t i = 0; i < n; i++) {
+        if (isnan(v[i])) continue;
+        if (s->n++ == 0 || v[i] < s->min) s->min = v[i];
+        if (s->n == 1 || v[i] > s->max) s->max = v[i];
+    }
+    s->rank = validate_percentile_rank(v, n, live);
+    if (s->n == 0) return 0;
+    /* an infinite min stays infinite whatever the target (inf x 0 would be NaN) */
+    s->lo = !relative ? s->min - target : isinf(s->min) ? s->min : s->min * (1 - target);
+    s->hi = relative ? s->max * (1 + target) : s->max + target;
+    return !isnan(live) && live >= s->lo - TARGET_SLACK && live <= s->hi + TARGET_SLACK;
+}
+
+int validate_envelope_fill(validate_envelope *e, const validate_latency *runs, size_t n, const validate_latency *live,
+                           const validate_targets *t, tetri_error *err)
+{
+    memset(e, 0, sizeof *e);
+    double *v = calloc(n ? n : 1, sizeof *v);
+    if (!v) return tetri_errorf(err, "out of memory");
+    e->n = n;
+    for (size_t i = 0; i < n; i++) v[i] = runs[i].mean_s;
+    if (!envelope_stat(&e->mean, v, n, live->mean_s, t->mean_err, 1)) e->misses |= VALIDATE_MISS_MEAN;
+    for (size_t i = 0; i < n; i++) v[i] = runs[i].p99_s;
+    if (!envelope_stat(&e->p99, v, n, live->p99_s, t->p99_err, 1)) e->misses |= VALIDATE_MISS_P99;
+    for (size_t i = 0; i < n; i++) v[i] = runs[i].attainment;
+    if (!envelope_stat(&e->sar, v, n, live->attainment, t->sar_diff, 0)) e->misses |= VALIDATE_MISS_SAR;
+    free(v);
+    return 0;
+}
+
+/* Whether runs[i] belongs to the envelope of the live run whose envelope key is live_key. */
+static int in_envelope(const results_run *r, const results_run *live, const char *live_key)
+{
+    char key[8192];
+    int on;
+    return is_sim(r) && r->experiment_id == live->experiment_id &&
+           validate_envelope_key(r->run_key, key, sizeof key, &on) == 0 && on && strcmp(key, live_key) == 0;
+}
+
+/* Appends run r's figures to fig[*n]. Returns 0 or -1 with err. */
+static int envelope_figures(results_db *db, const results_run *r, validate_latency *fig, size_t *n, tetri_error *err)
+{
+    tetri_request_result *req = NULL;
+    double *lat = NULL;
+    size_t n_req = 0;
+    int rc = load_latency(db, r, &req, &n_req, &lat, &fig[*n], err);
+    if (rc == 0) (*n)++;
+    free(req);
+    free(lat);
+    return rc;
+}
+
+int validate_compare_envelope(results_db *db, validate_pair *p, const results_run *runs, size_t n_runs,
+                              const validate_targets *t, tetri_error *err)
+{
+    memset(&p->env, 0, sizeof p->env);
+    char live_key[8192];
+    int on;
+    if (validate_envelope_key(p->live->run_key, live_key, sizeof live_key, &on)) return 0; /* no key of that form */
+    validate_latency *fig = malloc((n_runs ? n_runs : 1) * sizeof *fig);
+    if (!fig) return tetri_errorf(err, "out of memory");
+    size_t n = 0;
+    int rc = 0;
+    for (size_t i = 0; i < n_runs && rc == 0; i++)
+        if (in_envelope(&runs[i], p->live, live_key)) rc = envelope_figures(db, &runs[i], fig, &n, err);
+    if (rc == 0) rc = validate_envelope_fill(&p->env, fig, n, &p->l, t, err);
+    free(fig);
+    return rc;
+}
+
+int validate_envelope_shown(const validate_pair *p) { return p->env.n >= VALIDATE_ENVELOPE_MIN_RUNS; }
+
+unsigned validate_strict_misses(const validate_pair *p)
+{
+    return validate_envelope_shown(p) ? p->env.misses : p->misses;
+}
+
 /* ---- text ---------------------------------------------------------------------------------------- */
 
 /* Seconds with 4 decimals; "inf" (a dropped request's), "-" (none). */
@@ -338,6 +470,66 @@ static void print_latency_row(FILE *out, const char *name, double s, double l, d
             fmt_percent(c, sizeof c, e));
 }
 
+/* "0th", "1st", "22nd", "13th": n with its English ordinal suffix. */
+static const char *fmt_ordinal(char *buf, size_t len, int n)
+{
+    const char *suffix = n % 100 >= 11 && n % 100 <= 13 ? "th" : n % 10 == 1 ? "st" : n % 10 == 2 ? "nd" : n % 10 == 3 ? "rd" : "th";
+    snprintf(buf, len, "%d%s", n, suffix);
+    return buf;
+}
+
+/* A figure of the envelope: seconds (4 decimals) or an attainment (3). */
+static const char *fmt_figure(char *buf, size_t len, double v, int seconds)
+{
+    if (seconds || isnan(v) || isinf(v)) return fmt_seconds(buf, len, v);
+    snprintf(buf, len, "%.3f", v);
+    return buf;
+}
+
+/* "  mean (finished)  live 16.2034 s at the 0th percentile of 16.7412..19.4655 s" */
+static void print_envelope_row(FILE *out, const char *name, const validate_envelope_stat *s, int seconds)
+{
+    char live[32], lo[32], hi[32], rank[32] = "no";
+    if (!isnan(s->rank)) fmt_ordinal(rank, sizeof rank, (int)floor(s->rank + 0.5));
+    fprintf(out, "  %-16s live %s%s at the %s percentile of %s..%s%s\n", name, fmt_figure(live, sizeof live, s->live, seconds),
+            seconds ? " s" : "", rank, fmt_figure(lo, sizeof lo, s->min, seconds), fmt_figure(hi, sizeof hi, s->max, seconds),
+            seconds ? " s" : "");
+}
+
+/* Appends "mean within 16.4064..19.8548 s" (or "outside") to the envelope verdict in buf. */
+static void envelope_range_text(char *buf, size_t len, const char *name, const validate_envelope_stat *s, int missed,
+                                int seconds)
+{
+    char lo[32], hi[32];
+    snprintf(buf + strlen(buf), len - strlen(buf), "%s%s %s %s..%s%s", buf[0] ? ", " : "", name,
+             missed ? "outside" : "within", fmt_figure(lo, sizeof lo, s->lo, seconds),
+             fmt_figure(hi, sizeof hi, s->hi, seconds), seconds ? " s" : "");
+}
+
+/* The names of the missed targets, ';'-separated ("mean;ks"), or "" when none. */
+static void misses_text(unsigned m, char *buf, size_t len)
+{
+    static const char *const names[] = {"mean", "p99", "attainment", "ks"};
+    buf[0] = 0;
+    for (int b = 0; b < 4; b++)
+        if (m & (1u << b)) snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ";" : "", names[b]);
+}
+
+static void print_envelope(FILE *out, const validate_envelope *e)
+{
+    char missed[64], ranges[256] = "";
+    fprintf(out, "envelope (%zu jittered sims)\n", e->n);
+    print_envelope_row(out, "mean (finished)", &e->mean, 1);
+    print_envelope_row(out, "p99", &e->p99, 1);
+    print_envelope_row(out, "SLO attainment", &e->sar, 0);
+    envelope_range_text(ranges, sizeof ranges, "mean", &e->mean, e->misses & VALIDATE_MISS_MEAN, 1);
+    envelope_range_text(ranges, sizeof ranges, "p99", &e->p99, e->misses & VALIDATE_MISS_P99, 1);
+    envelope_range_text(ranges, sizeof ranges, "attainment", &e->sar, e->misses & VALIDATE_MISS_SAR, 0);
+    misses_text(e->misses, missed, sizeof missed);
+    fprintf(out, "envelope verdict   %s%s%s: %s (min..max widened by the targets)\n",
+            e->misses ? "OUTSIDE ENVELOPE (" : "WITHIN ENVELOPE", missed, e->misses ? ")" : "", ranges);
+}
+
 static void print_pair(FILE *out, const validate_pair *p, const results_run *runs, size_t n_runs,
                        const validate_targets *t)
 {
@@ -368,7 +560,9 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
         fprintf(out, "  worst class      %s: mean %s over %" PRId64 " block%s\n", fmt_class(w, sizeof w, &p->blocks.worst),
                 fmt_percent(x, sizeof x, p->blocks.worst.err_mean), p->blocks.worst.n, p->blocks.worst.n == 1 ? "" : "s");
     verdict_text(p, t, verdict, sizeof verdict);
-    fprintf(out, "verdict            %s\n\n", verdict);
+    fprintf(out, "verdict            %s\n", verdict);
+    if (validate_envelope_shown(p)) print_envelope(out, &p->env);
+    fputc('\n', out);
 }
 
 void validate_print(FILE *out, const validate_pair *pairs, size_t n, const results_run *runs, size_t n_runs,
@@ -378,41 +572,71 @@ void validate_print(FILE *out, const validate_pair *pairs, size_t n, const resul
     validate_print_summary(out, pairs, n, runs, n_runs, t);
 }
 
-/* The names of the missed targets, ';'-separated ("mean;ks"), or "" when none. */
-static void misses_text(unsigned m, char *buf, size_t len)
+
+/* The verdict column's text: "PASS" or "MISS (mean;p99)". */
+static void verdict_cell(unsigned misses, char *buf, size_t len)
 {
-    static const char *const names[] = {"mean", "p99", "attainment", "ks"};
-    buf[0] = 0;
-    for (int b = 0; b < 4; b++)
-        if (m & (1u << b)) snprintf(buf + strlen(buf), len - strlen(buf), "%s%s", buf[0] ? ";" : "", names[b]);
+    char missed[64];
+    misses_text(misses, missed, sizeof missed);
+    snprintf(buf, len, "%s%s%s", misses ? "MISS (" : "PASS", missed, misses ? ")" : "");
+}
+
+/* The envelope column's text: "WITHIN, 20 sims", "OUTSIDE (mean), 20 sims", or "-" when not shown. */
+static void envelope_cell(const validate_pair *p, char *buf, size_t len)
+{
+    char missed[64];
+    misses_text(p->env.misses, missed, sizeof missed);
+    if (!validate_envelope_shown(p)) snprintf(buf, len, "-");
+    else snprintf(buf, len, "%s%s%s, %zu sims", p->env.misses ? "OUTSIDE (" : "WITHIN", missed, p->env.misses ? ")" : "",
+                  p->env.n);
+}
+
+/* The widths of the policy and verdict columns, and how many pairs show an envelope. */
+static size_t summary_widths(const validate_pair *pairs, size_t n, const results_run *runs, size_t n_runs,
+                             int *policy_w, int *verdict_w)
+{
+    char text[256];
+    size_t shown = 0;
+    *policy_w = 6;
+    *verdict_w = 7;
+    for (size_t i = 0; i < n; i++) {
+        report_policy_label(pairs[i].live, runs, NULL, n_runs, text, sizeof text);
+        if ((int)strlen(text) > *policy_w) *policy_w = (int)strlen(text);
+        verdict_cell(pairs[i].misses, text, sizeof text);
+        if ((int)strlen(text) > *verdict_w) *verdict_w = (int)strlen(text);
+        shown += validate_envelope_shown(&pairs[i]) != 0;
+    }
+    return shown;
 }
 
 void validate_print_summary(FILE *out, const validate_pair *pairs, size_t n, const results_run *runs, size_t n_runs,
                             const validate_targets *t)
 {
-    int policy_w = 6;
-    char label[256];
-    for (size_t i = 0; i < n; i++) {
-        report_policy_label(pairs[i].live, runs, NULL, n_runs, label, sizeof label);
-        if ((int)strlen(label) > policy_w) policy_w = (int)strlen(label);
-    }
-    fprintf(out, "%-*s %-9s %4s %9s %9s %9s %9s %8s %7s %9s  %s\n", policy_w, "policy", "live", "seed", "mean_err",
-            "p90_err", "p99_err", "SAR_diff", "KS_p", "KS_D", "block_err", "verdict");
-    size_t pass = 0;
+    int policy_w, verdict_w;
+    const size_t shown = summary_widths(pairs, n, runs, n_runs, &policy_w, &verdict_w);
+    /* the envelope column only when some pair has one: without, the table is as it was */
+    const int env_w = shown ? verdict_w : 0;
+    fprintf(out, "%-*s %-9s %4s %9s %9s %9s %9s %8s %7s %9s  %-*s%s\n", policy_w, "policy", "live", "seed", "mean_err",
+            "p90_err", "p99_err", "SAR_diff", "KS_p", "KS_D", "block_err", env_w, "verdict", shown ? "  envelope" : "");
+    size_t pass = 0, within = 0;
     for (size_t i = 0; i < n; i++) {
         const validate_pair *p = &pairs[i];
-        char a[32], b[32], c[32], d[32], missed[64];
+        char label[256], a[32], b[32], c[32], d[32], verdict[96], env[128];
         report_policy_label(p->live, runs, NULL, n_runs, label, sizeof label);
-        misses_text(p->misses, missed, sizeof missed);
-        fprintf(out, "%-*s %-9s %4" PRIu64 " %9s %9s %9s %+9.3f %8.4g %7.4f %9s  %s%s%s\n", policy_w, label,
+        verdict_cell(p->misses, verdict, sizeof verdict);
+        envelope_cell(p, env, sizeof env);
+        fprintf(out, "%-*s %-9s %4" PRIu64 " %9s %9s %9s %+9.3f %8.4g %7.4f %9s  %-*s%s%s\n", policy_w, label,
                 p->live->backend, p->live->seed, fmt_percent(a, sizeof a, p->err_mean),
                 fmt_percent(b, sizeof b, p->err_p90), fmt_percent(c, sizeof c, p->err_p99), p->sar_diff, p->ks.p, p->ks.d,
-                fmt_percent(d, sizeof d, p->blocks.err_mean), p->misses ? "MISS (" : "PASS", missed,
-                p->misses ? ")" : "");
+                fmt_percent(d, sizeof d, p->blocks.err_mean), env_w, verdict, shown ? "  " : "", shown ? env : "");
         pass += p->misses == 0;
+        within += validate_envelope_shown(p) && p->env.misses == 0;
     }
     fprintf(out, "%zu of %zu pair%s meet every target (mean error <= %g%%, p99 error <= %g%%, attainment within %g, KS p >= %g)\n",
             pass, n, n == 1 ? "" : "s", 100 * t->mean_err, 100 * t->p99_err, t->sar_diff, t->ks_alpha);
+    if (shown)
+        fprintf(out, "%zu of %zu pair%s with an envelope (%d or more jittered sims) lie within it\n", within, shown,
+                shown == 1 ? "" : "s", VALIDATE_ENVELOPE_MIN_RUNS);
 }
 
 /* ---- CSV ----------------------------------------------------------------------------------------- */
@@ -436,6 +660,24 @@ static void csv_side_by_side(FILE *out, double s, double l, double e)
     csv_number(out, "%.6f", s);
     csv_number(out, "%.6f", l);
     csv_number(out, "%.6f", e);
+}
+
+/* The envelope's columns: its runs, min, max and the live rank of each figure, its verdict and
+ * misses; all but the count empty when it is not shown. */
+static void csv_envelope(FILE *out, const validate_pair *p)
+{
+    const validate_envelope *e = &p->env;
+    const int shown = validate_envelope_shown(p);
+    const validate_envelope_stat *stats[] = {&e->mean, &e->p99, &e->sar};
+    fprintf(out, ",%zu", e->n);
+    for (int k = 0; k < 3; k++) {
+        csv_number(out, "%.6f", shown ? stats[k]->min : NAN);
+        csv_number(out, "%.6f", shown ? stats[k]->max : NAN);
+        csv_number(out, "%.1f", shown ? stats[k]->rank : NAN);
+    }
+    char missed[64] = "";
+    if (shown) misses_text(e->misses, missed, sizeof missed);
+    fprintf(out, ",%s,%s", !shown ? "" : e->misses ? "OUTSIDE" : "WITHIN", missed);
 }
 
 static void csv_row(FILE *out, const validate_pair *p)
@@ -470,6 +712,7 @@ static void csv_row(FILE *out, const validate_pair *p)
     csv_text(out, r->status);
     csv_text(out, p->sim->run_key);
     csv_text(out, r->run_key);
+    csv_envelope(out, p);
     fputc('\n', out);
 }
 
@@ -479,7 +722,10 @@ void validate_write_csv(FILE *out, const validate_pair *pairs, size_t n)
           "finished_sim,finished_live,mean_sim_s,mean_live_s,mean_err,p50_sim_s,p50_live_s,p50_err,p90_sim_s,p90_live_s,"
           "p90_err,p99_sim_s,p99_live_s,p99_err,attainment_sim,attainment_live,attainment_diff,ks_d,ks_p,ks_reject,"
           "blocks,failed_blocks,block_err_mean,block_err_p50,block_err_p90,worst_class,worst_class_blocks,"
-          "worst_class_err_mean,verdict,misses,sim_status,live_status,sim_run_key,live_run_key\n",
+          "worst_class_err_mean,verdict,misses,sim_status,live_status,sim_run_key,live_run_key,envelope_runs,"
+          "envelope_mean_min_s,envelope_mean_max_s,envelope_mean_rank,envelope_p99_min_s,envelope_p99_max_s,"
+          "envelope_p99_rank,envelope_attainment_min,envelope_attainment_max,envelope_attainment_rank,"
+          "envelope_verdict,envelope_misses\n",
           out);
     for (size_t i = 0; i < n; i++) csv_row(out, &pairs[i]);
 }

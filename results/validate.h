@@ -3,9 +3,11 @@
  * timeline and hardware on the simulator, read back from a results database.
  * defines: validate_targets, VALIDATE_DEFAULT_TARGETS, validate_latency, validate_block_class,
  *          VALIDATE_CLASS_MIN_BLOCKS,
- *          validate_blocks, validate_miss, validate_pair, validate_sim_key, validate_find_pairs,
- *          validate_compare, validate_describe_workload, validate_print, validate_print_summary,
- *          validate_write_csv.
+ *          validate_blocks, validate_miss, validate_envelope_stat, validate_envelope,
+ *          VALIDATE_ENVELOPE_MIN_RUNS, validate_pair, validate_sim_key, validate_find_pairs,
+ *          validate_compare, validate_envelope_key, validate_percentile_rank, validate_envelope_fill,
+ *          validate_compare_envelope, validate_envelope_shown, validate_strict_misses,
+ *          validate_describe_workload, validate_print, validate_print_summary, validate_write_csv.
  *
  * Per pair: the end-to-end latency (finish - arrival) of every request, its mean, p50, p90 and p99
  * on each side and their relative errors (live - sim) / sim; the SLO attainment on each side and
@@ -18,7 +20,15 @@
  * A dropped request never finishes: its latency is +infinity, in the quantiles and the KS samples
  * (a policy that drops requests is not rewarded with a shorter tail), and the mean is over finished
  * requests. A relative error of two infinite quantiles is 0 (both land on dropped requests); of one
- * infinite, infinite. A target is met only by a finite error within it. */
+ * infinite, infinite. A target is met only by a finite error within it.
+ *
+ * The envelope: a policy whose decisions hinge on which request ends first (tetriserve's rounds at
+ * high load) moves by several percent between two simulations whose block times differ by noise
+ * alone, so one simulated run is a single draw. The envelope of a live run is every simulated run of
+ * its experiment of the same trace, policy, timeline, hardware and profile with jitter on (any
+ * seed: `tetri sim --trace T --jitter --seeds 1-20`); with VALIDATE_ENVELOPE_MIN_RUNS of them or more
+ * the comparison also says where the live mean, p99 and attainment lie among theirs, and whether
+ * within their range widened by the targets. */
 #ifndef TETRI_RESULTS_VALIDATE_H
 #define TETRI_RESULTS_VALIDATE_H
 
@@ -73,6 +83,25 @@ typedef enum validate_miss {
     VALIDATE_MISS_MEAN = 1, VALIDATE_MISS_P99 = 2, VALIDATE_MISS_SAR = 4, VALIDATE_MISS_KS = 8
 } validate_miss;
 
+/* The envelope is shown, and judged, from this many jittered simulated runs on. */
+#define VALIDATE_ENVELOPE_MIN_RUNS 5
+
+/* One figure (mean, p99 or attainment) over the envelope's runs, and the live run's. */
+typedef struct validate_envelope_stat {
+    size_t n;                       /* runs where it is defined (a mean without a finished request is not) */
+    double min, max;                /* over them; NAN when n = 0 */
+    double lo, hi;                  /* min and max widened by the target (mean, p99: x (1 -+ target);
+                                     * attainment: -+ target); NAN when n = 0 */
+    double live;                    /* the live run's value */
+    double rank;                    /* its percentile rank among them (validate_percentile_rank); NAN when undefined */
+} validate_envelope_stat;
+
+typedef struct validate_envelope {
+    size_t n;                       /* jittered simulated runs found (0 when none, or not looked for) */
+    validate_envelope_stat mean, p99, sar;
+    unsigned misses;                /* VALIDATE_MISS_MEAN, _P99, _SAR: the live value outside [lo, hi] */
+} validate_envelope;
+
 typedef struct validate_pair {
     const results_run *sim, *live;  /* into the runs given to validate_find_pairs */
     validate_latency s, l;
@@ -81,6 +110,7 @@ typedef struct validate_pair {
     stats_ks_result ks;
     validate_blocks blocks;
     unsigned misses;                /* validate_miss bits */
+    validate_envelope env;          /* the jittered simulator's spread (validate_compare_envelope) */
 } validate_pair;
 
 /* The simulated twin's run key of a live run key: the live key without its backend part (the sweep's
@@ -102,6 +132,39 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
  * against t. Returns 0 or -1 with err. */
 int validate_compare(results_db *db, validate_pair *p, const validate_targets *t, tetri_error *err);
 
+/* The identity of a run key within an envelope, into buf: "policy=P|workload=W|REST", the key without
+ * its backend part and its jitter part ("jitter=on,seed=N"), REST what follows that (timeline,
+ * hardware, profile); the workload W of a replayed trace is its generator's spec when it has one
+ * (the spec the trace's content was checked to match, and the text of that generated workload's own
+ * runs), else "digest=HEX": a trace is known by its content, not by its file's name, which differs
+ * between the GPU machine that recorded a live run and this one. *jitter_on: whether the jitter part
+ * says on. Returns 0, or -1 when the key is not of that form (or buf is too short). */
+int validate_envelope_key(const char *run_key, char *buf, size_t len, int *jitter_on);
+
+/* The percentile rank of x among v[0..n) (NaNs in v left out): 100 (below + equal / 2) / count, from
+ * 0 (below them all) to 100 (above them all); infinities compare as numbers. NAN when x is NaN or no
+ * value counts. */
+double validate_percentile_rank(const double *v, size_t n, double x);
+
+/* The envelope e of live figures `live` from the figures of its n jittered runs, judged against t
+ * (mean and p99 within [min (1 - target), max (1 + target)], attainment within [min - target,
+ * max + target], 1e-12 of rounding allowed; an undefined live value or figure misses). Returns 0,
+ * or -1 with err (out of memory). */
+int validate_envelope_fill(validate_envelope *e, const validate_latency *runs, size_t n, const validate_latency *live,
+                           const validate_targets *t, tetri_error *err);
+
+/* Finds p's envelope among runs[0..n_runs) (the simulated runs of p->live's experiment whose
+ * validate_envelope_key is the live run's, with jitter on), reads their requests, and fills p->env.
+ * Call after validate_compare (it uses p->l). Returns 0 or -1 with err. */
+int validate_compare_envelope(results_db *db, validate_pair *p, const results_run *runs, size_t n_runs,
+                              const validate_targets *t, tetri_error *err);
+
+/* Whether p's envelope has VALIDATE_ENVELOPE_MIN_RUNS runs or more (and so is printed and judged). */
+int validate_envelope_shown(const validate_pair *p);
+
+/* What --strict acts on: the envelope's misses when it is shown, else the targets' (p->misses). */
+unsigned validate_strict_misses(const validate_pair *p);
+
 /* The workload of run r in words (without its seed): "MIX mix, SLO scale X, R/min", or for a replayed
  * trace "trace NAME", with those parameters in parentheses when its generator's are known. */
 void validate_describe_workload(const results_run *r, char *buf, size_t len);
@@ -110,12 +173,13 @@ void validate_describe_workload(const results_run *r, char *buf, size_t len);
  * tetri report), then validate_print_summary. */
 void validate_print(FILE *out, const validate_pair *pairs, size_t n, const results_run *runs, size_t n_runs,
                     const validate_targets *t);
-/* One line per pair (policy, workload, the errors, verdict) and a closing count of pairs that meet
- * every target. */
+/* One line per pair (policy, workload, the errors, verdict, and the envelope's verdict in a last
+ * column when some pair has an envelope shown) and a closing count of pairs that meet every target
+ * (and of those within their envelope). */
 void validate_print_summary(FILE *out, const validate_pair *pairs, size_t n, const results_run *runs, size_t n_runs,
                             const validate_targets *t);
 /* One CSV row per pair, with a header: identity, both sides' figures, errors, KS, blocks, verdict,
- * both run keys (docs/validation.md lists the columns). Fixed formats: the same database gives the
+ * both run keys, the envelope (docs/validation.md lists the columns). Fixed formats: the same database gives the
  * same bytes. */
 void validate_write_csv(FILE *out, const validate_pair *pairs, size_t n);
 

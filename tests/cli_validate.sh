@@ -3,8 +3,9 @@
 # trace, two policies: a few seconds): every number of its CSV recomputed from the database it wrote
 # (tetri report --requests for the latencies, SQL for the blocks), the KS statistic recomputed from
 # the two latency samples and its p-value from D; --from-db and a rerun give the same bytes; tetri
-# report and tetri plot see the runs; --strict; the option errors, `--live gpu` among them; and the
-# shipped H200 runs compared from their database.
+# report and tetri plot see the runs; --strict; the envelope of jittered simulated runs (4 counted,
+# 5 shown, its figures recomputed from the database, --strict judging by it); the option errors,
+# `--live gpu` among them; and the shipped H200 runs compared from their database.
 set -u
 : "${TETRI:?run through make check (TETRI is the built binary)}"
 : "${TETRI_SRCDIR:?run through make check}"
@@ -145,7 +146,8 @@ expect 1 "no experiment 'nope'" validate --from-db --db "$db" --experiment nope
 # not, and they pair all the same, also from the database.
 run_validate "$tmp/j.db" --sim-jitter --experiment jittered --csv "$tmp/j.csv" >"$tmp/out" 2>"$tmp/err" ||
     fail "--sim-jitter: $(cat "$tmp/err")"
-sed 's/"[^"]*"/Q/g' "$tmp/j.csv" | grep -c ',Q,Q$' | grep -qx 2 || fail "--sim-jitter: want 2 pairs: $(cat "$tmp/j.csv")"
+# (each twin, jittered, is an envelope of one run: counted, not shown)
+sed 's/"[^"]*"/Q/g' "$tmp/j.csv" | grep -c ',Q,Q,1,,,,,,,,,,,$' | grep -qx 2 || fail "--sim-jitter: want 2 pairs: $(cat "$tmp/j.csv")"
 grep -q 'jitter=on.*jitter=off' "$tmp/j.csv" || fail "--sim-jitter: the twins are not simulated with jitter and run without: $(cat "$tmp/j.csv")"
 "$TETRI" validate --from-db --db "$tmp/j.db" --experiment jittered --csv - >"$tmp/jfrom.csv" 2>/dev/null || fail "--from-db of --sim-jitter"
 cmp -s "$tmp/j.csv" "$tmp/jfrom.csv" || fail "--from-db pairs --sim-jitter runs differently: $(diff "$tmp/j.csv" "$tmp/jfrom.csv")"
@@ -156,6 +158,72 @@ cmp -s "$tmp/j.csv" "$tmp/jfrom.csv" || fail "--from-db pairs --sim-jitter runs 
 "$TETRI" validate --from-db --db "$db" --strict --target-mean 1e6 --target-p99 1e6 --target-attainment 1 --ks-alpha 0 \
     >"$tmp/out" 2>&1 || fail "--strict with every target met: exit $? ($(cat "$tmp/out"))"
 grep -qF "2 of 2 pairs meet every target" "$tmp/out" || fail "targets met, table says otherwise: $(cat "$tmp/out")"
+
+# The envelope: jittered simulated runs of the same trace (copied under another name: a trace is
+# known by its content) in the same database and experiment. Four are counted, not shown; five are.
+env=$tmp/env.db
+cp "$db" "$env"
+mkdir -p "$tmp/elsewhere" && cp "$tmp/trace.csv" "$tmp/elsewhere/renamed.csv"
+add_jittered() { # SEEDS
+    "$TETRI" sim --trace "$tmp/elsewhere/renamed.csv" --profile "$profile" --policy edf-dyn --policy tetriserve --jitter \
+        --seeds "$1" --db "$env" --experiment validate >/dev/null 2>"$tmp/err" || fail "sim --jitter --seeds $1: $(cat "$tmp/err")"
+}
+add_jittered 1-4
+"$TETRI" validate --from-db --db "$env" >"$tmp/env4" 2>"$tmp/err" || fail "--from-db with 4 jittered: $(cat "$tmp/err")"
+"$TETRI" validate --from-db --db "$db" >"$tmp/env0" 2>/dev/null
+cmp -s "$tmp/env0" "$tmp/env4" || fail "4 jittered runs changed the table: $(diff "$tmp/env0" "$tmp/env4")"
+"$TETRI" validate --from-db --db "$env" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | grep -c ',Q,Q,4,,,,,,,,,,,$' | grep -qx 2 ||
+    fail "4 jittered runs: the CSV does not count them alone"
+add_jittered 5
+"$TETRI" validate --from-db --db "$env" >"$tmp/env5" 2>"$tmp/err" || fail "--from-db with 5 jittered: $(cat "$tmp/err")"
+cat "$tmp/env5"
+for w in "envelope (5 jittered sims)" "  mean (finished)  live " "  p99              live " "  SLO attainment   live " \
+    "envelope verdict   " "  envelope" "of 2 pairs with an envelope (5 or more jittered sims) lie within it"; do
+    [ "$(grep -cF -- "$w" "$tmp/env5")" -ge 1 ] || fail "the envelope's output lacks '$w'"
+done
+[ "$(grep -c '^envelope (5 jittered sims)$' "$tmp/env5")" -eq 2 ] || fail "want an envelope per pair"
+"$TETRI" validate --from-db --db "$env" --csv "$tmp/env.csv" >/dev/null 2>&1 || fail "--from-db --csv with the envelope"
+head -1 "$tmp/env.csv" | grep -q ',live_run_key,envelope_runs,envelope_mean_min_s,envelope_mean_max_s,envelope_mean_rank,envelope_p99_min_s,envelope_p99_max_s,envelope_p99_rank,envelope_attainment_min,envelope_attainment_max,envelope_attainment_rank,envelope_verdict,envelope_misses$' ||
+    fail "the CSV header lacks the envelope's columns: $(head -1 "$tmp/env.csv")"
+# The envelope's figures from the database: per policy, the min and max over the jittered runs of
+# the mean latency and the attainment, and the live values' percentile ranks among them.
+if command -v sqlite3 >/dev/null 2>&1; then
+    sed 's/"[^"]*"/Q/g' "$tmp/env.csv" | awk -F, 'NR > 1' >"$tmp/env.rows"
+    while IFS=, read -r _ _ _ _ _ _ _ policy _ _ _ _ _ _ _ mean_live _ _ _ _ _ _ _ _ _ _ _ att_live _ _ _ _ _ _ _ _ _ _ _ _ \
+        verdict _ _ _ _ _ runs mean_min mean_max mean_rank _ _ _ att_min att_max att_rank env_verdict env_misses; do
+        compare "$policy envelope_runs" "$runs" 5
+        sql="SELECT printf('%.6f %.6f %.6f %.6f', min(m), max(m), min(a), max(a)) FROM (SELECT
+             avg(CASE WHEN q.finish_ns >= 0 THEN (q.finish_ns - q.arrival_ns) / 1e9 END) AS m,
+             avg(q.outcome = 'met') AS a FROM run r JOIN request q ON q.run_id = r.id
+             WHERE r.backend = 'sim' AND r.policy_name = '$policy' AND r.run_key LIKE '%|jitter=on,%' GROUP BY r.id)"
+        set -- $(sqlite3 "$env" "$sql")
+        compare "$policy envelope_mean_min_s" "$mean_min" "$1"; compare "$policy envelope_mean_max_s" "$mean_max" "$2"
+        compare "$policy envelope_attainment_min" "$att_min" "$3"; compare "$policy envelope_attainment_max" "$att_max" "$4"
+        sql="SELECT printf('%.1f', 100.0 * (sum(m < $mean_live - 5e-7) + 0.5 * sum(abs(m - $mean_live) <= 5e-7)) / count(*)) FROM
+             (SELECT avg(CASE WHEN q.finish_ns >= 0 THEN (q.finish_ns - q.arrival_ns) / 1e9 END) AS m FROM run r JOIN request q
+              ON q.run_id = r.id WHERE r.backend = 'sim' AND r.policy_name = '$policy' AND r.run_key LIKE '%|jitter=on,%' GROUP BY r.id)"
+        compare "$policy envelope_mean_rank" "$mean_rank" "$(sqlite3 "$env" "$sql")"
+        # the verdict: within min..max widened by the targets
+        want=$(awk -v l="$mean_live" -v lo="$mean_min" -v hi="$mean_max" -v a="$att_live" -v alo="$att_min" -v ahi="$att_max" \
+            'BEGIN { m = (l < lo * 0.98 - 1e-9 || l > hi * 1.02 + 1e-9); s = (a < alo - 0.02 - 1e-9 || a > ahi + 0.02 + 1e-9)
+                     print m, s }')
+        set -- $want
+        case "$env_misses" in *mean*) got_m=1 ;; *) got_m=0 ;; esac
+        case "$env_misses" in *attainment*) got_s=1 ;; *) got_s=0 ;; esac
+        [ "$got_m $got_s" = "$1 $2" ] || fail "$policy envelope misses '$env_misses', the figures say mean $1 attainment $2"
+        case "$env_verdict/$env_misses" in WITHIN/ | OUTSIDE/?*) ;; *) fail "$policy envelope verdict '$env_verdict' misses '$env_misses'" ;; esac
+        [ -n "$verdict" ] && [ -n "$att_rank" ] || fail "$policy: empty verdict or rank"
+    done <"$tmp/env.rows"
+    [ "$(grep -c . "$tmp/env.rows")" -eq 2 ] || fail "the envelope's CSV: want 2 rows"
+else
+    echo "SKIP: no sqlite3 for the envelope check"
+fi
+# --strict judges a pair with an envelope by it: targets of 0 miss every pair, a wide envelope holds them.
+"$TETRI" validate --from-db --db "$env" --strict --target-mean 1e6 --target-p99 1e6 --target-attainment 1 \
+    --ks-alpha 1 >"$tmp/out" 2>&1 || fail "--strict within a wide envelope, KS missed: exit $? ($(cat "$tmp/out"))"
+grep -qF "2 of 2 pairs with an envelope (5 or more jittered sims) lie within it" "$tmp/out" || fail "wide envelope: $(cat "$tmp/out")"
+"$TETRI" validate --from-db --db "$env" --strict --target-mean 0 --target-p99 0 --target-attainment 0 >/dev/null 2>&1
+[ $? -eq 3 ] || fail "--strict outside a narrow envelope: exit $?, want 3"
 
 # tetri report and tetri plot see both backends.
 "$TETRI" report --db "$db" --experiment validate --runs >"$tmp/report" || fail "report"

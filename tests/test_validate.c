@@ -1,7 +1,8 @@
 /* tests/test_validate.c: the statistics of `tetri validate`: nearest-rank quantiles, the two-sample
  * Kolmogorov-Smirnov test against values computed with SciPy, and the comparison of a live run with
  * its simulated twin (results/validate.h) over a database written here with known latencies and
- * blocks, so every expected figure is derived by hand below. */
+ * blocks, so every expected figure is derived by hand below; and the envelope of jittered simulated
+ * runs around a live run (key identity, percentile ranks, the verdict's edges). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -435,6 +436,243 @@ static void a_partial_run_is_said(void **state)
     free(pairs);
 }
 
+/* ---- the envelope ------------------------------------------------------------------------------- */
+
+/* A live key recorded on another machine and a jittered simulated run of the same trace here: the
+ * same envelope key (the trace known by its digest), jitter and seed aside. */
+static void envelope_keys(void **state)
+{
+    (void)state;
+    char a[512], b[512];
+    int on_a, on_b;
+    const char *live = "policy=p:x=1|workload=trace=/root/out/t.csv,digest=ab|jitter=off,seed=1|timeline_ns=5|hardware=h|profile=9,analytic=off|backend=gpu,seed=1";
+    const char *sim = "policy=p:x=1|workload=trace=bench/t.csv,digest=ab|jitter=on,seed=7|timeline_ns=5|hardware=h|profile=9,analytic=off";
+    assert_int_equal(validate_envelope_key(live, a, sizeof a, &on_a), 0);
+    assert_int_equal(validate_envelope_key(sim, b, sizeof b, &on_b), 0);
+    assert_string_equal(a, "policy=p:x=1|workload=digest=ab|timeline_ns=5|hardware=h|profile=9,analytic=off");
+    assert_string_equal(a, b);
+    assert_false(on_a);
+    assert_true(on_b);
+    /* a trace with its generator's spec is that generated workload */
+    const char *traced = "policy=p|workload=trace=t.csv,digest=ab,generator:mix=uniform,seed=1|jitter=on,seed=2|hardware=h";
+    const char *generated = "policy=p|workload=mix=uniform,seed=1|jitter=on,seed=1|hardware=h";
+    assert_int_equal(validate_envelope_key(traced, a, sizeof a, &on_a), 0);
+    assert_int_equal(validate_envelope_key(generated, b, sizeof b, &on_b), 0);
+    assert_string_equal(a, "policy=p|workload=mix=uniform,seed=1|hardware=h");
+    assert_string_equal(a, b);
+    /* another digest, profile or policy is another envelope */
+    assert_int_equal(validate_envelope_key("policy=p:x=1|workload=trace=t.csv,digest=ac|jitter=on,seed=7|timeline_ns=5|hardware=h|profile=9,analytic=off", b, sizeof b, &on_b), 0);
+    assert_int_equal(validate_envelope_key(live, a, sizeof a, &on_a), 0);
+    assert_string_not_equal(a, b);
+    /* not of that form, or too long for buf */
+    assert_int_equal(validate_envelope_key("p|trace|jitter=on,seed=1|hw", a, sizeof a, &on_a), -1);
+    assert_int_equal(validate_envelope_key("policy=p|workload=w|hardware=h", a, sizeof a, &on_a), -1);
+    assert_int_equal(validate_envelope_key(sim, a, 20, &on_a), -1);
+}
+
+static void percentile_ranks(void **state)
+{
+    (void)state;
+    const double v[] = {1, 2, 3, 4};
+    assert_close(validate_percentile_rank(v, 4, 0), 0);
+    assert_close(validate_percentile_rank(v, 4, 5), 100);
+    assert_close(validate_percentile_rank(v, 4, 2), 37.5);  /* 1 below, 1 equal: (1 + 0.5) / 4 */
+    assert_close(validate_percentile_rank(v, 4, 2.5), 50);
+    const double with_nan[] = {1, NAN, 3};
+    assert_close(validate_percentile_rank(with_nan, 3, 2), 50); /* the NaN does not count */
+    const double infinite[] = {1, INFINITY, INFINITY};
+    assert_close(validate_percentile_rank(infinite, 3, INFINITY), 200.0 / 3); /* 1 below, 2 equal */
+    assert_true(isnan(validate_percentile_rank(v, 4, NAN)));
+    assert_true(isnan(validate_percentile_rank(v, 0, 1)));
+}
+
+/* n runs of means 10, 11, ..., p99s 20, 21, ... and attainments 0.5, 0.55, ... */
+static void envelope_runs(validate_latency *runs, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        runs[i] = (validate_latency){.n = 10, .finished = 10, .mean_s = 10.0 + (double)i, .p99_s = 20.0 + (double)i,
+                                     .attainment = 0.5 + 0.05 * (double)i};
+}
+
+static unsigned envelope_misses(const validate_latency *runs, size_t n, validate_latency live)
+{
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    validate_envelope e;
+    tetri_error err = {{0}};
+    assert_int_equal(validate_envelope_fill(&e, runs, n, &live, &t, &err), 0);
+    return e.misses;
+}
+
+/* The widened bounds' edges: mean 9.8..14.28, p99 19..25.2, attainment 0.48..0.72 over 5 runs. */
+static void envelope_verdict_edges(void **state)
+{
+    (void)state;
+    validate_latency runs[5], live = {.n = 10, .finished = 10, .mean_s = 12, .p99_s = 22, .attainment = 0.6};
+    envelope_runs(runs, 5);
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    validate_envelope e;
+    tetri_error err = {{0}};
+    assert_int_equal(validate_envelope_fill(&e, runs, 5, &live, &t, &err), 0);
+    assert_int_equal(e.n, 5);
+    assert_int_equal(e.misses, 0);
+    assert_close(e.mean.min, 10);
+    assert_close(e.mean.max, 14);
+    assert_close(e.mean.lo, 9.8);
+    assert_close(e.mean.hi, 14.28);
+    assert_close(e.mean.rank, 50);
+    assert_close(e.p99.lo, 19);
+    assert_close(e.p99.hi, 25.2);
+    assert_close(e.sar.lo, 0.48);
+    assert_close(e.sar.hi, 0.72);
+    /* on an edge is within; past it, outside */
+    assert_int_equal(envelope_misses(runs, 5, (validate_latency){.mean_s = 9.8, .p99_s = 25.2, .attainment = 0.48}), 0);
+    assert_int_equal(envelope_misses(runs, 5, (validate_latency){.mean_s = 14.28, .p99_s = 19, .attainment = 0.72}), 0);
+    assert_int_equal(envelope_misses(runs, 5, (validate_latency){.mean_s = 9.79, .p99_s = 25.3, .attainment = 0.479}),
+                     VALIDATE_MISS_MEAN | VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
+    assert_int_equal(envelope_misses(runs, 5, (validate_latency){.mean_s = 14.3, .p99_s = 22, .attainment = 0.721}),
+                     VALIDATE_MISS_MEAN | VALIDATE_MISS_SAR);
+}
+
+/* Dropped requests: a live run that finished nothing has no mean (outside); an infinite live p99
+ * lies within an envelope whose largest p99 is infinite, and beyond one whose p99s are all finite;
+ * a run without a finished request does not count in the mean's range. */
+static void envelope_with_dropped_requests(void **state)
+{
+    (void)state;
+    validate_latency runs[5];
+    envelope_runs(runs, 5);
+    validate_latency live = {.mean_s = 12, .p99_s = INFINITY, .attainment = 0.6};
+    assert_int_equal(envelope_misses(runs, 5, live), VALIDATE_MISS_P99);
+    runs[4].p99_s = INFINITY;
+    assert_int_equal(envelope_misses(runs, 5, live), 0);
+    for (int i = 0; i < 5; i++) runs[i].p99_s = INFINITY; /* every p99 infinite: lo infinite whatever the target */
+    assert_int_equal(envelope_misses(runs, 5, live), 0);
+    live.p99_s = 22;
+    assert_int_equal(envelope_misses(runs, 5, live), VALIDATE_MISS_P99);
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    t.p99_err = 1; /* min x (1 - 1) would be inf x 0 */
+    validate_envelope e;
+    tetri_error err = {{0}};
+    assert_int_equal(validate_envelope_fill(&e, runs, 5, &live, &t, &err), 0);
+    assert_true(isinf(e.p99.lo));
+    envelope_runs(runs, 5);
+    runs[0].mean_s = NAN; /* nothing finished: left out, the range is 11..14 */
+    assert_int_equal(validate_envelope_fill(&e, runs, 5, &(validate_latency){.mean_s = 10, .p99_s = 22, .attainment = 0.6}, &t, &err), 0);
+    assert_int_equal(e.mean.n, 4);
+    assert_close(e.mean.min, 11);
+    assert_int_equal(e.misses, VALIDATE_MISS_MEAN);
+    live = (validate_latency){.mean_s = NAN, .p99_s = 22, .attainment = 0.6};
+    assert_int_equal(envelope_misses(runs, 5, live), VALIDATE_MISS_MEAN);
+    assert_int_equal(validate_envelope_fill(&e, runs, 5, &live, &t, &err), 0);
+    assert_true(isnan(e.mean.rank));
+    /* no run: every figure undefined, every one outside */
+    assert_int_equal(envelope_misses(runs, 0, live), VALIDATE_MISS_MEAN | VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
+}
+
+/* The fixture's pair, with jittered simulated runs of its trace under another file name (seeds
+ * 1..n_jittered, latencies (i + 1) x (0.96, 0.98, 1, 1.02, 1.04, ...)), one of another policy and
+ * one in another experiment (neither in the envelope). */
+static void write_jittered(const fixture *f, int n_jittered)
+{
+    tetri_error err = {{0}};
+    int64_t experiment, other;
+    if (results_experiment(f->db, "validate", "", &experiment, &err) || results_experiment(f->db, "other", "", &other, &err))
+        fail_msg("%s", err.msg);
+    for (int k = 1; k <= n_jittered + 2; k++) {
+        tetri_request_result req[N_REQ];
+        tetri_run_summary sum;
+        build_requests(req, 0, &sum);
+        sum.met = sum.late = 0;
+        for (int i = 0; i < N_REQ; i++) {
+            req[i].finish = req[i].arrival + S((i + 1) * (0.96 + 0.02 * (k - 1)));
+            req[i].outcome = req[i].finish <= req[i].deadline ? TETRI_MET : TETRI_LATE;
+            sum.met += req[i].outcome == TETRI_MET;
+            sum.late += req[i].outcome == TETRI_LATE;
+        }
+        char key[256];
+        snprintf(key, sizeof key, "policy=%s|workload=trace=elsewhere/t.csv,digest=00|jitter=on,seed=%d|timeline_ns=0|hardware=h100x8",
+                 k == n_jittered + 1 ? "rssp" : "edf-dyn", k);
+        tetri_run_info info = {.run_key = key, .policy = "edf-dyn", .workload = "trace=elsewhere/t.csv,digest=00",
+                               .mix = "trace", .seed = (uint64_t)k, .backend = "sim", .hardware = "h100x8", .model = "flux-dev"};
+        if (results_write_run(f->db, k == n_jittered + 2 ? other : experiment, &info, &sum, req, N_REQ, NULL, 0, NULL, 0, &err))
+            fail_msg("%s", err.msg);
+    }
+}
+
+/* The fixture's pair compared with its envelope of n_jittered runs (free()). */
+static validate_pair *pair_with_envelope(fixture *f, int n_jittered)
+{
+    write_jittered(f, n_jittered);
+    tetri_error err = {{0}};
+    results_runs_free(f->runs, f->n_runs);
+    if (results_load_runs(f->db, -1, &f->runs, &f->n_runs, &err)) fail_msg("%s", err.msg);
+    validate_pair *pairs;
+    size_t n;
+    validate_targets t = VALIDATE_DEFAULT_TARGETS;
+    assert_int_equal(validate_find_pairs(f->runs, f->n_runs, NULL, NULL, 0, &pairs, &n, NULL, &err), 0);
+    assert_int_equal(n, 1);
+    assert_int_equal(validate_compare(f->db, &pairs[0], &t, &err), 0);
+    assert_int_equal(validate_compare_envelope(f->db, &pairs[0], f->runs, f->n_runs, &t, &err), 0);
+    return pairs;
+}
+
+/* Live: mean 5.5 (9 finished), p99 inf, attainment 0.8; the envelope: means 5.28 .. 5.72, p99s 9.6 ..
+ * 10.4, attainment 0.9 each. */
+static void envelope_of_known_runs(void **state)
+{
+    fixture *f = *state;
+    validate_pair *pairs = pair_with_envelope(f, 5);
+    const validate_envelope *e = &pairs[0].env;
+    assert_int_equal(e->n, 5);
+    assert_true(validate_envelope_shown(&pairs[0]));
+    assert_close(e->mean.min, 5.28);
+    assert_close(e->mean.max, 5.72);
+    assert_close(e->mean.rank, 50); /* 2 below, 1 equal of 5 */
+    assert_close(e->p99.min, 9.6);
+    assert_close(e->p99.max, 10.4);
+    assert_close(e->p99.rank, 100);
+    assert_close(e->sar.min, 0.9);
+    assert_close(e->sar.rank, 0);
+    assert_int_equal(e->misses, VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
+    assert_int_equal(validate_strict_misses(&pairs[0]), VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
+    char *text = written(f, pairs, 0), *csv = written(f, pairs, 1);
+    assert_non_null(strstr(text, "envelope (5 jittered sims)\n"
+                                 "  mean (finished)  live 5.5000 s at the 50th percentile of 5.2800..5.7200 s\n"
+                                 "  p99              live inf s at the 100th percentile of 9.6000..10.4000 s\n"
+                                 "  SLO attainment   live 0.800 at the 0th percentile of 0.900..0.900\n"
+                                 "envelope verdict   OUTSIDE ENVELOPE (p99;attainment): mean within 5.1744..5.8344 s, "
+                                 "p99 outside 9.1200..10.9200 s, attainment outside 0.880..0.920"));
+    assert_non_null(strstr(text, "OUTSIDE (p99;attainment), 5 sims\n"));
+    assert_non_null(strstr(text, "0 of 1 pair with an envelope (5 or more jittered sims) lie within it\n"));
+    assert_non_null(strstr(csv, ",envelope_runs,envelope_mean_min_s,"));
+    assert_non_null(strstr(csv, ",5,5.280000,5.720000,50.0,9.600000,10.400000,100.0,0.900000,0.900000,0.0,OUTSIDE,p99;attainment\n"));
+    free(text);
+    free(csv);
+    free(pairs);
+}
+
+/* Four jittered runs are counted, not shown: the table is as without them, and --strict judges the
+ * targets. */
+static void a_small_envelope_is_not_shown(void **state)
+{
+    fixture *f = *state;
+    validate_pair *plain = compared_pair(f);
+    char *before = written(f, plain, 0);
+    validate_pair *pairs = pair_with_envelope(f, 4);
+    assert_int_equal(pairs[0].env.n, 4);
+    assert_false(validate_envelope_shown(&pairs[0]));
+    assert_int_equal(validate_strict_misses(&pairs[0]), pairs[0].misses);
+    char *text = written(f, pairs, 0), *csv = written(f, pairs, 1);
+    assert_string_equal(text, before);
+    assert_null(strstr(text, "envelope"));
+    assert_non_null(strstr(csv, ",4,,,,,,,,,,,\n"));
+    free(before);
+    free(text);
+    free(csv);
+    free(plain);
+    free(pairs);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -448,6 +686,12 @@ int main(void)
         cmocka_unit_test_setup_teardown(comparison_of_known_runs, open_fixture, close_fixture),
         cmocka_unit_test_setup_teardown(csv_and_table, open_fixture, close_fixture),
         {"a_partial_run_is_said", a_partial_run_is_said, open_fixture, close_fixture, live_run_partial},
+        cmocka_unit_test(envelope_keys),
+        cmocka_unit_test(percentile_ranks),
+        cmocka_unit_test(envelope_verdict_edges),
+        cmocka_unit_test(envelope_with_dropped_requests),
+        cmocka_unit_test_setup_teardown(envelope_of_known_runs, open_fixture, close_fixture),
+        cmocka_unit_test_setup_teardown(a_small_envelope_is_not_shown, open_fixture, close_fixture),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
