@@ -414,8 +414,13 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
 bool gpu_close(gpu_backend *g)
 {
     if (!g) return false;
-    if (g->w) workers_close(g->w, 2 * TETRI_NS_PER_S); /* a GPU that stopped answering is left behind */
     bool broken = false;
+    for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken; /* set before their failed blocks' events */
+    /* A GPU that stopped answering is left behind after 2 s. Without one, every worker is idle and its
+     * thread_stop (graphs, communicator-captured ones included, activations, weights, on all GPUs at
+     * once) is waited for: one left behind would free its slots while free_run_state does, and use g
+     * after the free below. */
+    if (g->w) workers_close(g->w, (broken ? 2 : 120) * TETRI_NS_PER_S);
     for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
     if (!broken) free_run_state(g); /* a failed GPU's slots stay: freeing them would wait on it */
     gpu_sp_close(g, broken);
