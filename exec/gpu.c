@@ -168,7 +168,11 @@ static int slot_here(gpu_backend *g, int gpu, int32_t id, dit_slot **out, tetri_
         if (dit_slot_copy_state(sl, old, err)) { dit_slot_destroy(sl); return tetri_error_prefix(err, "GPU %d: moving request %d", gpu, id); }
         CUDA_TRY(cudaEventRecord(d->ev_moved, dit_gpu_stream(d->m)), "moving a request");
         CUDA_TRY(cudaStreamWaitEvent(dit_gpu_stream(from->m), d->ev_moved, 0), "moving a request");
+        /* freed on its own GPU's stream with that GPU current, as gpu_free_request does (its error is
+         * not checked: a refused cross-device free would leak the slot unseen) */
+        cudaSetDevice(from->device);
         dit_slot_destroy(old);
+        CUDA_TRY(cudaSetDevice(d->device), "moving a request");
     }
     *q = (gpu_req){.set = here, .slot = {sl}};
     *out = sl;
