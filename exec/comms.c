@@ -258,14 +258,25 @@ int comms_wait_stream(comms *c, tetri_gpuset set, cudaStream_t stream, tetri_ns 
     return tetri_error_prefix(err, "GPU set %#llx's communicators aborted", (unsigned long long)set);
 }
 
-/* Aborts table entries [l][g] for g in `gpus`; the caller holds the lock. */
-static void abort_entries(comms *c, int l, tetri_gpuset gpus)
+/* Takes table entries [l][g] for g in `gpus` out of the table into out[*n..] (the caller holds the
+ * lock), in rank order. */
+static void take_entries(comms *c, int l, tetri_gpuset gpus, ncclComm_t *out, int *n)
 {
     for (int g = 0; g < c->n; g++)
         if (tetri_gpuset_has(gpus, g) && c->set[l][g]) {
-            ncclCommAbort(c->set[l][g]);
+            out[(*n)++] = c->set[l][g];
             c->set[l][g] = NULL;
         }
+}
+
+/* ncclCommAbort on each, outside the lock: the abort of a communicator's last rank in this process
+ * frees it, and since NCCL 2.26 that first waits until every CUDA graph that captured it is
+ * destroyed (its workers' graphs go only at their thread's stop), so it may block for long. Every
+ * earlier rank's abort only raises its flag, which is what stops its kernels. Holding the lock
+ * through a blocked abort would stall every later abort (and comms_for_set) behind it. */
+static void abort_list(const ncclComm_t *list, int n)
+{
+    for (int i = 0; i < n; i++) ncclCommAbort(list[i]);
 }
 
 void comms_abort_set(comms *c, tetri_gpuset set)
@@ -273,22 +284,28 @@ void comms_abort_set(comms *c, tetri_gpuset set)
     if (!c) return;
     const int l = level_of(c, set, NULL);
     if (l < 0) return; /* no communicator of its own */
+    ncclComm_t list[TETRI_MAX_GPUS];
+    int n = 0;
     pthread_mutex_lock(&c->lock);
-    abort_entries(c, l, set);
+    take_entries(c, l, set, list, &n);
     pthread_mutex_unlock(&c->lock);
+    abort_list(list, n);
 }
 
 void comms_abort_all(comms *c)
 {
     if (!c) return;
+    ncclComm_t list[(COMMS_LEVELS + 1) * TETRI_MAX_GPUS];
+    int n = 0;
     pthread_mutex_lock(&c->lock);
-    for (int l = 0; l < COMMS_LEVELS; l++) abort_entries(c, l, ~0ULL);
     for (int g = 0; g < c->n; g++)
         if (c->world[g]) {
-            ncclCommAbort(c->world[g]);
+            list[n++] = c->world[g];
             c->world[g] = NULL;
         }
+    for (int l = 0; l < COMMS_LEVELS; l++) take_entries(c, l, ~0ULL, list, &n);
     pthread_mutex_unlock(&c->lock);
+    abort_list(list, n);
 }
 
 /* Finalize (flushes its work, may be in progress), wait, destroy; abort when it does not finish. */

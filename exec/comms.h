@@ -67,7 +67,11 @@ int comms_wait_stream(comms *c, tetri_gpuset set, cudaStream_t stream, tetri_ns 
 
 /* ncclCommAbort on the communicators of `set` (every rank's), or on all of them and the world.
  * Afterwards comms_for_set fails for what was aborted. No thread may be inside an NCCL call on them
- * (a thread that is, is left behind and must never touch them again). NULL c is fine. */
+ * (a thread that is, is left behind and must never touch them again). NULL c is fine. The table's
+ * lock is not held through the aborts: with NCCL >= 2.26 the abort of a set's last rank waits until
+ * every CUDA graph that captured the set's communicator is destroyed, so a caller that still holds
+ * such graphs (or whose peers do) calls this from a thread that may block; comms_abort_all aborts
+ * one communicator after another, so only a set whose graphs are all gone may come before another. */
 void comms_abort_set(comms *c, tetri_gpuset set);
 void comms_abort_all(comms *c);
 

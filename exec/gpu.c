@@ -168,7 +168,11 @@ static int slot_here(gpu_backend *g, int gpu, int32_t id, dit_slot **out, tetri_
         if (dit_slot_copy_state(sl, old, err)) { dit_slot_destroy(sl); return tetri_error_prefix(err, "GPU %d: moving request %d", gpu, id); }
         CUDA_TRY(cudaEventRecord(d->ev_moved, dit_gpu_stream(d->m)), "moving a request");
         CUDA_TRY(cudaStreamWaitEvent(dit_gpu_stream(from->m), d->ev_moved, 0), "moving a request");
+        /* freed on its own GPU's stream with that GPU current, as gpu_free_request does (its error is
+         * not checked: a refused cross-device free would leak the slot unseen) */
+        cudaSetDevice(from->device);
         dit_slot_destroy(old);
+        CUDA_TRY(cudaSetDevice(d->device), "moving a request");
     }
     *q = (gpu_req){.set = here, .slot = {sl}};
     *out = sl;
@@ -414,8 +418,13 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
 bool gpu_close(gpu_backend *g)
 {
     if (!g) return false;
-    if (g->w) workers_close(g->w, 2 * TETRI_NS_PER_S); /* a GPU that stopped answering is left behind */
     bool broken = false;
+    for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken; /* set before their failed blocks' events */
+    /* A GPU that stopped answering is left behind after 2 s. Without one, every worker is idle and its
+     * thread_stop (graphs, communicator-captured ones included, activations, weights, on all GPUs at
+     * once) is waited for: one left behind would free its slots while free_run_state does, and use g
+     * after the free below. */
+    if (g->w) workers_close(g->w, (broken ? 2 : 120) * TETRI_NS_PER_S);
     for (int i = 0; i < g->opt.n_gpus; i++) broken |= g->dev[i].broken;
     if (!broken) free_run_state(g); /* a failed GPU's slots stay: freeing them would wait on it */
     gpu_sp_close(g, broken);

@@ -92,7 +92,6 @@ static void abort_set(gpu_backend *g, tetri_gpuset set)
     comms_abort_set(g->comms, set);
 }
 
-static void abort_all(gpu_backend *g) { comms_abort_all(g->comms); }
 static void comms_close(gpu_backend *g) { comms_destroy(g->comms); }
 #else
 static int comms_open(gpu_backend *g, tetri_error *err) { return tetri_errorf(err, "this tetri was built without NCCL"); }
@@ -102,7 +101,6 @@ static int set_transport(gpu_backend *g, tetri_gpuset set, int gpu, cudaStream_t
     return tetri_errorf(err, "GPU %d: this tetri was built without NCCL", gpu);
 }
 static void abort_set(gpu_backend *g, tetri_gpuset set) { (void)g, (void)set; }
-static void abort_all(gpu_backend *g) { (void)g; }
 static void comms_close(gpu_backend *g) { (void)g; }
 #endif
 
@@ -194,8 +192,17 @@ static int make_ranks(gpu_backend *g, int gpu, tetri_error *err)
     return 0;
 }
 
+static bool start_failed(gpu_backend *g)
+{
+    pthread_mutex_lock(&g->start_mu);
+    const bool failed = g->start_failed;
+    pthread_mutex_unlock(&g->start_mu);
+    return failed;
+}
+
 /* The captures, in the same order on every GPU (level, shape, batch), so that the eager forward
- * each capture starts with meets its peers' in every set's communicator. */
+ * each capture starts with meets its peers' in every set's communicator. Stops before the next
+ * capture once another GPU's failed (its communicators are being aborted). */
 static int capture_ranks(gpu_backend *g, int gpu, tetri_error *err)
 {
     gpu_sp_dev *sp = g->dev[gpu].sp;
@@ -203,6 +210,7 @@ static int capture_ranks(gpu_backend *g, int gpu, tetri_error *err)
         for (int s = 0; s < g->n_shapes; s++)
             for (int b = 1; b <= g->opt.max_batch; b++) {
                 if (!sp->group[l][s][b]) continue;
+                if (start_failed(g)) return tetri_errorf(err, "GPU %d: captures stopped, since another GPU's failed", gpu);
                 if (dit_sp_group_capture(sp->group[l][s][b], err))
                     return tetri_error_prefix(err, "GPU %d: capturing rank %d of degree %d, %dx%d, batch %d", gpu, gpu % (1 << l), 1 << l,
                                               g->shape[s].width, g->shape[s].height, b);
@@ -242,14 +250,29 @@ int gpu_sp_thread_start(gpu_backend *g, int gpu, int rc, tetri_error *err)
     if (!rc) rc = make_ranks(g, gpu, err);
     if (meet(g, gpu, rc, err)) return -1;
     if (capture_ranks(g, gpu, err)) {
-        /* its peers may wait in a collective of this capture: aborting every communicator ends it */
         pthread_mutex_lock(&g->start_mu);
-        if (!g->start_failed) {
+        const bool first = !g->start_failed;
+        if (first) {
             g->start_failed = true;
             snprintf(g->start_why, sizeof g->start_why, "%.255s", err->msg);
         }
         pthread_mutex_unlock(&g->start_mu);
-        abort_all(g);
+        if (first) {
+            /* now, not at gpu_open's end: a peer left in a collective of an aborted communicator may
+             * never return, or crash the process */
+            if (g->opt.log) {
+                fprintf(g->opt.log, "# GPU backend: start-up failed: %s\n", err->msg);
+                fflush(g->opt.log);
+            }
+            /* Its peers may wait in a collective of this capture: each set's communicators aborted,
+             * each set from a thread of its own. An abort of a set whose graphs (any GPU's) still
+             * exist waits until they are destroyed (NCCL >= 2.26), which only this start-up's end
+             * does (gpu_thread_stop): from this thread it would never return, and one set's abort
+             * waiting before the next set's would leave that set's kernels spinning. */
+            for (int l = 1; l < GPU_SP_LEVELS; l++)
+                for (int first_gpu = 0; first_gpu + (1 << l) <= g->opt.n_gpus; first_gpu += 1 << l)
+                    abort_set(g, tetri_gpuset_block(first_gpu, 1 << l));
+        }
         return -1;
     }
     return 0;
