@@ -122,6 +122,12 @@ static void usage(FILE *f)
             "  --profile FILE      latency profile (default: %s)\n"
             "  --hardware NAME     hardware in the profile (default: the profile's default, e.g. h100x8)\n"
             "  --analytic          use the analytic model for degrees the profile did not measure\n"
+            "  --sets any|aligned  which GPU sets a block of k > 1 GPUs may use: any k GPUs, or only aligned\n"
+            "                      power-of-two blocks (GPUs 0-1, 2-3, 0-3, ...: the sets the GPU backend has\n"
+            "                      communicators for; placement then never takes a ragged set, and the plan\n"
+            "                      check refuses one). Default any; tetri serve --backend gpu on more than\n"
+            "                      one GPU: aligned, the only rule it takes. Runs under aligned say so in\n"
+            "                      their run key\n"
             "  --jitter            draw each block's time from the profile's CV (seeded; default off)\n"
             "  --check-plans       also refuse a wake-up asked for at or before now (every plan is\n"
             "                      always checked against the policy invariants)\n"
@@ -178,7 +184,8 @@ typedef struct sim_args {
     int jitter, check_plans;
     /* the rest of the command line */
     const char *trace_path, *profile_path, *hardware, *db_path, *experiment;
-    int analytic, quiet, mix_given, scale_given, rate_given, load_given, slo_base_given;
+    int analytic, quiet, mix_given, scale_given, rate_given, load_given, slo_base_given, sets_given;
+    tetri_sets sets;            /* --sets; when not given, resolve_sets chooses */
     double timeline_s;
     long stop_after;
     int jobs;                   /* 0: not given (1, or sim_grid_options.default_jobs) */
@@ -529,7 +536,7 @@ static void print_heard(void *ctx, const sweep_jobs_event *e)
 enum {
     OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
-    OPT_LOAD, OPT_SLO_BASE, OPT_JOBS,
+    OPT_LOAD, OPT_SLO_BASE, OPT_JOBS, OPT_SETS,
     /* serve only */
     OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
     /* serve --backend gpu only */
@@ -586,6 +593,7 @@ static const struct option long_options[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"hardware", required_argument, NULL, OPT_HARDWARE},
     {"analytic", no_argument, NULL, OPT_ANALYTIC},
+    {"sets", required_argument, NULL, OPT_SETS},
     {"jitter", no_argument, NULL, OPT_JITTER},
     {"check-plans", no_argument, NULL, OPT_CHECK_PLANS},
     {"timeline", required_argument, NULL, OPT_TIMELINE},
@@ -707,6 +715,10 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     case OPT_PROFILE: a->profile_path = value; return 0;
     case OPT_HARDWARE: a->hardware = value; return 0;
     case OPT_ANALYTIC: a->analytic = 1; return 0;
+    case OPT_SETS:
+        a->sets_given = 1;
+        if (tetri_sets_parse(value, &a->sets)) return tetri_errorf(err, "--sets: '%s' is not any or aligned", value);
+        return 0;
     case OPT_JITTER: a->jitter = 1; return 0;
     case OPT_CHECK_PLANS: a->check_plans = 1; return 0;
     case OPT_TIMELINE:
@@ -782,6 +794,22 @@ int sim_command_check_backend(const char *name, tetri_error *err)
 {
     if (strcmp(name, "emulated") == 0 || strcmp(name, "gpu") == 0) return 0;
     return tetri_errorf(err, "'%s' is not a backend (emulated or gpu)", name);
+}
+
+/* The cluster's rule for GPU sets (core/types.h, tetri_sets), set on the profile's cluster, which
+ * every policy and the plan check read: --sets, else aligned for the GPU backend on more than one
+ * GPU (its NCCL communicators and graphs exist for aligned blocks only), else any. Returns 0, or
+ * -1 with err when --sets any asks the GPU backend for sets it cannot run. */
+static int resolve_sets(const sim_args *a, run_mode mode, tetri_profile *profile, tetri_error *err)
+{
+    const int n_gpus = profile_cluster(profile)->n_gpus;
+    const bool gpu = mode == MODE_SERVE && a->backend && strcmp(a->backend, "gpu") == 0 && n_gpus > 1;
+    if (gpu && a->sets_given && a->sets == TETRI_SETS_ANY)
+        return tetri_errorf(err, "--sets any: the GPU backend on %d GPUs has NCCL communicators and CUDA graphs only for "
+                                 "aligned power-of-two blocks, so a block on any other set would end the run; it runs "
+                                 "--sets aligned (its default)", n_gpus);
+    profile_set_sets(profile, a->sets_given ? a->sets : gpu ? TETRI_SETS_ALIGNED : TETRI_SETS_ANY);
+    return 0;
 }
 
 /* SIGINT and SIGTERM during tetri serve: the run in progress ends partial (host_config.stop). */
@@ -937,6 +965,10 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
     if (spread.mpi_rank != 0) a->quiet = 1; /* rank 0 speaks for the sweep */
     if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
         goto fail;
+    if (resolve_sets(a, mode, profile, &err)) {
+        rc = usage_error("%s", err.msg);
+        goto out;
+    }
     char left_out[256];
     drop_unfit_policies(a, profile_cluster(profile), left_out, sizeof left_out);
     const int both = mode == MODE_SERVE && passes && passes->simulator_first;
@@ -944,6 +976,8 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
         printf("tetri %s: %s on %s (%s), %zu polic%s%s%s\n", command_name, a->trace_path ? a->trace_path : "generated workloads",
                profile_hardware(profile), profile_path(profile), a->n_policies, a->n_policies == 1 ? "y" : "ies",
                mode == MODE_SIM ? "" : both ? ", the simulator then backend " : ", backend ", mode == MODE_SERVE ? a->backend : "");
+    if (!a->quiet && profile_cluster(profile)->sets == TETRI_SETS_ALIGNED)
+        printf("  GPU sets: aligned power-of-two blocks only (sets=aligned)\n");
     if (!a->quiet && left_out[0])
         printf("  --policy all: left out what does not fit %s's %d GPUs: %s\n", profile_hardware(profile),
                profile_cluster(profile)->n_gpus, left_out);

@@ -109,6 +109,11 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
 {
     *state = NULL;
     if (s->jitter) return tetri_errorf(err, "--jitter draws block times for the backends that emulate GPUs; the GPU backend has its own");
+    /* cli/cmd_sim.c chooses aligned for several GPUs; a caller that did not would end its run at
+     * the first ragged set, so it is refused before any GPU starts. */
+    const tetri_cluster *cl = profile_cluster(s->profile);
+    if (cl->n_gpus > 1 && cl->sets != TETRI_SETS_ALIGNED)
+        return tetri_errorf(err, "the GPU backend on %d GPUs runs sets=aligned only (communicators exist for aligned blocks)", cl->n_gpus);
     gpu_shape shapes[64];
     gpu_options o = {.n_gpus = profile_cluster(s->profile)->n_gpus, .model = s->trace && s->trace->n ? s->trace->entries[0].model : s->base.model,
                      .weights_dir = a->weights, .weight_seed = (uint64_t)a->weight_seed, .shapes = shapes,

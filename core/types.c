@@ -54,6 +54,29 @@ const char *tetri_outcome_name(tetri_outcome o)
     return "?";
 }
 
+void tetri_gpuset_name(tetri_gpuset set, char *buf, size_t len)
+{
+    const int n = tetri_gpuset_count(set);
+    if (len == 0) return;
+    if (n == 0) { snprintf(buf, len, "no GPU"); return; }
+    const int first = __builtin_ctzll(set), last = 63 - __builtin_clzll(set);
+    if (n == 1) { snprintf(buf, len, "GPU %d", first); return; }
+    if (last - first + 1 == n) { snprintf(buf, len, "GPUs %d-%d", first, last); return; }
+    size_t used = (size_t)snprintf(buf, len, "GPUs ");
+    for (int g = first; g <= last && used < len; g++)
+        if (tetri_gpuset_has(set, g)) used += (size_t)snprintf(buf + used, len - used, "%s%d", g == first ? "" : ",", g);
+}
+
+const char *tetri_sets_name(tetri_sets s) { return s == TETRI_SETS_ALIGNED ? "aligned" : "any"; }
+
+int tetri_sets_parse(const char *name, tetri_sets *out)
+{
+    if (strcmp(name, "any") == 0) *out = TETRI_SETS_ANY;
+    else if (strcmp(name, "aligned") == 0) *out = TETRI_SETS_ALIGNED;
+    else return -1;
+    return 0;
+}
+
 tetri_link tetri_cluster_link(const tetri_cluster *c, tetri_gpuset set)
 {
     if (set == 0) return TETRI_LINK_FAST;

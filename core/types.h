@@ -1,6 +1,7 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
- *          tetri_outcome, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block), model names, tetri_sides_parse, TETRI_MAX_SIDE.
+ *          tetri_outcome, tetri_sets, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block, tetri_gpuset_name), model names,
+ *          tetri_sides_parse, TETRI_MAX_SIDE.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -8,6 +9,7 @@
 #define TETRI_CORE_TYPES_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 
 typedef int64_t tetri_ns;
@@ -34,6 +36,9 @@ static inline bool tetri_gpuset_is_block(tetri_gpuset s)
     const int n = tetri_gpuset_count(s), first = s ? __builtin_ctzll(s) : 0;
     return n > 0 && (n & (n - 1)) == 0 && first % n == 0 && s == tetri_gpuset_block(first, n);
 }
+
+/* "GPU 4", "GPUs 0-3" (consecutive) or "GPUs 1,2,5", cut to fit: a set as messages name it. */
+void tetri_gpuset_name(tetri_gpuset set, char *buf, size_t len);
 
 /* The largest image side (width or height, pixels) tetri takes anywhere: a trace, the generator, a
  * profile's rows and lookups. One rule, so a trace that `tetri workload --check` accepts is one the
@@ -93,18 +98,33 @@ static inline int32_t tetri_request_steps_left(const tetri_request *r)
     return r->steps_total - r->steps_done;
 }
 
+/* Which GPU sets may run a block of degree k > 1 (degree 1 is always any single GPU).
+ * ANY: every set of k GPUs (the simulator's and the emulated backend's default, as before the rule).
+ * ALIGNED: only aligned power-of-two blocks (tetri_gpuset_is_block): the sets the GPU backend has
+ * NCCL communicators and CUDA graphs for, so a plan it cannot run is refused as a policy bug
+ * (host/plan_check.c) instead of ending a live run the first time placement fragments. */
+typedef enum tetri_sets { TETRI_SETS_ANY = 0, TETRI_SETS_ALIGNED = 1 } tetri_sets;
+const char *tetri_sets_name(tetri_sets s); /* "any" / "aligned" */
+int tetri_sets_parse(const char *name, tetri_sets *out);
+
 /* The GPUs a host owns and how they are linked. GPUs with the same fast_domain share fast links
  * (8 x H100: one domain; 4 x A40: domains 0,0,1,1). */
 typedef struct tetri_cluster {
     int32_t n_gpus;
     int32_t fast_domain[TETRI_MAX_GPUS];
     char hardware[48];       /* profile hardware name, e.g. "h100x8" */
+    tetri_sets sets;         /* which sets a block may use (TETRI_SETS_ANY after tetri_cluster_init) */
 } tetri_cluster;
 
 /* Every GPU of the cluster. */
 static inline tetri_gpuset tetri_cluster_all(const tetri_cluster *c)
 {
     return c->n_gpus >= 64 ? ~0ULL : (1ULL << c->n_gpus) - 1;
+}
+/* Whether the cluster's rule lets a block run on `set` (not checked: that its GPUs exist). */
+static inline bool tetri_cluster_set_ok(const tetri_cluster *c, tetri_gpuset set)
+{
+    return c->sets == TETRI_SETS_ANY || tetri_gpuset_count(set) <= 1 || tetri_gpuset_is_block(set);
 }
 /* FAST when all GPUs of `set` sit in one fast domain, else SLOW. */
 tetri_link tetri_cluster_link(const tetri_cluster *c, tetri_gpuset set);

@@ -340,7 +340,7 @@ int gpu_sp_place(gpu_backend *g, int32_t id, tetri_gpuset set, tetri_error *err)
     cudaSetDevice(cur);
     if (rc) {
         char name[96];
-        sp_plan_set_name(set, name, sizeof name);
+        tetri_gpuset_name(set, name, sizeof name);
         destroy_slots(dst, b);
         return tetri_error_prefix(err, "request %d onto %s", id, name);
     }
@@ -486,7 +486,7 @@ static void rank_list(const gpu_backend *g, int gpu, char *buf, size_t len)
         if (!sp->transport[l]) continue;
         char name[48];
         int n = 0;
-        sp_plan_set_name(tetri_gpuset_block(gpu / k * k, k), name, sizeof name);
+        tetri_gpuset_name(tetri_gpuset_block(gpu / k * k, k), name, sizeof name);
         for (int s = 0; s < g->n_shapes; s++)
             for (int b = 1; b <= g->opt.max_batch; b++) n += sp->group[l][s][b] != NULL;
         used += (size_t)snprintf(buf + used, len - used, "%sdegree %d rank %d of %s (%d graphs, %.2f GiB)", used ? ", " : "", k, gpu % k,

@@ -10,19 +10,6 @@ int sp_plan_gpu_of_rank(tetri_gpuset set, int r)
     return __builtin_ctzll(set);
 }
 
-void sp_plan_set_name(tetri_gpuset set, char *buf, size_t len)
-{
-    const int n = tetri_gpuset_count(set);
-    if (len == 0) return;
-    if (n == 0) { snprintf(buf, len, "no GPU"); return; }
-    const int first = __builtin_ctzll(set), last = 63 - __builtin_clzll(set);
-    if (n == 1) { snprintf(buf, len, "GPU %d", first); return; }
-    if (last - first + 1 == n) { snprintf(buf, len, "GPUs %d-%d", first, last); return; }
-    size_t used = (size_t)snprintf(buf, len, "GPUs ");
-    for (int g = first; g <= last && used < len; g++)
-        if (tetri_gpuset_has(set, g)) used += (size_t)snprintf(buf + used, len - used, "%s%d", g == first ? "" : ",", g);
-}
-
 int sp_plan_rank(tetri_gpuset set, int gpu)
 {
     if (gpu < 0 || gpu >= TETRI_MAX_GPUS || !tetri_gpuset_has(set, gpu)) return -1;
@@ -77,7 +64,7 @@ int sp_plan_check_block(const sp_inventory *inv, tetri_gpuset set, unsigned shap
                         tetri_error *err)
 {
     char name[96];
-    sp_plan_set_name(set, name, sizeof name);
+    tetri_gpuset_name(set, name, sizeof name);
     const int k = tetri_gpuset_count(set);
     if (k < 1 || 63 - __builtin_clzll(set) >= inv->n_gpus)
         return tetri_errorf(err, "a block on %s: the cluster has %d GPUs", name, inv->n_gpus);

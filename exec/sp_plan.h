@@ -1,7 +1,7 @@
 /* exec/sp_plan.h: the GPU backend's sequence-parallel bookkeeping, pure C (tested without a GPU):
  * which rank a GPU holds in a block, which (degree, shape) graphs each GPU captures at start-up,
  * whether a block can run, and what moving a request between two placements copies.
- * defines: SP_PLAN_MAX_MOVES, sp_plan_set_name, sp_plan_rank, sp_plan_gpu_of_rank, sp_plan_gpu_degrees, sp_plan_shape_degrees,
+ * defines: SP_PLAN_MAX_MOVES, sp_plan_rank, sp_plan_gpu_of_rank, sp_plan_gpu_degrees, sp_plan_shape_degrees,
  *          sp_inventory, sp_plan_inventory, sp_plan_check_block, sp_plan_move, sp_plan_moves,
  *          sp_plan_bytes, sp_plan_migration_bytes.
  *
@@ -20,8 +20,6 @@
 
 #define SP_PLAN_MAX_MOVES (2 * DIT_SP_MAX_DEGREE)
 
-/* "GPU 4", "GPUs 0-3" (consecutive) or "GPUs 1,2,5", cut to fit. */
-void sp_plan_set_name(tetri_gpuset set, char *buf, size_t len);
 
 /* The rank of `gpu` in `set` (how many GPUs of the set are below it), or -1 when it is not in it. */
 int sp_plan_rank(tetri_gpuset set, int gpu);

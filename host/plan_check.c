@@ -25,19 +25,34 @@ static const tetri_request *claim(const tetri_view *v, int32_t id, unsigned char
     return r;
 }
 
-static int check_assignment(const tetri_view *v, int32_t a, const tetri_assignment *as, tetri_gpuset used,
-                            unsigned char *seen, tetri_error *err)
+/* The rules about an assignment's GPU set: real GPUs, free, used once, and a set the cluster's
+ * rule allows. */
+static int check_set(const tetri_view *v, int32_t a, const tetri_assignment *as, tetri_gpuset used, tetri_error *err)
 {
     const tetri_gpuset all = tetri_cluster_all(v->cluster);
     if (as->gpus == 0) return tetri_errorf(err, "assignment %d has no GPU", a);
     if (as->gpus & ~all)
         return tetri_errorf(err, "assignment %d uses a GPU the cluster lacks (set %#llx; %s has %d GPUs)", a,
                             (unsigned long long)as->gpus, v->cluster->hardware, v->cluster->n_gpus);
+    if (!tetri_cluster_set_ok(v->cluster, as->gpus)) {
+        char name[256];
+        tetri_gpuset_name(as->gpus, name, sizeof name);
+        return tetri_errorf(err, "assignment %d runs degree %d on %s (set %#llx), not an aligned power-of-two block: "
+                                 "the cluster's rule sets=aligned refuses it (the GPU backend has no communicator for it)",
+                            a, tetri_gpuset_count(as->gpus), name, (unsigned long long)as->gpus);
+    }
     if (as->gpus & used)
         return tetri_errorf(err, "assignment %d reuses a GPU of another assignment (set %#llx)", a, (unsigned long long)as->gpus);
     if (as->gpus & v->busy)
         return tetri_errorf(err, "assignment %d uses busy GPUs %#llx (busy %#llx)", a,
                             (unsigned long long)(as->gpus & v->busy), (unsigned long long)v->busy);
+    return 0;
+}
+
+static int check_assignment(const tetri_view *v, int32_t a, const tetri_assignment *as, tetri_gpuset used,
+                            unsigned char *seen, tetri_error *err)
+{
+    if (check_set(v, a, as, used, err)) return -1;
     if (as->n_req < 1 || as->n_req > TETRI_MAX_BATCH)
         return tetri_errorf(err, "assignment %d has a batch of %d requests (1 to %d)", a, as->n_req, TETRI_MAX_BATCH);
     if (as->steps < 1) return tetri_errorf(err, "assignment %d runs %d steps", a, as->steps);

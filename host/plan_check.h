@@ -5,6 +5,8 @@
  * must never corrupt the host's state or reach a GPU. The rules, against the view the plan
  * answers:
  *  - at most one assignment per GPU of the cluster; each GPU exists, is free and is used once;
+ *  - under the cluster's ALIGNED rule, a set of more than one GPU is an aligned power-of-two block
+ *    (core/types.h, tetri_sets: the GPU backend has communicators for no other set);
  *  - each assignment has 1..TETRI_MAX_BATCH requests and runs 1..(steps each member has left);
  *  - each request named is in the view, WAITING, and named once (assigned or dropped);
  *  - batch members share model and size (their steps and schedules may differ: the executor keeps

@@ -671,6 +671,7 @@ void profile_close(tetri_profile *p)
 /* ---- accessors ----------------------------------------------------------------------------------- */
 
 const tetri_cluster *profile_cluster(const tetri_profile *p) { return &p->cluster; }
+void profile_set_sets(tetri_profile *p, tetri_sets sets) { p->cluster.sets = sets; }
 const char *profile_hardware(const tetri_profile *p) { return p->hardware; }
 const char *profile_path(const tetri_profile *p) { return p->path; }
 uint64_t profile_digest(const tetri_profile *p) { return p->digest; }

@@ -1,6 +1,6 @@
 /* profiles/profile.h: the cost model. Per-step latency profiles kept in SQLite, loaded once.
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
- *          profile_step_cost, profile_migration_ns, profile_cluster, profile_degrees,
+ *          profile_step_cost, profile_migration_ns, profile_cluster, profile_set_sets, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
  *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_migration_rule_ns,
  *          tetri_migration_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
@@ -52,6 +52,10 @@ void profile_close(tetri_profile *p);
 
 /* The hardware's GPUs and fast-link domains. */
 const tetri_cluster *profile_cluster(const tetri_profile *p);
+/* Sets the cluster's rule for the GPU sets of a block (TETRI_SETS_ANY when opened). Not a cost:
+ * it is left out of profile_digest (run keys name it apart, sim/sweep.c). Call it before the
+ * profile is shared with threads or runs. */
+void profile_set_sets(tetri_profile *p, tetri_sets sets);
 const char *profile_hardware(const tetri_profile *p);
 /* The path it was opened from. */
 const char *profile_path(const tetri_profile *p);

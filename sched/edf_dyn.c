@@ -1,8 +1,8 @@
 /* sched/edf_dyn.c: edf-dyn, earliest deadline first with a degree chosen once per request.
  *
  * The stronger fixed-degree baseline (DESIGN section 8): waiting requests in deadline order
- * (ties: id); each starts on the cheapest degree (GPU-seconds) that fits the free GPUs and
- * finishes it by its deadline, and runs all its steps there, non-preemptive. It isolates what
+ * (ties: id); each starts on the cheapest degree (GPU-seconds) that fits the free GPUs (under
+ * sets=aligned: a free aligned block, placement_fits) and finishes it by its deadline, and runs all its steps there, non-preemptive. It isolates what
  * tetriserve gains by changing the degree from step to step. A request whose right degree does
  * not fit now is skipped for a later one (backfill=on) or blocks the queue (backfill=off).
  * Requests that cannot meet their deadline at any degree run last, on one GPU, best effort
@@ -116,13 +116,13 @@ static int edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
                 if (e->drop || c->t_min <= 0) { plan->drop[plan->n_drop++] = r->id; continue; }
                 int d = 0;
                 while (d < nd && c->t_best[d] <= 0) d++;
-                if (e->table.degree[d] <= tetri_gpuset_count(free)) start(e, v, r, c, d, &free, plan);
+                if (placement_fits(v->cluster, free, e->table.degree[d])) start(e, v, r, c, d, &free, plan);
                 continue;
             }
             int best = -1;
             for (int d = 0; d < nd; d++) {
                 const int k = e->table.degree[d];
-                if (c->t_best[d] <= 0 || k > tetri_gpuset_count(free) || left * c->t_best[d] > budget) continue;
+                if (c->t_best[d] <= 0 || !placement_fits(v->cluster, free, k) || left * c->t_best[d] > budget) continue;
                 if (best < 0 || k * c->t_best[d] < e->table.degree[best] * c->t_best[best]) best = d;
             }
             if (best >= 0 && start(e, v, r, c, best, &free, plan)) continue;

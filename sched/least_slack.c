@@ -80,7 +80,7 @@ static int least_slack_decide(void *self, const tetri_view *v, tetri_plan *plan,
             tetri_ns t = step_ns(p, r, k);
             if (t > 0 && v->now + tetri_request_steps_left(r) * t <= r->deadline) { degree = k; break; }
         }
-        if (degree > tetri_gpuset_count(free)) continue; /* its degree is not free: let others pass */
+        if (!placement_fits(v->cluster, free, degree)) continue; /* its degree is not free: let others pass */
         tetri_gpuset set = placement_pick(v->cluster, free, degree, 0, 0, PLACEMENT_FIRST_FIT | PLACEMENT_FAST_ONLY);
         if (!set) continue;
         free &= ~set;

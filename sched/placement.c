@@ -70,29 +70,30 @@ static bool better(score a, tetri_gpuset sa, score b, tetri_gpuset sb)
     return sa < sb;
 }
 
-tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degree, tetri_gpuset prev,
-                            tetri_gpuset avoid, unsigned flags)
+/* The free aligned blocks of `degree` GPUs (none unless degree is a power of two) into cand;
+ * returns how many. */
+static int aligned_candidates(const tetri_cluster *c, tetri_gpuset free, int degree, tetri_gpuset *cand)
 {
-    assert(degree >= 1);
-    free &= tetri_cluster_all(c);
-    if (tetri_gpuset_count(free) < degree) return 0;
-    const bool first_fit = flags & PLACEMENT_FIRST_FIT;
-    if (first_fit) prev = avoid = 0;
-
-    tetri_gpuset cand[TETRI_MAX_GPUS + 8];
     int n = 0;
     if (is_pow2(degree))
         for (int first = 0; first + degree <= c->n_gpus; first += degree) {
             tetri_gpuset b = tetri_gpuset_block(first, degree);
             if ((free & b) == b) cand[n++] = b;
         }
-    /* Ragged sets: when fragmentation leaves no aligned block, or to keep the previous set. */
+    return n;
+}
+
+/* Ragged sets, appended at cand[n]: when fragmentation leaves no aligned block, or to keep the
+ * previous set; then one seed per fast domain, so a fast set is found whenever one exists.
+ * Returns the new count (some entries may be 0: no set grew). */
+static int ragged_candidates(const tetri_cluster *c, tetri_gpuset free, int degree, tetri_gpuset prev, bool first_fit,
+                             tetri_gpuset *cand, int n)
+{
     if (prev) {
         int p = tetri_gpuset_count(prev);
         if (p <= degree && (prev & free) == prev) cand[n++] = grow(c, prev, free, free, degree, first_fit);
         if (p > degree) cand[n++] = grow(c, 0, prev & free, free, degree, first_fit);
     }
-    /* One seed per fast domain, so a fast set is found whenever one exists. */
     tetri_gpuset domains_done = 0;
     for (tetri_gpuset s = free; s; s &= s - 1) {
         int g = __builtin_ctzll(s);
@@ -105,13 +106,30 @@ tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degre
         if (n >= TETRI_MAX_GPUS + 6) break;
     }
     cand[n++] = grow(c, 0, free, free, degree, first_fit);
+    return n;
+}
+
+tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degree, tetri_gpuset prev,
+                            tetri_gpuset avoid, unsigned flags)
+{
+    assert(degree >= 1);
+    free &= tetri_cluster_all(c);
+    if (tetri_gpuset_count(free) < degree) return 0;
+    const bool first_fit = flags & PLACEMENT_FIRST_FIT;
+    if (first_fit) prev = avoid = 0;
+
+    tetri_gpuset cand[TETRI_MAX_GPUS + 8];
+    int n = aligned_candidates(c, free, degree, cand);
+    /* Under sets=aligned a ragged set of k > 1 GPUs is no candidate at all: the plan check would
+     * refuse it, so the policy must choose another degree or wait. */
+    if (c->sets == TETRI_SETS_ANY || degree == 1) n = ragged_candidates(c, free, degree, prev, first_fit, cand, n);
 
     tetri_gpuset best_set = 0;
     score best = {0};
     for (int i = 0; i < n; i++) {
         tetri_gpuset s = cand[i];
         if (!s) continue;
-        assert(tetri_gpuset_count(s) == degree && (s & ~free) == 0);
+        assert(tetri_gpuset_count(s) == degree && (s & ~free) == 0 && tetri_cluster_set_ok(c, s));
         score sc = {0};
         sc.fast = tetri_cluster_link(c, s) == TETRI_LINK_FAST;
         if ((flags & PLACEMENT_FAST_ONLY) && !sc.fast) continue;
@@ -127,4 +145,13 @@ tetri_gpuset placement_pick(const tetri_cluster *c, tetri_gpuset free, int degre
         }
     }
     return best_set;
+}
+
+bool placement_fits(const tetri_cluster *c, tetri_gpuset free, int degree)
+{
+    free &= tetri_cluster_all(c);
+    if (tetri_gpuset_count(free) < degree) return false;
+    if (c->sets == TETRI_SETS_ANY || degree == 1) return true;
+    tetri_gpuset cand[TETRI_MAX_GPUS];
+    return aligned_candidates(c, free, degree, cand) > 0;
 }

@@ -757,6 +757,27 @@ static tetri_gpuset block_prev(const tetriserve *s, const decision *dc, const bl
     return bl->group >= 0 ? s->groups[bl->group].prev : late_request(s, dc, bl)->last_gpus;
 }
 
+/* The set for block bl at its degree. Under the cluster's sets=aligned, when no aligned block of
+ * that degree is free (the knapsack counts GPUs, not blocks), the next smaller degree with a row
+ * for its batch, which becomes bl->d: fewer GPUs still make progress, where waiting loses the
+ * round. 0 when none is free. */
+static tetri_gpuset pick_set(const tetriserve *s, const decision *dc, block *bl, const step_class *c, int32_t nb,
+                             tetri_gpuset prev, tetri_gpuset avoid, tetri_gpuset left_free)
+{
+    const int32_t lowest = dc->v->cluster->sets == TETRI_SETS_ALIGNED ? 0 : bl->d;
+    for (int32_t d = bl->d; d >= lowest; d--) {
+        if (d != bl->d && c->t[d][TETRI_LINK_FAST][nb] <= 0) continue;
+        unsigned flags = s->placement ? 0 : PLACEMENT_FIRST_FIT;
+        if (c->t[d][TETRI_LINK_SLOW][nb] <= 0) flags |= PLACEMENT_FAST_ONLY;
+        const tetri_gpuset set = placement_pick(dc->v->cluster, left_free, s->table.degree[d], prev, avoid, flags);
+        if (set) {
+            bl->d = d;
+            return set;
+        }
+    }
+    return 0;
+}
+
 /* Step 6 for one block: its set from the GPUs still free (*left_free), keeping `want` (the other
  * blocks' previous sets) free as long as possible; then the block is costed on that set (its
  * link's step time, and the migration rule now that the set is known) and cut to fit the round,
@@ -768,9 +789,7 @@ static void place_block(const tetriserve *s, decision *dc, block *bl, tetri_gpus
     const step_class *c = step_table_class(&s->table, late ? s->cls_of[s->late[-1 - bl->group]] : g->cls);
     const int32_t nb = late ? 1 : g->n_member;
     const tetri_gpuset prev = block_prev(s, dc, bl);
-    unsigned flags = s->placement ? 0 : PLACEMENT_FIRST_FIT;
-    if (c->t[bl->d][TETRI_LINK_SLOW][nb] <= 0) flags |= PLACEMENT_FAST_ONLY;
-    bl->gpus = placement_pick(dc->v->cluster, *left_free, s->table.degree[bl->d], prev, want & ~prev, flags);
+    bl->gpus = pick_set(s, dc, bl, c, nb, prev, want & ~prev, *left_free);
     if (!bl->gpus) return;
     *left_free &= ~bl->gpus;
     /* The cost model charges the set's real link, and the move whenever the set differs from the

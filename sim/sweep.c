@@ -16,18 +16,27 @@
 /* A canonical policy, a workload text and the rest: never cut, so two runs never share a key. */
 #define SWEEP_KEY_MAX (TETRI_POLICY_SPEC_MAX + SWEEP_REPLAY_TEXT_MAX + 1024)
 
+/* The cluster's set rule in a run key: nothing for the default (any), so the keys of runs made
+ * before the rule existed still match; ",sets=aligned" otherwise (also on the GPU backend, where
+ * it is the default, so its simulated twin under the same rule pairs with it). */
+static const char *sets_part(const tetri_profile *p)
+{
+    return profile_cluster(p)->sets == TETRI_SETS_ALIGNED ? ",sets=aligned" : "";
+}
+
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed)
 {
     /* The workload text already holds the seed for generated workloads; a replayed trace's only
      * seed is the jitter's, so it is written out. The profile is named by its content digest (the
      * same rows under another file name are the same profile; another profile under the same name
-     * is not). The simulator's keys carry no backend part. */
-    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s",
+     * is not). The simulator's keys carry no backend part. The set rule sits with the profile's
+     * part, before any backend part, so a live run's key less its backend is its twin's. */
+    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s%s",
              policy_canonical, workload_text, s->jitter ? "on" : "off", (unsigned long long)seed,
              (long long)s->timeline_period, profile_hardware(s->profile), (unsigned long long)profile_digest(s->profile),
-             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", s->backend ? "|" : "",
-             s->backend ? s->backend->key : "");
+             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", sets_part(s->profile),
+             s->backend ? "|" : "", s->backend ? s->backend->key : "");
 }
 
 /* How many values the rate dimension has: loads, else rates, else the base's one rate. */

@@ -31,6 +31,8 @@ for w in --backend --speed --settle-us --max-failures --inject-failures emulated
     grep -qF -- "$w" "$tmp/help" || fail "serve --help does not mention $w"
 done
 expect 2 "--backend is required" serve -- --policy rssp
+# several GPUs: the GPU backend has communicators for aligned blocks only (refused before any GPU starts)
+expect 2 "--sets any: the GPU backend on 8 GPUs" serve -- --backend gpu --sets any --profile "$TETRI_SRCDIR/profiles/default.db"
 expect 2 "'gpu2' is not a backend" serve -- --backend gpu2
 expect 2 "are options of --backend gpu" serve -- --backend emulated --devices 0
 expect 2 "--speed: the GPU backend runs in real time" serve -- --backend gpu --speed 2

@@ -150,6 +150,19 @@ grep -q "left out what does not fit a40x4's 4 GPUs: xdit-sp8 (needs 8 GPUs)" "$t
 grep -q ",xdit-sp4," "$tmp/a40.csv" && grep -q ",tetriserve," "$tmp/a40.csv" || fail "--policy all on a40x4 lacks xdit-sp4 or tetriserve"
 grep -q ",xdit-sp8," "$tmp/a40.csv" && fail "--policy all on a40x4 ran xdit-sp8"
 
+# ---- --sets: the cluster's GPU-set rule, in the run key only when aligned ----
+expect 2 "--sets: 'ragged' is not any or aligned" -- --profile "$profile" --sets ragged
+"$TETRI" sim --profile "$profile" --policy tetriserve --policy edf-dyn -n 60 --db "$tmp/sets.db" --experiment any >/dev/null 2>&1 &&
+    "$TETRI" sim --profile "$profile" --policy tetriserve --policy edf-dyn -n 60 --sets any --db "$tmp/sets.db" --experiment any \
+        >"$tmp/sets-any.out" 2>&1 &&
+    "$TETRI" sim --profile "$profile" --policy tetriserve --policy edf-dyn -n 60 --sets aligned --db "$tmp/sets.db" --experiment al \
+        >"$tmp/sets-al.out" 2>&1 || fail "--sets runs failed: $(cat "$tmp/sets-al.out")"
+grep -q "2 already there" "$tmp/sets-any.out" || fail "--sets any is not the default's run: $(cat "$tmp/sets-any.out")"
+grep -qF "sets=aligned" "$tmp/sets-al.out" || fail "--sets aligned is not said: $(cat "$tmp/sets-al.out")"
+"$TETRI" report --db "$tmp/sets.db" --csv - >"$tmp/sets.csv" || fail "report of the --sets db failed"
+[ "$(grep -c ',sets=aligned' "$tmp/sets.csv")" -eq 2 ] || fail "want sets=aligned in the 2 aligned run keys only: $(cat "$tmp/sets.csv")"
+"$TETRI" sim --help | grep -qF -- "--sets any|aligned" || fail "--help does not mention --sets"
+
 # ---- bad files: exit 1, the file named ----
 expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"
 expect 1 "nope.csv" -- --profile "$profile" --trace nope.csv

@@ -22,13 +22,13 @@ static void set_names(void **state)
 {
     (void)state;
     char b[64];
-    sp_plan_set_name(1ULL << 4, b, sizeof b);
+    tetri_gpuset_name(1ULL << 4, b, sizeof b);
     assert_string_equal(b, "GPU 4");
-    sp_plan_set_name(tetri_gpuset_block(0, 4), b, sizeof b);
+    tetri_gpuset_name(tetri_gpuset_block(0, 4), b, sizeof b);
     assert_string_equal(b, "GPUs 0-3");
-    sp_plan_set_name(0x26, b, sizeof b);
+    tetri_gpuset_name(0x26, b, sizeof b);
     assert_string_equal(b, "GPUs 1,2,5");
-    sp_plan_set_name(0, b, sizeof b);
+    tetri_gpuset_name(0, b, sizeof b);
     assert_string_equal(b, "no GPU");
 }
 

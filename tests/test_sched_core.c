@@ -1,4 +1,5 @@
-/* tests/test_sched_core.c: option parsing, plan invariants, cluster topology. */
+/* tests/test_sched_core.c: option parsing, plan invariants, cluster topology, the GPU-set rule
+ * (sets=aligned) in the plan check and in placement. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,7 +9,17 @@
 
 #include "core/options.h"
 #include "host/plan_check.h"
+#include "sched/placement.h"
 #include "sched/policy.h"
+
+/* splitmix64: the random free masks of the placement test, the same on every machine. */
+static uint64_t next_random(uint64_t *x)
+{
+    uint64_t z = (*x += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
 
 static const tetri_option_spec spec[] = {
     {"g", TETRI_OPT_INT, "5", "1..100", "round length in steps"},
@@ -155,6 +166,70 @@ static void plan_invariants(void **state)
     assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
 }
 
+/* sets=aligned: a block of k > 1 GPUs on a ragged set is a plan the check refuses (naming the
+ * set); under any it is fine; one GPU and aligned blocks are fine under both. */
+static void plan_sets_rule(void **state)
+{
+    (void)state;
+    tetri_cluster c;
+    tetri_cluster_init(&c, "h100x8", 8, 8);
+    assert_int_equal(c.sets, TETRI_SETS_ANY);
+    tetri_request r = {.id = 0, .model = TETRI_MODEL_FLUX_DEV, .width = 256, .height = 256, .steps_total = 20, .state = TETRI_REQ_WAITING};
+    const tetri_request *ptr = &r;
+    tetri_view v = {.now = 0, .cluster = &c, .requests = &ptr, .n_requests = 1};
+    int32_t drops[1];
+    tetri_plan p = {.drop = drops};
+    tetri_error err = {{0}};
+    tetri_plan_clear(&p);
+    p.assign[p.n_assign++] = (tetri_assignment){.req = {0}, .n_req = 1, .gpus = 0x6, .steps = 1}; /* GPUs 1,2 */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
+    c.sets = TETRI_SETS_ALIGNED;
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "GPUs 1-2"));
+    assert_non_null(strstr(err.msg, "sets=aligned"));
+    p.assign[0].gpus = 0x27; /* GPUs 0,1,2,5 */
+    assert_int_equal(tetri_plan_validate(&p, &v, &err), -1);
+    assert_non_null(strstr(err.msg, "GPUs 0,1,2,5"));
+    const tetri_gpuset fine[] = {0x20, 0xc, 0xf0, 0xff};
+    for (size_t i = 0; i < sizeof fine / sizeof fine[0]; i++) {
+        p.assign[0].gpus = fine[i];
+        assert_int_equal(tetri_plan_validate(&p, &v, &err), 0);
+    }
+    tetri_sets s;
+    assert_int_equal(tetri_sets_parse("aligned", &s), 0);
+    assert_int_equal(s, TETRI_SETS_ALIGNED);
+    assert_string_equal(tetri_sets_name(TETRI_SETS_ANY), "any");
+    assert_int_equal(tetri_sets_parse("ragged", &s), -1);
+}
+
+/* Placement under sets=aligned, random free masks on 8 GPUs, every degree, previous set, avoid set
+ * and flag: never a ragged set, and a set exactly when placement_fits says a free aligned block
+ * of that size exists (on one fast domain, so no link refuses it). Under any it still takes ragged
+ * sets when fragmentation leaves no block. */
+static void placement_aligned_never_ragged(void **state)
+{
+    (void)state;
+    tetri_cluster c;
+    tetri_cluster_init(&c, "h100x8", 8, 8);
+    uint64_t seed = 17;
+    int ragged_any = 0;
+    for (int trial = 0; trial < 20000; trial++) {
+        const tetri_gpuset free = next_random(&seed) & 0xff, prev = next_random(&seed) & 0xff, avoid = next_random(&seed) & 0xff;
+        const int degree = 1 + (int)(next_random(&seed) % 8);
+        const unsigned flags = (unsigned)(next_random(&seed) % 4);
+        c.sets = TETRI_SETS_ALIGNED;
+        const tetri_gpuset s = placement_pick(&c, free, degree, prev & -(tetri_gpuset)(trial & 1), avoid, flags);
+        if (s && ((s & ~free) || tetri_gpuset_count(s) != degree || (degree > 1 && !tetri_gpuset_is_block(s))))
+            fail_msg("free %#llx degree %d: set %#llx", (unsigned long long)free, degree, (unsigned long long)s);
+        assert_int_equal(s != 0, placement_fits(&c, free, degree));
+        c.sets = TETRI_SETS_ANY;
+        const tetri_gpuset a = placement_pick(&c, free, degree, 0, 0, 0);
+        assert_int_equal(a != 0, tetri_gpuset_count(free) >= degree);
+        ragged_any += a && degree > 1 && !tetri_gpuset_is_block(a);
+    }
+    assert_true(ragged_any > 0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -163,6 +238,8 @@ int main(void)
         cmocka_unit_test(sides_lists_parse),
         cmocka_unit_test(cluster_links),
         cmocka_unit_test(plan_invariants),
+        cmocka_unit_test(plan_sets_rule),
+        cmocka_unit_test(placement_aligned_never_ragged),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

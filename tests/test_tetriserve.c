@@ -330,6 +330,65 @@ static void every_policy_keeps_plan_invariants(void **state)
             }
 }
 
+/* Blocks of more than one GPU that are not aligned power-of-two blocks. */
+static size_t ragged_blocks(const sim_result *r)
+{
+    size_t n = 0;
+    for (size_t b = 0; b < r->n_blocks; b++) n += tetri_gpuset_count(r->blocks[b].gpus) > 1 && !tetri_gpuset_is_block(r->blocks[b].gpus);
+    return n;
+}
+
+/* Under sets=aligned every policy completes its runs (the plan check refuses a ragged set, so a
+ * policy that placed one would fail the run), every request met, late or dropped, no block
+ * ragged; under any, the same runs do place ragged sets, so the rule is what keeps them out.
+ * The rule is read from the profile's cluster, as the policies' views carry it. */
+static void every_policy_runs_under_aligned_sets(void **state)
+{
+    (void)state;
+    const char *const specs[] = {
+        "tetriserve", "tetriserve:placement=off,elastic=off,batching=off", "tetriserve:midround=fill",
+        "edf-dyn", "edf-dyn:backfill=off,drop=on", "least-slack", "xdit-sp1", "xdit-sp2", "xdit-sp4", "xdit-sp8", "rssp",
+    };
+    size_t ragged_any = 0;
+    for (int aligned = 0; aligned < 2; aligned++) {
+        profile_set_sets(h100, aligned ? TETRI_SETS_ALIGNED : TETRI_SETS_ANY);
+        for (size_t i = 0; i < sizeof specs / sizeof specs[0]; i++)
+            for (uint64_t seed = 1; seed <= 3; seed++) {
+                sim_result r;
+                run_policy(specs[i], h100, seed, 1.0 + 0.25 * (double)seed, seed == 2 ? TETRI_MIX_SKEWED : TETRI_MIX_UNIFORM,
+                           12.0 + 6.0 * (double)seed, &r);
+                if (aligned && ragged_blocks(&r)) fail_msg("%s seed %llu: a ragged set under sets=aligned", specs[i], (unsigned long long)seed);
+                if (!aligned) ragged_any += ragged_blocks(&r);
+                sim_result_free(&r);
+            }
+    }
+    profile_set_sets(h100, TETRI_SETS_ANY);
+    assert_true(ragged_any > 0);
+}
+
+/* optimal (a handful of requests) under sets=aligned: its search counts GPUs, placement then takes
+ * aligned blocks only, and a block with none free waits for the next round. */
+static void optimal_runs_under_aligned_sets(void **state)
+{
+    (void)state;
+    static const int sides[] = {256, 512, 1024, 2048, 512, 1024};
+    tetri_trace_entry e[6];
+    for (int i = 0; i < 6; i++)
+        e[i] = (tetri_trace_entry){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = sides[i], .height = sides[i],
+                                   .steps = 8, .arrival = i * 20 * TETRI_NS_PER_MS, .deadline = (4 + i) * 200 * TETRI_NS_PER_MS};
+    tetri_trace tr = {.entries = e, .n = 6};
+    profile_set_sets(h100, TETRI_SETS_ALIGNED);
+    sim_config cfg = {.profile = h100, .policy_spec = "optimal", .check_plans = 1};
+    sim_result r;
+    tetri_error err = {{0}};
+    const int rc = sim_run(&cfg, &tr, &r, &err);
+    profile_set_sets(h100, TETRI_SETS_ANY);
+    if (rc) fail_msg("optimal: %s", err.msg);
+    assert_int_equal(r.summary.met + r.summary.late + r.summary.dropped, 6);
+    assert_int_equal(ragged_blocks(&r), 0);
+    sim_result_free(&r);
+}
+
 /* An arrival to an idle cluster starts a fresh round at once (fixed rounds, midround=wait): the
  * host does not call a policy with nothing pending, so the round of the previous work is stale.
  * Request 0 (256, fast) finishes well inside its round; request 1 arrives after that, before the
@@ -515,6 +574,8 @@ int main(void)
         cmocka_unit_test(first_fit_takes_lowest_free),
         cmocka_unit_test(survival_counts_rounds),
         cmocka_unit_test(every_policy_keeps_plan_invariants),
+        cmocka_unit_test(every_policy_runs_under_aligned_sets),
+        cmocka_unit_test(optimal_runs_under_aligned_sets),
         cmocka_unit_test(arrival_to_idle_cluster_starts_a_round),
         cmocka_unit_test(round_waits_for_a_block_that_overran),
         cmocka_unit_test(same_inputs_same_results),
