@@ -288,7 +288,7 @@ static void report_ready(server *sv, int n, pthread_mutex_t *mu, pthread_cond_t 
     pthread_mutex_unlock(mu);
     char why[sizeof err->msg] = "";
     for (int i = 0; i < n && !why[0]; i++)
-        if (sv[i].failed) snprintf(why, sizeof why, "GPU %d: %s", sv[i].gpu, sv[i].err.msg);
+        if (sv[i].failed) snprintf(why, sizeof why, "GPU %d: %.700s", sv[i].gpu, sv[i].err.msg);
     if (why[0]) tetri_errorf(err, "%s", why);
     MPI_Send(why, (int)strlen(why) + 1, MPI_CHAR, 0, TAG_READY, MPI_COMM_WORLD);
 }
