@@ -17,6 +17,7 @@
 #include "cli/sim_command.h"
 #include "cli/sim_grid.h"
 #ifdef TETRI_HAVE_MPI
+#include "cli/serve_mpi.h"
 #include "cli/sweep_mpi.h"
 #endif
 #include "cli/sweep_progress.h"
@@ -53,6 +54,9 @@ static void usage_serve(FILE *f)
             "                      decision, as in the simulator (default 2000; 0: no wait)\n"
             "  --max-failures N    failed blocks a request survives before it is dropped (default 1)\n"
             "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
+            "  --gpus-per-process N  under mpirun (tetri-mpi): process r serves GPUs r*N .. r*N+N-1 of the\n"
+            "                      cluster, process 0 also the host and the results (default: the GPUs\n"
+            "                      spread evenly); --backend emulated only, for now\n"
             "\n"
             "GPU options (--backend gpu). The model's weights are loaded once per GPU, and a CUDA graph is\n"
             "captured for every resolution of the workload and batch size, before the clock starts (the\n"
@@ -192,6 +196,7 @@ typedef struct sim_args {
     /* serve only */
     const char *backend;
     double speed, settle_us, max_failures, inject;
+    double gpus_per_process;    /* under mpirun: GPUs each process serves (0: spread evenly) */
     serve_gpu_args gpu;
 } sim_args;
 
@@ -538,7 +543,7 @@ enum {
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
     OPT_LOAD, OPT_SLO_BASE, OPT_JOBS, OPT_SETS,
     /* serve only */
-    OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES,
+    OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES, OPT_GPUS_PER_PROCESS,
     /* serve --backend gpu only */
     OPT_DEVICES, OPT_WEIGHTS, OPT_WEIGHT_SEED, OPT_MAX_BATCH, OPT_ATTENTION, OPT_TIME_LIMIT, OPT_SAVE_LATENTS,
     OPT_INJECT_GPU_ERROR, OPT_INJECT_HANG,
@@ -612,6 +617,7 @@ static const struct option long_options[] = {
     {"settle-us", required_argument, NULL, OPT_SETTLE_US},
     {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
     {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
+    {"gpus-per-process", required_argument, NULL, OPT_GPUS_PER_PROCESS},
     {"devices", required_argument, NULL, OPT_DEVICES},
     {"weights", required_argument, NULL, OPT_WEIGHTS},
     {"weight-seed", required_argument, NULL, OPT_WEIGHT_SEED},
@@ -651,7 +657,8 @@ static int take_workload_option(sim_args *a, int c, const char *value, tetri_err
 /* An option of tetri serve's backend. */
 static int take_serve_option(sim_args *a, run_mode mode, int c, const char *value, tetri_error *err)
 {
-    static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures"};
+    static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures",
+                                        "--gpus-per-process"};
     const char *name = names[c - OPT_BACKEND];
     if (mode != MODE_SERVE)
         return tetri_errorf(err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock", name);
@@ -659,10 +666,12 @@ static int take_serve_option(sim_args *a, run_mode mode, int c, const char *valu
         a->backend = value;
         return 0;
     }
-    double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures : &a->inject;
-    const double hi = c == OPT_SPEED ? 1e6 : c == OPT_SETTLE_US ? 1e9 : c == OPT_MAX_FAILURES ? 1e6 : 1e12;
-    if (parse_number(value, name, c == OPT_SPEED ? 1e-3 : 0, hi, field, err)) return -1;
-    if ((c == OPT_MAX_FAILURES || c == OPT_INJECT_FAILURES) && *field != floor(*field))
+    double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures
+                    : c == OPT_INJECT_FAILURES ? &a->inject : &a->gpus_per_process;
+    const double hi = c == OPT_SPEED ? 1e6 : c == OPT_SETTLE_US ? 1e9 : c == OPT_MAX_FAILURES ? 1e6 : c == OPT_INJECT_FAILURES ? 1e12
+                    : TETRI_MAX_GPUS;
+    if (parse_number(value, name, c == OPT_SPEED ? 1e-3 : c == OPT_GPUS_PER_PROCESS ? 1 : 0, hi, field, err)) return -1;
+    if ((c == OPT_MAX_FAILURES || c == OPT_INJECT_FAILURES || c == OPT_GPUS_PER_PROCESS) && *field != floor(*field))
         return tetri_errorf(err, "%s: '%s' is not a whole number", name, value);
     return 0;
 }
@@ -742,6 +751,7 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     case OPT_ARRIVAL: case OPT_CV:
         return take_workload_option(a, c, value, err);
     case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
+    case OPT_GPUS_PER_PROCESS:
         return take_serve_option(a, mode, c, value, err);
     case OPT_DEVICES: case OPT_WEIGHTS: case OPT_WEIGHT_SEED: case OPT_MAX_BATCH: case OPT_ATTENTION: case OPT_TIME_LIMIT:
     case OPT_SAVE_LATENTS: case OPT_INJECT_GPU_ERROR: case OPT_INJECT_HANG:
@@ -826,17 +836,37 @@ static void catch_stop_signals(struct sigaction old[2])
     sigaction(SIGTERM, &sa, &old[1]);
 }
 
+/* Whether this serve spans MPI ranks (tetri-mpi under mpirun): 1, 0, or -1 with err for what
+ * cannot go with it or without it. */
+static int across_processes(const sim_args *a, tetri_error *err)
+{
+    bool across = false;
+#ifdef TETRI_HAVE_MPI
+    across = serve_mpi_active();
+#endif
+    if (!across && a->gpus_per_process > 0)
+        return tetri_errorf(err, "--gpus-per-process is for tetri serve under mpirun with more than one process");
+    if (across && strcmp(a->backend, "emulated") != 0)
+        return tetri_errorf(err, "--backend %s: only the emulated backend serves across processes yet", a->backend);
+    return across;
+}
+
 /* The backend of tetri serve: the emulated one's settings, or the GPU backend opened for the
  * sweep (*gpu_state, for serve_gpu_close). */
 static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_ctx *ectx, sweep_backend *sb, char *key,
                               size_t key_len, void **gpu_state, tetri_error *err)
 {
+    if (across_processes(a, err) < 0) return -1;
     if (strcmp(a->backend, "gpu") == 0) return serve_gpu_open(&a->gpu, s, a->quiet, sb, key, key_len, gpu_state, err);
     *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
                                    .fail_every = (int64_t)a->inject, .poll_real_ns = 20 * TETRI_NS_PER_MS}};
     snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld", a->speed,
              (long long)ectx->opt.settle_ns, (int)a->max_failures, (long long)a->inject);
     *sb = (sweep_backend){.name = "emulated", .key = key, .open = open_emulated, .close = close_emulated, .ctx = ectx};
+#ifdef TETRI_HAVE_MPI
+    if (serve_mpi_active())
+        return serve_mpi_backend(profile_cluster(s->profile)->n_gpus, (int)a->gpus_per_process, &ectx->opt, a->quiet, sb, err);
+#endif
     return 0;
 }
 
@@ -1080,7 +1110,22 @@ static int run_command(int argc, char **argv, run_mode mode, const char *name, c
 }
 
 int cmd_sim(int argc, char **argv) { return run_command(argc, argv, MODE_SIM, "sim", NULL, NULL); }
-int cmd_serve(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, "serve", NULL, NULL); }
+static int serve_here(int argc, char **argv) { return run_command(argc, argv, MODE_SERVE, "serve", NULL, NULL); }
+
+/* Under mpirun with several processes, tetri-mpi serves across them (cli/serve_mpi.h); tetri hands
+ * such a command line to tetri-mpi, as it does sweeps. */
+int cmd_serve(int argc, char **argv)
+{
+    if (cli_mpirun_ranks() <= 1) return serve_here(argc, argv);
+#ifdef TETRI_HAVE_MPI
+    return serve_mpi_command(argc, argv, serve_here);
+#else
+    tetri_error err = {{0}};
+    cli_exec_mpi_program("serve", argv, &err);
+    fprintf(stderr, "tetri serve: %s\n", err.msg);
+    return 1;
+#endif
+}
 
 int sim_command_serve(int argc, char **argv, const char *name, const sim_passes *passes)
 {

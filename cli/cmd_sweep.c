@@ -480,9 +480,7 @@ static int run_plan(const sweep_plan *p, const char *config, int quiet)
     return 0;
 }
 
-/* The ranks mpirun started this process among (its environment: Open MPI's, else the PMI's of
- * MPICH and others), 1 when not started by mpirun. */
-static int mpirun_ranks(void)
+int cli_mpirun_ranks(void)
 {
     static const char *const vars[] = {"OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_SIZE"};
     for (size_t i = 0; i < sizeof vars / sizeof vars[0]; i++) {
@@ -493,9 +491,9 @@ static int mpirun_ranks(void)
 }
 
 #ifndef TETRI_HAVE_MPI
-/* Under mpirun, tetri hands the sweep to tetri-mpi (beside it, else installed), as it hands GPU
- * commands to tetri-gpu: tetri itself never links MPI. Returns only on failure, with err. */
-static int exec_mpi_program(char **argv, tetri_error *err)
+/* tetri hands the command to tetri-mpi (beside it, else installed), as it hands GPU commands to
+ * tetri-gpu: tetri itself never links MPI. */
+int cli_exec_mpi_program(const char *command, char **argv, tetri_error *err)
 {
     char self[PATH_MAX], path[PATH_MAX + 16] = "";
     ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
@@ -511,14 +509,14 @@ static int exec_mpi_program(char **argv, tetri_error *err)
     if (access(path, X_OK) != 0)
         return tetri_errorf(err, "started by mpirun (%d ranks), but this tetri was built without MPI (configure found "
                                  "none; no tetri-mpi beside it or in %s): install MPI (openmpi-bin, libopenmpi-dev) and "
-                                 "rebuild, or run the sweep without mpirun (--jobs)",
-                            mpirun_ranks(), TETRI_PKGLIBEXECDIR);
+                                 "rebuild, or run tetri %s without mpirun",
+                            cli_mpirun_ranks(), TETRI_PKGLIBEXECDIR, command);
     int argc = 0;
     while (argv[argc]) argc++;
-    char **args = calloc((size_t)argc + 2, sizeof *args); /* path, "sweep", argv[1..], NULL */
+    char **args = calloc((size_t)argc + 2, sizeof *args); /* path, command, argv[1..], NULL */
     if (!args) return tetri_errorf(err, "out of memory");
     args[0] = path;
-    args[1] = (char *)"sweep";
+    args[1] = (char *)command;
     for (int i = 1; i < argc; i++) args[i + 1] = argv[i];
     execv(path, args);
     free(args);
@@ -530,7 +528,7 @@ static int sweep_command(int argc, char **argv);
 
 int cmd_sweep(int argc, char **argv)
 {
-    if (mpirun_ranks() <= 1) return sweep_command(argc, argv);
+    if (cli_mpirun_ranks() <= 1) return sweep_command(argc, argv);
 #ifdef TETRI_HAVE_MPI
     if (sweep_mpi_start(&argc, &argv)) {
         fprintf(stderr, "tetri sweep: MPI_Init failed\n");
@@ -541,7 +539,7 @@ int cmd_sweep(int argc, char **argv)
     return rc;
 #else
     tetri_error err = {{0}};
-    exec_mpi_program(argv, &err);
+    cli_exec_mpi_program("sweep", argv, &err);
     fprintf(stderr, "tetri sweep: %s\n", err.msg);
     return 1;
 #endif

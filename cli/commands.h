@@ -1,5 +1,6 @@
 /* cli/commands.h: the subcommands of `tetri`, one file each in cli/.
- * defines: cmd_* entry points (argc/argv start at the subcommand's name), cli_usage_error. */
+ * defines: cmd_* entry points (argc/argv start at the subcommand's name), cli_usage_error,
+ *          cli_mpirun_ranks, cli_exec_mpi_program. */
 #ifndef TETRI_CLI_COMMANDS_H
 #define TETRI_CLI_COMMANDS_H
 
@@ -20,5 +21,15 @@ int cmd_bench_step(int argc, char **argv); /* cli/cmd_bench_step.c: GPU per-step
 /* cli/cmd_plan_memory.c: bench-step --plan-memory (CPU only; in tetri, or called by cmd_bench_step) */
 int cmd_bench_step_plan(int argc, char **argv);
 int bench_step_has_plan_memory(int argc, char **argv);
+
+/* cli/cmd_sweep.c: the ranks mpirun started this process among (its environment: Open MPI's, else
+ * the PMI's of MPICH and others), 1 when not started by mpirun. */
+int cli_mpirun_ranks(void);
+#ifndef TETRI_HAVE_MPI
+#include "core/error.h"
+/* Execs tetri-mpi COMMAND argv[1..] (tetri never links MPI; sweep and serve under mpirun). Returns
+ * only on failure, with err. */
+int cli_exec_mpi_program(const char *command, char **argv, tetri_error *err);
+#endif
 
 #endif

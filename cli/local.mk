@@ -24,16 +24,18 @@ TETRI_GPU_PROGRAM =
 endif
 EXTRA_DIST += cli/cmd_bench_step.c
 
-# tetri-mpi: the same commands with MPI, for tetri sweep under mpirun (tetri execs it there).
+# tetri-mpi: the same commands with MPI, for tetri sweep and tetri serve under mpirun (tetri execs
+# it there); exec/remote.c (GPUs of other processes) needs MPI, so it is built here, not in libtetri.a.
 if HAVE_MPI
 pkglibexec_PROGRAMS += tetri-mpi
-tetri_mpi_SOURCES = $(TETRI_CLI_SOURCES) cli/sweep_mpi.h cli/sweep_mpi.c
+tetri_mpi_SOURCES = $(TETRI_CLI_SOURCES) cli/sweep_mpi.h cli/sweep_mpi.c cli/serve_mpi.h cli/serve_mpi.c \
+  exec/remote.h exec/remote.c
 tetri_mpi_CPPFLAGS = $(AM_CPPFLAGS) -DTETRI_HAVE_MPI $(MPI_CFLAGS)
 tetri_mpi_LDADD = libtetri.a $(TETRI_LIBS) $(MPI_LIBS)
 endif
-EXTRA_DIST += cli/sweep_mpi.h cli/sweep_mpi.c
-TESTS += tests/cli_sweep_mpi.sh
-EXTRA_DIST += tests/cli_sweep_mpi.sh
+EXTRA_DIST += cli/sweep_mpi.h cli/sweep_mpi.c cli/serve_mpi.h cli/serve_mpi.c exec/remote.h exec/remote.c
+TESTS += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh
+EXTRA_DIST += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh
 
 # The dispatch: which command lines go to tetri-gpu; and that tetri loads no CUDA library.
 if HAVE_CMOCKA

@@ -38,14 +38,19 @@ static void wait_until_real(tetri_ns real)
 static void emu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
 {
     (void)gpu;
-    const emulated_backend *e = ctx;
-    const bool fail = e->opt.fail_every > 0 && job->seq % e->opt.fail_every == 0;
+    const emulated_options *o = ctx;
+    const bool fail = o->fail_every > 0 && job->seq % o->fail_every == 0;
     wait_until_real(job->start_real + (fail ? job->emulate_real / 2 : job->emulate_real));
     ev->end_real_ns = workers_real_now();
     if (fail) {
         ev->kind = HOST_EVENT_FAILED;
-        snprintf(ev->why, sizeof ev->why, "injected failure (fail_every=%lld)", (long long)e->opt.fail_every);
+        snprintf(ev->why, sizeof ev->why, "injected failure (fail_every=%lld)", (long long)o->fail_every);
     }
+}
+
+workers_runner emulated_runner(const emulated_options *opts)
+{
+    return (workers_runner){.name = "emulated", .ctx = (void *)opts, .run = emu_run};
 }
 
 int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_error *err)
@@ -54,7 +59,7 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
     emulated_backend *e = calloc(1, sizeof *e);
     if (!e) return tetri_errorf(err, "out of memory");
     e->opt = *opts;
-    e->runner = (workers_runner){.name = "emulated", .ctx = e, .run = emu_run};
+    e->runner = emulated_runner(&e->opt);
     const workers_options wo = {.n_gpus = opts->n_gpus, .speed = opts->speed, .settle_ns = opts->settle_ns,
                                 .spin_ns = opts->spin_ns, .poll_real_ns = opts->poll_real_ns};
     if (workers_open(&wo, &e->runner, &e->w, err)) {

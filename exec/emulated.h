@@ -1,6 +1,6 @@
 /* exec/emulated.h: the emulated real-time backend: everything of live serving but the GPU.
  * defines: EMULATED_DEFAULT_SETTLE_NS, emulated_options, emulated_backend, emulated_open, emulated_close,
- *          emulated_bind.
+ *          emulated_bind, emulated_runner.
  *
  * The driver (a worker thread per GPU, the run's clock, the completion queue) is exec/workers.c;
  * this backend's runner "executes" a block by sleeping its time (the host's emulate_ns: the
@@ -13,6 +13,7 @@
 #include <stdint.h>
 
 #include "core/error.h"
+#include "exec/workers.h"
 #include "host/backend.h"
 
 /* The settle window tetri serve uses unless told otherwise: 2 ms of workload time (100 us of real
@@ -41,5 +42,8 @@ int emulated_open(const emulated_options *opts, emulated_backend **out, tetri_er
 void emulated_close(emulated_backend *e);
 /* Fills `be` to drive `e` from host_run. */
 void emulated_bind(host_backend *be, emulated_backend *e);
+/* The runner alone, for a driver set up elsewhere (exec/remote.h: a process serving some of the
+ * cluster's GPUs); reads opts->fail_every, so opts must outlive it. */
+workers_runner emulated_runner(const emulated_options *opts);
 
 #endif
