@@ -26,12 +26,22 @@ EXTRA_DIST += cli/cmd_bench_step.c
 
 # tetri-mpi: the same commands with MPI, for tetri sweep and tetri serve under mpirun (tetri execs
 # it there); exec/remote.c (GPUs of other processes) needs MPI, so it is built here, not in libtetri.a.
+# Where CUDA is found too, tetri-mpi is also what tetri-gpu is (TETRI_HAVE_CUDA, the GPU part
+# linked): `mpirun tetri serve --backend gpu` goes tetri -> tetri-gpu -> tetri-mpi, one program for
+# both rather than a third (tetri-gpu-mpi); tetri sweep under mpirun then loads CUDA's libraries
+# too, which costs a sweep nothing but their load. A build without CUDA links tetri-mpi as before.
 if HAVE_MPI
 pkglibexec_PROGRAMS += tetri-mpi
 tetri_mpi_SOURCES = $(TETRI_CLI_SOURCES) cli/sweep_mpi.h cli/sweep_mpi.c cli/serve_mpi.h cli/serve_mpi.c \
   exec/remote.h exec/remote.c
+if HAVE_CUDA
+tetri_mpi_SOURCES += cli/cmd_bench_step.c
+tetri_mpi_CPPFLAGS = $(AM_CPPFLAGS) -DTETRI_HAVE_MPI -DTETRI_HAVE_CUDA $(MPI_CFLAGS)
+tetri_mpi_LDADD = libtetri.a $(TETRI_GPU_LIBS) libtetri.a $(TETRI_LIBS) $(MPI_LIBS)
+else
 tetri_mpi_CPPFLAGS = $(AM_CPPFLAGS) -DTETRI_HAVE_MPI $(MPI_CFLAGS)
 tetri_mpi_LDADD = libtetri.a $(TETRI_LIBS) $(MPI_LIBS)
+endif
 endif
 EXTRA_DIST += cli/sweep_mpi.h cli/sweep_mpi.c cli/serve_mpi.h cli/serve_mpi.c exec/remote.h exec/remote.c
 TESTS += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh

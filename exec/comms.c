@@ -17,6 +17,7 @@
 
 struct comms {
     int n, n_levels, n_sets;
+    int first, end;                  /* this process's GPUs (ranks of the world): first .. end - 1 */
     int device[TETRI_MAX_GPUS];
     tetri_ns limit_ns;
     ncclUniqueId id;
@@ -71,10 +72,13 @@ static int check_options(const comms_options *o, tetri_error *err)
     const int md = o->max_degree;
     if (md < 0 || md > DIT_SP_MAX_DEGREE || (md & (md - 1)))
         return tetri_errorf(err, "nccl: largest set %d is not a power of two up to %d", md, DIT_SP_MAX_DEGREE);
-    for (int g = 0; g < o->n_gpus; g++) {
+    const int first = o->n_local ? o->first_gpu : 0, end = o->n_local ? o->first_gpu + o->n_local : o->n_gpus;
+    if (o->n_local < 0 || first < 0 || end > o->n_gpus)
+        return tetri_errorf(err, "nccl: this process's GPUs %d..%d are not within the world's %d", first, end - 1, o->n_gpus);
+    for (int g = first; g < end; g++) {
         if (o->devices[g] < 0 || o->devices[g] >= n_dev)
             return tetri_errorf(err, "nccl: GPU %d is CUDA device %d; this machine has %d", g, o->devices[g], n_dev);
-        for (int h = 0; h < g; h++)
+        for (int h = first; h < g; h++)
             if (o->devices[h] == o->devices[g])
                 return tetri_errorf(err, "nccl: GPUs %d and %d are both CUDA device %d (NCCL takes one rank per device)", h, g, o->devices[g]);
     }
@@ -86,7 +90,7 @@ static int init_world(comms *c, tetri_error *err)
 {
     ncclConfig_t cfg = nonblocking_config();
     NCCL_CHECK(ncclGroupStart());
-    for (int g = 0; g < c->n; g++) {
+    for (int g = c->first; g < c->end; g++) {
         const cudaError_t e = cudaSetDevice(c->device[g]); /* NCCL binds a rank to the current device */
         const ncclResult_t r = e == cudaSuccess ? ncclCommInitRankConfig(&c->world[g], c->n, c->id, g, &cfg) : ncclSuccess;
         if (e != cudaSuccess || (r != ncclSuccess && r != ncclInProgress)) {
@@ -96,7 +100,7 @@ static int init_world(comms *c, tetri_error *err)
         }
     }
     NCCL_CHECK(ncclGroupEnd());
-    return nccl_wait(c->world, c->n, c->limit_ns, "world init", err);
+    return nccl_wait(c->world + c->first, c->end - c->first, c->limit_ns, "world init", err);
 }
 
 /* The blocks of 2^l GPUs: one grouped split of the world, colour = block, key = position in it. */
@@ -105,7 +109,7 @@ static int split_level(comms *c, int l, tetri_error *err)
     const int s = 1 << l;
     ncclConfig_t cfg = nonblocking_config();
     NCCL_CHECK(ncclGroupStart());
-    for (int g = 0; g < c->n; g++) {
+    for (int g = c->first; g < c->end; g++) {
         const int color = (g / s + 1) * s <= c->n ? g / s : NCCL_SPLIT_NOCOLOR;
         const ncclResult_t r = ncclCommSplit(c->world[g], color, g % s, &c->set[l][g], &cfg);
         if (r != ncclSuccess && r != ncclInProgress) {
@@ -116,7 +120,9 @@ static int split_level(comms *c, int l, tetri_error *err)
     NCCL_CHECK(ncclGroupEnd());
     char what[48];
     snprintf(what, sizeof what, "split into sets of %d", s);
-    if (nccl_wait(c->world, c->n, c->limit_ns, what, err) || nccl_wait(c->set[l], c->n, c->limit_ns, what, err)) return -1;
+    if (nccl_wait(c->world + c->first, c->end - c->first, c->limit_ns, what, err) ||
+        nccl_wait(c->set[l] + c->first, c->end - c->first, c->limit_ns, what, err))
+        return -1;
     c->n_sets += c->n / s;
     return 0;
 }
@@ -129,15 +135,18 @@ static int warm_block(comms *c, int l, int first, const warm_gpu *w, tetri_error
     void *send[DIT_SP_MAX_DEGREE], *recv[DIT_SP_MAX_DEGREE];
     size_t bytes[DIT_SP_MAX_DEGREE * DIT_SP_MAX_DEGREE];
     for (int i = 0; i < s * s; i++) bytes[i] = COMMS_WARM_BYTES;
+    /* this process's ranks of it; the other processes drive theirs */
+    const int r0 = c->first > first ? c->first - first : 0, r1 = c->end < first + s ? c->end - first : s, n = r1 - r0;
+    if (n <= 0) return 0;
     int rc = 0;
-    for (int r = 0; r < s && !rc; r++) {
-        rc = nccl_transport_create(c->set[l][first + r], s, r, w[first + r].stream, c->limit_ns, &ts[r], err);
-        send[r] = w[first + r].send;
-        recv[r] = w[first + r].recv;
+    for (int r = r0; r < r1 && !rc; r++) {
+        rc = nccl_transport_create(c->set[l][first + r], s, r, w[first + r].stream, c->limit_ns, &ts[r - r0], err);
+        send[r - r0] = w[first + r].send;
+        recv[r - r0] = w[first + r].recv;
     }
-    if (!rc) rc = nccl_transport_all_to_all_group(ts, s, send, recv, bytes, err);
-    for (int r = 0; r < s && !rc; r++) rc = nccl_stream_wait(w[first + r].stream, c->limit_ns, "nccl warm-up", err);
-    for (int r = 0; r < s; r++) dit_transport_destroy(ts[r]);
+    if (!rc) rc = nccl_transport_all_to_all_group(ts, n, send, recv, bytes, err);
+    for (int r = r0; r < r1 && !rc; r++) rc = nccl_stream_wait(w[first + r].stream, c->limit_ns, "nccl warm-up", err);
+    for (int r = 0; r < n; r++) dit_transport_destroy(ts[r]);
     if (rc) tetri_error_prefix(err, "warming the set of GPUs %d..%d", first, first + s - 1);
     return rc;
 }
@@ -145,7 +154,7 @@ static int warm_block(comms *c, int l, int first, const warm_gpu *w, tetri_error
 static int warm_alloc(const comms *c, warm_gpu *w, tetri_error *err)
 {
     const size_t b = (size_t)DIT_SP_MAX_DEGREE * COMMS_WARM_BYTES;
-    for (int g = 0; g < c->n; g++) {
+    for (int g = c->first; g < c->end; g++) {
         cudaError_t e = cudaSetDevice(c->device[g]);
         if (e == cudaSuccess) e = cudaStreamCreateWithFlags(&w[g].stream, cudaStreamNonBlocking);
         if (e == cudaSuccess) e = cudaMalloc(&w[g].send, b);
@@ -158,7 +167,7 @@ static int warm_alloc(const comms *c, warm_gpu *w, tetri_error *err)
 
 static void warm_free(const comms *c, warm_gpu *w)
 {
-    for (int g = 0; g < c->n; g++) {
+    for (int g = c->first; g < c->end; g++) {
         cudaSetDevice(c->device[g]);
         if (w[g].stream) cudaStreamDestroy(w[g].stream);
         cudaFree(w[g].send);
@@ -183,9 +192,11 @@ static void report(const comms *c, tetri_ns t0, FILE *log)
     int v = 0;
     if (!log) return;
     ncclGetVersion(&v);
-    fprintf(log, "# nccl: world of %d GPU%s + %d set communicator%s in %.0f ms (NCCL %d.%d.%d, non-blocking; sets of 1..%d GPUs)\n", c->n,
+    fprintf(log, "# nccl: world of %d GPU%s + %d set communicator%s in %.0f ms (NCCL %d.%d.%d, non-blocking; sets of 1..%d GPUs)", c->n,
             c->n == 1 ? "" : "s", c->n_sets, c->n_sets == 1 ? "" : "s", (double)(workers_real_now() - t0) / 1e6, v / 10000,
             v / 100 % 100, v % 100, 1 << (c->n_levels - 1));
+    if (c->end - c->first < c->n) fprintf(log, "; this process holds ranks %d..%d", c->first, c->end - 1);
+    fputc('\n', log);
 }
 
 int comms_create(const comms_options *o, const ncclUniqueId *id, comms **out, tetri_error *err)
@@ -197,10 +208,17 @@ int comms_create(const comms_options *o, const ncclUniqueId *id, comms **out, te
     const tetri_ns t0 = workers_real_now();
     const int max_degree = o->max_degree ? o->max_degree : DIT_SP_MAX_DEGREE;
     c->n = o->n_gpus;
+    c->first = o->n_local ? o->first_gpu : 0;
+    c->end = o->n_local ? o->first_gpu + o->n_local : o->n_gpus;
     c->limit_ns = o->limit_ns > 0 ? o->limit_ns : COMMS_DEFAULT_LIMIT_NS;
-    for (int g = 0; g < c->n; g++) c->device[g] = o->devices[g];
+    for (int g = c->first; g < c->end; g++) c->device[g] = o->devices[g];
     while (c->n_levels < COMMS_LEVELS && (1 << c->n_levels) <= c->n && (1 << c->n_levels) <= max_degree) c->n_levels++;
     pthread_mutex_init(&c->lock, NULL);
+    if (!id && c->end - c->first < c->n) {
+        pthread_mutex_destroy(&c->lock);
+        free(c);
+        return tetri_errorf(err, "nccl: a world across processes needs the id they share (remote_nccl_id)");
+    }
     int rc = id ? (c->id = *id, 0) : comms_unique_id(&c->id, err);
     if (!rc) rc = init_world(c, err);
     for (int l = 0; l < c->n_levels && !rc; l++) rc = split_level(c, l, err);

@@ -18,9 +18,12 @@
  * arrives or a collective that never ends becomes an error message, and the communicators involved
  * are aborted (ncclCommAbort), which also stops their kernels, so the run ends cleanly.
  *
- * Multi-node (not built yet): one process per node. The world's ncclUniqueId is the one thing the
- * processes share: rank 0 makes it (comms_unique_id), MPI broadcasts it, and every process passes
- * it to comms_create with its first global rank; comms_init_rank is the one-rank form. */
+ * Across processes (tetri-mpi, exec/remote.h): one process per node or per GPU. The world's
+ * ncclUniqueId is the one thing the processes share: rank 0 makes it (comms_unique_id), MPI
+ * broadcasts it (remote_nccl_id), and every process passes it to comms_create with its GPUs' range
+ * (comms_options.first_gpu, n_local): each process inits, splits and warms its own ranks of the one
+ * world (grouped, from its one thread); the set communicators are the same splits as in one
+ * process. comms_init_rank is the one-rank form. */
 #ifndef TETRI_EXEC_COMMS_H
 #define TETRI_EXEC_COMMS_H
 
@@ -32,8 +35,11 @@
 #include "exec/nccl_transport.h" /* nccl.h, quieted */
 
 typedef struct comms_options {
-    int n_gpus;           /* the world: cluster GPUs 0..n_gpus-1 */
-    const int *devices;   /* CUDA device of cluster GPU g, all distinct (NCCL: one rank per device) */
+    int n_gpus;           /* the world: cluster GPUs 0..n_gpus-1, its ranks */
+    /* This process's GPUs: first_gpu .. first_gpu + n_local - 1 (n_local 0: all of them, one process).
+     * With fewer than the world, every process calls comms_create with the same shared id. */
+    int first_gpu, n_local;
+    const int *devices;   /* CUDA device of cluster GPU g (this process's read only), all distinct (NCCL: one rank per device) */
     int max_degree;       /* the largest set; 0: DIT_SP_MAX_DEGREE (sequence parallelism's limit) */
     tetri_ns limit_ns;    /* each NCCL call's time limit (init, split, warm-up, teardown); 0: 60 s */
     FILE *log;            /* the start-up line; NULL: none */

@@ -19,6 +19,7 @@
 #include "dit/model.h"
 #include "dit/safetensors.h"
 #include "exec/gpu_internal.h"
+#include "exec/sp_plan.h"
 #include "exec/workers.h"
 
 /* A worker sleeps in steps of this while its block is far from its predicted end, then spins. */
@@ -154,6 +155,7 @@ static int slot_here(gpu_backend *g, int gpu, int32_t id, dit_slot **out, tetri_
     const host_arrival *a = &g->arrivals[id];
     gpu_req *q = &g->req[id];
     const tetri_gpuset here = 1ULL << gpu;
+    if (sp_plan_check_move(id, q->set, here, g->opt.gpus_per_process, err)) return tetri_error_prefix(err, "GPU %d", gpu);
     if (q->set != here && tetri_gpuset_count(q->set) > 1 && gpu_sp_place(g, id, here, err)) return -1;
     if (q->set == here) { *out = q->slot[0]; return 0; }
     dit_slot *old = q->slot[0], *sl = NULL;
@@ -195,15 +197,30 @@ static int save_latent(gpu_backend *g, int32_t id, tetri_error *err)
     st_out_tensor t = {.name = "latent", .dtype = ST_F32, .ndim = 4, .shape = {1, gh, gw, C}, .data = lat};
     const char *meta[] = {"producer", "tetri serve --backend gpu", "input_seed", seed, "steps", steps,
                           "layout", "packed tokens (c, py, px)"};
-    int rc = 0;
+    int rc = 0, n0 = gh * gw, n1 = 0;
     for (int r = 0; r < tetri_gpuset_count(q->set) && !rc; r++) {
+        if (!q->slot[r]) continue; /* another process's rank */
         dit_sp_shard sh;
         dit_slot_shard(q->slot[r], &sh);
         const int cur = gpu_on_device(dit_gpu_device(dit_slot_model(q->slot[r])));
         rc = dit_slot_read_latent(q->slot[r], lat + (size_t)sh.n0 * C, err);
         cudaSetDevice(cur);
+        if (sh.n0 < n0) n0 = sh.n0;
+        if (sh.n0 + sh.nn > n1) n1 = sh.n0 + sh.nn;
     }
-    if (!rc) rc = st_write(path, &t, 1, meta, 4, err);
+    /* A set across processes: each writes its rows, request-ID.rows-N0.safetensors ([1, rows, C p^2]
+     * of the packed tokens from N0; the test joins them in N0's order). */
+    char rows[16];
+    const char *pmeta[] = {"producer", "tetri serve --backend gpu", "input_seed", seed, "steps", steps,
+                           "layout", "packed tokens (c, py, px)", "first_row", rows};
+    if (!rc && gpu_local_set(g, q->set) != q->set) {
+        snprintf(path, sizeof path, "%s/request-%d.rows-%d.safetensors", g->opt.save_latents_dir, id, n0);
+        snprintf(rows, sizeof rows, "%d", n0);
+        t = (st_out_tensor){.name = "latent", .dtype = ST_F32, .ndim = 3, .shape = {1, n1 - n0, C}, .data = lat + (size_t)n0 * C};
+        rc = st_write(path, &t, 1, pmeta, 5, err);
+    } else if (!rc) {
+        rc = st_write(path, &t, 1, meta, 4, err);
+    }
     free(lat);
     return rc;
 }
@@ -351,7 +368,7 @@ int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64
     g->n_arrivals = n;
     g->seed = seed;
     gpu_sp_begin_run(g);
-    workers_restart(g->w);
+    if (g->w) workers_restart(g->w); /* else the caller's driver restarts */
     return 0;
 }
 
@@ -361,7 +378,10 @@ static int check_options(const gpu_options *o, tetri_error *err)
     cudaError_t e = cudaGetDeviceCount(&n_dev);
     if (e != cudaSuccess || n_dev == 0) return tetri_errorf(err, "the GPU backend finds no CUDA device (%s)", cudaGetErrorString(e));
     if (o->n_gpus < 1 || o->n_gpus > TETRI_MAX_GPUS) return tetri_errorf(err, "the GPU backend needs 1 to %d GPUs", TETRI_MAX_GPUS);
-    for (int i = 0; i < o->n_gpus; i++)
+    const int first = o->gpus_per_process ? o->first_gpu : 0, end = o->gpus_per_process ? o->first_gpu + o->n_local : o->n_gpus;
+    if (first < 0 || end <= first || end > o->n_gpus)
+        return tetri_errorf(err, "this process's GPUs %d..%d are not within the cluster's %d", first, end - 1, o->n_gpus);
+    for (int i = first; i < end; i++)
         if (o->devices[i] < 0 || o->devices[i] >= n_dev)
             return tetri_errorf(err, "--devices: GPU %d maps to CUDA device %d; this machine has %d (0..%d)", i, o->devices[i], n_dev,
                                 n_dev - 1);
@@ -389,6 +409,8 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
     gpu_backend *g = calloc(1, sizeof *g);
     if (!g) return tetri_errorf(err, "out of memory");
     g->opt = *opts;
+    g->first = opts->gpus_per_process ? opts->first_gpu : 0;
+    g->end = opts->gpus_per_process ? opts->first_gpu + opts->n_local : opts->n_gpus;
     dit_config c;
     if (opts->model == TETRI_MODEL_FLUX_DEV) dit_config_flux_dev(&c);
     else dit_config_sd3_medium(&c);
@@ -397,11 +419,15 @@ int gpu_open(const gpu_options *opts, gpu_backend **out, tetri_error *err)
         if (gpu_shape_index(g, opts->shapes[i].width, opts->shapes[i].height, opts->shapes[i].steps) < 0) g->shape[g->n_shapes++] = opts->shapes[i];
     g->opt.shapes = NULL; /* copied */
     if (dit_layout_build(&c, &g->L, err)) { gpu_close(g); return -1; }
-    for (int i = 0; i < opts->n_gpus; i++) g->dev[i].device = opts->devices[i];
+    for (int i = g->first; i < g->end; i++) g->dev[i].device = opts->devices[i];
     if (gpu_sp_open(g, err)) { gpu_close(g); return -1; }
     /* every GPU of a block of degree k runs its rank (exec/gpu_sp.c); degree 1 is its GPU's alone */
     g->runner = (workers_runner){.name = "exec", .ctx = g, .every_gpu = true, .thread_start = gpu_thread_start, .run = gpu_run,
                                  .thread_stop = gpu_thread_stop};
+    if (opts->external_workers) { /* the caller's threads run g->runner (exec/remote.c) */
+        *out = g;
+        return 0;
+    }
     const workers_options wo = {.n_gpus = opts->n_gpus, .speed = 1.0, .settle_ns = opts->settle_ns, .spin_ns = opts->spin_ns,
                                 .poll_real_ns = opts->poll_real_ns};
     if (workers_open(&wo, &g->runner, &g->w, err)) {
@@ -437,9 +463,11 @@ bool gpu_close(gpu_backend *g)
 
 void gpu_bind(host_backend *be, gpu_backend *g) { workers_bind(be, g->w); }
 
+const workers_runner *gpu_runner(gpu_backend *g) { return &g->runner; }
+
 void gpu_report(const gpu_backend *g, FILE *out)
 {
-    for (int i = 0; i < g->opt.n_gpus; i++) {
+    for (int i = g->first; i < g->end; i++) {
         const gpu_dev *d = &g->dev[i];
         fprintf(out, "# GPU %d = CUDA device %d (%s): weights %.2f GiB, %d graphs (%d shapes x batches 1-%d) with %.2f GiB of "
                      "activations, %.2f GiB of device memory in all, ready in %.1f s\n",

@@ -1,5 +1,5 @@
 /* exec/gpu.h: the GPU backend of the serving host: real FLUX.1-dev / SD3-medium steps.
- * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_report.
+ * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_runner, gpu_report.
  *
  * The driver is exec/workers.c (a worker thread per GPU, the run's clock at speed 1, the
  * completion queue); this backend's runner launches a block on its GPUs' streams and waits for it.
@@ -39,6 +39,7 @@
 #include "core/types.h"
 #include "host/backend.h"
 #include "host/host.h"
+#include "exec/workers.h"
 
 /* A request shape the workload holds: one graph per batch size 1..max_batch is captured for it. */
 typedef struct gpu_shape {
@@ -63,6 +64,15 @@ typedef struct gpu_options {
     int64_t inject_error_at;             /* test aid: block seq (1-based) that meets a CUDA error; 0 none */
     int64_t inject_hang_at;              /* test aid: block seq whose GPU stops answering; 0 none */
     FILE *log;                           /* start-up report (NULL: none) */
+    /* Across processes (tetri-mpi, cli/serve_mpi.h): the cluster's GPUs are spread over processes of
+     * gpus_per_process consecutive GPUs (0: one process holds them all, the fields below unused);
+     * this one runs first_gpu .. first_gpu + n_local - 1 (devices[] read for those only), its part
+     * of each block; nccl_id is the world's shared ncclUniqueId (remote_nccl_id), needed when
+     * degrees above 1 are captured; with external_workers gpu_open starts no driver: the caller runs
+     * gpu_runner's calls on a thread per local GPU (exec/remote.c). */
+    int gpus_per_process, first_gpu, n_local;
+    const void *nccl_id;
+    bool external_workers;
 } gpu_options;
 
 typedef struct gpu_backend gpu_backend;
@@ -79,6 +89,11 @@ bool gpu_close(gpu_backend *g);
  * is freed. Returns 0, or -1 with err (a request the graphs do not cover). */
 int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64_t seed, tetri_error *err);
 void gpu_bind(host_backend *be, gpu_backend *g);
+/* The runner of this process's GPUs (thread_start, run, thread_stop), for a caller that drives them
+ * itself (gpu_options.external_workers). With several processes a request's slots live on the
+ * processes of its set's GPUs, each counting its steps; a block that would move a request between
+ * processes fails the run (sp_plan_check_move). */
+const workers_runner *gpu_runner(gpu_backend *g);
 /* What start-up took and holds: per GPU, weights, graphs and their activations, seconds. */
 void gpu_report(const gpu_backend *g, FILE *out);
 

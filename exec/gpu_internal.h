@@ -69,6 +69,7 @@ struct comms;
 
 struct gpu_backend {
     gpu_options opt;
+    int first, end;                         /* this process's GPUs: first .. end - 1 (all of them in one process) */
     dit_layout L;
     int text_tokens;
     gpu_shape shape[GPU_MAX_SHAPES];
@@ -97,6 +98,15 @@ struct gpu_backend {
     workers_runner runner;
     workers *w;
 };
+
+/* Whether cluster GPU `gpu` is this process's. */
+static inline bool gpu_local(const gpu_backend *g, int gpu) { return gpu >= g->first && gpu < g->end; }
+/* This process's GPUs of `set`. */
+static inline tetri_gpuset gpu_local_set(const gpu_backend *g, tetri_gpuset set)
+{
+    const tetri_gpuset mine = g->end - g->first >= 64 ? ~0ULL : ((1ULL << (g->end - g->first)) - 1) << g->first;
+    return set & mine;
+}
 
 /* ---- exec/gpu.c ---- */
 /* The seed of request id's inputs (latent, text, pooled): the same at every placement. */

@@ -52,8 +52,12 @@ static int comms_open(gpu_backend *g, tetri_error *err)
     int max_degree = 1;
     for (int k = 2; k <= DIT_SP_MAX_DEGREE; k *= 2)
         if (g->inv.degrees >> k & 1u) max_degree = k;
-    const comms_options o = {.n_gpus = g->opt.n_gpus, .devices = g->opt.devices, .max_degree = max_degree, .log = g->opt.log};
-    return comms_create(&o, NULL, &g->comms, err);
+    /* across processes: this one's ranks of the world whose id they share */
+    const bool across = g->end - g->first < g->opt.n_gpus;
+    if (across && !g->opt.nccl_id) return tetri_errorf(err, "sequence parallelism across processes needs the world's NCCL id (remote_nccl_id)");
+    const comms_options o = {.n_gpus = g->opt.n_gpus, .first_gpu = g->first, .n_local = across ? g->end - g->first : 0,
+                             .devices = g->opt.devices, .max_degree = max_degree, .log = g->opt.log};
+    return comms_create(&o, across ? (const ncclUniqueId *)g->opt.nccl_id : NULL, &g->comms, err);
 }
 
 static int set_transport(gpu_backend *g, tetri_gpuset set, int gpu, cudaStream_t st, dit_transport **out, tetri_error *err)
@@ -113,8 +117,8 @@ static const char *why_off(const gpu_backend *g)
 #ifndef HAVE_NCCL
     return "this tetri was built without NCCL (configure --with-nccl=DIR)";
 #endif
-    for (int i = 0; i < g->opt.n_gpus; i++)
-        for (int j = 0; j < i; j++)
+    for (int i = g->first; i < g->end; i++)
+        for (int j = g->first; j < i; j++)
             if (g->opt.devices[i] == g->opt.devices[j])
                 return "the cluster's GPUs share CUDA devices (--devices), and NCCL takes one rank per device";
     return NULL;
@@ -126,12 +130,12 @@ static void enable_peer_access(gpu_backend *g)
 {
     int cur = 0;
     cudaGetDevice(&cur);
-    for (int i = 0; i < g->opt.n_gpus; i++)
-        for (int j = 0; j < g->opt.n_gpus; j++) {
+    for (int i = g->first; i < g->end; i++) /* this process's devices: no peer access to another's */
+        for (int j = g->first; j < g->end; j++) {
             const int a = g->opt.devices[i], b = g->opt.devices[j];
             bool seen = a == b;
-            for (int x = 0; x < i && !seen; x++) seen = g->opt.devices[x] == a; /* each device pair once */
-            for (int y = 0; y < j && !seen; y++) seen = g->opt.devices[y] == b;
+            for (int x = g->first; x < i && !seen; x++) seen = g->opt.devices[x] == a; /* each device pair once */
+            for (int y = g->first; y < j && !seen; y++) seen = g->opt.devices[y] == b;
             int can = 0;
             if (seen) continue;
             g->peer_pairs_possible++;
@@ -152,7 +156,7 @@ int gpu_sp_open(gpu_backend *g, tetri_error *err)
     for (int s = 0; s < g->n_shapes; s++)
         g->shape_degrees[s] = sp_plan_shape_degrees(&g->L.cfg, g->text_tokens, (g->shape[s].height / 16) * (g->shape[s].width / 16), wanted);
     sp_plan_inventory(g->opt.n_gpus, wanted, g->shape_degrees, g->n_shapes, g->opt.max_batch, &g->inv);
-    if (g->opt.n_gpus > 1) enable_peer_access(g);
+    if (g->end - g->first > 1) enable_peer_access(g);
     if (g->inv.degrees == 1u << 1) return 0; /* degree 1 only: no communicator needed */
     return comms_open(g, err);
 }
@@ -234,7 +238,7 @@ static int meet(gpu_backend *g, int gpu, int rc, tetri_error *err)
     g->start_arrived++;
     pthread_cond_broadcast(&g->start_cv);
     int timed_out = 0;
-    while (g->start_arrived < g->opt.n_gpus && !timed_out) timed_out = pthread_cond_timedwait(&g->start_cv, &g->start_mu, &until) != 0;
+    while (g->start_arrived < g->end - g->first && !timed_out) timed_out = pthread_cond_timedwait(&g->start_cv, &g->start_mu, &until) != 0;
     const bool failed = g->start_failed || timed_out;
     char why[256];
     snprintf(why, sizeof why, "%s", g->start_failed ? g->start_why : "a GPU's start-up never ended");
@@ -328,8 +332,11 @@ int gpu_sp_place(gpu_backend *g, int32_t id, tetri_gpuset set, tetri_error *err)
     const int b = tetri_gpuset_count(set);
     dit_slot *dst[DIT_SP_MAX_DEGREE] = {0};
     int cur = 0, rc = 0;
+    /* across processes: a move within this one, or none (the set's other ranks are other processes') */
+    if (sp_plan_check_move(id, q->set, set, g->opt.gpus_per_process, err)) return -1;
     cudaGetDevice(&cur);
     for (int r = 0; r < b && !rc; r++) {
+        if (!gpu_local(g, sp_plan_gpu_of_rank(set, r))) continue;
         gpu_dev *d = &g->dev[sp_plan_gpu_of_rank(set, r)];
         cudaSetDevice(d->device); /* slots are allocated and filled on their GPU's stream */
         rc = dit_slot_create_sp(d->m, g->text_tokens, a->height / 16, a->width / 16, a->steps, b, r, &dst[r], err);
@@ -368,10 +375,18 @@ static int lead_prepare(gpu_backend *g, const workers_job *job, tetri_error *err
     return 0;
 }
 
+/* The block's lead in this process: the lowest of its GPUs here (its set's lowest in one process);
+ * the parts of it this process runs. */
+static int local_lead(const gpu_backend *g, tetri_gpuset set) { return __builtin_ctzll(gpu_local_set(g, set)); }
+static int local_parts(const gpu_backend *g, const workers_job *job)
+{
+    return gpu_local_set(g, job->a.gpus) == job->a.gpus ? job->parts : tetri_gpuset_count(gpu_local_set(g, job->a.gpus));
+}
+
 static void release(gpu_backend *g, const workers_job *job, bool ok)
 {
-    gpu_sp_block *b = &g->sp_block[__builtin_ctzll(job->a.gpus)];
-    atomic_store(&b->parts_left, job->parts);
+    gpu_sp_block *b = &g->sp_block[local_lead(g, job->a.gpus)];
+    atomic_store(&b->parts_left, local_parts(g, job));
     atomic_store(&b->failed, false);
     atomic_store(&b->prepare_ok, ok);
     atomic_store_explicit(&b->prepared_seq, job->seq, memory_order_release);
@@ -380,7 +395,7 @@ static void release(gpu_backend *g, const workers_job *job, bool ok)
 /* A non-lead rank: waits for the lead's release of this block. */
 static int await_prepared(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err)
 {
-    const int lead = __builtin_ctzll(job->a.gpus);
+    const int lead = local_lead(g, job->a.gpus);
     gpu_sp_block *b = &g->sp_block[lead];
     const tetri_ns limit = workers_real_now() + SP_PREPARE_LIMIT_NS;
     for (int turn = 0; atomic_load_explicit(&b->prepared_seq, memory_order_acquire) != job->seq; turn++) {
@@ -422,7 +437,7 @@ static int launch_rank(gpu_backend *g, int gpu, const workers_job *job, tetri_er
 /* After the release: launch, wait, and the last rank to end finishes the block. */
 static int run_rank(gpu_backend *g, int gpu, const workers_job *job, tetri_ns *end, tetri_error *err)
 {
-    gpu_sp_block *b = &g->sp_block[__builtin_ctzll(job->a.gpus)];
+    gpu_sp_block *b = &g->sp_block[local_lead(g, job->a.gpus)];
     int rc = launch_rank(g, gpu, job, err) || gpu_wait_event(g, gpu, g->dev[gpu].ev_end, job, end, err) ? -1 : 0;
     if (rc) {
         atomic_store(&b->failed, true); /* before the count: the last rank then sees it */
@@ -437,7 +452,7 @@ void gpu_sp_run(gpu_backend *g, int gpu, const workers_job *job, host_event *ev)
     tetri_error err = {{0}};
     tetri_ns end = 0;
     int rc;
-    if (gpu == __builtin_ctzll(job->a.gpus)) {
+    if (gpu == local_lead(g, job->a.gpus)) {
         rc = lead_prepare(g, job, &err);
         release(g, job, rc == 0);
     } else {
@@ -501,7 +516,7 @@ void gpu_sp_report(const gpu_backend *g, FILE *out)
     if (g->sp_off) fprintf(out, "# sequence parallelism off: %s\n", g->sp_off);
     if (!g->comms) return;
     int most = 0;
-    for (int i = 0; i < g->opt.n_gpus; i++) {
+    for (int i = g->first; i < g->end; i++) {
         char list[512];
         rank_list(g, i, list, sizeof list);
         if (list[0]) fprintf(out, "# GPU %d sequence-parallel ranks: %s\n", i, list);

@@ -4,6 +4,8 @@
 libtetri_a_SOURCES += exec/workers.h exec/workers.c exec/emulated.h exec/emulated.c
 # The sequence-parallel bookkeeping of the GPU backend is plain C: tested in CI (tests/test_exec_sp).
 libtetri_a_SOURCES += exec/sp_plan.h exec/sp_plan.c
+# The GPU options handed to other processes (tetri-mpi), flat: plain C as well.
+libtetri_a_SOURCES += exec/gpu_wire.h exec/gpu_wire.c
 EXTRA_DIST += exec/gpu.h exec/gpu_internal.h exec/gpu_sp.c tests/test_exec_sp.c
 if HAVE_CUDA
 libtetri_gpu_a_SOURCES += exec/gpu.c exec/gpu_internal.h exec/gpu_sp.c

@@ -83,6 +83,25 @@ int sp_plan_check_block(const sp_inventory *inv, tetri_gpuset set, unsigned shap
     return 0;
 }
 
+int sp_plan_check_move(int32_t id, tetri_gpuset from, tetri_gpuset to, int gpus_per_process, tetri_error *err)
+{
+    if (gpus_per_process <= 0 || from == 0 || from == to) return 0;
+    const tetri_gpuset both = from | to;
+    const int lo = __builtin_ctzll(both) / gpus_per_process, hi = (63 - __builtin_clzll(both)) / gpus_per_process;
+    if (lo == hi) return 0;
+    char a[96], b[96];
+    tetri_gpuset_name(from, a, sizeof a);
+    tetri_gpuset_name(to, b, sizeof b);
+    const int pf = __builtin_ctzll(from) / gpus_per_process, pt = __builtin_ctzll(to) / gpus_per_process;
+    return tetri_errorf(err, "request %d would move from %s to %s, across processes (%d GPU%s each: process %d%s to process %d%s): "
+                             "moving a request's state between processes is not supported yet (only peer copies within a process); "
+                             "serve with a policy that keeps each request on one GPU set (xdit-sp1, xdit-sp2, ...), or with one "
+                             "process holding every GPU a request may move between (--gpus-per-process)",
+                        id, a, b, gpus_per_process, gpus_per_process == 1 ? "" : "s", pf,
+                        (63 - __builtin_clzll(from)) / gpus_per_process != pf ? "+" : "", pt,
+                        (63 - __builtin_clzll(to)) / gpus_per_process != pt ? "+" : "");
+}
+
 int sp_plan_moves(tetri_gpuset from, tetri_gpuset to, int rows, sp_plan_move *out)
 {
     dit_sp_move mv[SP_PLAN_MAX_MOVES];

@@ -59,6 +59,14 @@ void sp_plan_inventory(int n_gpus, unsigned wanted, const unsigned *shape_degree
 int sp_plan_check_block(const sp_inventory *inv, tetri_gpuset set, unsigned shape_degrees, int batch, const char *why_off,
                         tetri_error *err);
 
+/* Whether request `id`'s state may move from placement `from` to `to` when the cluster's GPUs are
+ * spread over processes of gpus_per_process consecutive GPUs each (tetri-mpi; 0: one process, every
+ * move allowed). A move within one process is a peer copy; one whose GPUs (old and new together)
+ * lie in more than one process would need NCCL send/receive between them, which the executor does
+ * not do yet. A first placement (from 0) or none (from = to) moves nothing. Returns 0, or -1 with
+ * err saying which processes and what to do instead. */
+int sp_plan_check_move(int32_t id, tetri_gpuset from, tetri_gpuset to, int gpus_per_process, tetri_error *err);
+
 /* One run of rows copied from a slot of the old placement to one of the new. */
 typedef struct sp_plan_move {
     int src_gpu, dst_gpu, src_rank, dst_rank;

@@ -1,7 +1,9 @@
 /* tests/test_exec_sp.c: the GPU backend's sequence-parallel logic without a GPU (make check):
  * exec/sp_plan.c (set names, ranks, which degrees each GPU captures, the graph inventory, the
  * refusals of a block, the GPU-to-GPU copies and bytes of a request's move between placements) and
- * exec/workers.c's every_gpu driving (a block of k GPUs run on its k workers, one merged event). */
+ * exec/workers.c's every_gpu driving (a block of k GPUs run on its k workers, one merged event);
+ * across processes (tetri-mpi): the refusal of a move between processes, and the GPU options
+ * flattened for the other ranks (exec/gpu_wire.c) with each rank's devices. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -13,6 +15,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "exec/gpu_wire.h"
 #include "exec/sp_plan.h"
 #include "exec/workers.h"
 
@@ -255,12 +258,93 @@ static void workers_every_gpu(void **state)
     workers_close(w, TETRI_NS_PER_S);
 }
 
+/* Moves within one process are peer copies; between processes they are refused, saying so. */
+static void check_move(void **state)
+{
+    (void)state;
+    tetri_error err = {{0}};
+    const tetri_gpuset g0 = 1, g1 = 2, g01 = 3, g23 = 0xC, g03 = 0xF;
+    assert_int_equal(sp_plan_check_move(1, g0, g1, 0, &err), 0);    /* one process */
+    assert_int_equal(sp_plan_check_move(1, 0, g01, 1, &err), 0);    /* a first placement moves nothing */
+    assert_int_equal(sp_plan_check_move(1, g01, g01, 1, &err), 0);  /* nor does staying */
+    assert_int_equal(sp_plan_check_move(1, g0, g1, 2, &err), 0);    /* GPUs 0 and 1 share process 0 */
+    assert_int_equal(sp_plan_check_move(1, g01, g0, 2, &err), 0);
+    assert_int_equal(sp_plan_check_move(1, g23, 1ULL << 3, 2, &err), 0);
+    assert_int_equal(sp_plan_check_move(7, g0, g1, 1, &err), -1);
+    assert_non_null(strstr(err.msg, "request 7 would move from GPU 0 to GPU 1, across processes (1 GPU each: process 0 to process 1)"));
+    assert_non_null(strstr(err.msg, "not supported yet"));
+    assert_int_equal(sp_plan_check_move(3, g01, g0, 1, &err), -1);  /* gathering from both processes */
+    assert_non_null(strstr(err.msg, "from GPUs 0-1 to GPU 0, across processes (1 GPU each: process 0+ to process 0)"));
+    assert_int_equal(sp_plan_check_move(3, g01, g03, 2, &err), -1);
+    assert_non_null(strstr(err.msg, "(2 GPUs each: process 0 to process 0+)"));
+}
+
+/* The options rank 0 ships, and what another rank makes of them. */
+static void wire(void **state)
+{
+    (void)state;
+    tetri_error err = {{0}};
+    const gpu_shape shapes[2] = {{256, 256, 8}, {512, 512, 8}};
+    gpu_options o = {.n_gpus = 4, .model = TETRI_MODEL_SD3_MEDIUM, .weight_seed = 9, .shapes = shapes, .n_shapes = 2, .max_batch = 2,
+                     .sp_degrees = DEG(2), .attention = 1, .time_limit = 1.5, .time_limit_floor_ns = 2 * TETRI_NS_PER_S,
+                     .settle_ns = 5, .spin_ns = 6, .poll_real_ns = 7, .save_latents_dir = "/tmp/lat", .inject_error_at = 3,
+                     .inject_hang_at = 4, .log = stdout};
+    for (int g = 0; g < 4; g++) o.devices[g] = g;
+    static gpu_wire w; /* 5 KB: off the test's stack */
+    assert_int_equal(gpu_wire_pack(&o, false, true, &w, &err), 0);
+    gpu_shape got_shapes[GPU_WIRE_SHAPES];
+    gpu_options got;
+    gpu_wire_unpack(&w, 2, 2, 2, got_shapes, &got);
+    assert_int_equal(got.n_gpus, 4);
+    assert_int_equal(got.devices[2], 0); /* rank 1's GPUs 2, 3: its devices 0, 1 */
+    assert_int_equal(got.devices[3], 1);
+    assert_int_equal(got.model, TETRI_MODEL_SD3_MEDIUM);
+    assert_null(got.weights_dir);
+    assert_string_equal(got.save_latents_dir, "/tmp/lat");
+    assert_int_equal(got.weight_seed, 9);
+    assert_int_equal(got.n_shapes, 2);
+    assert_int_equal(got.shapes[1].width, 512);
+    assert_int_equal(got.max_batch, 2);
+    assert_int_equal(got.sp_degrees, DEG(2));
+    assert_int_equal(got.attention, 1);
+    assert_true(got.time_limit == 1.5);
+    assert_int_equal(got.time_limit_floor_ns, 2 * TETRI_NS_PER_S);
+    assert_int_equal(got.settle_ns + got.spin_ns + got.poll_real_ns, 18);
+    assert_int_equal(got.inject_error_at, 3);
+    assert_int_equal(got.inject_hang_at, 4);
+    assert_null(got.log); /* quiet */
+    assert_int_equal(got.gpus_per_process, 2);
+    assert_int_equal(got.first_gpu, 2);
+    assert_int_equal(got.n_local, 2);
+    assert_true(got.external_workers);
+    assert_null(got.nccl_id);
+    /* --devices: each entry is the CUDA device on its GPU's own process */
+    o.devices[2] = 5, o.devices[3] = 4;
+    assert_int_equal(gpu_wire_pack(&o, true, false, &w, &err), 0);
+    gpu_wire_unpack(&w, 2, 2, 2, got_shapes, &got);
+    assert_int_equal(got.devices[2], 5);
+    assert_int_equal(got.devices[3], 4);
+    assert_ptr_equal(got.log, stdout);
+    /* what does not fit */
+    char long_path[GPU_WIRE_PATH_MAX + 8];
+    memset(long_path, 'a', sizeof long_path - 1);
+    long_path[sizeof long_path - 1] = '\0';
+    o.weights_dir = long_path;
+    assert_int_equal(gpu_wire_pack(&o, false, false, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "--weights: a path of"));
+    o.weights_dir = NULL;
+    o.n_shapes = GPU_WIRE_SHAPES + 1;
+    assert_int_equal(gpu_wire_pack(&o, false, false, &w, &err), -1);
+    assert_non_null(strstr(err.msg, "shapes"));
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(set_names),       cmocka_unit_test(ranks),           cmocka_unit_test(gpu_degrees),
         cmocka_unit_test(shape_degrees),   cmocka_unit_test(inventory),       cmocka_unit_test(check_block),
         cmocka_unit_test(moves),           cmocka_unit_test(migration_bytes), cmocka_unit_test(workers_every_gpu),
+        cmocka_unit_test(check_move),      cmocka_unit_test(wire),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
