@@ -56,7 +56,10 @@ static void usage_serve(FILE *f)
             "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
             "  --gpus-per-process N  under mpirun (tetri-mpi): process r serves GPUs r*N .. r*N+N-1 of the\n"
             "                      cluster, process 0 also the host and the results (default: the GPUs\n"
-            "                      spread evenly); --backend emulated only, for now\n"
+            "                      spread evenly). --backend gpu: each process opens its GPUs as its CUDA\n"
+            "                      devices 0..N-1 (or --devices, each entry the device on its GPU's\n"
+            "                      process); a request may not move between processes (such a block\n"
+            "                      fails the run, saying so: docs/executor.md)\n"
             "\n"
             "GPU options (--backend gpu). The model's weights are loaded once per GPU, and a CUDA graph is\n"
             "captured for every resolution of the workload and batch size, before the clock starts (the\n"
@@ -846,8 +849,10 @@ static int across_processes(const sim_args *a, tetri_error *err)
 #endif
     if (!across && a->gpus_per_process > 0)
         return tetri_errorf(err, "--gpus-per-process is for tetri serve under mpirun with more than one process");
+#ifndef TETRI_HAVE_CUDA
     if (across && strcmp(a->backend, "emulated") != 0)
-        return tetri_errorf(err, "--backend %s: only the emulated backend serves across processes yet", a->backend);
+        return tetri_errorf(err, "--backend %s: this tetri-mpi has no GPU part, so only the emulated backend serves across processes", a->backend);
+#endif
     return across;
 }
 
@@ -857,7 +862,11 @@ static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_c
                               size_t key_len, void **gpu_state, tetri_error *err)
 {
     if (across_processes(a, err) < 0) return -1;
-    if (strcmp(a->backend, "gpu") == 0) return serve_gpu_open(&a->gpu, s, a->quiet, sb, key, key_len, gpu_state, err);
+    if (strcmp(a->backend, "gpu") == 0) {
+        serve_gpu_args g = a->gpu;
+        g.gpus_per_process = (int)a->gpus_per_process; /* used under mpirun only (across_processes) */
+        return serve_gpu_open(&g, s, a->quiet, sb, key, key_len, gpu_state, err);
+    }
     *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
                                    .fail_every = (int64_t)a->inject, .poll_real_ns = 20 * TETRI_NS_PER_MS}};
     snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld", a->speed,

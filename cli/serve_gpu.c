@@ -11,6 +11,9 @@
 #include "dit/dit_gpu.h"
 #include "exec/gpu.h"
 #endif
+#ifdef TETRI_HAVE_MPI
+#include "cli/serve_mpi.h"
+#endif
 
 void serve_gpu_args_init(serve_gpu_args *a)
 {
@@ -25,6 +28,7 @@ void serve_gpu_args_init(serve_gpu_args *a)
 typedef struct serve_gpu_state {
     gpu_backend *g;
     uint64_t input_seed;
+    bool across;        /* the backend spans MPI ranks (cli/serve_mpi.h owns it) */
 } serve_gpu_state;
 
 static int open_run(void *ctx, const tetri_profile *profile, const host_arrival *arrivals, size_t n, host_backend *be,
@@ -136,6 +140,18 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
                tetri_model_name(o.model), o.n_gpus, o.n_shapes, o.max_batch);
         fflush(stdout);
     }
+#ifdef TETRI_HAVE_MPI
+    if (serve_mpi_active()) { /* every rank opens its GPUs; this one hosts (cli/serve_mpi.h) */
+        if (serve_mpi_gpu_backend(&o, a->devices != NULL, a->gpus_per_process, quiet, st->input_seed, out, err)) { free(st); return -1; }
+        st->across = true;
+        snprintf(key, key_len, "backend=gpu,devices=%s,weights=%s,seed=%llu,max_batch=%d,attention=%s", a->devices ? a->devices : "default",
+                 a->weights ? a->weights : "random", (unsigned long long)o.weight_seed, o.max_batch, a->attention);
+        out->name = "exec";
+        out->key = key;
+        *state = st;
+        return 0;
+    }
+#endif
     if (gpu_open(&o, &st->g, err)) { free(st); return -1; }
     if (!quiet) gpu_report(st->g, stdout);
     snprintf(key, key_len, "backend=gpu,devices=%s,weights=%s,seed=%llu,max_batch=%d,attention=%s", a->devices ? a->devices : "default",
@@ -149,7 +165,11 @@ bool serve_gpu_close(void *state)
 {
     serve_gpu_state *st = state;
     if (!st) return false;
+#ifdef TETRI_HAVE_MPI
+    const bool broken = st->across ? serve_mpi_gpu_close() : gpu_close(st->g);
+#else
     const bool broken = gpu_close(st->g);
+#endif
     free(st);
     return broken;
 }

@@ -21,6 +21,7 @@ typedef struct serve_gpu_args {
     double max_batch;          /* 0: the profile's largest batch at degree 1 */
     double time_limit;         /* a block may run this x its prediction (+ 2 s) */
     double inject_error, inject_hang; /* test aids: block numbers, 0 none */
+    int gpus_per_process;      /* under mpirun (tetri-mpi): GPUs each process serves (0: spread evenly) */
 } serve_gpu_args;
 
 void serve_gpu_args_init(serve_gpu_args *a);

@@ -42,11 +42,13 @@ int gpu_wire_pack(const gpu_options *o, bool devices_given, bool quiet, gpu_wire
     return 0;
 }
 
-void gpu_wire_unpack(const gpu_wire *w, int gpus_per_process, int first_gpu, int n_local, gpu_shape *shapes, gpu_options *o)
+void gpu_wire_unpack(const gpu_wire *w, int gpus_per_process, int first_gpu, int n_local, int device_base, gpu_shape *shapes,
+                     gpu_options *o)
 {
     memset(o, 0, sizeof *o);
     o->n_gpus = w->n_gpus;
-    for (int g = 0; g < TETRI_MAX_GPUS; g++) o->devices[g] = w->devices_given ? w->devices[g] : g >= first_gpu ? g - first_gpu : 0;
+    for (int g = 0; g < TETRI_MAX_GPUS; g++)
+        o->devices[g] = w->devices_given ? w->devices[g] : g >= first_gpu ? device_base + g - first_gpu : 0;
     o->model = (tetri_model)w->model;
     o->weights_dir = w->weights_dir[0] ? w->weights_dir : NULL;
     o->weight_seed = w->weight_seed;

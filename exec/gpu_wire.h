@@ -3,9 +3,11 @@
  * layout is shared), and each rank's own GPUs out of them. Plain C (tested in CI: tests/test_exec_sp).
  * defines: GPU_WIRE_PATH_MAX, gpu_wire, gpu_wire_pack, gpu_wire_unpack.
  *
- * Devices: without --devices, cluster GPU g runs on CUDA device g - first_gpu of its process (each
- * process's GPUs numbered from 0, as CUDA_VISIBLE_DEVICES or a node's GPUs are); with --devices,
- * its entry g is that CUDA device on g's own process. */
+ * Devices: without --devices, cluster GPU g runs on CUDA device device_base + g - first_gpu of its
+ * process: the caller's base is the process's place among its node's processes x its GPU count (so
+ * processes sharing a node take consecutive devices), or 0 where each sees only its own (a launcher
+ * that sets CUDA_VISIBLE_DEVICES per process); with --devices, its entry g is that CUDA device on
+ * g's own process. */
 #ifndef TETRI_EXEC_GPU_WIRE_H
 #define TETRI_EXEC_GPU_WIRE_H
 
@@ -36,6 +38,7 @@ int gpu_wire_pack(const gpu_options *o, bool devices_given, bool quiet, gpu_wire
 /* The options of the process holding GPUs first_gpu .. first_gpu + n_local - 1 of w's cluster in
  * processes of gpus_per_process: *o points into w (its paths) and shapes (w's copied there, at least
  * GPU_WIRE_SHAPES), external_workers set, nccl_id NULL (the caller's), log stdout unless quiet. */
-void gpu_wire_unpack(const gpu_wire *w, int gpus_per_process, int first_gpu, int n_local, gpu_shape *shapes, gpu_options *o);
+void gpu_wire_unpack(const gpu_wire *w, int gpus_per_process, int first_gpu, int n_local, int device_base, gpu_shape *shapes,
+                     gpu_options *o);
 
 #endif

@@ -2,7 +2,8 @@
  *
  * Messages, all on MPI_COMM_WORLD, tagged per cluster GPU so that each thread receives only its own:
  *   TAG_READY          another rank -> 0, once: its runner started ("" ) or why not;
- *   TAG_JOB + g        0 -> owner of g: a block (job_msg) or stop;
+ *   TAG_JOB + g        0 -> owner of g: a block (job_msg), stop, or a run's start (its bytes follow
+ *                      on the same tag);
  *   TAG_DONE + g       owner of g -> 0: the block's host_event, its end on rank 0's clock. */
 #include "config.h"
 
@@ -30,8 +31,11 @@ enum { TAG_READY = 1, TAG_JOB = 1000, TAG_DONE = 2000 };
 #define REMOTE_POLL_NS (10 * 1000)
 #define REMOTE_IDLE_POLL_NS (50 * 1000)
 
+enum { MSG_JOB = 0, MSG_STOP = 1, MSG_RUN = 2 };
+
 typedef struct job_msg {
-    int32_t stop;
+    int32_t stop;                    /* MSG_* */
+    int64_t len;                     /* MSG_RUN: the bytes of the message that follows */
     workers_job job;                 /* times on rank 0's monotonic clock */
 } job_msg;
 
@@ -159,6 +163,12 @@ int remote_start(remote_world *w, const remote_options *opts, const workers_runn
     const tetri_ns mono = clock_ns(CLOCK_MONOTONIC), real = clock_ns(CLOCK_REALTIME);
     w->clock_delta = w->rank == 0 ? 0 : (mono - real) - (m.mono - m.real);
     w->opt = m.opt;
+    /* collective too, so every rank leaves remote_start together */
+    MPI_Comm node;
+    if (MPI_Comm_split_type(MPI_COMM_WORLD, MPI_COMM_TYPE_SHARED, w->rank, MPI_INFO_NULL, &node) == MPI_SUCCESS) {
+        MPI_Comm_rank(node, &w->node_rank);
+        MPI_Comm_free(&node);
+    }
     if (w->opt.n_gpus == 0) return 1;
     return check_layout(w, err);
 }
@@ -203,7 +213,7 @@ static void proxy_run(void *ctx, int gpu, const workers_job *job, host_event *ev
     }
     MPI_Request rq;
     MPI_Irecv(ev, sizeof *ev, MPI_BYTE, owner_of(w, gpu), TAG_DONE + gpu, MPI_COMM_WORLD, &rq);
-    job_msg m = {.stop = 0, .job = *job};
+    job_msg m = {.stop = MSG_JOB, .job = *job};
     atomic_fetch_add(&w->sent[gpu], 1);
     MPI_Send(&m, sizeof m, MPI_BYTE, owner_of(w, gpu), TAG_JOB + gpu, MPI_COMM_WORLD);
     wait_request(&rq, job->start_real + job->emulate_real - REMOTE_EARLY_NS, REMOTE_POLL_NS, MPI_STATUS_IGNORE);
@@ -215,9 +225,18 @@ void remote_bind_runner(remote_world *w)
                                  .thread_start = proxy_thread_start, .run = proxy_run, .thread_stop = proxy_thread_stop};
 }
 
+void remote_begin_run(remote_world *w, const void *bytes, size_t len)
+{
+    const job_msg m = {.stop = MSG_RUN, .len = (int64_t)len};
+    for (int g = w->n_own; g < w->opt.n_gpus; g++) {
+        MPI_Send(&m, sizeof m, MPI_BYTE, owner_of(w, g), TAG_JOB + g, MPI_COMM_WORLD);
+        MPI_Send(bytes, (int)len, MPI_BYTE, owner_of(w, g), TAG_JOB + g, MPI_COMM_WORLD);
+    }
+}
+
 void remote_stop(remote_world *w)
 {
-    const job_msg m = {.stop = 1};
+    const job_msg m = {.stop = MSG_STOP};
     for (int g = w->n_own; g < w->opt.n_gpus; g++)
         MPI_Send(&m, sizeof m, MPI_BYTE, owner_of(w, g), TAG_JOB + g, MPI_COMM_WORLD);
 }
@@ -230,6 +249,8 @@ typedef struct server {
     pthread_t thread;
     int started, failed;             /* thread_start has returned; with an error (err) */
     tetri_error err;
+    bool run_failed;                 /* the run's begin_run failed (run_err): its blocks fail */
+    tetri_error run_err;
     pthread_mutex_t *mu;
     pthread_cond_t *cv;
 } server;
@@ -244,10 +265,28 @@ static void serve_job(server *s, workers_job *job, host_event *ev)
         snprintf(ev->why, sizeof ev->why, "GPU %d did not start: %.200s", s->gpu, s->err.msg);
         return;
     }
+    if (s->run_failed) {
+        *ev = (host_event){.kind = HOST_EVENT_FAILED, .fatal = true, .end_real_ns = job->start_real};
+        snprintf(ev->why, sizeof ev->why, "rank %d, GPU %d: the run did not start there: %.200s", s->w->rank, s->gpu, s->run_err.msg);
+        return;
+    }
     job->start_real += d;
     s->w->local->run(s->w->local->ctx, s->gpu, job, ev);
     if (ev->end_real_ns == 0) ev->end_real_ns = workers_real_now();
     ev->end_real_ns -= d;
+}
+
+/* A run's start: its bytes (sent right after), handed to begin_run. */
+static void serve_begin(server *s, size_t len)
+{
+    void *bytes = malloc(len ? len : 1);
+    if (!bytes) MPI_Abort(MPI_COMM_WORLD, 1); /* rank 0 waits for this GPU's blocks */
+    MPI_Request rq;
+    MPI_Irecv(bytes, (int)len, MPI_BYTE, 0, TAG_JOB + s->gpu, MPI_COMM_WORLD, &rq);
+    wait_request(&rq, 0, REMOTE_IDLE_POLL_NS, MPI_STATUS_IGNORE);
+    s->run_failed = false;
+    if (!s->failed && s->w->begin_run) s->run_failed = s->w->begin_run(s->w->begin_ctx, s->gpu, bytes, len, &s->run_err) != 0;
+    free(bytes);
 }
 
 static void *server_main(void *arg)
@@ -270,7 +309,11 @@ static void *server_main(void *arg)
         MPI_Request rq;
         MPI_Irecv(&m, sizeof m, MPI_BYTE, 0, TAG_JOB + s->gpu, MPI_COMM_WORLD, &rq);
         wait_request(&rq, 0, REMOTE_IDLE_POLL_NS, MPI_STATUS_IGNORE);
-        if (m.stop) break;
+        if (m.stop == MSG_STOP) break;
+        if (m.stop == MSG_RUN) {
+            serve_begin(s, (size_t)m.len);
+            continue;
+        }
         host_event ev;
         serve_job(s, &m.job, &ev);
         MPI_Send(&ev, sizeof ev, MPI_BYTE, 0, TAG_DONE + s->gpu, MPI_COMM_WORLD);

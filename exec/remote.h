@@ -2,7 +2,7 @@
  * processes MPI ranks (built into tetri-mpi only: it needs MPI).
  * defines: REMOTE_CONFIG_MAX, remote_options, remote_world, remote_init, remote_finalize,
  *          remote_rank, remote_check_args, remote_share, remote_start, remote_ready, remote_bind_runner,
- *          remote_serve, remote_stop, remote_nccl_id.
+ *          remote_serve, remote_stop, remote_begin_run, remote_nccl_id.
  *
  * Cluster GPU g lives on rank g / gpus_per_rank. Rank 0 runs the host and the workers of every GPU
  * (exec/workers.h): those of its own GPUs run its local runner; that of another rank's GPU runs a
@@ -26,7 +26,8 @@
  * to shortly before its block's expected end, then polls every few microseconds.
  *
  * Failures: a rank that dies ends the job (mpirun's default); a rank whose runner cannot start
- * tells rank 0 (remote_ready); a block that fails comes back as its FAILED event. */
+ * tells rank 0 (remote_ready); a block that fails comes back as its FAILED event (the GPU backend's
+ * CUDA error, or its block past its time limit on the owner: gpu_wait_event, fatal either way). */
 #ifndef TETRI_EXEC_REMOTE_H
 #define TETRI_EXEC_REMOTE_H
 
@@ -35,8 +36,9 @@
 #include "core/error.h"
 #include "exec/workers.h"
 
-/* Bytes of a runner's configuration rank 0 hands the other ranks at start-up. */
-#define REMOTE_CONFIG_MAX 256
+/* Bytes of a runner's configuration rank 0 hands the other ranks at start-up (the GPU backend's
+ * options with their paths: exec/gpu_wire.h). */
+#define REMOTE_CONFIG_MAX 8192
 
 typedef struct remote_options {
     int n_gpus;              /* the cluster; 0 on rank 0: it gives up, the other ranks stop */
@@ -48,9 +50,15 @@ typedef struct remote_world {
     int rank, ranks;
     remote_options opt;      /* rank 0's, on every rank */
     int first_gpu, n_own;    /* this rank's GPUs: first_gpu .. first_gpu + n_own - 1 */
+    int node_rank;           /* this rank among those on its node (MPI_COMM_TYPE_SHARED), from 0 */
     tetri_ns clock_delta;    /* this rank's monotonic clock minus rank 0's */
     const workers_runner *local;
     workers_runner runner;   /* rank 0: its GPUs on local, the others' through proxies */
+    /* Other ranks, optional: a new run's bytes from rank 0 (remote_begin_run), on each serving
+     * thread before the run's first job; an error fails every block of that run on `gpu` (FAILED,
+     * fatal, with err's message). Set before remote_serve. */
+    int (*begin_run)(void *ctx, int gpu, const void *bytes, size_t len, tetri_error *err);
+    void *begin_ctx;
     _Atomic int64_t sent[TETRI_MAX_GPUS]; /* rank 0: blocks (parts) sent to each GPU's owner */
 } remote_world;
 
@@ -76,6 +84,9 @@ void remote_bind_runner(remote_world *w);
 int remote_serve(remote_world *w, tetri_error *err);
 /* Rank 0: ends every other rank's remote_serve. No block may be running. */
 void remote_stop(remote_world *w);
+/* Rank 0, between runs (no block running): `len` bytes to every other rank's serving threads, for
+ * w->begin_run there ahead of the run's first job (the GPU backend's requests and seed). */
+void remote_begin_run(remote_world *w, const void *bytes, size_t len);
 
 #if defined(HAVE_NCCL) && defined(TETRI_HAVE_CUDA)
 #include "exec/comms.h"

@@ -294,10 +294,14 @@ static void wire(void **state)
     assert_int_equal(gpu_wire_pack(&o, false, true, &w, &err), 0);
     gpu_shape got_shapes[GPU_WIRE_SHAPES];
     gpu_options got;
-    gpu_wire_unpack(&w, 2, 2, 2, got_shapes, &got);
+    gpu_wire_unpack(&w, 2, 2, 2, 0, got_shapes, &got);
     assert_int_equal(got.n_gpus, 4);
-    assert_int_equal(got.devices[2], 0); /* rank 1's GPUs 2, 3: its devices 0, 1 */
+    assert_int_equal(got.devices[2], 0); /* rank 1's GPUs 2, 3 on a node of its own: its devices 0, 1 */
     assert_int_equal(got.devices[3], 1);
+    gpu_wire_unpack(&w, 2, 2, 2, 2, got_shapes, &got); /* second on its node: devices 2, 3 */
+    assert_int_equal(got.devices[2], 2);
+    assert_int_equal(got.devices[3], 3);
+    gpu_wire_unpack(&w, 2, 2, 2, 0, got_shapes, &got);
     assert_int_equal(got.model, TETRI_MODEL_SD3_MEDIUM);
     assert_null(got.weights_dir);
     assert_string_equal(got.save_latents_dir, "/tmp/lat");
@@ -321,7 +325,7 @@ static void wire(void **state)
     /* --devices: each entry is the CUDA device on its GPU's own process */
     o.devices[2] = 5, o.devices[3] = 4;
     assert_int_equal(gpu_wire_pack(&o, true, false, &w, &err), 0);
-    gpu_wire_unpack(&w, 2, 2, 2, got_shapes, &got);
+    gpu_wire_unpack(&w, 2, 2, 2, 2, got_shapes, &got);
     assert_int_equal(got.devices[2], 5);
     assert_int_equal(got.devices[3], 4);
     assert_ptr_equal(got.log, stdout);
