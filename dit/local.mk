@@ -44,7 +44,15 @@ CHECK_GPU_NCCL = tests/gpu/test_nccl$(EXEEXT)
 else
 CHECK_GPU_NCCL =
 endif
-check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gpu$(EXEEXT)
+# serve_gpu.sh's two-process part (2 GPUs, mpirun) runs tetri-mpi
+if HAVE_MPI
+CHECK_GPU_MPI = tetri-mpi$(EXEEXT)
+CHECK_GPU_MPIRUN = $(MPIRUN)
+else
+CHECK_GPU_MPI =
+CHECK_GPU_MPIRUN =
+endif
+check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gpu$(EXEEXT) $(CHECK_GPU_MPI)
 	@TETRI=$(abs_top_builddir)/tetri$(EXEEXT) ./tests/gpu/test_gpu$(EXEEXT); rc=$$?; \
 	  if test $$rc -eq 77; then echo "check-gpu: skipped (no CUDA device here)"; exit 0; fi; \
 	  echo "check-gpu: the same checks on the Ampere paths (TETRI_GPU_PATHS=ampere)"; \
@@ -53,7 +61,7 @@ check-gpu: tests/gpu/test_gpu$(EXEEXT) $(CHECK_GPU_NCCL) tetri$(EXEEXT) tetri-gp
 	  if test -n "$(CHECK_GPU_NCCL)"; then ./$(CHECK_GPU_NCCL); rc3=$$?; nccl="exit $$rc3"; \
 	    if test $$rc3 -eq 77; then nccl="exit 77 (skipped)"; rc3=0; fi; \
 	  else echo "check-gpu: built without NCCL: test_nccl not run"; fi; \
-	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
+	  TETRI=$(abs_top_builddir)/tetri$(EXEEXT) MPIRUN='$(CHECK_GPU_MPIRUN)' sh $(top_srcdir)/tests/gpu/serve_gpu.sh; rc2=$$?; \
 	  echo "check-gpu: test_gpu exit $$rc (default paths), $$rc1 (ampere paths); test_nccl $$nccl; serve_gpu.sh exit $$rc2"; \
 	  test $$rc -eq 0 && test $$rc1 -eq 0 && test $$rc3 -eq 0 && test $$rc2 -eq 0
 else

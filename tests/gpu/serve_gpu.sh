@@ -9,6 +9,10 @@
 # NCCL) and by tetriserve (degrees change, requests migrate), their final latents against
 # xdit-sp1's (relative error < 1e-2), and a CUDA error and a hang injected into a degree-2 block.
 # On any GPU: that 2-GPU cluster on one device twice (--devices 0,0) refuses degree 2, saying why.
+# With 2 GPUs and mpirun (MPIRUN, else the one on PATH; else "skipped: needs 2 GPUs and mpirun"):
+# the same trace served by two processes of one GPU each (mpirun -np 2 ... --gpus-per-process 1,
+# tetri-mpi), xdit-sp1 and xdit-sp2 (its degree-2 blocks across the processes, NCCL between them),
+# every request done as in one process, the final latents against one process's (rel. err < 1e-2).
 # SERVE_GPU_ONLY=sp runs that two-GPU part alone.
 # Exit status: failed checks (0 all passed), 77 without a GPU.
 : "${TETRI:?the tetri binary}"
@@ -78,20 +82,34 @@ fi
 latent_error() {
     python3 - "$1" "$2" <<'PY'
 import json, math, os, struct, sys
-def load(p):
+import re
+def load1(p):
     with open(p, 'rb') as f:
         n = struct.unpack('<Q', f.read(8))[0]
         t = json.loads(f.read(n))['latent']
         f.seek(8 + n + t['data_offsets'][0])
         raw = f.read(t['data_offsets'][1] - t['data_offsets'][0])
     return struct.unpack('<%df' % (len(raw) // 4), raw)
+def folder(d):
+    # request-ID.safetensors, or (a set across processes) its rows: request-ID.rows-N0.safetensors
+    parts = {}
+    for x in os.listdir(d):
+        m = re.match(r'(request-\d+)(?:\.rows-(\d+))?\.safetensors$', x)
+        if m: parts.setdefault(m.group(1) + '.safetensors', []).append((int(m.group(2) or 0), x))
+    return {k: [p for _, p in sorted(v)] for k, v in parts.items()}
+def load(d, files):
+    out = []
+    for x in files: out.extend(load1(os.path.join(d, x)))
+    return out
 a, b = sys.argv[1], sys.argv[2]
-names = sorted(x for x in os.listdir(b) if x.endswith('.safetensors'))
-if not names or names != sorted(x for x in os.listdir(a) if x.endswith('.safetensors')):
+fa, fb = folder(a), folder(b)
+names = sorted(fb)
+if not names or names != sorted(fa):
     print('inf (the folders hold different requests)'); sys.exit(0)
 worst = 0.0
 for n in names:
-    x, y = load(os.path.join(a, n)), load(os.path.join(b, n))
+    x, y = load(a, fa[n]), load(b, fb[n])
+    if len(x) != len(y): print('inf (%s: %d values against %d)' % (n, len(x), len(y))); sys.exit(0)
     d = math.sqrt(sum((p - q) ** 2 for p, q in zip(x, y)))
     r = math.sqrt(sum(q * q for q in y))
     e = d / r if r > 0 and d == d else float('inf')
@@ -117,6 +135,7 @@ partial_ok "$tmp/shared.db" "a degree-2 block on one device twice" "sequence par
 n_gpus=$(nvidia-smi -L 2>/dev/null | grep -c '^GPU ')
 if [ "$n_gpus" -lt 2 ]; then
     echo "skipped: sequence parallelism on 2 GPUs (xdit-sp2 against xdit-sp1): needs 2 GPUs ($n_gpus here)"
+    echo "skipped: needs 2 GPUs and mpirun (serving across processes)"
 else
     # served2 NAME PROFILE TRACE POLICY: a run on 2 GPUs, latents in $tmp/lat-NAME, every request done
     served2() {
@@ -139,6 +158,36 @@ else
     e=$(latent_error "$tmp/lat-sp2" "$tmp/lat-sp1")
     below "$e" 0.01 && pass "xdit-sp2's latents match xdit-sp1's: worst relative error $e" ||
         fail "xdit-sp2's latents against xdit-sp1's: worst relative error $e (limit 1e-2)"
+    # ---- two processes of one GPU each (tetri-mpi under mpirun): as one process ----
+    mpirun=${MPIRUN:-$(command -v mpirun || command -v mpiexec || true)}
+    if [ -z "$mpirun" ]; then
+        echo "skipped: needs 2 GPUs and mpirun (serving across processes)"
+    else
+        OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1
+        export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM
+        for pol in xdit-sp1 xdit-sp2; do
+            one=${pol#xdit-} two=mpi-${pol#xdit-}
+            mkdir "$tmp/lat-$two"
+            if "$mpirun" -np 2 "$TETRI" serve --backend gpu --profile "$tmp/p2.db" --trace "$tmp/t.csv" --policy "$pol" --gpus-per-process 1 \
+                --db "$tmp/$two.db" --save-latents "$tmp/lat-$two" >"$tmp/$two.out" 2>&1; then
+                pass "mpirun -np 2 serve $pol, one GPU per process: $(grep 'rank 1 served' "$tmp/$two.out" | tr -s ' ')"
+            else
+                fail "mpirun -np 2 serve $pol: $(cat "$tmp/$two.out")"
+            fi
+            row1=$(sql "$tmp/$one.db" "SELECT status || ' ' || (met + late) FROM run")
+            row2=$(sql "$tmp/$two.db" "SELECT status || ' ' || (met + late) FROM run")
+            [ "$row2" = "$row1" ] && [ "$row2" = "done 12" ] && pass "$pol across processes: run '$row2' as in one process" ||
+                fail "$pol across processes: run '$row2', one process '$row1'"
+            grep -q "rank 1 served [1-9]" "$tmp/$two.out" || fail "$pol: rank 1 served no block: $(cat "$tmp/$two.out")"
+            # met or late may differ with live timing: printed, not required
+            echo "# $pol met/late: one process $(sql "$tmp/$one.db" "SELECT met || '/' || late FROM run"), two $(sql "$tmp/$two.db" "SELECT met || '/' || late FROM run")"
+            e=$(latent_error "$tmp/lat-$two" "$tmp/lat-$one")
+            below "$e" 0.01 && pass "$pol's latents across processes match one process's: worst relative error $e" ||
+                fail "$pol's latents across processes against one process's: worst relative error $e (limit 1e-2)"
+        done
+        grep -q "nccl: world of 2 GPUs.*this process holds ranks 0..0" "$tmp/mpi-sp2.out" ||
+            fail "xdit-sp2 across processes: no NCCL world across them reported: $(grep 'nccl' "$tmp/mpi-sp2.out")"
+    fi
     # Requests that change degree: tetriserve in short rounds (extend=off, g=2) on a copy of the
     # profile whose degree 2 is 0.6x degree 1's step (faster, dearer in GPU time) and deadlines at
     # 1.3x a request's time alone: the simulator then splits some requests between degrees 1 and 2.
