@@ -7,7 +7,8 @@
 # latency within 5% (tests/cli_serve.sh's tolerances for the emulated backend against the
 # simulator: real time differs a little between any two runs). Only rank 0 writes; mismatched
 # arguments and a layout that does not hold the GPUs end the run with a message.
-# Skipped (77) where configure found no MPI or no mpirun.
+# Where tetri-mpi has the GPU part and no GPU is here: --backend gpu fails on every rank, saying
+# why, without hanging. Skipped (77) where configure found no MPI or no mpirun.
 set -u
 : "${TETRI:?run through make check (TETRI is the built binary)}"
 : "${TETRI_SRCDIR:?run through make check}"
@@ -75,6 +76,18 @@ grep -q "gpus-per-process 3: 2 processes must hold the 8 GPUs" "$tmp/layout.out"
 "$TETRI" $serve --policy xdit-sp4 --gpus-per-process 4 --db "$tmp/x.db" >"$tmp/alone.out" 2>&1 && fail "--gpus-per-process alone: exit 0"
 grep -q "gpus-per-process is for tetri serve under mpirun" "$tmp/alone.out" || fail "--gpus-per-process alone: $(cat "$tmp/alone.out")"
 [ ! -e "$tmp/x.db" ] || [ "$("$TETRI" report --db "$tmp/x.db" --csv - 2>/dev/null | wc -l)" -le 1 ] || fail "a refused run wrote rows"
+
+# --backend gpu where tetri-mpi has the GPU part but this machine has no GPU (CI): the options reach
+# rank 1, every rank's start fails, rank 0 says why and every rank ends (no hang) with status 1.
+if [ -x "$TETRI_BUILDDIR/tetri-gpu" ] && ! { command -v nvidia-smi >/dev/null 2>&1 && nvidia-smi -L >/dev/null 2>&1; }; then
+    # shellcheck disable=SC2086
+    timeout 300 "$MPIRUN" -np 2 "$TETRI" serve --backend gpu --trace "$tmp/trace.csv" --profile "$profile" --policy xdit-sp4 \
+        --gpus-per-process 4 --db "$tmp/g.db" >"$tmp/gpu.out" 2>&1
+    rc=$?
+    [ "$rc" -ne 0 ] && [ "$rc" -ne 124 ] || fail "--backend gpu across processes without a GPU: exit status $rc: $(cat "$tmp/gpu.out")"
+    grep -q "tetri serve: rank 0: the GPU backend finds no CUDA device" "$tmp/gpu.out" ||
+        fail "--backend gpu across processes without a GPU: $(cat "$tmp/gpu.out")"
+fi
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_serve_mpi: all passed"
