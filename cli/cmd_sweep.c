@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "cli/commands.h"
+#include "cli/gpu_dispatch.h"
 #include "cli/policy_grid.h"
 #include "cli/sim_grid.h"
 #include "sched/policy.h"
@@ -511,6 +512,7 @@ int cli_exec_mpi_program(const char *command, char **argv, tetri_error *err)
                                  "none; no tetri-mpi beside it or in %s): install MPI (openmpi-bin, libopenmpi-dev) and "
                                  "rebuild, or run tetri %s without mpirun",
                             cli_mpirun_ranks(), TETRI_PKGLIBEXECDIR, command);
+    if (tetri_exec_hop(path, err)) return -1;
     int argc = 0;
     while (argv[argc]) argc++;
     char **args = calloc((size_t)argc + 2, sizeof *args); /* path, command, argv[1..], NULL */

@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -78,6 +79,20 @@ int tetri_gpu_program_built(void)
 #endif
 }
 
+int tetri_exec_hop(const char *target, tetri_error *err)
+{
+    const char *v = getenv("TETRI_EXEC_HOPS");
+    const int hops = v ? atoi(v) : 0;
+    if (hops >= 3)
+        return tetri_errorf(err, "handing the command to %s would be hand-over %d between tetri's programs: they hand it to each "
+                                 "other in a loop (programs of two builds mixed, or objects older than the build's configure: "
+                                 "make clean && make)",
+                            target, hops + 1);
+    char buf[16];
+    snprintf(buf, sizeof buf, "%d", hops + 1);
+    return setenv("TETRI_EXEC_HOPS", buf, 1) ? tetri_errorf(err, "setenv: %s", strerror(errno)) : 0;
+}
+
 int tetri_gpu_exec(char *const *argv, tetri_error *err)
 {
 #ifndef TETRI_HAVE_GPU_PROGRAM
@@ -86,7 +101,7 @@ int tetri_gpu_exec(char *const *argv, tetri_error *err)
                         TETRI_GPU_ABSENT_WHY);
 #else
     char path[PATH_MAX];
-    if (tetri_gpu_program_path(path, sizeof path, err)) return -1;
+    if (tetri_gpu_program_path(path, sizeof path, err) || tetri_exec_hop(path, err)) return -1;
     execv(path, argv);
     return tetri_errorf(err, "cannot run %s: %s", path, strerror(errno));
 #endif

@@ -1,6 +1,6 @@
 /* cli/gpu_dispatch.h: the command lines that run on the GPU, and handing them to tetri-gpu.
  * defines: tetri_gpu_route, tetri_gpu_routes, tetri_gpu_routes_len, tetri_gpu_route_match,
- *          tetri_gpu_program_built, tetri_gpu_program_path, tetri_gpu_exec.
+ *          tetri_gpu_program_built, tetri_gpu_program_path, tetri_gpu_exec, tetri_exec_hop.
  *
  * `tetri` links no CUDA library, so `tetri --help` and every simulator command start without
  * loading them (DESIGN section 1). The GPU commands live in a second program, tetri-gpu: the same
@@ -43,5 +43,10 @@ int tetri_gpu_program_built(void);
 /* Execs tetri-gpu with argv. Returns only on failure: -1 with err (this build has no GPU part, the
  * program is missing, or exec failed, with the system's reason). */
 int tetri_gpu_exec(char *const *argv, tetri_error *err);
+/* Called before tetri hands a command to another of its programs (tetri-gpu, tetri-mpi): counts
+ * the hand-overs in the environment (TETRI_EXEC_HOPS) and refuses a fourth, which only a loop can
+ * make (programs of two builds mixed, or a build folder whose objects predate a configure change:
+ * tetri and tetri-mpi each taking the other for the one with the GPU part). 0, or -1 with err. */
+int tetri_exec_hop(const char *target, tetri_error *err);
 
 #endif

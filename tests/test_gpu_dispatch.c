@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "cli/gpu_dispatch.h"
@@ -64,6 +65,21 @@ static void near_misses_stay_in_tetri(void **state)
 
 /* The table tetri uses: bench-step, serve --backend gpu and profile measure go to the GPU program,
  * the simulator commands never. */
+/* Hand-overs between tetri's programs are counted; a fourth (only a loop makes one) is refused. */
+static void hand_over_loops_are_refused(void **state)
+{
+    (void)state;
+    tetri_error err = {{0}};
+    unsetenv("TETRI_EXEC_HOPS");
+    for (int i = 1; i <= 3; i++) {
+        assert_int_equal(tetri_exec_hop("tetri-mpi", &err), 0);
+        assert_int_equal(atoi(getenv("TETRI_EXEC_HOPS")), i);
+    }
+    assert_int_equal(tetri_exec_hop("tetri-mpi", &err), -1);
+    assert_non_null(strstr(err.msg, "hand-over 4"));
+    unsetenv("TETRI_EXEC_HOPS");
+}
+
 static void the_real_table(void **state)
 {
     (void)state;
@@ -84,6 +100,7 @@ int main(void)
         cmocka_unit_test(whole_commands_and_variants),
         cmocka_unit_test(near_misses_stay_in_tetri),
         cmocka_unit_test(the_real_table),
+        cmocka_unit_test(hand_over_loops_are_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
