@@ -45,7 +45,7 @@ endif
 endif
 EXTRA_DIST += cli/sweep_mpi.h cli/sweep_mpi.c cli/serve_mpi.h cli/serve_mpi.c exec/remote.h exec/remote.c
 TESTS += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh
-EXTRA_DIST += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh
+EXTRA_DIST += tests/cli_sweep_mpi.sh tests/cli_serve_mpi.sh tests/mpi_env.sh
 
 # The dispatch: which command lines go to tetri-gpu; and that tetri loads no CUDA library.
 if HAVE_CMOCKA

@@ -21,10 +21,7 @@ tmp=$(mktemp -d "${TMPDIR:-/tmp}/cli_serve_mpi.XXXXXX") || exit 1
 trap 'rm -rf "$tmp"' EXIT
 failures=0
 fail() { echo "FAIL: $*"; failures=$((failures + 1)); }
-# Open MPI refuses root without these (CI containers run as root), and 2 ranks may exceed the cores.
-OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1
-OMPI_MCA_btl_vader_single_copy_mechanism=none
-export OMPI_ALLOW_RUN_AS_ROOT OMPI_ALLOW_RUN_AS_ROOT_CONFIRM OMPI_MCA_rmaps_base_oversubscribe OMPI_MCA_btl_vader_single_copy_mechanism
+. "$TETRI_SRCDIR/tests/mpi_env.sh" # what Open MPI needs here (root, oversubscription)
 # Open MPI's own leaks at MPI_Finalize are not tetri's (tests/cli_sweep_mpi.sh says more).
 printf 'leak:libmpi.so\nleak:libopen-pal.so\nleak:libopen-rte.so\nleak:libhwloc.so\nleak:libpmix.so\nleak:libevent\nleak:mca_\n' \
     >"$tmp/lsan.supp"
