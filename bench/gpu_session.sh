@@ -26,6 +26,8 @@
 #   ampere-sm80   a second build, configure --with-cuda-arch=80 (sm_80 code and compute_80 PTX, no
 #             sm_90a at all) in build-sm80/, its test_gpu and a FLUX 1024 bench-step on this GPU (PTX
 #             JIT: the driver compiles compute_80 for sm_90 at first launch)
+#   validate-live  tetri validate --live gpu on one FLUX trace (as validate's, or TRACE=FILE), for
+#             $POLICIES, into $OUT/${VDB:-validate}.db and .log
 #   validate  one FLUX trace (256/512/1024 px, 20 steps, load $LOAD of the measured profile, N requests,
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
@@ -143,10 +145,17 @@ for phase in $phases; do
         ;;
     ampere-sm80) # no sm_90a code at all: the H200 runs the compute_80 PTX, JIT-compiled by the driver
         B8=build-sm80
-        { mkdir -p $B8 && cd $B8 && ../configure --with-cuda-arch=80 ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/sm80_configure.log" 2>&1 ||
-            { tail -30 "$OUT/sm80_configure.log"; exit 1; }
-        grep -E "GPU architectures" "$OUT/sm80_configure.log"
-        make -C $B8 -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/sm80_build.log" 2>&1 || { grep -E "error|Error" "$OUT/sm80_build.log" | head -30; exit 1; }
+        if [ -x $B8/tetri-gpu ] && grep -q "configure --with-cuda-arch=80" $B8/config.log 2>/dev/null &&
+            ! ldd $B8/tetri-gpu $B8/tests/gpu/test_gpu | grep -q "not found"; then
+            echo "build-sm80: prebuilt (configured here with --with-cuda-arch=80)"
+        else
+            { mkdir -p $B8 && cd $B8 && ../configure --with-cuda-arch=80 ${CUDNN:+--with-cudnn=/tmp/cudnn-root} && cd ..; } >"$OUT/sm80_configure.log" 2>&1 ||
+                { tail -30 "$OUT/sm80_configure.log"; exit 1; }
+            make -C $B8 -j16 tetri tetri-gpu tests/gpu/test_gpu >"$OUT/sm80_build.log" 2>&1 || { grep -E "error|Error" "$OUT/sm80_build.log" | head -30; exit 1; }
+        fi
+        grep -A1 "checking GPU architectures" $B8/config.log | tail -1
+        cuobjdump --list-elf $B8/tetri-gpu 2>/dev/null | grep -oE "sm_[0-9]+a?" | sort | uniq -c
+        cuobjdump --list-ptx $B8/tetri-gpu 2>/dev/null | grep -oE "sm_[0-9]+a?" | sort | uniq -c | sed 's/^/PTX /'
         export CUDA_CACHE_PATH=$PWD/$B8/jit-cache # a fresh JIT cache: the first run pays the compilation
         s0=$(date +%s); TETRI=$PWD/$B8/tetri $B8/tests/gpu/test_gpu >"$OUT/sm80_test_gpu.log" 2>&1; rc=$?
         echo "test_gpu (sm_80-only build, PTX JIT) exit $rc in $(($(date +%s) - s0)) s"
@@ -156,6 +165,19 @@ for phase in $phases; do
         $PWD/$B8/tetri bench-step --model flux-dev --res 1024 --attention flash >"$OUT/sm80_flash_refused.txt" 2>&1
         echo "bench-step --attention flash on the sm_80-only build: exit $? (want 1: wgmma is not in it)"; tail -2 "$OUT/sm80_flash_refused.txt"
         unset CUDA_CACHE_PATH
+        ;;
+    validate-live) # tetri validate --live gpu: one trace (N requests, load $LOAD of the measured profile,
+        # SLO profile:2; TRACE=FILE reuses a trace, copied to the same $OUT path so the run keys match) served live and
+        # simulated by each of $POLICIES, into $OUT/$VDB.db (VDB=validate; another name for a repetition)
+        P=$B/h200x1.db V=${VDB:-validate}
+        if [ -n "${TRACE:-}" ]; then cp "$TRACE" "$OUT/validate_trace.csv"; else
+            $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
+                -n "$N" --seed 1 -o "$OUT/validate_trace.csv" || exit 1
+        fi
+        $T validate --live gpu --trace "$OUT/validate_trace.csv" --profile $P \
+            $(for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do echo --policy $p; done) --db "$OUT/$V.db" --experiment validate \
+            >"$OUT/$V.log" 2>&1; echo "validate exit $?"
+        grep -E "end->next|^policy|^[a-z0-9-]+ +exec|pairs" "$OUT/$V.log"
         ;;
     validate)
         P=$B/h200x1.db

@@ -316,6 +316,7 @@ int cmd_bench_step(int argc, char **argv)
     dit_gpu_set_gemm_tuning(gm, tuning, gemm_log ? stderr : NULL);
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
     printf("# %s; device code built for %s\n", dit_gpu_paths_text(gm), TETRI_CUDA_ARCHS);
+    if (dit_gpu_attention_runs(gm, backend, &err)) goto fail;
     if (inputs) {
         if (run_inputs(gm, &L, inputs, output, steps, backend, &err)) goto fail;
         rc = 0;

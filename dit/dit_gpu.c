@@ -91,6 +91,15 @@ void dit_gpu_set_gemm_tuning(dit_gpu *m, dit_gemm_tuning t, FILE *log)
 size_t dit_gpu_weight_bytes(const dit_gpu *m) { return (size_t)m->L->n_weights * 2; }
 dit_gpu_paths dit_gpu_get_paths(const dit_gpu *m) { return m->paths; }
 const char *dit_gpu_paths_text(const dit_gpu *m) { return m->paths_text; }
+
+int dit_gpu_attention_runs(const dit_gpu *m, dit_attn_backend b, tetri_error *err)
+{
+    if (b == DIT_ATTN_FLASH && m->paths != DIT_PATHS_HOPPER)
+        return tetri_errorf(err, "attention flash is the Hopper kernel (wgmma, sm_90a), and this GPU runs the ampere paths (%s): "
+                                 "use flash-mma, cudnn or auto",
+                            m->paths_text);
+    return 0;
+}
 cudaStream_t dit_gpu_stream(const dit_gpu *m) { return m->stream; }
 const dit_layout *dit_gpu_layout(const dit_gpu *m) { return m->L; }
 void *dit_gpu_cublas(const dit_gpu *m) { return m->cublas; }
@@ -461,10 +470,7 @@ static int attention(dit_gpu_step *s, void *qkv, void *out, int64_t ldo, tetri_e
         if (rc != DIT_CUDNN_REFUSED) { *err = why; return -1; }
         s->attn = s->m->paths == DIT_PATHS_HOPPER ? DIT_ATTN_FLASH : DIT_ATTN_FLASH_MMA;
     }
-    if (s->attn == DIT_ATTN_FLASH && s->m->paths != DIT_PATHS_HOPPER)
-        return tetri_errorf(err, "attention flash is the Hopper kernel (wgmma, sm_90a), and this GPU runs the ampere paths (%s): "
-                                 "use flash-mma, cudnn or auto",
-                            s->m->paths_text);
+    if (dit_gpu_attention_runs(s->m, s->attn, err)) return -1;
     if (s->attn == DIT_ATTN_CUDNN) return attention_cudnn(s, qkv, out, ld, bs, ldo, obs, err) ? -1 : 0;
     if (s->attn == DIT_ATTN_FLASH_MMA)
         KL(tk_attention(qkv, bptr(qkv, Dk), bptr(qkv, 2 * Dk), ld, bs, out, ldo, obs, s->B, Lt, H, hd, s->m->stream), "attention");

@@ -12,7 +12,7 @@
  *          dit_gpu_step_sample_ms,
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
  *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name,
- *          dit_attn_backend_parse, dit_gpu_get_paths, dit_gpu_paths_text, dit_slot_create_sp,
+ *          dit_attn_backend_parse, dit_gpu_get_paths, dit_gpu_paths_text, dit_gpu_attention_runs, dit_slot_create_sp,
  *          dit_slot_shard, dit_slot_migration, dit_slot_migrate, dit_slot_migrate_idle, dit_slot_model,
  *          dit_gpu_step_create_sp, dit_gpu_step_shape, dit_gpu_step_shard, dit_gpu_step_model,
  *          dit_gpu_step_is_bound, dit_gpu_step_exchange, dit_gpu_step_clear_exchange,
@@ -66,9 +66,11 @@ typedef enum dit_attn_backend {
  * capability, the build's code for it and TETRI_GPU_PATHS) and refuses a GPU older than sm_80. */
 int dit_gpu_create(const dit_layout *L, dit_gpu **out, tetri_error *err);
 /* The paths chosen, and the one line saying so (for the commands to print). On the Ampere paths
- * DIT_ATTN_FLASH (wgmma) is refused at the step's forward. */
+ * DIT_ATTN_FLASH (wgmma) is refused: by dit_gpu_attention_runs before any step exists, and at the
+ * step's forward for a caller that did not ask. */
 dit_gpu_paths dit_gpu_get_paths(const dit_gpu *m);
 const char *dit_gpu_paths_text(const dit_gpu *m);
+int dit_gpu_attention_runs(const dit_gpu *m, dit_attn_backend b, tetri_error *err);
 void dit_gpu_destroy(dit_gpu *m);
 /* Seeded weights of the true shapes, generated on the GPU (the same values dit_cpu_init_weights makes). */
 int dit_gpu_init_random(dit_gpu *m, uint64_t seed, tetri_error *err);

@@ -41,7 +41,7 @@ int dit_gpu_paths_choose(const char *name, int major, int minor, int wgmma_built
         why = "the build has its sm_90a code";
     } else {
         *out = DIT_PATHS_AMPERE;
-        why = sm90 ? "sm_90, but this build has no sm_90a code (configure --with-cuda-arch)"
+        why = sm90 ? "but this build has no sm_90a code: configure --with-cuda-arch"
                    : major == 8 ? "sm_8x" : "no wgmma on this architecture";
     }
     if (text)

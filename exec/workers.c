@@ -37,6 +37,13 @@
  * little past its prediction; a condition variable's wake-up would add tens of microseconds to the
  * gap before the next block), then sleeps. */
 #define WORKERS_OVERDUE_SPIN_NS (50 * 1000 * 1000)
+/* ... and starts spinning this fraction of a block's predicted duration before its expected end
+ * when that is longer than WORKERS_SPIN_NS: a GPU block also ends early, by up to a few percent
+ * (the clock it runs at), and an end that finds the host asleep reaches it through a condition
+ * variable's wake-up, 100 to 300 us on the H200 machine (the p99 of the live gaps in
+ * docs/validation.md 7.1 were such ends). The host's core spins for it: one core, a few percent
+ * of the time per GPU. */
+#define WORKERS_EARLY_SPIN_DIV 32
 
 /* A block run by several workers (every_gpu): its parts' events merged, under workers.mu. */
 typedef struct merged_block {
@@ -55,6 +62,7 @@ typedef struct worker {
     bool stop;
     workers_job job;
     _Atomic tetri_ns expected_end;     /* real end of the block it runs; INT64_MAX when idle */
+    _Atomic tetri_ns spin_from;        /* when the host starts spinning for that end; INT64_MAX when idle */
     atomic_bool exited;                /* its thread has returned (close joins it, else leaves it) */
 } worker;
 
@@ -170,6 +178,7 @@ static void *worker_main(void *arg)
         r->run(r->ctx, k->gpu, &job, &ev);
         if (ev.end_real_ns == 0) ev.end_real_ns = workers_real_now();
         atomic_store(&k->expected_end, INT64_MAX);
+        atomic_store(&k->spin_from, INT64_MAX);
         if (job.parts > 1 && !merge_part(w, __builtin_ctzll(job.a.gpus), k->gpu, &ev)) continue;
         ev.slot = job.slot;
         ev.start_real_ns = job.start_real;
@@ -200,8 +209,11 @@ static void hand_over(workers *w, int g, const workers_job *job)
     worker *k = &w->workers[g];
     pthread_mutex_lock(&k->mu);
     k->job = *job;
-    /* Known now, not when the worker wakes: the host spins for this end from spin_ns before it. */
-    atomic_store(&k->expected_end, job->start_real + job->emulate_real);
+    /* Known now, not when the worker wakes: the host spins for this end from spin_ns before it,
+     * or from a 32nd of the block's duration before it when that is longer. */
+    const tetri_ns end = job->start_real + job->emulate_real, early = job->emulate_real / WORKERS_EARLY_SPIN_DIV;
+    atomic_store(&k->expected_end, end);
+    atomic_store(&k->spin_from, end - (early > w->spin_ns ? early : w->spin_ns));
     atomic_store_explicit(&k->has_job, true, memory_order_release);
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
@@ -231,14 +243,17 @@ static int workers_start_block(void *self, const host_block *b, tetri_error *err
     return 0;
 }
 
-/* The earliest real time a running block is expected to end (INT64_MAX: none running). */
-static tetri_ns earliest_end(const workers *w)
+/* The earliest real time a running block is expected to end, and the earliest time the host is
+ * to spin for one (INT64_MAX: none running). */
+static tetri_ns earliest_end(const workers *w, tetri_ns *spin_from)
 {
-    tetri_ns t = INT64_MAX;
+    tetri_ns t = INT64_MAX, f = INT64_MAX;
     for (int g = 0; g < w->opt.n_gpus; g++) {
-        tetri_ns x = atomic_load(&w->workers[g].expected_end);
+        tetri_ns x = atomic_load(&w->workers[g].expected_end), y = atomic_load(&w->workers[g].spin_from);
         if (x < t) t = x;
+        if (y < f) f = y;
     }
+    *spin_from = f;
     return t;
 }
 
@@ -259,11 +274,12 @@ static int workers_wait_next(void *self, tetri_ns until, host_event *ev, tetri_e
         }
         const tetri_ns now = workers_real_now();
         if (now >= deadline) break;
-        /* Within spin_ns of an expected end or of the deadline (an arrival, a wake-up: a round
-         * boundary is one): spin without the lock, so either is met on time. */
-        const tetri_ns soon = earliest_end(w), spin = w->spin_ns;
+        /* Near an expected end (from its spin_from) or within spin_ns of the deadline (an arrival,
+         * a wake-up: a round boundary is one): spin without the lock, so either is met on time. */
+        tetri_ns spin_from;
+        const tetri_ns soon = earliest_end(w, &spin_from), spin = w->spin_ns;
         const tetri_ns overdue = spin > 0 ? WORKERS_OVERDUE_SPIN_NS : 0;
-        if (spin > 0 && ((soon != INT64_MAX && now >= soon - spin && now < soon + overdue) || now >= deadline - spin)) {
+        if (spin > 0 && ((soon != INT64_MAX && now >= spin_from && now < soon + overdue) || now >= deadline - spin)) {
             pthread_mutex_unlock(&w->mu);
             for (tetri_ns t = workers_real_now(); atomic_load(&w->q_len) == 0 && t < deadline &&
                                                  ((soon != INT64_MAX && t < soon + overdue) || t >= deadline - spin);
@@ -272,10 +288,11 @@ static int workers_wait_next(void *self, tetri_ns until, host_event *ev, tetri_e
             pthread_mutex_lock(&w->mu);
             continue;
         }
-        /* Else sleep to the next point of interest: spin_ns before the deadline or before an end
-         * still ahead (an overdue end is no such point: its post wakes the condition variable). */
+        /* Else sleep to the next point of interest: spin_ns before the deadline or an end's
+         * spin_from still ahead (an overdue end is no such point: its post wakes the condition
+         * variable). */
         tetri_ns wake = deadline - spin;
-        if (soon != INT64_MAX && soon - spin > now && soon - spin < wake) wake = soon - spin;
+        if (spin > 0 && soon != INT64_MAX && spin_from > now && spin_from < wake) wake = spin_from;
         const struct timespec ts = timespec_of(wake);
         pthread_cond_timedwait(&w->cv, &w->mu, &ts);
     }
@@ -383,6 +400,7 @@ int workers_open(const workers_options *opts, const workers_runner *runner, work
         k->w = w;
         k->gpu = g;
         atomic_init(&k->expected_end, INT64_MAX);
+        atomic_init(&k->spin_from, INT64_MAX);
         atomic_init(&k->has_job, false);
         atomic_init(&k->exited, false);
         if (pthread_mutex_init(&k->mu, NULL) || pthread_cond_init(&k->cv, NULL)) break;

@@ -875,14 +875,12 @@ int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int
     for (int l = 0; l < TETRI_LINK_COUNT; l++)
         by_link[l] = moves ? profile_migration_ns(p, model, width, height, (tetri_link)l) : 0;
     *out = (tetri_block_cost){.step_ns = step.median_ns, .compute_ns = steps * step.median_ns, .step_cv = step.cv};
-    int first = 0;
+    const tetri_ns prepare = profile_prepare_ns(p, model, width, height);
     for (int k = 0; k < n_prev; k++) {
         tetri_ns m = tetri_migration_rule_ns(c, prev[k], gpus, by_link);
         if (m > out->migration_ns) out->migration_ns = m;
-        first += prev[k] == 0;
+        out->prepare_ns += tetri_prepare_rule_ns(prev[k], 1, prepare);
     }
-    /* Members at their first block make their state one after another on the GPU's stream. */
-    out->prepare_ns = first ? first * profile_prepare_ns(p, model, width, height) : 0;
     out->total_ns = out->compute_ns + out->migration_ns + out->prepare_ns;
     return 0;
 }

@@ -2,7 +2,7 @@
  * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_set_sets, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
- *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_migration_rule_ns,
+ *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_prepare_rule_ns, tetri_migration_rule_ns,
  *          tetri_migration_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
@@ -101,6 +101,16 @@ static inline tetri_ns tetri_migration_rule_ns(const tetri_cluster *c, tetri_gpu
 static inline tetri_ns tetri_migration_estimate_ns(tetri_gpuset prev, int degree, const tetri_ns by_link[TETRI_LINK_COUNT])
 {
     return prev != 0 && tetri_gpuset_count(prev) != degree ? by_link[TETRI_LINK_FAST] : 0;
+}
+
+/* A member at its first block (prev = 0) moves nothing but makes its state first (stage
+ * 'prepare': seeded inputs, the conditioning of its whole schedule); a block's members at their
+ * first block do so one after another on the GPU's stream. `prepare_ns`: profile_prepare_ns of
+ * the members' model and size (or a policy's cached copy). With the move rule above, what a block
+ * pays before its steps: the host's block times and the policies' block sizing both. */
+static inline tetri_ns tetri_prepare_rule_ns(tetri_gpuset prev, int n_members, tetri_ns prepare_ns)
+{
+    return prev == 0 ? (tetri_ns)n_members * prepare_ns : 0;
 }
 
 typedef struct tetri_block_cost {

@@ -2,7 +2,7 @@
  *
  * The stronger fixed-degree baseline (DESIGN section 8): waiting requests in deadline order
  * (ties: id); each starts on the cheapest degree (GPU-seconds) that fits the free GPUs (under
- * sets=aligned: a free aligned block, placement_fits) and finishes it by its deadline, and runs all its steps there, non-preemptive. It isolates what
+ * sets=aligned: a free aligned block, placement_fits) and finishes it by its deadline (after its preparation, at its first block), and runs all its steps there, non-preemptive. It isolates what
  * tetriserve gains by changing the degree from step to step. A request whose right degree does
  * not fit now is skipped for a later one (backfill=on) or blocks the queue (backfill=off).
  * Requests that cannot meet their deadline at any degree run last, on one GPU, best effort
@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "profiles/profile.h"
 #include "sched/placement.h"
 #include "sched/policies.h"
 #include "sched/step_table.h"
@@ -109,7 +110,8 @@ static int edf_dyn_decide(void *self, const tetri_view *v, tetri_plan *plan, tet
             const tetri_request *r = v->requests[e->items[j].index];
             const step_class *c = step_table_class(&e->table, e->items[j].cls);
             const int64_t left = tetri_request_steps_left(r);
-            const tetri_ns budget = r->deadline - v->now;
+            /* what it has to finish in: to its deadline, less its preparation before a first block */
+            const tetri_ns budget = r->deadline - v->now - tetri_prepare_rule_ns(r->last_gpus, 1, c->prepare_ns);
             bool late = c->t_min <= 0 || left * c->t_min > budget;
             if (late != (pass == 1)) continue;
             if (late) {

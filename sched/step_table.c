@@ -95,6 +95,7 @@ static void fill_class(const step_table *t, step_class *c)
         tetri_ns m = profile_migration_ns(t->profile, c->model, c->width, c->height, (tetri_link)l);
         c->migration_ns[l] = m > 0 ? m : 0;
     }
+    c->prepare_ns = profile_prepare_ns(t->profile, c->model, c->width, c->height);
 }
 
 int32_t step_table_find(step_table *t, tetri_model model, int32_t width, int32_t height)

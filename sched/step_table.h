@@ -29,6 +29,7 @@ typedef struct step_class {
     tetri_ns t_min;      /* fastest batch-1 step over degrees (best link); -1: no degree at all */
     int32_t fastest;     /* degree index of t_min */
     tetri_ns migration_ns[TETRI_LINK_COUNT]; /* a move per link class: the by_link of profile.h's migration rule */
+    tetri_ns prepare_ns; /* a request's preparation before its first step: the prepare_ns of profile.h's prepare rule */
 } step_class;
 
 typedef struct step_table {
