@@ -271,7 +271,12 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
 
 int gpu_wait_event(gpu_backend *g, int gpu, cudaEvent_t ev, const workers_job *job, tetri_ns *end_real, tetri_error *err)
 {
+    /* Polled every GPU_POLL_SLEEP_NS until the hand-over's spin_from_real (the expected end, from
+     * how this GPU's blocks have run, less the spread around it) or GPU_SPIN_BEFORE_NS before the
+     * expected end, whichever is earlier; then spun for, so the end is seen within a microsecond. */
     const tetri_ns expected = job->start_real + job->pred_real;
+    const tetri_ns spin_from = job->spin_from_real > 0 && job->spin_from_real < expected - GPU_SPIN_BEFORE_NS
+                                   ? job->spin_from_real : expected - GPU_SPIN_BEFORE_NS;
     const tetri_ns limit = job->start_real + (tetri_ns)((double)job->pred_real * g->opt.time_limit) + g->opt.time_limit_floor_ns;
     for (;;) {
         const cudaError_t q = cudaEventQuery(ev);
@@ -282,7 +287,7 @@ int gpu_wait_event(gpu_backend *g, int gpu, cudaEvent_t ev, const workers_job *j
             return tetri_errorf(err, "GPU %d stopped answering: its block of %d step(s) still runs %.3f s after its start, past its "
                                      "time limit of %.3f s (predicted %.3f s)", gpu, job->a.steps, (double)(now - job->start_real) / 1e9,
                                 (double)(limit - job->start_real) / 1e9, (double)job->pred_real / 1e9);
-        if (now < expected - GPU_SPIN_BEFORE_NS) {
+        if (now < spin_from) {
             struct timespec ts = {0, GPU_POLL_SLEEP_NS};
             nanosleep(&ts, NULL);
         } else {

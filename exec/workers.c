@@ -37,13 +37,20 @@
  * little past its prediction; a condition variable's wake-up would add tens of microseconds to the
  * gap before the next block), then sleeps. */
 #define WORKERS_OVERDUE_SPIN_NS (50 * 1000 * 1000)
-/* ... and starts spinning this fraction of a block's predicted duration before its expected end
- * when that is longer than WORKERS_SPIN_NS: a GPU block also ends early, by up to a few percent
- * (the clock it runs at), and an end that finds the host asleep reaches it through a condition
- * variable's wake-up, 100 to 300 us on the H200 machine (the p99 of the live gaps in
- * docs/validation.md 7.1 were such ends). The host's core spins for it: one core, a few percent
- * of the time per GPU. */
+/* ... and starts spinning this fraction of a block's expected duration before its expected end
+ * when that is longer than WORKERS_SPIN_NS. A GPU block ends early too: a GPU's clock can run it 3
+ * to 5% faster than the profile for a whole run (docs/validation.md 7.2), which the expected end
+ * follows (WORKERS_RATIO_*), and a few percent either way from block to block, which this window
+ * covers. An end that finds the host asleep reaches it through a condition variable's wake-up,
+ * 100 to 300 us on the H200 machine (the p99 of the live gaps in docs/validation.md 7.1 were
+ * such ends). The host's core spins for it: one core, a few percent of the time per GPU. */
 #define WORKERS_EARLY_SPIN_DIV 32
+/* A worker's ratio of its blocks' real to emulated (predicted) durations, in parts per million:
+ * a moving average (the last block weighs 1/4), kept within 1/2..2 so one stalled block cannot
+ * move the next block's expected end far. */
+#define WORKERS_RATIO_ONE 1000000
+#define WORKERS_RATIO_MIN (WORKERS_RATIO_ONE / 2)
+#define WORKERS_RATIO_MAX (WORKERS_RATIO_ONE * 2)
 
 /* A block run by several workers (every_gpu): its parts' events merged, under workers.mu. */
 typedef struct merged_block {
@@ -63,6 +70,7 @@ typedef struct worker {
     workers_job job;
     _Atomic tetri_ns expected_end;     /* real end of the block it runs; INT64_MAX when idle */
     _Atomic tetri_ns spin_from;        /* when the host starts spinning for that end; INT64_MAX when idle */
+    _Atomic int64_t ratio_ppm;         /* WORKERS_RATIO_*: written by the worker before it posts an end */
     atomic_bool exited;                /* its thread has returned (close joins it, else leaves it) */
 } worker;
 
@@ -113,6 +121,22 @@ static tetri_ns run_of_real(const workers *w, tetri_ns real)
 static tetri_ns real_of_run(const workers *w, tetri_ns run)
 {
     return w->t0 + (tetri_ns)llround((double)run / w->opt.speed);
+}
+
+/* When a block is expected to end: its emulated duration scaled by its GPU's recent ratio. */
+static tetri_ns expected_end_real(const workers_job *job, int64_t ratio_ppm)
+{
+    return job->start_real + (tetri_ns)((double)job->emulate_real * (double)ratio_ppm / WORKERS_RATIO_ONE);
+}
+
+/* Worker k's ratio after a block that ran `real` ns of an emulated `emulated`. */
+static void update_ratio(worker *k, tetri_ns real, tetri_ns emulated)
+{
+    if (emulated <= 0 || real <= 0) return;
+    int64_t r = (int64_t)((double)real / (double)emulated * WORKERS_RATIO_ONE);
+    r = r < WORKERS_RATIO_MIN ? WORKERS_RATIO_MIN : r > WORKERS_RATIO_MAX ? WORKERS_RATIO_MAX : r;
+    const int64_t old = atomic_load(&k->ratio_ppm);
+    atomic_store(&k->ratio_ppm, old + (r - old) / 4);
 }
 
 static void post(workers *w, const host_event *ev)
@@ -179,6 +203,7 @@ static void *worker_main(void *arg)
         if (ev.end_real_ns == 0) ev.end_real_ns = workers_real_now();
         atomic_store(&k->expected_end, INT64_MAX);
         atomic_store(&k->spin_from, INT64_MAX);
+        if (ev.kind == HOST_EVENT_DONE) update_ratio(k, ev.end_real_ns - job.start_real, job.emulate_real);
         if (job.parts > 1 && !merge_part(w, __builtin_ctzll(job.a.gpus), k->gpu, &ev)) continue;
         ev.slot = job.slot;
         ev.start_real_ns = job.start_real;
@@ -207,13 +232,14 @@ static int check_free(workers *w, tetri_gpuset gpus, tetri_error *err)
 static void hand_over(workers *w, int g, const workers_job *job)
 {
     worker *k = &w->workers[g];
+    const tetri_ns end = expected_end_real(job, atomic_load(&k->ratio_ppm));
+    const tetri_ns early = (end - job->start_real) / WORKERS_EARLY_SPIN_DIV;
     pthread_mutex_lock(&k->mu);
     k->job = *job;
-    /* Known now, not when the worker wakes: the host spins for this end from spin_ns before it,
-     * or from a 32nd of the block's duration before it when that is longer. */
-    const tetri_ns end = job->start_real + job->emulate_real, early = job->emulate_real / WORKERS_EARLY_SPIN_DIV;
+    k->job.spin_from_real = end - (early > WORKERS_SPIN_NS ? early : WORKERS_SPIN_NS);
+    /* Known now, not when the worker wakes: the host spins for this end from spin_from_real. */
     atomic_store(&k->expected_end, end);
-    atomic_store(&k->spin_from, end - (early > w->spin_ns ? early : w->spin_ns));
+    atomic_store(&k->spin_from, k->job.spin_from_real);
     atomic_store_explicit(&k->has_job, true, memory_order_release);
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);
@@ -401,6 +427,7 @@ int workers_open(const workers_options *opts, const workers_runner *runner, work
         k->gpu = g;
         atomic_init(&k->expected_end, INT64_MAX);
         atomic_init(&k->spin_from, INT64_MAX);
+        atomic_init(&k->ratio_ppm, WORKERS_RATIO_ONE);
         atomic_init(&k->has_job, false);
         atomic_init(&k->exited, false);
         if (pthread_mutex_init(&k->mu, NULL) || pthread_cond_init(&k->cv, NULL)) break;

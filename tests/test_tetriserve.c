@@ -87,6 +87,57 @@ static int gpus_of(const scene *s, int id)
     return 0;
 }
 
+/* A request's first block pays its preparation (the profile's stage 'prepare') inside the round,
+ * as the host predicts it: a block that would fill the round exactly without it runs one step
+ * fewer at its first block, and the full round once it has run (profile.h's prepare rule). A
+ * policy that sized it without the preparation had its GPUs idle a whole round under
+ * midround=wait when the block ran as predicted (docs/validation.md 7.2). */
+static void first_block_pays_its_preparation(void **state)
+{
+    (void)state;
+    const char *path = "test_tetriserve_prep.db";
+    fixture_profile_spec hs = {"h100x8", 8, 8, 2.0, 4};
+    assert_int_equal(fixture_make_profile(path, &hs), 0);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "INSERT INTO stage_latency VALUES ('h100x8', 'flux-dev', 2048, 2048, 'prepare', 1700000, 'measured')",
+                                  NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    tetri_profile *p = NULL;
+    tetri_error err = {{0}};
+    if (profile_open(path, NULL, 0, &p, &err)) fail_msg("%s", err.msg);
+    assert_int_equal(profile_prepare_ns(p, TETRI_MODEL_FLUX_DEV, 2048, 2048), 1700000);
+
+    scene s;
+    const tetri_cluster *c = profile_cluster(p);
+    const tetri_ns t8 = (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6);
+    for (const char *spec = "tetriserve"; spec; spec = strcmp(spec, "tetriserve") == 0 ? "optimal" : NULL) {
+        /* 20 steps by 6 s: degree 8 (20 x T4 = 6.05 s) */
+        scene_init(&s, c);
+        scene_add(&s, 2048, 20, 6.0);
+        scene_decide(&s, spec, p);
+        assert_int_equal(gpus_of(&s, 0), 8);
+        assert_int_equal(s.plan.assign[0].steps, 4); /* 5 x T8 = tau, + 1.7 ms would overrun it */
+        /* The same request once it has run on these 8 GPUs (16 steps by 4 s: degree 8 still): no
+         * preparation, no move: 5 steps. */
+        scene_init(&s, c);
+        scene_add(&s, 2048, 20, 4.0);
+        s.req[0].steps_done = 4;
+        s.req[0].last_gpus = 0xff;
+        scene_decide(&s, spec, p);
+        assert_int_equal(gpus_of(&s, 0), 8);
+        assert_int_equal(s.plan.assign[0].steps, 5);
+    }
+    /* The host's block cost adds the same preparation: the first block ends by the round. */
+    tetri_block_cost cost;
+    const tetri_gpuset never = 0;
+    assert_int_equal(profile_block_cost(p, TETRI_MODEL_FLUX_DEV, 2048, 2048, 4, 1, 0xff, &never, 1, &cost, &err), 0);
+    assert_int_equal(cost.prepare_ns, 1700000);
+    assert_true(cost.total_ns <= 5 * t8);
+    profile_close(p);
+    remove(path);
+}
+
 /* A 2048 request whose deadline only degree 8 meets gets all 8 GPUs; with a loose deadline the
  * cheapest plan is one GPU, and elastic scale-up (on by default) still fills the idle ones. */
 static void degree_follows_deadline(void **state)
@@ -578,6 +629,7 @@ int main(void)
         cmocka_unit_test(optimal_runs_under_aligned_sets),
         cmocka_unit_test(arrival_to_idle_cluster_starts_a_round),
         cmocka_unit_test(round_waits_for_a_block_that_overran),
+        cmocka_unit_test(first_block_pays_its_preparation),
         cmocka_unit_test(same_inputs_same_results),
         cmocka_unit_test(option_errors),
         cmocka_unit_test(canonical_spec_keeps_every_option),
