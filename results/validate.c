@@ -46,18 +46,38 @@ static size_t find_run(const results_run *runs, size_t n, int64_t experiment, co
     return n;
 }
 
+/* The first simulated run of live's experiment with jitter off whose key names the same trace by
+ * its content (validate_envelope_key), or n. */
+static size_t find_twin_by_content(const results_run *runs, size_t n, const results_run *live)
+{
+    char want[8192], key[8192];
+    int on;
+    if (validate_envelope_key(live->run_key, want, sizeof want, &on)) return n;
+    for (size_t i = 0; i < n; i++)
+        if (is_sim(&runs[i]) && runs[i].experiment_id == live->experiment_id &&
+            validate_envelope_key(runs[i].run_key, key, sizeof key, &on) == 0 && !on && strcmp(key, want) == 0)
+            return i;
+    return n;
+}
+
 /* The simulated twin of live run `live` among runs, or n: the run of its key without the backend
- * part, else (a validation with --sim-jitter) of that key with jitter on. */
+ * part, else (a validation with --sim-jitter) of that key with jitter on, else a run with jitter
+ * off of the same trace by content: a live run made on the GPU machine names the trace at the
+ * path it had there, and its twin simulated here names it where it lies here. */
 static size_t find_twin(const results_run *runs, size_t n, const results_run *live)
 {
     char key[4096];
     if (validate_sim_key(live->run_key, key, sizeof key)) return n;
     size_t twin = find_run(runs, n, live->experiment_id, key, 1);
     const char *off = strstr(key, "|jitter=off,");
-    if (twin < n || !off) return twin;
-    char jittered[4096];
-    snprintf(jittered, sizeof jittered, "%.*s|jitter=on,%s", (int)(off - key), key, off + strlen("|jitter=off,"));
-    return find_run(runs, n, live->experiment_id, jittered, 1);
+    if (twin < n) return twin;
+    if (off) {
+        char jittered[4096];
+        snprintf(jittered, sizeof jittered, "%.*s|jitter=on,%s", (int)(off - key), key, off + strlen("|jitter=off,"));
+        twin = find_run(runs, n, live->experiment_id, jittered, 1);
+        if (twin < n) return twin;
+    }
+    return find_twin_by_content(runs, n, live);
 }
 
 int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,

@@ -318,6 +318,34 @@ static void twins_with_and_without_jitter(void **state)
     free(pairs);
 }
 
+/* A live run from the GPU machine (its trace at /root/out) pairs with the run simulated here from
+ * the same trace elsewhere (the same digest), jitter off; not with a jittered one, nor another
+ * trace's. */
+static void twin_found_by_trace_content(void **state)
+{
+    (void)state;
+    char *keys[] = {"policy=p|workload=trace=/root/out/t.csv,digest=ab|jitter=off,seed=1|hw=h|backend=gpu,seed=1",
+                    "policy=p|workload=trace=bench/t.csv,digest=ac|jitter=off,seed=1|hw=h",
+                    "policy=p|workload=trace=bench/t.csv,digest=ab|jitter=on,seed=3|hw=h",
+                    "policy=p|workload=trace=bench/t.csv,digest=ab|jitter=off,seed=1|hw=h"};
+    char *backends[] = {"exec", "sim", "sim", "sim"};
+    results_run runs[4];
+    memset(runs, 0, sizeof runs);
+    for (int i = 0; i < 4; i++) runs[i].run_key = keys[i], runs[i].backend = backends[i], runs[i].experiment_id = 1;
+    validate_pair *pairs;
+    size_t n, unpaired;
+    tetri_error err = {{0}};
+    assert_int_equal(validate_find_pairs(runs, 4, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(n, 1);
+    assert_ptr_equal(pairs[0].sim, &runs[3]);
+    free(pairs);
+    /* without the unjittered run of that content: no twin */
+    assert_int_equal(validate_find_pairs(runs, 3, NULL, NULL, 0, &pairs, &n, &unpaired, &err), 0);
+    assert_int_equal(n, 0);
+    assert_int_equal(unpaired, 1);
+    free(pairs);
+}
+
 #define assert_close(got, want) \
     do { \
         if (!(fabs((got) - (want)) <= 1e-9)) fail_msg("%s = %.17g, want %.17g", #got, (double)(got), (double)(want)); \
@@ -682,6 +710,7 @@ int main(void)
         cmocka_unit_test(ks_of_an_empty_sample_rejects_nothing),
         cmocka_unit_test(sim_key_is_the_live_key_without_its_backend),
         cmocka_unit_test(twins_with_and_without_jitter),
+        cmocka_unit_test(twin_found_by_trace_content),
         cmocka_unit_test_setup_teardown(pairs_are_found_by_key, open_fixture, close_fixture),
         cmocka_unit_test_setup_teardown(comparison_of_known_runs, open_fixture, close_fixture),
         cmocka_unit_test_setup_teardown(csv_and_table, open_fixture, close_fixture),
