@@ -3,7 +3,7 @@
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_set_sets, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
  *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_prepare_rule_ns, tetri_migration_rule_ns,
- *          tetri_migration_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
+ *          tetri_migration_estimate_ns, tetri_lead_in_rule_ns, tetri_lead_in_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
  * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
@@ -111,6 +111,20 @@ static inline tetri_ns tetri_migration_estimate_ns(tetri_gpuset prev, int degree
 static inline tetri_ns tetri_prepare_rule_ns(tetri_gpuset prev, int n_members, tetri_ns prepare_ns)
 {
     return prev == 0 ? (tetri_ns)n_members * prepare_ns : 0;
+}
+
+/* A block's lead-in, what it pays before its steps, for members that share `prev` (one request, or
+ * a batch formed at one schedule position): the move rule plus the prepare rule. `_rule` once the
+ * set is chosen; `_estimate` before, from the degree alone (tetri_migration_estimate_ns). */
+static inline tetri_ns tetri_lead_in_rule_ns(const tetri_cluster *c, tetri_gpuset prev, tetri_gpuset gpus, int n_members,
+                                             const tetri_ns by_link[TETRI_LINK_COUNT], tetri_ns prepare_ns)
+{
+    return tetri_migration_rule_ns(c, prev, gpus, by_link) + tetri_prepare_rule_ns(prev, n_members, prepare_ns);
+}
+static inline tetri_ns tetri_lead_in_estimate_ns(tetri_gpuset prev, int degree, int n_members, const tetri_ns by_link[TETRI_LINK_COUNT],
+                                                 tetri_ns prepare_ns)
+{
+    return tetri_migration_estimate_ns(prev, degree, by_link) + tetri_prepare_rule_ns(prev, n_members, prepare_ns);
 }
 
 typedef struct tetri_block_cost {

@@ -2,7 +2,8 @@
  *
  * The stronger fixed-degree baseline (DESIGN section 8): waiting requests in deadline order
  * (ties: id); each starts on the cheapest degree (GPU-seconds) that fits the free GPUs (under
- * sets=aligned: a free aligned block, placement_fits) and finishes it by its deadline (after its preparation, at its first block), and runs all its steps there, non-preemptive. It isolates what
+ * sets=aligned: a free aligned block, placement_fits) and finishes it by its deadline (after its
+ * preparation, at its first block), and runs all its steps there, non-preemptive. It isolates what
  * tetriserve gains by changing the degree from step to step. A request whose right degree does
  * not fit now is skipped for a later one (backfill=on) or blocks the queue (backfill=off).
  * Requests that cannot meet their deadline at any degree run last, on one GPU, best effort

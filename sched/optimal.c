@@ -161,8 +161,7 @@ static value search(optimal *o, int round, const state *s);
  * all the estimate reads: any set of that many GPUs stands in for it. */
 static int32_t block_steps(const optimal *o, const opt_req *q, int left, int last, int d, tetri_ns *mig)
 {
-    const tetri_gpuset prev = last ? tetri_gpuset_block(0, last) : 0;
-    *mig = tetri_migration_estimate_ns(prev, o->table.degree[d], q->mig_by_link) + tetri_prepare_rule_ns(prev, 1, q->prepare_ns);
+    *mig = tetri_lead_in_estimate_ns(last ? tetri_gpuset_block(0, last) : 0, o->table.degree[d], 1, q->mig_by_link, q->prepare_ns);
     tetri_ns room = o->tau - *mig;
     if (q->t[d] <= 0 || room < q->t[d]) return 0;
     int64_t fit = room / q->t[d];
@@ -341,8 +340,7 @@ static tetri_gpuset run_first_round(const optimal *o, const tetri_view *v, const
             /* The set is known now: the rule may charge a move the estimate did not (a new set of
              * the same degree, or one across a slower link), and the block then runs fewer steps
              * so it still ends by the round's end (at least one: a round cannot split a step). */
-            mig = tetri_migration_rule_ns(v->cluster, q->r->last_gpus, set, q->mig_by_link) +
-                  tetri_prepare_rule_ns(q->r->last_gpus, 1, q->prepare_ns);
+            mig = tetri_lead_in_rule_ns(v->cluster, q->r->last_gpus, set, 1, q->mig_by_link, q->prepare_ns);
             const int64_t fit = o->tau > mig ? (o->tau - mig) / q->t[root[i]] : 0;
             if (fit < steps) steps = fit < 1 ? 1 : (int32_t)fit;
             plan->assign[plan->n_assign++] = (tetri_assignment){.req = {q->r->id}, .n_req = 1, .gpus = set, .steps = steps};
@@ -364,8 +362,7 @@ static void run_late(optimal *o, const tetri_view *v, int32_t n_late, tetri_gpus
         if (!set) continue;
         free &= ~set;
         /* It pays its move (the rule, its set being known) inside the round, as planned blocks do. */
-        const tetri_ns mig = tetri_migration_rule_ns(v->cluster, r->last_gpus, set, c->migration_ns) +
-                             tetri_prepare_rule_ns(r->last_gpus, 1, c->prepare_ns);
+        const tetri_ns mig = tetri_lead_in_rule_ns(v->cluster, r->last_gpus, set, 1, c->migration_ns, c->prepare_ns);
         int64_t fit = o->tau > mig ? (o->tau - mig) / c->t_best[d] : 0;
         int32_t left = tetri_request_steps_left(r);
         plan->assign[plan->n_assign++] = (tetri_assignment){

@@ -6,9 +6,10 @@
  *  1. each waiting request's cheapest plan (GPU-seconds) that meets its deadline with at most two
  *     degrees (tetriserve_cheapest_plan);
  *  2. its options this round (group_options): wait, or run q = min(planned steps at degree k,
- *     floor((tau - what the block pays first) / T(k))) steps at k (a move, or at a request's
- *     first block its preparation: both are paid inside the round), at least one (a round cannot split a step); when no planned degree fits the free
- *     GPUs, the smallest degree whose step fits the round is offered instead. An option
+ *     floor((tau - the block's lead-in) / T(k))) steps at k (the lead-in, a move or at a
+ *     request's first block its preparation, is paid inside the round), at least one (a round
+ *     cannot split a step); when no planned degree fits the free GPUs, the smallest degree whose
+ *     step fits the round is offered instead. An option
  *     "survives" when after it the rest still fits at the fastest degree (t_next + remaining x
  *     T_min <= deadline, t_next = the round's end; a block that finishes the request survives
  *     when it ends by the deadline). survival=rounds (an open point; the default "steps" is
@@ -31,7 +32,8 @@
  *     chosen, its estimate (tetri_migration_estimate_ns: a change of degree moves the request, at
  *     the fast link's cost); once it is, the rule (tetri_migration_rule_ns: any change of set, at
  *     the link of the old and new sets together), which may cut the block's steps so it still
- *     fits the round;
+ *     fits the round; a first block pays its preparation instead (tetri_lead_in_estimate_ns and
+ *     tetri_lead_in_rule_ns add both);
  *  7. selective batching (batching=on; form_groups, before step 1): when there are more waiting
  *     requests than free GPUs, identical small requests (same model, size <= batch_max_side,
  *     same steps done of the same steps total: the executor runs a batch at one schedule
@@ -275,14 +277,13 @@ static int64_t steps_fit(tetri_ns tau, tetri_ns mig, tetri_ns t)
     return tau > mig ? (tau - mig) / t : 0;
 }
 
-/* What a block of group g at degree d pays before its steps, until its set is chosen: the move
- * estimate, or the members' preparation at their first block (profile.h's two rules). A block
+/* What a block of group g at degree d pays before its steps, until its set is chosen
+ * (tetri_lead_in_estimate_ns: the move, or the members' preparation at their first block). A block
  * sized without the preparation overruns a round it was meant to fill, and with midround=wait
  * its GPUs then idle a whole round. */
-static tetri_ns group_entry_estimate_ns(const tetriserve *s, const group *g, const step_class *c, int32_t d)
+static tetri_ns group_lead_in_ns(const tetriserve *s, const group *g, const step_class *c, int32_t d)
 {
-    return tetri_migration_estimate_ns(g->prev, s->table.degree[d], c->migration_ns) +
-           tetri_prepare_rule_ns(g->prev, g->n_member, c->prepare_ns);
+    return tetri_lead_in_estimate_ns(g->prev, s->table.degree[d], g->n_member, c->migration_ns, c->prepare_ns);
 }
 
 /* Step time of group g at degree index d over the best link, batch included. */
@@ -623,7 +624,7 @@ static int32_t group_options(tetriserve *s, const decision *dc, int32_t gi, int3
         if (planned < 1) continue;
         /* A step longer than what is left of the round still runs once: a round cannot split
          * a step (the block overruns the boundary by less than one step). */
-        const tetri_ns mig = group_entry_estimate_ns(s, g, c, d);
+        const tetri_ns mig = group_lead_in_ns(s, g, c, d);
         const int64_t fit = steps_fit(dc->tau, mig, t);
         run_option(s, dc, g, d, fit < 1 ? 1 : (int32_t)(planned < fit ? planned : fit), t, mig, &o[k], &m[k]);
         k++;
@@ -632,7 +633,7 @@ static int32_t group_options(tetriserve *s, const decision *dc, int32_t gi, int3
      * smallest degree whose step fits the round, so the request is not starved. */
     for (int32_t d = 0; k == 1 && d < nd && s->table.degree[d] <= dc->n_free; d++) {
         const tetri_ns t = group_step_ns(s, g, d);
-        const tetri_ns mig = group_entry_estimate_ns(s, g, c, d);
+        const tetri_ns mig = group_lead_in_ns(s, g, c, d);
         const int64_t fit = t > 0 ? steps_fit(dc->tau, mig, t) : 0;
         if (fit < 1) continue;
         run_option(s, dc, g, d, (int32_t)(n < fit ? n : fit), t, mig, &o[k], &m[k]);
@@ -677,7 +678,7 @@ static void extend_blocks(const tetriserve *s, decision *dc)
         block *bl = &dc->blocks[b];
         const group *g = &s->groups[bl->group];
         const step_class *c = step_table_class(&s->table, g->cls);
-        const tetri_ns mig = group_entry_estimate_ns(s, g, c, bl->d);
+        const tetri_ns mig = group_lead_in_ns(s, g, c, bl->d);
         const int64_t fit = steps_fit(dc->tau, mig, group_step_ns(s, g, bl->d));
         const int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
         if (q > bl->steps) bl->steps = q;
@@ -699,8 +700,7 @@ static void add_late_blocks(tetriserve *s, decision *dc)
         int32_t d = 0;
         while (d < s->table.n_degrees && c->t_best[d] <= 0) d++;
         if (d == s->table.n_degrees || dc->used + s->table.degree[d] > dc->n_free) continue;
-        const tetri_ns mig = tetri_migration_estimate_ns(r->last_gpus, s->table.degree[d], c->migration_ns) +
-                             tetri_prepare_rule_ns(r->last_gpus, 1, c->prepare_ns);
+        const tetri_ns mig = tetri_lead_in_estimate_ns(r->last_gpus, s->table.degree[d], 1, c->migration_ns, c->prepare_ns);
         const int64_t fit = steps_fit(dc->tau, mig, c->t_best[d]);
         const int32_t left = tetri_request_steps_left(r);
         assert(dc->n_blocks < TETRI_MAX_GPUS);
@@ -725,13 +725,13 @@ static scale_up best_scale_up(const tetriserve *s, const decision *dc)
         const step_class *c = step_table_class(&s->table, g->cls);
         const int32_t k0 = s->table.degree[bl->d];
         const tetri_ns t0 = group_step_ns(s, g, bl->d);
-        const tetri_ns mig0 = group_entry_estimate_ns(s, g, c, bl->d);
+        const tetri_ns mig0 = group_lead_in_ns(s, g, c, bl->d);
         for (int32_t d = bl->d + 1; d < s->table.n_degrees; d++) {
             const int32_t k = s->table.degree[d];
             if (k - k0 > dc->n_free - dc->used) break;
             const tetri_ns t = group_step_ns(s, g, d);
             if (t <= 0 || t >= t0) continue;
-            const tetri_ns mig = group_entry_estimate_ns(s, g, c, d);
+            const tetri_ns mig = group_lead_in_ns(s, g, c, d);
             const int64_t fit = steps_fit(dc->tau, mig, t);
             int32_t q = fit < g->steps_left ? (int32_t)fit : g->steps_left;
             if (q < bl->steps) q = bl->steps;
@@ -806,8 +806,7 @@ static void place_block(const tetriserve *s, decision *dc, block *bl, tetri_gpus
     /* The cost model charges the set's real link, and the move whenever the set differs from the
      * previous one (same degree too): fewer steps fit when either applies. */
     const tetri_ns t = step_class_ns(c, bl->d, tetri_cluster_link(dc->v->cluster, bl->gpus), nb);
-    const tetri_ns mig = tetri_migration_rule_ns(dc->v->cluster, prev, bl->gpus, c->migration_ns) +
-                         tetri_prepare_rule_ns(prev, nb, c->prepare_ns);
+    const tetri_ns mig = tetri_lead_in_rule_ns(dc->v->cluster, prev, bl->gpus, nb, c->migration_ns, c->prepare_ns);
     const int64_t fit = t > 0 ? steps_fit(dc->tau, mig, t) : bl->steps;
     if (fit < bl->steps) bl->steps = fit < 1 ? 1 : (int32_t)fit;
     tetri_assignment *a = &dc->plan->assign[dc->plan->n_assign++];
