@@ -1,7 +1,7 @@
 /* dit/gpu_internal.h: what dit/dit_gpu.c (the model and its runners) and dit/slot.c (request
- * slots and their migration) share, and nothing else includes: the three structs, the check
- * macros, the weight and arena pointers, the arena, the model's linear layer.
- * defines: struct dit_gpu, struct dit_slot, struct dit_gpu_step, CU, KL, wptr, bptr, dit_arena,
+ * slots and their migration) share, and nothing else includes: the three structs, the weight and
+ * arena pointers, the arena, the model's linear layer (and dit/cuda_check.h's CU and KL).
+ * defines: struct dit_gpu, struct dit_slot, struct dit_gpu_step, wptr, bptr, dit_arena,
  *          dit_arena_take, dit_gpu_lin_model. */
 #ifndef TETRI_DIT_GPU_INTERNAL_H
 #define TETRI_DIT_GPU_INTERNAL_H
@@ -9,6 +9,7 @@
 #include <cublas_v2.h>
 
 #include "dit/attention_cudnn.h"
+#include "dit/cuda_check.h"
 #include "dit/dit_gpu.h"
 #include "dit/gemm.h"
 #include "dit/gpu_plan.h"
@@ -92,17 +93,6 @@ struct dit_gpu_step {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
 };
-
-#define CU(call, what)                                                                                         \
-    do {                                                                                                       \
-        cudaError_t e_ = (call);                                                                               \
-        if (e_ != cudaSuccess) return tetri_errorf(err, "%s: %s", what, cudaGetErrorString(e_));              \
-    } while (0)
-#define KL(call, what)                                                                                         \
-    do {                                                                                                       \
-        int e_ = (call);                                                                                       \
-        if (e_) return tetri_errorf(err, "kernel %s: %s", what, cudaGetErrorString((cudaError_t)e_));         \
-    } while (0)
 
 static inline void *wptr(const dit_gpu *m, int64_t off) { return off < 0 ? NULL : (char *)m->w + off * 2; }
 static inline void *bptr(void *base, int64_t elems) { return (char *)base + elems * 2; }

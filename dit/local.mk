@@ -7,7 +7,7 @@ endif
 libtetri_a_SOURCES += dit/model.h dit/model.c dit/step_inputs.h dit/safetensors.h dit/safetensors.c \
   dit/cpu_ref.h dit/cpu_ref.c dit/cpu_internal.h dit/cpu_sp.c dit/sp.h dit/sp.c dit/gpu_plan.h dit/gpu_plan.c
 if HAVE_CUDA
-libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_internal.h dit/slot.c dit/gpu_info.h dit/gpu_info.c \
+libtetri_gpu_a_SOURCES += dit/gemm.h dit/gemm.c dit/dit_gpu.h dit/dit_gpu.c dit/gpu_internal.h dit/cuda_check.h dit/slot.c dit/gpu_info.h dit/gpu_info.c \
   dit/transport_device.h dit/transport_device.c dit/sp_group.h dit/sp_group.c
 if HAVE_CUDNN
 # cuDNN's fused attention, `--attention cudnn` (only where configure found cuDNN 9)

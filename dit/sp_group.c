@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dit/cuda_check.h"
 #include "dit/transport_device.h"
 
 struct dit_sp_group {
@@ -16,12 +17,6 @@ struct dit_sp_group {
     cudaGraph_t graph;
     cudaGraphExec_t exec;
 };
-
-#define CU(call, what)                                                                                         \
-    do {                                                                                                       \
-        cudaError_t e_ = (call);                                                                               \
-        if (e_ != cudaSuccess) return tetri_errorf(err, "%s: %s", what, cudaGetErrorString(e_));              \
-    } while (0)
 
 static cudaStream_t stream_of(const dit_gpu_step *s) { return dit_gpu_stream(dit_gpu_step_model(s)); }
 

@@ -26,12 +26,6 @@
 #define GPU_POLL_SLEEP_NS (100 * 1000)
 #define GPU_SPIN_BEFORE_NS (2 * 1000 * 1000)
 
-#define CUDA_TRY(call, what)                                                                                          \
-    do {                                                                                                              \
-        cudaError_t e_ = (call);                                                                                      \
-        if (e_ != cudaSuccess) return tetri_errorf(err, "GPU %d: %s: %s", gpu, what, cudaGetErrorString(e_));         \
-    } while (0)
-
 static double seconds_since(const struct timespec *t0)
 {
     struct timespec t;
@@ -271,12 +265,12 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
 
 int gpu_wait_event(gpu_backend *g, int gpu, cudaEvent_t ev, const workers_job *job, tetri_ns *end_real, tetri_error *err)
 {
-    /* Polled every GPU_POLL_SLEEP_NS until the hand-over's spin_from_real (the expected end, from
-     * how this GPU's blocks have run, less the spread around it) or GPU_SPIN_BEFORE_NS before the
-     * expected end, whichever is earlier; then spun for, so the end is seen within a microsecond. */
+    /* Polled every GPU_POLL_SLEEP_NS until the hand-over's spin point (the expected end, from how
+     * this GPU's blocks have run, less the spread around it) or GPU_SPIN_BEFORE_NS before the
+     * predicted end, whichever is earlier; then spun for, so the end is seen within a microsecond. */
     const tetri_ns expected = job->start_real + job->pred_real;
-    const tetri_ns spin_from = job->spin_from_real > 0 && job->spin_from_real < expected - GPU_SPIN_BEFORE_NS
-                                   ? job->spin_from_real : expected - GPU_SPIN_BEFORE_NS;
+    const tetri_ns spin_from = job->spin_after_real > 0 && job->start_real + job->spin_after_real < expected - GPU_SPIN_BEFORE_NS
+                                   ? job->start_real + job->spin_after_real : expected - GPU_SPIN_BEFORE_NS;
     const tetri_ns limit = job->start_real + (tetri_ns)((double)job->pred_real * g->opt.time_limit) + g->opt.time_limit_floor_ns;
     for (;;) {
         const cudaError_t q = cudaEventQuery(ev);

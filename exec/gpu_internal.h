@@ -1,6 +1,6 @@
 /* exec/gpu_internal.h: what the GPU backend's two files share (exec/gpu.c: start-up, degree-1
  * blocks, runs; exec/gpu_sp.c: communicators, sequence-parallel ranks, their blocks, migration).
- * defines: GPU_MAX_SHAPES, GPU_SP_LEVELS, gpu_req, gpu_sp_dev, gpu_sp_block, gpu_dev, gpu_backend,
+ * defines: CUDA_TRY, GPU_MAX_SHAPES, GPU_SP_LEVELS, gpu_req, gpu_sp_dev, gpu_sp_block, gpu_dev, gpu_backend,
  *          gpu_request_seed, gpu_shape_index, gpu_on_device, gpu_wait_event, gpu_inject, gpu_finish_block, gpu_block_failed,
  *          gpu_free_request, gpu_sp_open, gpu_sp_thread_start, gpu_sp_thread_stop, gpu_sp_run, gpu_sp_place,
  *          gpu_sp_begin_run, gpu_sp_close, gpu_sp_report.
@@ -18,6 +18,13 @@
 #include "exec/gpu.h"
 #include "exec/sp_plan.h"
 #include "exec/workers.h"
+
+/* A CUDA runtime call on GPU `gpu`: "GPU <gpu>: <what>: <CUDA's message>" into err, and return. */
+#define CUDA_TRY(call, what)                                                                                          \
+    do {                                                                                                              \
+        cudaError_t e_ = (call);                                                                                      \
+        if (e_ != cudaSuccess) return tetri_errorf(err, "GPU %d: %s: %s", gpu, what, cudaGetErrorString(e_));         \
+    } while (0)
 
 #define GPU_MAX_SHAPES 64
 #define GPU_SP_LEVELS 4 /* degrees 1, 2, 4, 8: level l is degree 1 << l */

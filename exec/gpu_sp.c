@@ -38,12 +38,6 @@
  * start) ends the wait after this. */
 #define SP_MEET_LIMIT_S 1800
 
-#define CUDA_TRY(call, what)                                                                                          \
-    do {                                                                                                              \
-        cudaError_t e_ = (call);                                                                                      \
-        if (e_ != cudaSuccess) return tetri_errorf(err, "GPU %d: %s: %s", gpu, what, cudaGetErrorString(e_));         \
-    } while (0)
-
 /* ---- NCCL, or its absence ----------------------------------------------------------------------- */
 
 #ifdef HAVE_NCCL

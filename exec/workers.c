@@ -236,10 +236,10 @@ static void hand_over(workers *w, int g, const workers_job *job)
     const tetri_ns early = (end - job->start_real) / WORKERS_EARLY_SPIN_DIV;
     pthread_mutex_lock(&k->mu);
     k->job = *job;
-    k->job.spin_from_real = end - (early > WORKERS_SPIN_NS ? early : WORKERS_SPIN_NS);
-    /* Known now, not when the worker wakes: the host spins for this end from spin_from_real. */
+    k->job.spin_after_real = end - (early > WORKERS_SPIN_NS ? early : WORKERS_SPIN_NS) - job->start_real;
+    /* Known now, not when the worker wakes: the host spins for this end from spin_from. */
     atomic_store(&k->expected_end, end);
-    atomic_store(&k->spin_from, k->job.spin_from_real);
+    atomic_store(&k->spin_from, job->start_real + k->job.spin_after_real);
     atomic_store_explicit(&k->has_job, true, memory_order_release);
     pthread_cond_signal(&k->cv);
     pthread_mutex_unlock(&k->mu);

@@ -32,11 +32,13 @@ typedef struct workers_job {
     tetri_ns start_real;         /* monotonic ns of the hand-over: the block starts then */
     tetri_ns pred_real;          /* the profile's time for it, in real ns (pred_ns / speed) */
     tetri_ns emulate_real;       /* the host's emulate_ns / speed (jittered when jitter is on) */
-    /* When its end is looked for (monotonic ns), set at the hand-over: emulate_real scaled by
-     * how long this GPU's recent blocks ran against theirs (a GPU that runs 3% fast runs every
+    /* How long after start_real its end is looked for, set at the hand-over: emulate_real scaled
+     * by how long this GPU's recent blocks ran against theirs (a GPU that runs 3% fast runs every
      * block 3% fast), less a 32nd of the block (the spread around that) or at least
-     * WORKERS_SPIN_NS. The host spins for the end from then; a runner that polls its GPU may too. */
-    tetri_ns spin_from_real;
+     * WORKERS_SPIN_NS. The host spins for the end from then; a runner that polls its GPU may too.
+     * A duration, so a job sent to another process's clock (exec/remote.c) needs only start_real
+     * translated. */
+    tetri_ns spin_after_real;
     int parts;                   /* workers that run it: 1, or with every_gpu its GPU count */
 } workers_job;
 
