@@ -8,6 +8,7 @@
 #include <string.h>
 #include <cuda_runtime.h>
 
+#include "cli/bench_model.h"
 #include "cli/commands.h"
 #include "dit/attention_cudnn.h"
 #include "dit/cpu_ref.h"
@@ -208,7 +209,8 @@ int cmd_bench_step(int argc, char **argv)
     const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "auto";
     const char *inputs = NULL, *output = NULL, *gemm = "heuristic", *paths = NULL;
     int gemm_log = 0;
-    int batch = 1, text_tokens = -1, warmup = 3, iters = 20, tiny = 0, eager = 0, steps = 0;
+    const char *tokens_arg = NULL;
+    int batch = 1, warmup = 3, iters = 20, tiny = 0, eager = 0, steps = 0;
     long long seed = 42;
     optind = 1;
     int ch;
@@ -217,7 +219,7 @@ int cmd_bench_step(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'r': res_list = optarg; break;
         case 'b': batch = atoi(optarg); break;
-        case 't': text_tokens = atoi(optarg); break;
+        case 't': tokens_arg = optarg; break;
         case 'w': warmup = atoi(optarg); break;
         case 'i': iters = atoi(optarg); break;
         case 's': seed = atoll(optarg); break;
@@ -264,30 +266,22 @@ int cmd_bench_step(int argc, char **argv)
     else if (strcmp(gemm, "identical") == 0) tuning = DIT_GEMM_TUNE_IDENTICAL;
     else if (strcmp(gemm, "fastest") == 0) tuning = DIT_GEMM_TUNE_FASTEST;
     else { fprintf(stderr, "tetri bench-step: --gemm must be heuristic, identical or fastest, not '%s'\n", gemm); return 2; }
-    tetri_model tm;
-    if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
-    int res[32];
-    int n_res = tetri_sides_parse(res_list, 8192, res, 32);
-    if (n_res <= 0) { fprintf(stderr, "tetri bench-step: --res '%s': a comma-separated list of multiples of 16\n", res_list); return 2; }
-
+    bench_model bm;
+    const int bad = bench_model_resolve(model, res_list, tokens_arg, weights, config, tiny, &bm);
+    if (bad) return bad;
+    const dit_config *cfg = &bm.cfg;
+    dit_layout *L = &bm.L;
+    const int text_tokens = bm.text_tokens, n_res = bm.n_res, *res = bm.res;
     tetri_error err = {{0}};
-    dit_config cfg;
-    if (dit_config_choose(weights, config, tiny, tm == TETRI_MODEL_FLUX_DEV ? DIT_ARCH_FLUX : DIT_ARCH_SD3, &cfg, &err)) {
+    if (weights && dit_load_weights_dir(weights, L, NULL, NULL, &err)) {
         fprintf(stderr, "tetri bench-step: %s\n", err.msg);
-        return 1;
-    }
-    if (text_tokens < 0) text_tokens = dit_default_text_tokens(&cfg);
-    dit_layout L;
-    if (dit_layout_build(&cfg, &L, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
-    if (weights && dit_load_weights_dir(weights, &L, NULL, NULL, &err)) {
-        fprintf(stderr, "tetri bench-step: %s\n", err.msg);
-        dit_layout_free(&L);
+        dit_layout_free(L);
         return 1;
     }
     struct cudaDeviceProp prop;
     if (cudaGetDeviceProperties(&prop, 0) != cudaSuccess) {
         fprintf(stderr, "tetri bench-step: no usable CUDA device\n");
-        dit_layout_free(&L);
+        dit_layout_free(L);
         return 1;
     }
     dit_gpu *gm = NULL;
@@ -296,34 +290,34 @@ int cmd_bench_step(int argc, char **argv)
     size_t free0 = 0, total0 = 0;
     if (cudaMemGetInfo(&free0, &total0) != cudaSuccess) {
         fprintf(stderr, "tetri bench-step: cannot read %s's free memory\n", prop.name);
-        dit_layout_free(&L);
+        dit_layout_free(L);
         return 1;
     }
     {
         dit_mem_plan p;
-        dit_mem_plan_compute(&L, 1, 1, 1, 1, 1, 0, &p);
+        dit_mem_plan_compute(L, 1, 1, 1, 1, 1, 0, &p);
         const size_t base = p.weights + p.workspaces + p.reserve;
         if (base > free0) {
             fprintf(stderr,
                     "tetri bench-step: this model will not fit %s: its weights (%.2f GiB) with the cuBLASLt workspaces and the %.0f "
                     "GiB allowance need %.2f GiB, and the GPU has %.2f GiB free of %.2f (bench-step --plan-memory shows the plan)\n",
                     prop.name, GIB(p.weights), GIB(p.reserve), GIB(base), GIB(free0), GIB(total0));
-            dit_layout_free(&L);
+            dit_layout_free(L);
             return 1;
         }
     }
-    if (dit_gpu_create(&L, &gm, &err)) goto fail;
+    if (dit_gpu_create(L, &gm, &err)) goto fail;
     dit_gpu_set_gemm_tuning(gm, tuning, gemm_log ? stderr : NULL);
     if (weights ? dit_gpu_load_weights(gm, weights, &err) : dit_gpu_init_random(gm, (uint64_t)seed, &err)) goto fail;
     printf("# %s; device code built for %s\n", dit_gpu_paths_text(gm), TETRI_CUDA_ARCHS);
     if (dit_gpu_attention_runs(gm, backend, &err)) goto fail;
     if (inputs) {
-        if (run_inputs(gm, &L, inputs, output, steps, backend, &err)) goto fail;
+        if (run_inputs(gm, L, inputs, output, steps, backend, &err)) goto fail;
         rc = 0;
         goto fail;
     }
     printf("# tetri bench-step: %s (%s weights, %.2f B parameters, %.1f GiB), %s, batch %d, %d text tokens, attention %s, gemm %s\n",
-           cfg.arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", weights ? "loaded" : "random", (double)L.n_weights / 1e9,
+           cfg->arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", weights ? "loaded" : "random", (double)L->n_weights / 1e9,
            (double)dit_gpu_weight_bytes(gm) / (1 << 30), prop.name, batch, text_tokens, attn, gemm);
 #ifdef HAVE_CUDNN
     if (backend == DIT_ATTN_CUDNN || backend == DIT_ATTN_AUTO) {
@@ -346,7 +340,7 @@ int cmd_bench_step(int argc, char **argv)
         dit_gpu_step *st = NULL;
         size_t free1, total;
         dit_mem_plan plan;
-        dit_mem_plan_compute(&L, batch, text_tokens, g, g, BENCH_STEPS, backend == DIT_ATTN_ORACLE, &plan);
+        dit_mem_plan_compute(L, batch, text_tokens, g, g, BENCH_STEPS, backend == DIT_ATTN_ORACLE, &plan);
         if (plan.total > free0) {
             printf("%6d %14s   refused: needs %.2f GiB (weights %.2f, activations %.2f, slots %.2f, workspaces %.2f, allowance %.2f); "
                    "%.2f GiB were free\n",
@@ -385,6 +379,6 @@ int cmd_bench_step(int argc, char **argv)
 fail:
     if (rc && err.msg[0]) fprintf(stderr, "tetri bench-step: %s\n", err.msg);
     dit_gpu_destroy(gm);
-    dit_layout_free(&L);
+    dit_layout_free(L);
     return rc;
 }

@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "cli/bench_model.h"
 #include "cli/commands.h"
 #include "cli/gpu_dispatch.h"
 #include "core/types.h"
@@ -49,7 +50,8 @@ int cmd_bench_step_plan(int argc, char **argv)
         {"eager", no_argument, 0, 'y'},         {"gemm", required_argument, 0, 'x'},     {"gemm-log", no_argument, 0, 'y'},
         {"paths", required_argument, 0, 'x'},   {"help", no_argument, 0, 'h'},           {0, 0, 0, 0}};
     const char *model = "flux-dev", *res_list = "256,512,1024,2048", *config = NULL, *weights = NULL, *attn = "auto", *mem = NULL;
-    int batch = 1, text_tokens = -1, tiny = 0;
+    const char *tokens_arg = NULL;
+    int batch = 1, tiny = 0;
     optind = 1;
     int ch;
     while ((ch = getopt_long(argc, argv, "h", longopts, NULL)) != -1) {
@@ -57,7 +59,7 @@ int cmd_bench_step_plan(int argc, char **argv)
         case 'm': model = optarg; break;
         case 'r': res_list = optarg; break;
         case 'b': batch = atoi(optarg); break;
-        case 't': text_tokens = atoi(optarg); break;
+        case 't': tokens_arg = optarg; break;
         case 'c': config = optarg; break;
         case 'W': weights = optarg; break;
         case 'T': tiny = 1; break;
@@ -90,25 +92,16 @@ int cmd_bench_step_plan(int argc, char **argv)
         fprintf(stderr, "tetri bench-step: --gpu-memory '%s': a size (48G, 46068MiB, 48GB) or a GPU (a40, a100-80, h100, h200)\n", mem);
         return 2;
     }
-    tetri_model tm;
-    if (tetri_model_parse(model, &tm) != 0) { fprintf(stderr, "tetri bench-step: unknown model '%s' (flux-dev, sd3-medium)\n", model); return 2; }
-    int res[32];
-    const int n_res = tetri_sides_parse(res_list, 8192, res, 32);
-    if (n_res <= 0) { fprintf(stderr, "tetri bench-step: --res '%s': a comma-separated list of multiples of 16\n", res_list); return 2; }
-
-    tetri_error err = {{0}};
-    dit_config cfg;
-    if (dit_config_choose(weights, config, tiny, tm == TETRI_MODEL_FLUX_DEV ? DIT_ARCH_FLUX : DIT_ARCH_SD3, &cfg, &err)) {
-        fprintf(stderr, "tetri bench-step: %s\n", err.msg);
-        return 1;
-    }
-    if (text_tokens < 1) text_tokens = dit_default_text_tokens(&cfg);
-    dit_layout L;
-    if (dit_layout_build(&cfg, &L, &err)) { fprintf(stderr, "tetri bench-step: %s\n", err.msg); return 1; }
+    bench_model bm;
+    const int bad = bench_model_resolve(model, res_list, tokens_arg, weights, config, tiny, &bm);
+    if (bad) return bad;
+    const dit_config *cfg = &bm.cfg;
+    dit_layout *L = &bm.L;
+    const int text_tokens = bm.text_tokens;
     dit_mem_plan p0;
-    dit_mem_plan_compute(&L, batch, text_tokens, 1, 1, PLAN_STEPS, 0, &p0);
+    dit_mem_plan_compute(L, batch, text_tokens, 1, 1, PLAN_STEPS, 0, &p0);
     printf("# memory plan: %s (%.2f B parameters), batch %d, %d text tokens, slots of a %d-step schedule, attention %s%s%s\n",
-           cfg.arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", (double)L.n_weights / 1e9, batch, text_tokens, PLAN_STEPS, attn,
+           cfg->arch == DIT_ARCH_FLUX ? "FLUX" : "SD3", (double)L->n_weights / 1e9, batch, text_tokens, PLAN_STEPS, attn,
            mem ? ", on " : "", gpu_label);
     printf("# weights %.2f GiB + cuBLASLt workspaces %.2f GiB + allowance %.2f GiB (CUDA context, library kernels, graph, cuDNN\n"
            "# workspace: not counted, allowed for) + per resolution below; GiB = 2^30 bytes\n",
@@ -116,13 +109,13 @@ int cmd_bench_step_plan(int argc, char **argv)
     printf("%6s %14s %16s %10s %14s %10s  %s\n", "res", "tokens", "activations GiB", "slots GiB", "workspace GiB", "total GiB",
            mem ? "fits?" : "");
     int refused = 0;
-    for (int r = 0; r < n_res; r++) {
-        const int g = res[r] / 16;
+    for (int r = 0; r < bm.n_res; r++) {
+        const int g = bm.res[r] / 16;
         dit_mem_plan p;
-        dit_mem_plan_compute(&L, batch, text_tokens, g, g, PLAN_STEPS, strcmp(attn, "oracle") == 0, &p);
-        if (cfg.arch == DIT_ARCH_SD3 && g > cfg.pos_embed_max) {
-            printf("%6d %14s  SD3's positional table stops at %d px (pos_embed_max_size %d)\n", res[r], "-", cfg.pos_embed_max * 16,
-                   cfg.pos_embed_max);
+        dit_mem_plan_compute(L, batch, text_tokens, g, g, PLAN_STEPS, strcmp(attn, "oracle") == 0, &p);
+        if (cfg->arch == DIT_ARCH_SD3 && g > cfg->pos_embed_max) {
+            printf("%6d %14s  SD3's positional table stops at %d px (pos_embed_max_size %d)\n", bm.res[r], "-", cfg->pos_embed_max * 16,
+                   cfg->pos_embed_max);
             refused++;
             continue;
         }
@@ -135,10 +128,10 @@ int cmd_bench_step_plan(int argc, char **argv)
                 refused++;
             }
         }
-        printf("%6d %14s %16.2f %10.3f %14.2f %10.2f  %s\n", res[r], tok, GIB(p.activations), GIB(p.slots), GIB(p.workspaces),
+        printf("%6d %14s %16.2f %10.3f %14.2f %10.2f  %s\n", bm.res[r], tok, GIB(p.activations), GIB(p.slots), GIB(p.workspaces),
                GIB(p.total), verdict);
     }
-    if (refused && mem) printf("# %d of %d configurations would be refused on %s\n", refused, n_res, gpu_label);
-    dit_layout_free(&L);
+    if (refused && mem) printf("# %d of %d configurations would be refused on %s\n", refused, bm.n_res, gpu_label);
+    dit_layout_free(L);
     return refused ? 1 : 0;
 }

@@ -1,7 +1,6 @@
 /* cli/cmd_profile.c: `tetri profile`: show a profile database, look one step cost up, or generate
  * analytic rows and print their calibration. Argument parsing and printing only; the work is in
  * profiles/. */
-#include <errno.h>
 #include <getopt.h>
 #include <math.h>
 #include <stdio.h>
@@ -9,6 +8,7 @@
 #include <string.h>
 
 #include "cli/commands.h"
+#include "core/types.h"
 #include "profiles/analytic.h"
 #include "profiles/profile.h"
 
@@ -81,16 +81,6 @@ static int usage_error(const char *fmt, const char *arg)
     return 2;
 }
 
-static int parse_int(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (!*s || *end || errno || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 /* "1280" or "1280x720". */
 static int parse_res(const char *s, int *w, int *h)
 {
@@ -98,9 +88,9 @@ static int parse_res(const char *s, int *w, int *h)
     snprintf(buf, sizeof buf, "%s", s);
     char *x = strchr(buf, 'x');
     if (x) *x = 0;
-    if (parse_int(buf, 16, TETRI_MAX_SIDE, w) < 0) return -1;
+    if (tetri_int_parse(buf, 16, TETRI_MAX_SIDE, w) < 0) return -1;
     if (x) {
-        if (parse_int(x + 1, 16, TETRI_MAX_SIDE, h) < 0) return -1;
+        if (tetri_int_parse(x + 1, 16, TETRI_MAX_SIDE, h) < 0) return -1;
     } else {
         *h = *w;
     }
@@ -265,10 +255,10 @@ int cmd_profile(int argc, char **argv)
                 return usage_error("--res '%s': want a side or WxH, multiples of 16 in 16..16384", optarg);
             break;
         case OPT_DEGREE:
-            if (parse_int(optarg, 1, TETRI_MAX_GPUS, &degree) < 0) return usage_error("--degree '%s': want 1..64", optarg);
+            if (tetri_int_parse(optarg, 1, TETRI_MAX_GPUS, &degree) < 0) return usage_error("--degree '%s': want 1..64", optarg);
             break;
         case OPT_BATCH:
-            if (parse_int(optarg, 1, 64, &batch) < 0) return usage_error("--batch '%s': want 1..64", optarg);
+            if (tetri_int_parse(optarg, 1, 64, &batch) < 0) return usage_error("--batch '%s': want 1..64", optarg);
             break;
         case OPT_LINK:
             if (tetri_link_parse(optarg, &link) < 0) return usage_error("--link '%s': want nvlink or pcie", optarg);

@@ -83,15 +83,6 @@ typedef struct measure_args {
     double settle_s;
 } measure_args;
 
-static int parse_int_in(const char *s, int lo, int hi, int *out)
-{
-    char *end;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || v < lo || v > hi) return -1;
-    *out = (int)v;
-    return 0;
-}
-
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
     enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK };
@@ -127,7 +118,7 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
             list = strdup(optarg);
             for (tok = strtok_r(list, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
                 int k;
-                if (a->n_degrees == 4 || parse_int_in(tok, 1, 8, &k) || (k & (k - 1))) {
+                if (a->n_degrees == 4 || tetri_int_parse(tok, 1, 8, &k) || (k & (k - 1))) {
                     free(list);
                     return tetri_errorf(err, "--degrees '%s': a list of 1, 2, 4, 8", optarg);
                 }
@@ -158,13 +149,13 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
             const char *dash = strchr(optarg, '-');
             char lo[16];
             snprintf(lo, sizeof lo, "%.*s", dash ? (int)(dash - optarg) : (int)strlen(optarg), optarg);
-            if (parse_int_in(lo, 1, 8, &a->batch_lo) || parse_int_in(dash ? dash + 1 : lo, a->batch_lo, 8, &a->batch_hi))
+            if (tetri_int_parse(lo, 1, 8, &a->batch_lo) || tetri_int_parse(dash ? dash + 1 : lo, a->batch_lo, 8, &a->batch_hi))
                 return tetri_errorf(err, "--batch '%s': A-B (or A) with 1 <= A <= B <= 8", optarg);
             break;
         }
-        case OPT_SAMPLES: if (parse_int_in(optarg, 20, 100000, &a->samples)) return tetri_errorf(err, "--samples '%s': at least 20", optarg); break;
-        case OPT_WARMUP: if (parse_int_in(optarg, 0, 100000, &a->warmup)) return tetri_errorf(err, "--warmup '%s': a count", optarg); break;
-        case OPT_STEPS: if (parse_int_in(optarg, 1, 1000, &a->steps)) return tetri_errorf(err, "--steps '%s': 1..1000", optarg); break;
+        case OPT_SAMPLES: if (tetri_int_parse(optarg, 20, 100000, &a->samples)) return tetri_errorf(err, "--samples '%s': at least 20", optarg); break;
+        case OPT_WARMUP: if (tetri_int_parse(optarg, 0, 100000, &a->warmup)) return tetri_errorf(err, "--warmup '%s': a count", optarg); break;
+        case OPT_STEPS: if (tetri_int_parse(optarg, 1, 1000, &a->steps)) return tetri_errorf(err, "--steps '%s': 1..1000", optarg); break;
         case OPT_SETTLE: {
             char *end;
             a->settle_s = strtod(optarg, &end);
@@ -172,7 +163,7 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
                 return tetri_errorf(err, "--settle-seconds '%s': 0..3600", optarg);
             break;
         }
-        case OPT_DEVICE: if (parse_int_in(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
+        case OPT_DEVICE: if (tetri_int_parse(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
         case ':': return tetri_errorf(err, "%s needs a value", argv[optind - 1]);
         default: return tetri_errorf(err, "unknown option '%s'", argv[optind - 1]);
         }

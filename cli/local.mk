@@ -5,7 +5,7 @@
 # their GPU parts are in), the GPU ones, and CUDA. Installed to $(pkglibexecdir): users run tetri.
 # In cli/ sources, code that needs the GPU part goes under #ifdef TETRI_HAVE_CUDA (defined for
 # tetri-gpu's objects only; config.h's TETRI_HAVE_GPU_PROGRAM says whether the build has one).
-TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/gpu_dispatch.h cli/gpu_dispatch.c cli/cmd_workload.c \
+TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/bench_model.h cli/bench_model.c cli/gpu_dispatch.h cli/gpu_dispatch.c cli/cmd_workload.c \
   cli/cmd_sim.c cli/cmd_report.c cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
   cli/serve_gpu.h cli/serve_gpu.c cli/cmd_profile_measure.c cli/cmd_validate.c cli/sim_command.h cli/cmd_sweep.c \
   cli/sim_grid.h cli/policy_grid.h cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c cli/cmd_plan_memory.c

@@ -1,7 +1,9 @@
-/* core/types.c: names of models, links and outcomes; cluster topology helpers. */
+/* core/types.c: names of models, links and outcomes; cluster topology helpers; the command line's
+ * side lists and whole numbers. */
 #include "core/types.h"
 
 #include <assert.h>
+#include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -94,6 +96,16 @@ void tetri_cluster_init(tetri_cluster *c, const char *hardware, int n_gpus, int 
     c->n_gpus = n_gpus;
     for (int g = 0; g < n_gpus; g++) c->fast_domain[g] = g / domain_size;
     snprintf(c->hardware, sizeof c->hardware, "%s", hardware ? hardware : "");
+}
+
+int tetri_int_parse(const char *s, int lo, int hi, int *out)
+{
+    char *end;
+    errno = 0;
+    const long v = strtol(s, &end, 10);
+    if (end == s || *end || errno || v < lo || v > hi) return -1;
+    *out = (int)v;
+    return 0;
 }
 
 int tetri_sides_parse(const char *list, int max_side, int *out, int max)

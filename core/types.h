@@ -1,7 +1,7 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
  *          tetri_outcome, tetri_sets, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block, tetri_gpuset_name), model names,
- *          tetri_sides_parse, TETRI_MAX_SIDE.
+ *          tetri_sides_parse, tetri_int_parse, TETRI_MAX_SIDE.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -59,6 +59,9 @@ int tetri_model_parse(const char *name, tetri_model *out);
 /* A comma-separated list of image sides in pixels ("256,512,1024"), each a multiple of 16 in
  * 16..max_side, into out[0..max): how many, or -1 when the text is not such a list. */
 int tetri_sides_parse(const char *list, int max_side, int *out, int max);
+/* A whole decimal number in lo..hi, the whole text ("12", not "12x" or ""). Returns 0 and sets
+ * *out, or -1. */
+int tetri_int_parse(const char *s, int lo, int hi, int *out);
 
 /* Link classes between the GPUs of a set: FAST when every pair shares a fast link (NVLink, or
  * a single GPU), SLOW when some pair talks over the slower link (PCIe between NVLink pairs). */

@@ -25,6 +25,7 @@ expect() { # expect CODE PATTERN ARGS...: exit code and a stderr line matching P
 expect 2 "unknown model 'sdxl'" --model sdxl
 expect 2 "--res '100,256'" --res 100,256
 expect 2 "--res 'abc'" --res abc
+expect 2 "--text-tokens 'many'" --text-tokens many
 expect 2 "auto, flash, flash-mma, cudnn or oracle, not 'fast'" --attention fast
 expect 2 "heuristic, identical or fastest, not 'best'" --gemm best
 expect 2 "--paths must be auto, ampere or hopper, not 'volta'" --paths volta

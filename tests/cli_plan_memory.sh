@@ -48,6 +48,12 @@ expect 2 "--res 'abc'" --res abc
 expect 2 "--batch must be 1..64" --batch 0
 expect 2 "not 'fast'" --attention fast
 expect 1 "$tmp/none.json" --config "$tmp/none.json"
+expect 2 "--text-tokens '0': a whole number of tokens, 1..8192" --text-tokens 0
+expect 2 "--text-tokens '77x'" --text-tokens 77x
+expect 2 "--text-tokens '-5'" --text-tokens -5
+# A given count is the plan's: 77 text tokens beside 4096 image tokens at 1024 px.
+"$TETRI" bench-step --plan-memory --res 1024 --text-tokens 77 >"$tmp/t77" 2>&1 || fail "--text-tokens 77 exits non-zero"
+grep -q "^  1024 *4096+77 " "$tmp/t77" || fail "--text-tokens 77 is not the plan's: $(cat "$tmp/t77")"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_plan_memory: all passed"
