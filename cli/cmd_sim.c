@@ -35,7 +35,7 @@ typedef enum run_mode { MODE_SIM, MODE_SERVE } run_mode;
 static void usage_serve(FILE *f)
 {
     fprintf(f,
-            "usage: tetri serve --backend emulated [options of tetri sim] [--speed S] [--settle-us U]\n"
+            "usage: tetri serve --backend emulated [options of tetri sim] [--speed S] [--settle-us U] [--host-time MODE]\n"
             "       tetri serve --backend gpu [options of tetri sim] [GPU options]\n"
             "\n"
             "Serves the same workloads as `tetri sim` (every option of it applies: tetri sim --help) on\n"
@@ -52,6 +52,10 @@ static void usage_serve(FILE *f)
             "  --settle-us U       after a block ends, blocks predicted to end together with it (within U\n"
             "                      us of workload time) are waited for, up to U us, and join the same\n"
             "                      decision, as in the simulator (default 2000; 0: no wait)\n"
+            "  --host-time MODE    real (default): the host's reaction to an event (noticing it, deciding,\n"
+            "                      the hand-over) keeps its real length in the workload's time, as at\n"
+            "                      speed 1; scaled: it is multiplied by --speed like everything else (the\n"
+            "                      host looks S times slower: a stress test)\n"
             "  --max-failures N    failed blocks a request survives before it is dropped (default 1)\n"
             "  --inject-failures N every N-th block fails after half its time (tests the failure path)\n"
             "  --gpus-per-process N  under mpirun (tetri-mpi): process r serves GPUs r*N .. r*N+N-1 of the\n"
@@ -199,6 +203,7 @@ typedef struct sim_args {
     /* serve only */
     const char *backend;
     double speed, settle_us, max_failures, inject;
+    bool scale_host, host_time_given; /* --host-time scaled; given at all */
     double gpus_per_process;    /* under mpirun: GPUs each process serves (0: spread evenly) */
     serve_gpu_args gpu;
 } sim_args;
@@ -546,7 +551,7 @@ enum {
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
     OPT_LOAD, OPT_SLO_BASE, OPT_JOBS, OPT_SETS,
     /* serve only */
-    OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES, OPT_GPUS_PER_PROCESS,
+    OPT_BACKEND, OPT_SPEED, OPT_SETTLE_US, OPT_MAX_FAILURES, OPT_INJECT_FAILURES, OPT_GPUS_PER_PROCESS, OPT_HOST_TIME,
     /* serve --backend gpu only */
     OPT_DEVICES, OPT_WEIGHTS, OPT_WEIGHT_SEED, OPT_MAX_BATCH, OPT_ATTENTION, OPT_TIME_LIMIT, OPT_SAVE_LATENTS,
     OPT_INJECT_GPU_ERROR, OPT_INJECT_HANG,
@@ -621,6 +626,7 @@ static const struct option long_options[] = {
     {"max-failures", required_argument, NULL, OPT_MAX_FAILURES},
     {"inject-failures", required_argument, NULL, OPT_INJECT_FAILURES},
     {"gpus-per-process", required_argument, NULL, OPT_GPUS_PER_PROCESS},
+    {"host-time", required_argument, NULL, OPT_HOST_TIME},
     {"devices", required_argument, NULL, OPT_DEVICES},
     {"weights", required_argument, NULL, OPT_WEIGHTS},
     {"weight-seed", required_argument, NULL, OPT_WEIGHT_SEED},
@@ -661,12 +667,19 @@ static int take_workload_option(sim_args *a, int c, const char *value, tetri_err
 static int take_serve_option(sim_args *a, run_mode mode, int c, const char *value, tetri_error *err)
 {
     static const char *const names[] = {"--backend", "--speed", "--settle-us", "--max-failures", "--inject-failures",
-                                        "--gpus-per-process"};
+                                        "--gpus-per-process", "--host-time"};
     const char *name = names[c - OPT_BACKEND];
     if (mode != MODE_SERVE)
         return tetri_errorf(err, "%s is an option of tetri serve (a real-time backend); tetri sim runs the virtual clock", name);
     if (c == OPT_BACKEND) {
         a->backend = value;
+        return 0;
+    }
+    if (c == OPT_HOST_TIME) {
+        if (strcmp(value, "real") != 0 && strcmp(value, "scaled") != 0)
+            return tetri_errorf(err, "--host-time: '%s' is neither real nor scaled", value);
+        a->scale_host = strcmp(value, "scaled") == 0;
+        a->host_time_given = true;
         return 0;
     }
     double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures
@@ -754,7 +767,7 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     case OPT_ARRIVAL: case OPT_CV:
         return take_workload_option(a, c, value, err);
     case OPT_BACKEND: case OPT_SPEED: case OPT_SETTLE_US: case OPT_MAX_FAILURES: case OPT_INJECT_FAILURES:
-    case OPT_GPUS_PER_PROCESS:
+    case OPT_GPUS_PER_PROCESS: case OPT_HOST_TIME:
         return take_serve_option(a, mode, c, value, err);
     case OPT_DEVICES: case OPT_WEIGHTS: case OPT_WEIGHT_SEED: case OPT_MAX_BATCH: case OPT_ATTENTION: case OPT_TIME_LIMIT:
     case OPT_SAVE_LATENTS: case OPT_INJECT_GPU_ERROR: case OPT_INJECT_HANG:
@@ -793,6 +806,7 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
     serve_gpu_args_init(&dflt);
     if (a->backend && strcmp(a->backend, "gpu") == 0) {
         if (a->speed != 1.0) return tetri_errorf(err, "--speed: the GPU backend runs in real time (speed 1)");
+        if (a->host_time_given) return tetri_errorf(err, "--host-time is the emulated backend's: the GPU backend runs in real time");
         if (a->inject > 0) return tetri_errorf(err, "--inject-failures is the emulated backend's; the GPU's are --inject-gpu-error and --inject-hang");
     } else if (g->devices != none->devices || g->weights || g->save_latents || g->max_batch != 0 || g->inject_error || g->inject_hang ||
                g->weight_seed != dflt.weight_seed || g->time_limit != dflt.time_limit || strcmp(g->attention, dflt.attention) != 0) {
@@ -867,10 +881,10 @@ static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_c
         g.gpus_per_process = (int)a->gpus_per_process; /* used under mpirun only (across_processes) */
         return serve_gpu_open(&g, s, a->quiet, sb, key, key_len, gpu_state, err);
     }
-    *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3),
+    *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3), .scale_host = a->scale_host,
                                    .fail_every = (int64_t)a->inject, .poll_real_ns = 20 * TETRI_NS_PER_MS}};
-    snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,max_failures=%d,inject=%lld", a->speed,
-             (long long)ectx->opt.settle_ns, (int)a->max_failures, (long long)a->inject);
+    snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,host_time=%s,max_failures=%d,inject=%lld", a->speed,
+             (long long)ectx->opt.settle_ns, a->scale_host ? "scaled" : "real", (int)a->max_failures, (long long)a->inject);
     *sb = (sweep_backend){.name = "emulated", .key = key, .open = open_emulated, .close = close_emulated, .ctx = ectx};
 #ifdef TETRI_HAVE_MPI
     if (serve_mpi_active())

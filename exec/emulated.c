@@ -10,6 +10,7 @@
 #include "exec/emulated.h"
 
 #include <errno.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -35,13 +36,29 @@ static void wait_until_real(tetri_ns real)
     while (workers_real_now() < real) workers_cpu_relax();
 }
 
+/* When an emulated block ends, real ns. Run-clock time is (real - start) x speed, so a host
+ * reaction of late_real before the hand-over is speed x late_real of the workload's time; unless
+ * scale_host, the block ends (1 - 1/speed) x late_real sooner, which leaves late_real of it: the
+ * block then ends, in the run's time, where it would at speed 1 with this host. Never before the
+ * hand-over. */
+static tetri_ns emu_end_real(const emulated_options *o, const workers_job *job, tetri_ns emulate_real)
+{
+    tetri_ns end = job->start_real + emulate_real;
+    if (!o->scale_host && o->speed > 1 && job->late_real > 0)
+        end -= job->late_real - (tetri_ns)llround((double)job->late_real / o->speed);
+    return end > job->start_real ? end : job->start_real;
+}
+
 static void emu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
 {
     (void)gpu;
     const emulated_options *o = ctx;
     const bool fail = o->fail_every > 0 && job->seq % o->fail_every == 0;
-    wait_until_real(job->start_real + (fail ? job->emulate_real / 2 : job->emulate_real));
-    ev->end_real_ns = workers_real_now();
+    const tetri_ns end = emu_end_real(o, job, fail ? job->emulate_real / 2 : job->emulate_real);
+    wait_until_real(end);
+    /* The emulated GPU ended at `end`; a thread that woke late is the emulation's delay in telling
+     * the host, which the host's reaction (late_real of the next block) then counts. */
+    ev->end_real_ns = end;
     if (fail) {
         ev->kind = HOST_EVENT_FAILED;
         snprintf(ev->why, sizeof ev->why, "injected failure (fail_every=%lld)", (long long)o->fail_every);

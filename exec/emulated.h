@@ -22,7 +22,13 @@
 
 typedef struct emulated_options {
     int n_gpus;             /* workers: the cluster's GPU count */
-    double speed;           /* > 0: every duration is divided by it */
+    double speed;           /* > 0: every block's duration is divided by it */
+    /* false (tetri serve's default): the host's reaction to an event (noticing it, deciding, the
+     * hand-over: workers_job.late_real) takes its real length in the run's time, as it would at
+     * speed 1 beside GPUs this fast, by ending each block that much earlier, less its 1/speed.
+     * true: the run's clock scales it too, so the host looks `speed` times slower (a stress test:
+     * at speed 20 a 50 us reaction is 1 ms of the workload's time). Equal at speed 1. */
+    bool scale_host;
     tetri_ns settle_ns;     /* the host's coalescing window, in the run's time */
     /* Test aid: every fail_every-th block started (1-based; 0: none) fails instead of running,
      * after half its time, so the host's failure rule is exercised. */

@@ -255,6 +255,8 @@ static int workers_start_block(void *self, const host_block *b, tetri_error *err
     workers_job job = {.slot = b->slot, .seq = w->n_blocks + 1, .a = *b->a, .start_real = workers_real_now(),
                        .pred_real = (tetri_ns)llround((double)b->pred_ns / speed),
                        .emulate_real = (tetri_ns)llround((double)b->emulate_ns / speed), .parts = tetri_gpuset_count(gpus)};
+    job.late_real = job.start_real - real_of_run(w, b->pred_start);
+    if (job.late_real < 0) job.late_real = 0;
     /* A worker takes its job before it posts the previous end, and the host starts a block only on
      * GPUs whose ends it has taken: a busy mailbox here is a host error, checked before any hand-over. */
     if (check_free(w, gpus, err)) return -1;

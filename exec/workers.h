@@ -32,6 +32,9 @@ typedef struct workers_job {
     tetri_ns start_real;         /* monotonic ns of the hand-over: the block starts then */
     tetri_ns pred_real;          /* the profile's time for it, in real ns (pred_ns / speed) */
     tetri_ns emulate_real;       /* the host's emulate_ns / speed (jittered when jitter is on) */
+    /* The host's reaction, real ns: from the instant the block's decision answers (host_block's
+     * pred_start) to the hand-over, >= 0. A duration, like spin_after_real. */
+    tetri_ns late_real;
     /* How long after start_real its end is looked for, set at the hand-over: emulate_real scaled
      * by how long this GPU's recent blocks ran against theirs (a GPU that runs 3% fast runs every
      * block 3% fast), less a 32nd of the block (the spread around that) or at least

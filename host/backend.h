@@ -26,7 +26,11 @@
 typedef struct host_block {
     int32_t slot;                   /* the host's handle, echoed in the block's event */
     const tetri_assignment *a;      /* requests, GPU set, steps */
-    tetri_ns pred_start;            /* the decision's time */
+    /* The decision's time: the instant it answers (the block end, arrival or wake-up that woke
+     * the host), on the run's clock. In real time the hand-over comes after it by the host's
+     * reaction; a backend faster than real time (emulated at --speed S) uses it to keep that
+     * reaction at its real length in the run's time instead of S times it. */
+    tetri_ns pred_start;
     tetri_ns pred_ns;               /* the profile's time for it (steps x step + migration) */
     /* What a backend that emulates the GPUs (simulator, emulated) takes: pred_ns, or with the
      * host's jitter on, the compute part scaled by a draw from the profile's variance. Drawn by

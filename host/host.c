@@ -78,6 +78,7 @@ typedef struct host {
     tetri_ns gpu_busy_ns;
     int64_t n_failed;
     tetri_ns last_event;
+    tetri_ns decided_at;           /* the last pass's instant (decision_instant), never decreasing */
     bool partial;                  /* the run was ended early (end_partial); why says why */
     char partial_why[256];
 } host;
@@ -399,7 +400,7 @@ static bool ends_together(const host *h, tetri_ns pred_end, tetri_ns window)
  * blocks the model ends at one instant (started together for the same time) end microseconds
  * apart in real time, and one decision over all of them is the simulator's decision, where one
  * per end would plan with part of the GPUs. An end nobody else shares costs no wait. */
-static int take_instant(host *h, const host_event *first, bool *changed)
+static int take_instant(host *h, const host_event *first, bool *changed, tetri_ns *last_end)
 {
     host_event ev = *first;
     const tetri_ns settle = h->be->settle_ns, horizon = first->end + settle;
@@ -407,12 +408,26 @@ static int take_instant(host *h, const host_event *first, bool *changed)
         tetri_ns pred_end = TETRI_NS_NEVER;
         if (end_block(h, &ev, &pred_end)) return -1;
         *changed = true;
+        if (ev.end > *last_end) *last_end = ev.end;
         if (h->partial) return 0;
         const tetri_ns until = settle > 0 && ends_together(h, pred_end, settle) ? horizon : first->end;
         if (h->be->ops->wait_next(h->be->self, until, &ev, h->err))
             return tetri_error_prefix(h->err, "backend %s", h->be->ops->name);
     }
     return 0;
+}
+
+/* The time a pass decides at: the instant it answers (the latest block end it took, or the
+ * arrival or wake-up it waited for), not the clock when the host got to it. In the simulator the
+ * two are equal. In real time the host's reaction (noticing, deciding, handing over) comes
+ * between; deciding as of the event keeps the policy's times (a round's start, a wake-up, a
+ * block's predicted start) on the instants the model has, so the reaction is not added to them
+ * round after round, and a backend faster than real time can keep it at its real length
+ * (exec/emulated.c). Never before the last decision's instant; never after `clock`. */
+static tetri_ns decision_instant(const host *h, tetri_ns last_end, tetri_ns clock)
+{
+    const tetri_ns t = last_end > h->decided_at ? last_end : h->decided_at;
+    return t < clock ? t : clock;
 }
 
 static int run_loop(host *h)
@@ -428,17 +443,19 @@ static int run_loop(host *h)
         if (sample_until(h, ev.end, false)) return -1;
         h->pass++;
         bool changed = false;
-        if (take_instant(h, &ev, &changed)) return -1;
+        tetri_ns last_end = ev.kind == HOST_EVENT_TIMEOUT && until < ev.end ? until : ev.end;
+        if (take_instant(h, &ev, &changed, &last_end)) return -1;
         if (h->partial) break;
-        const tetri_ns now = h->be->ops->now(h->be->self);
+        const tetri_ns clock = h->be->ops->now(h->be->self);
         if (h->cfg->stop && *h->cfg->stop) {
             char why[64];
             snprintf(why, sizeof why, "stopped by signal %d", (int)*h->cfg->stop);
-            end_partial(h, now, why);
+            end_partial(h, clock, why);
             break;
         }
-        assert(now >= h->last_event); /* time never runs backwards */
-        h->last_event = now;
+        assert(clock >= h->last_event); /* time never runs backwards */
+        h->last_event = clock;
+        const tetri_ns now = decision_instant(h, last_end, clock);
 
         const bool idle_before = h->n_live == 0 && h->view.busy == 0;
         bool arrived = false;
@@ -449,6 +466,7 @@ static int run_loop(host *h)
         const bool asked = h->wake_at <= now;
         if (asked) h->wake_at = TETRI_NS_NEVER;
         if (!changed && !asked) continue;
+        h->decided_at = now;
         if (decide(h, now, idle_before && arrived)) return -1;
 
         /* Livelock guard: only wake-ups, nothing running or arriving, nothing ever started. */
