@@ -14,6 +14,10 @@
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
 #             into build-gpu/h200x1.db (copied to $OUT)
 #   measure-quick  FLUX 256-1024 at batch 1 only
+#   measure-both  FLUX 256-1024 at batch 1, a row at a time (h200seq.db) and --interleave 5 (h200x1.db)
+#   measure-il  FLUX 256-1024 at batch 1, --interleave 5, into h200x1.db
+#   serve-check  tests/gpu/serve_gpu.sh alone
+#   bench-host  bench/bench_host (the host's overhead on the emulated backend) on this machine's cores
 #   sp        test_gpu --sp alone (the sequence-parallel checks: kernels, degree k against 1, migration)
 #   measure-degrees  tetri profile measure --degrees 1,2,4,8 --link-model h200x8 (batch 1, FLUX and SD3,
 #             256-2048) into build-gpu/tetri-h200x8.db (copied to $OUT)
@@ -118,6 +122,27 @@ for phase in $phases; do
                 --res 256,512,1024,2048 --batch 1 --settle-seconds 5 >>"$OUT/measure_degrees.txt" 2>&1; echo "measure-degrees $m exit $?"
         done
         cat "$OUT/measure_degrees.txt"; cp $B/tetri-h200x8.db "$OUT/"
+        ;;
+    measure-both) # FLUX 256-1024 at batch 1, each row alone (h200seq.db) and in turns of 5 steps (h200x1.db,
+        # which validate-live then uses), 40 samples each
+        $T profile measure --out $B/h200seq.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 0 \
+            >"$OUT/measure_seq.txt" 2>&1
+        echo "measure (a row at a time) exit $?"; cat "$OUT/measure_seq.txt"
+        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
+            >"$OUT/measure.txt" 2>&1
+        echo "measure --interleave 5 exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db $B/h200seq.db "$OUT/"
+        ;;
+    measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
+        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
+            >"$OUT/measure.txt" 2>&1
+        echo "measure --interleave 5 exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        ;;
+    bench-host) # bench_host: the host's overhead on the emulated backend, on this machine's cores
+        $B/bench/bench_host profiles/default.db >"$OUT/bench_host.txt" 2>&1; echo "bench_host exit $?"; cat "$OUT/bench_host.txt"
+        ;;
+    serve-check) # tests/gpu/serve_gpu.sh alone (the GPU backend end to end, failures injected)
+        TETRI=$T sh tests/gpu/serve_gpu.sh >"$OUT/serve_gpu.log" 2>&1; echo "serve_gpu exit $?"
+        grep -E "FAIL|serve_gpu:" "$OUT/serve_gpu.log" | tail -8
         ;;
     measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 >"$OUT/measure.txt" 2>&1

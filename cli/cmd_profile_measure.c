@@ -3,8 +3,11 @@
  * Each (model, resolution, batch) runs through the serving backend's own runner (dit_gpu_step: the
  * CUDA graph of one denoising step over request slots), so a measured row is what a block of the
  * GPU backend costs per step. Samples: CUDA events around each of --samples single steps after
- * --warmup untimed ones. Each row's method text names the GPU, driver, CUDA, cuBLASLt and cuDNN
- * versions and the SM clocks seen (min..max over the row's samples, from NVML). */
+ * --warmup untimed ones; by default a model's degree-1 rows are timed in turns (--interleave 5:
+ * five steps of each row, then the next row's), so each row is taken at the clock the mixed load
+ * holds rather than at its own. Each row's method text names the GPU, driver, CUDA, cuBLASLt and
+ * cuDNN versions, how it was timed and the SM clocks seen (min..max over the row's samples, from
+ * NVML). */
 #include "config.h"
 
 #include <getopt.h>
@@ -35,7 +38,7 @@ static void usage(FILE *f)
     fprintf(f,
             "usage: tetri profile measure --out FILE [--model LIST] [--res LIST] [--batch A-B] [--samples N]\n"
             "                             [--warmup N] [--steps N] [--device N] [--hardware NAME] [--attention NAME]\n"
-            "                             [--degrees LIST --link-model HW]\n"
+            "                             [--degrees LIST --link-model HW] [--interleave Q]\n"
             "\n"
             "Times one denoising step on this GPU for every model, resolution and batch size asked for,\n"
             "through the runner `tetri serve --backend gpu` uses (a CUDA graph over request slots, random\n"
@@ -59,6 +62,13 @@ static void usage(FILE *f)
             "  --settle-seconds S  run steps for S seconds before each model's first row (default 10): a\n"
             "                   power-bound GPU boosts higher while cool, and rows taken then are short\n"
             "                   for the clock a sustained load holds\n"
+            "  --interleave Q   time a model's degree-1 rows in turns, Q steps of each row at a time (as a\n"
+            "                   server runs blocks of different sizes one after another), after settling\n"
+            "                   --settle-seconds on the same turns (default 5; 0: each row's samples one\n"
+            "                   after another, after settling on the largest size). A power-bound GPU's\n"
+            "                   clock follows the load's mean power: a small size timed alone gets a\n"
+            "                   higher clock than it has between large ones (2-3%% on an H200). The\n"
+            "                   rows' runners are all held at once, as tetri serve holds its graphs\n"
             "  --degrees LIST   sequence-parallel degrees (default 1; any of 1,2,4,8). Degree k > 1 on one GPU:\n"
             "                   one rank's share of the step (the rank with the most rows, its all-to-alls left\n"
             "                   out: dit_sp_rank_sample_ms) is measured, and its 2 all-to-alls per block are\n"
@@ -80,12 +90,13 @@ typedef struct measure_args {
     int models[TETRI_MODEL_COUNT], n_models;
     int res[16], n_res;
     int batch_lo, batch_hi, samples, warmup, steps, device;
+    int interleave;             /* --interleave Q: the degree-1 rows' steps in turns of Q (0: a row at a time) */
     double settle_s;
 } measure_args;
 
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
-    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK };
+    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK, OPT_INTERLEAVE };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},          {"out", required_argument, NULL, OPT_OUT},
         {"model", required_argument, NULL, OPT_MODEL}, {"res", required_argument, NULL, OPT_RES},
@@ -94,11 +105,11 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         {"device", required_argument, NULL, OPT_DEVICE}, {"hardware", required_argument, NULL, OPT_HW},
         {"attention", required_argument, NULL, OPT_ATTN}, {"settle-seconds", required_argument, NULL, OPT_SETTLE},
         {"degrees", required_argument, NULL, OPT_DEGREES}, {"link-model", required_argument, NULL, OPT_LINK},
-        {NULL, 0, NULL, 0},
+        {"interleave", required_argument, NULL, OPT_INTERLEAVE}, {NULL, 0, NULL, 0},
     };
     *a = (measure_args){.attention = "auto", .models = {TETRI_MODEL_FLUX_DEV, TETRI_MODEL_SD3_MEDIUM}, .n_models = 2,
                         .res = {256, 512, 1024, 2048}, .n_res = 4, .batch_lo = 1, .batch_hi = 4, .samples = 20, .warmup = 5,
-                        .steps = 20, .settle_s = 10, .degrees = {1}, .n_degrees = 1};
+                        .steps = 20, .settle_s = 10, .degrees = {1}, .n_degrees = 1, .interleave = -1};
     optind = 1;
     opterr = 0;
     int c;
@@ -163,6 +174,10 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
                 return tetri_errorf(err, "--settle-seconds '%s': 0..3600", optarg);
             break;
         }
+        case OPT_INTERLEAVE:
+            if (tetri_int_parse(optarg, 0, 1000, &a->interleave))
+                return tetri_errorf(err, "--interleave '%s': steps per turn, 1..1000 (0: a row at a time)", optarg);
+            break;
         case OPT_DEVICE: if (tetri_int_parse(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
         case ':': return tetri_errorf(err, "%s needs a value", argv[optind - 1]);
         default: return tetri_errorf(err, "unknown option '%s'", argv[optind - 1]);
@@ -178,6 +193,10 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         return tetri_errorf(err, "--degrees: %d is wider than %s's fast domain (%d GPUs)", max_degree, a->link->name,
                             a->link->fast_domain_size);
     if (a->link && !a->hardware) return tetri_errorf(err, "--link-model: name the hardware it describes with --hardware (e.g. h200x8)");
+    bool degree1 = false;
+    for (int i = 0; i < a->n_degrees; i++) degree1 |= a->degrees[i] == 1;
+    if (a->interleave > 0 && !degree1) return tetri_errorf(err, "--interleave takes the degree-1 rows in turns: --degrees has no 1");
+    if (a->interleave < 0) a->interleave = degree1 ? 5 : 0;
     return 0;
 }
 
@@ -251,7 +270,36 @@ static int settle_clock(dit_gpu *m, const measure_args *a, int T, tetri_error *e
     return rc;
 }
 
-/* One row: a runner of `batch` at side `res`, its own seeded slots, --samples timed steps. */
+/* A runner of `batch` at side `res` over its own seeded slots, its graph captured. */
+static int make_runner(dit_gpu *m, const measure_args *a, dit_attn_backend attn, int T, int res, int batch, dit_gpu_step **st,
+                       tetri_error *err)
+{
+    *st = NULL;
+    if (dit_gpu_step_create(m, batch, T, res / 16, res / 16, a->steps, st, err)) return -1;
+    dit_gpu_step_set_attention(*st, attn);
+    return dit_gpu_step_random_inputs(*st, 7, err) || dit_gpu_step_capture(*st, err) ? -1 : 0;
+}
+
+/* A degree-1 row from its --samples step times (sorted in place): the row, its method text (`how` it was timed)
+ * and its line of the table. */
+static void finish_row(const dit_gpu *m, const measure_args *a, const dit_gpu_info *info, const dit_gpu_step *st, tetri_model model,
+                       int res, int batch, float *ms, int clock_lo, int clock_hi, const char *how, measured_row *row,
+                       char *method, size_t method_len)
+{
+    *row = (measured_row){.model = model, .width = res, .height = res, .degree = 1, .batch = batch};
+    measured_row_from_samples(row, ms, a->samples);
+    char gpu[256];
+    dit_gpu_info_text(info, gpu, sizeof gpu);
+    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention (%s paths), %d samples after %d warm-up%s; %s; "
+             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)),
+             dit_gpu_paths_name(dit_gpu_get_paths(m)), a->samples, a->warmup, how, gpu, clock_lo, clock_hi);
+    row->method = method;
+    printf("%-10s %5d %5d %10.3f %10.3f %10.3f %7.4f %6d..%-6d %s\n", tetri_model_name(model), res, batch, row->median_ns / 1e6,
+           row->p10_ns / 1e6, row->p90_ns / 1e6, row->cv, clock_lo, clock_hi, dit_attn_backend_name(dit_gpu_step_attention(st)));
+    fflush(stdout);
+}
+
+/* One row: a runner of `batch` at side `res`, --samples timed steps after --warmup, alone. */
 static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn, tetri_model model, int T,
                        int res, int batch, measured_row *row, char *method, size_t method_len, tetri_error *err)
 {
@@ -260,29 +308,72 @@ static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *in
     if (!ms) return tetri_errorf(err, "out of memory");
     int clock_lo = dit_gpu_sm_clock_mhz(a->device), clock_hi = clock_lo;
     int rc = -1;
-    if (dit_gpu_step_create(m, batch, T, res / 16, res / 16, a->steps, &st, err)) goto done;
-    dit_gpu_step_set_attention(st, attn);
-    if (dit_gpu_step_random_inputs(st, 7, err) || dit_gpu_step_capture(st, err) ||
-        dit_gpu_step_sample_ms(st, a->warmup, a->samples, ms, err))
-        goto done;
+    if (make_runner(m, a, attn, T, res, batch, &st, err) || dit_gpu_step_sample_ms(st, a->warmup, a->samples, ms, err)) goto done;
     const int clock_end = dit_gpu_sm_clock_mhz(a->device);
     if (clock_end < clock_lo) clock_lo = clock_end;
     if (clock_end > clock_hi) clock_hi = clock_end;
-    *row = (measured_row){.model = model, .width = res, .height = res, .degree = 1, .batch = batch};
-    measured_row_from_samples(row, ms, a->samples);
-    char gpu[256];
-    dit_gpu_info_text(info, gpu, sizeof gpu);
-    snprintf(method, method_len, "tetri %s profile measure: CUDA graph of one step, %s attention (%s paths), %d samples after %d warm-up; %s; "
-             "SM clock seen %d..%d MHz", PACKAGE_VERSION, dit_attn_backend_name(dit_gpu_step_attention(st)),
-             dit_gpu_paths_name(dit_gpu_get_paths(m)), a->samples, a->warmup, gpu, clock_lo, clock_hi);
-    row->method = method;
-    printf("%-10s %5d %5d %10.3f %10.3f %10.3f %7.4f %6d..%-6d %s\n", tetri_model_name(model), res, batch, row->median_ns / 1e6,
-           row->p10_ns / 1e6, row->p90_ns / 1e6, row->cv, clock_lo, clock_hi, dit_attn_backend_name(dit_gpu_step_attention(st)));
-    fflush(stdout);
+    finish_row(m, a, info, st, model, res, batch, ms, clock_lo, clock_hi, "", row, method, method_len);
     rc = 0;
 done:
     dit_gpu_step_destroy(st);
     free(ms);
+    return rc;
+}
+
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
+/* Every degree-1 row of a model at once (--interleave Q): a runner per (resolution, batch), then
+ * turns in which each runs Q steps, as a server runs blocks of different shapes one after
+ * another: first untimed for --settle-seconds (and at least --warmup steps each), then timed until
+ * each row has --samples. Each row is thus taken at the clock the mixed load holds, where a row
+ * timed alone gets the clock of its own power draw. Appends the rows at rows[*n]. */
+static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn,
+                                    tetri_model model, int T, measured_row *rows, char (*methods)[1024], size_t *n,
+                                    tetri_error *err)
+{
+    const int nb = a->batch_hi - a->batch_lo + 1, nr = a->n_res * nb, q = a->interleave;
+    dit_gpu_step **st = calloc((size_t)nr, sizeof *st);
+    float *ms = malloc((size_t)nr * (size_t)a->samples * sizeof *ms), *untimed = malloc((size_t)q * sizeof *untimed);
+    int *lo = malloc((size_t)nr * sizeof *lo), *hi = malloc((size_t)nr * sizeof *hi);
+    int rc = st && ms && untimed && lo && hi ? 0 : tetri_errorf(err, "out of memory");
+    for (int i = 0; i < nr && !rc; i++) {
+        rc = make_runner(m, a, attn, T, a->res[i / nb], a->batch_lo + i % nb, &st[i], err);
+        if (rc) tetri_error_prefix(err, "--interleave: a runner of %dx%d batch %d beside the %d before it", a->res[i / nb],
+                                   a->res[i / nb], a->batch_lo + i % nb, i);
+    }
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    for (int turns = 0; !rc && (turns * q < a->warmup || seconds_since(&t0) < a->settle_s); turns++)
+        for (int i = 0; i < nr && !rc; i++) rc = dit_gpu_step_sample_ms(st[i], 0, q, untimed, err);
+    if (!rc)
+        printf("# settled %.1f s on turns of %d steps of each of %d rows: SM clock now %d MHz\n", seconds_since(&t0), q, nr,
+               dit_gpu_sm_clock_mhz(a->device));
+    for (int i = 0; i < nr; i++) lo[i] = INT32_MAX, hi[i] = 0;
+    for (int done = 0; done < a->samples && !rc; done += q) {
+        const int k = a->samples - done < q ? a->samples - done : q;
+        for (int i = 0; i < nr && !rc; i++) {
+            rc = dit_gpu_step_sample_ms(st[i], 0, k, ms + (size_t)i * a->samples + done, err);
+            const int mhz = dit_gpu_sm_clock_mhz(a->device);
+            if (mhz < lo[i]) lo[i] = mhz;
+            if (mhz > hi[i]) hi[i] = mhz;
+        }
+    }
+    char how[128];
+    snprintf(how, sizeof how, ", in turns of %d steps with the model's %d other rows", q, nr - 1);
+    for (int i = 0; i < nr && !rc; i++, (*n)++)
+        finish_row(m, a, info, st[i], model, a->res[i / nb], a->batch_lo + i % nb, ms + (size_t)i * a->samples, lo[i], hi[i], how,
+                   &rows[*n], methods[*n], sizeof methods[*n]);
+    for (int i = 0; st && i < nr; i++) dit_gpu_step_destroy(st[i]);
+    free(st);
+    free(ms);
+    free(untimed);
+    free(lo);
+    free(hi);
     return rc;
 }
 
@@ -396,16 +487,24 @@ static int measure_all(const measure_args *a, tetri_error *err)
         if (dit_layout_build(&c, &L, err)) { rc = -1; break; }
         const tetri_model model = (tetri_model)a->models[mi];
         const int T = dit_default_text_tokens(&c);
-        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || settle_clock(m, a, T, err) ? -1 : 0;
+        rc = dit_gpu_create(&L, &m, err) || dit_gpu_init_random(m, 1, err) || (!a->interleave && settle_clock(m, a, T, err)) ? -1 : 0;
         if (!rc && mi == 0) printf("# %s\n", dit_gpu_paths_text(m));
+        const size_t first_row = n;
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
-            const int res = a->res[ri], N = (res / 16) * (res / 16);
+            const int res = a->res[ri];
             rc = measure_prepare(m, a, model, T, res, &stages[n_stages++], err);
             if (a->link) migr[n_migr++] = (measured_migration){model, res, res, modelled_migration_ns(a, &L, T, res)};
+        }
+        if (!rc && a->interleave) rc = measure_rows_interleaved(m, a, &info, attn, model, T, rows, methods, &n, err);
+        for (int ri = 0; ri < a->n_res && !rc; ri++) {
+            const int res = a->res[ri], N = (res / 16) * (res / 16);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++) {
                 double deg1_ms = 0;
+                for (size_t i = first_row; i < n; i++)
+                    if (rows[i].width == res && rows[i].batch == b && rows[i].degree == 1) deg1_ms = rows[i].median_ns / 1e6;
                 for (int di = 0; di < a->n_degrees && !rc; di++) {
                     const int k = a->degrees[di];
+                    if (k == 1 && a->interleave) continue; /* taken in turns above */
                     tetri_error why = {{0}};
                     if (k > 1 && dit_sp_check(&c, k, T, N, &why)) {
                         printf("%-10s %5d %5d %3d  skipped: %s\n", tetri_model_name(model), res, b, k, why.msg);

@@ -161,6 +161,7 @@ static bool merge_part(workers *w, int lead, int gpu, host_event *ev)
     }
     m->ev.fatal |= ev->kind == HOST_EVENT_FAILED && ev->fatal;
     if (ev->end_real_ns > m->ev.end_real_ns) m->ev.end_real_ns = ev->end_real_ns;
+    if (ev->gpu_end_real_ns > m->ev.gpu_end_real_ns) m->ev.gpu_end_real_ns = ev->gpu_end_real_ns;
     const bool last = --m->parts_left == 0;
     if (last) *ev = m->ev;
     pthread_mutex_unlock(&w->mu);
@@ -208,7 +209,7 @@ static void *worker_main(void *arg)
         ev.slot = job.slot;
         ev.start_real_ns = job.start_real;
         ev.start = run_of_real(w, job.start_real);
-        ev.end = run_of_real(w, ev.end_real_ns);
+        ev.end = run_of_real(w, ev.gpu_end_real_ns > 0 ? ev.gpu_end_real_ns : ev.end_real_ns);
         if (ev.end < ev.start) ev.end = ev.start;
         post(w, &ev);
     }

@@ -48,8 +48,13 @@ typedef struct host_event {
     host_event_kind kind;
     int32_t slot;
     tetri_ns start, end;            /* as run, on the run's clock */
-    tetri_ns end_real_ns;           /* monotonic real time of the end (host overhead); 0 in the simulator */
+    tetri_ns end_real_ns;           /* monotonic real time the end was seen (the host's overhead counts
+                                     * from it); 0 in the simulator */
     tetri_ns start_real_ns;         /* monotonic real time of the start; 0 in the simulator */
+    /* When the block ended, where that was before its end was seen (end_real_ns): an emulated
+     * block ends at its time, however late its worker thread woke. 0: at end_real_ns. The run's
+     * clock `end` is this; the host's overhead counts from end_real_ns. */
+    tetri_ns gpu_end_real_ns;
     bool fatal;                     /* FAILED only: the backend cannot go on (a GPU error, a GPU that
                                      * stopped answering): the host ends the run, partial */
     char why[256];
