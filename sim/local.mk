@@ -14,6 +14,6 @@ tests_test_md1_CFLAGS = $(TEST_CFLAGS)
 tests_test_md1_LDADD = $(TEST_LDADD)
 endif
 
-TESTS += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh tests/cli_sweep.sh tests/cli_sweep_jobs.sh
-EXTRA_DIST += tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh tests/cli_sweep.sh tests/cli_sweep_jobs.sh \
+TESTS += tests/cli_paper_grid.sh tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh tests/cli_sweep.sh tests/cli_sweep_jobs.sh
+EXTRA_DIST += tests/cli_paper_grid.sh tests/cli_sim.sh tests/cli_demo.sh tests/cli_load.sh tests/cli_parallel_sweeps.sh tests/cli_sweep.sh tests/cli_sweep_jobs.sh \
   docs/simulator.md
