@@ -209,6 +209,24 @@ static void pick_worst(const class_sum *classes, size_t n, validate_block_class 
     }
 }
 
+/* Every class with its mean error into out->classes, in class order (insertion sort: few classes). */
+static void keep_classes(const class_sum *classes, size_t n, validate_blocks *out)
+{
+    out->n_classes = (int32_t)n;
+    size_t kept = 0;
+    for (size_t k = 0; k < n; k++) {
+        validate_block_class c = classes[k].c;
+        c.err_mean = classes[k].sum / (double)c.n;
+        size_t at = kept;
+        while (at > 0 && class_before(&c, &out->classes[at - 1])) at--;
+        if (at >= VALIDATE_MAX_CLASSES) continue;
+        const size_t last = kept < VALIDATE_MAX_CLASSES ? kept : VALIDATE_MAX_CLASSES - 1;
+        memmove(&out->classes[at + 1], &out->classes[at], (last - at) * sizeof c);
+        out->classes[at] = c;
+        if (kept < VALIDATE_MAX_CLASSES) kept++;
+    }
+}
+
 /* The live blocks' errors: overall and per class (model and resolution from the block's first
  * request: a batch holds requests of one model and size). */
 static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_request_result *req, size_t n_req,
@@ -246,6 +264,7 @@ static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_req
         out->err_p90 = stats_quantile_sorted(rel, (size_t)out->n, 0.90);
     }
     pick_worst(classes, n_classes, &out->worst);
+    keep_classes(classes, n_classes, out);
     free(rel);
     free(classes);
     return 0;
@@ -579,6 +598,15 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
     if (p->blocks.worst.n)
         fprintf(out, "  worst class      %s: mean %s over %" PRId64 " block%s\n", fmt_class(w, sizeof w, &p->blocks.worst),
                 fmt_percent(x, sizeof x, p->blocks.worst.err_mean), p->blocks.worst.n, p->blocks.worst.n == 1 ? "" : "s");
+    if (p->blocks.n_classes > 1) {
+        const int32_t shown = p->blocks.n_classes < VALIDATE_MAX_CLASSES ? p->blocks.n_classes : VALIDATE_MAX_CLASSES;
+        for (int32_t k = 0; k < shown; k++) {
+            const validate_block_class *c = &p->blocks.classes[k];
+            fprintf(out, "  %-16s %s: mean %s over %" PRId64 " block%s\n", k == 0 ? "by class" : "", fmt_class(w, sizeof w, c),
+                    fmt_percent(x, sizeof x, c->err_mean), c->n, c->n == 1 ? "" : "s");
+        }
+        if (p->blocks.n_classes > shown) fprintf(out, "  %-16s (%d more classes)\n", "", p->blocks.n_classes - shown);
+    }
     verdict_text(p, t, verdict, sizeof verdict);
     fprintf(out, "verdict            %s\n", verdict);
     if (validate_envelope_shown(p)) print_envelope(out, &p->env);

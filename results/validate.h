@@ -68,6 +68,8 @@ typedef struct validate_block_class {
 /* The worst class is chosen among the classes of at least this many blocks (among all when none
  * has that many): one block's error is a sample, not a class's. */
 #define VALIDATE_CLASS_MIN_BLOCKS 3
+/* Classes kept per run for the text report (validate_blocks.classes). */
+#define VALIDATE_MAX_CLASSES 16
 
 /* The live run's blocks against their predictions (failed blocks and blocks predicted to take no
  * time are left out, as in tetri report --blocks). */
@@ -76,6 +78,10 @@ typedef struct validate_blocks {
     double err_mean, err_p50, err_p90; /* signed relative duration error; NAN when n = 0 */
     validate_block_class worst;     /* the class of largest |err_mean| (ties: more blocks, then class order),
                                      * of VALIDATE_CLASS_MIN_BLOCKS blocks or more where a class has that many */
+    /* Every class, in class order (model, tokens, width, batch, degree): the first
+     * VALIDATE_MAX_CLASSES of n_classes. Which block times the profile gets wrong, size by size. */
+    validate_block_class classes[VALIDATE_MAX_CLASSES];
+    int32_t n_classes;
 } validate_blocks;
 
 /* Which targets a pair misses (bits). */

@@ -392,6 +392,18 @@ static void comparison_of_known_runs(void **state)
     assert_int_equal(p->blocks.worst.degree, 1);
     assert_int_equal(p->blocks.worst.n, 4);
     assert_close(p->blocks.worst.err_mean, 0.0325);
+    /* every class, in class order (tokens, then batch) */
+    assert_int_equal(p->blocks.n_classes, 3);
+    const int widths[] = {256, 256, 1024}, batches[] = {1, 2, 1}, degrees[] = {1, 2, 4}, counts[] = {4, 1, 2};
+    const double errs[] = {0.0325, 0.02, -0.125};
+    for (int k = 0; k < 3; k++) {
+        const validate_block_class *c = &p->blocks.classes[k];
+        assert_int_equal(c->width, widths[k]);
+        assert_int_equal(c->batch, batches[k]);
+        assert_int_equal(c->degree, degrees[k]);
+        assert_int_equal(c->n, counts[k]);
+        assert_close(c->err_mean, errs[k]);
+    }
     /* mean within 2%; p99 infinite and attainment 0.1 apart: missed; KS does not reject */
     assert_int_equal(p->misses, VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
     /* wider targets let the attainment pass; the p99 of a dropped request never does */
@@ -440,6 +452,9 @@ static void csv_and_table(void **state)
     assert_string_equal(text, again);
     assert_non_null(strstr(text, "verdict            MISS: mean +0.00% (within 2%), p99 inf (beyond 5%), attainment -0.100 (beyond 0.02)"));
     assert_non_null(strstr(text, "worst class      flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks"));
+    assert_non_null(strstr(text, "  by class         flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks\n"
+                                 "                   flux-dev 256x256 batch 2 degree 2: mean +2.00% over 1 block\n"
+                                 "                   flux-dev 1024x1024 batch 1 degree 4: mean -12.50% over 2 blocks\n"));
     assert_non_null(strstr(text, "0 of 1 pair meet every target"));
     assert_null(strstr(text, "status  ")); /* both runs done: no status line */
     const char *row = strchr(csv, '\n') + 1;
