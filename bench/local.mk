@@ -7,7 +7,7 @@ TETRI_BENCHES += bench/bench_profile
 TETRI_BENCHES += bench/bench_host
 TETRI_BENCHES += bench/bench_startup
 
-EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py bench/bench_sweep.sh bench/profile_from_measure_log.py
+EXTRA_DIST += $(TETRI_BENCHES:=.c) bench/compare_ref.py bench/bench_sweep.sh bench/profile_from_measure_log.py bench/resim_live_blocks.sh
 CLEANFILES += $(TETRI_BENCHES)
 bench: $(noinst_LIBRARIES) tetri$(EXEEXT) $(TETRI_GPU_PROGRAM)
 	@$(MKDIR_P) bench
