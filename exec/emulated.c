@@ -36,17 +36,15 @@ static void wait_until_real(tetri_ns real)
     while (workers_real_now() < real) workers_cpu_relax();
 }
 
-/* When an emulated block ends, real ns. Run-clock time is (real - start) x speed, so a host
- * reaction of late_real before the hand-over is speed x late_real of the workload's time; unless
- * scale_host, the block ends (1 - 1/speed) x late_real sooner, which leaves late_real of it: the
- * block then ends, in the run's time, where it would at speed 1 with this host. Never before the
- * hand-over. */
-static tetri_ns emu_end_real(const emulated_options *o, const workers_job *job, tetri_ns emulate_real)
+/* How much sooner an emulated block begins and ends, real ns, than its hand-over and its sleep
+ * say. Run-clock time is (real - start) x speed, so a host reaction of late_real before the
+ * hand-over is speed x late_real of the workload's time; unless scale_host, the block is moved
+ * (1 - 1/speed) x late_real earlier, which leaves late_real of it: in the run's time the block
+ * then begins and ends where it would at speed 1 with this host. */
+static tetri_ns emu_shift_real(const emulated_options *o, const workers_job *job)
 {
-    tetri_ns end = job->start_real + emulate_real;
-    if (!o->scale_host && o->speed > 1 && job->late_real > 0)
-        end -= job->late_real - (tetri_ns)llround((double)job->late_real / o->speed);
-    return end > job->start_real ? end : job->start_real;
+    if (o->scale_host || !(o->speed > 1) || job->late_real <= 0) return 0;
+    return job->late_real - (tetri_ns)llround((double)job->late_real / o->speed);
 }
 
 static void emu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
@@ -54,8 +52,11 @@ static void emu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
     (void)gpu;
     const emulated_options *o = ctx;
     const bool fail = o->fail_every > 0 && job->seq % o->fail_every == 0;
-    const tetri_ns end = emu_end_real(o, job, fail ? job->emulate_real / 2 : job->emulate_real);
+    const tetri_ns shift = emu_shift_real(o, job), start = job->start_real - shift;
+    tetri_ns end = start + (fail ? job->emulate_real / 2 : job->emulate_real);
+    if (end < job->start_real) end = job->start_real; /* never before the hand-over */
     wait_until_real(end);
+    if (shift > 0) ev->gpu_start_real_ns = start;
     /* The emulated GPU ended at `end`, which is the block's end in the run's time; its end is
      * seen now (a thread that woke late: the emulation's delay in telling the host, left out of
      * the workload's times, in the host's overhead figures as before). */

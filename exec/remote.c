@@ -275,6 +275,7 @@ static void serve_job(server *s, workers_job *job, host_event *ev)
     if (ev->end_real_ns == 0) ev->end_real_ns = workers_real_now();
     ev->end_real_ns -= d;
     if (ev->gpu_end_real_ns > 0) ev->gpu_end_real_ns -= d;
+    if (ev->gpu_start_real_ns > 0) ev->gpu_start_real_ns -= d;
 }
 
 /* A run's start: its bytes (sent right after), handed to begin_run. */

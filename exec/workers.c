@@ -162,6 +162,8 @@ static bool merge_part(workers *w, int lead, int gpu, host_event *ev)
     m->ev.fatal |= ev->kind == HOST_EVENT_FAILED && ev->fatal;
     if (ev->end_real_ns > m->ev.end_real_ns) m->ev.end_real_ns = ev->end_real_ns;
     if (ev->gpu_end_real_ns > m->ev.gpu_end_real_ns) m->ev.gpu_end_real_ns = ev->gpu_end_real_ns;
+    if (ev->gpu_start_real_ns > 0 && (m->ev.gpu_start_real_ns == 0 || ev->gpu_start_real_ns < m->ev.gpu_start_real_ns))
+        m->ev.gpu_start_real_ns = ev->gpu_start_real_ns;
     const bool last = --m->parts_left == 0;
     if (last) *ev = m->ev;
     pthread_mutex_unlock(&w->mu);
@@ -208,7 +210,7 @@ static void *worker_main(void *arg)
         if (job.parts > 1 && !merge_part(w, __builtin_ctzll(job.a.gpus), k->gpu, &ev)) continue;
         ev.slot = job.slot;
         ev.start_real_ns = job.start_real;
-        ev.start = run_of_real(w, job.start_real);
+        ev.start = run_of_real(w, ev.gpu_start_real_ns > 0 ? ev.gpu_start_real_ns : job.start_real);
         ev.end = run_of_real(w, ev.gpu_end_real_ns > 0 ? ev.gpu_end_real_ns : ev.end_real_ns);
         if (ev.end < ev.start) ev.end = ev.start;
         post(w, &ev);

@@ -55,6 +55,11 @@ typedef struct host_event {
      * block ends at its time, however late its worker thread woke. 0: at end_real_ns. The run's
      * clock `end` is this; the host's overhead counts from end_real_ns. */
     tetri_ns gpu_end_real_ns;
+    /* Where the block began in the run's time, when that is not its hand-over (start_real_ns): an
+     * emulated block under --host-time real begins (1 - 1/speed) x the host's reaction before it,
+     * so that on the run's clock it starts at its decision's instant plus that reaction at its real
+     * length, and runs its whole time. 0: at the hand-over. */
+    tetri_ns gpu_start_real_ns;
     bool fatal;                     /* FAILED only: the backend cannot go on (a GPU error, a GPU that
                                      * stopped answering): the host ends the run, partial */
     char why[256];

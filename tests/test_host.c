@@ -128,6 +128,13 @@ static void emulated_matches_the_simulator(void **state)
              * `make bench`'s. */
             assert_true(b->start >= b->pred_start);
             assert_true(b->end >= b->pred_end - 1000 /* rounding of the speed */);
+            /* ... and runs its predicted time exactly: begins and ends the reaction after it (but
+             * for a reaction so long that the block would have ended before its hand-over: (S - 1)
+             * x reaction > its time, on a loaded machine) */
+            const tetri_ns d = (b->end - b->start) - (b->pred_end - b->pred_start);
+            const bool clamped = (b->start - b->pred_start) * (tetri_ns)(eo.speed - 1) > b->pred_end - b->pred_start;
+            if (!clamped && (d > 1000 || d < -1000)) fail_msg("%s block %zu ran %lld ns, predicted %lld", policies[p], i, (long long)(b->end - b->start),
+                                                (long long)(b->pred_end - b->pred_start));
             if (b->end - b->pred_end >= SEC)
                 fail_msg("%s block %zu: predicted [%lld, %lld], ran [%lld, %lld]", policies[p], i, (long long)b->pred_start,
                          (long long)b->pred_end, (long long)b->start, (long long)b->end);
@@ -372,9 +379,10 @@ static void a_stop_request_ends_the_run_partially(void **state)
 }
 
 /* At speed S the emulated backend keeps the host's reaction (late_real: from the decision's
- * instant to the hand-over) at its real length in the run's time: the block ends (1 - 1/S) x
- * late_real sooner than its sleep; with scale_host, the whole sleep. The block's end (where the
- * emulated GPU ended, gpu_end_real_ns) is exact; when it was seen depends on the thread. */
+ * instant to the hand-over) at its real length in the run's time: the block begins and ends
+ * (1 - 1/S) x late_real sooner than its hand-over and sleep say; with scale_host, not at all. The
+ * block's start and end (gpu_start_real_ns, gpu_end_real_ns) are exact; when its end was seen
+ * depends on the thread. */
 static void emulated_blocks_keep_the_hosts_reaction_real(void **state)
 {
     (void)state;
@@ -386,10 +394,13 @@ static void emulated_blocks_keep_the_hosts_reaction_real(void **state)
         host_event ev = {.kind = HOST_EVENT_DONE};
         run.run(run.ctx, 0, &job, &ev);
         assert_int_equal(ev.kind, HOST_EVENT_DONE);
-        assert_int_equal(ev.gpu_end_real_ns - t0, scaled ? 20 * MS : 20 * MS - (10 * MS - 10 * MS / 20));
+        const tetri_ns shift = scaled ? 0 : 10 * MS - 10 * MS / 20;
+        assert_int_equal(ev.gpu_end_real_ns - t0, 20 * MS - shift);
+        assert_int_equal(ev.gpu_start_real_ns, scaled ? 0 : t0 - shift); /* the whole sleep, moved */
         assert_true(ev.end_real_ns >= ev.gpu_end_real_ns); /* seen when its thread woke */
         /* A reaction longer than the block: it ends at its hand-over, never before. */
         job = (workers_job){.seq = 1, .start_real = workers_real_now(), .emulate_real = 1 * MS, .late_real = 40 * MS};
+        ev = (host_event){.kind = HOST_EVENT_DONE};
         run.run(run.ctx, 0, &job, &ev);
         assert_int_equal(ev.gpu_end_real_ns - job.start_real, scaled ? 1 * MS : 0);
     }
