@@ -333,8 +333,11 @@ static int figures_vs_scale_panels(plot_ctx *c, size_t *idx)
             plot_csv_last_field(out, label);
         }
         double pad = 0.05 * (hi - lo);
-        snprintf(f.extra, sizeof f.extra, "mixes='%s'; nmix=%d; xlo=%.6g; xhi=%.6g", mixes, n_mix, lo - pad, hi + pad);
-        rc = plot_figure_end(c, &f, out);
+        const int need = snprintf(f.extra, sizeof f.extra, "mixes='%s'; nmix=%d; xlo=%.6g; xhi=%.6g", mixes, n_mix, lo - pad,
+                                  hi + pad);
+        rc = plot_figure_end(c, &f, out); /* closes out */
+        if (!rc && need >= (int)sizeof f.extra)
+            rc = tetri_errorf(c->err, "figure %s: the mixes' names (%s) do not fit its script's settings", f.base, mixes);
     }
     free(policies);
     return rc;

@@ -107,7 +107,8 @@ static inline tetri_profile *fixture_open_profile(const char *path, const char *
 static inline tetri_trace fixture_trace(int n, const int *side, const int *steps, const tetri_ns *arrival,
                                         const tetri_ns *deadline)
 {
-    tetri_trace t = {.entries = calloc((size_t)n, sizeof(tetri_trace_entry)), .n = (size_t)n};
+    const size_t count = n > 0 ? (size_t)n : 0;
+    tetri_trace t = {.entries = calloc(count ? count : 1, sizeof(tetri_trace_entry)), .n = count};
     for (int i = 0; i < n; i++)
         t.entries[i] = (tetri_trace_entry){.id = i, .model = TETRI_MODEL_FLUX_DEV, .width = side[i], .height = side[i],
                                            .steps = steps[i], .arrival = arrival[i], .deadline = deadline[i]};
