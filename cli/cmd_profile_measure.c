@@ -250,21 +250,28 @@ static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model,
     return 0;
 }
 
+/* Seconds on the monotonic clock since t0. */
+static double seconds_since(const struct timespec *t0)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
+}
+
 /* Steps of the first row's shape for `seconds`, untimed: the GPU at the clock a sustained load holds. */
 static int settle_clock(dit_gpu *m, const measure_args *a, int T, tetri_error *err)
 {
     if (a->settle_s <= 0) return 0;
     const int res = a->res[a->n_res - 1];
     dit_gpu_step *st = NULL;
-    struct timespec t0, t;
+    struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
     int rc = dit_gpu_step_create(m, 1, T, res / 16, res / 16, a->steps, &st, err) || dit_gpu_step_random_inputs(st, 3, err) ||
                      dit_gpu_step_capture(st, err) ? -1 : 0;
     float ms;
     do {
         if (!rc) rc = dit_gpu_step_sample_ms(st, 0, 1, &ms, err);
-        clock_gettime(CLOCK_MONOTONIC, &t);
-    } while (!rc && (double)(t.tv_sec - t0.tv_sec) + (double)(t.tv_nsec - t0.tv_nsec) / 1e9 < a->settle_s);
+    } while (!rc && seconds_since(&t0) < a->settle_s);
     dit_gpu_step_destroy(st);
     if (!rc) printf("# settled %.0f s at %dx%d: SM clock now %d MHz\n", a->settle_s, res, res, dit_gpu_sm_clock_mhz(a->device));
     return rc;
@@ -318,13 +325,6 @@ done:
     dit_gpu_step_destroy(st);
     free(ms);
     return rc;
-}
-
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
 }
 
 /* Every degree-1 row of a model at once (--interleave Q): a runner per (resolution, batch), then

@@ -203,7 +203,7 @@ typedef struct sim_args {
     /* serve only */
     const char *backend;
     double speed, settle_us, max_failures, inject;
-    bool scale_host, host_time_given; /* --host-time scaled; given at all */
+    const char *host_time;      /* --host-time: "real" or "scaled" (checked); NULL: not given (real) */
     double gpus_per_process;    /* under mpirun: GPUs each process serves (0: spread evenly) */
     serve_gpu_args gpu;
 } sim_args;
@@ -678,8 +678,7 @@ static int take_serve_option(sim_args *a, run_mode mode, int c, const char *valu
     if (c == OPT_HOST_TIME) {
         if (strcmp(value, "real") != 0 && strcmp(value, "scaled") != 0)
             return tetri_errorf(err, "--host-time: '%s' is neither real nor scaled", value);
-        a->scale_host = strcmp(value, "scaled") == 0;
-        a->host_time_given = true;
+        a->host_time = value;
         return 0;
     }
     double *field = c == OPT_SPEED ? &a->speed : c == OPT_SETTLE_US ? &a->settle_us : c == OPT_MAX_FAILURES ? &a->max_failures
@@ -806,7 +805,7 @@ static int parse_command_line(int argc, char **argv, run_mode mode, sim_args *a,
     serve_gpu_args_init(&dflt);
     if (a->backend && strcmp(a->backend, "gpu") == 0) {
         if (a->speed != 1.0) return tetri_errorf(err, "--speed: the GPU backend runs in real time (speed 1)");
-        if (a->host_time_given) return tetri_errorf(err, "--host-time is the emulated backend's: the GPU backend runs in real time");
+        if (a->host_time) return tetri_errorf(err, "--host-time is the emulated backend's: the GPU backend runs in real time");
         if (a->inject > 0) return tetri_errorf(err, "--inject-failures is the emulated backend's; the GPU's are --inject-gpu-error and --inject-hang");
     } else if (g->devices != none->devices || g->weights || g->save_latents || g->max_batch != 0 || g->inject_error || g->inject_hang ||
                g->weight_seed != dflt.weight_seed || g->time_limit != dflt.time_limit || strcmp(g->attention, dflt.attention) != 0) {
@@ -881,10 +880,11 @@ static int open_serve_backend(const sim_args *a, const sweep_spec *s, emulated_c
         g.gpus_per_process = (int)a->gpus_per_process; /* used under mpirun only (across_processes) */
         return serve_gpu_open(&g, s, a->quiet, sb, key, key_len, gpu_state, err);
     }
-    *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3), .scale_host = a->scale_host,
+    const bool scale_host = a->host_time && strcmp(a->host_time, "scaled") == 0;
+    *ectx = (emulated_ctx){.opt = {.speed = a->speed, .settle_ns = (tetri_ns)llround(a->settle_us * 1e3), .scale_host = scale_host,
                                    .fail_every = (int64_t)a->inject, .poll_real_ns = 20 * TETRI_NS_PER_MS}};
     snprintf(key, key_len, "backend=emulated,speed=%.17g,settle_ns=%lld,host_time=%s,max_failures=%d,inject=%lld", a->speed,
-             (long long)ectx->opt.settle_ns, a->scale_host ? "scaled" : "real", (int)a->max_failures, (long long)a->inject);
+             (long long)ectx->opt.settle_ns, scale_host ? "scaled" : "real", (int)a->max_failures, (long long)a->inject);
     *sb = (sweep_backend){.name = "emulated", .key = key, .open = open_emulated, .close = close_emulated, .ctx = ectx};
 #ifdef TETRI_HAVE_MPI
     if (serve_mpi_active())

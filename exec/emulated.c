@@ -3,7 +3,9 @@
  *
  * A block runs from its hand-over, as a GPU runs what the host enqueued on its stream: the worker
  * sleeps until that stamp plus the block's time, however long it took to wake up itself (the time
- * the thread took to wake is the emulation's, not the host's or a GPU's). It sleeps
+ * the thread took to wake is the emulation's, not the host's or a GPU's). Under --host-time real
+ * (scale_host false) the block is moved earlier by (1 - 1/speed) x the host's reaction before the
+ * hand-over, so the reaction counts at its real length in the run's time (emu_shift_real). It sleeps
  * (clock_nanosleep TIMER_ABSTIME) until EMU_SPIN_NS before the end and spins to it, always: a few
  * spinning workers cost little, and the block's length is what the emulation is about (exact to
  * about a microsecond). */

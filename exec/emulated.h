@@ -25,7 +25,8 @@ typedef struct emulated_options {
     double speed;           /* > 0: every block's duration is divided by it */
     /* false (tetri serve's default): the host's reaction to an event (noticing it, deciding, the
      * hand-over: workers_job.late_real) takes its real length in the run's time, as it would at
-     * speed 1 beside GPUs this fast, by ending each block that much earlier, less its 1/speed.
+     * speed 1 beside GPUs this fast: each block begins and ends (1 - 1/speed) x that reaction
+     * earlier than its hand-over and sleep say (host_event.gpu_start_real_ns, gpu_end_real_ns).
      * true: the run's clock scales it too, so the host looks `speed` times slower (a stress test:
      * at speed 20 a 50 us reaction is 1 ms of the workload's time). Equal at speed 1. */
     bool scale_host;
