@@ -27,7 +27,7 @@ expect() {
 
 # ---- options ----
 "$TETRI" serve --help >"$tmp/help" || fail "serve --help exits non-zero"
-for w in --backend --speed --settle-us --max-failures --inject-failures emulated "tetri sim --help"; do
+for w in --backend --speed --settle-us --host-time --max-failures --inject-failures emulated "tetri sim --help"; do
     grep -qF -- "$w" "$tmp/help" || fail "serve --help does not mention $w"
 done
 expect 2 "--backend is required" serve -- --policy rssp
@@ -39,6 +39,9 @@ expect 2 "--speed: the GPU backend runs in real time" serve -- --backend gpu --s
 expect 2 "--devices is an option of tetri serve --backend gpu" sim -- --devices 0
 expect 2 "--speed: '0' is not a number" serve -- --backend emulated --speed 0
 expect 2 "--speed is an option of tetri serve" sim -- --speed 20
+expect 2 "--host-time: 'fast' is neither real nor scaled" serve -- --backend emulated --host-time fast
+expect 2 "--host-time is an option of tetri serve" sim -- --host-time scaled
+expect 2 "--host-time is the emulated backend's" serve -- --backend gpu --host-time real
 expect 2 "--max-failures: '1.5' is not a whole number" serve -- --backend emulated --max-failures 1.5
 expect 2 "--policy nonesuch" serve -- --backend emulated --policy nonesuch --profile "$profile"
 
@@ -59,6 +62,11 @@ done
 grep -q "failed block" "$tmp/f.out" || fail "serve does not report failed blocks: $(cat "$tmp/f.out")"
 "$TETRI" report --db "$tmp/f.db" --csv - | awk -F, 'NR == 2 { if ($11 != 24 || $12 + $13 + $14 != 24 || $14 < 1) exit 1 }' ||
     fail "failed blocks: not every request ended once, or nothing was dropped"
+# --host-time joins the run key: scaled is a run of its own beside the default (real)
+"$TETRI" serve --backend emulated --speed 100 --host-time scaled --policy xdit-sp2 --trace "$tmp/trace.csv" --profile "$profile" \
+    --inject-failures 3 --max-failures 0 --db "$tmp/f.db" >/dev/null 2>"$tmp/err" || fail "serve --host-time scaled: $(cat "$tmp/err")"
+[ "$(sqlite3 "$tmp/f.db" "SELECT sum(run_key LIKE '%,host_time=real,%') || ' ' || sum(run_key LIKE '%,host_time=scaled,%') FROM run")" = "1 1" ] ||
+    fail "--host-time: want one run keyed host_time=real and one host_time=scaled"
 
 # ---- SIGINT: the run in progress ends partial, written with every request, exit 128 + 2 ----
 "$TETRI" serve --backend emulated --speed 20 --policy xdit-sp1 --trace "$tmp/trace.csv" --profile "$profile" \
