@@ -172,5 +172,19 @@ grep -q "^link model of h200x8 .*nvlink 282.0 GB/s" "$tmp/h200x8" && grep -q "so
 grep -q "^flux-dev   2048x2048      1 nvlink    684.33    335.66    175.88     92.64 m+c" "$tmp/h200x8" ||
     fail "profiles/tetri-h200x8.db: FLUX 2048 px row differs from the measured one: $(grep 2048 "$tmp/h200x8")"
 
+# tetri profile measure's options are checked before any GPU is touched (where tetri has its GPU
+# part; without it the command says so and the checks are skipped).
+"$TETRI" profile measure --help >"$tmp/mhelp" 2>&1 || fail "profile measure --help exits non-zero"
+grep -qF -- "--interleave Q" "$tmp/mhelp" || fail "profile measure --help lacks --interleave"
+if "$TETRI" profile measure --out "$tmp/m.db" --interleave abc >"$tmp/out" 2>"$tmp/err"; then
+    fail "profile measure --interleave abc exits 0"
+elif ! grep -q "built without CUDA" "$tmp/err"; then
+    grep -qF -- "--interleave 'abc': steps per turn" "$tmp/err" || fail "--interleave abc: $(cat "$tmp/err")"
+    "$TETRI" profile measure --out "$tmp/m.db" --interleave 5 --degrees 2 --link-model h200x8 --hardware h200x8 \
+        >"$tmp/out" 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -qF -- "--interleave takes the degree-1 rows in turns: --degrees has no 1" "$tmp/err" ||
+        fail "--interleave without degree 1: $(cat "$tmp/err")"
+fi
+
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_profile: all passed"
