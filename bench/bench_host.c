@@ -65,8 +65,8 @@ int main(int argc, char **argv)
     const double speed = quick ? 400 : 200;
     printf("host overhead on the emulated backend (real time), %zu requests, speed %g, profile %s (h100x8)\n", trace.n,
            speed, path);
-    printf("%-12s %10s %10s %10s %8s %11s %11s %10s %10s %8s %8s %7s\n", "policy", "gap p50us", "gap p99us", "gap max",
-           "gaps", "decide p50", "decide p99", "late p50us", "late p99us", "SAR", "SAR sim", "wall s");
+    printf("%-12s %10s %10s %10s %8s %26s %11s %11s %10s %10s %8s %8s %7s\n", "policy", "gap p50us", "gap p99us", "gap max",
+           "gaps", "p99 worker/report/host us", "decide p50", "decide p99", "late p50us", "late p99us", "SAR", "SAR sim", "wall s");
     const char *policies[] = {"xdit-sp4", "rssp", "edf-dyn", "tetriserve"};
     int rc = 0;
     for (size_t i = 0; i < sizeof policies / sizeof policies[0]; i++) {
@@ -84,9 +84,13 @@ int main(int argc, char **argv)
         tetri_ns *over = malloc((live.n_blocks ? live.n_blocks : 1) * sizeof *over);
         for (size_t b = 0; b < live.n_blocks; b++) over[b] = live.blocks[b].end - live.blocks[b].pred_end;
         qsort(over, live.n_blocks, sizeof *over, cmp_ns);
-        printf("%-12s %10.1f %10.1f %10.1f %8zu %9.2fus %9.2fus %10.1f %10.1f %8.3f %8.3f %7.2f%s\n", policies[i],
+        char parts[64];
+        snprintf(parts, sizeof parts, "%.1f / %.1f / %.1f", quantile_us(live.gap_part_ns[HOST_GAP_WORKER], live.n_gap_parts, 0.99),
+                 quantile_us(live.gap_part_ns[HOST_GAP_REPORT], live.n_gap_parts, 0.99),
+                 quantile_us(live.gap_part_ns[HOST_GAP_HOST], live.n_gap_parts, 0.99));
+        printf("%-12s %10.1f %10.1f %10.1f %8zu %26s %9.2fus %9.2fus %10.1f %10.1f %8.3f %8.3f %7.2f%s\n", policies[i],
                quantile_us(live.gap_ns, live.n_gap, 0.5), quantile_us(live.gap_ns, live.n_gap, 0.99),
-               quantile_us(live.gap_ns, live.n_gap, 1.0), live.n_gap, (double)live.summary.decide_median_ns / 1e3,
+               quantile_us(live.gap_ns, live.n_gap, 1.0), live.n_gap, parts, (double)live.summary.decide_median_ns / 1e3,
                (double)live.summary.decide_p99_ns / 1e3, quantile_us(over, live.n_blocks, 0.5),
                quantile_us(over, live.n_blocks, 0.99), (double)live.summary.met / (double)live.summary.n,
                (double)sim.summary.met / (double)sim.summary.n, live.summary.wall_s,

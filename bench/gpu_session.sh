@@ -16,6 +16,7 @@
 #   measure-quick  FLUX 256-1024 at batch 1 only
 #   measure-both  FLUX 256-1024 at batch 1, a row at a time (h200seq.db) and --interleave 5 (h200x1.db)
 #   measure-il  FLUX 256-1024 at batch 1, --interleave 5, into h200x1.db
+#   measure-lab  FLUX 256-1024 at batch 1 two ways: the default (h200x1.db) and turns of 5 (p_served5.db)
 #   serve-check  tests/gpu/serve_gpu.sh alone
 #   bench-host  bench/bench_host (the host's overhead on the emulated backend) on this machine's cores
 #   sp        test_gpu --sp alone (the sequence-parallel checks: kernels, degree k against 1, migration)
@@ -132,6 +133,15 @@ for phase in $phases; do
             >"$OUT/measure.txt" 2>&1
         echo "measure --interleave 5 exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db $B/h200seq.db "$OUT/"
         ;;
+    measure-lab) # FLUX 256-1024 at batch 1, 40 samples each, on one GPU: the default (turns of 20 steps back to
+        # back: h200x1.db, which validate-live then uses) and turns of 5 back to back ($B/p_served5.db)
+        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 >"$OUT/measure.txt" 2>&1
+        echo "measure (default) exit $?"; cat "$OUT/measure.txt"
+        $T profile measure --out $B/p_served5.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
+            >"$OUT/measure_served5.txt" 2>&1
+        echo "measure served 5 exit $?"; cat "$OUT/measure_served5.txt"
+        cp $B/h200x1.db $B/p_served5.db "$OUT/"
+        ;;
     measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
         $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
             >"$OUT/measure.txt" 2>&1
@@ -192,14 +202,14 @@ for phase in $phases; do
         unset CUDA_CACHE_PATH
         ;;
     validate-live) # tetri validate --live gpu: one trace (N requests, load $LOAD of the measured profile,
-        # SLO profile:2; TRACE=FILE reuses a trace, copied to the same $OUT path so the run keys match) served live and
-        # simulated by each of $POLICIES, into $OUT/$VDB.db (VDB=validate; another name for a repetition)
+        # SLO profile:2; TRACE=FILE reuses a trace, copied to $OUT/${VDB}_trace.csv so the run keys match) served live
+        # and simulated by each of $POLICIES, into $OUT/$VDB.db (VDB=validate; another name for a repetition)
         P=$B/h200x1.db V=${VDB:-validate}
-        if [ -n "${TRACE:-}" ]; then cp "$TRACE" "$OUT/validate_trace.csv"; else
+        if [ -n "${TRACE:-}" ]; then cp "$TRACE" "$OUT/${V}_trace.csv"; else
             $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
-                -n "$N" --seed 1 -o "$OUT/validate_trace.csv" || exit 1
+                -n "$N" --seed 1 -o "$OUT/${V}_trace.csv" || exit 1
         fi
-        $T validate --live gpu --trace "$OUT/validate_trace.csv" --profile $P \
+        $T validate --live gpu --trace "$OUT/${V}_trace.csv" --profile $P \
             $(for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do echo --policy $p; done) --db "$OUT/$V.db" --experiment validate \
             >"$OUT/$V.log" 2>&1; echo "validate exit $?"
         grep -E "end->next|^policy|^[a-z0-9-]+ +exec|pairs" "$OUT/$V.log"

@@ -2,16 +2,19 @@
  *
  * Each (model, resolution, batch) runs through the serving backend's own runner (dit_gpu_step: the
  * CUDA graph of one denoising step over request slots), so a measured row is what a block of the
- * GPU backend costs per step. Samples: CUDA events around each of --samples single steps after
- * --warmup untimed ones; by default a model's degree-1 rows are timed in turns (--interleave 5:
- * five steps of each row, then the next row's), so each row is taken at the clock the mixed load
- * holds rather than at its own. Each row's method text names the GPU, driver, CUDA, cuBLASLt and
+ * GPU backend costs per step. Samples: --samples steps after --warmup untimed ones, by default
+ * run back to back as a block runs them with a CUDA event between every two (--timing served; synced
+ * waits for each step); by default a model's degree-1 rows are timed in turns (--interleave 20:
+ * twenty steps of each row, a request's whole schedule as a one-GPU server runs it in one block,
+ * then the next row's), so each row is taken at the clock the mixed load holds rather than at its
+ * own, and after a turn of another size as a served block is (docs/validation.md 7.4). Each row's method text names the GPU, driver, CUDA, cuBLASLt and
  * cuDNN versions, how it was timed and the SM clocks seen (min..max over the row's samples, from
  * NVML). */
 #include "config.h"
 
 #include <getopt.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -39,6 +42,7 @@ static void usage(FILE *f)
             "usage: tetri profile measure --out FILE [--model LIST] [--res LIST] [--batch A-B] [--samples N]\n"
             "                             [--warmup N] [--steps N] [--device N] [--hardware NAME] [--attention NAME]\n"
             "                             [--degrees LIST --link-model HW] [--interleave Q]\n"
+            "                             [--timing served|synced]\n"
             "\n"
             "Times one denoising step on this GPU for every model, resolution and batch size asked for,\n"
             "through the runner `tetri serve --backend gpu` uses (a CUDA graph over request slots, random\n"
@@ -64,11 +68,18 @@ static void usage(FILE *f)
             "                   for the clock a sustained load holds\n"
             "  --interleave Q   time a model's degree-1 rows in turns, Q steps of each row at a time (as a\n"
             "                   server runs blocks of different sizes one after another), after settling\n"
-            "                   --settle-seconds on the same turns (default 5; 0: each row's samples one\n"
-            "                   after another, after settling on the largest size). A power-bound GPU's\n"
-            "                   clock follows the load's mean power: a small size timed alone gets a\n"
-            "                   higher clock than it has between large ones (2-3%% on an H200). The\n"
-            "                   rows' runners are all held at once, as tetri serve holds its graphs\n"
+            "                   --settle-seconds on the same turns (default 20, a request's steps, which\n"
+            "                   a one-GPU server runs as one block; 0: each row's samples one after\n"
+            "                   another, after settling on the largest size). A power-bound GPU's clock\n"
+            "                   follows the load's recent power: a small size timed alone gets a higher\n"
+            "                   clock than it has between large ones (2-3%% on an H200), and in short\n"
+            "                   turns a row inherits the clock of the row before it, which served\n"
+            "                   blocks of 20 steps do not (docs/validation.md 7.4). The rows' runners\n"
+            "                   are all held at once, as tetri serve holds its graphs\n"
+            "  --timing HOW     served (default): the timed steps run back to back, as a block of tetri serve\n"
+            "                   runs them, each between two CUDA events, nothing waiting between steps or\n"
+            "                   turns; synced: each step is waited for before the next is launched (the GPU\n"
+            "                   idles a launch between steps), the method before this option\n"
             "  --degrees LIST   sequence-parallel degrees (default 1; any of 1,2,4,8). Degree k > 1 on one GPU:\n"
             "                   one rank's share of the step (the rank with the most rows, its all-to-alls left\n"
             "                   out: dit_sp_rank_sample_ms) is measured, and its 2 all-to-alls per block are\n"
@@ -91,12 +102,13 @@ typedef struct measure_args {
     int res[16], n_res;
     int batch_lo, batch_hi, samples, warmup, steps, device;
     int interleave;             /* --interleave Q: the degree-1 rows' steps in turns of Q (0: a row at a time) */
+    bool served;                /* --timing served (steps back to back, as a block runs them) or synced */
     double settle_s;
 } measure_args;
 
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
-    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK, OPT_INTERLEAVE };
+    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK, OPT_INTERLEAVE, OPT_TIMING };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},          {"out", required_argument, NULL, OPT_OUT},
         {"model", required_argument, NULL, OPT_MODEL}, {"res", required_argument, NULL, OPT_RES},
@@ -105,11 +117,13 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         {"device", required_argument, NULL, OPT_DEVICE}, {"hardware", required_argument, NULL, OPT_HW},
         {"attention", required_argument, NULL, OPT_ATTN}, {"settle-seconds", required_argument, NULL, OPT_SETTLE},
         {"degrees", required_argument, NULL, OPT_DEGREES}, {"link-model", required_argument, NULL, OPT_LINK},
-        {"interleave", required_argument, NULL, OPT_INTERLEAVE}, {NULL, 0, NULL, 0},
+        {"interleave", required_argument, NULL, OPT_INTERLEAVE}, {"timing", required_argument, NULL, OPT_TIMING},
+        {NULL, 0, NULL, 0},
     };
     *a = (measure_args){.attention = "auto", .models = {TETRI_MODEL_FLUX_DEV, TETRI_MODEL_SD3_MEDIUM}, .n_models = 2,
                         .res = {256, 512, 1024, 2048}, .n_res = 4, .batch_lo = 1, .batch_hi = 4, .samples = 20, .warmup = 5,
-                        .steps = 20, .settle_s = 10, .degrees = {1}, .n_degrees = 1, .interleave = -1};
+                        .steps = 20, .settle_s = 10, .degrees = {1}, .n_degrees = 1, .interleave = -1,
+                        .served = true};
     optind = 1;
     opterr = 0;
     int c;
@@ -178,6 +192,11 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
             if (tetri_int_parse(optarg, 0, 1000, &a->interleave))
                 return tetri_errorf(err, "--interleave '%s': steps per turn, 1..1000 (0: a row at a time)", optarg);
             break;
+        case OPT_TIMING:
+            if (strcmp(optarg, "served") && strcmp(optarg, "synced"))
+                return tetri_errorf(err, "--timing '%s': served (steps back to back) or synced (each step waited for)", optarg);
+            a->served = strcmp(optarg, "served") == 0;
+            break;
         case OPT_DEVICE: if (tetri_int_parse(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
         case ':': return tetri_errorf(err, "%s needs a value", argv[optind - 1]);
         default: return tetri_errorf(err, "unknown option '%s'", argv[optind - 1]);
@@ -196,7 +215,7 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
     bool degree1 = false;
     for (int i = 0; i < a->n_degrees; i++) degree1 |= a->degrees[i] == 1;
     if (a->interleave > 0 && !degree1) return tetri_errorf(err, "--interleave takes the degree-1 rows in turns: --degrees has no 1");
-    if (a->interleave < 0) a->interleave = degree1 ? 5 : 0;
+    if (a->interleave < 0) a->interleave = degree1 ? 20 : 0;
     return 0;
 }
 
@@ -306,6 +325,24 @@ static void finish_row(const dit_gpu *m, const measure_args *a, const dit_gpu_in
     fflush(stdout);
 }
 
+/* --warmup untimed then n timed steps of one runner, all back to back (--timing served): ms[0..n). */
+static int sample_served(dit_gpu_step *st, int warmup, int n, float *ms, tetri_error *err)
+{
+    cudaEvent_t *at = calloc((size_t)n + 1, sizeof *at);
+    if (!at) return tetri_errorf(err, "out of memory");
+    int rc = 0;
+    for (int i = 0; i <= n && !rc; i++)
+        if (cudaEventCreate(&at[i]) != cudaSuccess) rc = tetri_errorf(err, "creating %d events", n + 1);
+    if (!rc) rc = dit_gpu_step_run(st, warmup, err) || dit_gpu_step_run_marked(st, n, at, err) ? -1 : 0;
+    if (!rc && cudaEventSynchronize(at[n]) != cudaSuccess) rc = tetri_errorf(err, "waiting for the timed steps");
+    for (int i = 0; i < n && !rc; i++)
+        if (cudaEventElapsedTime(&ms[i], at[i], at[i + 1]) != cudaSuccess) rc = tetri_errorf(err, "reading a step's time");
+    for (int i = 0; i <= n; i++)
+        if (at[i]) cudaEventDestroy(at[i]);
+    free(at);
+    return rc;
+}
+
 /* One row: a runner of `batch` at side `res`, --samples timed steps after --warmup, alone. */
 static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn, tetri_model model, int T,
                        int res, int batch, measured_row *row, char *method, size_t method_len, tetri_error *err)
@@ -314,46 +351,38 @@ static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *in
     float *ms = malloc((size_t)a->samples * sizeof *ms);
     if (!ms) return tetri_errorf(err, "out of memory");
     int clock_lo = dit_gpu_sm_clock_mhz(a->device), clock_hi = clock_lo;
-    int rc = -1;
-    if (make_runner(m, a, attn, T, res, batch, &st, err) || dit_gpu_step_sample_ms(st, a->warmup, a->samples, ms, err)) goto done;
-    const int clock_end = dit_gpu_sm_clock_mhz(a->device);
-    if (clock_end < clock_lo) clock_lo = clock_end;
-    if (clock_end > clock_hi) clock_hi = clock_end;
-    finish_row(m, a, info, st, model, res, batch, ms, clock_lo, clock_hi, "", row, method, method_len);
-    rc = 0;
-done:
+    int rc = make_runner(m, a, attn, T, res, batch, &st, err);
+    if (!rc) rc = a->served ? sample_served(st, a->warmup, a->samples, ms, err) : dit_gpu_step_sample_ms(st, a->warmup, a->samples, ms, err);
+    if (!rc) {
+        const int clock_end = dit_gpu_sm_clock_mhz(a->device);
+        if (clock_end < clock_lo) clock_lo = clock_end;
+        if (clock_end > clock_hi) clock_hi = clock_end;
+        finish_row(m, a, info, st, model, res, batch, ms, clock_lo, clock_hi,
+                   a->served ? ", steps back to back (--timing served)" : ", each step waited for (--timing synced)", row, method,
+                   method_len);
+    }
     dit_gpu_step_destroy(st);
     free(ms);
     return rc;
 }
 
-/* Every degree-1 row of a model at once (--interleave Q): a runner per (resolution, batch), then
- * turns in which each runs Q steps, as a server runs blocks of different shapes one after
- * another: first untimed for --settle-seconds (and at least --warmup steps each), then timed until
- * each row has --samples. Each row is thus taken at the clock the mixed load holds, where a row
- * timed alone gets the clock of its own power draw. Appends the rows at rows[*n]. */
-static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn,
-                                    tetri_model model, int T, measured_row *rows, char (*methods)[1024], size_t *n,
-                                    tetri_error *err)
+/* --timing synced: each timed step waited for (dit_gpu_step_sample_ms), so the GPU idles for a
+ * launch between steps; the method of tetri before --timing. Rows' steps in turns of Q, first
+ * untimed for --settle-seconds (and at least --warmup steps each). */
+static int turns_synced(const measure_args *a, dit_gpu_step **st, int nr, float *ms, int *lo, int *hi, tetri_error *err)
 {
-    const int nb = a->batch_hi - a->batch_lo + 1, nr = a->n_res * nb, q = a->interleave;
-    dit_gpu_step **st = calloc((size_t)nr, sizeof *st);
-    float *ms = malloc((size_t)nr * (size_t)a->samples * sizeof *ms), *untimed = malloc((size_t)q * sizeof *untimed);
-    int *lo = malloc((size_t)nr * sizeof *lo), *hi = malloc((size_t)nr * sizeof *hi);
-    int rc = st && ms && untimed && lo && hi ? 0 : tetri_errorf(err, "out of memory");
-    for (int i = 0; i < nr && !rc; i++) {
-        rc = make_runner(m, a, attn, T, a->res[i / nb], a->batch_lo + i % nb, &st[i], err);
-        if (rc) tetri_error_prefix(err, "--interleave: a runner of %dx%d batch %d beside the %d before it", a->res[i / nb],
-                                   a->res[i / nb], a->batch_lo + i % nb, i);
-    }
+    const int q = a->interleave;
+    float *untimed = malloc((size_t)q * sizeof *untimed);
+    if (!untimed) return tetri_errorf(err, "out of memory");
     struct timespec t0;
     clock_gettime(CLOCK_MONOTONIC, &t0);
+    int rc = 0;
     for (int turns = 0; !rc && (turns * q < a->warmup || seconds_since(&t0) < a->settle_s); turns++)
         for (int i = 0; i < nr && !rc; i++) rc = dit_gpu_step_sample_ms(st[i], 0, q, untimed, err);
+    free(untimed);
     if (!rc)
         printf("# settled %.1f s on turns of %d steps of each of %d rows: SM clock now %d MHz\n", seconds_since(&t0), q, nr,
                dit_gpu_sm_clock_mhz(a->device));
-    for (int i = 0; i < nr; i++) lo[i] = INT32_MAX, hi[i] = 0;
     for (int done = 0; done < a->samples && !rc; done += q) {
         const int k = a->samples - done < q ? a->samples - done : q;
         for (int i = 0; i < nr && !rc; i++) {
@@ -363,15 +392,89 @@ static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit
             if (mhz > hi[i]) hi[i] = mhz;
         }
     }
-    char how[128];
-    snprintf(how, sizeof how, ", in turns of %d steps with the model's %d other rows", q, nr - 1);
+    return rc;
+}
+
+/* --timing served: a cycle runs Q steps of every row back to back, an event between every two
+ * steps (dit_gpu_step_run_marked), and nothing waits between steps or cycles: the host enqueues
+ * cycle c + 1 (its own set of events) before it reads cycle c's times, so the GPU never idles,
+ * as under a server's queue. Cycles are untimed until --settle-seconds have passed (and each row
+ * has had --warmup steps), then timed until each row has --samples. A row's clock is read when its
+ * turn of the cycle just read has ended (the next cycle runs then). O(cycles x rows) events
+ * waited on. */
+static int turns_served(const measure_args *a, dit_gpu_step **st, int nr, float *ms, int *lo, int *hi, tetri_error *err)
+{
+    const int q = a->interleave, per = q + 1, timed_cycles = (a->samples + q - 1) / q;
+    const size_t n_ev = (size_t)2 * nr * per;
+    cudaEvent_t *ev = calloc(n_ev, sizeof *ev);
+    if (!ev) return tetri_errorf(err, "out of memory");
+    int rc = 0;
+    for (size_t i = 0; i < n_ev && !rc; i++)
+        if (cudaEventCreate(&ev[i]) != cudaSuccess) rc = tetri_errorf(err, "creating %zu events for the turns", n_ev);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    bool settled = false;
+    int timed = 0, prev = -2; /* prev: the cycle just enqueued, its timed index; -1 untimed, -2 none */
+    for (int c = 0; !rc; c++) {
+        if (!settled && c * q >= a->warmup && seconds_since(&t0) >= a->settle_s) {
+            settled = true;
+            printf("# settled %.1f s on turns of %d steps of each of %d rows, back to back: SM clock now %d MHz\n",
+                   seconds_since(&t0), q, nr, dit_gpu_sm_clock_mhz(a->device));
+        }
+        const bool more = !settled || timed < timed_cycles;
+        const int this = !settled ? -1 : timed++;
+        cudaEvent_t *mine = ev + (size_t)(c & 1) * nr * per, *theirs = ev + (size_t)((c + 1) & 1) * nr * per;
+        for (int i = 0; more && i < nr && !rc; i++) rc = dit_gpu_step_run_marked(st[i], q, mine + (size_t)i * per, err);
+        for (int i = 0; prev != -2 && i < nr && !rc; i++) {
+            cudaEvent_t *at = theirs + (size_t)i * per;
+            if (cudaEventSynchronize(at[q]) != cudaSuccess) { rc = tetri_errorf(err, "waiting for a turn's steps"); break; }
+            if (prev < 0) continue;
+            const int mhz = dit_gpu_sm_clock_mhz(a->device);
+            if (mhz < lo[i]) lo[i] = mhz;
+            if (mhz > hi[i]) hi[i] = mhz;
+            for (int j = 0; j < q && prev * q + j < a->samples && !rc; j++)
+                if (cudaEventElapsedTime(&ms[(size_t)i * a->samples + (size_t)prev * q + j], at[j], at[j + 1]) != cudaSuccess)
+                    rc = tetri_errorf(err, "reading a step's time");
+        }
+        if (!more) break;
+        prev = this;
+    }
+    for (size_t i = 0; i < n_ev; i++)
+        if (ev[i]) cudaEventDestroy(ev[i]);
+    free(ev);
+    return rc;
+}
+
+/* Every degree-1 row of a model at once (--interleave Q): a runner per (resolution, batch), then
+ * turns in which each runs Q steps, as a server runs blocks of different shapes one after
+ * another (turns_served or turns_synced, by --timing). Each row is thus taken at the clock the
+ * mixed load holds, where a row timed alone gets the clock of its own power draw. Appends the rows
+ * at rows[*n]. */
+static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit_gpu_info *info, dit_attn_backend attn,
+                                    tetri_model model, int T, measured_row *rows, char (*methods)[1024], size_t *n,
+                                    tetri_error *err)
+{
+    const int nb = a->batch_hi - a->batch_lo + 1, nr = a->n_res * nb, q = a->interleave;
+    dit_gpu_step **st = calloc((size_t)nr, sizeof *st);
+    float *ms = malloc((size_t)nr * (size_t)a->samples * sizeof *ms);
+    int *lo = malloc((size_t)nr * sizeof *lo), *hi = malloc((size_t)nr * sizeof *hi);
+    int rc = st && ms && lo && hi ? 0 : tetri_errorf(err, "out of memory");
+    for (int i = 0; i < nr && !rc; i++) {
+        rc = make_runner(m, a, attn, T, a->res[i / nb], a->batch_lo + i % nb, &st[i], err);
+        if (rc) tetri_error_prefix(err, "--interleave: a runner of %dx%d batch %d beside the %d before it", a->res[i / nb],
+                                   a->res[i / nb], a->batch_lo + i % nb, i);
+    }
+    for (int i = 0; lo && hi && i < nr; i++) lo[i] = INT32_MAX, hi[i] = 0;
+    if (!rc) rc = a->served ? turns_served(a, st, nr, ms, lo, hi, err) : turns_synced(a, st, nr, ms, lo, hi, err);
+    char how[160];
+    snprintf(how, sizeof how, ", in turns of %d steps with the model's %d other rows, %s", q, nr - 1,
+             a->served ? "steps back to back (--timing served)" : "each step waited for (--timing synced)");
     for (int i = 0; i < nr && !rc; i++, (*n)++)
         finish_row(m, a, info, st[i], model, a->res[i / nb], a->batch_lo + i % nb, ms + (size_t)i * a->samples, lo[i], hi[i], how,
                    &rows[*n], methods[*n], sizeof methods[*n]);
     for (int i = 0; st && i < nr; i++) dit_gpu_step_destroy(st[i]);
     free(st);
     free(ms);
-    free(untimed);
     free(lo);
     free(hi);
     return rc;

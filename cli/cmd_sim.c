@@ -467,12 +467,12 @@ typedef struct print_ctx {
     double start;        /* when the sweep started (sweep_progress_now) */
 } print_ctx;
 
-/* The p-th quantile (nearest rank) of sorted gaps, in microseconds. */
-static double gap_us(const host_result *r, double p)
+/* The p-th quantile (nearest rank) of n sorted gaps, in microseconds. */
+static double gap_us(const tetri_ns *sorted, size_t n, double p)
 {
-    if (r->n_gap == 0) return 0.0;
-    size_t k = (size_t)ceil(p * (double)r->n_gap);
-    return (double)r->gap_ns[k ? k - 1 : 0] / 1e3;
+    if (n == 0) return 0.0;
+    size_t k = (size_t)ceil(p * (double)n);
+    return (double)sorted[k ? k - 1 : 0] / 1e3;
 }
 
 /* snprintf at buf + *used, never past len. */
@@ -512,9 +512,14 @@ static void format_run(void *ctx, const sweep_run_report *r, char *line, size_t 
     append(line, len, &used, "  %-*s  %s  attainment %.3f (%d met, %d late, %d dropped of %d)  decide p50 %.2f us",
            pc->policy_width, r->policy_given, what, s->n ? (double)s->met / s->n : 0.0, s->met, s->late, s->dropped, s->n,
            (double)s->decide_median_ns / 1e3);
+    const host_result *h = r->result;
     if (pc->live)
-        append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(r->result, 0.5),
-               gap_us(r->result, 0.99), r->result->n_gap);
+        append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(h->gap_ns, h->n_gap, 0.5),
+               gap_us(h->gap_ns, h->n_gap, 0.99), h->n_gap);
+    if (pc->live && h->n_gap_parts) /* each part's own p99: where the slow gaps go */
+        append(line, len, &used, " [p99 of its parts: worker %.1f, report %.1f, host %.1f us]",
+               gap_us(h->gap_part_ns[HOST_GAP_WORKER], h->n_gap_parts, 0.99),
+               gap_us(h->gap_part_ns[HOST_GAP_REPORT], h->n_gap_parts, 0.99), gap_us(h->gap_part_ns[HOST_GAP_HOST], h->n_gap_parts, 0.99));
     if (pc->live && r->result->n_failed_blocks)
         append(line, len, &used, "  %lld failed block(s)", (long long)r->result->n_failed_blocks);
 }

@@ -28,6 +28,7 @@ void serve_gpu_args_init(serve_gpu_args *a)
 typedef struct serve_gpu_state {
     gpu_backend *g;
     uint64_t input_seed;
+    int quiet;
     bool across;        /* the backend spans MPI ranks (cli/serve_mpi.h owns it) */
 } serve_gpu_state;
 
@@ -38,11 +39,17 @@ static int open_run(void *ctx, const tetri_profile *profile, const host_arrival 
     serve_gpu_state *st = ctx;
     if (gpu_begin_run(st->g, arrivals, n, st->input_seed, err)) return -1;
     gpu_bind(be, st->g);
-    *handle = NULL; /* the backend outlives the run */
+    *handle = st; /* the backend outlives the run: the handle only says there is a run to close */
     return 0;
 }
 
-static void close_run(void *ctx, void *handle) { (void)ctx, (void)handle; }
+/* After each run: its blocks as the GPUs timed them (one process's GPUs). */
+static void close_run(void *ctx, void *handle)
+{
+    (void)handle;
+    const serve_gpu_state *st = ctx;
+    if (!st->quiet && !st->across) gpu_run_report(st->g, stdout);
+}
 
 /* Every (side, steps) the sweep can hold: the trace's, or the workload's resolutions (and the
  * homogeneous side) at its step count. */
@@ -135,6 +142,7 @@ int serve_gpu_open(const serve_gpu_args *a, const sweep_spec *s, int quiet, swee
     serve_gpu_state *st = calloc(1, sizeof *st);
     if (!st) return tetri_errorf(err, "out of memory");
     st->input_seed = (uint64_t)a->weight_seed;
+    st->quiet = quiet;
     if (!quiet) {
         printf("# GPU backend: %s on %d GPU(s), %d shape(s) x batches 1-%d; loading the model and capturing the graphs\n",
                tetri_model_name(o.model), o.n_gpus, o.n_shapes, o.max_batch);

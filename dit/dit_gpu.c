@@ -850,6 +850,17 @@ int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_
     return rc;
 }
 
+int dit_gpu_step_run_marked(dit_gpu_step *s, int n, cudaEvent_t *at, tetri_error *err)
+{
+    if (check_bound(s, err)) return -1;
+    for (int i = 0; i < n; i++) {
+        CU(cudaEventRecord(at[i], s->m->stream), "marking a step");
+        if (dit_gpu_step_run(s, 1, err)) return -1;
+    }
+    CU(cudaEventRecord(at[n], s->m->stream), "marking a step");
+    return 0;
+}
+
 size_t dit_gpu_step_bytes(const dit_gpu_step *s)
 {
     dit_arena a = {0};

@@ -9,7 +9,7 @@
  *          dit_gpu_step_bind, dit_gpu_step_run, dit_gpu_step_set_inputs, dit_gpu_step_random_inputs,
  *          dit_gpu_step_forward, dit_gpu_step_capture, dit_gpu_step_replay, dit_gpu_step_denoise,
  *          dit_gpu_step_read_velocity, dit_gpu_step_read_latent, dit_gpu_step_flops, dit_gpu_step_bytes,
- *          dit_gpu_step_sample_ms,
+ *          dit_gpu_step_sample_ms, dit_gpu_step_run_marked,
  *          dit_gpu_weight_bytes, dit_gpu_stream, dit_gpu_cublas, dit_gpu_set_gemm_tuning,
  *          dit_gpu_step_prepare, dit_gpu_step_attention, dit_attn_backend_name,
  *          dit_attn_backend_parse, dit_gpu_get_paths, dit_gpu_paths_text, dit_gpu_attention_runs, dit_slot_create_sp,
@@ -191,6 +191,10 @@ int dit_gpu_step_replay(dit_gpu_step *s, tetri_error *err);
 /* Times n single steps (dit_gpu_step_run(s, 1)) after `warmup` untimed ones, CUDA events around
  * each: ms[0..n) in milliseconds. The slots advance (their step index wraps at their schedule's end). */
 int dit_gpu_step_sample_ms(dit_gpu_step *s, int warmup, int n, float *ms, tetri_error *err);
+/* Enqueues n steps back to back, as a block of the GPU backend runs them, recording at[i] before
+ * step i and at[n] after the last (n + 1 events, the caller's); nothing waits. Step i took
+ * cudaEventElapsedTime(at[i], at[i + 1]) once at[n] has completed. */
+int dit_gpu_step_run_marked(dit_gpu_step *s, int n, cudaEvent_t *at, tetri_error *err);
 /* Sets the bound slots to step 0, runs n denoising steps and waits. */
 int dit_gpu_step_denoise(dit_gpu_step *s, int n, tetri_error *err);
 /* The last forward's velocity [B, N, C p^2] in packed token order, and the bound slots' latents

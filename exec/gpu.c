@@ -91,7 +91,9 @@ static int start_model(gpu_backend *g, int gpu, tetri_error *err)
         return tetri_error_prefix(err, "GPU %d: weights", gpu);
     d->weight_bytes = dit_gpu_weight_bytes(d->m);
     if (capture_runners(g, gpu, err)) return -1;
-    CUDA_TRY(cudaEventCreateWithFlags(&d->ev_end, cudaEventDisableTiming), "creating events");
+    CUDA_TRY(cudaEventCreate(&d->ev_end), "creating events"); /* timing: the block's steps end at it */
+    CUDA_TRY(cudaEventCreate(&d->ev_launch), "creating events");
+    CUDA_TRY(cudaEventCreate(&d->ev_steps), "creating events");
     CUDA_TRY(cudaEventCreateWithFlags(&d->ev_moved, cudaEventDisableTiming), "creating events");
     return 0;
 }
@@ -132,6 +134,8 @@ static void gpu_thread_stop(void *ctx, int gpu)
     for (int s = 0; s < g->n_shapes; s++)
         for (int b = 1; b <= g->opt.max_batch; b++) dit_gpu_step_destroy(d->runner[s][b]);
     if (d->ev_end) cudaEventDestroy(d->ev_end);
+    if (d->ev_launch) cudaEventDestroy(d->ev_launch);
+    if (d->ev_steps) cudaEventDestroy(d->ev_steps);
     if (d->ev_moved) cudaEventDestroy(d->ev_moved);
     dit_gpu_destroy(d->m);
     d->m = NULL;
@@ -253,12 +257,14 @@ static int launch_block(gpu_backend *g, int gpu, const workers_job *job, tetri_e
         return tetri_errorf(err, "GPU %d: no graph for a batch of %d at %dx%d, %d steps (graphs: batches 1-%d of the workload's shapes)",
                             gpu, a->n_req, r0->width, r0->height, r0->steps, g->opt.max_batch);
     dit_slot *sl[TETRI_MAX_BATCH];
+    CUDA_TRY(cudaEventRecord(d->ev_launch, dit_gpu_stream(d->m)), "recording the block's launch");
     for (int k = 0; k < a->n_req; k++)
         if (slot_here(g, gpu, a->req[k], &sl[k], err)) return -1;
     dit_gpu_step *r = d->runner[s][a->n_req];
     if (gpu_inject(g, gpu, job, err)) return -1;
-    if (dit_gpu_step_bind(r, sl, a->n_req, err) || dit_gpu_step_run(r, a->steps, err))
-        return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
+    if (dit_gpu_step_bind(r, sl, a->n_req, err)) return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
+    CUDA_TRY(cudaEventRecord(d->ev_steps, dit_gpu_stream(d->m)), "recording the block's first step");
+    if (dit_gpu_step_run(r, a->steps, err)) return tetri_error_prefix(err, "GPU %d: the block's launch", gpu);
     CUDA_TRY(cudaEventRecord(d->ev_end, dit_gpu_stream(d->m)), "recording the block's end");
     return 0;
 }
@@ -314,6 +320,26 @@ int gpu_finish_block(gpu_backend *g, const workers_job *job, tetri_error *err)
     return 0;
 }
 
+/* Adds an ended degree-1 block to its (shape, batch)'s figures. */
+static void count_block(gpu_backend *g, int gpu, const workers_job *job, tetri_ns end_real)
+{
+    gpu_dev *d = &g->dev[gpu];
+    const host_arrival *r0 = &g->arrivals[job->a.req[0]];
+    const int s = gpu_shape_index(g, r0->width, r0->height, r0->steps);
+    float prep = 0, steps = 0;
+    if (s < 0 || cudaEventElapsedTime(&prep, d->ev_launch, d->ev_steps) != cudaSuccess ||
+        cudaEventElapsedTime(&steps, d->ev_steps, d->ev_end) != cudaSuccess)
+        return;
+    gpu_block_stats *x = &d->stats[s][job->a.n_req];
+    x->blocks++;
+    x->steps += job->a.steps;
+    x->prepared += prep >= 0.01f;
+    x->prep_ms += prep;
+    x->steps_ms += steps;
+    x->wall_ms += (double)(end_real - job->start_real) / 1e6;
+    x->pred_ms += (double)job->pred_real / 1e6;
+}
+
 static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
 {
     gpu_backend *g = ctx;
@@ -327,6 +353,7 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
         gpu_block_failed(g, gpu, ev, &err);
         return;
     }
+    count_block(g, gpu, job, end);
     ev->end_real_ns = end;
 }
 
@@ -365,6 +392,7 @@ int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64
     }
     g->arrivals = arrivals;
     g->n_arrivals = n;
+    for (int i = 0; i < TETRI_MAX_GPUS; i++) memset(g->dev[i].stats, 0, sizeof g->dev[i].stats);
     g->seed = seed;
     gpu_sp_begin_run(g);
     if (g->w) workers_restart(g->w); /* else the caller's driver restarts */
@@ -476,4 +504,21 @@ void gpu_report(const gpu_backend *g, FILE *out)
         if (d->m) fprintf(out, "# GPU %d %s\n", i, dit_gpu_paths_text(d->m));
     }
     gpu_sp_report(g, out);
+}
+
+void gpu_run_report(const gpu_backend *g, FILE *out)
+{
+    for (int i = g->first; i < g->end; i++)
+        for (int s = 0; s < g->n_shapes; s++)
+            for (int b = 1; b <= g->opt.max_batch; b++) {
+                const gpu_block_stats *x = &g->dev[i].stats[s][b];
+                if (!x->blocks) continue;
+                const double gpu_ms = x->prep_ms + x->steps_ms;
+                fprintf(out, "# GPU %d %dx%d batch %d: %lld blocks, %lld steps: step %.3f ms on the GPU; preparation %.3f ms at %lld "
+                             "first blocks; GPU time vs predicted %+.2f%%, the worker's (hand-over to end seen) %+.2f%%, %.3f ms a "
+                             "block more than the GPU's\n",
+                        i, g->shape[s].width, g->shape[s].height, b, (long long)x->blocks, (long long)x->steps, x->steps_ms / (double)x->steps,
+                        x->prepared ? x->prep_ms / (double)x->prepared : 0.0, (long long)x->prepared, 100.0 * (gpu_ms / x->pred_ms - 1),
+                        100.0 * (x->wall_ms / x->pred_ms - 1), (x->wall_ms - gpu_ms) / (double)x->blocks);
+            }
 }

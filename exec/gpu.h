@@ -1,5 +1,5 @@
 /* exec/gpu.h: the GPU backend of the serving host: real FLUX.1-dev / SD3-medium steps.
- * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_runner, gpu_report.
+ * defines: gpu_shape, gpu_options, gpu_backend, gpu_open, gpu_close, gpu_begin_run, gpu_bind, gpu_runner, gpu_report, gpu_run_report.
  *
  * The driver is exec/workers.c (a worker thread per GPU, the run's clock at speed 1, the
  * completion queue); this backend's runner launches a block on its GPUs' streams and waits for it.
@@ -96,5 +96,8 @@ void gpu_bind(host_backend *be, gpu_backend *g);
 const workers_runner *gpu_runner(gpu_backend *g);
 /* What start-up took and holds: per GPU, weights, graphs and their activations, seconds. */
 void gpu_report(const gpu_backend *g, FILE *out);
+/* The run's degree-1 blocks per GPU and (shape, batch), from CUDA events: the step and preparation
+ * times the GPU took, the worker's wall time and the prediction, and how they differ. */
+void gpu_run_report(const gpu_backend *g, FILE *out);
 
 #endif

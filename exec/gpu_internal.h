@@ -57,6 +57,14 @@ typedef struct gpu_sp_block {
     atomic_bool failed;
 } gpu_sp_block;
 
+/* A run's degree-1 blocks of one (shape, batch) on one GPU, as the GPU timed them (CUDA events at
+ * the block's launch, after its requests' preparation, at its end) and as the worker saw them
+ * (hand-over to the end seen), against their predictions: where a block's error comes from. */
+typedef struct gpu_block_stats {
+    int64_t blocks, steps, prepared;    /* prepared: blocks whose preparation took 10 us or more */
+    double prep_ms, steps_ms, wall_ms, pred_ms;
+} gpu_block_stats;
+
 typedef struct gpu_dev {
     int device;
     char name[96];
@@ -64,6 +72,8 @@ typedef struct gpu_dev {
     dit_gpu_step *runner[GPU_MAX_SHAPES][TETRI_MAX_BATCH + 1]; /* [shape][batch], degree 1 */
     gpu_sp_dev *sp;                                            /* NULL without sequence parallelism */
     cudaEvent_t ev_end, ev_moved;
+    cudaEvent_t ev_launch, ev_steps;                           /* a degree-1 block's launch and first step (timing) */
+    gpu_block_stats stats[GPU_MAX_SHAPES][TETRI_MAX_BATCH + 1]; /* the run's, degree 1; reset by gpu_begin_run */
     size_t weight_bytes, runner_bytes, mem_used; /* mem_used: all it took, the runners' own slots included */
     int n_graphs;                                /* degree 1 */
     double startup_s;

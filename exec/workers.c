@@ -213,6 +213,7 @@ static void *worker_main(void *arg)
         ev.start = run_of_real(w, ev.gpu_start_real_ns > 0 ? ev.gpu_start_real_ns : job.start_real);
         ev.end = run_of_real(w, ev.gpu_end_real_ns > 0 ? ev.gpu_end_real_ns : ev.end_real_ns);
         if (ev.end < ev.start) ev.end = ev.start;
+        ev.posted_real_ns = workers_real_now();
         post(w, &ev);
     }
     if (r->thread_stop) r->thread_stop(r->ctx, k->gpu);
@@ -298,6 +299,7 @@ static int workers_wait_next(void *self, tetri_ns until, host_event *ev, tetri_e
     for (;;) {
         if (atomic_load(&w->q_len) > 0) {
             *ev = w->queue[w->q_head];
+            ev->taken_real_ns = workers_real_now();
             w->q_head = (w->q_head + 1) % TETRI_MAX_GPUS;
             atomic_fetch_sub(&w->q_len, 1);
             pthread_mutex_unlock(&w->mu);

@@ -60,6 +60,10 @@ typedef struct host_event {
      * so that on the run's clock it starts at its decision's instant plus that reaction at its real
      * length, and runs its whole time. 0: at the hand-over. */
     tetri_ns gpu_start_real_ns;
+    /* Where the host's overhead goes (0 where a backend does not say): when the worker reported
+     * the end (posted_real_ns, after its own work on it) and when the host took it from the
+     * backend (taken_real_ns, set by wait_next). */
+    tetri_ns posted_real_ns, taken_real_ns;
     bool fatal;                     /* FAILED only: the backend cannot go on (a GPU error, a GPU that
                                      * stopped answering): the host ends the run, partial */
     char why[256];

@@ -24,6 +24,7 @@
 typedef struct running_block {
     size_t rec;                /* index into host.blocks */
     tetri_ns follows_real_ns;  /* real end of the completion that freed its GPUs this decision; 0: none */
+    tetri_ns follows_posted_ns, follows_taken_ns; /* that completion's report and taking (host_event) */
 } running_block;
 
 typedef struct host {
@@ -60,6 +61,7 @@ typedef struct host {
      * and the instant (loop pass) that took it: only a block started in that same pass follows
      * it. Stamped rather than cleared each pass, which the simulator's million-request runs feel. */
     tetri_ns freed_real_ns[TETRI_MAX_GPUS];
+    tetri_ns freed_posted_ns[TETRI_MAX_GPUS], freed_taken_ns[TETRI_MAX_GPUS]; /* its report, its taking */
     int64_t freed_pass[TETRI_MAX_GPUS];
     int64_t pass;
 
@@ -74,6 +76,8 @@ typedef struct host {
     size_t n_rec, cap_rec;
     tetri_ns *gap_ns;
     size_t n_gap, cap_gap;
+    tetri_ns *gap_part_ns[HOST_GAP_PARTS];
+    size_t n_gap_parts, cap_gap_part[HOST_GAP_PARTS];
 
     tetri_ns gpu_busy_ns;
     int64_t n_failed;
@@ -235,6 +239,17 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     if (rb->follows_real_ns > 0 && ev->start_real_ns > 0 && !failed) {
         if (grow((void **)&h->gap_ns, &h->cap_gap, sizeof *h->gap_ns, h->n_gap + 1, h->err)) return -1;
         h->gap_ns[h->n_gap++] = ev->start_real_ns - rb->follows_real_ns;
+        if (rb->follows_posted_ns > 0 && rb->follows_taken_ns > 0) {
+            const tetri_ns part[HOST_GAP_PARTS] = {rb->follows_posted_ns - rb->follows_real_ns,
+                                                   rb->follows_taken_ns - rb->follows_posted_ns,
+                                                   ev->start_real_ns - rb->follows_taken_ns};
+            for (int k = 0; k < HOST_GAP_PARTS; k++) {
+                if (grow((void **)&h->gap_part_ns[k], &h->cap_gap_part[k], sizeof *h->gap_part_ns[k], h->n_gap_parts + 1, h->err))
+                    return -1;
+                h->gap_part_ns[k][h->n_gap_parts] = part[k];
+            }
+            h->n_gap_parts++;
+        }
     }
     /* GPU time as run (failed blocks held their GPUs too). A batch shares it; the first member
      * takes the remainder, so the requests' sum is exactly the GPUs' busy time. */
@@ -256,6 +271,8 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     if (failed) h->n_failed++;
     for (tetri_gpuset g = b->gpus; g; g &= g - 1) {
         h->freed_real_ns[__builtin_ctzll(g)] = ev->end_real_ns;
+        h->freed_posted_ns[__builtin_ctzll(g)] = ev->posted_real_ns;
+        h->freed_taken_ns[__builtin_ctzll(g)] = ev->taken_real_ns;
         h->freed_pass[__builtin_ctzll(g)] = h->pass;
     }
     release_slot(h, ev->slot, b->gpus);
@@ -312,12 +329,14 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
     *b = (tetri_block_result){.seq = (int32_t)h->n_rec, .n_req = a->n_req, .gpus = a->gpus, .steps = a->steps,
                               .pred_start = now, .pred_end = now + cost.total_ns, .start = now, .end = now + emulate,
                               .migration_ns = cost.migration_ns};
-    tetri_ns follows = 0;
+    running_block rb = {.rec = h->n_rec++};
     for (tetri_gpuset g = a->gpus; g; g &= g - 1) {
         const int gpu = __builtin_ctzll(g);
-        if (h->freed_pass[gpu] == h->pass && h->freed_real_ns[gpu] > follows) follows = h->freed_real_ns[gpu];
+        if (h->freed_pass[gpu] == h->pass && h->freed_real_ns[gpu] > rb.follows_real_ns)
+            rb.follows_real_ns = h->freed_real_ns[gpu], rb.follows_posted_ns = h->freed_posted_ns[gpu],
+            rb.follows_taken_ns = h->freed_taken_ns[gpu];
     }
-    h->run[slot] = (running_block){.rec = h->n_rec++, .follows_real_ns = follows};
+    h->run[slot] = rb;
     for (int32_t k = 0; k < a->n_req; k++) {
         tetri_request *r = &h->req[a->req[k]];
         tetri_request_result *res = &h->res[r->id];
@@ -544,6 +563,7 @@ static void summarise(host *h, host_result *out)
         sum->decide_median_ns = select_kth(h->decide_ns, n, (n - 1) / 2);
     }
     if (h->n_gap) qsort(h->gap_ns, h->n_gap, sizeof *h->gap_ns, cmp_ns); /* gap_ns may be NULL */
+    for (int k = 0; k < HOST_GAP_PARTS && h->n_gap_parts; k++) qsort(h->gap_part_ns[k], h->n_gap_parts, sizeof *h->gap_part_ns[k], cmp_ns);
 }
 
 static int check_arrivals(const host_arrival *a, size_t n, tetri_error *err)
@@ -585,6 +605,7 @@ void host_result_free(host_result *r)
     free(r->timeline);
     free(r->blocks);
     free(r->gap_ns);
+    for (int k = 0; k < HOST_GAP_PARTS; k++) free(r->gap_part_ns[k]);
     memset(r, 0, sizeof *r);
 }
 
@@ -652,6 +673,7 @@ static void host_free(host *h)
     free(h->timeline);
     free(h->blocks);
     free(h->gap_ns);
+    for (int k = 0; k < HOST_GAP_PARTS; k++) free(h->gap_part_ns[k]);
 }
 
 int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
@@ -687,6 +709,8 @@ int host_run(const host_config *cfg, const host_backend *backend, const host_arr
     out->gap_ns = h.gap_ns;
     out->n_gap = h.n_gap;
     h.gap_ns = NULL;
+    for (int k = 0; k < HOST_GAP_PARTS; k++) out->gap_part_ns[k] = h.gap_part_ns[k], h.gap_part_ns[k] = NULL;
+    out->n_gap_parts = h.n_gap_parts;
     out->gpu_busy_ns = h.gpu_busy_ns;
     out->n_failed_blocks = h.n_failed;
     out->partial = h.partial;

@@ -1,6 +1,6 @@
 /* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
  * defines: host_arrival, host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
- *          HOST_MAX_IDLE_WAKES, host_timeline_max_samples.
+ *          HOST_MAX_IDLE_WAKES, host_gap_part, host_timeline_max_samples.
  *
  * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
  * whatever runs the blocks. The loop:
@@ -78,6 +78,9 @@ typedef struct host_config {
     const volatile sig_atomic_t *stop;
 } host_config;
 
+/* The parts of the host's overhead (host_result.gap_part_ns). */
+typedef enum host_gap_part { HOST_GAP_WORKER, HOST_GAP_REPORT, HOST_GAP_HOST, HOST_GAP_PARTS } host_gap_part;
+
 typedef struct host_result {
     tetri_request_result *requests; /* one per arrival, in id order */
     size_t n_requests;
@@ -96,6 +99,13 @@ typedef struct host_result {
      * the block's start, in monotonic ns, sorted ascending. */
     tetri_ns *gap_ns;
     size_t n_gap;
+    /* Those gaps in their three parts, each array sorted on its own (n_gap_parts of them: the gaps
+     * whose backend stamped host_event.posted_real_ns and taken_real_ns): HOST_GAP_WORKER, from
+     * the end to the worker's report of it (its own work on the ended block); HOST_GAP_REPORT,
+     * from that report to the host taking it (the host noticing); HOST_GAP_HOST, from there to the
+     * block's start (the host's pass: the decision and the hand-over). */
+    tetri_ns *gap_part_ns[HOST_GAP_PARTS];
+    size_t n_gap_parts;
     /* The run ended early: a stop asked for (host_config.stop) or a fatal backend failure (a GPU
      * error). Every request is still accounted for (those not finished are dropped); blocks still
      * running then are recorded as failed. partial_why says what ended it. */

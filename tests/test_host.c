@@ -108,6 +108,7 @@ static void emulated_matches_the_simulator(void **state)
      * the deadlines, so outcomes and the order of events are those of the simulator. */
     tetri_trace t = spaced_trace(8, 10, 300 * MS, 3 * SEC);
     const char *policies[] = {"xdit-sp1", "xdit-sp2", "edf-dyn", "tetriserve", "xdit-sp1"};
+    size_t all_gaps = 0;
     for (size_t p = 0; p < sizeof policies / sizeof policies[0]; p++) {
         host_config cfg = {.profile = prof, .policy_spec = policies[p], .check_plans = 1};
         host_result s, e;
@@ -139,6 +140,21 @@ static void emulated_matches_the_simulator(void **state)
                 fail_msg("%s block %zu: predicted [%lld, %lld], ran [%lld, %lld]", policies[p], i, (long long)b->pred_start,
                          (long long)b->pred_end, (long long)b->start, (long long)b->end);
         }
+        /* The overhead's parts (worker, report, host) are stamped for every gap, none negative,
+         * and add up to the gaps: sums do not depend on each array being sorted on its own. */
+        assert_int_equal(e.n_gap_parts, e.n_gap);
+        tetri_ns gaps = 0, parts = 0;
+        for (size_t i = 0; i < e.n_gap; i++) {
+            gaps += e.gap_ns[i];
+            for (int k = 0; k < HOST_GAP_PARTS; k++) {
+                assert_true(e.gap_part_ns[k][i] >= 0);
+                parts += e.gap_part_ns[k][i];
+            }
+            if (i) for (int k = 0; k < HOST_GAP_PARTS; k++) assert_true(e.gap_part_ns[k][i] >= e.gap_part_ns[k][i - 1]);
+        }
+        assert_int_equal(parts, gaps);
+        assert_int_equal(s.n_gap_parts, 0);
+        all_gaps += e.n_gap;
         for (size_t i = 0; i < t.n; i++) {
             assert_int_equal(e.requests[i].outcome, s.requests[i].outcome);
             tetri_ns d = e.requests[i].finish - s.requests[i].finish;
@@ -147,6 +163,7 @@ static void emulated_matches_the_simulator(void **state)
         host_result_free(&s);
         host_result_free(&e);
     }
+    assert_true(all_gaps > 0); /* the parts were checked on some */
     tetri_trace_free(&t);
 }
 

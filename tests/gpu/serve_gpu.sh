@@ -32,6 +32,13 @@ if [ "$only_sp" != sp ]; then
 hw=$(sql "$tmp/p.db" "SELECT name FROM hardware")
 [ "$(sql "$tmp/p.db" "SELECT count(*) FROM step_latency WHERE source = 'measured' AND samples = 20 AND method LIKE '%driver%'")" = 4 ] &&
     pass "profile measure wrote 4 measured rows of $hw" || fail "profile measure rows: $(sql "$tmp/p.db" "SELECT * FROM step_latency")"
+# --timing: the default (served: steps back to back) and synced, each named in its rows' method
+"$TETRI" profile measure --out "$tmp/ps.db" --model sd3-medium --res 256 --batch 1 --samples 20 --warmup 3 --settle-seconds 1 \
+    --timing synced >"$tmp/measure_s.out" 2>&1 || fail "profile measure --timing synced: $(cat "$tmp/measure_s.out")"
+served=$(sql "$tmp/p.db" "SELECT count(*) FROM step_latency WHERE method LIKE '%back to back (--timing served)%'")
+synced=$(sql "$tmp/ps.db" "SELECT count(*) FROM step_latency WHERE method LIKE '%each step waited for (--timing synced)%' AND median_ns > 0")
+[ "$served" = 4 ] && [ "$synced" = 1 ] && pass "profile measure --timing: served by default (4 rows), synced when asked (1 row)" ||
+    fail "profile measure --timing: $served served rows of 4, $synced synced of 1"
 fi
 "$TETRI" workload --model sd3-medium --resolutions 256,512 --steps 8 -n 12 --rate 120 --slo-scale 2 --seed 5 -o "$tmp/t.csv" >/dev/null ||
     fail "workload"
