@@ -61,8 +61,8 @@ typedef struct gpu_sp_block {
  * the block's launch, after its requests' preparation, at its end) and as the worker saw them
  * (hand-over to the end seen), against their predictions: where a block's error comes from. */
 typedef struct gpu_block_stats {
-    int64_t blocks, steps, prepared;    /* prepared: blocks whose preparation took 10 us or more */
-    double prep_ms, steps_ms, wall_ms, pred_ms;
+    int64_t blocks, steps, prepared;    /* prepared: first blocks (they made a request's state) */
+    double prep_ms, steps_ms, gpu_ms, wall_ms, pred_ms; /* prep_ms: of the first blocks; gpu_ms: launch to end */
 } gpu_block_stats;
 
 typedef struct gpu_dev {

@@ -40,11 +40,13 @@
 /* ... and starts spinning this fraction of a block's expected duration before its expected end
  * when that is longer than WORKERS_SPIN_NS. A GPU block ends early too: a GPU's clock can run it 3
  * to 5% faster than the profile for a whole run (docs/validation.md 7.2), which the expected end
- * follows (WORKERS_RATIO_*), and a few percent either way from block to block, which this window
- * covers. An end that finds the host asleep reaches it through a condition variable's wake-up,
- * 100 to 300 us on the H200 machine (the p99 of the live gaps in docs/validation.md 7.1 were
- * such ends). The host's core spins for it: one core, a few percent of the time per GPU. */
-#define WORKERS_EARLY_SPIN_DIV 32
+ * follows (WORKERS_RATIO_*), and a block that starts on a GPU that idled runs 3 to 4% faster than
+ * one that follows another (a 256 or 512 px FLUX block on an H200: docs/validation.md 7.4), which
+ * this window covers (a 32nd, 3.1%, did not: those ends made the live gaps' p99 of 7.4, their
+ * "report" part). An end that finds the host asleep reaches it through a condition variable's
+ * wake-up, 100 to 300 us on the H200 machine. The host's core spins for it: one core, up to a
+ * 16th of the time per GPU. */
+#define WORKERS_EARLY_SPIN_DIV 16
 /* A worker's ratio of its blocks' real to emulated (predicted) durations, in parts per million:
  * a moving average (the last block weighs 1/4), kept within 1/2..2 so one stalled block cannot
  * move the next block's expected end far. */

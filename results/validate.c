@@ -60,13 +60,34 @@ static size_t find_twin_by_content(const results_run *runs, size_t n, const resu
     return n;
 }
 
+/* The profile's part of a run key (sim/sweep.c's sweep_run_key: "|profile=<16 hex digits>,..."). */
+#define KEY_PROFILE "|profile="
+
+int validate_key_on_profile(const char *key, const char *digest, char *buf, size_t len)
+{
+    const char *at = strstr(key, KEY_PROFILE);
+    if (!at || strlen(digest) != 16) return -1;
+    at += strlen(KEY_PROFILE);
+    const char *end = at + strspn(at, "0123456789abcdef");
+    if (end - at != 16) return -1;
+    int w = snprintf(buf, len, "%.*s%s%s", (int)(at - key), key, digest, end);
+    return w >= 0 && (size_t)w < len ? 0 : -1;
+}
+
 /* The simulated twin of live run `live` among runs, or n: the run of its key without the backend
  * part, else (a validation with --sim-jitter) of that key with jitter on, else a run with jitter
  * off of the same trace by content: a live run made on the GPU machine names the trace at the
- * path it had there, and its twin simulated here names it where it lies here. */
-static size_t find_twin(const results_run *runs, size_t n, const results_run *live)
+ * path it had there, and its twin simulated here names it where it lies here. With `digest`
+ * (not NULL), the twin is looked for on that profile instead of the live run's. */
+static size_t find_twin(const results_run *runs, size_t n, const results_run *live, const char *digest)
 {
-    char key[4096];
+    char key[4096], moved_key[4096];
+    if (digest) {
+        if (validate_key_on_profile(live->run_key, digest, moved_key, sizeof moved_key)) return n;
+        results_run moved = *live;
+        moved.run_key = moved_key;
+        return find_twin(runs, n, &moved, NULL);
+    }
     if (validate_sim_key(live->run_key, key, sizeof key)) return n;
     size_t twin = find_run(runs, n, live->experiment_id, key, 1);
     const char *off = strstr(key, "|jitter=off,");
@@ -80,8 +101,23 @@ static size_t find_twin(const results_run *runs, size_t n, const results_run *li
     return find_twin_by_content(runs, n, live);
 }
 
+static int find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys, size_t n_keys,
+                      const char *digest, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
+
 int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
                         size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
+{
+    return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, out, n_out, n_unpaired, err);
+}
+
+int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
+                                   size_t *n_unpaired, tetri_error *err)
+{
+    return find_pairs(runs, n, NULL, NULL, 0, digest, out, n_out, n_unpaired, err);
+}
+
+static int find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys, size_t n_keys,
+                      const char *digest, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -97,7 +133,7 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
             return tetri_errorf(err, "live run '%s' is not in the database", live_keys[k]);
         }
         if (is_sim(&runs[live])) continue; /* scanning every run: only live ones pair */
-        size_t twin = sim_keys ? find_run(runs, n, runs[live].experiment_id, sim_keys[k], 1) : find_twin(runs, n, &runs[live]);
+        size_t twin = sim_keys ? find_run(runs, n, runs[live].experiment_id, sim_keys[k], 1) : find_twin(runs, n, &runs[live], digest);
         if (twin == n) {
             if (!live_keys) {
                 if (n_unpaired) (*n_unpaired)++;
@@ -425,7 +461,9 @@ int validate_compare_envelope(results_db *db, validate_pair *p, const results_ru
     memset(&p->env, 0, sizeof p->env);
     char live_key[8192];
     int on;
-    if (validate_envelope_key(p->live->run_key, live_key, sizeof live_key, &on)) return 0; /* no key of that form */
+    /* The twin's identity (its trace by content, policy, profile): the live run's but for the
+     * profile when the twins were looked for on another (validate_find_pairs_on_profile). */
+    if (validate_envelope_key(p->sim->run_key, live_key, sizeof live_key, &on)) return 0; /* no key of that form */
     validate_latency *fig = malloc((n_runs ? n_runs : 1) * sizeof *fig);
     if (!fig) return tetri_errorf(err, "out of memory");
     size_t n = 0;

@@ -5,6 +5,7 @@
  *          VALIDATE_CLASS_MIN_BLOCKS,
  *          validate_blocks, validate_miss, validate_envelope_stat, validate_envelope,
  *          VALIDATE_ENVELOPE_MIN_RUNS, validate_pair, validate_sim_key, validate_find_pairs,
+ *          validate_find_pairs_on_profile, validate_key_on_profile,
  *          validate_compare, validate_envelope_key, validate_percentile_rank, validate_envelope_fill,
  *          validate_compare_envelope, validate_envelope_shown, validate_strict_misses,
  *          validate_describe_workload, validate_print, validate_print_summary, validate_write_csv.
@@ -133,6 +134,15 @@ int validate_sim_key(const char *live_key, char *buf, size_t len);
  * statistics not yet computed. Returns 0 or -1 with err. */
 int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
                         size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
+
+/* validate_find_pairs of every live run (live_keys NULL) with each twin looked for on the profile
+ * of content digest `digest` (16 hex digits, profile_digest) instead of the one its live run ran on:
+ * how another profile (measured another way, on another machine) predicts the same live runs. */
+int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
+                                   size_t *n_unpaired, tetri_error *err);
+/* `key` with its profile's digest (the value of its "|profile=" part) replaced by `digest` (16 hex digits).
+ * Returns 0, or -1 when the key names no profile digest or buf is too short. */
+int validate_key_on_profile(const char *key, const char *digest, char *buf, size_t len);
 
 /* Reads both runs' requests and the live run's blocks and fills every statistic of p and its misses
  * against t. Returns 0 or -1 with err. */

@@ -159,6 +159,41 @@ cmp -s "$tmp/j.csv" "$tmp/jfrom.csv" || fail "--from-db pairs --sim-jitter runs 
     >"$tmp/out" 2>&1 || fail "--strict with every target met: exit $? ($(cat "$tmp/out"))"
 grep -qF "2 of 2 pairs meet every target" "$tmp/out" || fail "targets met, table says otherwise: $(cat "$tmp/out")"
 
+# --twin-profile: the same live runs against the simulator on another profile (a copy of the
+# profile with every step 3% longer): no twin until the trace is simulated on it, then each live
+# run pairs with that run, whose figures are the simulated side (its mean differs from the own
+# twin's); the live side does not move.
+expect 2 "give --from-db" validate --twin-profile "$profile" --live emulated --policy rssp
+expect 1 "--twin-profile: " validate --from-db --db "$db" --twin-profile "$tmp/none.db"
+if command -v sqlite3 >/dev/null 2>&1; then
+    tw=$tmp/tw.db
+    cp "$db" "$tw"
+    cp "$profile" "$tmp/slow.db"
+    sqlite3 "$tmp/slow.db" "UPDATE step_latency SET median_ns = median_ns * 103 / 100, p10_ns = p10_ns * 103 / 100,
+                            p90_ns = p90_ns * 103 / 100" || fail "making the slower profile"
+    expect 1 "no live run with a simulated twin on profile $tmp/slow.db" validate --from-db --db "$tw" --twin-profile "$tmp/slow.db"
+    mkdir -p "$tmp/moved" && cp "$tmp/trace.csv" "$tmp/moved/t.csv" # a twin is found by its trace's content too
+    "$TETRI" sim --trace "$tmp/moved/t.csv" --profile "$tmp/slow.db" --policy edf-dyn --policy tetriserve --db "$tw" \
+        --experiment validate >/dev/null 2>"$tmp/err" || fail "sim on the slower profile: $(cat "$tmp/err")"
+    "$TETRI" validate --from-db --db "$tw" --twin-profile "$tmp/slow.db" >"$tmp/twin.txt" 2>"$tmp/err" ||
+        fail "--twin-profile: $(cat "$tmp/err")"
+    grep -q "^twins: the simulator on $tmp/slow.db (profile=[0-9a-f]\{16\})" "$tmp/twin.txt" || fail "--twin-profile: no 'twins:' line: $(cat "$tmp/twin.txt")"
+    "$TETRI" validate --from-db --db "$tw" --twin-profile "$tmp/slow.db" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | awk -F, 'NR > 1' |
+        sort >"$tmp/twin.rows"
+    sed 's/"[^"]*"/Q/g' "$tmp/v.csv" | awk -F, 'NR > 1' | sort >"$tmp/own.rows"
+    [ "$(wc -l <"$tmp/twin.rows")" -eq 2 ] || fail "--twin-profile: want 2 pairs: $(cat "$tmp/twin.rows")"
+    # live columns (n, finished, mean, p50, p90, p99, attainment) equal; the simulated mean is the slower run's
+    cut -d, -f12,14,16,19,22,25,28 "$tmp/own.rows" | cmp -s - "$(cut -d, -f12,14,16,19,22,25,28 "$tmp/twin.rows" >"$tmp/tl"; echo "$tmp/tl")" ||
+        fail "--twin-profile moved the live side"
+    for policy in edf-dyn tetriserve; do
+        got=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/twin.rows")
+        own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
+        [ "$got" != "$own" ] || fail "--twin-profile $policy: the simulated mean did not change ($got)"
+    done
+else
+    echo "SKIP: no sqlite3 for --twin-profile's slower profile"
+fi
+
 # The envelope: jittered simulated runs of the same trace (copied under another name: a trace is
 # known by its content) in the same database and experiment. Four are counted, not shown; five are.
 env=$tmp/env.db

@@ -255,6 +255,21 @@ static void sim_key_is_the_live_key_without_its_backend(void **state)
     assert_int_equal(validate_sim_key(SIM_KEY, buf, sizeof buf), -1);
 }
 
+/* A key moved to another profile: only the digest's 16 digits change; a key without a digest, a
+ * digest that is not 16 hex digits or too short a buffer is refused. */
+static void key_on_profile_replaces_the_digest(void **state)
+{
+    (void)state;
+    const char *key = "policy=x|workload=w|jitter=off,seed=1|hardware=h|profile=0123456789abcdef,analytic=off|backend=gpu";
+    char buf[256];
+    assert_int_equal(validate_key_on_profile(key, "fedcba9876543210", buf, sizeof buf), 0);
+    assert_string_equal(buf, "policy=x|workload=w|jitter=off,seed=1|hardware=h|profile=fedcba9876543210,analytic=off|backend=gpu");
+    assert_int_equal(validate_key_on_profile(SIM_KEY, "fedcba9876543210", buf, sizeof buf), -1);
+    assert_int_equal(validate_key_on_profile(key, "fedcba98", buf, sizeof buf), -1);
+    assert_int_equal(validate_key_on_profile("a|profile=0123,analytic=off", "fedcba9876543210", buf, sizeof buf), -1);
+    assert_int_equal(validate_key_on_profile(key, "fedcba9876543210", buf, 40), -1);
+}
+
 static void pairs_are_found_by_key(void **state)
 {
     fixture *f = *state;
@@ -724,6 +739,7 @@ int main(void)
         cmocka_unit_test(ks_two_sample_matches_scipy),
         cmocka_unit_test(ks_of_an_empty_sample_rejects_nothing),
         cmocka_unit_test(sim_key_is_the_live_key_without_its_backend),
+        cmocka_unit_test(key_on_profile_replaces_the_digest),
         cmocka_unit_test(twins_with_and_without_jitter),
         cmocka_unit_test(twin_found_by_trace_content),
         cmocka_unit_test_setup_teardown(pairs_are_found_by_key, open_fixture, close_fixture),
