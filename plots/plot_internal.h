@@ -1,8 +1,10 @@
-/* plots/plot_internal.h: what plots/plot.c lends to the figures kept in files of their own
- * (plots/sim_vs_real.c): grouping runs, and starting, labelling and ending a figure's CSV.
- * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_same_group, plot_kind_wanted,
- *          plot_figure_begin, plot_figure_add_line, plot_figure_end, plot_csv_last_field,
- *          plot_figures_sim_vs_real.
+/* plots/plot_internal.h: what plots/plot.c lends to the families of figures in files of their own
+ * (grouping runs; starting, labelling and ending a figure's CSV; a directory made), and what each
+ * family gives plot_prepare.
+ * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_sort_runs_by, plot_append_text, plot_same_group, plot_kind_wanted,
+ *          plot_figure_begin, plot_figure_add_line, plot_figure_end, plot_csv_last_field, plot_make_dir,
+ *          plot_figures_vs, plot_figures_vs_scale_panels, plot_figures_attainment_sim_vs_real,
+ *          plot_figures_vs_round, plot_figures_per_request, plot_figures_sim_vs_real.
  * Not part of plot.h's contract: only plots/ includes it. */
 #ifndef TETRI_PLOTS_PLOT_INTERNAL_H
 #define TETRI_PLOTS_PLOT_INTERNAL_H
@@ -28,6 +30,11 @@ typedef struct plot_ctx {
 
 /* Sorts idx by the dims of `group` (enum order), then policy, then `x` (if >= 0), then seed. */
 void plot_sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned group, int x);
+/* Sorts idx by order[0..n_order) (at most REPORT_DIM_COUNT), then seed. Not reentrant (qsort has
+ * no context argument). */
+void plot_sort_runs_by(const results_run *runs, size_t *idx, size_t n, const report_dim *order, int n_order);
+/* Appends formatted text to the string in buf (truncating at len). */
+void plot_append_text(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 /* Whether a and b agree on every dimension of `group`. */
 int plot_same_group(const results_run *a, const results_run *b, unsigned group);
 /* Whether --figures asks for `kind` (every kind without --figures). */
@@ -42,6 +49,23 @@ void plot_figure_add_line(plot_figure *f, const char *label);
 int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out);
 /* Writes the last CSV field of a row (quoted when needed) and the newline. */
 void plot_csv_last_field(FILE *out, const char *s);
+
+/* Makes directory `path` (an existing one is fine). Returns 0 or -1 with err. */
+int plot_make_dir(const char *path, tetri_error *err);
+
+/* plots/attainment.c: each returns 0 or -1 with c->err. Attainment (mean over seeds, its CI)
+ * against dimension x (the SLO scale or the rate), one figure per group of the other dimensions. */
+int plot_figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x);
+/* attainment_vs_scale_panels: the scale figures of every rate, side by side. */
+int plot_figures_vs_scale_panels(plot_ctx *c, size_t *idx);
+/* attainment_sim_vs_real: attainment on the simulator and on the live backends, per policy. */
+int plot_figures_attainment_sim_vs_real(plot_ctx *c, size_t *idx);
+/* attainment_vs_round: attainment against a policy's round granularity option g. */
+int plot_figures_vs_round(plot_ctx *c);
+
+/* plots/per_request.c: latency_cdf, attainment_per_resolution, attainment_over_time and
+ * degree_over_time, one set per group including the SLO scale. Returns 0 or -1 with c->err. */
+int plot_figures_per_request(plot_ctx *c, size_t *idx);
 
 /* plots/sim_vs_real.c: the figure sim_vs_real, for every group of runs holding a policy on the
  * simulator and on a live backend. Returns 0 or -1 with c->err. */
