@@ -176,6 +176,7 @@ grep -q "^flux-dev   2048x2048      1 nvlink    684.33    335.66    175.88     9
 # part; without it the command says so and the checks are skipped).
 "$TETRI" profile measure --help >"$tmp/mhelp" 2>&1 || fail "profile measure --help exits non-zero"
 grep -qF -- "--interleave Q" "$tmp/mhelp" || fail "profile measure --help lacks --interleave"
+grep -qF -- "--timing HOW     served (default)" "$tmp/mhelp" || fail "profile measure --help lacks --timing"
 if "$TETRI" profile measure --out "$tmp/m.db" --interleave abc >"$tmp/out" 2>"$tmp/err"; then
     fail "profile measure --interleave abc exits 0"
 elif ! grep -q "built without CUDA" "$tmp/err"; then
@@ -184,6 +185,9 @@ elif ! grep -q "built without CUDA" "$tmp/err"; then
         >"$tmp/out" 2>"$tmp/err"
     [ $? -eq 2 ] && grep -qF -- "--interleave takes the degree-1 rows in turns: --degrees has no 1" "$tmp/err" ||
         fail "--interleave without degree 1: $(cat "$tmp/err")"
+    "$TETRI" profile measure --out "$tmp/m.db" --timing sometimes >"$tmp/out" 2>"$tmp/err"
+    [ $? -eq 2 ] && grep -qF -- "--timing 'sometimes': served (steps back to back) or synced (each step waited for)" "$tmp/err" ||
+        fail "--timing sometimes: $(cat "$tmp/err")"
 fi
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
