@@ -36,6 +36,12 @@
 #   validate  one FLUX trace (256/512/1024 px, 20 steps, load $LOAD of the measured profile, N requests,
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
+#
+# Several calls on one machine (one profile, one trace, every policy at 200 requests: more than a
+# call's 10 minutes): the first call carries build-gpu and .gpu-deps and runs measure-lab
+# validate-live; each next call is made at once (the machine stays while it is warm, 30 s),
+# carries .gpu-deps alone (a carried build-gpu would replace the one there, with its measured
+# h200x1.db) and runs `TRACE=build-gpu/last_trace.csv VDB=NAME POLICIES=... validate-live`.
 set -u
 OUT=${OUT:-/tmp/tetri-out}; mkdir -p "$OUT"
 B=build-gpu
@@ -209,6 +215,7 @@ for phase in $phases; do
             $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
                 -n "$N" --seed 1 -o "$OUT/${V}_trace.csv" || exit 1
         fi
+        cp "$OUT/${V}_trace.csv" $B/last_trace.csv # for a next call on the same (warm) machine: see the top
         $T validate --live gpu --trace "$OUT/${V}_trace.csv" --profile $P \
             $(for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do echo --policy $p; done) --db "$OUT/$V.db" --experiment validate \
             >"$OUT/$V.log" 2>&1; echo "validate exit $?"
