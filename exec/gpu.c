@@ -341,6 +341,12 @@ static void count_block(gpu_backend *g, int gpu, const workers_job *job, bool fi
     x->steps_ms += steps;
     x->wall_ms += (double)(end_real - job->start_real) / 1e6;
     x->pred_ms += (double)job->pred_real / 1e6;
+    if (d->last_end_real == 0 || job->start_real - d->last_end_real >= GPU_IDLE_NS) {
+        x->idle_blocks++;
+        x->idle_steps += job->a.steps;
+        x->idle_steps_ms += steps;
+    }
+    d->last_end_real = end_real;
 }
 
 static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
@@ -397,7 +403,10 @@ int gpu_begin_run(gpu_backend *g, const host_arrival *arrivals, size_t n, uint64
     }
     g->arrivals = arrivals;
     g->n_arrivals = n;
-    for (int i = 0; i < TETRI_MAX_GPUS; i++) memset(g->dev[i].stats, 0, sizeof g->dev[i].stats);
+    for (int i = 0; i < TETRI_MAX_GPUS; i++) {
+        memset(g->dev[i].stats, 0, sizeof g->dev[i].stats);
+        g->dev[i].last_end_real = 0;
+    }
     g->seed = seed;
     gpu_sp_begin_run(g);
     if (g->w) workers_restart(g->w); /* else the caller's driver restarts */
@@ -519,10 +528,14 @@ void gpu_run_report(const gpu_backend *g, FILE *out)
                 const gpu_block_stats *x = &g->dev[i].stats[s][b];
                 if (!x->blocks) continue;
                 const double gpu_ms = x->gpu_ms;
-                fprintf(out, "# GPU %d %dx%d batch %d: %lld blocks, %lld steps: step %.3f ms on the GPU; preparation %.3f ms at %lld "
-                             "first blocks; GPU time (launch to end) vs predicted %+.2f%%, the worker's (hand-over to end seen) "
-                             "%+.2f%%, %.3f ms a block more than the GPU's\n",
+                const int64_t b2b = x->steps - x->idle_steps;
+                fprintf(out, "# GPU %d %dx%d batch %d: %lld blocks, %lld steps: step %.3f ms on the GPU (%.3f ms in blocks started "
+                             "within %d ms of the GPU's last end, %.3f ms in the %lld others); preparation %.3f ms at %lld first blocks; GPU time "
+                             "(launch to end) vs predicted %+.2f%%, the worker's (hand-over to end seen) %+.2f%%, %.3f ms a block "
+                             "more than the GPU's\n",
                         i, g->shape[s].width, g->shape[s].height, b, (long long)x->blocks, (long long)x->steps, x->steps_ms / (double)x->steps,
+                        b2b ? (x->steps_ms - x->idle_steps_ms) / (double)b2b : 0.0, (int)(GPU_IDLE_NS / 1000000),
+                        x->idle_steps ? x->idle_steps_ms / (double)x->idle_steps : 0.0, (long long)x->idle_blocks,
                         x->prepared ? x->prep_ms / (double)x->prepared : 0.0, (long long)x->prepared, 100.0 * (gpu_ms / x->pred_ms - 1),
                         100.0 * (x->wall_ms / x->pred_ms - 1), (x->wall_ms - gpu_ms) / (double)x->blocks);
             }
