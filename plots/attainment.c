@@ -75,12 +75,12 @@ int plot_figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
         FILE *out = plot_figure_begin(c, &f, kind, &runs[idx[start]], group, NULL, header);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
-            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
             char label[256];
             report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             plot_figure_add_line(&f, label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
-                for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], x) == 0;) q_end++;
+                q_end = plot_same_dim_end(runs, idx, q, p_end, x);
                 double mean, ci_lo, ci_hi;
                 attainment_ci(runs, idx, q, q_end, &mean, &ci_lo, &ci_hi);
                 fprintf(out, "%d,%g,%.6f,%.6f,%.6f,%zu,", f.n_policies,
@@ -205,7 +205,7 @@ int plot_figures_attainment_sim_vs_real(plot_ctx *c, size_t *idx)
                                  "policy_id,backend_id,slo_scale,attainment_mean,attainment_min,attainment_max,seeds,backend,policy");
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
-            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
             /* Only policies that ran on both: a sim line with no real one to compare is noise here. */
             /* Backends sort "exec" < "sim": a policy with both starts with exec and ends with sim. */
             if (strcmp(runs[idx[p]].backend, "exec") != 0 || strcmp(runs[idx[p_end - 1]].backend, "sim") != 0) continue;

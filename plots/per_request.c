@@ -270,7 +270,7 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         FILE *out = plot_figure_begin(c, &f, per_kind[kind], &runs[idx[start]], group, NULL, per_header[kind]);
         if (!out) return -1;
         for (size_t p = start, p_end; p < end; p = p_end) {
-            for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+            p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
             char label[256];
             report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             plot_figure_add_line(&f, label);

@@ -62,6 +62,13 @@ void plot_sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned gro
     plot_sort_runs_by(runs, idx, n, order, n_order);
 }
 
+size_t plot_same_dim_end(const results_run *runs, const size_t *idx, size_t from, size_t end, report_dim d)
+{
+    size_t k = from + 1;
+    while (k < end && report_dim_compare(&runs[idx[from]], &runs[idx[k]], d) == 0) k++;
+    return k;
+}
+
 int plot_same_group(const results_run *a, const results_run *b, unsigned group)
 {
     for (int d = 0; d < REPORT_DIM_COUNT; d++)

@@ -1,7 +1,7 @@
 /* plots/plot_internal.h: what plots/plot.c lends to the families of figures in files of their own
  * (grouping runs; starting, labelling and ending a figure's CSV; a directory made), and what each
  * family gives plot_prepare.
- * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_sort_runs_by, plot_append_text, plot_same_group, plot_kind_wanted,
+ * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_sort_runs_by, plot_append_text, plot_same_dim_end, plot_same_group, plot_kind_wanted,
  *          plot_figure_begin, plot_figure_add_line, plot_figure_end, plot_csv_last_field, plot_make_dir,
  *          plot_figures_vs, plot_figures_vs_scale_panels, plot_figures_attainment_sim_vs_real,
  *          plot_figures_vs_round, plot_figures_per_request, plot_figures_sim_vs_real.
@@ -35,6 +35,9 @@ void plot_sort_runs(const results_run *runs, size_t *idx, size_t n, unsigned gro
 void plot_sort_runs_by(const results_run *runs, size_t *idx, size_t n, const report_dim *order, int n_order);
 /* Appends formatted text to the string in buf (truncating at len). */
 void plot_append_text(char *buf, size_t len, const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+/* The end of the runs idx[from..end) that agree with idx[from] on dimension d (sorted by it):
+ * the first k > from where one differs, or end. */
+size_t plot_same_dim_end(const results_run *runs, const size_t *idx, size_t from, size_t end, report_dim d);
 /* Whether a and b agree on every dimension of `group`. */
 int plot_same_group(const results_run *a, const results_run *b, unsigned group);
 /* Whether --figures asks for `kind` (every kind without --figures). */

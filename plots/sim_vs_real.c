@@ -164,7 +164,7 @@ static int figure_of_group(plot_ctx *c, const size_t *idx, size_t start, size_t 
     FILE *out = NULL;
     figure_rows rows = {0, 0};
     for (size_t p = start, p_end; p < end; p = p_end) {
-        for (p_end = p + 1; p_end < end && report_dim_compare(&runs[idx[p]], &runs[idx[p_end]], REPORT_DIM_POLICY) == 0;) p_end++;
+        p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
         if (write_policy_lines(c, idx, start, end, p, p_end, group, name_backends, &f, &out, &rows)) {
             if (out) fclose(out);
             return -1;
