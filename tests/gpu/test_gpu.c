@@ -523,6 +523,62 @@ done:
     free(la0); free(la1); free(la2); free(lb1); free(lb2);
 }
 
+static int same_floats(const float *a, const float *b, size_t n);
+
+/* dit_gpu_step_run_marked (tetri profile measure --timing served): n steps between n + 1 events
+ * advance a slot exactly as n plain steps do (the same latent, bit for bit, and step index), every
+ * step's interval is positive, and the intervals add up to the span from the first event to the last. */
+static void test_run_marked(dit_arch arch)
+{
+    const char *nm = arch == DIT_ARCH_FLUX ? "FLUX" : "SD3";
+    dit_config c;
+    dit_config_tiny(arch, &c);
+    dit_layout L;
+    tetri_error err = {{0}};
+    if (dit_layout_build(&c, &L, &err)) { printf("FAIL layout: %s\n", err.msg); failures++; return; }
+    enum { N = 5 };
+    const int T = arch == DIT_ARCH_FLUX ? 24 : 13, gh = 6, gw = 5;
+    const size_t nl = (size_t)gh * gw * dit_token_in(&c);
+    dit_gpu *g = NULL;
+    dit_gpu_step *r = NULL;
+    dit_slot *plain = NULL, *marked = NULL;
+    cudaEvent_t at[N + 1] = {0};
+    float *lp = malloc(nl * 4), *lm = malloc(nl * 4), ms[N], span = 0;
+    int step_p = -1, step_m = -1, ok = 1;
+    for (int i = 0; i <= N; i++) ok &= cudaEventCreate(&at[i]) == cudaSuccess;
+    if (!ok || dit_gpu_create(&L, &g, &err) || dit_gpu_init_random(g, 5, &err) || dit_gpu_step_create(g, 1, T, gh, gw, 8, &r, &err) ||
+        dit_gpu_step_capture(r, &err) || dit_slot_create(g, T, gh, gw, 8, &plain, &err) || dit_slot_create(g, T, gh, gw, 8, &marked, &err) ||
+        dit_slot_random_inputs(plain, 33, &err) || dit_slot_random_inputs(marked, 33, &err) ||
+        dit_gpu_step_bind(r, &plain, 1, &err) || dit_gpu_step_run(r, N, &err) ||
+        dit_gpu_step_bind(r, &marked, 1, &err) || dit_gpu_step_run_marked(r, N, at, &err) ||
+        cudaEventSynchronize(at[N]) != cudaSuccess || dit_slot_read_latent(plain, lp, &err) || dit_slot_read_latent(marked, lm, &err) ||
+        dit_slot_step_index(plain, &step_p, &err) || dit_slot_step_index(marked, &step_m, &err)) {
+        printf("FAIL %s run_marked: %s\n", nm, ok ? err.msg : "creating events");
+        failures++;
+        goto done;
+    }
+    double sum = 0;
+    for (int i = 0; i < N; i++) {
+        ok &= cudaEventElapsedTime(&ms[i], at[i], at[i + 1]) == cudaSuccess && ms[i] > 0;
+        sum += ms[i];
+    }
+    ok &= cudaEventElapsedTime(&span, at[0], at[N]) == cudaSuccess;
+    ok = ok && step_p == N && step_m == N && same_floats(lp, lm, nl) && fabs(sum - span) <= 1e-3 * span + 1e-3;
+    printf("%s %s run_marked: %d steps at %d (want %d), latent %s the plain run's, steps %.4f ms summed against %.4f ms spanned\n",
+           ok ? "PASS" : "FAIL", nm, N, step_m, step_p, same_floats(lp, lm, nl) ? "equal to" : "DIFFERENT from", sum, span);
+    failures += !ok;
+done:
+    for (int i = 0; i <= N; i++)
+        if (at[i]) cudaEventDestroy(at[i]);
+    dit_slot_destroy(plain);
+    dit_slot_destroy(marked);
+    dit_gpu_step_destroy(r);
+    dit_gpu_destroy(g);
+    dit_layout_free(&L);
+    free(lp);
+    free(lm);
+}
+
 /* The weight initialiser kernel against dit_param_init_value for every 37th parameter of the full
  * SD3-medium table (uniform, RMSNorm-free, and the sin-cos positional table), sampled elements. */
 static void test_init_matches_cpu(void)
@@ -1287,6 +1343,8 @@ int main(int argc, char **argv)
     test_step(DIT_ARCH_SD3);
     test_slots_batched(DIT_ARCH_FLUX);
     test_slots_batched(DIT_ARCH_SD3);
+    test_run_marked(DIT_ARCH_FLUX);
+    test_run_marked(DIT_ARCH_SD3);
     test_sp_pack();
     test_sp_tiny(DIT_ARCH_FLUX);
     test_sp_tiny(DIT_ARCH_SD3);
