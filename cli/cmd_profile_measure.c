@@ -269,28 +269,19 @@ static int measure_prepare(dit_gpu *m, const measure_args *a, tetri_model model,
     return 0;
 }
 
-/* Seconds on the monotonic clock since t0. */
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* Steps of the first row's shape for `seconds`, untimed: the GPU at the clock a sustained load holds. */
 static int settle_clock(dit_gpu *m, const measure_args *a, int T, tetri_error *err)
 {
     if (a->settle_s <= 0) return 0;
     const int res = a->res[a->n_res - 1];
     dit_gpu_step *st = NULL;
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const tetri_ns t0 = tetri_monotonic_ns();
     int rc = dit_gpu_step_create(m, 1, T, res / 16, res / 16, a->steps, &st, err) || dit_gpu_step_random_inputs(st, 3, err) ||
                      dit_gpu_step_capture(st, err) ? -1 : 0;
     float ms;
     do {
         if (!rc) rc = dit_gpu_step_sample_ms(st, 0, 1, &ms, err);
-    } while (!rc && seconds_since(&t0) < a->settle_s);
+    } while (!rc && tetri_seconds_since(t0) < a->settle_s);
     dit_gpu_step_destroy(st);
     if (!rc) printf("# settled %.0f s at %dx%d: SM clock now %d MHz\n", a->settle_s, res, res, dit_gpu_sm_clock_mhz(a->device));
     return rc;
@@ -374,14 +365,13 @@ static int turns_synced(const measure_args *a, dit_gpu_step **st, int nr, float 
     const int q = a->interleave;
     float *untimed = malloc((size_t)q * sizeof *untimed);
     if (!untimed) return tetri_errorf(err, "out of memory");
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const tetri_ns t0 = tetri_monotonic_ns();
     int rc = 0;
-    for (int turns = 0; !rc && (turns * q < a->warmup || seconds_since(&t0) < a->settle_s); turns++)
+    for (int turns = 0; !rc && (turns * q < a->warmup || tetri_seconds_since(t0) < a->settle_s); turns++)
         for (int i = 0; i < nr && !rc; i++) rc = dit_gpu_step_sample_ms(st[i], 0, q, untimed, err);
     free(untimed);
     if (!rc)
-        printf("# settled %.1f s on turns of %d steps of each of %d rows: SM clock now %d MHz\n", seconds_since(&t0), q, nr,
+        printf("# settled %.1f s on turns of %d steps of each of %d rows: SM clock now %d MHz\n", tetri_seconds_since(t0), q, nr,
                dit_gpu_sm_clock_mhz(a->device));
     for (int done = 0; done < a->samples && !rc; done += q) {
         const int k = a->samples - done < q ? a->samples - done : q;
@@ -411,15 +401,14 @@ static int turns_served(const measure_args *a, dit_gpu_step **st, int nr, float 
     int rc = 0;
     for (size_t i = 0; i < n_ev && !rc; i++)
         if (cudaEventCreate(&ev[i]) != cudaSuccess) rc = tetri_errorf(err, "creating %zu events for the turns", n_ev);
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const tetri_ns t0 = tetri_monotonic_ns();
     bool settled = false;
     int timed = 0, prev = -2; /* prev: the cycle just enqueued, its timed index; -1 untimed, -2 none */
     for (int c = 0; !rc; c++) {
-        if (!settled && c * q >= a->warmup && seconds_since(&t0) >= a->settle_s) {
+        if (!settled && c * q >= a->warmup && tetri_seconds_since(t0) >= a->settle_s) {
             settled = true;
             printf("# settled %.1f s on turns of %d steps of each of %d rows, back to back: SM clock now %d MHz\n",
-                   seconds_since(&t0), q, nr, dit_gpu_sm_clock_mhz(a->device));
+                   tetri_seconds_since(t0), q, nr, dit_gpu_sm_clock_mhz(a->device));
         }
         const bool more = !settled || timed < timed_cycles;
         const int this = !settled ? -1 : timed++;

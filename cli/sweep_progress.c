@@ -1,15 +1,13 @@
 /* cli/sweep_progress.c: a sweep's progress bar (contract in cli/sweep_progress.h). */
 #include "cli/sweep_progress.h"
 
-#include <time.h>
+#include "core/types.h"
 
 #define BAR_WIDTH 30
 
 double sweep_progress_now(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)tetri_monotonic_ns() / 1e9;
 }
 
 void sweep_progress_start(sweep_progress *p, FILE *out, long total)

@@ -7,6 +7,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <strings.h>
 
 static const char *const model_names[TETRI_MODEL_COUNT] = {"flux-dev", "sd3-medium"};
@@ -122,3 +123,12 @@ int tetri_sides_parse(const char *list, int max_side, int *out, int max)
     }
     return n ? n : -1;
 }
+
+tetri_ns tetri_monotonic_ns(void)
+{
+    struct timespec t;
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return (tetri_ns)t.tv_sec * TETRI_NS_PER_S + t.tv_nsec;
+}
+
+double tetri_seconds_since(tetri_ns t0) { return (double)(tetri_monotonic_ns() - t0) / 1e9; }

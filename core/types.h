@@ -1,7 +1,7 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
  *          tetri_outcome, tetri_sets, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block, tetri_gpuset_name), model names,
- *          tetri_sides_parse, tetri_int_parse, TETRI_MAX_SIDE.
+ *          tetri_sides_parse, tetri_int_parse, TETRI_MAX_SIDE, tetri_monotonic_ns, tetri_seconds_since.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -16,6 +16,12 @@ typedef int64_t tetri_ns;
 #define TETRI_NS_PER_S  1000000000LL
 #define TETRI_NS_PER_MS 1000000LL
 #define TETRI_NS_NEVER  INT64_MAX
+
+/* The monotonic clock in ns: what every real-time measurement reads (the executor's run clock,
+ * host overhead, decide times, start-up and settle durations). */
+tetri_ns tetri_monotonic_ns(void);
+/* Seconds on the monotonic clock since t0 (a tetri_monotonic_ns reading). */
+double tetri_seconds_since(tetri_ns t0);
 
 /* A set of physical GPUs, bit i = GPU i. Its popcount is the sequence-parallel degree. */
 typedef uint64_t tetri_gpuset;

@@ -26,13 +26,6 @@
 #define GPU_POLL_SLEEP_NS (100 * 1000)
 #define GPU_SPIN_BEFORE_NS (2 * 1000 * 1000)
 
-static double seconds_since(const struct timespec *t0)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)(t.tv_sec - t0->tv_sec) + (double)(t.tv_nsec - t0->tv_nsec) / 1e9;
-}
-
 /* The seed of request id's inputs (latent, text, pooled): splitmix64 of the run's seed and the id. */
 uint64_t gpu_request_seed(uint64_t seed, int32_t id)
 {
@@ -102,8 +95,7 @@ static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
 {
     gpu_backend *g = ctx;
     gpu_dev *d = &g->dev[gpu];
-    struct timespec t0;
-    clock_gettime(CLOCK_MONOTONIC, &t0);
+    const tetri_ns t0 = tetri_monotonic_ns();
     size_t free0 = 0, free1 = 0, total = 0;
     const cudaError_t e = cudaSetDevice(d->device);
     if (e == cudaSuccess) cudaMemGetInfo(&free0, &total);
@@ -113,7 +105,7 @@ static int gpu_thread_start(void *ctx, int gpu, tetri_error *err)
     CUDA_TRY(cudaDeviceSynchronize(), "start-up");
     CUDA_TRY(cudaMemGetInfo(&free1, &total), "reading its memory");
     d->mem_used = free0 > free1 ? free0 - free1 : 0;
-    d->startup_s = seconds_since(&t0);
+    d->startup_s = tetri_seconds_since(t0);
     return 0;
 }
 

@@ -96,12 +96,7 @@ struct workers {
     tetri_ns spin_ns;                  /* WORKERS_SPIN_NS, or 0 on a machine with too few cores */
 };
 
-tetri_ns workers_real_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (tetri_ns)t.tv_sec * TETRI_NS_PER_S + t.tv_nsec;
-}
+tetri_ns workers_real_now(void) { return tetri_monotonic_ns(); }
 
 static struct timespec timespec_of(tetri_ns ns)
 {

@@ -13,7 +13,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include <gsl/gsl_randist.h>
 #include <gsl/gsl_rng.h>
@@ -99,13 +98,6 @@ static int grow(void **arr, size_t *cap, size_t elem, size_t need, tetri_error *
     *arr = p;
     *cap = c;
     return 0;
-}
-
-static tetri_ns monotonic_ns(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (tetri_ns)t.tv_sec * TETRI_NS_PER_S + t.tv_nsec;
 }
 
 /* ---- timeline ----------------------------------------------------------------------------------- */
@@ -391,9 +383,9 @@ static int decide(host *h, tetri_ns now, bool idle_arrival)
     h->view.requests = h->pending;
     h->view.n_requests = h->n_pending;
     h->view.idle_arrival = idle_arrival;
-    const tetri_ns t0 = monotonic_ns();
+    const tetri_ns t0 = tetri_monotonic_ns();
     int rc = tetri_policy_decide(&h->policy, &h->view, &h->plan, h->err);
-    const tetri_ns t1 = monotonic_ns();
+    const tetri_ns t1 = tetri_monotonic_ns();
     if (rc) return tetri_error_prefix(h->err, "policy %s at t=%.9f s", h->policy.spec, (double)now / TETRI_NS_PER_S);
     if (grow((void **)&h->decide_ns, &h->cap_decide, sizeof *h->decide_ns, h->n_decide + 1, h->err)) return -1;
     h->decide_ns[h->n_decide++] = t1 - t0;
@@ -679,7 +671,7 @@ static void host_free(host *h)
 int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
              host_result *out, tetri_error *err)
 {
-    const tetri_ns w0 = monotonic_ns();
+    const tetri_ns w0 = tetri_monotonic_ns();
     memset(out, 0, sizeof *out);
     assert(cfg && cfg->profile && backend && (arrivals || n == 0));
     if (check_arrivals(arrivals, n, err)) return -1;
@@ -715,7 +707,7 @@ int host_run(const host_config *cfg, const host_backend *backend, const host_arr
     out->n_failed_blocks = h.n_failed;
     out->partial = h.partial;
     snprintf(out->partial_why, sizeof out->partial_why, "%s", h.partial_why);
-    out->summary.wall_s = (double)(monotonic_ns() - w0) / 1e9;
+    out->summary.wall_s = (double)(tetri_monotonic_ns() - w0) / 1e9;
     rc = 0;
 done:
     host_free(&h);

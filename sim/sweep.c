@@ -5,9 +5,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "core/digest.h"
+#include "core/types.h"
 #include "sim/normalize.h"
 #include "sim/sim.h"
 
@@ -92,9 +92,7 @@ int sweep_prepare(const sweep_spec *s, char (*canon)[TETRI_POLICY_SPEC_MAX], siz
 /* Real time, for the split between simulating and writing (never seen by a run). */
 static double real_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)tetri_monotonic_ns() / 1e9;
 }
 
 typedef struct sweep_ctx {

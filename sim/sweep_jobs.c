@@ -12,11 +12,12 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
 #ifdef __linux__
 #include <sys/prctl.h>
 #endif
+
+#include "core/types.h"
 
 /* A worker's message to the parent, one line, written whole (at most PIPE_BUF bytes, so lines of
  * several workers never interleave): "W sim_s write_s text" (a run written), "S ..." (skipped),
@@ -35,9 +36,7 @@ int sweep_cores_available(void)
 
 static double now_seconds(void)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    return (double)tetri_monotonic_ns() / 1e9;
 }
 
 /* ---- in a worker ---------------------------------------------------------------------------- */
