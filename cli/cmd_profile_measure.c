@@ -316,20 +316,47 @@ static void finish_row(const dit_gpu *m, const measure_args *a, const dit_gpu_in
     fflush(stdout);
 }
 
+/* How --timing took the steps, for a row's method text. */
+static const char *timing_text(const measure_args *a)
+{
+    return a->served ? "steps back to back (--timing served)" : "each step waited for (--timing synced)";
+}
+
+/* Widens the clock range [*lo, *hi] to the SM clock now. */
+static void clock_seen(const measure_args *a, int *lo, int *hi)
+{
+    const int mhz = dit_gpu_sm_clock_mhz(a->device);
+    if (mhz < *lo) *lo = mhz;
+    if (mhz > *hi) *hi = mhz;
+}
+
+/* n CUDA events with timing, ev[0..n) (zeroed first); on failure the ones made are destroyed. */
+static int events_create(cudaEvent_t *ev, size_t n, tetri_error *err)
+{
+    for (size_t i = 0; i < n; i++)
+        if (cudaEventCreate(&ev[i]) != cudaSuccess) {
+            for (size_t j = 0; j < i; j++) cudaEventDestroy(ev[j]);
+            return tetri_errorf(err, "creating %zu CUDA events", n);
+        }
+    return 0;
+}
+
+static void events_destroy(cudaEvent_t *ev, size_t n)
+{
+    for (size_t i = 0; i < n; i++) cudaEventDestroy(ev[i]);
+}
+
 /* --warmup untimed then n timed steps of one runner, all back to back (--timing served): ms[0..n). */
 static int sample_served(dit_gpu_step *st, int warmup, int n, float *ms, tetri_error *err)
 {
     cudaEvent_t *at = calloc((size_t)n + 1, sizeof *at);
     if (!at) return tetri_errorf(err, "out of memory");
-    int rc = 0;
-    for (int i = 0; i <= n && !rc; i++)
-        if (cudaEventCreate(&at[i]) != cudaSuccess) rc = tetri_errorf(err, "creating %d events", n + 1);
-    if (!rc) rc = dit_gpu_step_run(st, warmup, err) || dit_gpu_step_run_marked(st, n, at, err) ? -1 : 0;
+    if (events_create(at, (size_t)n + 1, err)) { free(at); return -1; }
+    int rc = dit_gpu_step_run(st, warmup, err) || dit_gpu_step_run_marked(st, n, at, err) ? -1 : 0;
     if (!rc && cudaEventSynchronize(at[n]) != cudaSuccess) rc = tetri_errorf(err, "waiting for the timed steps");
     for (int i = 0; i < n && !rc; i++)
         if (cudaEventElapsedTime(&ms[i], at[i], at[i + 1]) != cudaSuccess) rc = tetri_errorf(err, "reading a step's time");
-    for (int i = 0; i <= n; i++)
-        if (at[i]) cudaEventDestroy(at[i]);
+    events_destroy(at, (size_t)n + 1);
     free(at);
     return rc;
 }
@@ -345,12 +372,10 @@ static int measure_row(dit_gpu *m, const measure_args *a, const dit_gpu_info *in
     int rc = make_runner(m, a, attn, T, res, batch, &st, err);
     if (!rc) rc = a->served ? sample_served(st, a->warmup, a->samples, ms, err) : dit_gpu_step_sample_ms(st, a->warmup, a->samples, ms, err);
     if (!rc) {
-        const int clock_end = dit_gpu_sm_clock_mhz(a->device);
-        if (clock_end < clock_lo) clock_lo = clock_end;
-        if (clock_end > clock_hi) clock_hi = clock_end;
-        finish_row(m, a, info, st, model, res, batch, ms, clock_lo, clock_hi,
-                   a->served ? ", steps back to back (--timing served)" : ", each step waited for (--timing synced)", row, method,
-                   method_len);
+        clock_seen(a, &clock_lo, &clock_hi);
+        char how[80];
+        snprintf(how, sizeof how, ", %s", timing_text(a));
+        finish_row(m, a, info, st, model, res, batch, ms, clock_lo, clock_hi, how, row, method, method_len);
     }
     dit_gpu_step_destroy(st);
     free(ms);
@@ -377,9 +402,7 @@ static int turns_synced(const measure_args *a, dit_gpu_step **st, int nr, float 
         const int k = a->samples - done < q ? a->samples - done : q;
         for (int i = 0; i < nr && !rc; i++) {
             rc = dit_gpu_step_sample_ms(st[i], 0, k, ms + (size_t)i * a->samples + done, err);
-            const int mhz = dit_gpu_sm_clock_mhz(a->device);
-            if (mhz < lo[i]) lo[i] = mhz;
-            if (mhz > hi[i]) hi[i] = mhz;
+            clock_seen(a, &lo[i], &hi[i]);
         }
     }
     return rc;
@@ -398,9 +421,8 @@ static int turns_served(const measure_args *a, dit_gpu_step **st, int nr, float 
     const size_t n_ev = (size_t)2 * nr * per;
     cudaEvent_t *ev = calloc(n_ev, sizeof *ev);
     if (!ev) return tetri_errorf(err, "out of memory");
+    if (events_create(ev, n_ev, err)) { free(ev); return -1; }
     int rc = 0;
-    for (size_t i = 0; i < n_ev && !rc; i++)
-        if (cudaEventCreate(&ev[i]) != cudaSuccess) rc = tetri_errorf(err, "creating %zu events for the turns", n_ev);
     const tetri_ns t0 = tetri_monotonic_ns();
     bool settled = false;
     int timed = 0, prev = -2; /* prev: the cycle just enqueued, its timed index; -1 untimed, -2 none */
@@ -418,9 +440,7 @@ static int turns_served(const measure_args *a, dit_gpu_step **st, int nr, float 
             cudaEvent_t *at = theirs + (size_t)i * per;
             if (cudaEventSynchronize(at[q]) != cudaSuccess) { rc = tetri_errorf(err, "waiting for a turn's steps"); break; }
             if (prev < 0) continue;
-            const int mhz = dit_gpu_sm_clock_mhz(a->device);
-            if (mhz < lo[i]) lo[i] = mhz;
-            if (mhz > hi[i]) hi[i] = mhz;
+            clock_seen(a, &lo[i], &hi[i]);
             for (int j = 0; j < q && prev * q + j < a->samples && !rc; j++)
                 if (cudaEventElapsedTime(&ms[(size_t)i * a->samples + (size_t)prev * q + j], at[j], at[j + 1]) != cudaSuccess)
                     rc = tetri_errorf(err, "reading a step's time");
@@ -428,8 +448,7 @@ static int turns_served(const measure_args *a, dit_gpu_step **st, int nr, float 
         if (!more) break;
         prev = this;
     }
-    for (size_t i = 0; i < n_ev; i++)
-        if (ev[i]) cudaEventDestroy(ev[i]);
+    events_destroy(ev, n_ev);
     free(ev);
     return rc;
 }
@@ -456,8 +475,7 @@ static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit
     for (int i = 0; lo && hi && i < nr; i++) lo[i] = INT32_MAX, hi[i] = 0;
     if (!rc) rc = a->served ? turns_served(a, st, nr, ms, lo, hi, err) : turns_synced(a, st, nr, ms, lo, hi, err);
     char how[160];
-    snprintf(how, sizeof how, ", in turns of %d steps with the model's %d other rows, %s", q, nr - 1,
-             a->served ? "steps back to back (--timing served)" : "each step waited for (--timing synced)");
+    snprintf(how, sizeof how, ", in turns of %d steps with the model's %d other rows, %s", q, nr - 1, timing_text(a));
     for (int i = 0; i < nr && !rc; i++, (*n)++)
         finish_row(m, a, info, st[i], model, a->res[i / nb], a->batch_lo + i % nb, ms + (size_t)i * a->samples, lo[i], hi[i], how,
                    &rows[*n], methods[*n], sizeof methods[*n]);
