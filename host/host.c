@@ -19,11 +19,16 @@
 
 #include "host/plan_check.h"
 
+/* A completion in real time, for the overhead measurement (host_event's stamps): its end, its
+ * worker's report of it, the host's taking of it; 0 where unknown. */
+typedef struct completion_stamp {
+    tetri_ns end, posted, taken;
+} completion_stamp;
+
 /* A running block: its record, and for the overhead measurement the completion it follows. */
 typedef struct running_block {
     size_t rec;                /* index into host.blocks */
-    tetri_ns follows_real_ns;  /* real end of the completion that freed its GPUs this decision; 0: none */
-    tetri_ns follows_posted_ns, follows_taken_ns; /* that completion's report and taking (host_event) */
+    completion_stamp follows;  /* the completion that freed its GPUs this decision; end 0: none */
 } running_block;
 
 typedef struct host {
@@ -56,11 +61,10 @@ typedef struct host {
     unsigned char *check_scratch;  /* host_plan_check's */
     tetri_ns wake_at;
 
-    /* Per GPU, for the overhead measurement: the real end of the completion that last freed it,
-     * and the instant (loop pass) that took it: only a block started in that same pass follows
-     * it. Stamped rather than cleared each pass, which the simulator's million-request runs feel. */
-    tetri_ns freed_real_ns[TETRI_MAX_GPUS];
-    tetri_ns freed_posted_ns[TETRI_MAX_GPUS], freed_taken_ns[TETRI_MAX_GPUS]; /* its report, its taking */
+    /* Per GPU, for the overhead measurement: the completion that last freed it, and the instant
+     * (loop pass) that took it: only a block started in that same pass follows it. Stamped rather
+     * than cleared each pass, which the simulator's million-request runs feel. */
+    completion_stamp freed[TETRI_MAX_GPUS];
     int64_t freed_pass[TETRI_MAX_GPUS];
     int64_t pass;
 
@@ -228,13 +232,12 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     b->start = ev->start;
     b->end = ev->end;
     b->failed = failed;
-    if (rb->follows_real_ns > 0 && ev->start_real_ns > 0 && !failed) {
+    const completion_stamp *f = &rb->follows;
+    if (f->end > 0 && ev->start_real_ns > 0 && !failed) {
         if (grow((void **)&h->gap_ns, &h->cap_gap, sizeof *h->gap_ns, h->n_gap + 1, h->err)) return -1;
-        h->gap_ns[h->n_gap++] = ev->start_real_ns - rb->follows_real_ns;
-        if (rb->follows_posted_ns > 0 && rb->follows_taken_ns > 0) {
-            const tetri_ns part[HOST_GAP_PARTS] = {rb->follows_posted_ns - rb->follows_real_ns,
-                                                   rb->follows_taken_ns - rb->follows_posted_ns,
-                                                   ev->start_real_ns - rb->follows_taken_ns};
+        h->gap_ns[h->n_gap++] = ev->start_real_ns - f->end;
+        if (f->posted > 0 && f->taken > 0) {
+            const tetri_ns part[HOST_GAP_PARTS] = {f->posted - f->end, f->taken - f->posted, ev->start_real_ns - f->taken};
             for (int k = 0; k < HOST_GAP_PARTS; k++) {
                 if (grow((void **)&h->gap_part_ns[k], &h->cap_gap_part[k], sizeof *h->gap_part_ns[k], h->n_gap_parts + 1, h->err))
                     return -1;
@@ -262,9 +265,7 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     }
     if (failed) h->n_failed++;
     for (tetri_gpuset g = b->gpus; g; g &= g - 1) {
-        h->freed_real_ns[__builtin_ctzll(g)] = ev->end_real_ns;
-        h->freed_posted_ns[__builtin_ctzll(g)] = ev->posted_real_ns;
-        h->freed_taken_ns[__builtin_ctzll(g)] = ev->taken_real_ns;
+        h->freed[__builtin_ctzll(g)] = (completion_stamp){ev->end_real_ns, ev->posted_real_ns, ev->taken_real_ns};
         h->freed_pass[__builtin_ctzll(g)] = h->pass;
     }
     release_slot(h, ev->slot, b->gpus);
@@ -324,9 +325,7 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
     running_block rb = {.rec = h->n_rec++};
     for (tetri_gpuset g = a->gpus; g; g &= g - 1) {
         const int gpu = __builtin_ctzll(g);
-        if (h->freed_pass[gpu] == h->pass && h->freed_real_ns[gpu] > rb.follows_real_ns)
-            rb.follows_real_ns = h->freed_real_ns[gpu], rb.follows_posted_ns = h->freed_posted_ns[gpu],
-            rb.follows_taken_ns = h->freed_taken_ns[gpu];
+        if (h->freed_pass[gpu] == h->pass && h->freed[gpu].end > rb.follows.end) rb.follows = h->freed[gpu];
     }
     h->run[slot] = rb;
     for (int32_t k = 0; k < a->n_req; k++) {
