@@ -275,6 +275,9 @@ static void key_list_free(key_list *k)
     free(k->keys);
 }
 
+/* Whether --csv sends the CSV to stdout ("-"), which then holds nothing else. */
+static int csv_to_stdout(const validate_args *a) { return a->csv_path && strcmp(a->csv_path, "-") == 0; }
+
 /* Writes the CSV to path ("-": stdout). Returns 0 or -1 with err. */
 static int write_csv(const char *path, const validate_pair *pairs, size_t n, tetri_error *err)
 {
@@ -331,15 +334,14 @@ static int compare_runs(const validate_args *a, const char *experiment, const ch
                      a->twin_profile ? " (simulate the live runs' traces on it first: tetri validate --help)" : "");
         goto out;
     }
-    if (a->twin_profile && !(a->csv_path && strcmp(a->csv_path, "-") == 0))
+    if (a->twin_profile && !csv_to_stdout(a))
         printf("twins: the simulator on %s (profile=%s), not the profile each live run ran on\n", a->twin_profile, digest);
     for (size_t i = 0; i < n_pairs; i++)
         if (validate_compare(db, &pairs[i], &a->targets, &err) ||
             validate_compare_envelope(db, &pairs[i], runs, n_runs, &a->targets, &err))
             goto out;
     if (n_unpaired) fprintf(stderr, "tetri validate: %zu live run%s without a simulated twin left out\n", n_unpaired, n_unpaired == 1 ? "" : "s");
-    int csv_to_stdout = a->csv_path && strcmp(a->csv_path, "-") == 0;
-    if (!csv_to_stdout) validate_print(stdout, pairs, n_pairs, runs, n_runs, &a->targets);
+    if (!csv_to_stdout(a)) validate_print(stdout, pairs, n_pairs, runs, n_runs, &a->targets);
     if (a->csv_path && write_csv(a->csv_path, pairs, n_pairs, &err)) goto out;
     rc = 0;
     for (size_t i = 0; i < n_pairs && a->strict; i++)
@@ -358,9 +360,9 @@ static int run_and_compare(validate_args *a)
 {
     pass_keys keys = {{0}, {0}};
     sim_passes passes = {.simulator_first = 1, .simulator_jitter = a->sim_jitter, .observe = collect_key, .ctx = &keys};
-    int csv_to_stdout = a->csv_path && strcmp(a->csv_path, "-") == 0, saved_stdout = -1;
+    int saved_stdout = -1;
     fflush(stdout);
-    if (csv_to_stdout && ((saved_stdout = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
+    if (csv_to_stdout(a) && ((saved_stdout = dup(STDOUT_FILENO)) < 0 || dup2(STDERR_FILENO, STDOUT_FILENO) < 0)) {
         fprintf(stderr, "tetri validate: cannot send progress to stderr: %s\n", strerror(errno));
         return 1;
     }

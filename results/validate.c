@@ -101,21 +101,7 @@ static size_t find_twin(const results_run *runs, size_t n, const results_run *li
     return find_twin_by_content(runs, n, live);
 }
 
-static int find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys, size_t n_keys,
-                      const char *digest, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
-
-int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
-                        size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
-{
-    return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, out, n_out, n_unpaired, err);
-}
-
-int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
-                                   size_t *n_unpaired, tetri_error *err)
-{
-    return find_pairs(runs, n, NULL, NULL, 0, digest, out, n_out, n_unpaired, err);
-}
-
+/* validate_find_pairs, each twin looked for on the profile of `digest` when it is not NULL. */
 static int find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys, size_t n_keys,
                       const char *digest, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
 {
@@ -150,6 +136,18 @@ static int find_pairs(const results_run *runs, size_t n, const char *const *live
     *out = pairs;
     *n_out = count;
     return 0;
+}
+
+int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
+                        size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
+{
+    return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, out, n_out, n_unpaired, err);
+}
+
+int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
+                                   size_t *n_unpaired, tetri_error *err)
+{
+    return find_pairs(runs, n, NULL, NULL, 0, digest, out, n_out, n_unpaired, err);
 }
 
 /* ---- statistics --------------------------------------------------------------------------------- */
