@@ -33,9 +33,7 @@ static int cmp_ns(const void *a, const void *b)
 
 static double quantile_us(const tetri_ns *sorted, size_t n, double p)
 {
-    if (n == 0) return NAN;
-    size_t k = (size_t)ceil(p * (double)n);
-    return (double)sorted[k ? k - 1 : 0] / 1e3;
+    return n ? (double)host_quantile_ns(sorted, n, p) / 1e3 : NAN;
 }
 
 int main(int argc, char **argv)

@@ -470,9 +470,7 @@ typedef struct print_ctx {
 /* The p-th quantile (nearest rank) of n sorted gaps, in microseconds. */
 static double gap_us(const tetri_ns *sorted, size_t n, double p)
 {
-    if (n == 0) return 0.0;
-    size_t k = (size_t)ceil(p * (double)n);
-    return (double)sorted[k ? k - 1 : 0] / 1e3;
+    return n ? (double)host_quantile_ns(sorted, n, p) / 1e3 : 0.0;
 }
 
 /* snprintf at buf + *used, never past len. */

@@ -525,6 +525,19 @@ static tetri_ns select_kth(tetri_ns *a, ptrdiff_t n, ptrdiff_t k)
     return a[k];
 }
 
+/* The 0-based index of the nearest-rank quantile p of n values. */
+static size_t nearest_rank(size_t n, double p)
+{
+    const size_t k = (size_t)ceil(p * (double)n);
+    return k ? k - 1 : 0;
+}
+
+tetri_ns host_quantile_ns(const tetri_ns *sorted, size_t n, double p)
+{
+    assert(n > 0);
+    return sorted[nearest_rank(n, p)];
+}
+
 static int cmp_ns(const void *a, const void *b)
 {
     tetri_ns x = *(const tetri_ns *)a, y = *(const tetri_ns *)b;
@@ -550,7 +563,7 @@ static void summarise(host *h, host_result *out)
         for (size_t i = 0; i < h->n_decide; i++) mx = h->decide_ns[i] > mx ? h->decide_ns[i] : mx;
         sum->decide_max_ns = mx;
         ptrdiff_t n = (ptrdiff_t)h->n_decide;
-        sum->decide_p99_ns = select_kth(h->decide_ns, n, (ptrdiff_t)ceil(0.99 * (double)n) - 1);
+        sum->decide_p99_ns = select_kth(h->decide_ns, n, (ptrdiff_t)nearest_rank(h->n_decide, 0.99));
         sum->decide_median_ns = select_kth(h->decide_ns, n, (n - 1) / 2);
     }
     if (h->n_gap) qsort(h->gap_ns, h->n_gap, sizeof *h->gap_ns, cmp_ns); /* gap_ns may be NULL */

@@ -1,6 +1,6 @@
 /* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
  * defines: host_arrival, host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
- *          HOST_MAX_IDLE_WAKES, host_gap_part, host_timeline_max_samples.
+ *          HOST_MAX_IDLE_WAKES, host_gap_part, host_quantile_ns, host_timeline_max_samples.
  *
  * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
  * whatever runs the blocks. The loop:
@@ -77,6 +77,10 @@ typedef struct host_config {
      * to see it (exec/workers.h, poll_real_ns). */
     const volatile sig_atomic_t *stop;
 } host_config;
+
+/* The nearest-rank quantile p (0 < p <= 1) of sorted[0..n), n > 0: the smallest value with at
+ * least p of them at or below it. For host_result's sorted gap arrays. */
+tetri_ns host_quantile_ns(const tetri_ns *sorted, size_t n, double p);
 
 /* The parts of the host's overhead (host_result.gap_part_ns). */
 typedef enum host_gap_part { HOST_GAP_WORKER, HOST_GAP_REPORT, HOST_GAP_HOST, HOST_GAP_PARTS } host_gap_part;

@@ -423,6 +423,19 @@ static void emulated_blocks_keep_the_hosts_reaction_real(void **state)
     }
 }
 
+/* host_quantile_ns is nearest-rank: the smallest value with at least p of them at or below it. */
+static void quantiles_are_nearest_rank(void **state)
+{
+    (void)state;
+    const tetri_ns v[] = {10, 20, 30, 40};
+    assert_int_equal(host_quantile_ns(v, 4, 0.25), 10);
+    assert_int_equal(host_quantile_ns(v, 4, 0.26), 20);
+    assert_int_equal(host_quantile_ns(v, 4, 0.5), 20);
+    assert_int_equal(host_quantile_ns(v, 4, 0.99), 40);
+    assert_int_equal(host_quantile_ns(v, 4, 1.0), 40);
+    assert_int_equal(host_quantile_ns(v, 1, 0.99), 10);
+}
+
 static void emulated_options_are_checked(void **state)
 {
     (void)state;
@@ -448,6 +461,7 @@ int main(void)
         cmocka_unit_test(a_backend_reporting_an_unknown_block_is_an_error),
         cmocka_unit_test(a_fatal_failure_ends_the_run_partially),
         cmocka_unit_test(a_stop_request_ends_the_run_partially),
+        cmocka_unit_test(quantiles_are_nearest_rank),
         cmocka_unit_test(emulated_options_are_checked),
     };
     return cmocka_run_group_tests(tests, setup, teardown);
