@@ -370,16 +370,29 @@ static void test_step_cudnn(dit_gpu_step *st, const dit_step_inputs *in, const f
 #endif
 }
 
+/* The tiny configuration of `arch` and its layout; -1 (a failure counted) when the layout cannot be built. */
+static int tiny_layout(dit_arch arch, dit_config *c, dit_layout *L)
+{
+    tetri_error err = {{0}};
+    dit_config_tiny(arch, c);
+    if (dit_layout_build(c, L, &err) == 0) return 0;
+    printf("FAIL layout: %s\n", err.msg);
+    failures++;
+    return -1;
+}
+
+/* The text rows each request of the tiny tests has. */
+static int tiny_text_tokens(dit_arch arch) { return arch == DIT_ARCH_FLUX ? 24 : 13; }
+
 /* A whole step of a tiny configuration: GPU (flash and oracle attention, eager and graph) vs CPU. */
 static void test_step(dit_arch arch)
 {
     const char *nm = arch == DIT_ARCH_FLUX ? "FLUX" : "SD3";
     dit_config c;
-    dit_config_tiny(arch, &c);
     dit_layout L;
     tetri_error err = {{0}};
-    if (dit_layout_build(&c, &L, &err)) { printf("FAIL layout: %s\n", err.msg); failures++; return; }
-    const int B = 2, T = arch == DIT_ARCH_FLUX ? 24 : 13, gh = 6, gw = 5, N = gh * gw, tin = dit_token_in(&c);
+    if (tiny_layout(arch, &c, &L)) return;
+    const int B = 2, T = tiny_text_tokens(arch), gh = 6, gw = 5, N = gh * gw, tin = dit_token_in(&c);
     const uint64_t seed = 1234;
     float *w = malloc((size_t)L.total * 4);
     dit_cpu_init_weights(&L, seed, w);
@@ -474,11 +487,10 @@ static void test_slots_batched(dit_arch arch)
 {
     const char *nm = arch == DIT_ARCH_FLUX ? "FLUX" : "SD3";
     dit_config c;
-    dit_config_tiny(arch, &c);
     dit_layout L;
     tetri_error err = {{0}};
-    if (dit_layout_build(&c, &L, &err)) { printf("FAIL layout: %s\n", err.msg); failures++; return; }
-    const int T = arch == DIT_ARCH_FLUX ? 24 : 13, gh = 6, gw = 5;
+    if (tiny_layout(arch, &c, &L)) return;
+    const int T = tiny_text_tokens(arch), gh = 6, gw = 5;
     const size_t nl = (size_t)gh * gw * dit_token_in(&c);
     dit_gpu *g = NULL;
     dit_gpu_step *r1 = NULL, *r2 = NULL;
@@ -532,12 +544,11 @@ static void test_run_marked(dit_arch arch)
 {
     const char *nm = arch == DIT_ARCH_FLUX ? "FLUX" : "SD3";
     dit_config c;
-    dit_config_tiny(arch, &c);
     dit_layout L;
     tetri_error err = {{0}};
-    if (dit_layout_build(&c, &L, &err)) { printf("FAIL layout: %s\n", err.msg); failures++; return; }
+    if (tiny_layout(arch, &c, &L)) return;
     enum { N = 5 };
-    const int T = arch == DIT_ARCH_FLUX ? 24 : 13, gh = 6, gw = 5;
+    const int T = tiny_text_tokens(arch), gh = 6, gw = 5;
     const size_t nl = (size_t)gh * gw * dit_token_in(&c);
     dit_gpu *g = NULL;
     dit_gpu_step *r = NULL;
