@@ -66,6 +66,12 @@ else
     NCCL=
 fi
 T=$PWD/$B/tetri
+flux_rows() { # DB LOG [options]: tetri profile measure of FLUX 256-1024 at batch 1 into DB, its table in $OUT/LOG (printed)
+    db=$1 log=$2
+    shift 2
+    $T profile measure --out "$db" --model flux-dev --res 256,512,1024 --batch 1 "$@" >"$OUT/$log" 2>&1
+    echo "measure ${*:-(defaults)} exit $?"; cat "$OUT/$log"
+}
 test_nccl() { # runs test_nccl when the build has it
     if grep -q "define HAVE_NCCL 1" $B/config.h; then
         $B/tests/gpu/test_nccl >"$OUT/test_nccl.log" 2>&1; echo "test_nccl exit $?"; cat "$OUT/test_nccl.log"
@@ -132,26 +138,19 @@ for phase in $phases; do
         ;;
     measure-both) # FLUX 256-1024 at batch 1, each row alone (h200seq.db) and in turns of 5 steps (h200x1.db,
         # which validate-live then uses), 40 samples each
-        $T profile measure --out $B/h200seq.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 0 \
-            >"$OUT/measure_seq.txt" 2>&1
-        echo "measure (a row at a time) exit $?"; cat "$OUT/measure_seq.txt"
-        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
-            >"$OUT/measure.txt" 2>&1
-        echo "measure --interleave 5 exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db $B/h200seq.db "$OUT/"
+        flux_rows $B/h200seq.db measure_seq.txt --samples 40 --interleave 0
+        flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5
+        cp $B/h200x1.db $B/h200seq.db "$OUT/"
         ;;
     measure-lab) # FLUX 256-1024 at batch 1, 40 samples each, on one GPU: the default (turns of 20 steps back to
         # back: h200x1.db, which validate-live then uses) and turns of 5 back to back ($B/p_served5.db)
-        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 >"$OUT/measure.txt" 2>&1
-        echo "measure (default) exit $?"; cat "$OUT/measure.txt"
-        $T profile measure --out $B/p_served5.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
-            >"$OUT/measure_served5.txt" 2>&1
-        echo "measure served 5 exit $?"; cat "$OUT/measure_served5.txt"
+        flux_rows $B/h200x1.db measure.txt --samples 40
+        flux_rows $B/p_served5.db measure_served5.txt --samples 40 --interleave 5
         cp $B/h200x1.db $B/p_served5.db "$OUT/"
         ;;
     measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
-        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 --samples 40 --interleave 5 \
-            >"$OUT/measure.txt" 2>&1
-        echo "measure --interleave 5 exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5
+        cp $B/h200x1.db "$OUT/"
         ;;
     bench-host) # bench_host: the host's overhead on the emulated backend, on this machine's cores
         $B/bench/bench_host profiles/default.db >"$OUT/bench_host.txt" 2>&1; echo "bench_host exit $?"; cat "$OUT/bench_host.txt"
@@ -161,8 +160,8 @@ for phase in $phases; do
         grep -E "FAIL|serve_gpu:" "$OUT/serve_gpu.log" | tail -8
         ;;
     measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
-        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1 >"$OUT/measure.txt" 2>&1
-        echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        flux_rows $B/h200x1.db measure.txt
+        cp $B/h200x1.db "$OUT/"
         ;;
     ampere-check)
         grep -E "GPU architectures|device code for" "$OUT/configure.log" 2>/dev/null | tail -2

@@ -519,7 +519,6 @@ void gpu_run_report(const gpu_backend *g, FILE *out)
             for (int b = 1; b <= g->opt.max_batch; b++) {
                 const gpu_block_stats *x = &g->dev[i].stats[s][b];
                 if (!x->blocks) continue;
-                const double gpu_ms = x->gpu_ms;
                 const int64_t b2b = x->steps - x->idle_steps;
                 fprintf(out, "# GPU %d %dx%d batch %d: %lld blocks, %lld steps: step %.3f ms on the GPU (%.3f ms in blocks started "
                              "within %d ms of the GPU's last end, %.3f ms in the %lld others); preparation %.3f ms at %lld first blocks; GPU time "
@@ -528,7 +527,7 @@ void gpu_run_report(const gpu_backend *g, FILE *out)
                         i, g->shape[s].width, g->shape[s].height, b, (long long)x->blocks, (long long)x->steps, x->steps_ms / (double)x->steps,
                         b2b ? (x->steps_ms - x->idle_steps_ms) / (double)b2b : 0.0, (int)(GPU_IDLE_NS / 1000000),
                         x->idle_steps ? x->idle_steps_ms / (double)x->idle_steps : 0.0, (long long)x->idle_blocks,
-                        x->prepared ? x->prep_ms / (double)x->prepared : 0.0, (long long)x->prepared, 100.0 * (gpu_ms / x->pred_ms - 1),
-                        100.0 * (x->wall_ms / x->pred_ms - 1), (x->wall_ms - gpu_ms) / (double)x->blocks);
+                        x->prepared ? x->prep_ms / (double)x->prepared : 0.0, (long long)x->prepared, 100.0 * (x->gpu_ms / x->pred_ms - 1),
+                        100.0 * (x->wall_ms / x->pred_ms - 1), (x->wall_ms - x->gpu_ms) / (double)x->blocks);
             }
 }
