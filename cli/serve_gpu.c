@@ -39,7 +39,7 @@ static int open_run(void *ctx, const tetri_profile *profile, const host_arrival 
     serve_gpu_state *st = ctx;
     if (gpu_begin_run(st->g, arrivals, n, st->input_seed, err)) return -1;
     gpu_bind(be, st->g);
-    *handle = st; /* the backend outlives the run: the handle only says there is a run to close */
+    *handle = NULL; /* the backend outlives the run */
     return 0;
 }
 

@@ -122,8 +122,10 @@ static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, u
     host_backend be;
     void *handle = NULL;
     int rc = s->backend->open(s->backend->ctx, s->profile, arr, trace->n, &be, &handle, c->err);
-    if (rc == 0) rc = host_run(&cfg, &be, arr, trace->n, res, c->err);
-    if (handle) s->backend->close(s->backend->ctx, handle);
+    if (rc == 0) {
+        rc = host_run(&cfg, &be, arr, trace->n, res, c->err);
+        s->backend->close(s->backend->ctx, handle);
+    }
     free(arr);
     return rc;
 }

@@ -55,6 +55,8 @@ typedef struct sweep_backend {
     /* arrivals: the run's requests (a GPU backend captures a graph for each of their shapes). */
     int (*open)(void *ctx, const tetri_profile *profile, const host_arrival *arrivals, size_t n, host_backend *be, void **handle,
                 tetri_error *err);
+    /* After each run whose open succeeded, with the handle open set (NULL: a backend that outlives
+     * its runs). */
     void (*close)(void *ctx, void *handle);
     void *ctx;
 } sweep_backend;
