@@ -190,6 +190,13 @@ if command -v sqlite3 >/dev/null 2>&1; then
         own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
         [ "$got" != "$own" ] || fail "--twin-profile $policy: the simulated mean did not change ($got)"
     done
+    # live runs of two hardware: a digest is one hardware's, so --experiment must choose
+    cp "$tw" "$tmp/tw2.db"
+    "$TETRI" validate --live emulated --speed 100 --policy edf-dyn --trace "$tmp/trace.csv" --profile "$profile" --hardware a40x4 \
+        --db "$tmp/tw2.db" --experiment other >/dev/null 2>"$tmp/err" || fail "validate on a40x4: $(cat "$tmp/err")"
+    expect 1 "--twin-profile: the live runs are of hardware" validate --from-db --db "$tmp/tw2.db" --twin-profile "$tmp/slow.db"
+    "$TETRI" validate --from-db --db "$tmp/tw2.db" --experiment validate --twin-profile "$tmp/slow.db" >/dev/null 2>"$tmp/err" ||
+        fail "--twin-profile --experiment validate beside another hardware's runs: $(cat "$tmp/err")"
 else
     echo "SKIP: no sqlite3 for --twin-profile's slower profile"
 fi
