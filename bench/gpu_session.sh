@@ -37,11 +37,20 @@
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
 #
+#   measure-ship  the profile shipped as profiles/h200x1.db and used by validate-live: FLUX.1-dev
+#             256-1024 at batch 1 alone first (turns of 20, as a one-GPU server runs them), then FLUX
+#             256-1024 x batch 2-4, FLUX 2048, SD3-medium 256-1024 x batch 1-4 and 2048, 40 samples each
+#   resume    take the profile, the trace and the validate database a previous call kept (below)
+#
 # Several calls on one machine (one profile, one trace, every policy at 200 requests: more than a
-# call's 10 minutes): the first call carries build-gpu and .gpu-deps and runs measure-lab
-# validate-live; each next call is made at once (the machine stays while it is warm, 30 s),
-# carries .gpu-deps alone (a carried build-gpu would replace the one there, with its measured
-# h200x1.db) and runs `TRACE=build-gpu/last_trace.csv VDB=NAME POLICIES=... validate-live`.
+# call's 10 minutes). measure-ship and validate-live keep what they made in $KEEP
+# ($HOME/tetri-keep, outside the repository, so it stays on a warm machine whatever a call
+# carries): the profile, the trace and $VDB.db. Each next call carries build-gpu and .gpu-deps
+# and runs `POLICIES=... bash bench/gpu_session.sh prebuilt resume validate-live`: resume copies
+# them back (profile to $B/h200x1.db, trace to $B/last_trace.csv, database to $OUT/$VDB.db, to
+# which the next policy's runs are added). When the machine was given back in between, $KEEP is
+# gone: resume then takes them from RESUME_FROM (a folder in the working tree where the
+# previous call's returned files were put), or stops.
 set -u
 OUT=${OUT:-/tmp/tetri-out}; mkdir -p "$OUT"
 B=build-gpu
@@ -66,6 +75,10 @@ else
     NCCL=
 fi
 T=$PWD/$B/tetri
+KEEP=${KEEP:-$HOME/tetri-keep}
+keep() { # FILE...: kept on this machine for the next call (resume)
+    mkdir -p "$KEEP" && cp "$@" "$KEEP/" && echo "kept in $KEEP: $(cd "$KEEP" && ls | tr '\n' ' ')"
+}
 flux_rows() { # DB LOG [options]: tetri profile measure of FLUX 256-1024 at batch 1 into DB, its table in $OUT/LOG (printed)
     db=$1 log=$2
     shift 2
@@ -148,6 +161,26 @@ for phase in $phases; do
         flux_rows $B/p_served5.db measure_served5.txt --samples 40 --interleave 5
         cp $B/h200x1.db $B/p_served5.db "$OUT/"
         ;;
+    measure-ship) # the shipped profile; its FLUX batch-1 rows are measured alone, as validate-live serves them
+        flux_rows $B/h200x1.db measure.txt --samples 40
+        for spec in "flux-dev 256,512,1024 2-4" "flux-dev 2048 1" "sd3-medium 256,512,1024 1-4" "sd3-medium 2048 1"; do
+            set -- $spec
+            $T profile measure --out $B/h200x1.db --model $1 --res $2 --batch $3 --samples 40 >>"$OUT/measure.txt" 2>&1
+            echo "measure $spec exit $?"
+        done
+        grep -vE "^# (GPU paths|into)" "$OUT/measure.txt" | grep -E "^(flux|sd3|#)"
+        cp $B/h200x1.db "$OUT/" && keep $B/h200x1.db
+        ;;
+    resume) # what the previous call kept (measure-ship, validate-live): $KEEP on a warm machine, else RESUME_FROM
+        V=${VDB:-validate} from=$KEEP
+        if [ -f "$KEEP/h200x1.db" ]; then echo "resume: this machine is the previous call's (warm): $KEEP"
+        elif [ -n "${RESUME_FROM:-}" ] && [ -f "$RESUME_FROM/h200x1.db" ]; then from=$RESUME_FROM; echo "resume: a fresh machine: from $from"
+        else echo "resume: nothing kept in $KEEP and no RESUME_FROM with h200x1.db"; exit 1; fi
+        cp "$from/h200x1.db" $B/h200x1.db
+        [ -f "$from/${V}_trace.csv" ] && cp "$from/${V}_trace.csv" $B/last_trace.csv && export TRACE=$B/last_trace.csv
+        [ -f "$from/$V.db" ] && cp "$from/$V.db" "$OUT/$V.db"
+        md5sum $B/h200x1.db ${TRACE:-} "$OUT/$V.db" 2>/dev/null
+        ;;
     measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
         flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5
         cp $B/h200x1.db "$OUT/"
@@ -209,7 +242,7 @@ for phase in $phases; do
     validate-live) # tetri validate --live gpu: one trace (N requests, load $LOAD of the measured profile,
         # SLO profile:2; TRACE=FILE reuses a trace, copied to $OUT/${VDB}_trace.csv so the run keys match) served live
         # and simulated by each of $POLICIES, into $OUT/$VDB.db (VDB=validate; another name for a repetition)
-        P=$B/h200x1.db V=${VDB:-validate}
+        P=${PROFILE:-$B/h200x1.db} V=${VDB:-validate}
         if [ -n "${TRACE:-}" ]; then cp "$TRACE" "$OUT/${V}_trace.csv"; else
             $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
                 -n "$N" --seed 1 -o "$OUT/${V}_trace.csv" || exit 1
@@ -218,7 +251,8 @@ for phase in $phases; do
         $T validate --live gpu --trace "$OUT/${V}_trace.csv" --profile $P \
             $(for p in ${POLICIES:-xdit-sp1 edf-dyn tetriserve}; do echo --policy $p; done) --db "$OUT/$V.db" --experiment validate \
             >"$OUT/$V.log" 2>&1; echo "validate exit $?"
-        grep -E "end->next|^policy|^[a-z0-9-]+ +exec|pairs" "$OUT/$V.log"
+        grep -E "end->next|^policy|^[a-z0-9-]+ +exec|pairs|^# GPU 0 [0-9]" "$OUT/$V.log"
+        keep $P "$OUT/${V}_trace.csv" "$OUT/$V.db"
         ;;
     validate)
         P=$B/h200x1.db
