@@ -1,5 +1,5 @@
 /* core/plan.h: what a host shows a policy and what the policy answers.
- * defines: tetri_view, TETRI_MAX_BATCH, tetri_assignment, tetri_plan, tetri_plan_clear.
+ * defines: tetri_request_class, tetri_view, TETRI_MAX_BATCH, tetri_assignment, tetri_plan, tetri_plan_clear.
  *
  * A host (host/) owns the requests and GPUs. On every arrival, every block completion and at the
  * time the policy asked for, it builds a read-only view and the policy fills a plan: blocks of
@@ -12,6 +12,12 @@
 #include <stdint.h>
 
 #include "core/types.h"
+
+/* A class of requests: one model at one size. */
+typedef struct tetri_request_class {
+    tetri_model model;
+    int32_t width, height;
+} tetri_request_class;
 
 /* What decide() sees. Pointers stay valid only during the call. */
 typedef struct tetri_view {
@@ -27,6 +33,12 @@ typedef struct tetri_view {
      * view arrived since the previous decision (nothing was pending before). A fact the host
      * states, so no policy compares two clocks to the nanosecond to find it. */
     bool idle_arrival;
+    /* The classes the run serves, as a server's configuration would list them before its first
+     * request: the host takes the distinct (model, width, height) of its workload, sorted by model,
+     * width, height. The same in every call of a run; n_served == 0 when the host declares none (a
+     * hand-built view): a policy then knows only the profile and what has arrived. */
+    const tetri_request_class *served;
+    int32_t n_served;
 } tetri_view;
 
 #define TETRI_MAX_BATCH 8

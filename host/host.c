@@ -56,6 +56,7 @@ typedef struct host {
     int64_t running_degree_sum;
 
     tetri_view view;               /* busy and gpu_busy_until are kept up to date in place */
+    tetri_request_class *served;   /* view.served: the workload's classes */
     tetri_plan plan;
     int32_t *drop_buf;
     unsigned char *check_scratch;  /* host_plan_check's */
@@ -613,6 +614,31 @@ void host_result_free(host_result *r)
     memset(r, 0, sizeof *r);
 }
 
+static int class_order(const void *a, const void *b)
+{
+    const tetri_request_class *x = a, *y = b;
+    if (x->model != y->model) return x->model < y->model ? -1 : 1;
+    if (x->width != y->width) return x->width < y->width ? -1 : 1;
+    return (x->height > y->height) - (x->height < y->height);
+}
+
+/* view.served: the distinct classes of the arrivals, sorted. O(n log n) once per run. */
+static int collect_served(host *h, const host_arrival *arrivals, size_t n)
+{
+    if (n == 0) return 0;
+    h->served = malloc(n * sizeof *h->served);
+    if (!h->served) return tetri_errorf(h->err, "out of memory for %zu requests", n);
+    for (size_t i = 0; i < n; i++)
+        h->served[i] = (tetri_request_class){arrivals[i].model, arrivals[i].width, arrivals[i].height};
+    qsort(h->served, n, sizeof *h->served, class_order);
+    size_t m = 1;
+    for (size_t i = 1; i < n; i++)
+        if (class_order(&h->served[i], &h->served[m - 1]) != 0) h->served[m++] = h->served[i];
+    h->view.served = h->served;
+    h->view.n_served = (int32_t)m;
+    return 0;
+}
+
 static int host_init(host *h, const host_arrival *arrivals, size_t n)
 {
     const host_config *cfg = h->cfg;
@@ -659,6 +685,7 @@ static int host_init(host *h, const host_arrival *arrivals, size_t n)
     }
     h->n_free_slots = TETRI_MAX_GPUS;
     h->view.cluster = h->cluster;
+    if (collect_served(h, arrivals, n)) return -1;
     h->plan.drop = h->drop_buf;
     return 0;
 }
@@ -677,6 +704,7 @@ static void host_free(host *h)
     free(h->timeline);
     free(h->blocks);
     free(h->gap_ns);
+    free(h->served);
     for (int k = 0; k < HOST_GAP_PARTS; k++) free(h->gap_part_ns[k]);
 }
 

@@ -2,7 +2,7 @@
  * best schedule on small instances (DESIGN section 8).
  *
  * What "optimal" means here, precisely. Time is cut into rounds of tau (the same tau as
- * tetriserve: g x the largest fastest step time over the profile's resolutions, or tau_ms),
+ * tetriserve: g x the largest fastest step time over the resolutions the run serves, or tau_ms),
  * starting at the first call. In each round every request either waits or runs one block of
  * q = min(steps left, floor((tau - migration) / T(k))) steps at degree k (a power of two the
  * profile has), the degrees of a round summing to at most the free GPUs. The link class of a step
@@ -247,19 +247,13 @@ static value search(optimal *o, int round, const state *s)
     return best;
 }
 
-/* Starts a round at this call: tau as tetriserve's default (tau_from=profile: the profile's
- * slowest fastest step over the models seen, every request's class looked up first), or tau_ms.
+/* Starts a round at this call: tau as tetriserve's default (tau_from=served: the slowest fastest
+ * step over the classes the run serves, every request's class looked up first), or tau_ms.
  * Returns 0, or -1 with err when out of memory. */
 static int start_round(optimal *o, const tetri_view *v, tetri_error *err)
 {
-    for (int32_t i = 0; i < v->n_requests; i++)
-        if (step_table_find_request(&o->table, v->requests[i]) < 0) return tetri_errorf(err, "out of memory");
-    tetri_ns slowest = 0;
-    for (int32_t i = 0; i < o->table.n_cls; i++) {
-        tetri_ns p = o->table.profile_slowest_fastest[o->table.cls[i].model];
-        if (p > slowest) slowest = p;
-        if (o->table.cls[i].t_min > slowest) slowest = o->table.cls[i].t_min;
-    }
+    const tetri_ns slowest = step_table_round_slowest(&o->table, v, STEP_TAU_SERVED);
+    if (slowest < 0) return tetri_errorf(err, "out of memory");
     o->tau = o->tau_fixed > 0 ? o->tau_fixed : slowest > 0 ? o->g * slowest : TETRI_NS_PER_S;
     o->round_start = v->now;
     o->round_end = v->now + o->tau;

@@ -126,3 +126,35 @@ int32_t step_table_find(step_table *t, tetri_model model, int32_t width, int32_t
     t->last_hit = t->n_cls++;
     return t->last_hit;
 }
+
+tetri_ns step_table_round_slowest(step_table *t, const tetri_view *v, step_tau_from from)
+{
+    tetri_ns slowest = 0;
+    for (int32_t i = 0; i < v->n_requests; i++) {
+        int32_t c = step_table_find_request(t, v->requests[i]);
+        if (c < 0) return -1;
+        if (from == STEP_TAU_PENDING && t->cls[c].t_min > slowest) slowest = t->cls[c].t_min;
+    }
+    if (from == STEP_TAU_PENDING) return slowest;
+    if (from == STEP_TAU_SERVED && v->n_served > 0) {
+        if (t->served_of != v->served) { /* once a run: the served classes do not change */
+            step_class c;
+            t->served_slowest = 0;
+            for (int32_t i = 0; i < v->n_served; i++) {
+                c = (step_class){.model = v->served[i].model, .width = v->served[i].width, .height = v->served[i].height};
+                fill_class(t, &c);
+                if (c.t_min > t->served_slowest) t->served_slowest = c.t_min;
+            }
+            t->served_of = v->served;
+        }
+        slowest = t->served_slowest;
+    } else if (from != STEP_TAU_SEEN) { /* PROFILE, or SERVED with none declared */
+        for (int32_t i = 0; i < t->n_cls; i++) {
+            tetri_ns p = t->profile_slowest_fastest[t->cls[i].model];
+            if (p > slowest) slowest = p;
+        }
+    }
+    for (int32_t i = 0; i < t->n_cls; i++)
+        if (t->cls[i].t_min > slowest) slowest = t->cls[i].t_min;
+    return slowest;
+}

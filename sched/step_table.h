@@ -1,6 +1,6 @@
 /* sched/step_table.h: per-resolution step times cached from the cost model, for the policies.
  * defines: TETRI_STEP_MAX_DEGREES, step_class, step_table, step_table_init/free/find/class,
- *          step_class_ns, step_table_degree_index.
+ *          step_class_ns, step_table_degree_index, step_tau_from, step_table_round_slowest.
  *
  * Policies ask for the same few (model, width, height) step times thousands of times per run.
  * The table asks the profile once per resolution class, for every degree the profile and cluster
@@ -45,6 +45,9 @@ typedef struct step_table {
     /* Per model: the largest, over the profile's resolutions, of the fastest batch-1 step
      * (degrees of this table, their best link); 0 when the profile has no row of that model. */
     tetri_ns profile_slowest_fastest[TETRI_MODEL_COUNT];
+    /* step_table_round_slowest's over view.served, computed at its first call for that array */
+    const tetri_request_class *served_of;
+    tetri_ns served_slowest;
 } step_table;
 
 /* Reads the degrees the profile has (every model's, merged) that fit the cluster. Returns 0, or -1 with err when the profile has no usable degree. */
@@ -73,5 +76,21 @@ static inline int step_table_degree_index(const step_table *t, int degree)
 {
     return degree >= 0 && degree <= TETRI_MAX_GPUS ? t->index_of[degree] : -1;
 }
+
+/* Which classes a round length (tetriserve's and optimal's tau = g x the slowest fastest step)
+ * is taken over:
+ *   SERVED   the classes the run serves (view.served, the workload's), and any seen besides; the
+ *            profile's of the models seen when the host declares none. Stable from the first round.
+ *   PROFILE  every resolution the profile has for the models seen, and the classes seen: stable
+ *            too, but a profile wider than the workload (2048 px rows, 1024 px served) makes
+ *            rounds of the slowest size the run never serves.
+ *   SEEN     the classes that have arrived so far (tau grows when a slower one first comes).
+ *   PENDING  the classes of the requests in this view. */
+typedef enum step_tau_from { STEP_TAU_SERVED, STEP_TAU_PROFILE, STEP_TAU_SEEN, STEP_TAU_PENDING } step_tau_from;
+
+/* The slowest, over the classes `from` names, of the fastest batch-1 step (step_class.t_min);
+ * classes the profile cannot run are left out. 0 when there is none; -1 when out of memory. Adds
+ * the view's requests' classes to the table first. O(classes + requests) a call. */
+tetri_ns step_table_round_slowest(step_table *t, const tetri_view *v, step_tau_from from);
 
 #endif

@@ -80,7 +80,7 @@
 
 static const tetri_option_spec tetriserve_options[] = {
     {"g", TETRI_OPT_INT, "5", "1..1000", "round length tau in steps of the slowest resolution's fastest step"},
-    {"tau_from", TETRI_OPT_ENUM, "profile", "profile|seen|pending", "resolutions tau is taken over: the profile's (of the models seen), all seen in the run, or those pending now"},
+    {"tau_from", TETRI_OPT_ENUM, "served", "served|profile|seen|pending", "resolutions tau is taken over: those the run serves (its workload's), every one the profile has (of the models seen), all seen in the run, or those pending now"},
     {"tau_ms", TETRI_OPT_DOUBLE, "0", "0..1e6", "fixed round length in milliseconds, 0 or >= 1 (0: from g)"},
     {"midround", TETRI_OPT_ENUM, "wait", "wait|fill", "calls inside a round: wait for the boundary, or fill idle GPUs with the same rules"},
     {"guard_ms", TETRI_OPT_DOUBLE, "50", "0..1000", "a round boundary that finds a block predicted to end by it still running waits up to this long for it (blocks overrun in real time or with --jitter)"},
@@ -98,7 +98,6 @@ static const tetri_option_spec tetriserve_options[] = {
     {NULL, 0, NULL, NULL, NULL},
 };
 
-enum { TAU_PROFILE, TAU_SEEN, TAU_PENDING };
 enum { MID_WAIT, MID_FILL };
 enum { OPTS_PLAN, OPTS_PHASE, OPTS_ALL };
 enum { TIE_GPUS_SLACK, TIE_SLACK_GPUS, TIE_NONE };
@@ -232,7 +231,10 @@ static void *tetriserve_create(const tetri_options *o, const struct tetri_profil
     if (!s) return tetri_errorf(err, "out of memory"), NULL;
     s->g = (int)tetri_options_int(o, "g");
     const char *tf = tetri_options_str(o, "tau_from");
-    s->tau_from = strcmp(tf, "pending") == 0 ? TAU_PENDING : strcmp(tf, "seen") == 0 ? TAU_SEEN : TAU_PROFILE;
+    s->tau_from = strcmp(tf, "pending") == 0 ? STEP_TAU_PENDING
+                  : strcmp(tf, "seen") == 0  ? STEP_TAU_SEEN
+                  : strcmp(tf, "profile") == 0 ? STEP_TAU_PROFILE
+                                               : STEP_TAU_SERVED;
     const double tau_ms = tetri_options_double(o, "tau_ms");
     if (tau_ms > 0 && tau_ms < 1.0) {
         /* A round shorter than a millisecond is shorter than any DiT step: every block overruns
@@ -358,28 +360,14 @@ static void sort_blocks(const tetriserve *s, block *b, int32_t n)
     }
 }
 
+/* tau: g x the slowest fastest step over the classes tau_from names (step_table_round_slowest),
+ * or tau_ms; a 1 s heartbeat when nothing is runnable. -1 when out of memory. */
 static tetri_ns round_length(tetriserve *s, const tetri_view *v)
 {
     if (s->tau_fixed > 0) return s->tau_fixed;
-    tetri_ns slowest = 0;
-    if (s->tau_from == TAU_PROFILE) {
-        /* The profile's resolutions of every model this run has shown so far (a resolution the
-         * profile lacks, interpolated, counts too). */
-        for (int32_t i = 0; i < s->table.n_cls; i++) {
-            tetri_ns p = s->table.profile_slowest_fastest[s->table.cls[i].model];
-            if (p > slowest) slowest = p;
-            if (s->table.cls[i].t_min > slowest) slowest = s->table.cls[i].t_min;
-        }
-    } else if (s->tau_from == TAU_SEEN) {
-        for (int32_t i = 0; i < s->table.n_cls; i++)
-            if (s->table.cls[i].t_min > slowest) slowest = s->table.cls[i].t_min;
-    } else {
-        for (int32_t i = 0; i < v->n_requests; i++) {
-            tetri_ns t = step_table_class(&s->table, s->cls_of[i])->t_min;
-            if (t > slowest) slowest = t;
-        }
-    }
-    return slowest > 0 ? s->g * slowest : TETRI_NS_PER_S; /* nothing runnable: a 1 s heartbeat */
+    tetri_ns slowest = step_table_round_slowest(&s->table, v, (step_tau_from)s->tau_from);
+    if (slowest < 0) return -1;
+    return slowest > 0 ? s->g * slowest : TETRI_NS_PER_S;
 }
 
 /* ---- one decision ----------------------------------------------------------------------------
@@ -842,8 +830,10 @@ static int tetriserve_decide(void *self, const tetri_view *v, tetri_plan *plan, 
     if (call == CALL_WAIT) return 0;
     if (find_classes(s, v, err)) return -1;
     if (call == CALL_NEW_ROUND) {
+        const tetri_ns tau = round_length(s, v);
+        if (tau < 0) return tetri_errorf(err, "out of memory");
         s->round_start = v->now;
-        s->round_end = v->now + round_length(s, v);
+        s->round_end = v->now + tau;
     }
     plan->wake_at = s->round_end;
     decision dc = {.v = v, .plan = plan, .now = v->now, .tau = s->round_end - v->now,

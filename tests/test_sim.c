@@ -382,6 +382,8 @@ typedef struct probe {
     int n_calls;
     tetri_ns calls[64];
     int n_seen[64];
+    tetri_request_class served[8]; /* view.served at the first call */
+    int32_t n_served;
 } probe;
 static probe the_probe;
 
@@ -393,6 +395,10 @@ static void *probe_create(const tetri_options *o, const struct tetri_profile *p,
 static int probe_decide(void *self, const tetri_view *v, tetri_plan *plan, tetri_error *err)
 {
     probe *pr = self;
+    if (pr->n_calls == 0) {
+        pr->n_served = v->n_served;
+        for (int32_t i = 0; i < v->n_served && i < 8; i++) pr->served[i] = v->served[i];
+    }
     if (pr->n_calls < 64) {
         pr->calls[pr->n_calls] = v->now;
         pr->n_seen[pr->n_calls] = v->n_requests;
@@ -462,8 +468,23 @@ static void decisions_coalesce_and_wake(void **state)
     assert_int_equal(the_probe.calls[2], 5 * SEC);
     assert_int_equal(the_probe.calls[3], 10 * SEC);
     sim_result_free(&res);
+
+    /* view.served: the workload's distinct classes, sorted, from the first call on (the 256 px
+     * requests have not arrived when it is made). */
+    int side3[] = {1024, 512, 1024, 256, 512}, steps3[] = {1, 1, 1, 1, 1};
+    tetri_ns arr3[] = {0, 1 * SEC, 2 * SEC, 3 * SEC, 4 * SEC}, dl3[] = {10 * SEC, 10 * SEC, 10 * SEC, 10 * SEC, 10 * SEC};
+    tetri_trace t3 = fixture_trace(5, side3, steps3, arr3, dl3);
+    assert_int_equal(run_probe(0, &t3, &res, &err, 1), 0);
+    assert_int_equal(the_probe.n_served, 3);
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(the_probe.served[i].model, TETRI_MODEL_FLUX_DEV);
+        assert_int_equal(the_probe.served[i].width, 256 << i);
+        assert_int_equal(the_probe.served[i].height, 256 << i);
+    }
+    sim_result_free(&res);
     tetri_trace_free(&t);
     tetri_trace_free(&t2);
+    tetri_trace_free(&t3);
 }
 
 static void broken_policies_are_reported(void **state)

@@ -153,16 +153,40 @@ static void degree_follows_deadline(void **state)
     assert_int_equal(s.plan.assign[0].steps, 5); /* tau = 5 x T8: five steps fit the round */
     assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
 
-    /* tau: over the profile's resolutions by default (the 2048 step sets it even for a lone 256
-     * request); over the resolutions seen so far with tau_from=seen; fixed with tau_ms. */
+    /* tau: over the resolutions the run serves by default; with none declared (this view) over
+     * the profile's, so the 2048 step sets it even for a lone 256 request, as with
+     * tau_from=profile; over the resolutions seen so far with tau_from=seen; fixed with tau_ms. */
     scene_init(&s, c);
     scene_add(&s, 256, 20, 100.0);
     scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
+    scene_decide(&s, "tetriserve:tau_from=profile", h100);
     assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
     scene_decide(&s, "tetriserve:tau_from=seen,g=3", h100);
     assert_int_equal(s.plan.wake_at, 3 * (tetri_ns)(fixture_step_ms(256, 8, 1, 0) * 1e6));
     scene_decide(&s, "tetriserve:tau_ms=250", h100);
     assert_int_equal(s.plan.wake_at, 250 * TETRI_NS_PER_MS);
+    /* A workload of 256 and 1024 px (view.served) on the same profile: tau is five 1024 steps at
+     * its fastest degree from the first round, though only a 256 request has come; the profile's
+     * 2048 rows, which the workload never asks for, no longer set it. tau_from=profile still
+     * takes them. A 512 request outside the declared classes counts too (served and seen). */
+    const tetri_request_class served[] = {{TETRI_MODEL_FLUX_DEV, 256, 256}, {TETRI_MODEL_FLUX_DEV, 1024, 1024}};
+    s.view.served = served;
+    s.view.n_served = 2;
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(1024, 8, 1, 0) * 1e6));
+    scene_decide(&s, "tetriserve:tau_from=served,g=2", h100);
+    assert_int_equal(s.plan.wake_at, 2 * (tetri_ns)(fixture_step_ms(1024, 8, 1, 0) * 1e6));
+    scene_decide(&s, "tetriserve:tau_from=profile", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(2048, 8, 1, 0) * 1e6));
+    const tetri_request_class small[] = {{TETRI_MODEL_FLUX_DEV, 256, 256}};
+    s.view.served = small;
+    s.view.n_served = 1;
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(256, 8, 1, 0) * 1e6));
+    scene_add(&s, 512, 20, 100.0);
+    scene_decide(&s, "tetriserve", h100);
+    assert_int_equal(s.plan.wake_at, 5 * (tetri_ns)(fixture_step_ms(512, 8, 1, 0) * 1e6));
 
     scene_init(&s, c);
     scene_add(&s, 1024, 20, 100.0);
