@@ -7,6 +7,7 @@
  * > 1, the communicators and moves between degrees are exec/gpu_sp.c's. */
 #include "exec/gpu.h"
 
+#include <assert.h>
 #include <cuda_runtime.h>
 #include <errno.h>
 #include <stdbool.h>
@@ -302,16 +303,28 @@ void gpu_free_request(gpu_backend *g, int32_t id)
     *q = (gpu_req){0};
 }
 
-int gpu_finish_block(gpu_backend *g, const workers_job *job, tetri_error *err)
+int gpu_finish_block(gpu_backend *g, const workers_job *job, gpu_dev *later, tetri_error *err)
 {
     for (int k = 0; k < job->a.n_req; k++) {
         const int32_t id = job->a.req[k];
         g->steps_run[id] += job->a.steps;
         if (g->steps_run[id] < g->arrivals[id].steps) continue;
         if (g->opt.save_latents_dir && save_latent(g, id, err)) return -1;
-        gpu_free_request(g, id);
+        if (later && !g->opt.save_latents_dir) {
+            assert(later->n_finished < TETRI_MAX_BATCH); /* emptied at every launch, a block holds at most that many */
+            later->finished[later->n_finished++] = id;
+        } else {
+            gpu_free_request(g, id);
+        }
     }
     return 0;
+}
+
+/* The slots of the requests whose last block ended on d before the block just launched there. */
+static void free_finished(gpu_backend *g, gpu_dev *d)
+{
+    for (int k = 0; k < d->n_finished; k++) gpu_free_request(g, d->finished[k]);
+    d->n_finished = 0;
 }
 
 /* Adds an ended degree-1 block to its (shape, batch)'s figures; `first`: it made a request's state. */
@@ -351,8 +364,9 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
         gpu_sp_run(g, gpu, job, ev);
         return;
     }
-    if (launch_block(g, gpu, job, &first, &err) || gpu_wait_event(g, gpu, g->dev[gpu].ev_end, job, &end, &err) ||
-        gpu_finish_block(g, job, &err)) {
+    if (launch_block(g, gpu, job, &first, &err) || (free_finished(g, &g->dev[gpu]),
+                                                      gpu_wait_event(g, gpu, g->dev[gpu].ev_end, job, &end, &err)) ||
+        gpu_finish_block(g, job, &g->dev[gpu], &err)) {
         gpu_block_failed(g, gpu, ev, &err);
         return;
     }
@@ -367,6 +381,7 @@ static void gpu_run(void *ctx, int gpu, const workers_job *job, host_event *ev)
 static void free_run_state(gpu_backend *g)
 {
     for (size_t i = 0; g->req && i < g->n_arrivals; i++) gpu_free_request(g, (int32_t)i);
+    for (int i = 0; i < TETRI_MAX_GPUS; i++) g->dev[i].n_finished = 0; /* freed just above */
     free(g->req);
     free(g->steps_run);
     g->req = NULL;

@@ -81,6 +81,11 @@ typedef struct gpu_dev {
     cudaEvent_t ev_launch, ev_steps;                           /* a degree-1 block's launch and first step (timing) */
     gpu_block_stats stats[GPU_MAX_SHAPES][TETRI_MAX_BATCH + 1]; /* the run's, degree 1; reset by gpu_begin_run */
     tetri_ns last_end_real;                                     /* its last degree-1 block's end seen (0: none yet) */
+    /* Requests whose last block (degree 1) ended here: their slots are freed after this GPU's next
+     * launch, while that block runs, not between a block's end and the host's hearing of it (a
+     * slot's frees took tens of microseconds there). A partial run's leftovers: free_run_state. */
+    int32_t finished[TETRI_MAX_BATCH];
+    int n_finished;
     size_t weight_bytes, runner_bytes, mem_used; /* mem_used: all it took, the runners' own slots included */
     int n_graphs;                                /* degree 1 */
     double startup_s;
@@ -145,8 +150,9 @@ int gpu_wait_event(gpu_backend *g, int gpu, cudaEvent_t ev, const workers_job *j
 /* The test aids: a real CUDA error, or a stream held for an hour, at the block numbered so. */
 int gpu_inject(gpu_backend *g, int gpu, const workers_job *job, tetri_error *err);
 /* After a block has ended on every GPU of it: steps counted; a request that has run all its steps
- * leaves its slots (and its latent, with --save-latents). */
-int gpu_finish_block(gpu_backend *g, const workers_job *job, tetri_error *err);
+ * leaves its slots (and its latent, with --save-latents): at once, or, with `later` (a degree-1
+ * block's GPU) and no --save-latents, after that GPU's next launch (gpu_dev.finished). */
+int gpu_finish_block(gpu_backend *g, const workers_job *job, gpu_dev *later, tetri_error *err);
 /* A block that failed on `gpu`: the GPU marked broken (never freed: work may still hang on it) and
  * the host's event made a fatal failure with err's message, ended now. */
 void gpu_block_failed(gpu_backend *g, int gpu, host_event *ev, const tetri_error *err);

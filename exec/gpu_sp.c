@@ -437,7 +437,7 @@ static int run_rank(gpu_backend *g, int gpu, const workers_job *job, tetri_ns *e
         atomic_store(&b->failed, true); /* before the count: the last rank then sees it */
         abort_set(g, job->a.gpus);
     }
-    if (atomic_fetch_sub(&b->parts_left, 1) == 1 && !atomic_load(&b->failed) && gpu_finish_block(g, job, err)) rc = -1;
+    if (atomic_fetch_sub(&b->parts_left, 1) == 1 && !atomic_load(&b->failed) && gpu_finish_block(g, job, NULL, err)) rc = -1;
     return rc;
 }
 
