@@ -5,6 +5,7 @@
 #include <assert.h>
 #include <inttypes.h>
 #include <math.h>
+#include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -195,7 +196,7 @@ static int load_latency(results_db *db, const results_run *r, tetri_request_resu
 
 typedef struct class_sum {
     validate_block_class c;
-    double sum;
+    double sum, sum_idle;
 } class_sum;
 
 static int same_class(const validate_block_class *a, const validate_block_class *b)
@@ -215,16 +216,35 @@ static int class_before(const validate_block_class *a, const validate_block_clas
     return a->degree < b->degree;
 }
 
+static void add_to_sum(class_sum *s, double e, bool idle)
+{
+    s->c.n++;
+    s->sum += e;
+    if (idle) {
+        s->c.n_idle++;
+        s->sum_idle += e;
+    }
+}
+
 /* Adds one block's error to its class (classes has room for one more). */
-static void add_to_class(class_sum *classes, size_t *n, const validate_block_class *c, double e)
+static void add_to_class(class_sum *classes, size_t *n, const validate_block_class *c, double e, bool idle)
 {
     size_t k = 0;
     while (k < *n && !same_class(&classes[k].c, c)) k++;
     if (k == *n) {
         classes[(*n)++] = (class_sum){.c = *c};
     }
-    classes[k].c.n++;
-    classes[k].sum += e;
+    add_to_sum(&classes[k], e, idle);
+}
+
+/* The class with its means: overall, after idle, back to back. */
+static validate_block_class class_means(const class_sum *s)
+{
+    validate_block_class c = s->c;
+    c.err_mean = s->sum / (double)c.n;
+    c.err_idle_mean = c.n_idle ? s->sum_idle / (double)c.n_idle : NAN;
+    c.err_busy_mean = c.n > c.n_idle ? (s->sum - s->sum_idle) / (double)(c.n - c.n_idle) : NAN;
+    return c;
 }
 
 static void pick_worst(const class_sum *classes, size_t n, validate_block_class *worst)
@@ -234,9 +254,8 @@ static void pick_worst(const class_sum *classes, size_t n, validate_block_class 
     for (size_t k = 0; k < n; k++) largest = classes[k].c.n > largest ? classes[k].c.n : largest;
     const int64_t least = largest < VALIDATE_CLASS_MIN_BLOCKS ? 1 : VALIDATE_CLASS_MIN_BLOCKS;
     for (size_t k = 0; k < n; k++) {
-        validate_block_class c = classes[k].c;
-        if (c.n < least) continue;
-        c.err_mean = classes[k].sum / (double)c.n;
+        if (classes[k].c.n < least) continue;
+        validate_block_class c = class_means(&classes[k]);
         double a = fabs(c.err_mean), w = fabs(worst->err_mean);
         if (worst->n == 0 || a > w || (a == w && (c.n > worst->n || (c.n == worst->n && class_before(&c, worst)))))
             *worst = c;
@@ -249,8 +268,7 @@ static void keep_classes(const class_sum *classes, size_t n, validate_blocks *ou
     out->n_classes = (int32_t)n;
     size_t kept = 0;
     for (size_t k = 0; k < n; k++) {
-        validate_block_class c = classes[k].c;
-        c.err_mean = classes[k].sum / (double)c.n;
+        validate_block_class c = class_means(&classes[k]);
         size_t at = kept;
         while (at > 0 && class_before(&c, &out->classes[at - 1])) at--;
         if (at >= VALIDATE_MAX_CLASSES) continue;
@@ -262,7 +280,9 @@ static void keep_classes(const class_sum *classes, size_t n, validate_blocks *ou
 }
 
 /* The live blocks' errors: overall and per class (model and resolution from the block's first
- * request: a batch holds requests of one model and size). */
+ * request: a batch holds requests of one model and size), each split by whether the block started
+ * after its GPUs idled (VALIDATE_IDLE_NS; blocks come in start order, failed ones included, as
+ * they held their GPUs too). */
 static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_request_result *req, size_t n_req,
                         validate_blocks *out, tetri_error *err)
 {
@@ -277,8 +297,20 @@ static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_req
     }
     size_t n_classes = 0;
     double sum = 0;
+    class_sum all;
+    memset(&all, 0, sizeof all);
+    tetri_ns last_end[TETRI_MAX_GPUS];
+    bool ran[TETRI_MAX_GPUS] = {false};
     for (size_t i = 0; i < n_b; i++) {
         tetri_ns pred = b[i].pred_end - b[i].pred_start;
+        bool idle = true;
+        for (tetri_gpuset g = b[i].gpus; g; g &= g - 1) {
+            const int gpu = __builtin_ctzll(g);
+            if (gpu >= TETRI_MAX_GPUS) continue;
+            if (ran[gpu] && b[i].start - last_end[gpu] < VALIDATE_IDLE_NS) idle = false;
+            if (!ran[gpu] || b[i].end > last_end[gpu]) last_end[gpu] = b[i].end;
+            ran[gpu] = true;
+        }
         if (b[i].failed) out->failed++;
         if (b[i].failed || pred <= 0) continue;
         double e = (double)((b[i].end - b[i].start) - pred) / (double)pred;
@@ -289,8 +321,10 @@ static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_req
         validate_block_class c = {.model = r ? r->model : TETRI_MODEL_FLUX_DEV, .width = r ? r->width : 0,
                                   .height = r ? r->height : 0, .batch = b[i].n_req,
                                   .degree = tetri_gpuset_count(b[i].gpus)};
-        add_to_class(classes, &n_classes, &c, e);
+        add_to_class(classes, &n_classes, &c, e, idle);
+        add_to_sum(&all, e, idle);
     }
+    if (all.c.n) out->all = class_means(&all);
     if (out->n) {
         qsort(rel, (size_t)out->n, sizeof *rel, stats_compare_double);
         out->err_mean = sum / (double)out->n;
@@ -631,6 +665,10 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
     fprintf(out, "live blocks        %" PRId64 " (%" PRId64 " failed, left out); duration vs predicted: mean %s, p50 %s, p90 %s\n",
             p->blocks.n, p->blocks.failed, fmt_percent(x, sizeof x, p->blocks.err_mean),
             fmt_percent(y, sizeof y, p->blocks.err_p50), fmt_percent(z, sizeof z, p->blocks.err_p90));
+    if (p->blocks.all.n_idle > 0 && p->blocks.all.n_idle < p->blocks.all.n)
+        fprintf(out, "  idle before      %" PRId64 " started after %g ms or more of idling: mean %s; %" PRId64 " back to back: mean %s\n",
+                p->blocks.all.n_idle, (double)VALIDATE_IDLE_NS / TETRI_NS_PER_MS, fmt_percent(x, sizeof x, p->blocks.all.err_idle_mean),
+                p->blocks.all.n - p->blocks.all.n_idle, fmt_percent(y, sizeof y, p->blocks.all.err_busy_mean));
     if (p->blocks.worst.n)
         fprintf(out, "  worst class      %s: mean %s over %" PRId64 " block%s\n", fmt_class(w, sizeof w, &p->blocks.worst),
                 fmt_percent(x, sizeof x, p->blocks.worst.err_mean), p->blocks.worst.n, p->blocks.worst.n == 1 ? "" : "s");
@@ -638,8 +676,12 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
         const int32_t shown = p->blocks.n_classes < VALIDATE_MAX_CLASSES ? p->blocks.n_classes : VALIDATE_MAX_CLASSES;
         for (int32_t k = 0; k < shown; k++) {
             const validate_block_class *c = &p->blocks.classes[k];
-            fprintf(out, "  %-16s %s: mean %s over %" PRId64 " block%s\n", k == 0 ? "by class" : "", fmt_class(w, sizeof w, c),
+            fprintf(out, "  %-16s %s: mean %s over %" PRId64 " block%s", k == 0 ? "by class" : "", fmt_class(w, sizeof w, c),
                     fmt_percent(x, sizeof x, c->err_mean), c->n, c->n == 1 ? "" : "s");
+            if (c->n_idle > 0 && c->n_idle < c->n)
+                fprintf(out, " (after idling %s over %" PRId64 ", back to back %s over %" PRId64 ")", fmt_percent(y, sizeof y, c->err_idle_mean),
+                        c->n_idle, fmt_percent(z, sizeof z, c->err_busy_mean), c->n - c->n_idle);
+            fputc('\n', out);
         }
         if (p->blocks.n_classes > shown) fprintf(out, "  %-16s (%d more classes)\n", "", p->blocks.n_classes - shown);
     }

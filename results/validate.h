@@ -64,7 +64,15 @@ typedef struct validate_block_class {
     int32_t width, height, batch, degree;
     int64_t n;                      /* blocks (0: no class, the run has no block that counts) */
     double err_mean;                /* mean relative duration error of its blocks */
+    int64_t n_idle;                 /* of them, blocks that started after their GPUs idled (VALIDATE_IDLE_NS) */
+    double err_idle_mean;           /* their mean error; NAN when n_idle = 0 */
+    double err_busy_mean;           /* the others' (back to back); NAN when n_idle = n */
 } validate_block_class;
+
+/* A block counts as after idle when each of its GPUs ended its previous block this long before
+ * its start, or ran none before: a GPU's clock rises while it idles (on an H200, such blocks ran
+ * 3-4% fast), and a profile is measured back to back. */
+#define VALIDATE_IDLE_NS (50 * TETRI_NS_PER_MS)
 
 /* The worst class is chosen among the classes of at least this many blocks (among all when none
  * has that many): one block's error is a sample, not a class's. */
@@ -77,6 +85,7 @@ typedef struct validate_block_class {
 typedef struct validate_blocks {
     int64_t n, failed;              /* blocks that count; failed ones (left out) */
     double err_mean, err_p50, err_p90; /* signed relative duration error; NAN when n = 0 */
+    validate_block_class all;       /* every block as one class (model and sizes 0): its idle split */
     validate_block_class worst;     /* the class of largest |err_mean| (ties: more blocks, then class order),
                                      * of VALIDATE_CLASS_MIN_BLOCKS blocks or more where a class has that many */
     /* Every class, in class order (model, tokens, width, batch, degree): the first

@@ -166,7 +166,10 @@ static void build_requests(tetri_request_result *req, int live, tetri_run_summar
  * Over the 7 that count: mean -0.1 / 7, p50 (rank 4 of -0.20, -0.05, 0.01, 0.01, 0.01, 0.02, 0.10)
  * +0.01, p90 (rank 7) +0.10; classes: 256/b1/d1 +0.0325 (4 blocks), 1024/b1/d4 -0.125 (2),
  * 256/b2/d2 +0.02 (1). The worst is 256/b1/d1: the only class of VALIDATE_CLASS_MIN_BLOCKS (3)
- * blocks or more, though 1024/b1/d4's two blocks are further off. */
+ * blocks or more, though 1024/b1/d4's two blocks are further off. Blocks start 10 s apart, but 6
+ * and 7 start 10 ms after the one before ends (back to back, under VALIDATE_IDLE_NS): after
+ * idling 0, 1, 2, 4, 5 (mean -0.12 / 5), back to back 6, 7 (+0.01); 256/b1/d1's: 0, 5 (+0.055)
+ * against 6, 7 (+0.01). */
 static void build_blocks(tetri_block_result *b)
 {
     static const struct { double pred, actual; int req, n_req, failed; tetri_gpuset gpus; } spec[N_BLOCKS] = {
@@ -183,7 +186,7 @@ static void build_blocks(tetri_block_result *b)
         b[k].steps = 5;
         b[k].pred_start = S(10 * k);
         b[k].pred_end = b[k].pred_start + S(spec[k].pred);
-        b[k].start = b[k].pred_start;
+        b[k].start = k >= 6 ? b[k - 1].end + S(0.01) : b[k].pred_start;
         b[k].end = b[k].start + S(spec[k].actual);
         b[k].failed = spec[k].failed;
     }
@@ -419,6 +422,15 @@ static void comparison_of_known_runs(void **state)
         assert_int_equal(c->n, counts[k]);
         assert_close(c->err_mean, errs[k]);
     }
+    assert_int_equal(p->blocks.classes[0].n_idle, 2);
+    assert_close(p->blocks.classes[0].err_idle_mean, 0.055);
+    assert_close(p->blocks.classes[0].err_busy_mean, 0.01);
+    assert_int_equal(p->blocks.classes[2].n_idle, 2); /* 1024/b1/d4: both after idling */
+    assert_true(isnan(p->blocks.classes[2].err_busy_mean));
+    assert_int_equal(p->blocks.all.n, 7);
+    assert_int_equal(p->blocks.all.n_idle, 5);
+    assert_close(p->blocks.all.err_idle_mean, -0.024);
+    assert_close(p->blocks.all.err_busy_mean, 0.01);
     /* mean within 2%; p99 infinite and attainment 0.1 apart: missed; KS does not reject */
     assert_int_equal(p->misses, VALIDATE_MISS_P99 | VALIDATE_MISS_SAR);
     /* wider targets let the attainment pass; the p99 of a dropped request never does */
@@ -467,7 +479,8 @@ static void csv_and_table(void **state)
     assert_string_equal(text, again);
     assert_non_null(strstr(text, "verdict            MISS: mean +0.00% (within 2%), p99 inf (beyond 5%), attainment -0.100 (beyond 0.02)"));
     assert_non_null(strstr(text, "worst class      flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks"));
-    assert_non_null(strstr(text, "  by class         flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks\n"
+    assert_non_null(strstr(text, "  idle before      5 started after 50 ms or more of idling: mean -2.40%; 2 back to back: mean +1.00%\n"));
+    assert_non_null(strstr(text, "  by class         flux-dev 256x256 batch 1 degree 1: mean +3.25% over 4 blocks (after idling +5.50% over 2, back to back +1.00% over 2)\n"
                                  "                   flux-dev 256x256 batch 2 degree 2: mean +2.00% over 1 block\n"
                                  "                   flux-dev 1024x1024 batch 1 degree 4: mean -12.50% over 2 blocks\n"));
     assert_non_null(strstr(text, "0 of 1 pair meet every target"));
