@@ -41,6 +41,13 @@
 #             256-1024 at batch 1 alone first (turns of 20, as a one-GPU server runs them), then FLUX
 #             256-1024 x batch 2-4, FLUX 2048, SD3-medium 256-1024 x batch 1-4 and 2048, 40 samples each
 #   resume    take the profile, the trace and the validate database a previous call kept (below)
+#   measure-val  FLUX 256-1024 at batch 1, 40 samples, the defaults, into h200x1.db (what validate-live
+#             uses): the profile of the GPU at hand, measured in the call that validates on it
+#
+# One policy a call, each call self-contained (the GPU machine may change between calls, and two
+# H200s differ by 1-1.5% a step, which a queue at 0.7 load turns into 6-9% of mean latency:
+# docs/validation.md 7.5): `N=200 POLICIES=xdit-sp1 bash bench/gpu_session.sh prebuilt measure-val
+# validate-live` (about 30 s of measurement and 370 s of serving), then edf-dyn, then tetriserve.
 #
 # Several calls on one machine (one profile, one trace, every policy at 200 requests: more than a
 # call's 10 minutes). measure-ship and validate-live keep what they made in $KEEP
@@ -180,6 +187,10 @@ for phase in $phases; do
         [ -f "$from/${V}_trace.csv" ] && cp "$from/${V}_trace.csv" $B/last_trace.csv && export TRACE=$B/last_trace.csv
         [ -f "$from/$V.db" ] && cp "$from/$V.db" "$OUT/$V.db"
         md5sum $B/h200x1.db ${TRACE:-} "$OUT/$V.db" 2>/dev/null
+        ;;
+    measure-val) # the GPU at hand's batch-1 FLUX rows, for validate-live in the same call
+        flux_rows $B/h200x1.db measure.txt --samples 40
+        cp $B/h200x1.db "$OUT/"
         ;;
     measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
         flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5

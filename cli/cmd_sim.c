@@ -512,8 +512,9 @@ static void format_run(void *ctx, const sweep_run_report *r, char *line, size_t 
            (double)s->decide_median_ns / 1e3);
     const host_result *h = r->result;
     if (pc->live)
-        append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps)", gap_us(h->gap_ns, h->n_gap, 0.5),
-               gap_us(h->gap_ns, h->n_gap, 0.99), h->n_gap);
+        append(line, len, &used, "  end->next start p50 %.1f us p99 %.1f us (%zu gaps%s)", gap_us(h->gap_ns, h->n_gap, 0.5),
+               gap_us(h->gap_ns, h->n_gap, 0.99), h->n_gap,
+               h->n_gap > 1 && h->n_gap < 100 ? ": under 100, the p99 is the largest" : "");
     if (pc->live && h->n_gap_parts) /* each part's own p99: where the slow gaps go */
         append(line, len, &used, " [p99 of its parts: worker %.1f, report %.1f, host %.1f us]",
                gap_us(h->gap_part_ns[HOST_GAP_WORKER], h->n_gap_parts, 0.99),
