@@ -206,6 +206,12 @@ static int show(const tetri_profile *p)
     printf("\nmigration (ms, nvlink) at 1024x1024: flux-dev %.3f, sd3-medium %.3f\n",
            profile_migration_ns(p, TETRI_MODEL_FLUX_DEV, 1024, 1024, TETRI_LINK_FAST) / 1e6,
            profile_migration_ns(p, TETRI_MODEL_SD3_MEDIUM, 1024, 1024, TETRI_LINK_FAST) / 1e6);
+    const tetri_idle_speedup *idle = profile_idle_speedup(p);
+    if (idle->present)
+        printf("idle speed-up: after %.0f ms or more of idling, a block's first %.0f ms of steps run at %.4f x (the simulator's "
+               "block times; predictions keep the rows')\n", (double)idle->min_idle_ns / 1e6, (double)idle->boost_ns / 1e6, idle->factor);
+    else
+        printf("idle speed-up: none (blocks after idling run as back to back)\n");
     return 0;
 }
 

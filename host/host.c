@@ -68,6 +68,9 @@ typedef struct host {
     completion_stamp freed[TETRI_MAX_GPUS];
     int64_t freed_pass[TETRI_MAX_GPUS];
     int64_t pass;
+    /* Per GPU, the run-time end of its last block; -1 until it ran one. The idle before a block,
+     * for the profile's idle speed-up of its actual time. */
+    tetri_ns last_end[TETRI_MAX_GPUS];
 
     gsl_rng *rng;                  /* jitter only */
 
@@ -268,6 +271,7 @@ static int end_block(host *h, const host_event *ev, tetri_ns *pred_end)
     for (tetri_gpuset g = b->gpus; g; g &= g - 1) {
         h->freed[__builtin_ctzll(g)] = (completion_stamp){ev->end_real_ns, ev->posted_real_ns, ev->taken_real_ns};
         h->freed_pass[__builtin_ctzll(g)] = h->pass;
+        h->last_end[__builtin_ctzll(g)] = ev->end;
     }
     release_slot(h, ev->slot, b->gpus);
     rb->rec = SIZE_MAX;
@@ -288,6 +292,17 @@ static double jitter_factor(host *h, double step_cv, int steps)
     double sigma2 = log1p(cv * cv);
     double f = gsl_ran_lognormal(h->rng, -0.5 * sigma2, sqrt(sigma2)); /* mean exactly 1 */
     return f < HOST_JITTER_FLOOR ? HOST_JITTER_FLOOR : f;
+}
+
+/* How long the block's GPUs idled before `now`: the shortest over them; -1 when none ran before. */
+static tetri_ns idle_before(const host *h, tetri_gpuset gpus, tetri_ns now)
+{
+    tetri_ns idle = -1;
+    for (tetri_gpuset g = gpus; g; g &= g - 1) {
+        const tetri_ns end = h->last_end[__builtin_ctzll(g)];
+        if (end >= 0 && (idle < 0 || now - end < idle)) idle = now - end > 0 ? now - end : 0;
+    }
+    return idle;
 }
 
 /* The block's cost from the profile, with the message a user needs when a row is missing. */
@@ -311,8 +326,13 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
 {
     tetri_block_cost cost;
     if (cost_block(h, a, &cost)) return -1;
-    tetri_ns emulate = cost.total_ns;
-    if (h->rng) emulate = (tetri_ns)llround((double)cost.compute_ns * jitter_factor(h, cost.step_cv, a->steps)) + cost.migration_ns + cost.prepare_ns;
+    /* What the block takes as run (the simulator's time, the emulated backend's sleep): its compute
+     * drawn with --jitter and sped up after idling (the profile's idle_speedup); the prediction,
+     * pred_end, is the profile's alone, as live. */
+    tetri_ns compute = cost.compute_ns;
+    if (h->rng) compute = (tetri_ns)llround((double)compute * jitter_factor(h, cost.step_cv, a->steps));
+    compute = tetri_idle_speedup_rule_ns(profile_idle_speedup(h->profile), compute, idle_before(h, a->gpus, now));
+    tetri_ns emulate = compute + cost.migration_ns + cost.prepare_ns;
     assert(emulate > 0);
     const int degree = tetri_gpuset_count(a->gpus);
 
@@ -684,6 +704,7 @@ static int host_init(host *h, const host_arrival *arrivals, size_t n)
         h->run[g].rec = SIZE_MAX;
     }
     h->n_free_slots = TETRI_MAX_GPUS;
+    for (int32_t g = 0; g < TETRI_MAX_GPUS; g++) h->last_end[g] = -1;
     h->view.cluster = h->cluster;
     if (collect_served(h, arrivals, n)) return -1;
     h->plan.drop = h->drop_buf;

@@ -224,3 +224,37 @@ done:
     sqlite3_close(db);
     return rc;
 }
+
+int measured_write_idle_speedup(const char *path, const char *hw, const measured_idle_speedup *s, tetri_error *err)
+{
+    if (!(s->factor > 0 && s->factor <= 1) || s->min_idle_ns < 0 || s->boost_ns < 0)
+        return tetri_errorf(err, "profile %s: idle speed-up of %s: factor %g, boost %lld ns, idle %lld ns out of range", path, hw,
+                            s->factor, (long long)s->boost_ns, (long long)s->min_idle_ns);
+    sqlite3 *db = NULL;
+    sqlite3_stmt *ins = NULL;
+    int rc = -1;
+    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
+        rc = sql_fail(db, path, "cannot open", err);
+        sqlite3_close(db);
+        return rc;
+    }
+    sqlite3_busy_timeout(db, 10000);
+    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) || sqlite3_exec(db, profile_schema_sql, NULL, NULL, NULL) ||
+        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO idle_speedup VALUES (?, ?, ?, ?, 'measured', ?)", -1, &ins, NULL)) {
+        sql_fail(db, path, "writing the idle_speedup row", err);
+        goto done;
+    }
+    sqlite3_bind_text(ins, 1, hw, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(ins, 2, s->min_idle_ns);
+    sqlite3_bind_int64(ins, 3, s->boost_ns);
+    sqlite3_bind_double(ins, 4, s->factor);
+    sqlite3_bind_text(ins, 5, s->method ? s->method : "", -1, SQLITE_STATIC);
+    if (sqlite3_step(ins) != SQLITE_DONE) { sql_fail(db, path, "writing the idle_speedup row", err); goto done; }
+    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto done; }
+    rc = 0;
+done:
+    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    return rc;
+}

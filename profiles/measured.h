@@ -1,6 +1,6 @@
 /* profiles/measured.h: profile rows measured on the GPUs at hand (`tetri profile measure`).
  * defines: measured_hardware, measured_row, measured_stage, measured_migration, measured_row_from_samples,
- *          measured_write, measured_write_migration.
+ *          measured_write, measured_write_migration, measured_idle_speedup, measured_write_idle_speedup.
  *
  * The measuring (GPU) is the command's; this part turns samples into a row (median, p10, p90,
  * CV) and writes a hardware's rows into a profile database, created when absent, in one
@@ -62,5 +62,16 @@ int measured_write(const char *path, const measured_hardware *hw, const measured
 /* Migration rows of hardware `hw` (already written by measured_write), replacing those of the same
  * model and size. */
 int measured_write_migration(const char *path, const char *hw, const measured_migration *rows, size_t n, tetri_error *err);
+
+/* The idle_speedup row of a hardware (profiles/schema.sql): its first boost_ns of compute after
+ * min_idle_ns of idling run at factor x the step rows' time. */
+typedef struct measured_idle_speedup {
+    int64_t min_idle_ns, boost_ns;
+    double factor;                  /* (0, 1] */
+    const char *method;             /* how it was measured */
+} measured_idle_speedup;
+/* Writes (replaces) hardware hw's idle_speedup row (hw already written by measured_write; the table
+ * is made in a profile older than it). Returns 0, or -1 with err naming the file. */
+int measured_write_idle_speedup(const char *path, const char *hw, const measured_idle_speedup *s, tetri_error *err);
 
 #endif

@@ -76,6 +76,7 @@ struct tetri_profile {
     int n_rows;
     tetri_profile_hw hw[MAX_HW_LISTED];
     int n_hw;
+    tetri_idle_speedup idle;     /* the idle_speedup row of the hardware (present false: none) */
     uint64_t digest;             /* profile_digest: everything above that shapes a cost */
 };
 
@@ -562,6 +563,38 @@ static int load_prepare(tetri_profile *p, sqlite3 *db, tetri_error *err)
     return 0;
 }
 
+/* The optional idle_speedup row of the hardware (a table older profiles do not have). */
+static int load_idle_speedup(tetri_profile *p, sqlite3 *db, tetri_error *err)
+{
+    int exists = 0;
+    if (table_exists(db, "idle_speedup", &exists) < 0) return sql_fail(err, p->path, db, "reading its tables");
+    if (!exists) return 0;
+    sqlite3_stmt *st;
+    if (sqlite3_prepare_v2(db, "SELECT min_idle_ns, boost_ns, factor FROM idle_speedup WHERE hardware = ?", -1, &st, NULL) != SQLITE_OK)
+        return sql_fail(err, p->path, db, "reading idle_speedup");
+    sqlite3_bind_text(st, 1, p->hardware, -1, SQLITE_STATIC);
+    int rc = sqlite3_step(st);
+    if (rc == SQLITE_ROW) {
+        const int64_t idle = sqlite3_column_int64(st, 0), boost = sqlite3_column_int64(st, 1);
+        const double f = sqlite3_column_double(st, 2);
+        const char *why = NULL;
+        if (idle < 0 || idle > 3600 * TETRI_NS_PER_S) why = "min_idle_ns must be in [0, 1 hour]";
+        else if (boost < 0 || boost > 3600 * TETRI_NS_PER_S) why = "boost_ns must be in [0, 1 hour]";
+        else if (!(f > 0 && f <= 1)) why = "factor must be in (0, 1]";
+        if (why) {
+            sqlite3_finalize(st);
+            return tetri_errorf(err, "profile %s: idle_speedup row of %s: %s", p->path, p->hardware, why);
+        }
+        p->idle = (tetri_idle_speedup){.present = true, .min_idle_ns = idle, .boost_ns = boost, .factor = f};
+        rc = SQLITE_DONE;
+    }
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return sql_fail(err, p->path, db, "reading idle_speedup");
+    return 0;
+}
+
+const tetri_idle_speedup *profile_idle_speedup(const tetri_profile *p) { return &p->idle; }
+
 tetri_ns profile_prepare_ns(const tetri_profile *p, tetri_model model, int width, int height)
 {
     if ((unsigned)model >= TETRI_MODEL_COUNT) return 0;
@@ -614,6 +647,10 @@ static uint64_t content_digest(const tetri_profile *p)
         h = tetri_digest_i64(h, m->n_prep);
         for (int k = 0; k < m->n_prep; k++) h = tetri_digest_double(tetri_digest_double(h, m->prep_tokens[k]), m->prep_ns[k]);
     }
+    if (p->idle.present) { /* only then: a profile without the row keeps the digest it had */
+        h = tetri_digest_i64(tetri_digest_i64(h, p->idle.min_idle_ns), p->idle.boost_ns);
+        h = tetri_digest_double(h, p->idle.factor);
+    }
     return digest_analytic(h, p);
 }
 
@@ -636,7 +673,8 @@ int profile_open(const char *path, const char *hardware, int flags, tetri_profil
     if (rc != SQLITE_OK) {
         tetri_errorf(err, "profile %s: cannot open: %s", path, db ? sqlite3_errmsg(db) : sqlite3_errstr(rc));
     } else if (check_meta(db, path, err) == 0 && load_hardware(p, db, hardware, err) == 0 && load_step_rows(p, db, err) == 0 &&
-               build_tables(p, err) == 0 && load_migration(p, db, err) == 0 && load_prepare(p, db, err) == 0) {
+               build_tables(p, err) == 0 && load_migration(p, db, err) == 0 && load_prepare(p, db, err) == 0 &&
+               load_idle_speedup(p, db, err) == 0) {
         p->digest = content_digest(p);
         ok = 0;
     }

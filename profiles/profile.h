@@ -3,7 +3,8 @@
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_set_sets, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
  *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_prepare_rule_ns, tetri_migration_rule_ns,
- *          tetri_migration_estimate_ns, tetri_lead_in_rule_ns, tetri_lead_in_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags.
+ *          tetri_migration_estimate_ns, tetri_lead_in_rule_ns, tetri_lead_in_estimate_ns, profile_hardware_count/at, profile_digest, profile_flags,
+ *          tetri_idle_speedup, profile_idle_speedup, tetri_idle_speedup_rule_ns.
  *
  * Schema (DESIGN section 3): see profiles/schema.sql. The loader reads every row of one hardware
  * into memory; lookups during a run never touch SQLite. A resolution that was not measured is
@@ -11,6 +12,9 @@
  * caller opened with TETRI_PROFILE_ANALYTIC_FALLBACK. */
 #ifndef TETRI_PROFILES_PROFILE_H
 #define TETRI_PROFILES_PROFILE_H
+
+#include <math.h>
+#include <stdbool.h>
 
 #include "core/error.h"
 #include "core/types.h"
@@ -145,6 +149,24 @@ tetri_ns profile_prepare_ns(const tetri_profile *p, tetri_model model, int width
  * profile lacks. */
 int profile_block_cost(const tetri_profile *p, tetri_model model, int width, int height, int steps, int batch,
                        tetri_gpuset gpus, const tetri_gpuset *prev, int n_prev, tetri_block_cost *out, tetri_error *err);
+
+/* How a GPU that idled runs its next block (the optional idle_speedup table): a power-bound GPU
+ * runs below its top clock under sustained load, and its clock rises while it idles. The profile's
+ * step times are measured back to back; a block whose GPUs each idled min_idle_ns or more before
+ * it (or ran nothing before) runs its first boost_ns of compute at factor x those times. */
+typedef struct tetri_idle_speedup {
+    bool present;           /* false: the profile has no row for its hardware (factor 1) */
+    tetri_ns min_idle_ns, boost_ns;
+    double factor;          /* (0, 1] */
+} tetri_idle_speedup;
+const tetri_idle_speedup *profile_idle_speedup(const tetri_profile *p);
+/* The rule: a block's compute of `compute_ns` after its GPUs idled `idle_ns` (< 0: they never ran). */
+static inline tetri_ns tetri_idle_speedup_rule_ns(const tetri_idle_speedup *s, tetri_ns compute_ns, tetri_ns idle_ns)
+{
+    if (!s->present || (idle_ns >= 0 && idle_ns < s->min_idle_ns)) return compute_ns;
+    const tetri_ns boosted = compute_ns < s->boost_ns ? compute_ns : s->boost_ns;
+    return compute_ns - (tetri_ns)llround((double)boosted * (1.0 - s->factor));
+}
 
 /* Degrees with rows for this model, ascending (1, 2, 4, 8 ...). Returns how many (<= max). */
 int profile_degrees(const tetri_profile *p, tetri_model model, int *degrees, int max);

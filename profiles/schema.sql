@@ -71,3 +71,17 @@ CREATE TABLE IF NOT EXISTS stage_latency (
   source    TEXT NOT NULL CHECK (source IN ('measured', 'analytic')),
   PRIMARY KEY (hardware, model, width, height, stage)
 );
+
+-- Optional: how a GPU that idled runs its next block. A power-bound GPU runs below its top clock
+-- under sustained load and its clock rises while it idles; step_latency is measured back to back.
+-- A block whose GPUs each idled min_idle_ns or more (or ran nothing before) runs its first
+-- boost_ns of compute at factor x the step rows' time (tetri_idle_speedup_rule_ns). The simulator
+-- and the emulated backend apply it to a block's actual time, never to the prediction policies see.
+CREATE TABLE IF NOT EXISTS idle_speedup (
+  hardware    TEXT PRIMARY KEY REFERENCES hardware(name),
+  min_idle_ns INTEGER NOT NULL CHECK (min_idle_ns >= 0),
+  boost_ns    INTEGER NOT NULL CHECK (boost_ns >= 0),
+  factor      REAL NOT NULL CHECK (factor > 0 AND factor <= 1),
+  source      TEXT NOT NULL CHECK (source IN ('measured', 'fitted')),
+  method      TEXT             -- how: the measurement, or the runs it was fitted to
+);

@@ -504,6 +504,62 @@ static void measured_rows_and_the_prepare_stage(void **state)
     assert_non_null(strstr(err.msg, "not a tetri profile"));
 }
 
+/* The idle speed-up: absent from a profile that has no row (the rule then leaves every block as it
+ * is, and the digest is what it was), read back after measured_write_idle_speedup (the digest
+ * moves), applied by its rule to the first boost_ns of a block after min_idle_ns of idling or none
+ * run before, and a row out of range refused, named. */
+static void idle_speedup_row_and_rule(void **state)
+{
+    (void)state;
+    char path[400];
+    snprintf(path, sizeof path, "%s/idle.db", tmpdir);
+    unlink(path);
+    float ms[20];
+    for (int i = 0; i < 20; i++) ms[i] = 10;
+    measured_row r = {.model = TETRI_MODEL_FLUX_DEV, .width = 512, .height = 512, .degree = 1, .batch = 1, .method = "test"};
+    measured_row_from_samples(&r, ms, 20);
+    const measured_hardware hw = {.name = "testx1", .gpu = "Test GPU", .n_gpus = 1};
+    tetri_error err = {{0}};
+    assert_int_equal(measured_write(path, &hw, &r, 1, NULL, 0, "2026-12-03", &err), 0);
+    tetri_profile *p = NULL;
+    if (profile_open(path, NULL, 0, &p, &err)) fail_msg("%s", err.msg);
+    const tetri_idle_speedup *none = profile_idle_speedup(p);
+    assert_false(none->present);
+    assert_int_equal(tetri_idle_speedup_rule_ns(none, 300 * 1000000LL, -1), 300 * 1000000LL);
+    const uint64_t before = profile_digest(p);
+    profile_close(p);
+
+    const measured_idle_speedup s = {.min_idle_ns = 50000000, .boost_ns = 200000000, .factor = 0.9, .method = "test"};
+    assert_int_equal(measured_write_idle_speedup(path, "testx1", &s, &err), 0);
+    if (profile_open(path, NULL, 0, &p, &err)) fail_msg("%s", err.msg);
+    const tetri_idle_speedup *got = profile_idle_speedup(p);
+    assert_true(got->present);
+    assert_int_equal(got->min_idle_ns, 50000000);
+    assert_int_equal(got->boost_ns, 200000000);
+    assert_true(got->factor == 0.9);
+    assert_true(profile_digest(p) != before);
+    const tetri_ns MSEC = 1000000;
+    assert_int_equal(tetri_idle_speedup_rule_ns(got, 1000 * MSEC, -1), 980 * MSEC);  /* never ran: 200 ms at 0.9 */
+    assert_int_equal(tetri_idle_speedup_rule_ns(got, 1000 * MSEC, 50 * MSEC), 980 * MSEC);
+    assert_int_equal(tetri_idle_speedup_rule_ns(got, 100 * MSEC, 3000 * MSEC), 90 * MSEC); /* all of it boosted */
+    assert_int_equal(tetri_idle_speedup_rule_ns(got, 1000 * MSEC, 49 * MSEC), 1000 * MSEC); /* back to back */
+    profile_close(p);
+
+    const measured_idle_speedup bad = {.min_idle_ns = 0, .boost_ns = 1, .factor = 1.5};
+    assert_int_equal(measured_write_idle_speedup(path, "testx1", &bad, &err), -1);
+    assert_non_null(strstr(err.msg, "factor 1.5"));
+    /* a row a hand edit put out of range (the table rebuilt without its CHECK) */
+    sqlite3 *db;
+    assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "DROP TABLE idle_speedup; CREATE TABLE idle_speedup (hardware TEXT, min_idle_ns INTEGER,"
+                                      " boost_ns INTEGER, factor REAL, source TEXT, method TEXT);"
+                                      "INSERT INTO idle_speedup VALUES ('testx1', 0, 1, 2.0, 'fitted', '')", NULL, NULL, NULL), SQLITE_OK);
+    sqlite3_close(db);
+    assert_int_equal(profile_open(path, NULL, 0, &p, &err), -1);
+    assert_non_null(strstr(err.msg, "idle_speedup row of testx1: factor must be in (0, 1]"));
+    assert_non_null(strstr(err.msg, path));
+}
+
 /* A schema-1 profile (as shipped before the link model) takes a row of the new source: upgraded to
  * schema 2 in place, its rows kept, the hardware's link model written and shown. */
 static void schema_1_profile_is_upgraded_on_write(void **state)
@@ -577,6 +633,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_file_is_an_error_and_not_created),
         cmocka_unit_test(measured_rows_and_the_prepare_stage),
+        cmocka_unit_test(idle_speedup_row_and_rule),
         cmocka_unit_test(schema_1_profile_is_upgraded_on_write),
         cmocka_unit_test(junk_file_is_not_sqlite),
         cmocka_unit_test(sqlite_without_meta_is_not_a_profile),

@@ -12,6 +12,7 @@
 
 #include "results/results.h"
 #include "host/plan_check.h"
+#include "profiles/measured.h"
 #include "sched/policies.h"
 #include "sim/sim.h"
 #include "sim/sweep.h"
@@ -487,6 +488,43 @@ static void decisions_coalesce_and_wake(void **state)
     tetri_trace_free(&t3);
 }
 
+/* The profile's idle speed-up shortens a block's actual time, never its prediction: FCFS on GPU 0,
+ * 1 s blocks (20 x 50 ms); the first starts on a GPU that never ran, the second back to back, the
+ * third after 4 s of idling. With min idle 50 ms, boost 200 ms, factor 0.9, the first and third take
+ * 980 ms, the second 1 s; every prediction stays 1 s. */
+static void idle_speedup_shortens_blocks_after_idling(void **state)
+{
+    (void)state;
+    char path[256];
+    fixture_tmp_path(path, sizeof path, "test_sim-idle", "db");
+    const fixture_row rows[] = {{512, 1, 50 * MS, 0.2, 0, 0}};
+    tetri_error err = {{0}};
+    assert_int_equal(fixture_profile_db(path, "idle2", 2, 2, rows, 1, MIGRATION_NS), 0);
+    const measured_idle_speedup s = {.min_idle_ns = 50 * MS, .boost_ns = 200 * MS, .factor = 0.9, .method = "test"};
+    if (measured_write_idle_speedup(path, "idle2", &s, &err)) fail_msg("%s", err.msg);
+    tetri_profile *p = fixture_open_profile(path, "idle2");
+    assert_non_null(p);
+    int side[] = {512, 512, 512}, steps[] = {20, 20, 20};
+    tetri_ns arr[] = {0, 0, 6 * SEC}, dl[] = {10 * SEC, 10 * SEC, 10 * SEC};
+    tetri_trace t = fixture_trace(3, side, steps, arr, dl);
+    memset(&the_probe, 0, sizeof the_probe);
+    sim_config cfg = {.profile = p, .policy_ops = &probe_ops, .check_plans = 1};
+    sim_result res;
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), 0);
+    assert_int_equal(res.n_blocks, 3);
+    const tetri_ns want_start[] = {0, 980 * MS, 6 * SEC}, want_len[] = {980 * MS, 1 * SEC, 980 * MS};
+    for (int i = 0; i < 3; i++) {
+        assert_int_equal(res.blocks[i].start, want_start[i]);
+        assert_int_equal(res.blocks[i].end - res.blocks[i].start, want_len[i]);
+        assert_int_equal(res.blocks[i].pred_end - res.blocks[i].pred_start, 1 * SEC);
+    }
+    assert_int_equal(res.requests[1].finish, 1980 * MS);
+    sim_result_free(&res);
+    tetri_trace_free(&t);
+    profile_close(p);
+    unlink(path);
+}
+
 static void broken_policies_are_reported(void **state)
 {
     (void)state;
@@ -888,6 +926,7 @@ int main(void)
         cmocka_unit_test(rssp_strict_and_backfill),
         cmocka_unit_test(rssp_buddy_placement),
         cmocka_unit_test(decisions_coalesce_and_wake),
+        cmocka_unit_test(idle_speedup_shortens_blocks_after_idling),
         cmocka_unit_test(broken_policies_are_reported),
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),
