@@ -41,8 +41,9 @@
 #             256-1024 at batch 1 alone first (turns of 20, as a one-GPU server runs them), then FLUX
 #             256-1024 x batch 2-4, FLUX 2048, SD3-medium 256-1024 x batch 1-4 and 2048, 40 samples each
 #   resume    take the profile, the trace and the validate database a previous call kept (below)
-#   measure-val  FLUX 256-1024 at batch 1, 40 samples, the defaults, into h200x1.db (what validate-live
-#             uses): the profile of the GPU at hand, measured in the call that validates on it
+#   measure-val  FLUX 256-1024 at batch 1, 40 samples, the defaults, and --idle-speedup, into h200x1.db
+#             (what validate-live uses): the profile of the GPU at hand, measured in the call that
+#             validates on it
 #
 # One policy a call, each call self-contained (the GPU machine may change between calls, and two
 # H200s differ by 1-1.5% a step, which a queue at 0.7 load turns into 6-9% of mean latency:
@@ -169,7 +170,7 @@ for phase in $phases; do
         cp $B/h200x1.db $B/p_served5.db "$OUT/"
         ;;
     measure-ship) # the shipped profile; its FLUX batch-1 rows are measured alone, as validate-live serves them
-        flux_rows $B/h200x1.db measure.txt --samples 40
+        flux_rows $B/h200x1.db measure.txt --samples 40 --idle-speedup
         for spec in "flux-dev 256,512,1024 2-4" "flux-dev 2048 1" "sd3-medium 256,512,1024 1-4" "sd3-medium 2048 1"; do
             set -- $spec
             $T profile measure --out $B/h200x1.db --model $1 --res $2 --batch $3 --samples 40 >>"$OUT/measure.txt" 2>&1
@@ -188,8 +189,8 @@ for phase in $phases; do
         [ -f "$from/$V.db" ] && cp "$from/$V.db" "$OUT/$V.db"
         md5sum $B/h200x1.db ${TRACE:-} "$OUT/$V.db" 2>/dev/null
         ;;
-    measure-val) # the GPU at hand's batch-1 FLUX rows, for validate-live in the same call
-        flux_rows $B/h200x1.db measure.txt --samples 40
+    measure-val) # the GPU at hand's batch-1 FLUX rows and its idle speed-up, for validate-live in the same call
+        flux_rows $B/h200x1.db measure.txt --samples 40 --idle-speedup
         cp $B/h200x1.db "$OUT/"
         ;;
     measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)

@@ -42,7 +42,7 @@ static void usage(FILE *f)
             "usage: tetri profile measure --out FILE [--model LIST] [--res LIST] [--batch A-B] [--samples N]\n"
             "                             [--warmup N] [--steps N] [--device N] [--hardware NAME] [--attention NAME]\n"
             "                             [--degrees LIST --link-model HW] [--interleave Q]\n"
-            "                             [--timing served|synced]\n"
+            "                             [--timing served|synced] [--idle-speedup]\n"
             "\n"
             "Times one denoising step on this GPU for every model, resolution and batch size asked for,\n"
             "through the runner `tetri serve --backend gpu` uses (a CUDA graph over request slots, random\n"
@@ -89,7 +89,14 @@ static void usage(FILE *f)
             "                   domain; the migration table gets each resolution's request state (latent, text\n"
             "                   rows, modulation table) over the same link (source 'analytic').\n"
             "  --link-model HW  the link figures of the analytic model's hardware HW (h100x8, h200x8, a40x4:\n"
-            "                   tetri profile --analytic lists their sources); needed with a degree > 1\n");
+            "                   tetri profile --analytic lists their sources); needed with a degree > 1\n"
+            "  --idle-speedup   also time how the GPU runs after idling (the first model's batch-1 rows, after\n"
+            "                   --interleave's): each of 4 repetitions runs 1 s of steps back to back, idles\n"
+            "                   200 ms, then times 1.2 s of steps one by one against the row's median. The\n"
+            "                   first 100 ms give the factor, the time saved over the 1.2 s the boost's\n"
+            "                   length (saved / (1 - factor)); the medians over rows and repetitions are the\n"
+            "                   hardware's idle_speedup row (min idle 50 ms, tetri validate's threshold), which\n"
+            "                   the simulator applies to blocks that start after idling\n");
 }
 
 #ifdef TETRI_HAVE_CUDA
@@ -103,12 +110,14 @@ typedef struct measure_args {
     int batch_lo, batch_hi, samples, warmup, steps, device;
     int interleave;             /* --interleave Q: the degree-1 rows' steps in turns of Q (0: a row at a time) */
     bool served;                /* --timing served (steps back to back, as a block runs them) or synced */
+    bool idle_speedup;          /* --idle-speedup: measure the hardware's idle_speedup row */
     double settle_s;
 } measure_args;
 
 static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
 {
-    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK, OPT_INTERLEAVE, OPT_TIMING };
+    enum { OPT_OUT = 256, OPT_MODEL, OPT_RES, OPT_BATCH, OPT_SAMPLES, OPT_WARMUP, OPT_STEPS, OPT_DEVICE, OPT_HW, OPT_ATTN, OPT_SETTLE, OPT_DEGREES, OPT_LINK, OPT_INTERLEAVE, OPT_TIMING,
+           OPT_IDLE };
     static const struct option opts[] = {
         {"help", no_argument, NULL, 'h'},          {"out", required_argument, NULL, OPT_OUT},
         {"model", required_argument, NULL, OPT_MODEL}, {"res", required_argument, NULL, OPT_RES},
@@ -118,6 +127,7 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
         {"attention", required_argument, NULL, OPT_ATTN}, {"settle-seconds", required_argument, NULL, OPT_SETTLE},
         {"degrees", required_argument, NULL, OPT_DEGREES}, {"link-model", required_argument, NULL, OPT_LINK},
         {"interleave", required_argument, NULL, OPT_INTERLEAVE}, {"timing", required_argument, NULL, OPT_TIMING},
+        {"idle-speedup", no_argument, NULL, OPT_IDLE},
         {NULL, 0, NULL, 0},
     };
     *a = (measure_args){.attention = "auto", .models = {TETRI_MODEL_FLUX_DEV, TETRI_MODEL_SD3_MEDIUM}, .n_models = 2,
@@ -197,6 +207,7 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
                 return tetri_errorf(err, "--timing '%s': served (steps back to back) or synced (each step waited for)", optarg);
             a->served = strcmp(optarg, "served") == 0;
             break;
+        case OPT_IDLE: a->idle_speedup = true; break;
         case OPT_DEVICE: if (tetri_int_parse(optarg, 0, 1023, &a->device)) return tetri_errorf(err, "--device '%s': a device number", optarg); break;
         case ':': return tetri_errorf(err, "%s needs a value", argv[optind - 1]);
         default: return tetri_errorf(err, "unknown option '%s'", argv[optind - 1]);
@@ -216,6 +227,9 @@ static int parse_args(int argc, char **argv, measure_args *a, tetri_error *err)
     for (int i = 0; i < a->n_degrees; i++) degree1 |= a->degrees[i] == 1;
     if (a->interleave > 0 && !degree1) return tetri_errorf(err, "--interleave takes the degree-1 rows in turns: --degrees has no 1");
     if (a->interleave < 0) a->interleave = degree1 ? 20 : 0;
+    if (a->idle_speedup && (!degree1 || a->batch_lo != 1 || !a->served || a->interleave == 0))
+        return tetri_errorf(err, "--idle-speedup compares steps after idling with the batch-1 degree-1 rows timed back to back in "
+                                 "turns: it needs degree 1, batch 1 in --batch, --timing served and --interleave above 0");
     return 0;
 }
 
@@ -487,6 +501,100 @@ static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit
     return rc;
 }
 
+/* ---- --idle-speedup ---------------------------------------------------------------------------- */
+
+#define IDLE_REPS 4
+#define IDLE_SETTLE_S 1.0     /* back to back before each idle: the sustained clock */
+#define IDLE_PAUSE_NS (200 * TETRI_NS_PER_MS)
+#define IDLE_TIMED_S 1.2      /* timed after the idle: longer than the boost lasts */
+#define IDLE_FIRST_NS (100 * TETRI_NS_PER_MS) /* the steps ending within this give the factor */
+#define IDLE_MIN_IDLE_NS (50 * TETRI_NS_PER_MS)
+
+static int compare_double(const void *a, const void *b)
+{
+    const double x = *(const double *)a, y = *(const double *)b;
+    return (x > y) - (x < y);
+}
+
+static double median_of(double *v, int n)
+{
+    qsort(v, (size_t)n, sizeof *v, compare_double);
+    return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
+}
+
+/* One repetition on runner st (back-to-back step median_ms): settle, idle, then k steps timed one by
+ * one. *factor: the steps ending within IDLE_FIRST_NS against the median; *saved_ms: all k steps'
+ * time saved against it. */
+static int idle_repetition(dit_gpu_step *st, double median_ms, int k, double *factor, double *saved_ms, tetri_error *err)
+{
+    const int settle = (int)ceil(IDLE_SETTLE_S * 1e3 / median_ms);
+    cudaEvent_t *at = calloc((size_t)k + 1, sizeof *at);
+    if (!at) return tetri_errorf(err, "out of memory");
+    if (events_create(at, (size_t)k + 1, err)) { free(at); return -1; }
+    int rc = dit_gpu_step_run(st, settle, err) || cudaDeviceSynchronize() != cudaSuccess ? -1 : 0;
+    if (!rc) {
+        struct timespec pause = {0, IDLE_PAUSE_NS};
+        nanosleep(&pause, NULL); /* the GPU idles: nothing is queued */
+        rc = dit_gpu_step_run_marked(st, k, at, err) || cudaEventSynchronize(at[k]) != cudaSuccess ? -1 : 0;
+    }
+    double first = 0, elapsed = 0, saved = 0;
+    int n_first = 0;
+    for (int i = 0; i < k && !rc; i++) {
+        float ms;
+        if (cudaEventElapsedTime(&ms, at[i], at[i + 1]) != cudaSuccess) { rc = tetri_errorf(err, "reading a step's time"); break; }
+        elapsed += ms;
+        saved += median_ms - ms;
+        if (i == 0 || elapsed * 1e6 <= (double)IDLE_FIRST_NS) first += ms, n_first++;
+    }
+    events_destroy(at, (size_t)k + 1);
+    free(at);
+    if (rc) return tetri_error_prefix(err, "--idle-speedup");
+    *factor = first / (n_first * median_ms);
+    *saved_ms = saved;
+    return 0;
+}
+
+/* The hardware's idle_speedup row from the model's batch-1 rows just measured (rows[first..n)):
+ * IDLE_REPS repetitions each, the medians over rows of their medians. */
+static int measure_idle_speedup(dit_gpu *m, const measure_args *a, dit_attn_backend attn, tetri_model model, int T,
+                                const measured_row *rows, size_t first, size_t n, measured_idle_speedup *out, char *method,
+                                size_t method_len, tetri_error *err)
+{
+    double f_row[16], d_row[16];
+    int nr = 0;
+    size_t used = (size_t)snprintf(method, method_len, "tetri %s profile measure --idle-speedup: after %.0f ms idle, %d repetitions;",
+                                   PACKAGE_VERSION, (double)IDLE_PAUSE_NS / 1e6, IDLE_REPS);
+    for (size_t i = first; i < n && nr < 16; i++) {
+        if (rows[i].batch != 1 || rows[i].degree != 1) continue;
+        const double median_ms = rows[i].median_ns / 1e6;
+        const int k = (int)ceil(IDLE_TIMED_S * 1e3 / median_ms) < 3 ? 3 : (int)ceil(IDLE_TIMED_S * 1e3 / median_ms);
+        dit_gpu_step *st = NULL;
+        double f[IDLE_REPS], saved[IDLE_REPS];
+        int rc = make_runner(m, a, attn, T, rows[i].width, 1, &st, err);
+        for (int r = 0; r < IDLE_REPS && !rc; r++) rc = idle_repetition(st, median_ms, k, &f[r], &saved[r], err);
+        dit_gpu_step_destroy(st);
+        if (rc) return -1;
+        const double fm = median_of(f, IDLE_REPS), sm = median_of(saved, IDLE_REPS);
+        f_row[nr] = fm;
+        d_row[nr] = fm < 1 && sm > 0 ? sm / (1 - fm) : 0;
+        printf("# idle speed-up %-10s %5d: the first %.0f ms at %.4f x the median, %.2f ms saved over %d steps (%.2f s): boost %.0f ms\n",
+               tetri_model_name(model), rows[i].width, (double)IDLE_FIRST_NS / 1e6, fm, sm, k, k * median_ms / 1e3, d_row[nr]);
+        if (used < method_len)
+            used += (size_t)snprintf(method + used, method_len - used, " %dpx %.4f x, %.1f ms saved;", rows[i].width, fm, sm);
+        nr++;
+    }
+    if (nr == 0) return tetri_errorf(err, "--idle-speedup: no batch-1 row of %s was measured", tetri_model_name(model));
+    const double f = median_of(f_row, nr), d = median_of(d_row, nr);
+    *out = (measured_idle_speedup){.min_idle_ns = IDLE_MIN_IDLE_NS, .boost_ns = (int64_t)llround(d * 1e6),
+                                   .factor = f > 1 ? 1 : f, .method = method};
+    if (used < method_len)
+        snprintf(method + used, method_len - used, " medians over rows: factor %.4f, boost %.0f ms; min idle %.0f ms assumed", out->factor,
+                 d, (double)IDLE_MIN_IDLE_NS / 1e6);
+    printf("# idle speed-up: factor %.4f, boost %.0f ms, after %.0f ms or more of idling (the hardware's idle_speedup row)\n",
+           out->factor, d, (double)IDLE_MIN_IDLE_NS / 1e6);
+    return 0;
+}
+
 /* The rank of degree k with the most rows (shards differ by a row where k does not divide T or N):
  * the one a block waits for. */
 static int widest_rank(int T, int N, int k)
@@ -587,6 +695,9 @@ static int measure_all(const measure_args *a, tetri_error *err)
     size_t n_stages = 0;
     char (*methods)[1024] = calloc(cap, sizeof *methods);
     size_t n = 0;
+    measured_idle_speedup idle = {0};
+    char idle_method[1024] = "";
+    bool have_idle = false;
     int rc = rows && methods && stages && migr ? 0 : tetri_errorf(err, "out of memory");
     for (int mi = 0; mi < a->n_models && !rc; mi++) {
         dit_config c;
@@ -606,6 +717,10 @@ static int measure_all(const measure_args *a, tetri_error *err)
             if (a->link) migr[n_migr++] = (measured_migration){model, res, res, modelled_migration_ns(a, &L, T, res)};
         }
         if (!rc && a->interleave) rc = measure_rows_interleaved(m, a, &info, attn, model, T, rows, methods, &n, err);
+        if (!rc && a->idle_speedup && mi == 0) {
+            rc = measure_idle_speedup(m, a, attn, model, T, rows, first_row, n, &idle, idle_method, sizeof idle_method, err);
+            have_idle = rc == 0;
+        }
         for (int ri = 0; ri < a->n_res && !rc; ri++) {
             const int res = a->res[ri], N = (res / 16) * (res / 16);
             for (int b = a->batch_lo; b <= a->batch_hi && !rc; b++) {
@@ -645,7 +760,8 @@ static int measure_all(const measure_args *a, tetri_error *err)
             hw.link_source = a->link->link_basis;
         }
         rc = measured_write(a->out, &hw, rows, n, stages, n_stages, date, err) ||
-                     (n_migr && measured_write_migration(a->out, hw_name, migr, n_migr, err)) ? -1 : 0;
+                     (n_migr && measured_write_migration(a->out, hw_name, migr, n_migr, err)) ||
+                     (have_idle && measured_write_idle_speedup(a->out, hw_name, &idle, err)) ? -1 : 0;
         if (!rc) printf("# wrote %zu rows (%s) and %zu migration rows of '%s' to %s\n", n, a->link ? "measured, and measured compute + modelled all-to-alls" : "measured", n_migr, hw_name, a->out);
     }
     free(rows);

@@ -188,7 +188,14 @@ elif ! grep -q "built without CUDA" "$tmp/err"; then
     "$TETRI" profile measure --out "$tmp/m.db" --timing sometimes >"$tmp/out" 2>"$tmp/err"
     [ $? -eq 2 ] && grep -qF -- "--timing 'sometimes': served (steps back to back) or synced (each step waited for)" "$tmp/err" ||
         fail "--timing sometimes: $(cat "$tmp/err")"
+    for bad in "--batch 2-4" "--interleave 0" "--timing synced"; do
+        # shellcheck disable=SC2086 # the options split on purpose
+        "$TETRI" profile measure --out "$tmp/m.db" --idle-speedup $bad >"$tmp/out" 2>"$tmp/err"
+        [ $? -eq 2 ] && grep -qF -- "--idle-speedup compares steps after idling with the batch-1 degree-1 rows" "$tmp/err" ||
+            fail "--idle-speedup $bad: $(cat "$tmp/err")"
+    done
 fi
+grep -qF -- "--idle-speedup" "$tmp/mhelp" || fail "profile measure --help lacks --idle-speedup"
 
 [ "$failures" -eq 0 ] || { echo "$failures failure(s)"; exit 1; }
 echo "cli_profile: all passed"
