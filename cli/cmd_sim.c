@@ -22,6 +22,7 @@
 #endif
 #include "cli/sweep_progress.h"
 #include "exec/emulated.h"
+#include "host/host.h"
 #include "profiles/profile.h"
 #include "results/results.h"
 #include "sched/policy.h"
@@ -133,6 +134,12 @@ static void usage(FILE *f)
             "  --profile FILE      latency profile (default: %s)\n"
             "  --hardware NAME     hardware in the profile (default: the profile's default, e.g. h100x8)\n"
             "  --analytic          use the analytic model for degrees the profile did not measure\n"
+            "  --actual-profile FILE  blocks run by this profile's times (the simulator's, the emulated\n"
+            "                      backend's: compute, moves, preparation, CV, idle speed-up) while the host\n"
+            "                      and the policies predict with --profile, as a server's model against its\n"
+            "                      GPUs: a what-if of misprediction, and a live run's twin on the GPU's own\n"
+            "                      step times with the decisions' inputs unchanged (tetri validate\n"
+            "                      --twin-actual). Same GPUs as --profile; in the run key\n"
             "  --sets any|aligned  which GPU sets a block of k > 1 GPUs may use: any k GPUs, or only aligned\n"
             "                      power-of-two blocks (GPUs 0-1, 2-3, 0-3, ...: the sets the GPU backend has\n"
             "                      communicators for; placement then never takes a ragged set, and the plan\n"
@@ -195,6 +202,7 @@ typedef struct sim_args {
     int jitter, check_plans;
     /* the rest of the command line */
     const char *trace_path, *profile_path, *hardware, *db_path, *experiment;
+    const char *actual_path;    /* --actual-profile */
     int analytic, quiet, mix_given, scale_given, rate_given, load_given, slo_base_given, sets_given;
     tetri_sets sets;            /* --sets; when not given, resolve_sets chooses */
     double timeline_s;
@@ -551,7 +559,7 @@ static void print_heard(void *ctx, const sweep_jobs_event *e)
 }
 
 enum {
-    OPT_POLICY = 256, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
+    OPT_POLICY = 256, OPT_ACTUAL_PROFILE, OPT_MIX, OPT_SLO_SCALE, OPT_RATE, OPT_SEEDS, OPT_TRACE, OPT_PROFILE, OPT_HARDWARE,
     OPT_ANALYTIC, OPT_JITTER, OPT_CHECK_PLANS, OPT_TIMELINE, OPT_DB, OPT_EXPERIMENT, OPT_STOP_AFTER,
     OPT_LOAD, OPT_SLO_BASE, OPT_JOBS, OPT_SETS,
     /* serve only */
@@ -610,6 +618,7 @@ static const struct option long_options[] = {
     {"profile", required_argument, NULL, OPT_PROFILE},
     {"hardware", required_argument, NULL, OPT_HARDWARE},
     {"analytic", no_argument, NULL, OPT_ANALYTIC},
+    {"actual-profile", required_argument, NULL, OPT_ACTUAL_PROFILE},
     {"sets", required_argument, NULL, OPT_SETS},
     {"jitter", no_argument, NULL, OPT_JITTER},
     {"check-plans", no_argument, NULL, OPT_CHECK_PLANS},
@@ -743,6 +752,7 @@ static int take_option(sim_args *a, run_mode mode, int c, const char *value, con
     case OPT_PROFILE: a->profile_path = value; return 0;
     case OPT_HARDWARE: a->hardware = value; return 0;
     case OPT_ANALYTIC: a->analytic = 1; return 0;
+    case OPT_ACTUAL_PROFILE: a->actual_path = value; return 0;
     case OPT_SETS:
         a->sets_given = 1;
         if (tetri_sets_parse(value, &a->sets)) return tetri_errorf(err, "--sets: '%s' is not any or aligned", value);
@@ -1006,7 +1016,7 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
     int rc = 1;
     tetri_error err = {{0}};
     const char *profile_file = a->profile_path ? a->profile_path : profile_default_path();
-    tetri_profile *profile = NULL;
+    tetri_profile *profile = NULL, *actual = NULL;
     results_db *db = NULL;
     tetri_trace trace = {0};
     char (*canon)[TETRI_POLICY_SPEC_MAX] = NULL;
@@ -1026,6 +1036,19 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
         rc = usage_error("%s", err.msg);
         goto out;
     }
+    if (a->actual_path) {
+        if (mode == MODE_SERVE && a->backend && strcmp(a->backend, "emulated") != 0) {
+            rc = usage_error("--actual-profile: the %s backend's blocks take what they take (the simulator's and the emulated "
+                             "backend's follow it)", a->backend);
+            goto out;
+        }
+        if (profile_open(a->actual_path, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &actual, &err) ||
+            host_actual_check(profile, actual, &err)) {
+            tetri_error_prefix(&err, "--actual-profile");
+            goto fail;
+        }
+        profile_set_sets(actual, profile_cluster(profile)->sets);
+    }
     char left_out[256];
     drop_unfit_policies(a, profile_cluster(profile), left_out, sizeof left_out);
     const int both = mode == MODE_SERVE && passes && passes->simulator_first;
@@ -1035,11 +1058,15 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
                mode == MODE_SIM ? "" : both ? ", the simulator then backend " : ", backend ", mode == MODE_SERVE ? a->backend : "");
     if (!a->quiet && profile_cluster(profile)->sets == TETRI_SETS_ALIGNED)
         printf("  GPU sets: aligned power-of-two blocks only (sets=aligned)\n");
+    if (!a->quiet && actual)
+        printf("  blocks run by %s (%s, profile=%016llx); predictions and decisions by the profile above\n", profile_path(actual),
+               profile_hardware(actual), (unsigned long long)profile_digest(actual));
     if (!a->quiet && left_out[0])
         printf("  --policy all: left out what does not fit %s's %d GPUs: %s\n", profile_hardware(profile),
                profile_cluster(profile)->n_gpus, left_out);
     sim_args_fill_sweep(a, &s);
     s.profile = profile;
+    s.actual = actual;
     s.trace = a->trace_path ? &trace : NULL;
     if (normalize_slo_bases(profile, &a->slo_base, &s.base, &err)) goto fail;
     /* Everything the sweep can refuse, before any file is written: workloads, then policies
@@ -1117,6 +1144,7 @@ out:
     results_close(db);
     tetri_trace_free(&trace);
     profile_close(profile);
+    profile_close(actual);
     if (gpu_broken) { /* work on the GPU that never ends: the CUDA runtime's teardown would wait for it */
         fflush(NULL);
         _exit(rc);

@@ -28,7 +28,8 @@ static void validate_usage(FILE *f)
     fprintf(f,
             "usage: tetri validate --live BACKEND [options of tetri sim and serve] [--csv FILE|-] [--strict]\n"
             "                      [--target-mean X] [--target-p99 X] [--target-attainment X] [--ks-alpha X]\n"
-            "       tetri validate --from-db --db FILE [--experiment NAME] [--twin-profile FILE] [--csv FILE|-]\n"
+            "       tetri validate --from-db --db FILE [--experiment NAME] [--twin-profile FILE]\n"
+            "                      [--twin-actual FILE] [--csv FILE|-]\n"
             "                      [--strict] [targets]\n"
             "\n"
             "Runs one trace (generated from the workload options of tetri sim, or --trace FILE) through the\n"
@@ -74,6 +75,11 @@ static void validate_usage(FILE *f)
             "                        key the same (simulate it first: tetri sim --trace T --profile FILE\n"
             "                        --policy P --db DB --experiment E): how a profile measured another way\n"
             "                        or elsewhere predicts the same live runs\n"
+            "  --twin-actual FILE    with --from-db: each twin is the simulator's run whose blocks ran by the\n"
+            "                        profile FILE while it predicted with the live run's own (tetri sim\n"
+            "                        --actual-profile FILE: the same decisions' inputs, the GPU's own block\n"
+            "                        times, e.g. a profile measured on the GPU that served); with\n"
+            "                        --twin-profile, on that profile\n"
             "\n"
             "The targets are issue 9's: mean error at most 2%%, p99 at most 5%%, attainment within 0.02,\n"
             "the KS test not rejecting at 5%%. docs/validation.md explains the table.\n"
@@ -87,6 +93,7 @@ static void validate_usage(FILE *f)
 typedef struct validate_args {
     const char *live, *csv_path, *db_path, *experiment;
     const char *twin_profile; /* --twin-profile FILE (--from-db) */
+    const char *twin_actual;  /* --twin-actual FILE (--from-db) */
     int strict, from_db, experiment_given, sim_jitter, jitter_given;
     validate_targets targets;
     char **rest;            /* argv for tetri serve: argv[0], what is not validate's, then --backend LIVE ... */
@@ -147,7 +154,8 @@ static int take_own_option(int argc, char **argv, int *i, validate_args *a)
     if (strcmp(arg, "--from-db") == 0) return a->from_db = 1;
     if (strcmp(arg, "--sim-jitter") == 0) return a->sim_jitter = 1;
     const char **text = is_option(arg, "--live") ? &a->live : is_option(arg, "--csv") ? &a->csv_path
-                      : is_option(arg, "--twin-profile") ? &a->twin_profile : NULL;
+                      : is_option(arg, "--twin-profile") ? &a->twin_profile
+                      : is_option(arg, "--twin-actual")  ? &a->twin_actual : NULL;
     for (size_t t = 0; !text && t < sizeof targets / sizeof targets[0]; t++) {
         if (!is_option(arg, targets[t].name)) continue;
         const char *v = value_of(argc, argv, i, targets[t].name);
@@ -159,7 +167,7 @@ static int take_own_option(int argc, char **argv, int *i, validate_args *a)
         return parse_target(targets[t].name, v, targets[t].lo, targets[t].hi, field) ? -1 : 1;
     }
     if (!text) return 0;
-    const char *name = text == &a->live ? "--live" : text == &a->csv_path ? "--csv" : "--twin-profile";
+    const char *name = text == &a->live ? "--live" : text == &a->csv_path ? "--csv" : text == &a->twin_profile ? "--twin-profile" : "--twin-actual";
     if (!(*text = value_of(argc, argv, i, name))) {
         usage_error("%s needs a value", name);
         return -1;
@@ -204,7 +212,8 @@ static int parse_args(int argc, char **argv, validate_args *a)
         pass_on(a, argv[i]);
     }
     if (a->from_db) return a->sim_jitter ? usage_error("--sim-jitter is for the runs; --from-db runs nothing") : -1;
-    if (a->twin_profile) return usage_error("--twin-profile compares runs already in --db: give --from-db");
+    if (a->twin_profile || a->twin_actual)
+        return usage_error("%s compares runs already in --db: give --from-db", a->twin_profile ? "--twin-profile" : "--twin-actual");
     if (a->sim_jitter && a->jitter_given)
         return usage_error("--jitter draws the block times of both passes already; --sim-jitter, of the simulator's alone: give one");
     if (!a->live) return usage_error("--live is required: the backend to compare with (emulated or gpu)");
@@ -288,21 +297,22 @@ static int write_csv(const char *path, const validate_pair *pairs, size_t n, tet
     return fclose(f) == 0 ? 0 : tetri_errorf(err, "%s: cannot write: %s", path, strerror(errno));
 }
 
-/* The content digest (16 hex digits, as run keys write it) of profile `path` for the hardware of
- * the live runs among runs[0..n), which must all be of one. Returns 0 or -1 with err. */
-static int twin_profile_digest(const char *path, const results_run *runs, size_t n, char digest[17], tetri_error *err)
+/* The content digest (16 hex digits, as run keys write it) of profile `path` (given as `option`)
+ * for the hardware of the live runs among runs[0..n), which must all be of one. Returns 0 or -1 with err. */
+static int twin_profile_digest(const char *option, const char *path, const results_run *runs, size_t n, char digest[17],
+                               tetri_error *err)
 {
     const char *hw = NULL;
     for (size_t i = 0; i < n; i++) {
         if (strcmp(runs[i].backend, "sim") == 0) continue;
         if (hw && strcmp(hw, runs[i].hardware) != 0)
-            return tetri_errorf(err, "--twin-profile: the live runs are of hardware %s and %s: choose one with --experiment", hw,
+            return tetri_errorf(err, "%s: the live runs are of hardware %s and %s: choose one with --experiment", option, hw,
                                 runs[i].hardware);
         hw = runs[i].hardware;
     }
-    if (!hw) return tetri_errorf(err, "--twin-profile: no live run to compare");
+    if (!hw) return tetri_errorf(err, "%s: no live run to compare", option);
     tetri_profile *p = NULL;
-    if (profile_open(path, hw, 0, &p, err)) return tetri_error_prefix(err, "--twin-profile");
+    if (profile_open(path, hw, 0, &p, err)) return tetri_error_prefix(err, "%s", option);
     snprintf(digest, 17, "%016llx", (unsigned long long)profile_digest(p));
     profile_close(p);
     return 0;
@@ -320,22 +330,29 @@ static int compare_runs(const validate_args *a, const char *experiment, const ch
     size_t n_runs = 0, n_pairs = 0, n_unpaired = 0;
     int64_t experiment_id = -1;
     int rc = 1;
-    char digest[17] = "";
+    char digest[17] = "", actual[17] = "";
     if (results_open_readonly(a->db_path, &db, &err) ||
         (experiment && results_find_experiment(db, experiment, &experiment_id, &err)) ||
         results_load_runs(db, experiment_id, &runs, &n_runs, &err) ||
-        (a->twin_profile && twin_profile_digest(a->twin_profile, runs, n_runs, digest, &err)) ||
-        (a->twin_profile ? validate_find_pairs_on_profile(runs, n_runs, digest, &pairs, &n_pairs, &n_unpaired, &err)
-                         : validate_find_pairs(runs, n_runs, live_keys, sim_keys, n_keys, &pairs, &n_pairs, &n_unpaired, &err)))
+        (a->twin_profile && twin_profile_digest("--twin-profile", a->twin_profile, runs, n_runs, digest, &err)) ||
+        (a->twin_actual && twin_profile_digest("--twin-actual", a->twin_actual, runs, n_runs, actual, &err)) ||
+        (a->twin_profile || a->twin_actual
+             ? validate_find_pairs_twin(runs, n_runs, a->twin_profile ? digest : NULL, a->twin_actual ? actual : NULL, &pairs,
+                                        &n_pairs, &n_unpaired, &err)
+             : validate_find_pairs(runs, n_runs, live_keys, sim_keys, n_keys, &pairs, &n_pairs, &n_unpaired, &err)))
         goto out;
     if (n_pairs == 0) {
-        tetri_errorf(&err, "%s: no live run with a simulated twin%s%s%s%s%s", a->db_path, experiment ? " in experiment " : "",
+        tetri_errorf(&err, "%s: no live run with a simulated twin%s%s%s%s%s%s%s", a->db_path, experiment ? " in experiment " : "",
                      experiment ? experiment : "", a->twin_profile ? " on profile " : "", a->twin_profile ? a->twin_profile : "",
-                     a->twin_profile ? " (simulate the live runs' traces on it first: tetri validate --help)" : "");
+                     a->twin_actual ? " whose blocks ran by " : "", a->twin_actual ? a->twin_actual : "",
+                     a->twin_profile || a->twin_actual ? " (simulate the live runs' traces so first: tetri validate --help)" : "");
         goto out;
     }
     if (a->twin_profile && !csv_to_stdout(a))
         printf("twins: the simulator on %s (profile=%s), not the profile each live run ran on\n", a->twin_profile, digest);
+    if (a->twin_actual && !csv_to_stdout(a))
+        printf("twins: blocks run by %s (actual=%s), predicted by %s\n", a->twin_actual, actual,
+               a->twin_profile ? "the profile above" : "the profile each live run ran on");
     for (size_t i = 0; i < n_pairs; i++)
         if (validate_compare(db, &pairs[i], &a->targets, &err) ||
             validate_compare_envelope(db, &pairs[i], runs, n_runs, &a->targets, &err))

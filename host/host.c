@@ -305,34 +305,37 @@ static tetri_ns idle_before(const host *h, tetri_gpuset gpus, tetri_ns now)
     return idle;
 }
 
-/* The block's cost from the profile, with the message a user needs when a row is missing. */
-static int cost_block(host *h, const tetri_assignment *a, tetri_block_cost *cost)
+/* The block's cost from profile p (the host's, or its actual one), with the message a user needs
+ * when a row is missing. */
+static int cost_block(host *h, const tetri_profile *p, const tetri_assignment *a, tetri_block_cost *cost)
 {
     const tetri_request *r0 = &h->req[a->req[0]];
     tetri_gpuset prev[TETRI_MAX_BATCH];
     for (int32_t k = 0; k < a->n_req; k++) prev[k] = h->req[a->req[k]].last_gpus;
     tetri_error why;
-    if (profile_block_cost(h->profile, r0->model, r0->width, r0->height, a->steps, a->n_req, a->gpus, prev, a->n_req,
+    if (profile_block_cost(p, r0->model, r0->width, r0->height, a->steps, a->n_req, a->gpus, prev, a->n_req,
                            cost, &why) == 0 && cost->step_ns > 0)
         return 0;
     const int degree = tetri_gpuset_count(a->gpus);
     return tetri_errorf(h->err, "profile %s has no step time for %s %dx%d at degree %d, batch %d, over %s (hardware %s; policy %s, request %d)",
-                        profile_path(h->profile), tetri_model_name(r0->model), r0->width, r0->height, degree, a->n_req,
+                        profile_path(p), tetri_model_name(r0->model), r0->width, r0->height, degree, a->n_req,
                         tetri_link_name(tetri_cluster_link(h->cluster, a->gpus)), h->cluster->hardware, h->policy.spec, r0->id);
 }
 
 /* Records the block, updates the requests' results and the view, and hands it to the backend. */
 static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
 {
-    tetri_block_cost cost;
-    if (cost_block(h, a, &cost)) return -1;
+    tetri_block_cost cost, run = {0};
+    if (cost_block(h, h->profile, a, &cost) || (h->cfg->actual && cost_block(h, h->cfg->actual, a, &run))) return -1;
+    if (!h->cfg->actual) run = cost;
     /* What the block takes as run (the simulator's time, the emulated backend's sleep): its compute
      * drawn with --jitter and sped up after idling (the profile's idle_speedup); the prediction,
      * pred_end, is the profile's alone, as live. */
-    tetri_ns compute = cost.compute_ns;
-    if (h->rng) compute = (tetri_ns)llround((double)compute * jitter_factor(h, cost.step_cv, a->steps));
-    compute = tetri_idle_speedup_rule_ns(profile_idle_speedup(h->profile), compute, idle_before(h, a->gpus, now));
-    tetri_ns emulate = compute + cost.migration_ns + cost.prepare_ns;
+    tetri_ns compute = run.compute_ns;
+    if (h->rng) compute = (tetri_ns)llround((double)compute * jitter_factor(h, run.step_cv, a->steps));
+    compute = tetri_idle_speedup_rule_ns(profile_idle_speedup(h->cfg->actual ? h->cfg->actual : h->profile), compute,
+                                         idle_before(h, a->gpus, now));
+    tetri_ns emulate = compute + run.migration_ns + run.prepare_ns;
     assert(emulate > 0);
     const int degree = tetri_gpuset_count(a->gpus);
 
@@ -729,13 +732,24 @@ static void host_free(host *h)
     for (int k = 0; k < HOST_GAP_PARTS; k++) free(h->gap_part_ns[k]);
 }
 
+int host_actual_check(const tetri_profile *profile, const tetri_profile *actual, tetri_error *err)
+{
+    const tetri_cluster *c = profile_cluster(profile), *t = profile_cluster(actual);
+    bool same = c->n_gpus == t->n_gpus;
+    for (int32_t g = 0; same && g < c->n_gpus; g++) same = c->fast_domain[g] == t->fast_domain[g];
+    if (!same)
+        return tetri_errorf(err, "actual profile %s (%s: %d GPUs) has other GPUs than profile %s (%s: %d GPUs)", profile_path(actual),
+                            t->hardware, t->n_gpus, profile_path(profile), c->hardware, c->n_gpus);
+    return 0;
+}
+
 int host_run(const host_config *cfg, const host_backend *backend, const host_arrival *arrivals, size_t n,
              host_result *out, tetri_error *err)
 {
     const tetri_ns w0 = tetri_monotonic_ns();
     memset(out, 0, sizeof *out);
     assert(cfg && cfg->profile && backend && (arrivals || n == 0));
-    if (check_arrivals(arrivals, n, err)) return -1;
+    if (check_arrivals(arrivals, n, err) || (cfg->actual && host_actual_check(cfg->profile, cfg->actual, err))) return -1;
 
     host h = {.cfg = cfg, .be = backend, .arr = arrivals, .profile = cfg->profile, .err = err, .n = n,
               .wake_at = TETRI_NS_NEVER};

@@ -1,6 +1,6 @@
 /* host/host.h: the serving loop the simulator and the live backends share (DESIGN section 2).
  * defines: host_arrival, host_config, host_result, host_run, host_result_free, HOST_JITTER_FLOOR,
- *          HOST_MAX_IDLE_WAKES, host_gap_part, host_quantile_ns, host_timeline_max_samples.
+ *          HOST_MAX_IDLE_WAKES, host_gap_part, host_quantile_ns, host_timeline_max_samples, host_actual_check.
  *
  * One request lifecycle, one plan check, one way of applying a plan and of accounting results,
  * whatever runs the blocks. The loop:
@@ -63,6 +63,12 @@ typedef struct host_arrival {
 
 typedef struct host_config {
     const tetri_profile *profile;
+    /* Optional: the profile blocks run by, where `profile` is what the host and the policies
+     * predict with (a what-if: the GPU's truth against the model a server holds). It gives the
+     * simulator's block times and the emulated backend's (compute, moves, preparation, CV for
+     * jitter, idle speed-up); every prediction, and so every decision, stays `profile`'s. Its
+     * cluster must have the same GPUs. NULL: `profile` both ways. */
+    const tetri_profile *actual;
     const char *policy_spec;        /* "name:key=value,..." */
     /* Optional: run these ops instead of the registry's entry of that name (a policy under
      * development, or a test's deliberately broken one); policy_spec then carries only options. */
@@ -77,6 +83,10 @@ typedef struct host_config {
      * to see it (exec/workers.h, poll_real_ns). */
     const volatile sig_atomic_t *stop;
 } host_config;
+
+/* Whether `actual` has profile's GPUs and fast domains (host_config.actual). 0, or -1 with err
+ * naming both files. */
+int host_actual_check(const tetri_profile *profile, const tetri_profile *actual, tetri_error *err);
 
 /* The nearest-rank quantile p (0 < p <= 1) of sorted[0..n), n > 0: the smallest value with at
  * least p of them at or below it. For host_result's sorted gap arrays. */

@@ -75,19 +75,38 @@ int validate_key_on_profile(const char *key, const char *digest, char *buf, size
     return w >= 0 && (size_t)w < len ? 0 : -1;
 }
 
+int validate_key_with_actual(const char *key, const char *digest, char *buf, size_t len)
+{
+    const char *b = backend_part(key);
+    if (strlen(digest) != 16 || strstr(key, ",actual=")) return -1;
+    const int at = b ? (int)(b - key) : (int)strlen(key);
+    int w = snprintf(buf, len, "%.*s,actual=%s%s", at, key, digest, b ? b : "");
+    return w >= 0 && (size_t)w < len ? 0 : -1;
+}
+
 /* The simulated twin of live run `live` among runs, or n: the run of its key without the backend
  * part, else (a validation with --sim-jitter) of that key with jitter on, else a run with jitter
  * off of the same trace by content: a live run made on the GPU machine names the trace at the
  * path it had there, and its twin simulated here names it where it lies here. With `digest`
- * (not NULL), the twin is looked for on that profile instead of the live run's. */
-static size_t find_twin(const results_run *runs, size_t n, const results_run *live, const char *digest)
+ * (not NULL), the twin is looked for on that profile instead of the live run's; with `actual`,
+ * among runs whose blocks ran by the profile of that digest (--actual-profile). */
+static size_t find_twin(const results_run *runs, size_t n, const results_run *live, const char *digest, const char *actual)
 {
-    char key[4096], moved_key[4096];
-    if (digest) {
-        if (validate_key_on_profile(live->run_key, digest, moved_key, sizeof moved_key)) return n;
+    char key[4096], moved_key[4096], on_profile[4096];
+    if (digest || actual) {
+        const char *k = live->run_key;
+        if (digest) {
+            if (validate_key_on_profile(k, digest, on_profile, sizeof on_profile)) return n;
+            k = on_profile;
+        }
+        if (actual) {
+            if (validate_key_with_actual(k, actual, moved_key, sizeof moved_key)) return n;
+        } else {
+            snprintf(moved_key, sizeof moved_key, "%s", k);
+        }
         results_run moved = *live;
         moved.run_key = moved_key;
-        return find_twin(runs, n, &moved, NULL);
+        return find_twin(runs, n, &moved, NULL, NULL);
     }
     if (validate_sim_key(live->run_key, key, sizeof key)) return n;
     size_t twin = find_run(runs, n, live->experiment_id, key, 1);
@@ -102,9 +121,11 @@ static size_t find_twin(const results_run *runs, size_t n, const results_run *li
     return find_twin_by_content(runs, n, live);
 }
 
-/* validate_find_pairs, each twin looked for on the profile of `digest` when it is not NULL. */
+/* validate_find_pairs, each twin looked for on the profile of `digest` and with the actual profile
+ * of `actual` when they are not NULL. */
 static int find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys, size_t n_keys,
-                      const char *digest, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
+                      const char *digest, const char *actual, validate_pair **out, size_t *n_out, size_t *n_unpaired,
+                      tetri_error *err)
 {
     *out = NULL;
     *n_out = 0;
@@ -120,7 +141,7 @@ static int find_pairs(const results_run *runs, size_t n, const char *const *live
             return tetri_errorf(err, "live run '%s' is not in the database", live_keys[k]);
         }
         if (is_sim(&runs[live])) continue; /* scanning every run: only live ones pair */
-        size_t twin = sim_keys ? find_run(runs, n, runs[live].experiment_id, sim_keys[k], 1) : find_twin(runs, n, &runs[live], digest);
+        size_t twin = sim_keys ? find_run(runs, n, runs[live].experiment_id, sim_keys[k], 1) : find_twin(runs, n, &runs[live], digest, actual);
         if (twin == n) {
             if (!live_keys) {
                 if (n_unpaired) (*n_unpaired)++;
@@ -142,13 +163,19 @@ static int find_pairs(const results_run *runs, size_t n, const char *const *live
 int validate_find_pairs(const results_run *runs, size_t n, const char *const *live_keys, const char *const *sim_keys,
                         size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
 {
-    return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, out, n_out, n_unpaired, err);
+    return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, NULL, out, n_out, n_unpaired, err);
 }
 
 int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
                                    size_t *n_unpaired, tetri_error *err)
 {
-    return find_pairs(runs, n, NULL, NULL, 0, digest, out, n_out, n_unpaired, err);
+    return find_pairs(runs, n, NULL, NULL, 0, digest, NULL, out, n_out, n_unpaired, err);
+}
+
+int validate_find_pairs_twin(const results_run *runs, size_t n, const char *digest, const char *actual, validate_pair **out,
+                             size_t *n_out, size_t *n_unpaired, tetri_error *err)
+{
+    return find_pairs(runs, n, NULL, NULL, 0, digest, actual, out, n_out, n_unpaired, err);
 }
 
 /* ---- statistics --------------------------------------------------------------------------------- */

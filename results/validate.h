@@ -149,9 +149,18 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
  * how another profile (measured another way, on another machine) predicts the same live runs. */
 int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
                                    size_t *n_unpaired, tetri_error *err);
+/* validate_find_pairs_on_profile with `digest` NULL (the live run's own profile) or not, and each
+ * twin among the runs whose blocks ran by the profile of digest `actual` (tetri sim
+ * --actual-profile: the predictions, and so the decisions' inputs, of the profile, the block times
+ * of the actual one), or NULL (none). */
+int validate_find_pairs_twin(const results_run *runs, size_t n, const char *digest, const char *actual, validate_pair **out,
+                             size_t *n_out, size_t *n_unpaired, tetri_error *err);
 /* `key` with its profile's digest (the value of its "|profile=" part) replaced by `digest` (16 hex digits).
  * Returns 0, or -1 when the key names no profile digest or buf is too short. */
 int validate_key_on_profile(const char *key, const char *digest, char *buf, size_t len);
+/* `key` with the actual profile of `digest` (16 hex digits): ",actual=<digest>" before its backend
+ * part, or at its end (sim/sweep.c's sweep_run_key). -1 when it has one already or buf is short. */
+int validate_key_with_actual(const char *key, const char *digest, char *buf, size_t len);
 
 /* Reads both runs' requests and the live run's blocks and fills every statistic of p and its misses
  * against t. Returns 0 or -1 with err. */

@@ -32,10 +32,12 @@ void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const ch
      * same rows under another file name are the same profile; another profile under the same name
      * is not). The simulator's keys carry no backend part. The set rule sits with the profile's
      * part, before any backend part, so a live run's key less its backend is its twin's. */
-    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s%s",
+    char actual[48] = "";
+    if (s->actual) snprintf(actual, sizeof actual, SWEEP_KEY_ACTUAL "%016llx", (unsigned long long)profile_digest(s->actual));
+    snprintf(buf, len, "policy=%s|workload=%s|jitter=%s,seed=%llu|timeline_ns=%lld|hardware=%s|" SWEEP_KEY_PROFILE "%016llx,analytic=%s%s%s%s%s",
              policy_canonical, workload_text, s->jitter ? "on" : "off", (unsigned long long)seed,
              (long long)s->timeline_period, profile_hardware(s->profile), (unsigned long long)profile_digest(s->profile),
-             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", sets_part(s->profile),
+             profile_flags(s->profile) & TETRI_PROFILE_ANALYTIC_FALLBACK ? "on" : "off", sets_part(s->profile), actual,
              s->backend ? "|" : "", s->backend ? s->backend->key : "");
 }
 
@@ -112,7 +114,7 @@ typedef struct sweep_ctx {
 static int run_one(sweep_ctx *c, const char *policy, const tetri_trace *trace, uint64_t seed, host_result *res)
 {
     const sweep_spec *s = c->s;
-    host_config cfg = {.profile = s->profile, .policy_spec = policy, .jitter = s->jitter, .seed = seed,
+    host_config cfg = {.profile = s->profile, .actual = s->actual, .policy_spec = policy, .jitter = s->jitter, .seed = seed,
                        .check_plans = s->check_plans, .timeline_period = s->timeline_period,
                        .max_failures = s->max_failures, .stop = s->stop};
     if (!s->backend) return sim_run(&cfg, trace, res, c->err);

@@ -63,6 +63,7 @@ typedef struct sweep_backend {
 
 typedef struct sweep_spec {
     const tetri_profile *profile;
+    const tetri_profile *actual;      /* optional: the profile blocks run by (host_config.actual); in run keys */
     const char *const *policies;      /* policy specs, e.g. "rssp:backfill=on" */
     size_t n_policies;
     /* The workload: `base` gives every field; a non-empty list below replaces its field. */
@@ -116,6 +117,8 @@ typedef struct sweep_stats {
  * digest, profile_digest) and whether the analytic model fills unprofiled degrees, and a live
  * backend's settings: everything that shapes the run's rows. */
 #define SWEEP_KEY_PROFILE "profile="
+/* ...and of the actual profile, when a run has one: after the profile's part and the set rule. */
+#define SWEEP_KEY_ACTUAL ",actual="
 void sweep_run_key(char *buf, size_t len, const char *policy_canonical, const char *workload_text,
                    const sweep_spec *s, uint64_t seed);
 

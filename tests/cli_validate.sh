@@ -197,6 +197,33 @@ if command -v sqlite3 >/dev/null 2>&1; then
     expect 1 "--twin-profile: the live runs are of hardware" validate --from-db --db "$tmp/tw2.db" --twin-profile "$tmp/slow.db"
     "$TETRI" validate --from-db --db "$tmp/tw2.db" --experiment validate --twin-profile "$tmp/slow.db" >/dev/null 2>"$tmp/err" ||
         fail "--twin-profile --experiment validate beside another hardware's runs: $(cat "$tmp/err")"
+
+    # --twin-actual: twins that predicted with the live runs' own profile while their blocks ran by
+    # the slower copy (tetri sim --actual-profile): none until simulated so, then each live run
+    # pairs with that run; its simulated mean is not the own twin's; the live side does not move.
+    expect 2 "--twin-actual compares runs already in --db: give --from-db" validate --twin-actual "$tmp/slow.db" --live emulated --policy rssp
+    expect 1 "whose blocks ran by $tmp/slow.db" validate --from-db --db "$tw" --twin-actual "$tmp/slow.db"
+    expect 1 "--actual-profile: actual profile $TETRI_SRCDIR/profiles/h200x1.db (h200x1: 1 GPUs) has other GPUs than profile" \
+        sim --trace "$tmp/trace.csv" --profile "$profile" --actual-profile "$TETRI_SRCDIR/profiles/h200x1.db" --policy edf-dyn \
+        --db "$tmp/none-written.db"
+    [ ! -e "$tmp/none-written.db" ] || fail "sim --actual-profile of other GPUs wrote $tmp/none-written.db"
+    "$TETRI" sim --trace "$tmp/moved/t.csv" --profile "$profile" --actual-profile "$tmp/slow.db" --policy edf-dyn --policy tetriserve \
+        --db "$tw" --experiment validate >"$tmp/act.txt" 2>"$tmp/err" || fail "sim --actual-profile: $(cat "$tmp/err")"
+    grep -q "blocks run by $tmp/slow.db" "$tmp/act.txt" || fail "sim --actual-profile does not say so: $(cat "$tmp/act.txt")"
+    "$TETRI" validate --from-db --db "$tw" --twin-actual "$tmp/slow.db" >"$tmp/twa.txt" 2>"$tmp/err" ||
+        fail "--twin-actual: $(cat "$tmp/err")"
+    grep -q "^twins: blocks run by $tmp/slow.db (actual=[0-9a-f]\{16\}), predicted by the profile each live run ran on" "$tmp/twa.txt" ||
+        fail "--twin-actual: no 'twins:' line: $(cat "$tmp/twa.txt")"
+    "$TETRI" validate --from-db --db "$tw" --twin-actual "$tmp/slow.db" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | awk -F, 'NR > 1' |
+        sort >"$tmp/twa.rows"
+    [ "$(wc -l <"$tmp/twa.rows")" -eq 2 ] || fail "--twin-actual: want 2 pairs: $(cat "$tmp/twa.rows")"
+    cut -d, -f12,14,16,19,22,25,28 "$tmp/own.rows" | cmp -s - "$(cut -d, -f12,14,16,19,22,25,28 "$tmp/twa.rows" >"$tmp/ta"; echo "$tmp/ta")" ||
+        fail "--twin-actual moved the live side"
+    for policy in edf-dyn tetriserve; do
+        got=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/twa.rows")
+        own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
+        [ "$got" != "$own" ] || fail "--twin-actual $policy: the simulated mean did not change ($got)"
+    done
 else
     echo "SKIP: no sqlite3 for --twin-profile's slower profile"
 fi

@@ -525,6 +525,51 @@ static void idle_speedup_shortens_blocks_after_idling(void **state)
     unlink(path);
 }
 
+/* host_config.actual: blocks run by the actual profile (60 ms steps), predictions stay the
+ * profile's (50 ms), and so does the policy's view (its blocks' predicted ends); an actual profile
+ * of other GPUs is refused, both named; the run key names the actual profile apart. */
+static void actual_profile_runs_the_blocks(void **state)
+{
+    (void)state;
+    char path[256];
+    fixture_tmp_path(path, sizeof path, "test_sim-actual", "db");
+    const fixture_row rows[] = {{512, 1, 60 * MS, 0.2, 0, 0}};
+    assert_int_equal(fixture_profile_db(path, "test2", 2, 2, rows, 1, MIGRATION_NS), 0);
+    tetri_profile *actual = fixture_open_profile(path, "test2");
+    assert_non_null(actual);
+    int side[] = {512, 512}, steps[] = {20, 20};
+    tetri_ns arr[] = {0, 0}, dl[] = {10 * SEC, 10 * SEC};
+    tetri_trace t = fixture_trace(2, side, steps, arr, dl);
+    memset(&the_probe, 0, sizeof the_probe);
+    sim_config cfg = {.profile = prof2, .actual = actual, .policy_ops = &probe_ops, .check_plans = 1};
+    sim_result res;
+    tetri_error err = {{0}};
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), 0);
+    assert_int_equal(res.n_blocks, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_int_equal(res.blocks[i].end - res.blocks[i].start, 1200 * MS);
+        assert_int_equal(res.blocks[i].pred_end - res.blocks[i].pred_start, 1 * SEC);
+    }
+    assert_int_equal(res.requests[1].finish, 2400 * MS);
+    sim_result_free(&res);
+    cfg.actual = prof8;
+    assert_int_equal(sim_run(&cfg, &t, &res, &err), -1);
+    assert_non_null(strstr(err.msg, "has other GPUs than profile"));
+    assert_non_null(strstr(err.msg, path2));
+    sim_result_free(&res);
+    sweep_spec s = {.profile = prof2};
+    char plain[1024], with[1024];
+    sweep_run_key(plain, sizeof plain, "xdit-sp1", "w", &s, 1);
+    s.actual = actual;
+    sweep_run_key(with, sizeof with, "xdit-sp1", "w", &s, 1);
+    char want[1100];
+    snprintf(want, sizeof want, "%s,actual=%016llx", plain, (unsigned long long)profile_digest(actual));
+    assert_string_equal(with, want);
+    tetri_trace_free(&t);
+    profile_close(actual);
+    unlink(path);
+}
+
 static void broken_policies_are_reported(void **state)
 {
     (void)state;
@@ -927,6 +972,7 @@ int main(void)
         cmocka_unit_test(rssp_buddy_placement),
         cmocka_unit_test(decisions_coalesce_and_wake),
         cmocka_unit_test(idle_speedup_shortens_blocks_after_idling),
+        cmocka_unit_test(actual_profile_runs_the_blocks),
         cmocka_unit_test(broken_policies_are_reported),
         cmocka_unit_test(migrations_are_charged),
         cmocka_unit_test(missing_rows_and_bad_input),

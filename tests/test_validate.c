@@ -273,6 +273,23 @@ static void key_on_profile_replaces_the_digest(void **state)
     assert_int_equal(validate_key_on_profile(key, "fedcba9876543210", buf, 40), -1);
 }
 
+/* The actual profile's part goes before the backend part (or at the end of a simulator's key), as
+ * sweep_run_key writes it; a key that has one already, a bad digest or a short buffer is refused. */
+static void key_with_actual_adds_its_part(void **state)
+{
+    (void)state;
+    const char *live = "policy=x|workload=w|hardware=h|profile=0123456789abcdef,analytic=off|backend=gpu";
+    char buf[256];
+    assert_int_equal(validate_key_with_actual(live, "fedcba9876543210", buf, sizeof buf), 0);
+    assert_string_equal(buf, "policy=x|workload=w|hardware=h|profile=0123456789abcdef,analytic=off,actual=fedcba9876543210|backend=gpu");
+    char twice[256];
+    assert_int_equal(validate_key_with_actual(buf, "fedcba9876543210", twice, sizeof twice), -1);
+    assert_int_equal(validate_key_with_actual("p|profile=0123456789abcdef,analytic=off", "fedcba9876543210", buf, sizeof buf), 0);
+    assert_string_equal(buf, "p|profile=0123456789abcdef,analytic=off,actual=fedcba9876543210");
+    assert_int_equal(validate_key_with_actual(live, "fedcba98", buf, sizeof buf), -1);
+    assert_int_equal(validate_key_with_actual(live, "fedcba9876543210", buf, 40), -1);
+}
+
 static void pairs_are_found_by_key(void **state)
 {
     fixture *f = *state;
@@ -753,6 +770,7 @@ int main(void)
         cmocka_unit_test(ks_of_an_empty_sample_rejects_nothing),
         cmocka_unit_test(sim_key_is_the_live_key_without_its_backend),
         cmocka_unit_test(key_on_profile_replaces_the_digest),
+        cmocka_unit_test(key_with_actual_adds_its_part),
         cmocka_unit_test(twins_with_and_without_jitter),
         cmocka_unit_test(twin_found_by_trace_content),
         cmocka_unit_test_setup_teardown(pairs_are_found_by_key, open_fixture, close_fixture),
