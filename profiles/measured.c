@@ -191,38 +191,48 @@ done:
     return rc;
 }
 
+/* An existing profile opened for one write: a transaction begun, `setup` run when not NULL, `insert`
+ * prepared. Returns 0, or -1 with err (and *db, *ins for end_write, which closes them). */
+static int begin_write(const char *path, const char *setup, const char *insert, const char *what, sqlite3 **db, sqlite3_stmt **ins,
+                       tetri_error *err)
+{
+    *db = NULL;
+    *ins = NULL;
+    if (sqlite3_open_v2(path, db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) return sql_fail(*db, path, "cannot open", err);
+    sqlite3_busy_timeout(*db, 10000);
+    if (sqlite3_exec(*db, "BEGIN IMMEDIATE", NULL, NULL, NULL) || (setup && sqlite3_exec(*db, setup, NULL, NULL, NULL)) ||
+        sqlite3_prepare_v2(*db, insert, -1, ins, NULL))
+        return sql_fail(*db, path, what, err);
+    return 0;
+}
+
+/* Commits begin_write's transaction when rc is 0 (err set when that fails), else rolls it back;
+ * closes what it opened. Returns the status. */
+static int end_write(const char *path, sqlite3 *db, sqlite3_stmt *ins, int rc, tetri_error *err)
+{
+    if (rc == 0 && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) rc = sql_fail(db, path, "cannot commit", err);
+    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    sqlite3_finalize(ins);
+    sqlite3_close(db);
+    return rc;
+}
+
 int measured_write_migration(const char *path, const char *hw, const measured_migration *rows, size_t n, tetri_error *err)
 {
-    sqlite3 *db = NULL;
-    sqlite3_stmt *ins = NULL;
-    int rc = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        rc = sql_fail(db, path, "cannot open", err);
-        sqlite3_close(db);
-        return rc;
-    }
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) ||
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO migration VALUES (?, ?, ?, ?, 'nvlink', ?, 'analytic')", -1, &ins, NULL)) {
-        sql_fail(db, path, "writing migration rows", err);
-        goto done;
-    }
-    for (size_t i = 0; i < n; i++) {
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    int rc = begin_write(path, NULL, "INSERT OR REPLACE INTO migration VALUES (?, ?, ?, ?, 'nvlink', ?, 'analytic')",
+                         "writing migration rows", &db, &ins, err);
+    for (size_t i = 0; i < n && rc == 0; i++) {
         sqlite3_bind_text(ins, 1, hw, -1, SQLITE_STATIC);
         sqlite3_bind_text(ins, 2, tetri_model_name(rows[i].model), -1, SQLITE_STATIC);
         sqlite3_bind_int(ins, 3, rows[i].width);
         sqlite3_bind_int(ins, 4, rows[i].height);
         sqlite3_bind_int64(ins, 5, rows[i].median_ns);
-        if (sqlite3_step(ins) != SQLITE_DONE) { sql_fail(db, path, "writing a migration row", err); goto done; }
+        if (sqlite3_step(ins) != SQLITE_DONE) rc = sql_fail(db, path, "writing a migration row", err);
         sqlite3_reset(ins);
     }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto done; }
-    rc = 0;
-done:
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_finalize(ins);
-    sqlite3_close(db);
-    return rc;
+    return end_write(path, db, ins, rc, err);
 }
 
 int measured_write_idle_speedup(const char *path, const char *hw, const measured_idle_speedup *s, tetri_error *err)
@@ -230,31 +240,18 @@ int measured_write_idle_speedup(const char *path, const char *hw, const measured
     if (!(s->factor > 0 && s->factor <= 1) || s->min_idle_ns < 0 || s->boost_ns < 0)
         return tetri_errorf(err, "profile %s: idle speed-up of %s: factor %g, boost %lld ns, idle %lld ns out of range", path, hw,
                             s->factor, (long long)s->boost_ns, (long long)s->min_idle_ns);
-    sqlite3 *db = NULL;
-    sqlite3_stmt *ins = NULL;
-    int rc = -1;
-    if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READWRITE, NULL) != SQLITE_OK) {
-        rc = sql_fail(db, path, "cannot open", err);
-        sqlite3_close(db);
-        return rc;
+    sqlite3 *db;
+    sqlite3_stmt *ins;
+    /* the schema first: a profile older than the table gets it */
+    int rc = begin_write(path, profile_schema_sql, "INSERT OR REPLACE INTO idle_speedup VALUES (?, ?, ?, ?, 'measured', ?)",
+                         "writing the idle_speedup row", &db, &ins, err);
+    if (rc == 0) {
+        sqlite3_bind_text(ins, 1, hw, -1, SQLITE_STATIC);
+        sqlite3_bind_int64(ins, 2, s->min_idle_ns);
+        sqlite3_bind_int64(ins, 3, s->boost_ns);
+        sqlite3_bind_double(ins, 4, s->factor);
+        sqlite3_bind_text(ins, 5, s->method ? s->method : "", -1, SQLITE_STATIC);
+        if (sqlite3_step(ins) != SQLITE_DONE) rc = sql_fail(db, path, "writing the idle_speedup row", err);
     }
-    sqlite3_busy_timeout(db, 10000);
-    if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) || sqlite3_exec(db, profile_schema_sql, NULL, NULL, NULL) ||
-        sqlite3_prepare_v2(db, "INSERT OR REPLACE INTO idle_speedup VALUES (?, ?, ?, ?, 'measured', ?)", -1, &ins, NULL)) {
-        sql_fail(db, path, "writing the idle_speedup row", err);
-        goto done;
-    }
-    sqlite3_bind_text(ins, 1, hw, -1, SQLITE_STATIC);
-    sqlite3_bind_int64(ins, 2, s->min_idle_ns);
-    sqlite3_bind_int64(ins, 3, s->boost_ns);
-    sqlite3_bind_double(ins, 4, s->factor);
-    sqlite3_bind_text(ins, 5, s->method ? s->method : "", -1, SQLITE_STATIC);
-    if (sqlite3_step(ins) != SQLITE_DONE) { sql_fail(db, path, "writing the idle_speedup row", err); goto done; }
-    if (sqlite3_exec(db, "COMMIT", NULL, NULL, NULL)) { sql_fail(db, path, "cannot commit", err); goto done; }
-    rc = 0;
-done:
-    if (rc) sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
-    sqlite3_finalize(ins);
-    sqlite3_close(db);
-    return rc;
+    return end_write(path, db, ins, rc, err);
 }
