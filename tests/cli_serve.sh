@@ -68,6 +68,20 @@ grep -q "failed block" "$tmp/f.out" || fail "serve does not report failed blocks
 [ "$(sqlite3 "$tmp/f.db" "SELECT sum(run_key LIKE '%,host_time=real,%') || ' ' || sum(run_key LIKE '%,host_time=scaled,%') FROM run")" = "1 1" ] ||
     fail "--host-time: want one run keyed host_time=real and one host_time=scaled"
 
+# ---- --actual-profile: the emulated blocks take the actual profile's time (1.5 x), the host
+# predicts with --profile's; the run key names it; the GPU backend refuses it ----
+cp "$profile" "$tmp/slow.db"
+sqlite3 "$tmp/slow.db" "UPDATE step_latency SET median_ns = median_ns * 3 / 2, p10_ns = p10_ns * 3 / 2, p90_ns = p90_ns * 3 / 2" ||
+    fail "making the slower profile"
+"$TETRI" serve --backend emulated --speed 100 --policy xdit-sp2 --trace "$tmp/trace.csv" --profile "$profile" \
+    --actual-profile "$tmp/slow.db" --db "$tmp/act.db" >/dev/null 2>"$tmp/err" || fail "serve --actual-profile: $(cat "$tmp/err")"
+[ "$(sqlite3 "$tmp/act.db" "SELECT count(*) = 24 AND min(r) > 1.49 AND max(r) < 1.51 FROM (SELECT 1.0 * (end_ns - start_ns) /
+     (pred_end_ns - pred_start_ns) AS r FROM block)")" = 1 ] || fail "serve --actual-profile: blocks are not 1.5 x their prediction"
+[ "$(sqlite3 "$tmp/act.db" "SELECT run_key LIKE '%,actual=%|backend=emulated%' FROM run")" = 1 ] ||
+    fail "serve --actual-profile: the run key does not name the actual profile before the backend part"
+expect 2 "--actual-profile: the gpu backend's blocks take what they take" serve -- --backend gpu --actual-profile "$tmp/slow.db" \
+    --policy rssp --profile "$profile"
+
 # ---- SIGINT: the run in progress ends partial, written with every request, exit 128 + 2 ----
 "$TETRI" serve --backend emulated --speed 20 --policy xdit-sp1 --trace "$tmp/trace.csv" --profile "$profile" \
     --db "$tmp/int.db" >"$tmp/int.out" 2>"$tmp/int.err" &
