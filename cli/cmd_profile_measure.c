@@ -531,11 +531,13 @@ static int idle_repetition(dit_gpu_step *st, double median_ms, int k, double *fa
     cudaEvent_t *at = calloc((size_t)k + 1, sizeof *at);
     if (!at) return tetri_errorf(err, "out of memory");
     if (events_create(at, (size_t)k + 1, err)) { free(at); return -1; }
-    int rc = dit_gpu_step_run(st, settle, err) || cudaDeviceSynchronize() != cudaSuccess ? -1 : 0;
+    int rc = dit_gpu_step_run(st, settle, err);
+    if (!rc && cudaDeviceSynchronize() != cudaSuccess) rc = tetri_errorf(err, "waiting for the steps before the idle");
     if (!rc) {
         struct timespec pause = {0, IDLE_PAUSE_NS};
         nanosleep(&pause, NULL); /* the GPU idles: nothing is queued */
-        rc = dit_gpu_step_run_marked(st, k, at, err) || cudaEventSynchronize(at[k]) != cudaSuccess ? -1 : 0;
+        rc = dit_gpu_step_run_marked(st, k, at, err);
+        if (!rc && cudaEventSynchronize(at[k]) != cudaSuccess) rc = tetri_errorf(err, "waiting for the steps after the idle");
     }
     double first = 0, elapsed = 0, saved = 0;
     int n_first = 0;
