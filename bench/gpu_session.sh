@@ -47,8 +47,10 @@
 #
 # One policy a call, each call self-contained (the GPU machine may change between calls, and two
 # H200s differ by 1-1.5% a step, which a queue at 0.7 load turns into 6-9% of mean latency:
-# docs/validation.md 7.5): `N=200 POLICIES=xdit-sp1 bash bench/gpu_session.sh prebuilt measure-val
-# validate-live` (about 30 s of measurement and 370 s of serving), then edf-dyn, then tetriserve.
+# docs/validation.md 7.5), one trace for all (200 requests, load 0.7 of an H200):
+#   TRACE=bench/results/h200/session9/B/validate_trace.csv POLICIES=xdit-sp1 \
+#     bash bench/gpu_session.sh prebuilt measure-val validate-live
+# (about 75 s of measurement and 370 s of serving), then edf-dyn, then tetriserve.
 #
 # Several calls on one machine (one profile, one trace, every policy at 200 requests: more than a
 # call's 10 minutes). measure-ship and validate-live keep what they made in $KEEP
