@@ -12,8 +12,9 @@
 # difference the block times account for. docs/validation.md, section 7.3, uses it (C: +1.7% of
 # +2.7%). Needs sqlite3. A policy that sizes its work from the step times (tetriserve and optimal
 # derive their round from them) decides differently on the corrected copy, so there the figure is
-# not the block times' share alone: on session 7's tetriserve runs the corrected copy moved the
-# mean by -13% and -6.5% against live errors of -2.5% and -1.9%.
+# not the block times' share alone (on session 7's tetriserve runs the corrected copy moved the
+# mean by -13% and -6.5% against live errors of -2.5% and -1.9%); since session 9 the copy is the
+# simulation's --actual-profile, so blocks run by it while every prediction stays PROFILE's.
 set -eu
 T=$1 DB=$2 RUN=$3 PROFILE=$4 TRACE=$5
 command -v sqlite3 >/dev/null || { echo "resim_live_blocks: needs the sqlite3 shell" >&2; exit 1; }
@@ -42,9 +43,10 @@ mean() { # DB [RUN]: mean latency of finished requests of the only run, or of RU
     sqlite3 "$1" "SELECT avg((finish_ns - arrival_ns) / 1e9) FROM request WHERE finish_ns >= 0 AND run_id = ${2:-(SELECT max(id) FROM run)}"
 }
 "$T" sim --profile "$PROFILE" --hardware "$hw" --trace "$TRACE" --policy "$policy" --db "$tmp/a.db" -q >/dev/null
-"$T" sim --profile "$tmp/corrected.db" --hardware "$hw" --trace "$TRACE" --policy "$policy" --db "$tmp/b.db" -q >/dev/null
-case $policy in tetriserve*|optimal*)
-    echo "note: $policy sizes its rounds from the step times: on the corrected copy it also decides differently" ;; esac
+# The corrected copy is the actual profile: blocks run by it, predictions (and a round policy's
+# tau) stay PROFILE's, as they were live.
+"$T" sim --profile "$PROFILE" --actual-profile "$tmp/corrected.db" --hardware "$hw" --trace "$TRACE" --policy "$policy" \
+    --db "$tmp/b.db" -q >/dev/null
 awk -v s="$(mean "$tmp/a.db")" -v c="$(mean "$tmp/b.db")" -v l="$(mean "$DB" "$RUN")" 'BEGIN {
     printf "mean latency: simulated %.4f s, with the live block times %.4f s (%+.2f%%), live %.4f s (%+.2f%%)\n",
            s, c, 100 * (c - s) / s, l, 100 * (l - s) / s
