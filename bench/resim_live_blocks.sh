@@ -1,12 +1,14 @@
 #!/bin/sh
 # bench/resim_live_blocks.sh: how much of a live run's latency error its block times explain.
 #
-# usage: bench/resim_live_blocks.sh TETRI DB LIVE_RUN_ID PROFILE TRACE
+# usage: [BLOCKS=back-to-back] bench/resim_live_blocks.sh TETRI DB LIVE_RUN_ID PROFILE TRACE
 #   DB          a results database with the live run (tetri validate --live gpu, tetri serve --backend gpu)
 #   LIVE_RUN_ID its id (sqlite3 DB "SELECT id, backend, policy_name FROM run")
 #   PROFILE     the profile it ran on; TRACE the trace it served
 # Each (model, resolution, batch, degree) class's step time is scaled by that class's mean live
-# block error (actual / predicted duration, failed blocks left out) in a copy of PROFILE; the
+# block error (actual / predicted duration, failed blocks left out; with BLOCKS=back-to-back only
+# the blocks that started within 50 ms of the previous end on one of their GPUs, the speed a
+# loaded GPU holds, which a round policy's overruns follow) in a copy of PROFILE; the
 # trace is simulated on the copy with the run's policy. Printed: the mean end-to-end latency of
 # the simulator on PROFILE, on the corrected copy, and live, and the share of the live-vs-sim
 # difference the block times account for. docs/validation.md, section 7.3, uses it (C: +1.7% of
@@ -26,11 +28,18 @@ q() { sqlite3 "$DB" "$1"; }
 policy=$(q "SELECT policy FROM run WHERE id = $RUN")
 hw=$(q "SELECT hardware FROM run WHERE id = $RUN")
 cp "$PROFILE" "$tmp/corrected.db"
+only=
+case ${BLOCKS:-all} in
+all) ;;
+back-to-back) only="AND b.start_ns - (SELECT max(p.end_ns) FROM block p WHERE p.run_id = b.run_id AND p.seq < b.seq
+                                      AND (p.gpus & b.gpus) != 0) < 50000000" ;;
+*) echo "resim_live_blocks: BLOCKS=$BLOCKS: all or back-to-back" >&2; exit 2 ;;
+esac
 # Per class: model and size from the block's first request, batch = n_req, degree.
 q "SELECT q.model, q.width, q.height, b.n_req, b.degree,
           avg(1.0 * (b.end_ns - b.start_ns) / (b.pred_end_ns - b.pred_start_ns)), count(*)
    FROM block b JOIN request q ON q.run_id = b.run_id AND q.id = b.request_id
-   WHERE b.run_id = $RUN AND b.failed = 0 AND b.pred_end_ns > b.pred_start_ns
+   WHERE b.run_id = $RUN AND b.failed = 0 AND b.pred_end_ns > b.pred_start_ns $only
    GROUP BY q.model, q.width, q.height, b.n_req, b.degree" >"$tmp/classes"
 echo "live run $RUN of $DB: $policy on $hw; block time / predicted by class:"
 while IFS='|' read -r model w h batch degree ratio n; do
