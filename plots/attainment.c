@@ -77,8 +77,7 @@ int plot_figures_vs(plot_ctx *c, size_t *idx, const char *kind, report_dim x)
         for (size_t p = start, p_end; p < end; p = p_end) {
             p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
             char label[256];
-            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            plot_figure_add_line(&f, label);
+            plot_figure_add_policy(&f, &runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 q_end = plot_same_dim_end(runs, idx, q, p_end, x);
                 double mean, ci_lo, ci_hi;
@@ -145,8 +144,7 @@ int plot_figures_vs_scale_panels(plot_ctx *c, size_t *idx)
         }
         char label[256], mixes[256] = "";
         for (size_t j = 0; j < n_pol; j++) {
-            report_policy_label(&runs[policies[j]], runs, idx + start, end - start, label, sizeof label);
-            plot_figure_add_line(&f, label);
+            plot_figure_add_policy(&f, &runs[policies[j]], runs, idx + start, end - start, label, sizeof label);
         }
         int mix_id = 0;
         for (size_t q = start, q_end; q < end; q = q_end) {
@@ -210,8 +208,7 @@ int plot_figures_attainment_sim_vs_real(plot_ctx *c, size_t *idx)
             /* Backends sort "exec" < "sim": a policy with both starts with exec and ends with sim. */
             if (strcmp(runs[idx[p]].backend, "exec") != 0 || strcmp(runs[idx[p_end - 1]].backend, "sim") != 0) continue;
             char label[256];
-            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            plot_figure_add_line(&f, label);
+            plot_figure_add_policy(&f, &runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             for (size_t q = p, q_end; q < p_end; q = q_end) {
                 for (q_end = q + 1; q_end < p_end && report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_BACKEND) == 0 &&
                                     report_dim_compare(&runs[idx[q]], &runs[idx[q_end]], REPORT_DIM_SCALE) == 0;)

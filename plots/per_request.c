@@ -272,8 +272,7 @@ static int figures_per_group(plot_ctx *c, const size_t *idx, size_t start, size_
         for (size_t p = start, p_end; p < end; p = p_end) {
             p_end = plot_same_dim_end(runs, idx, p, end, REPORT_DIM_POLICY);
             char label[256];
-            report_policy_label(&runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
-            plot_figure_add_line(&f, label);
+            plot_figure_add_policy(&f, &runs[idx[p]], runs, idx + start, end - start, label, sizeof label);
             int rc = 0;
             if (kind == PER_DEGREE) rc = write_degree_over_time(c, out, idx, p, p_end, last_sample, degree_bin, f.n_policies, label);
             else if (pool_requests(c, idx, p, p_end, pool)) rc = -1;

@@ -171,6 +171,13 @@ void plot_figure_add_line(plot_figure *f, const char *label)
     f->n_policies++;
 }
 
+void plot_figure_add_policy(plot_figure *f, const results_run *r, const results_run *runs, const size_t *group_idx, size_t n,
+                            char *label, size_t len)
+{
+    report_policy_label(r, runs, group_idx, n, label, len);
+    plot_figure_add_line(f, label);
+}
+
 int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out)
 {
     if (fclose(out) != 0) return tetri_errorf(c->err, "%s/%s.csv: cannot write: %s", c->opt->out_dir, f->base, strerror(errno));

@@ -2,7 +2,7 @@
  * (grouping runs; starting, labelling and ending a figure's CSV; a directory made), and what each
  * family gives plot_prepare.
  * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_sort_runs_by, plot_append_text, plot_same_dim_end, plot_same_group, plot_kind_wanted,
- *          plot_figure_begin, plot_figure_add_line, plot_figure_end, plot_csv_last_field, plot_make_dir,
+ *          plot_figure_begin, plot_figure_add_line, plot_figure_add_policy, plot_figure_end, plot_csv_last_field, plot_make_dir,
  *          plot_figures_vs, plot_figures_vs_scale_panels, plot_figures_attainment_sim_vs_real,
  *          plot_figures_vs_round, plot_figures_per_request, plot_figures_sim_vs_real.
  * Not part of plot.h's contract: only plots/ includes it. */
@@ -48,6 +48,10 @@ FILE *plot_figure_begin(plot_ctx *c, plot_figure *f, const char *kind, const res
                         const char *suffix, const char *header);
 /* Adds line title `label` to the figure (its line id is then f->n_policies). */
 void plot_figure_add_line(plot_figure *f, const char *label);
+/* Adds run r's policy as a line: its label among the group's runs (report_policy_label over
+ * group_idx[0..n)) into label[0..len), then plot_figure_add_line. */
+void plot_figure_add_policy(plot_figure *f, const results_run *r, const results_run *runs, const size_t *group_idx, size_t n,
+                            char *label, size_t len);
 /* Closes the CSV and adds the figure to the set. Returns 0 or -1 with c->err. */
 int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out);
 /* Writes the last CSV field of a row (quoted when needed) and the newline. */
