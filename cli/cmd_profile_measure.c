@@ -25,6 +25,7 @@
 #include "core/types.h"
 #include "profiles/analytic.h"
 #include "profiles/measured.h"
+#include "results/stats.h"
 
 #ifdef TETRI_HAVE_CUDA
 #include <cuda_runtime.h>
@@ -510,15 +511,9 @@ static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit
 #define IDLE_FIRST_NS (100 * TETRI_NS_PER_MS) /* the steps ending within this give the factor */
 #define IDLE_MIN_IDLE_NS (50 * TETRI_NS_PER_MS)
 
-static int compare_double(const void *a, const void *b)
-{
-    const double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
 static double median_of(double *v, int n)
 {
-    qsort(v, (size_t)n, sizeof *v, compare_double);
+    qsort(v, (size_t)n, sizeof *v, stats_compare_double);
     return n % 2 ? v[n / 2] : (v[n / 2 - 1] + v[n / 2]) / 2;
 }
 
