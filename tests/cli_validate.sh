@@ -178,18 +178,22 @@ if command -v sqlite3 >/dev/null 2>&1; then
     "$TETRI" validate --from-db --db "$tw" --twin-profile "$tmp/slow.db" >"$tmp/twin.txt" 2>"$tmp/err" ||
         fail "--twin-profile: $(cat "$tmp/err")"
     grep -q "^twins: the simulator on $tmp/slow.db (profile=[0-9a-f]\{16\})" "$tmp/twin.txt" || fail "--twin-profile: no 'twins:' line: $(cat "$tmp/twin.txt")"
-    "$TETRI" validate --from-db --db "$tw" --twin-profile "$tmp/slow.db" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | awk -F, 'NR > 1' |
-        sort >"$tmp/twin.rows"
     sed 's/"[^"]*"/Q/g' "$tmp/v.csv" | awk -F, 'NR > 1' | sort >"$tmp/own.rows"
-    [ "$(wc -l <"$tmp/twin.rows")" -eq 2 ] || fail "--twin-profile: want 2 pairs: $(cat "$tmp/twin.rows")"
-    # live columns (n, finished, mean, p50, p90, p99, attainment) equal; the simulated mean is the slower run's
-    cut -d, -f12,14,16,19,22,25,28 "$tmp/own.rows" | cmp -s - "$(cut -d, -f12,14,16,19,22,25,28 "$tmp/twin.rows" >"$tmp/tl"; echo "$tmp/tl")" ||
-        fail "--twin-profile moved the live side"
-    for policy in edf-dyn tetriserve; do
-        got=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/twin.rows")
-        own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
-        [ "$got" != "$own" ] || fail "--twin-profile $policy: the simulated mean did not change ($got)"
-    done
+    # check_twin_rows OPTION: validate --from-db OPTION $tmp/slow.db gives 2 pairs whose live columns
+    # (n, finished, mean, p50, p90, p99, attainment) are the own twins' and whose simulated mean is not
+    check_twin_rows() {
+        "$TETRI" validate --from-db --db "$tw" "$1" "$tmp/slow.db" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | awk -F, 'NR > 1' |
+            sort >"$tmp/twin.rows"
+        [ "$(wc -l <"$tmp/twin.rows")" -eq 2 ] || fail "$1: want 2 pairs: $(cat "$tmp/twin.rows")"
+        cut -d, -f12,14,16,19,22,25,28 "$tmp/twin.rows" >"$tmp/tl"
+        cut -d, -f12,14,16,19,22,25,28 "$tmp/own.rows" | cmp -s - "$tmp/tl" || fail "$1 moved the live side"
+        for policy in edf-dyn tetriserve; do
+            got=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/twin.rows")
+            own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
+            [ "$got" != "$own" ] || fail "$1 $policy: the simulated mean did not change ($got)"
+        done
+    }
+    check_twin_rows --twin-profile
     # live runs of two hardware: a digest is one hardware's, so --experiment must choose
     cp "$tw" "$tmp/tw2.db"
     "$TETRI" validate --live emulated --speed 100 --policy edf-dyn --trace "$tmp/trace.csv" --profile "$profile" --hardware a40x4 \
@@ -214,16 +218,7 @@ if command -v sqlite3 >/dev/null 2>&1; then
         fail "--twin-actual: $(cat "$tmp/err")"
     grep -q "^twins: blocks run by $tmp/slow.db (actual=[0-9a-f]\{16\}), predicted by the profile each live run ran on" "$tmp/twa.txt" ||
         fail "--twin-actual: no 'twins:' line: $(cat "$tmp/twa.txt")"
-    "$TETRI" validate --from-db --db "$tw" --twin-actual "$tmp/slow.db" --csv - 2>/dev/null | sed 's/"[^"]*"/Q/g' | awk -F, 'NR > 1' |
-        sort >"$tmp/twa.rows"
-    [ "$(wc -l <"$tmp/twa.rows")" -eq 2 ] || fail "--twin-actual: want 2 pairs: $(cat "$tmp/twa.rows")"
-    cut -d, -f12,14,16,19,22,25,28 "$tmp/own.rows" | cmp -s - "$(cut -d, -f12,14,16,19,22,25,28 "$tmp/twa.rows" >"$tmp/ta"; echo "$tmp/ta")" ||
-        fail "--twin-actual moved the live side"
-    for policy in edf-dyn tetriserve; do
-        got=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/twa.rows")
-        own=$(awk -F, -v p="$policy" '$8 == p { print $15 }' "$tmp/own.rows")
-        [ "$got" != "$own" ] || fail "--twin-actual $policy: the simulated mean did not change ($got)"
-    done
+    check_twin_rows --twin-actual
 else
     echo "SKIP: no sqlite3 for --twin-profile's slower profile"
 fi
