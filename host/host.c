@@ -333,8 +333,8 @@ static int start_block(host *h, const tetri_assignment *a, tetri_ns now)
      * pred_end, is the profile's alone, as live. */
     tetri_ns compute = run.compute_ns;
     if (h->rng) compute = (tetri_ns)llround((double)compute * jitter_factor(h, run.step_cv, a->steps));
-    compute = tetri_idle_speedup_rule_ns(profile_idle_speedup(h->cfg->actual ? h->cfg->actual : h->profile), compute,
-                                         idle_before(h, a->gpus, now));
+    const tetri_idle_speedup *idle = profile_idle_speedup(h->cfg->actual ? h->cfg->actual : h->profile);
+    if (idle->present) compute = tetri_idle_speedup_rule_ns(idle, compute, idle_before(h, a->gpus, now));
     tetri_ns emulate = compute + run.migration_ns + run.prepare_ns;
     assert(emulate > 0);
     const int degree = tetri_gpuset_count(a->gpus);
