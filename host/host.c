@@ -645,18 +645,21 @@ static int class_order(const void *a, const void *b)
     return (x->height > y->height) - (x->height < y->height);
 }
 
-/* view.served: the distinct classes of the arrivals, sorted. O(n log n) once per run. */
+/* view.served: the distinct classes of the arrivals, sorted. A workload has a handful of classes:
+ * each arrival is compared with the last class matched, then with every one found, O(n x classes)
+ * once per run, and the array holds only the classes. */
 static int collect_served(host *h, const host_arrival *arrivals, size_t n)
 {
-    if (n == 0) return 0;
-    h->served = malloc(n * sizeof *h->served);
-    if (!h->served) return tetri_errorf(h->err, "out of memory for %zu requests", n);
-    for (size_t i = 0; i < n; i++)
-        h->served[i] = (tetri_request_class){arrivals[i].model, arrivals[i].width, arrivals[i].height};
-    qsort(h->served, n, sizeof *h->served, class_order);
-    size_t m = 1;
-    for (size_t i = 1; i < n; i++)
-        if (class_order(&h->served[i], &h->served[m - 1]) != 0) h->served[m++] = h->served[i];
+    size_t m = 0, cap = 0, last = 0;
+    for (size_t i = 0; i < n; i++) {
+        const tetri_request_class c = {arrivals[i].model, arrivals[i].width, arrivals[i].height};
+        if (m && class_order(&c, &h->served[last]) == 0) continue;
+        for (last = 0; last < m && class_order(&c, &h->served[last]) != 0;) last++;
+        if (last < m) continue;
+        if (grow((void **)&h->served, &cap, sizeof *h->served, m + 1, h->err)) return -1;
+        h->served[m++] = c;
+    }
+    if (m > 1) qsort(h->served, m, sizeof *h->served, class_order);
     h->view.served = h->served;
     h->view.n_served = (int32_t)m;
     return 0;
