@@ -509,7 +509,6 @@ static int measure_rows_interleaved(dit_gpu *m, const measure_args *a, const dit
 #define IDLE_PAUSE_NS (200 * TETRI_NS_PER_MS)
 #define IDLE_TIMED_S 1.2      /* timed after the idle: longer than the boost lasts */
 #define IDLE_FIRST_NS (100 * TETRI_NS_PER_MS) /* the steps ending within this give the factor */
-#define IDLE_MIN_IDLE_NS (50 * TETRI_NS_PER_MS)
 
 static double median_of(double *v, int n)
 {
@@ -582,13 +581,13 @@ static int measure_idle_speedup(dit_gpu *m, const measure_args *a, dit_attn_back
     }
     if (nr == 0) return tetri_errorf(err, "--idle-speedup: no batch-1 row of %s was measured", tetri_model_name(model));
     const double f = median_of(f_row, nr), d = median_of(d_row, nr);
-    *out = (measured_idle_speedup){.min_idle_ns = IDLE_MIN_IDLE_NS, .boost_ns = (int64_t)llround(d * 1e6),
+    *out = (measured_idle_speedup){.min_idle_ns = TETRI_AFTER_IDLE_NS, .boost_ns = (int64_t)llround(d * 1e6),
                                    .factor = f > 1 ? 1 : f, .method = method};
     if (used < method_len)
         snprintf(method + used, method_len - used, " medians over rows: factor %.4f, boost %.0f ms; min idle %.0f ms assumed", out->factor,
-                 d, (double)IDLE_MIN_IDLE_NS / 1e6);
+                 d, (double)TETRI_AFTER_IDLE_NS / 1e6);
     printf("# idle speed-up: factor %.4f, boost %.0f ms, after %.0f ms or more of idling (the hardware's idle_speedup row)\n",
-           out->factor, d, (double)IDLE_MIN_IDLE_NS / 1e6);
+           out->factor, d, (double)TETRI_AFTER_IDLE_NS / 1e6);
     return 0;
 }
 

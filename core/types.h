@@ -1,7 +1,7 @@
 /* core/types.h: the core types every part of tetri shares.
  * defines: tetri_ns, tetri_gpuset, tetri_model, tetri_request, tetri_cluster, tetri_link,
  *          tetri_outcome, tetri_sets, gpuset helpers (tetri_gpuset_block, tetri_gpuset_is_block, tetri_gpuset_name), model names,
- *          tetri_sides_parse, tetri_int_parse, TETRI_MAX_SIDE, tetri_monotonic_ns, tetri_seconds_since.
+ *          tetri_sides_parse, tetri_int_parse, TETRI_MAX_SIDE, tetri_monotonic_ns, tetri_seconds_since, TETRI_AFTER_IDLE_NS.
  *
  * Time is int64 nanoseconds everywhere (virtual in the simulator, monotonic since the run's start
  * in the executor). Doubles appear only at the edges (command line, CSV, reports). */
@@ -15,6 +15,11 @@
 typedef int64_t tetri_ns;
 #define TETRI_NS_PER_S  1000000000LL
 #define TETRI_NS_PER_MS 1000000LL
+/* A block starts "after idle" when each of its GPUs ended its previous block this long before, or
+ * ran none: a power-bound GPU's clock rises while it idles (on an H200 such blocks ran 3-4% fast),
+ * while profiles are measured back to back. One threshold for tetri validate's split of the block
+ * errors, the GPU backend's report and the minimum idle tetri profile measure --idle-speedup writes. */
+#define TETRI_AFTER_IDLE_NS (50 * TETRI_NS_PER_MS)
 #define TETRI_NS_NEVER  INT64_MAX
 
 /* The monotonic clock in ns: what every real-time measurement reads (the executor's run clock,

@@ -346,7 +346,7 @@ static void count_block(gpu_backend *g, int gpu, const workers_job *job, bool fi
     x->steps_ms += steps;
     x->wall_ms += (double)(end_real - job->start_real) / 1e6;
     x->pred_ms += (double)job->pred_real / 1e6;
-    if (d->last_end_real == 0 || job->start_real - d->last_end_real >= GPU_IDLE_NS) {
+    if (d->last_end_real == 0 || job->start_real - d->last_end_real >= TETRI_AFTER_IDLE_NS) {
         x->idle_blocks++;
         x->idle_steps += job->a.steps;
         x->idle_steps_ms += steps;
@@ -540,7 +540,7 @@ void gpu_run_report(const gpu_backend *g, FILE *out)
                              "(launch to end) vs predicted %+.2f%%, the worker's (hand-over to end seen) %+.2f%%, %.3f ms a block "
                              "more than the GPU's\n",
                         i, g->shape[s].width, g->shape[s].height, b, (long long)x->blocks, (long long)x->steps, x->steps_ms / (double)x->steps,
-                        b2b ? (x->steps_ms - x->idle_steps_ms) / (double)b2b : 0.0, (int)(GPU_IDLE_NS / 1000000),
+                        b2b ? (x->steps_ms - x->idle_steps_ms) / (double)b2b : 0.0, (int)(TETRI_AFTER_IDLE_NS / 1000000),
                         x->idle_steps ? x->idle_steps_ms / (double)x->idle_steps : 0.0, (long long)x->idle_blocks,
                         x->prepared ? x->prep_ms / (double)x->prepared : 0.0, (long long)x->prepared, 100.0 * (x->gpu_ms / x->pred_ms - 1),
                         100.0 * (x->wall_ms / x->pred_ms - 1), (x->wall_ms - x->gpu_ms) / (double)x->blocks);

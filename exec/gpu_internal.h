@@ -1,6 +1,6 @@
 /* exec/gpu_internal.h: what the GPU backend's two files share (exec/gpu.c: start-up, degree-1
  * blocks, runs; exec/gpu_sp.c: communicators, sequence-parallel ranks, their blocks, migration).
- * defines: CUDA_TRY, GPU_MAX_SHAPES, GPU_SP_LEVELS, GPU_IDLE_NS, gpu_block_stats, gpu_req, gpu_sp_dev, gpu_sp_block, gpu_dev, gpu_backend,
+ * defines: CUDA_TRY, GPU_MAX_SHAPES, GPU_SP_LEVELS, gpu_block_stats, gpu_req, gpu_sp_dev, gpu_sp_block, gpu_dev, gpu_backend,
  *          gpu_request_seed, gpu_shape_index, gpu_on_device, gpu_wait_event, gpu_inject, gpu_finish_block, gpu_block_failed,
  *          gpu_free_request, gpu_sp_open, gpu_sp_thread_start, gpu_sp_thread_stop, gpu_sp_run, gpu_sp_place,
  *          gpu_sp_begin_run, gpu_sp_close, gpu_sp_report.
@@ -63,13 +63,11 @@ typedef struct gpu_sp_block {
 typedef struct gpu_block_stats {
     int64_t blocks, steps, prepared;    /* prepared: first blocks (they made a request's state) */
     double prep_ms, steps_ms, gpu_ms, wall_ms, pred_ms; /* prep_ms: of the first blocks; gpu_ms: launch to end */
-    /* the blocks that started on a GPU idle GPU_IDLE_NS or more (or first in the run): a power-bound
+    /* the blocks that started on a GPU idle TETRI_AFTER_IDLE_NS or more (or first in the run): a power-bound
      * GPU runs them faster than back-to-back ones (docs/validation.md 7.4) */
     int64_t idle_blocks, idle_steps;
     double idle_steps_ms;
 } gpu_block_stats;
-
-#define GPU_IDLE_NS (50 * 1000 * 1000)
 
 typedef struct gpu_dev {
     int device;
