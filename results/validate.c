@@ -94,18 +94,17 @@ static size_t find_twin(const results_run *runs, size_t n, const results_run *li
 {
     char key[4096], moved_key[4096], on_profile[4096];
     if (digest || actual) {
-        const char *k = live->run_key;
+        char *k = NULL; /* the moved key: on_profile, then moved_key */
         if (digest) {
-            if (validate_key_on_profile(k, digest, on_profile, sizeof on_profile)) return n;
+            if (validate_key_on_profile(live->run_key, digest, on_profile, sizeof on_profile)) return n;
             k = on_profile;
         }
         if (actual) {
-            if (validate_key_with_actual(k, actual, moved_key, sizeof moved_key)) return n;
-        } else {
-            snprintf(moved_key, sizeof moved_key, "%s", k);
+            if (validate_key_with_actual(k ? k : live->run_key, actual, moved_key, sizeof moved_key)) return n;
+            k = moved_key;
         }
         results_run moved = *live;
-        moved.run_key = moved_key;
+        moved.run_key = k;
         return find_twin(runs, n, &moved, NULL, NULL);
     }
     if (validate_sim_key(live->run_key, key, sizeof key)) return n;
@@ -164,12 +163,6 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
                         size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err)
 {
     return find_pairs(runs, n, live_keys, sim_keys, n_keys, NULL, NULL, out, n_out, n_unpaired, err);
-}
-
-int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
-                                   size_t *n_unpaired, tetri_error *err)
-{
-    return find_pairs(runs, n, NULL, NULL, 0, digest, NULL, out, n_out, n_unpaired, err);
 }
 
 int validate_find_pairs_twin(const results_run *runs, size_t n, const char *digest, const char *actual, validate_pair **out,
@@ -308,7 +301,7 @@ static void keep_classes(const class_sum *classes, size_t n, validate_blocks *ou
 
 /* The live blocks' errors: overall and per class (model and resolution from the block's first
  * request: a batch holds requests of one model and size), each split by whether the block started
- * after its GPUs idled (VALIDATE_IDLE_NS; blocks come in start order, failed ones included, as
+ * after its GPUs idled (TETRI_AFTER_IDLE_NS; blocks come in start order, failed ones included, as
  * they held their GPUs too). */
 static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_request_result *req, size_t n_req,
                         validate_blocks *out, tetri_error *err)
@@ -334,7 +327,7 @@ static int block_errors(const tetri_block_result *b, size_t n_b, const tetri_req
         for (tetri_gpuset g = b[i].gpus; g; g &= g - 1) {
             const int gpu = __builtin_ctzll(g);
             if (gpu >= TETRI_MAX_GPUS) continue;
-            if (ran[gpu] && b[i].start - last_end[gpu] < VALIDATE_IDLE_NS) idle = false;
+            if (ran[gpu] && b[i].start - last_end[gpu] < TETRI_AFTER_IDLE_NS) idle = false;
             if (!ran[gpu] || b[i].end > last_end[gpu]) last_end[gpu] = b[i].end;
             ran[gpu] = true;
         }
@@ -521,7 +514,7 @@ int validate_compare_envelope(results_db *db, validate_pair *p, const results_ru
     char live_key[8192];
     int on;
     /* The twin's identity (its trace by content, policy, profile): the live run's but for the
-     * profile when the twins were looked for on another (validate_find_pairs_on_profile). */
+     * profile when the twins were looked for on another (validate_find_pairs_twin). */
     if (validate_envelope_key(p->sim->run_key, live_key, sizeof live_key, &on)) return 0; /* no key of that form */
     validate_latency *fig = malloc((n_runs ? n_runs : 1) * sizeof *fig);
     if (!fig) return tetri_errorf(err, "out of memory");
@@ -694,7 +687,7 @@ static void print_pair(FILE *out, const validate_pair *p, const results_run *run
             fmt_percent(y, sizeof y, p->blocks.err_p50), fmt_percent(z, sizeof z, p->blocks.err_p90));
     if (p->blocks.all.n_idle > 0 && p->blocks.all.n_idle < p->blocks.all.n)
         fprintf(out, "  idle before      %" PRId64 " started after %g ms or more of idling: mean %s; %" PRId64 " back to back: mean %s\n",
-                p->blocks.all.n_idle, (double)VALIDATE_IDLE_NS / TETRI_NS_PER_MS, fmt_percent(x, sizeof x, p->blocks.all.err_idle_mean),
+                p->blocks.all.n_idle, (double)TETRI_AFTER_IDLE_NS / TETRI_NS_PER_MS, fmt_percent(x, sizeof x, p->blocks.all.err_idle_mean),
                 p->blocks.all.n - p->blocks.all.n_idle, fmt_percent(y, sizeof y, p->blocks.all.err_busy_mean));
     if (p->blocks.worst.n)
         fprintf(out, "  worst class      %s: mean %s over %" PRId64 " block%s\n", fmt_class(w, sizeof w, &p->blocks.worst),

@@ -5,7 +5,7 @@
  *          VALIDATE_CLASS_MIN_BLOCKS,
  *          validate_blocks, validate_miss, validate_envelope_stat, validate_envelope,
  *          VALIDATE_ENVELOPE_MIN_RUNS, validate_pair, validate_sim_key, validate_find_pairs,
- *          validate_find_pairs_on_profile, validate_key_on_profile,
+ *          validate_find_pairs_twin, validate_key_on_profile, validate_key_with_actual,
  *          validate_compare, validate_envelope_key, validate_percentile_rank, validate_envelope_fill,
  *          validate_compare_envelope, validate_envelope_shown, validate_strict_misses,
  *          validate_describe_workload, validate_print, validate_print_summary, validate_write_csv.
@@ -64,15 +64,11 @@ typedef struct validate_block_class {
     int32_t width, height, batch, degree;
     int64_t n;                      /* blocks (0: no class, the run has no block that counts) */
     double err_mean;                /* mean relative duration error of its blocks */
-    int64_t n_idle;                 /* of them, blocks that started after their GPUs idled (VALIDATE_IDLE_NS) */
+    int64_t n_idle;                 /* of them, blocks that started after their GPUs idled (TETRI_AFTER_IDLE_NS) */
     double err_idle_mean;           /* their mean error; NAN when n_idle = 0 */
     double err_busy_mean;           /* the others' (back to back); NAN when n_idle = n */
 } validate_block_class;
 
-/* A block counts as after idle when each of its GPUs ended its previous block this long before
- * its start, or ran none before: a GPU's clock rises while it idles (on an H200, such blocks ran
- * 3-4% fast), and a profile is measured back to back. */
-#define VALIDATE_IDLE_NS (50 * TETRI_NS_PER_MS)
 
 /* The worst class is chosen among the classes of at least this many blocks (among all when none
  * has that many): one block's error is a sample, not a class's. */
@@ -145,14 +141,11 @@ int validate_find_pairs(const results_run *runs, size_t n, const char *const *li
                         size_t n_keys, validate_pair **out, size_t *n_out, size_t *n_unpaired, tetri_error *err);
 
 /* validate_find_pairs of every live run (live_keys NULL) with each twin looked for on the profile
- * of content digest `digest` (16 hex digits, profile_digest) instead of the one its live run ran on:
- * how another profile (measured another way, on another machine) predicts the same live runs. */
-int validate_find_pairs_on_profile(const results_run *runs, size_t n, const char *digest, validate_pair **out, size_t *n_out,
-                                   size_t *n_unpaired, tetri_error *err);
-/* validate_find_pairs_on_profile with `digest` NULL (the live run's own profile) or not, and each
- * twin among the runs whose blocks ran by the profile of digest `actual` (tetri sim
- * --actual-profile: the predictions, and so the decisions' inputs, of the profile, the block times
- * of the actual one), or NULL (none). */
+ * of content digest `digest` (16 hex digits, profile_digest) instead of the one its live run ran on
+ * (how another profile, measured another way or on another machine, predicts the same live runs;
+ * NULL: the live run's own), and among the runs whose blocks ran by the profile of digest `actual`
+ * (tetri sim --actual-profile: the predictions, and so the decisions' inputs, of the profile, the
+ * block times of the actual one; NULL: none). */
 int validate_find_pairs_twin(const results_run *runs, size_t n, const char *digest, const char *actual, validate_pair **out,
                              size_t *n_out, size_t *n_unpaired, tetri_error *err);
 /* `key` with its profile's digest (the value of its "|profile=" part) replaced by `digest` (16 hex digits).

@@ -167,7 +167,7 @@ static void build_requests(tetri_request_result *req, int live, tetri_run_summar
  * +0.01, p90 (rank 7) +0.10; classes: 256/b1/d1 +0.0325 (4 blocks), 1024/b1/d4 -0.125 (2),
  * 256/b2/d2 +0.02 (1). The worst is 256/b1/d1: the only class of VALIDATE_CLASS_MIN_BLOCKS (3)
  * blocks or more, though 1024/b1/d4's two blocks are further off. Blocks start 10 s apart, but 6
- * and 7 start 10 ms after the one before ends (back to back, under VALIDATE_IDLE_NS): after
+ * and 7 start 10 ms after the one before ends (back to back, under TETRI_AFTER_IDLE_NS): after
  * idling 0, 1, 2, 4, 5 (mean -0.12 / 5), back to back 6, 7 (+0.01); 256/b1/d1's: 0, 5 (+0.055)
  * against 6, 7 (+0.01). */
 static void build_blocks(tetri_block_result *b)
