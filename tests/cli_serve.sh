@@ -79,6 +79,8 @@ sqlite3 "$tmp/slow.db" "UPDATE step_latency SET median_ns = median_ns * 3 / 2, p
      (pred_end_ns - pred_start_ns) AS r FROM block)")" = 1 ] || fail "serve --actual-profile: blocks are not 1.5 x their prediction"
 [ "$(sqlite3 "$tmp/act.db" "SELECT run_key LIKE '%,actual=%|backend=emulated%' FROM run")" = 1 ] ||
     fail "serve --actual-profile: the run key does not name the actual profile before the backend part"
+expect 1 "--actual-profile: profile $tmp/none.db: No such file or directory" serve -- --backend emulated \
+    --actual-profile "$tmp/none.db" --policy rssp --profile "$profile" --trace "$tmp/trace.csv" --db "$tmp/none-run.db"
 expect 2 "--actual-profile: the gpu backend's blocks take what they take" serve -- --backend gpu --actual-profile "$tmp/slow.db" \
     --policy rssp --profile "$profile"
 
