@@ -205,11 +205,10 @@ int cmd_demo(int argc, char **argv)
     if (!*out_dir) return usage_error("--out needs a directory, not", out_dir);
 
     tetri_error err = {{0}};
-    const char *profile_file = profile_arg ? profile_arg : profile_default_path();
     tetri_profile *profile = NULL;
     results_db *db = NULL;
     int rc = 1;
-    if (profile_open(profile_file, sc->hardware, 0, &profile, &err)) {
+    if (profile_open_option("--profile", profile_arg, sc->hardware, 0, &profile, &err)) {
         fprintf(stderr, "tetri demo: %s\n", err.msg);
         return 1;
     }

@@ -324,10 +324,9 @@ int cmd_profile(int argc, char **argv)
     } else if (have_model || width || degree || batch != 1 || link != TETRI_LINK_FAST || flags) {
         return usage_error("%s", "--model, --res, --degree, --batch, --link and --analytic-fallback go with --lookup");
     }
-    const char *path = db ? db : profile_default_path();
     tetri_profile *p = NULL;
     tetri_error err = {{0}};
-    if (profile_open(path, hardware, flags, &p, &err) < 0) {
+    if (profile_open_option("--db", db, hardware, flags, &p, &err) < 0) {
         fprintf(stderr, "tetri profile: %s\n", err.msg);
         return 1;
     }

@@ -1015,7 +1015,6 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
 {
     int rc = 1;
     tetri_error err = {{0}};
-    const char *profile_file = a->profile_path ? a->profile_path : profile_default_path();
     tetri_profile *profile = NULL, *actual = NULL;
     results_db *db = NULL;
     tetri_trace trace = {0};
@@ -1030,8 +1029,8 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
     spread.mpi_rank = sweep_mpi_rank();
 #endif
     if (spread.mpi_rank != 0) a->quiet = 1; /* rank 0 speaks for the sweep */
-    if (profile_open(profile_file, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &profile, &err))
-        goto fail;
+    const int flags = a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0;
+    if (profile_open_option("--profile", a->profile_path, a->hardware, flags, &profile, &err)) goto fail;
     if (resolve_sets(a, mode, profile, &err)) {
         rc = usage_error("%s", err.msg);
         goto out;
@@ -1042,8 +1041,8 @@ static int run_sweep(sim_args *a, run_mode mode, const sim_passes *passes, int a
                              "backend's follow it)", a->backend);
             goto out;
         }
-        if (profile_open(a->actual_path, a->hardware, a->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &actual, &err) ||
-            host_actual_check(profile, actual, &err)) {
+        if (profile_open_option("--actual-profile", a->actual_path, a->hardware, flags, &actual, &err)) goto fail;
+        if (host_actual_check(profile, actual, &err)) {
             tetri_error_prefix(&err, "--actual-profile");
             goto fail;
         }

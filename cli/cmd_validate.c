@@ -312,7 +312,7 @@ static int twin_profile_digest(const char *option, const char *path, const resul
     }
     if (!hw) return tetri_errorf(err, "%s: no live run to compare", option);
     tetri_profile *p = NULL;
-    if (profile_open(path, hw, 0, &p, err)) return tetri_error_prefix(err, "%s", option);
+    if (profile_open_option(option, path, hw, 0, &p, err)) return -1;
     snprintf(digest, 17, "%016llx", (unsigned long long)profile_digest(p));
     profile_close(p);
     return 0;

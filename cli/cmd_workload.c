@@ -183,8 +183,7 @@ static int apply_relative(const relative_args *r, workload_spec *w, FILE *info)
     if (!r->slo_base.from_profile && r->load == 0) return 0;
     tetri_error err = {{0}};
     tetri_profile *p = NULL;
-    const char *path = r->profile_path ? r->profile_path : profile_default_path();
-    int bad = profile_open(path, r->hardware, r->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &p, &err) ||
+    int bad = profile_open_option("--profile", r->profile_path, r->hardware, r->analytic ? TETRI_PROFILE_ANALYTIC_FALLBACK : 0, &p, &err) ||
               normalize_slo_bases(p, &r->slo_base, w, &err) || (r->load > 0 && normalize_load_rate(p, w, r->load, &err));
     if (bad) fprintf(stderr, "tetri workload: %s\n", err.msg);
     else print_relative(info, p, r, w);

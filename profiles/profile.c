@@ -82,10 +82,17 @@ struct tetri_profile {
 
 /* ---- default path ------------------------------------------------------------------------------ */
 
-const char *profile_default_path(void)
+/* $TETRI_PROFILE when set and non-empty, else NULL: the first place profile_default_path looks. */
+static const char *default_from_env(void)
 {
     const char *env = getenv("TETRI_PROFILE");
-    if (env && *env) return env;
+    return env && *env ? env : NULL;
+}
+
+const char *profile_default_path(void)
+{
+    const char *env = default_from_env();
+    if (env) return env;
     static const char installed[] = TETRI_PKGDATADIR "/default.db";
     if (access(installed, R_OK) == 0) return installed;
     static const char source_tree[] = TETRI_SOURCE_PROFILE;
@@ -660,7 +667,7 @@ int profile_open(const char *path, const char *hardware, int flags, tetri_profil
     if (!path || !*path) return tetri_errorf(err, "profile: no path given");
     struct stat sb;
     if (stat(path, &sb) != 0)
-        return tetri_errorf(err, "profile %s: %s (give one with --db, or set TETRI_PROFILE)", path, strerror(errno));
+        return tetri_errorf(err, "profile %s: %s", path, strerror(errno));
     if (!S_ISREG(sb.st_mode)) return tetri_errorf(err, "profile %s: not a regular file", path);
     tetri_profile *p = calloc(1, sizeof *p);
     if (!p) return tetri_errorf(err, "profile %s: out of memory", path);
@@ -685,6 +692,17 @@ int profile_open(const char *path, const char *hardware, int flags, tetri_profil
     }
     *out = p;
     return 0;
+}
+
+int profile_open_option(const char *option, const char *given, const char *hardware, int flags, tetri_profile **out,
+                        tetri_error *err)
+{
+    if (profile_open(given ? given : profile_default_path(), hardware, flags, out, err) == 0) return 0;
+    if (given) return tetri_error_prefix(err, "%s", option);
+    if (default_from_env()) return tetri_error_prefix(err, "TETRI_PROFILE");
+    size_t len = strnlen(err->msg, sizeof err->msg);
+    snprintf(err->msg + len, sizeof err->msg - len, " (the default: give one with %s, or set TETRI_PROFILE)", option);
+    return -1;
 }
 
 void profile_close(tetri_profile *p)

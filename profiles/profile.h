@@ -1,5 +1,5 @@
 /* profiles/profile.h: the cost model. Per-step latency profiles kept in SQLite, loaded once.
- * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_lookup_step_ns,
+ * defines: tetri_profile, tetri_step_cost, profile_open/close, profile_open_option, profile_lookup_step_ns,
  *          profile_step_cost, profile_migration_ns, profile_cluster, profile_set_sets, profile_degrees,
  *          profile_default_path, tetri_profile_row, profile_row_count/at, tetri_profile_hw,
  *          tetri_block_cost, profile_block_cost, profile_prepare_ns, tetri_prepare_rule_ns, tetri_migration_rule_ns,
@@ -52,6 +52,13 @@ const char *profile_default_path(void);
  * SQLite, not a tetri profile, newer schema, unknown hardware (listing the known ones), a row with
  * impossible values (naming the row and field). Returns 0 or -1 with err. */
 int profile_open(const char *path, const char *hardware, int flags, tetri_profile **out, tetri_error *err);
+/* How a command opens its profile: `given`, the value of its option `option` ("--profile",
+ * "--db", ...), or when NULL the default (profile_default_path). profile_open's errors then say
+ * where the path came from: "--profile: profile FILE: why" when given, "TETRI_PROFILE: profile
+ * FILE: why" from the environment, else "profile FILE: why (the default: give one with --profile,
+ * or set TETRI_PROFILE)". err must not be NULL. Returns 0 or -1 with err. */
+int profile_open_option(const char *option, const char *given, const char *hardware, int flags, tetri_profile **out,
+                        tetri_error *err);
 void profile_close(tetri_profile *p);
 
 /* The hardware's GPUs and fast-link domains. */

@@ -43,7 +43,8 @@ expect 0 "a40x4" "pcie" "deg 4" -- --db "$shipped" --hardware a40x4
 TETRI_PROFILE=$shipped "$TETRI" profile >"$tmp/env" 2>&1 || fail "TETRI_PROFILE=default.db tetri profile: $(cat "$tmp/env")"
 grep -qF "profile $shipped" "$tmp/env" || fail "tetri profile ignores TETRI_PROFILE"
 TETRI_PROFILE=$tmp/nowhere.db "$TETRI" profile >"$tmp/env" 2>&1 && fail "a TETRI_PROFILE that does not exist is accepted"
-grep -qF "$tmp/nowhere.db" "$tmp/env" || fail "the missing TETRI_PROFILE is not named: $(cat "$tmp/env")"
+grep -qF "TETRI_PROFILE: profile $tmp/nowhere.db: No such file" "$tmp/env" ||
+    fail "the missing TETRI_PROFILE is not named: $(cat "$tmp/env")"
 
 # ---- lookups ----
 expect 0 "1280x1280 (6400 tokens) degree 2" "interpolated over tokens" "analytic" -- \
@@ -71,7 +72,8 @@ expect 1 "batch 2" "batch size profiled only at other resolutions" -- \
     --db "$shipped" --lookup --model flux-dev --res 2048 --degree 1 --batch 2
 
 # ---- bad profiles ----
-expect 1 "$tmp/absent.db" "No such file" "TETRI_PROFILE" -- --db "$tmp/absent.db"
+expect 1 "--db: profile $tmp/absent.db: No such file" -- --db "$tmp/absent.db"
+grep -qF "give one with" "$tmp/out" && fail "a missing --db file is told to give one: $(cat "$tmp/out")"
 [ -e "$tmp/absent.db" ] && fail "opening a missing profile created it"
 printf 'id,model,width\n0,flux-dev,1024\n' >"$tmp/trace.csv"
 expect 1 "$tmp/trace.csv" "not an SQLite database" -- --db "$tmp/trace.csv"

@@ -81,6 +81,7 @@ sqlite3 "$tmp/slow.db" "UPDATE step_latency SET median_ns = median_ns * 3 / 2, p
     fail "serve --actual-profile: the run key does not name the actual profile before the backend part"
 expect 1 "--actual-profile: profile $tmp/none.db: No such file or directory" serve -- --backend emulated \
     --actual-profile "$tmp/none.db" --policy rssp --profile "$profile" --trace "$tmp/trace.csv" --db "$tmp/none-run.db"
+grep -qF "give one with" "$tmp/err" && fail "serve --actual-profile of a missing file is told to give one: $(cat "$tmp/err")"
 expect 2 "--actual-profile: the gpu backend's blocks take what they take" serve -- --backend gpu --actual-profile "$tmp/slow.db" \
     --policy rssp --profile "$profile"
 

@@ -164,7 +164,15 @@ grep -qF "sets=aligned" "$tmp/sets-al.out" || fail "--sets aligned is not said: 
 "$TETRI" sim --help | grep -qF -- "--sets any|aligned" || fail "--help does not mention --sets"
 
 # ---- bad files: exit 1, the file named ----
-expect 1 "$tmp/missing.db" -- --profile "$tmp/missing.db"
+# A missing profile names the option it came from (--profile, not tetri profile's --db).
+expect 1 "--profile: profile $tmp/missing.db: No such file or directory" -- --profile "$tmp/missing.db" -n 5
+grep -qF -- "--db" "$tmp/err" && fail "tetri sim --profile of a missing file names --db: $(cat "$tmp/err")"
+expect 1 "--actual-profile: profile $tmp/missing.db: No such file" -- --profile "$profile" --actual-profile "$tmp/missing.db" -n 5
+grep -qF -- "--db" "$tmp/err" && fail "tetri sim --actual-profile of a missing file names --db: $(cat "$tmp/err")"
+(cd "$tmp" && TETRI_PROFILE="$tmp/missing.db" "$TETRI" sim -n 5) >/dev/null 2>"$tmp/err" &&
+    fail "tetri sim with a missing \$TETRI_PROFILE exits 0"
+grep -qF "TETRI_PROFILE: profile $tmp/missing.db: No such file" "$tmp/err" ||
+    fail "tetri sim with a missing \$TETRI_PROFILE does not name it: $(cat "$tmp/err")"
 expect 1 "nope.csv" -- --profile "$profile" --trace nope.csv
 printf 'id,model,width,height,steps,arrival_s,deadline_s\n0,flux-dev,256,256,20,abc,1\n' >"$tmp/bad.csv"
 expect 1 "bad.csv:2" -- --profile "$profile" --trace "$tmp/bad.csv"

@@ -164,7 +164,9 @@ grep -qF "2 of 2 pairs meet every target" "$tmp/out" || fail "targets met, table
 # run pairs with that run, whose figures are the simulated side (its mean differs from the own
 # twin's); the live side does not move.
 expect 2 "give --from-db" validate --twin-profile "$profile" --live emulated --policy rssp
-expect 1 "--twin-profile: " validate --from-db --db "$db" --twin-profile "$tmp/none.db"
+expect 1 "--twin-profile: profile $tmp/none.db: No such file" validate --from-db --db "$db" --twin-profile "$tmp/none.db"
+grep -qF -- "--db, or" "$tmp/err" && fail "--twin-profile of a missing file is told to give --db: $(cat "$tmp/err")"
+expect 1 "--twin-actual: profile $tmp/none.db: No such file" validate --from-db --db "$db" --twin-actual "$tmp/none.db"
 if command -v sqlite3 >/dev/null 2>&1; then
     tw=$tmp/tw.db
     cp "$db" "$tw"

@@ -87,9 +87,32 @@ static void missing_file_is_an_error_and_not_created(void **state)
     (void)state;
     char path[400];
     snprintf(path, sizeof path, "%s/absent.db", tmpdir);
-    expect_open_error(path, NULL, "No such file", "TETRI_PROFILE");
+    expect_open_error(path, NULL, "No such file", NULL);
     struct stat sb;
     assert_int_not_equal(stat(path, &sb), 0);
+}
+
+/* A command's open names where the path came from: its option, else $TETRI_PROFILE; the loader
+ * itself suggests no option (it does not know the command's). */
+static void open_option_names_the_option_used(void **state)
+{
+    (void)state;
+    char path[400], want[480];
+    snprintf(path, sizeof path, "%s/absent.db", tmpdir);
+    tetri_profile *p = (tetri_profile *)1;
+    tetri_error err = {{0}};
+    assert_int_equal(profile_open(path, NULL, 0, &p, &err), -1);
+    assert_null(strstr(err.msg, "--"));
+    assert_int_equal(profile_open_option("--actual-profile", path, NULL, 0, &p, &err), -1);
+    assert_null(p);
+    snprintf(want, sizeof want, "--actual-profile: profile %s: No such file", path);
+    if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("error '%s' does not start '%s'", err.msg, want);
+    assert_null(strstr(err.msg, "--db"));
+    setenv("TETRI_PROFILE", path, 1);
+    assert_int_equal(profile_open_option("--profile", NULL, NULL, 0, &p, &err), -1);
+    unsetenv("TETRI_PROFILE");
+    snprintf(want, sizeof want, "TETRI_PROFILE: profile %s: No such file", path);
+    if (strncmp(err.msg, want, strlen(want)) != 0) fail_msg("error '%s' does not start '%s'", err.msg, want);
 }
 
 static void junk_file_is_not_sqlite(void **state)
@@ -632,6 +655,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(missing_file_is_an_error_and_not_created),
+        cmocka_unit_test(open_option_names_the_option_used),
         cmocka_unit_test(measured_rows_and_the_prepare_stage),
         cmocka_unit_test(idle_speedup_row_and_rule),
         cmocka_unit_test(schema_1_profile_is_upgraded_on_write),
