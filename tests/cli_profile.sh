@@ -161,12 +161,17 @@ expect 2 "unexpected argument 'extra'" -- extra
 grep -q "26 rows: 26 measured, 0 analytic" "$tmp/h200" || fail "profiles/h200x1.db: not 26 measured rows: $(tail -3 "$tmp/h200")"
 "$TETRI" profile --db "$TETRI_SRCDIR/profiles/h200x1.db" --lookup --model flux-dev --res 512 --degree 1 | grep -q "37.52" ||
     fail "profiles/h200x1.db: FLUX 512 px is not its measured 37.526 ms"
-grep -qF "idle speed-up: none" "$tmp/h200" || fail "profiles/h200x1.db: an idle speed-up row? $(tail -2 "$tmp/h200")"
-# an idle_speedup row (the table as profiles/schema.sql makes it) is shown
+# its idle speed-up, measured in session 10 (tetri profile measure --idle-speedup)
+grep -qF "idle speed-up: after 50 ms or more of idling, a block's first 163 ms of steps run at 0.9032 x" "$tmp/h200" ||
+    fail "profiles/h200x1.db: not its measured idle speed-up: $(tail -2 "$tmp/h200")"
+# a profile without the row (the analytic default) says so
+"$TETRI" profile --db "$TETRI_SRCDIR/profiles/default.db" 2>&1 | grep -qF "idle speed-up: none (blocks after idling run as back to back)" ||
+    fail "profiles/default.db: 'idle speed-up: none' not shown"
+# another idle_speedup row (the table as profiles/schema.sql makes it) is shown
 if command -v sqlite3 >/dev/null 2>&1; then
     cp "$TETRI_SRCDIR/profiles/h200x1.db" "$tmp/idle.db" && chmod u+w "$tmp/idle.db"
     sed -n '/CREATE TABLE IF NOT EXISTS idle_speedup/,/);/p' "$TETRI_SRCDIR/profiles/schema.sql" | sqlite3 "$tmp/idle.db" &&
-        sqlite3 "$tmp/idle.db" "INSERT INTO idle_speedup VALUES ('h200x1', 50000000, 500000000, 0.964, 'fitted', 'test')" ||
+        sqlite3 "$tmp/idle.db" "INSERT OR REPLACE INTO idle_speedup VALUES ('h200x1', 50000000, 500000000, 0.964, 'fitted', 'test')" ||
         fail "adding an idle_speedup row"
     "$TETRI" profile --db "$tmp/idle.db" >"$tmp/idle" 2>&1 || fail "a profile with an idle_speedup row: $(cat "$tmp/idle")"
     grep -qF "idle speed-up: after 50 ms or more of idling, a block's first 500 ms of steps run at 0.9640 x" "$tmp/idle" ||
