@@ -101,20 +101,6 @@ static void print_run(void *ctx, const sweep_run_report *r)
            (unsigned long long)r->seed, s->met, s->n);
 }
 
-/* mkdir -p for one or more levels. */
-static int make_dirs(const char *path)
-{
-    char buf[4096];
-    snprintf(buf, sizeof buf, "%s", path);
-    for (char *p = buf + 1; *p; p++) {
-        if (*p != '/') continue;
-        *p = 0;
-        if (mkdir(buf, 0777) && errno != EEXIST) return -1;
-        *p = '/';
-    }
-    return mkdir(buf, 0777) && errno != EEXIST ? -1 : 0;
-}
-
 /* The table (report module) and the SLO-attainment figures (plots module) of the demo's runs. */
 static int table_and_plots(const char *db_path, const char *out_dir, tetri_error *err)
 {
@@ -267,8 +253,8 @@ int cmd_demo(int argc, char **argv)
 
     char db_path[4096];
     snprintf(db_path, sizeof db_path, "%s/results.db", out_dir);
-    if (make_dirs(out_dir)) {
-        fprintf(stderr, "tetri demo: cannot create directory %s: %s\n", out_dir, strerror(errno));
+    if (plot_make_dir(out_dir, &err)) {
+        fprintf(stderr, "tetri demo: %s\n", err.msg);
         goto out;
     }
     /* A demo is one self-contained scenario: start its database afresh so the table shows exactly

@@ -203,14 +203,29 @@ void plot_csv_last_field(FILE *out, const char *s)
 
 /* ---- entry points ------------------------------------------------------------------------------ */
 
-int plot_make_dir(const char *path, tetri_error *err)
+/* One level: created, or already a directory. */
+static int make_one_dir(const char *path, const char *asked, tetri_error *err)
 {
     if (mkdir(path, 0777) == 0 || errno == EEXIST) {
         struct stat sb;
         if (stat(path, &sb) == 0 && S_ISDIR(sb.st_mode)) return 0;
-        return tetri_errorf(err, "%s: exists and is not a directory", path);
+        return tetri_errorf(err, "%s: %s exists and is not a directory", asked, path);
     }
-    return tetri_errorf(err, "%s: cannot create directory: %s", path, strerror(errno));
+    return tetri_errorf(err, "%s: cannot create directory %s: %s", asked, path, strerror(errno));
+}
+
+int plot_make_dir(const char *path, tetri_error *err)
+{
+    char buf[4096];
+    if (snprintf(buf, sizeof buf, "%s", path) >= (int)sizeof buf) return tetri_errorf(err, "%.64s...: path too long", path);
+    for (char *p = buf + 1; *p; p++) { /* the parents first, as mkdir -p */
+        if (*p != '/' || p[-1] == '/') continue;
+        *p = 0;
+        int rc = make_one_dir(buf, path, err);
+        *p = '/';
+        if (rc) return -1;
+    }
+    return make_one_dir(buf, path, err);
 }
 
 int plot_prepare(results_db *db, const results_run *runs, size_t n, const plot_options *opt, plot_set *set,

@@ -1,7 +1,7 @@
 /* plots/plot.h: the figures of `tetri plot`: CSV data written from a results database, and gnuplot
  * run over the scripts in plots/ to draw each as PNG and SVG.
  * defines: PLOT_KINDS, plot_figure, plot_set, plot_options, plot_prepare, plot_set_free,
- *          plot_write_scripts, plot_render, plot_scripts_dir, plot_gnuplot_program.
+ *          plot_write_scripts, plot_render, plot_scripts_dir, plot_gnuplot_program, plot_make_dir.
  *
  * Every figure is one CSV file (plain, with a header) plus one gnuplot call; the calls are also
  * written to OUT/plot.sh next to a copy of the scripts, so the images can be redrawn (or restyled)
@@ -62,5 +62,10 @@ int plot_scripts_dir(char *buf, size_t len, tetri_error *err);
 /* The gnuplot program: $TETRI_GNUPLOT, else what configure found. Returns 1 and fills buf when it is
  * an executable (found on PATH when it has no '/'), 0 when there is none. */
 int plot_gnuplot_program(char *buf, size_t len);
+
+/* Makes directory `path` and its missing parents, as mkdir -p (an existing directory is fine): the
+ * figures' folder, and tetri demo's. Errors name `path` and the level that failed (a file in the
+ * way, no permission). Returns 0 or -1 with err. */
+int plot_make_dir(const char *path, tetri_error *err);
 
 #endif

@@ -1,8 +1,8 @@
 /* plots/plot_internal.h: what plots/plot.c lends to the families of figures in files of their own
- * (grouping runs; starting, labelling and ending a figure's CSV; a directory made), and what each
+ * (grouping runs; starting, labelling and ending a figure's CSV), and what each
  * family gives plot_prepare.
  * defines: DIM_BIT, ALL_DIMS, plot_ctx, plot_sort_runs, plot_sort_runs_by, plot_append_text, plot_same_dim_end, plot_same_group, plot_kind_wanted,
- *          plot_figure_begin, plot_figure_add_line, plot_figure_add_policy, plot_figure_end, plot_csv_last_field, plot_make_dir,
+ *          plot_figure_begin, plot_figure_add_line, plot_figure_add_policy, plot_figure_end, plot_csv_last_field,
  *          plot_figures_vs, plot_figures_vs_scale_panels, plot_figures_attainment_sim_vs_real,
  *          plot_figures_vs_round, plot_figures_per_request, plot_figures_sim_vs_real.
  * Not part of plot.h's contract: only plots/ includes it. */
@@ -57,8 +57,6 @@ int plot_figure_end(plot_ctx *c, plot_figure *f, FILE *out);
 /* Writes the last CSV field of a row (quoted when needed) and the newline. */
 void plot_csv_last_field(FILE *out, const char *s);
 
-/* Makes directory `path` (an existing one is fine). Returns 0 or -1 with err. */
-int plot_make_dir(const char *path, tetri_error *err);
 
 /* plots/attainment.c: each returns 0 or -1 with c->err. Attainment (mean over seeds, its CI)
  * against dimension x (the SLO scale or the rate), one figure per group of the other dimensions. */

@@ -96,6 +96,12 @@ expect_in "$tmp/err" "no gnuplot scripts"
 : >"$tmp/file"
 "$TETRI" plot --db "$db" --out "$tmp/file" >/dev/null 2>"$tmp/err" && fail "--out on a file accepted"
 expect_in "$tmp/err" "exists and is not a directory"
+"$TETRI" plot --db "$db" --out "$tmp/file/below" >/dev/null 2>"$tmp/err" && fail "--out below a file accepted"
+expect_in "$tmp/err" "$tmp/file/below: $tmp/file exists and is not a directory"
+# --out's missing parents are made, as mkdir -p
+"$TETRI" plot --db "$db" --out "$tmp/deep/er/figs" --figures latency_cdf >/dev/null 2>"$tmp/err" ||
+    fail "--out with missing parents: $(cat "$tmp/err")"
+[ -f "$tmp/deep/er/figs/latency_cdf-paper-sim-uniform-r12-s1.2.csv" ] || fail "--out with missing parents: no figure in it"
 
 # With gnuplot: every figure as PNG and SVG (skip when none is installed).
 gp=${TETRI_GNUPLOT:-gnuplot}
