@@ -11,6 +11,7 @@ int cmd_sweep(int argc, char **argv);     /* cli/cmd_sweep.c: an experiment file
 int cmd_validate(int argc, char **argv);  /* cli/cmd_validate.c: the simulator against a live backend */
 int cmd_report(int argc, char **argv);    /* cli/cmd_report.c: tables and CSV from a results db */
 int cmd_plot(int argc, char **argv);      /* cli/cmd_plot.c: gnuplot figures from a results db */
+int cmd_merge(int argc, char **argv);     /* cli/cmd_merge.c: the runs of several results dbs into one */
 int cmd_profile(int argc, char **argv);   /* cli/cmd_profile.c: show, check or generate profiles */
 int cmd_profile_measure(int argc, char **argv); /* cli/cmd_profile_measure.c: measured rows on this GPU */
 int cmd_demo(int argc, char **argv);      /* cli/cmd_demo.c: the paper's scenario end to end */

@@ -6,7 +6,7 @@
 # In cli/ sources, code that needs the GPU part goes under #ifdef TETRI_HAVE_CUDA (defined for
 # tetri-gpu's objects only; config.h's TETRI_HAVE_GPU_PROGRAM says whether the build has one).
 TETRI_CLI_SOURCES = cli/main.c cli/commands.h cli/bench_model.h cli/bench_model.c cli/gpu_dispatch.h cli/gpu_dispatch.c cli/cmd_workload.c \
-  cli/cmd_sim.c cli/cmd_report.c cli/cmd_plot.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
+  cli/cmd_sim.c cli/cmd_report.c cli/cmd_plot.c cli/cmd_merge.c cli/cmd_profile.c cli/cmd_demo.c cli/cmd_policies.c \
   cli/serve_gpu.h cli/serve_gpu.c cli/cmd_profile_measure.c cli/cmd_validate.c cli/sim_command.h cli/cmd_sweep.c \
   cli/sim_grid.h cli/policy_grid.h cli/policy_grid.c cli/sweep_progress.h cli/sweep_progress.c cli/cmd_plan_memory.c
 tetri_SOURCES += $(TETRI_CLI_SOURCES)
@@ -62,3 +62,8 @@ EXTRA_DIST += tests/cli_gpu_split.sh
 # --strict, the option errors (--live gpu in a build without the GPU program).
 TESTS += tests/cli_validate.sh
 EXTRA_DIST += tests/cli_validate.sh
+
+# `tetri merge`: two simulations' and two validations' databases into one, every run's rows as in
+# its source, merging again, a conflicting run, the errors; report, plot and validate --from-db on it.
+TESTS += tests/cli_merge.sh
+EXTRA_DIST += tests/cli_merge.sh

@@ -26,6 +26,7 @@ static const subcommand subcommands[] = {
     {"validate", cmd_validate, "one trace through the simulator and a live backend, per policy: latency, attainment, KS"},
     {"report", cmd_report, "SLO attainment tables (terminal or CSV) from a results database"},
     {"plot", cmd_plot, "SLO-attainment and latency plots (PNG, SVG) from a results database"},
+    {"merge", cmd_merge, "copy every run of several results databases into one (--out OUT.db IN.db ...)"},
     {"profile", cmd_profile, "show, check or generate (--analytic) latency profiles"},
     {"policies", cmd_policies, "list every scheduling policy with its options and defaults"},
 #ifdef TETRI_HAVE_CUDA

@@ -459,6 +459,23 @@ int results_experiment(results_db *db, const char *name, const char *config_text
     return rc == SQLITE_ROW ? 0 : results_sql_error(db, err, "cannot look up the experiment just created");
 }
 
+int results_experiment_set_config(results_db *db, int64_t id, const char *config_text, tetri_error *err)
+{
+    assert(db && config_text);
+    if (db->readonly) return tetri_errorf(err, "%s: opened read-only; cannot change an experiment's config", db->path);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "UPDATE experiment SET config = ? WHERE id = ?", -1, &st, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot update the experiment's config");
+    sqlite3_bind_text(st, 1, config_text, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(st, 2, id);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc != SQLITE_DONE) return results_sql_error(db, err, "cannot update the experiment's config");
+    if (sqlite3_changes(db->sql) != 1)
+        return tetri_errorf(err, "%s: no experiment with id %" PRId64 " to update the config of", db->path, id);
+    return 0;
+}
+
 #define RUN_DONE_SQL "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'"
 #define RUN_DONE_ALL_SQL "SELECT run_key FROM run WHERE experiment_id = ? AND status = 'done'"
 
@@ -475,6 +492,21 @@ int results_run_done(results_db *db, int64_t experiment, const char *run_key, te
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
     return results_sql_error(db, err, "cannot check whether a run is done");
+}
+
+int results_run_exists(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
+{
+    assert(db && run_key);
+    sqlite3_stmt *st = NULL;
+    if (sqlite3_prepare_v2(db->sql, "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ?", -1, &st, NULL) != SQLITE_OK)
+        return results_sql_error(db, err, "cannot look up a run");
+    sqlite3_bind_int64(st, 1, experiment);
+    sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
+    const int rc = sqlite3_step(st);
+    sqlite3_finalize(st);
+    if (rc == SQLITE_ROW) return 1;
+    if (rc == SQLITE_DONE) return 0;
+    return results_sql_error(db, err, "cannot look up a run");
 }
 
 int results_done_keys(results_db *db, int64_t experiment, char **blob, size_t *len, tetri_error *err)

@@ -1,6 +1,7 @@
-# results/: the results database (schema, writer, reader) and the tables and CSV of `tetri report`.
+# results/: the results database (schema, writer, reader), the tables and CSV of `tetri report`, and
+# the merge of one database into another (`tetri merge`).
 libtetri_a_SOURCES += results/results.h results/db_internal.h results/db.c results/read.c \
-  results/report.h results/report.c results/stats.h results/stats.c results/validate.h results/validate.c
+  results/report.h results/report.c results/merge.h results/merge.c results/stats.h results/stats.c results/validate.h results/validate.c
 dist_doc_DATA += docs/results.md
 
 # The database's speed (write, resume check, read, dump): ./results/bench_results after make check.

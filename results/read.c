@@ -223,17 +223,20 @@ int results_load_runs(results_db *db, int64_t experiment, results_run **out, siz
     assert(db && out && n);
     *out = NULL;
     *n = 0;
+    /* The note column came with version 3; an older file read as it is has none. */
+#define SELECT_RUNS(note)                                                                                              \
+    "SELECT r.id, r.experiment_id, e.name, r.run_key, r.policy, r.policy_name, r.workload, r.mix, "                  \
+    "r.backend, r.hardware, r.model, r.status, r.slo_scale, r.rate_per_min, r.seed, r.n_requests, "                  \
+    "r.met, r.late, r.dropped, r.wall_s, r.decide_calls, r.decide_median_ns, r.decide_p99_ns, "                      \
+    "r.decide_max_ns, r.makespan_ns, " note " FROM run r JOIN experiment e ON e.id = r.experiment_id "               \
+    "WHERE ?1 < 0 OR r.experiment_id = ?1 "                                                                          \
+    "ORDER BY e.name, r.model, r.hardware, r.mix, r.policy, r.slo_scale, r.rate_per_min, r.seed, "                   \
+    "r.backend, r.run_key"
     sqlite3_stmt *st = NULL;
-    if (sqlite3_prepare_v2(db->sql,
-                           "SELECT r.id, r.experiment_id, e.name, r.run_key, r.policy, r.policy_name, r.workload, r.mix, "
-                           "r.backend, r.hardware, r.model, r.status, r.slo_scale, r.rate_per_min, r.seed, r.n_requests, "
-                           "r.met, r.late, r.dropped, r.wall_s, r.decide_calls, r.decide_median_ns, r.decide_p99_ns, "
-                           "r.decide_max_ns, r.makespan_ns FROM run r JOIN experiment e ON e.id = r.experiment_id "
-                           "WHERE ?1 < 0 OR r.experiment_id = ?1 "
-                           "ORDER BY e.name, r.model, r.hardware, r.mix, r.policy, r.slo_scale, r.rate_per_min, r.seed, "
-                           "r.backend, r.run_key",
-                           -1, &st, NULL) != SQLITE_OK)
+    if (sqlite3_prepare_v2(db->sql, db->schema_version >= 3 ? SELECT_RUNS("r.note") : SELECT_RUNS("NULL"), -1, &st,
+                           NULL) != SQLITE_OK)
         return results_sql_error(db, err, "cannot read the runs");
+#undef SELECT_RUNS
     sqlite3_bind_int64(st, 1, experiment);
     size_t cap = 0;
     int rc;
@@ -274,6 +277,9 @@ int results_load_runs(results_db *db, int64_t experiment, results_run **out, siz
         r->sum.decide_p99_ns = sqlite3_column_int64(st, k++);
         r->sum.decide_max_ns = sqlite3_column_int64(st, k++);
         r->sum.makespan = sqlite3_column_int64(st, k++);
+        const char *note = (const char *)sqlite3_column_text(st, k++);
+        snprintf(r->sum.note, sizeof r->sum.note, "%s", note ? note : "");
+        r->sum.partial = r->status && strcmp(r->status, "partial") == 0;
         if (!r->experiment || !r->run_key || !r->policy || !r->policy_name || !r->workload || !r->mix || !r->backend ||
             !r->hardware || !r->model || !r->status)
             break;

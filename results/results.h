@@ -1,7 +1,7 @@
 /* results/results.h: the results database (DESIGN section 6) that sim and exec both write.
  * defines: tetri_request_result, tetri_timeline_sample, tetri_block_result, tetri_run_info, tetri_run_summary,
- *          results_db, results_open/close, results_experiment, results_run_done,
- *          results_runs_lacking_key_part, results_write_run,
+ *          results_db, results_open/close, results_experiment, results_experiment_set_config,
+ *          results_run_done, results_run_exists, results_runs_lacking_key_part, results_write_run,
  *          results_dump_run; the reader: results_open_readonly, results_experiment_info,
  *          results_list_experiments, results_find_experiment, results_run, results_load_runs,
  *          results_load_requests, results_load_timeline, results_load_blocks and their frees.
@@ -92,8 +92,14 @@ int results_open(const char *path, results_db **out, tetri_error *err);
 void results_close(results_db *db);
 /* The id of experiment `name`, created with `config_text` if new. */
 int results_experiment(results_db *db, const char *name, const char *config_text, int64_t *id, tetri_error *err);
+/* Replaces the config text of experiment `id` (tetri merge appends another database's to it).
+ * Returns 0, or -1 (no such experiment, read-only, I/O). */
+int results_experiment_set_config(results_db *db, int64_t id, const char *config_text, tetri_error *err);
 /* 1 when run_key of this experiment is already written completely, 0 when not, -1 on error. */
 int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
+/* 1 when the experiment has a run row of run_key, done or partial, 0 when not, -1 on error. (A
+ * partial run is not done, and results_write_run replaces it; tetri merge keeps it instead.) */
+int results_run_exists(results_db *db, int64_t experiment, const char *run_key, tetri_error *err);
 /* Every run key of `experiment` that results_run_done finds, each followed by its NUL, in key order,
  * into *blob (malloc'ed; NULL when none) of *len bytes (MPI's rank 0 tells the others). 0 or -1. */
 int results_done_keys(results_db *db, int64_t experiment, char **blob, size_t *len, tetri_error *err);
@@ -136,7 +142,8 @@ void results_experiments_free(results_experiment_info *e, size_t n);
 int results_find_experiment(results_db *db, const char *name, int64_t *id, tetri_error *err);
 
 /* One run as read back, with the statistics report and plot need, derived from its request,
- * timeline and block rows. */
+ * timeline and block rows. sum is the run row's, as written: partial and note from its status
+ * and note (none in a file older than version 3), so info and sum rewrite the run elsewhere. */
 typedef struct results_run {
     int64_t id;                 /* row id, for results_load_requests / results_load_timeline */
     int64_t experiment_id;

@@ -1,7 +1,8 @@
 /* tests/test_results.c: the results database: schema creation and checks, write/read round trip
  * (blocks included), resume (run_done), refused rows (runs and blocks), the upgrade of a version-1
  * file, one-transaction atomicity under injected faults (failing allocator, full disk), canonical
- * dump determinism, report tables, block statistics and CSV over the fixture sweep. */
+ * dump determinism, the merge of one database into another, report tables, block statistics and CSV
+ * over the fixture sweep. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -18,6 +19,7 @@
 #include <unistd.h>
 
 #include "results/db_internal.h"
+#include "results/merge.h"
 #include "results/report.h"
 #include "results/results.h"
 #include "tests/results_fixture.h"
@@ -1125,6 +1127,136 @@ static double now_s(void)
 }
 
 /* 300 request rows in one transaction with prepared statements: milliseconds, not seconds. */
+/* The conflicts results_merge reported: how many, and the last one's key and dump line. */
+static int merge_conflicts;
+static char merge_conflict_key[512];
+static size_t merge_conflict_line;
+
+static void note_merge_conflict(const results_merge_conflict *c, void *ctx)
+{
+    (void)ctx;
+    merge_conflicts++;
+    snprintf(merge_conflict_key, sizeof merge_conflict_key, "%s", c->run_key);
+    merge_conflict_line = c->line;
+}
+
+/* Every run of src is in dst with the same dump and the same summary, host measurements, partial
+ * status and note included. */
+static void check_merged_runs(results_db *src, results_db *dst, size_t want_runs)
+{
+    tetri_error err = {{0}};
+    results_run *a, *b;
+    size_t na, nb;
+    assert_int_equal(results_load_runs(src, -1, &a, &na, &err), 0);
+    assert_int_equal(results_load_runs(dst, -1, &b, &nb, &err), 0);
+    assert_int_equal(na, want_runs);
+    assert_int_equal(nb, na);
+    for (size_t i = 0; i < na; i++) {
+        assert_string_equal(a[i].experiment, b[i].experiment);
+        assert_string_equal(a[i].run_key, b[i].run_key);
+        assert_string_equal(a[i].status, b[i].status);
+        assert_memory_equal(&a[i].sum, &b[i].sum, sizeof a[i].sum); /* snprintf'ed note: same bytes after it */
+        char *da = dump_to_string(src, a[i].experiment_id, a[i].run_key), *db = dump_to_string(dst, b[i].experiment_id, b[i].run_key);
+        assert_string_equal(da, db);
+        free(da);
+        free(db);
+    }
+    results_runs_free(a, na);
+    results_runs_free(b, nb);
+}
+
+/* The config text of experiment `name` (malloc'ed). */
+static char *experiment_config(results_db *db, const char *name)
+{
+    tetri_error err = {{0}};
+    results_experiment_info *e;
+    size_t n;
+    char *config = NULL;
+    assert_int_equal(results_list_experiments(db, &e, &n, &err), 0);
+    for (size_t i = 0; i < n; i++)
+        if (strcmp(e[i].name, name) == 0) config = strdup(e[i].config);
+    results_experiments_free(e, n);
+    assert_non_null(config);
+    return config;
+}
+
+/* results_merge: the fixture sweep and a partial live run (its own host measurements and note) into
+ * a database that has the live experiment under another config: every run copied exactly, the config
+ * appended once; merging again copies nothing; a run of the same key with a request 1 ns later is a
+ * conflict, the target's run kept. */
+static void merge_copies_every_run_exactly(void **state)
+{
+    (void)state;
+    tetri_error err = {{0}};
+    results_db *src, *dst, *other;
+    const char *src_path = tmp_path("merge_src.db"), *dst_path = tmp_path("merge_dst.db"), *other_path = tmp_path("merge_other.db");
+    remove_db(src_path);
+    remove_db(dst_path);
+    remove_db(other_path);
+    assert_int_equal(results_open(src_path, &src, &err), 0);
+    assert_int_equal(fixture_write_sweep(src, &err), 0);
+    int64_t live_src, live_dst, live_other;
+    assert_int_equal(results_experiment(src, "live", "live A", &live_src, &err), 0);
+    static fixture_run f;
+    fixture_build(&f, "rssp", "uniform", 1.0, 12, 3, "exec");
+    f.sum.partial = true;
+    f.sum.wall_s = 12.5;
+    f.sum.decide_median_ns = 7;
+    snprintf(f.sum.note, sizeof f.sum.note, "stopped by signal 2");
+    assert_int_equal(results_write_run(src, live_src, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, f.blk, FIXTURE_N_BLOCKS, &err), 0);
+    const size_t n_runs = (size_t)count_rows(src, "SELECT count(*) FROM run");
+    assert_int_equal(results_open(dst_path, &dst, &err), 0);
+    assert_int_equal(results_experiment(dst, "live", "live B", &live_dst, &err), 0);
+
+    results_merge_counts n = {0, 0, 0};
+    assert_int_equal(results_merge(dst, src, "src.db", &n, note_merge_conflict, NULL, &err), 0);
+    assert_int_equal(n.copied, n_runs);
+    assert_int_equal(n.already + n.conflicting + merge_conflicts, 0);
+    check_merged_runs(src, dst, n_runs);
+    assert_int_equal(count_rows(dst, "SELECT count(*) FROM run WHERE status = 'partial' AND note = 'stopped by signal 2' AND wall_s = 12.5"), 1);
+    char *config = experiment_config(dst, "live");
+    assert_string_equal(config, "live B\n# merged from src.db:\nlive A");
+    free(config);
+    config = experiment_config(dst, "paper");
+    assert_string_equal(config, "fixture: policies x mixes x scales x seeds");
+    free(config);
+
+    /* Again: every run already there, the config as it was. */
+    n = (results_merge_counts){0, 0, 0};
+    assert_int_equal(results_merge(dst, src, "src.db", &n, note_merge_conflict, NULL, &err), 0);
+    assert_int_equal(n.copied + n.conflicting + merge_conflicts, 0);
+    assert_int_equal(n.already, n_runs);
+    config = experiment_config(dst, "live");
+    assert_string_equal(config, "live B\n# merged from src.db:\nlive A");
+    free(config);
+
+    /* Another file with the live run's key, a request finishing 1 ns later, and a new run. */
+    assert_int_equal(results_open(other_path, &other, &err), 0);
+    assert_int_equal(results_experiment(other, "live", "live A", &live_other, &err), 0);
+    f.req[4].finish += 1;
+    assert_int_equal(results_write_run(other, live_other, &f.info, &f.sum, f.req, FIXTURE_N_REQUESTS, f.tl, FIXTURE_N_TIMELINE, f.blk, FIXTURE_N_BLOCKS, &err), 0);
+    static fixture_run g;
+    fixture_build(&g, "xdit-sp1", "uniform", 1.0, 12, 3, "exec");
+    assert_int_equal(results_write_run(other, live_other, &g.info, &g.sum, g.req, FIXTURE_N_REQUESTS, g.tl, FIXTURE_N_TIMELINE, g.blk, FIXTURE_N_BLOCKS, &err), 0);
+    n = (results_merge_counts){0, 0, 0};
+    assert_int_equal(results_merge(dst, other, "other.db", &n, note_merge_conflict, NULL, &err), 0);
+    assert_int_equal(n.copied, 1);
+    assert_int_equal(n.already, 0);
+    assert_int_equal(n.conflicting, 1);
+    assert_int_equal(merge_conflicts, 1);
+    assert_string_equal(merge_conflict_key, f.run_key);
+    assert_true(merge_conflict_line > 10); /* a request line, after the run's header */
+    f.req[4].finish -= 1;
+    char *kept = dump_to_string(dst, live_dst, f.run_key), *own = dump_to_string(src, live_src, f.run_key);
+    assert_string_equal(kept, own);
+    free(kept);
+    free(own);
+    assert_int_equal(count_rows(dst, "SELECT count(*) FROM run"), n_runs + 1);
+    results_close(other);
+    results_close(dst);
+    results_close(src);
+}
+
 static void writing_300_requests_is_fast(void **state)
 {
     (void)state;
@@ -1416,6 +1548,7 @@ int main(void)
         cmocka_unit_test(write_is_atomic_when_disk_is_full),
         cmocka_unit_test(parallel_writers_share_a_file),
         cmocka_unit_test(dump_is_canonical),
+        cmocka_unit_test(merge_copies_every_run_exactly),
         cmocka_unit_test(writing_300_requests_is_fast),
         cmocka_unit_test(report_tables_and_csv),
         cmocka_unit_test(report_block_statistics),
