@@ -12,11 +12,11 @@
 #   serve-sp  tests/gpu/serve_gpu.sh's two-GPU part alone (SERVE_GPU_ONLY=sp: sequence-parallel serving,
 #             xdit-sp2 and tetriserve against xdit-sp1's latents, failures in a degree-2 block)
 #   measure   tetri profile measure: FLUX.1-dev 256-1024 x batch 1-4 and 2048 x 1, SD3-medium likewise,
-#             into build-gpu/h200x1.db (copied to $OUT)
+#             into build-gpu/$GPUDB (copied to $OUT)
 #   measure-quick  FLUX 256-1024 at batch 1 only
 #   measure-both  FLUX 256-1024 at batch 1, a row at a time (h200seq.db) and --interleave 5 (h200x1.db)
-#   measure-il  FLUX 256-1024 at batch 1, --interleave 5, into h200x1.db
-#   measure-lab  FLUX 256-1024 at batch 1 two ways: the default (h200x1.db) and turns of 5 (p_served5.db)
+#   measure-il  FLUX 256-1024 at batch 1, --interleave 5, into $GPUDB
+#   measure-lab  FLUX 256-1024 at batch 1 two ways: the default ($GPUDB) and turns of 5 (p_served5.db)
 #   serve-check  tests/gpu/serve_gpu.sh alone
 #   bench-host  bench/bench_host (the host's overhead on the emulated backend) on this machine's cores
 #   sp        test_gpu --sp alone (the sequence-parallel checks: kernels, degree k against 1, migration)
@@ -37,11 +37,12 @@
 #             SLO profile:2) served live by xdit-sp1, edf-dyn and tetriserve, and simulated on the
 #             measured profile, into $OUT/validate.db
 #
-#   measure-ship  the profile shipped as profiles/h200x1.db and used by validate-live: FLUX.1-dev
+#   measure-ship  the profile shipped as profiles/$GPUDB (h200x1.db on an H200, h100x1.db on an
+#             H100) and used by validate-live: FLUX.1-dev
 #             256-1024 at batch 1 alone first (turns of 20, as a one-GPU server runs them), then FLUX
 #             256-1024 x batch 2-4, FLUX 2048, SD3-medium 256-1024 x batch 1-4 and 2048, 40 samples each
 #   resume    take the profile, the trace and the validate database a previous call kept (below)
-#   measure-val  FLUX 256-1024 at batch 1, 40 samples, the defaults, and --idle-speedup, into h200x1.db
+#   measure-val  FLUX 256-1024 at batch 1, 40 samples, the defaults, and --idle-speedup, into $GPUDB
 #             (what validate-live uses): the profile of the GPU at hand, measured in the call that
 #             validates on it
 #
@@ -57,7 +58,7 @@
 # ($HOME/tetri-keep, outside the repository, so it stays on a warm machine whatever a call
 # carries): the profile, the trace and $VDB.db. Each next call carries build-gpu and .gpu-deps
 # and runs `POLICIES=... bash bench/gpu_session.sh prebuilt resume validate-live`: resume copies
-# them back (profile to $B/h200x1.db, trace to $B/last_trace.csv, database to $OUT/$VDB.db, to
+# them back (profile to $B/$GPUDB, trace to $B/last_trace.csv, database to $OUT/$VDB.db, to
 # which the next policy's runs are added). When the machine was given back in between, $KEEP is
 # gone: resume then takes them from RESUME_FROM (a folder in the working tree where the
 # previous call's returned files were put), or stops.
@@ -86,6 +87,12 @@ else
 fi
 T=$PWD/$B/tetri
 KEEP=${KEEP:-$HOME/tetri-keep}
+# The profile file of the GPU at hand, named as tetri profile measure names its hardware ("NVIDIA
+# H200" -> h200x1.db, "NVIDIA H100 80GB HBM3" -> h100x1.db): what measure-ship makes to ship as
+# profiles/$GPUDB, and what validate-live serves on. GPUDB=FILE names another.
+GPUDB=${GPUDB:-$(nvidia-smi --query-gpu=name --format=csv,noheader 2>/dev/null | head -1 |
+    awk '{ w = ($1 == "NVIDIA" && NF > 1) ? $2 : $1; print tolower(w) }')x1.db}
+[ "$GPUDB" = x1.db ] && GPUDB=gpux1.db # no nvidia-smi: a name all the same
 keep() { # FILE...: kept on this machine for the next call (resume)
     mkdir -p "$KEEP" && cp "$@" "$KEEP/" && echo "kept in $KEEP: $(cd "$KEEP" && ls | tr '\n' ' ')"
 }
@@ -142,11 +149,11 @@ for phase in $phases; do
         tail -30 "$OUT/serve_gpu_sp.log"
         ;;
     measure)
-        $T profile measure --out $B/h200x1.db --model flux-dev --res 256,512,1024 --batch 1-4 >"$OUT/measure.txt" 2>&1 &&
-            $T profile measure --out $B/h200x1.db --model flux-dev --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1 &&
-            $T profile measure --out $B/h200x1.db --model sd3-medium --res 256,512,1024 --batch 1-4 >>"$OUT/measure.txt" 2>&1 &&
-            $T profile measure --out $B/h200x1.db --model sd3-medium --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1
-        echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/h200x1.db "$OUT/"
+        $T profile measure --out $B/$GPUDB --model flux-dev --res 256,512,1024 --batch 1-4 >"$OUT/measure.txt" 2>&1 &&
+            $T profile measure --out $B/$GPUDB --model flux-dev --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1 &&
+            $T profile measure --out $B/$GPUDB --model sd3-medium --res 256,512,1024 --batch 1-4 >>"$OUT/measure.txt" 2>&1 &&
+            $T profile measure --out $B/$GPUDB --model sd3-medium --res 2048 --batch 1 >>"$OUT/measure.txt" 2>&1
+        echo "measure exit $?"; cat "$OUT/measure.txt"; cp $B/$GPUDB "$OUT/"
         ;;
     sp)
         TETRI=$T $B/tests/gpu/test_gpu --sp >"$OUT/test_gpu_sp.log" 2>&1; echo "test_gpu --sp exit $?"
@@ -159,45 +166,45 @@ for phase in $phases; do
         done
         cat "$OUT/measure_degrees.txt"; cp $B/tetri-h200x8.db "$OUT/"
         ;;
-    measure-both) # FLUX 256-1024 at batch 1, each row alone (h200seq.db) and in turns of 5 steps (h200x1.db,
+    measure-both) # FLUX 256-1024 at batch 1, each row alone (h200seq.db) and in turns of 5 steps ($GPUDB,
         # which validate-live then uses), 40 samples each
         flux_rows $B/h200seq.db measure_seq.txt --samples 40 --interleave 0
-        flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5
-        cp $B/h200x1.db $B/h200seq.db "$OUT/"
+        flux_rows $B/$GPUDB measure.txt --samples 40 --interleave 5
+        cp $B/$GPUDB $B/h200seq.db "$OUT/"
         ;;
     measure-lab) # FLUX 256-1024 at batch 1, 40 samples each, on one GPU: the default (turns of 20 steps back to
-        # back: h200x1.db, which validate-live then uses) and turns of 5 back to back ($B/p_served5.db)
-        flux_rows $B/h200x1.db measure.txt --samples 40
+        # back: $GPUDB, which validate-live then uses) and turns of 5 back to back ($B/p_served5.db)
+        flux_rows $B/$GPUDB measure.txt --samples 40
         flux_rows $B/p_served5.db measure_served5.txt --samples 40 --interleave 5
-        cp $B/h200x1.db $B/p_served5.db "$OUT/"
+        cp $B/$GPUDB $B/p_served5.db "$OUT/"
         ;;
     measure-ship) # the shipped profile; its FLUX batch-1 rows are measured alone, as validate-live serves them
-        flux_rows $B/h200x1.db measure.txt --samples 40 --idle-speedup
+        flux_rows $B/$GPUDB measure.txt --samples 40 --idle-speedup
         for spec in "flux-dev 256,512,1024 2-4" "flux-dev 2048 1" "sd3-medium 256,512,1024 1-4" "sd3-medium 2048 1"; do
             set -- $spec
-            $T profile measure --out $B/h200x1.db --model $1 --res $2 --batch $3 --samples 40 >>"$OUT/measure.txt" 2>&1
+            $T profile measure --out $B/$GPUDB --model $1 --res $2 --batch $3 --samples 40 >>"$OUT/measure.txt" 2>&1
             echo "measure $spec exit $?"
         done
         grep -vE "^# (GPU paths|into)" "$OUT/measure.txt" | grep -E "^(flux|sd3|#)"
-        cp $B/h200x1.db "$OUT/" && keep $B/h200x1.db
+        cp $B/$GPUDB "$OUT/" && keep $B/$GPUDB
         ;;
     resume) # what the previous call kept (measure-ship, validate-live): $KEEP on a warm machine, else RESUME_FROM
         V=${VDB:-validate} from=$KEEP
-        if [ -f "$KEEP/h200x1.db" ]; then echo "resume: this machine is the previous call's (warm): $KEEP"
-        elif [ -n "${RESUME_FROM:-}" ] && [ -f "$RESUME_FROM/h200x1.db" ]; then from=$RESUME_FROM; echo "resume: a fresh machine: from $from"
-        else echo "resume: nothing kept in $KEEP and no RESUME_FROM with h200x1.db"; exit 1; fi
-        cp "$from/h200x1.db" $B/h200x1.db
+        if [ -f "$KEEP/$GPUDB" ]; then echo "resume: this machine is the previous call's (warm): $KEEP"
+        elif [ -n "${RESUME_FROM:-}" ] && [ -f "$RESUME_FROM/$GPUDB" ]; then from=$RESUME_FROM; echo "resume: a fresh machine: from $from"
+        else echo "resume: nothing kept in $KEEP and no RESUME_FROM with $GPUDB"; exit 1; fi
+        cp "$from/$GPUDB" $B/$GPUDB
         [ -f "$from/${V}_trace.csv" ] && cp "$from/${V}_trace.csv" $B/last_trace.csv && export TRACE=$B/last_trace.csv
         [ -f "$from/$V.db" ] && cp "$from/$V.db" "$OUT/$V.db"
-        md5sum $B/h200x1.db ${TRACE:-} "$OUT/$V.db" 2>/dev/null
+        md5sum $B/$GPUDB ${TRACE:-} "$OUT/$V.db" 2>/dev/null
         ;;
     measure-val) # the GPU at hand's batch-1 FLUX rows and its idle speed-up, for validate-live in the same call
-        flux_rows $B/h200x1.db measure.txt --samples 40 --idle-speedup
-        cp $B/h200x1.db "$OUT/"
+        flux_rows $B/$GPUDB measure.txt --samples 40 --idle-speedup
+        cp $B/$GPUDB "$OUT/"
         ;;
-    measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into h200x1.db (what validate-live uses)
-        flux_rows $B/h200x1.db measure.txt --samples 40 --interleave 5
-        cp $B/h200x1.db "$OUT/"
+    measure-il) # FLUX 256-1024 at batch 1, --interleave 5, 40 samples, into $GPUDB (what validate-live uses)
+        flux_rows $B/$GPUDB measure.txt --samples 40 --interleave 5
+        cp $B/$GPUDB "$OUT/"
         ;;
     bench-host) # bench_host: the host's overhead on the emulated backend, on this machine's cores
         $B/bench/bench_host profiles/default.db >"$OUT/bench_host.txt" 2>&1; echo "bench_host exit $?"; cat "$OUT/bench_host.txt"
@@ -207,8 +214,8 @@ for phase in $phases; do
         grep -E "FAIL|serve_gpu:" "$OUT/serve_gpu.log" | tail -8
         ;;
     measure-quick) # FLUX 256-1024 at batch 1 only (what validate's degree-1 policies use)
-        flux_rows $B/h200x1.db measure.txt
-        cp $B/h200x1.db "$OUT/"
+        flux_rows $B/$GPUDB measure.txt
+        cp $B/$GPUDB "$OUT/"
         ;;
     ampere-check)
         grep -E "GPU architectures|device code for" "$OUT/configure.log" 2>/dev/null | tail -2
@@ -256,7 +263,7 @@ for phase in $phases; do
     validate-live) # tetri validate --live gpu: one trace (N requests, load $LOAD of the measured profile,
         # SLO profile:2; TRACE=FILE reuses a trace, copied to $OUT/${VDB}_trace.csv so the run keys match) served live
         # and simulated by each of $POLICIES, into $OUT/$VDB.db (VDB=validate; another name for a repetition)
-        P=${PROFILE:-$B/h200x1.db} V=${VDB:-validate}
+        P=${PROFILE:-$B/$GPUDB} V=${VDB:-validate}
         if [ -n "${TRACE:-}" ]; then cp "$TRACE" "$OUT/${V}_trace.csv"; else
             $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
                 -n "$N" --seed 1 -o "$OUT/${V}_trace.csv" || exit 1
@@ -269,7 +276,7 @@ for phase in $phases; do
         keep $P "$OUT/${V}_trace.csv" "$OUT/$V.db"
         ;;
     validate)
-        P=$B/h200x1.db
+        P=$B/$GPUDB
         $T workload --model flux-dev --resolutions 256,512,1024 --steps 20 --profile $P --load "$LOAD" --slo-base profile:2 \
             -n "$N" --seed 1 -o "$OUT/validate_trace.csv" || exit 1
         head -2 "$OUT/validate_trace.csv"
