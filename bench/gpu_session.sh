@@ -288,6 +288,7 @@ for phase in $phases; do
             --db "$OUT/validate.db" --experiment validate >"$OUT/sim.log" 2>&1; echo "sim exit $?"
         $T report --db "$OUT/validate.db" --experiment validate 2>&1 | head -20
         ;;
+    *) echo "unknown phase '$phase' (the phases are listed at the top of $0)"; exit 2 ;;
     esac
 done
 echo "=== done $(date +%T)"
