@@ -111,6 +111,11 @@ phases=
 for phase in "$@"; do
     if [ "$phase" = ampere ]; then phases="$phases ampere-check ampere-bench ampere-sm80"; else phases="$phases $phase"; fi
 done
+# every phase checked before the first runs (a typo found after a long phase costs device time)
+known=" $(sed -nE 's/^    ([a-z0-9-]+)\).*/\1/p' "$0" | tr '\n' ' ')"
+for phase in $phases; do
+    case "$known" in *" $phase "*) ;; *) echo "unknown phase '$phase'; the phases:$known"; exit 2 ;; esac
+done
 for phase in $phases; do
     echo "=== $phase $(date +%T)"
     case $phase in
@@ -288,7 +293,6 @@ for phase in $phases; do
             --db "$OUT/validate.db" --experiment validate >"$OUT/sim.log" 2>&1; echo "sim exit $?"
         $T report --db "$OUT/validate.db" --experiment validate 2>&1 | head -20
         ;;
-    *) echo "unknown phase '$phase' (the phases are listed at the top of $0)"; exit 2 ;;
     esac
 done
 echo "=== done $(date +%T)"
