@@ -479,19 +479,26 @@ int results_experiment_set_config(results_db *db, int64_t id, const char *config
 #define RUN_DONE_SQL "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ? AND status = 'done'"
 #define RUN_DONE_ALL_SQL "SELECT run_key FROM run WHERE experiment_id = ? AND status = 'done'"
 
-int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
+/* Runs lookup st (prepared: ?1 experiment, ?2 run key) and leaves it reset for its next use.
+ * Returns 1 (a row), 0 (none) or -1 with err saying it could not `what`. */
+static int run_key_lookup(results_db *db, sqlite3_stmt *st, int64_t experiment, const char *run_key, const char *what,
+                          tetri_error *err)
 {
-    assert(db && run_key);
-    if (results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err)) return -1;
-    sqlite3_stmt *st = db->select_run_done;
     sqlite3_bind_int64(st, 1, experiment);
     sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
-    int rc = sqlite3_step(st);
+    const int rc = sqlite3_step(st);
     sqlite3_reset(st);
     sqlite3_clear_bindings(st);
     if (rc == SQLITE_ROW) return 1;
     if (rc == SQLITE_DONE) return 0;
-    return results_sql_error(db, err, "cannot check whether a run is done");
+    return results_sql_error(db, err, what);
+}
+
+int results_run_done(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
+{
+    assert(db && run_key);
+    if (results_prepare(db, &db->select_run_done, RUN_DONE_SQL, err)) return -1;
+    return run_key_lookup(db, db->select_run_done, experiment, run_key, "cannot check whether a run is done", err);
 }
 
 int results_run_exists(results_db *db, int64_t experiment, const char *run_key, tetri_error *err)
@@ -500,13 +507,9 @@ int results_run_exists(results_db *db, int64_t experiment, const char *run_key, 
     sqlite3_stmt *st = NULL;
     if (sqlite3_prepare_v2(db->sql, "SELECT 1 FROM run WHERE experiment_id = ? AND run_key = ?", -1, &st, NULL) != SQLITE_OK)
         return results_sql_error(db, err, "cannot look up a run");
-    sqlite3_bind_int64(st, 1, experiment);
-    sqlite3_bind_text(st, 2, run_key, -1, SQLITE_STATIC);
-    const int rc = sqlite3_step(st);
+    const int rc = run_key_lookup(db, st, experiment, run_key, "cannot look up a run", err);
     sqlite3_finalize(st);
-    if (rc == SQLITE_ROW) return 1;
-    if (rc == SQLITE_DONE) return 0;
-    return results_sql_error(db, err, "cannot look up a run");
+    return rc;
 }
 
 int results_done_keys(results_db *db, int64_t experiment, char **blob, size_t *len, tetri_error *err)
